@@ -1,0 +1,124 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// config is everything serve needs.
+type config struct {
+	Addr           string
+	DataDir        string
+	EventStore     string
+	ReadModels     string
+	PGSchema       string
+	SMTP           string
+	MailFrom       string
+	SigningKeyFile string
+	WaitTimeout    time.Duration
+	LogLevel       string
+}
+
+// flagSet registers a flag whose default comes from an environment variable.
+type flagSet struct {
+	*flag.FlagSet
+}
+
+func (f flagSet) str(p *string, name, env, def, help string) {
+	if v, ok := os.LookupEnv(env); ok {
+		def = v
+	}
+	f.StringVar(p, name, def, fmt.Sprintf("%s (env %s)", help, env))
+}
+
+func (f flagSet) dur(p *time.Duration, name, env string, def time.Duration, help string) {
+	if v, ok := os.LookupEnv(env); ok {
+		if d, err := time.ParseDuration(v); err == nil {
+			def = d
+		}
+	}
+	f.DurationVar(p, name, def, fmt.Sprintf("%s (env %s)", help, env))
+}
+
+func newFlags(name string, out io.Writer) flagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	return flagSet{fs}
+}
+
+func parseServe(args []string, stderr io.Writer) (config, error) {
+	var c config
+	f := newFlags("serve", stderr)
+	f.Usage = func() {
+		fmt.Fprint(stderr, "Usage: shareledger serve [flags]\n\nRuns the command API, the read API and the projections.\n"+
+			"With no flags it keeps everything in ./shareledger-data (bbolt files, the signing key, and mails in outbox/).\n\nFlags:\n")
+		f.PrintDefaults()
+	}
+	f.str(&c.Addr, "addr", "SHARELEDGER_ADDR", "127.0.0.1:8080", "host:port to listen on")
+	f.str(&c.DataDir, "data", "SHARELEDGER_DATA", "shareledger-data", "folder for the embedded stores, the signing key and the mail outbox")
+	f.str(&c.EventStore, "eventstore", "SHARELEDGER_EVENTSTORE", "", "event store: empty for the embedded bbolt store in the data folder")
+	f.str(&c.ReadModels, "readmodels", "SHARELEDGER_READMODELS", "", "read-model store: empty for embedded bbolt, or a postgres:// URL")
+	f.str(&c.PGSchema, "pg-schema", "SHARELEDGER_PG_SCHEMA", "shareledger", "PostgreSQL schema for read models")
+	f.str(&c.SMTP, "smtp", "SHARELEDGER_SMTP", "", "smtp://[user:password@]host:port to send mail; empty writes .eml files to <data>/outbox")
+	f.str(&c.MailFrom, "mail-from", "SHARELEDGER_MAIL_FROM", "shareledger@localhost", "sender address of notification mails")
+	f.str(&c.SigningKeyFile, "signing-key-file", "SHARELEDGER_SIGNING_KEY_FILE", "", "file holding the token signing key (default <data>/signing.key, created on first start)")
+	f.dur(&c.WaitTimeout, "wait-timeout", "SHARELEDGER_WAIT_TIMEOUT", 5*time.Second, "how long a read waits for the position it asks for")
+	f.str(&c.LogLevel, "log-level", "SHARELEDGER_LOG_LEVEL", "info", "debug, info, warn or error")
+	if err := f.Parse(args); err != nil {
+		return c, err
+	}
+	if f.NArg() > 0 {
+		return c, fmt.Errorf("serve: unexpected arguments %q", f.Args())
+	}
+	c.fill()
+	return c, c.validate()
+}
+
+func (c *config) fill() {
+	if c.SigningKeyFile == "" {
+		c.SigningKeyFile = filepath.Join(c.DataDir, "signing.key")
+	}
+}
+
+// validate reports every problem at once.
+func (c config) validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("--addr %q: %v", c.Addr, err))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data must name a folder"))
+	}
+	if c.EventStore != "" {
+		errs = append(errs, fmt.Errorf("--eventstore %q: only the embedded store is available in this build", c.EventStore))
+	}
+	if c.ReadModels != "" && !strings.HasPrefix(c.ReadModels, "postgres://") && !strings.HasPrefix(c.ReadModels, "postgresql://") {
+		errs = append(errs, fmt.Errorf("--readmodels %q: want empty (embedded) or a postgres:// URL", c.ReadModels))
+	}
+	if c.SMTP != "" && !strings.HasPrefix(c.SMTP, "smtp://") {
+		errs = append(errs, fmt.Errorf("--smtp %q: want smtp://host:port", c.SMTP))
+	}
+	if c.WaitTimeout <= 0 {
+		errs = append(errs, errors.New("--wait-timeout must be positive"))
+	}
+	if _, err := c.level(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (c config) level() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return l, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	return l, nil
+}

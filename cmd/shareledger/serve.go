@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	chimw "github.com/go-chi/chi/v5/middleware"
+
+	"github.com/shareledger/shareledger/commands"
+	accountcmd "github.com/shareledger/shareledger/commands/account"
+	"github.com/shareledger/shareledger/commands/auth"
+	devicecmd "github.com/shareledger/shareledger/commands/device"
+	partnershipcmd "github.com/shareledger/shareledger/commands/partnership"
+	"github.com/shareledger/shareledger/commands/problem"
+	"github.com/shareledger/shareledger/domain/catalog"
+	"github.com/shareledger/shareledger/eventstore"
+	eventbolt "github.com/shareledger/shareledger/eventstore/bolt"
+	"github.com/shareledger/shareledger/projections"
+	rmbolt "github.com/shareledger/shareledger/projections/bolt"
+	"github.com/shareledger/shareledger/projections/devices"
+	"github.com/shareledger/shareledger/projections/directory"
+	"github.com/shareledger/shareledger/projections/notify"
+	"github.com/shareledger/shareledger/projections/partners"
+	rmpostgres "github.com/shareledger/shareledger/projections/postgres"
+	"github.com/shareledger/shareledger/readapi"
+)
+
+// app is a wired service: stores, projections runner and HTTP handler.
+type app struct {
+	log     *slog.Logger
+	events  eventstore.Store
+	models  projections.Store
+	runner  *projections.Runner
+	handler http.Handler
+}
+
+func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	keys, err := auth.LoadOrCreate(cfg.SigningKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	a := &app{log: log}
+	if a.events, err = eventbolt.Open(eventbolt.Config{Path: filepath.Join(cfg.DataDir, "events.db")}); err != nil {
+		return nil, err
+	}
+	if cfg.ReadModels == "" {
+		a.models, err = rmbolt.Open(filepath.Join(cfg.DataDir, "readmodels.db"))
+	} else {
+		a.models, err = rmpostgres.Open(ctx, rmpostgres.Config{URL: cfg.ReadModels, Schema: cfg.PGSchema})
+	}
+	if err != nil {
+		_ = a.events.Close()
+		return nil, err
+	}
+	var mailer notify.Mailer = notify.Dir{Path: filepath.Join(cfg.DataDir, "outbox"), From: cfg.MailFrom}
+	if cfg.SMTP != "" {
+		if mailer, err = notify.ParseSMTP(cfg.SMTP, cfg.MailFrom); err != nil {
+			a.close()
+			return nil, err
+		}
+	}
+	reg := catalog.New()
+	a.runner, err = projections.NewRunner(projections.RunnerConfig{
+		Events: a.events, Store: a.models, Registry: reg, Logger: log,
+		Projections: []projections.Projection{
+			directory.Projection{}, devices.Projection{}, partners.Projection{}, notify.Projection{Mailer: mailer},
+		},
+	})
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	repo := commands.Repo{Events: a.events, Registry: reg}
+	read := &readapi.API{Store: a.models, Events: a.events, Progress: a.runner.Progress(), Status: a.runner, WaitTimeout: cfg.WaitTimeout}
+	a.handler = router(keys, repo, read, log, time.Now)
+	return a, nil
+}
+
+// router assembles the HTTP API: health and the API description are
+// public, everything else needs a bearer token.
+func router(keys *auth.Keys, repo commands.Repo, read *readapi.API, log *slog.Logger, now func() time.Time) http.Handler {
+	r := chi.NewRouter()
+	r.Use(chimw.Recoverer)
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
+	})
+	r.Get("/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(readapi.OpenAPI)
+	})
+	r.Group(func(r chi.Router) {
+		r.Use(keys.Require(problem.Write))
+		accountcmd.New(repo, log).Routes(r, now)
+		devicecmd.New(repo, log).Routes(r, now)
+		partnershipcmd.New(repo, log).Routes(r, now)
+		read.Routes(r)
+	})
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		problem.Write(w, r, &problem.BadRequest{Code: "no-such-route", Err: fmt.Errorf("no route %s %s; see /openapi.json", r.Method, r.URL.Path)})
+	})
+	return r
+}
+
+// run serves HTTP on ln and feeds the projections until ctx ends, then
+// shuts down in order: HTTP first, then projections, then the stores.
+func (a *app) run(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	wg.Go(func() {
+		if err := a.runner.Run(ctx); err != nil {
+			errs <- fmt.Errorf("projections: %w", err)
+		}
+		cancel()
+	})
+	wg.Go(func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs <- fmt.Errorf("http: %w", err)
+		}
+		cancel()
+	})
+	<-ctx.Done()
+	shutdown, stop := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer stop()
+	_ = srv.Shutdown(shutdown)
+	wg.Wait()
+	a.close()
+	close(errs)
+	return errors.Join(func() (all []error) {
+		for err := range errs {
+			all = append(all, err)
+		}
+		return all
+	}()...)
+}
+
+func (a *app) close() {
+	if a.models != nil {
+		_ = a.models.Close()
+	}
+	if a.events != nil {
+		_ = a.events.Close()
+	}
+}
+
+func serve(ctx context.Context, cfg config, stderr io.Writer) error {
+	level, _ := cfg.level()
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log)
+	a, err := openApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		a.close()
+		return err
+	}
+	log.Info("shareledger listening", "addr", "http://"+ln.Addr().String(), "data", cfg.DataDir,
+		"readmodels", map[bool]string{true: "embedded", false: "postgres"}[cfg.ReadModels == ""])
+	return a.run(ctx, ln)
+}

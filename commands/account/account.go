@@ -1,0 +1,159 @@
+// Package account holds the account use cases: opening an account, adding
+// its users, creating its projects.
+package account
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/shareledger/shareledger/commands"
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/domain/account"
+)
+
+// ErrOrganizationTaken: another account has this short organization name.
+var ErrOrganizationTaken = domain.NewError(domain.Conflict, "organization-taken", "an account with this short organization name exists already")
+
+// ErrTokenAccount: the token is for another account than the one opened.
+var ErrTokenAccount = domain.NewError(domain.Forbidden, "token-account-mismatch", "the token's account differs from the organization to open")
+
+// Open opens an account; the caller becomes its first administrator.
+type Open struct {
+	Meta         commands.Meta
+	Organization string
+	Name         string
+}
+
+// AddUser adds a person to the caller's account.
+type AddUser struct {
+	Meta  commands.Meta
+	Email string
+	Name  string
+	Role  string
+}
+
+// CreateProject adds a project to the caller's account.
+type CreateProject struct {
+	Meta commands.Meta
+	Name string
+}
+
+// Handlers are the account use cases.
+type Handlers struct {
+	Open          commands.Handler[Open]
+	AddUser       commands.Handler[AddUser]
+	CreateProject commands.Handler[CreateProject]
+}
+
+// New builds the handlers on repo, decorated.
+func New(repo commands.Repo, log *slog.Logger) Handlers {
+	u := useCases{repo}
+	return Handlers{
+		Open:          commands.Decorate(u.open, log, "OpenAccount"),
+		AddUser:       commands.Decorate(u.addUser, log, "AddUser"),
+		CreateProject: commands.Decorate(u.createProject, log, "CreateProject"),
+	}
+}
+
+type useCases struct{ repo commands.Repo }
+
+func (u useCases) open(ctx context.Context, c Open) (commands.Result, error) {
+	id, err := domain.ParseOrganization(c.Organization)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	if id != c.Meta.Caller.Account {
+		return commands.Result{}, ErrTokenAccount.Withf("the token acts for account %q, not %q: mint a token with --account %s", c.Meta.Caller.Account, id, id)
+	}
+	l, err := u.repo.Load(ctx, commands.AccountStream(id), c.Meta.CommandID)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	if res, ok := l.Replayed(string(id)); ok {
+		return res, nil
+	}
+	if l.Exists() {
+		return commands.Result{}, ErrOrganizationTaken.Withf("an account with the short organization name %q exists already", c.Organization)
+	}
+	acc, err := account.Open(c.Organization, c.Meta.Caller.User, c.Name)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	return u.repo.Save(ctx, l, c.Meta, string(id), acc.Changes())
+}
+
+func (u useCases) addUser(ctx context.Context, c AddUser) (commands.Result, error) {
+	user, err := domain.ParseUser(c.Email)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	role, err := account.ParseRole(c.Role)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	return u.change(ctx, c.Meta, string(user), func(acc *account.Account, by domain.Member) error {
+		return acc.AddUser(by, user, c.Name, role)
+	})
+}
+
+func (u useCases) createProject(ctx context.Context, c CreateProject) (commands.Result, error) {
+	id := commands.NewID(c.Meta.CommandID, "project")
+	return u.change(ctx, c.Meta, id, func(acc *account.Account, by domain.Member) error {
+		return acc.CreateProject(by, account.ProjectID(id), c.Name)
+	})
+}
+
+// change loads the caller's account, checks membership, decides and saves.
+func (u useCases) change(ctx context.Context, m commands.Meta, id string, decide func(*account.Account, domain.Member) error) (commands.Result, error) {
+	l, err := u.repo.Load(ctx, commands.AccountStream(m.Caller.Account), m.CommandID)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	if res, ok := l.Replayed(id); ok {
+		return res, nil
+	}
+	acc := account.FromHistory(l.History)
+	if acc == nil {
+		return commands.Result{}, account.ErrNotMember.Withf("account %s does not exist; open it first", m.Caller.Account)
+	}
+	by, err := acc.Member(m.Caller.User)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	if err := decide(acc, by); err != nil {
+		return commands.Result{}, err
+	}
+	return u.repo.Save(ctx, l, m, id, acc.Changes())
+}
+
+// Routes mounts the account commands.
+func (h Handlers) Routes(r chi.Router, now func() time.Time) {
+	r.Post("/v1/accounts", commands.Serve(h.Open, now, true, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (Open, error) {
+		var body struct {
+			Organization string `json:"organization"`
+			Name         string `json:"name"`
+		}
+		err := commands.Decode(w, r, &body)
+		return Open{Meta: m, Organization: body.Organization, Name: body.Name}, err
+	}))
+	r.Post("/v1/users", commands.Serve(h.AddUser, now, true, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (AddUser, error) {
+		var body struct {
+			Email string `json:"email"`
+			Name  string `json:"name"`
+			Role  string `json:"role"`
+		}
+		err := commands.Decode(w, r, &body)
+		return AddUser{Meta: m, Email: body.Email, Name: body.Name, Role: body.Role}, err
+	}))
+	r.Post("/v1/projects", commands.Serve(h.CreateProject, now, true, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (CreateProject, error) {
+		var body struct {
+			Name string `json:"name"`
+		}
+		err := commands.Decode(w, r, &body)
+		return CreateProject{Meta: m, Name: body.Name}, err
+	}))
+}

@@ -1,0 +1,52 @@
+package commands
+
+import (
+	"context"
+
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/domain/account"
+	"github.com/shareledger/shareledger/domain/partnership"
+)
+
+// AccountStream is the stream of an account.
+func AccountStream(id domain.AccountID) string { return "account-" + string(id) }
+
+// Member loads the caller's account and checks that the caller belongs to
+// it. Every command starts here: nobody acts for an account they are not in.
+func (r Repo) Member(ctx context.Context, m Meta) (*account.Account, domain.Member, error) {
+	l, err := r.Load(ctx, AccountStream(m.Caller.Account), "")
+	if err != nil {
+		return nil, domain.Member{}, err
+	}
+	acc := account.FromHistory(l.History)
+	if acc == nil {
+		return nil, domain.Member{}, account.ErrNotMember.Withf("account %s does not exist; open it first", m.Caller.Account)
+	}
+	member, err := acc.Member(m.Caller.User)
+	return acc, member, err
+}
+
+// Account loads another account by its short organization name.
+func (r Repo) Account(ctx context.Context, organization string) (*account.Account, error) {
+	id, err := domain.ParseOrganization(organization)
+	if err != nil {
+		return nil, err
+	}
+	l, err := r.Load(ctx, AccountStream(id), "")
+	if err != nil {
+		return nil, err
+	}
+	acc := account.FromHistory(l.History)
+	if acc == nil {
+		return nil, account.ErrAccountNotFound.Withf("no account has the short organization name %q", organization)
+	}
+	return acc, nil
+}
+
+// DeviceStream is the stream of a device.
+func DeviceStream(id string) string { return "device-" + id }
+
+// PartnershipStream is the stream of the partnership of two accounts.
+func PartnershipStream(a, b domain.AccountID) string {
+	return "partnership-" + string(partnership.IDOf(a, b))
+}

@@ -1,0 +1,167 @@
+// Package auth issues and checks the bearer tokens that identify a caller:
+// compact JWS tokens (HS256) naming a user and the account they act for,
+// with an expiry.
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/shareledger/shareledger/domain"
+)
+
+// ErrUnauthenticated covers a missing, malformed, forged or expired token.
+var ErrUnauthenticated = errors.New("unauthenticated")
+
+// Keys signs and verifies tokens with one secret.
+type Keys struct {
+	secret []byte
+	now    func() time.Time
+}
+
+// NewKeys uses secret, which must be at least 32 bytes.
+func NewKeys(secret []byte) (*Keys, error) {
+	if len(secret) < 32 {
+		return nil, errors.New("signing key must be at least 32 bytes")
+	}
+	return &Keys{secret: secret, now: time.Now}, nil
+}
+
+// LoadOrCreate reads the signing key at path, creating a random one on first
+// use (the embedded default keeps it in the data folder).
+func LoadOrCreate(path string) (*Keys, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		b = make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, os.ErrExist) {
+			return LoadOrCreate(path) // another process created it first
+		}
+		if err != nil {
+			return nil, err
+		}
+		if _, err := f.Write(b); err != nil {
+			_ = f.Close()
+			return nil, err
+		}
+		if err := f.Close(); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("read signing key: %w", err)
+	}
+	return NewKeys(b)
+}
+
+type header struct {
+	Alg string `json:"alg"`
+	Typ string `json:"typ"`
+}
+
+// Claims are what a token says.
+type Claims struct {
+	Subject string `json:"sub"`
+	Account string `json:"acc"`
+	Issued  int64  `json:"iat"`
+	Expires int64  `json:"exp"`
+}
+
+// Mint issues a token for user acting for acc, valid for ttl.
+func (k *Keys) Mint(user domain.UserID, acc domain.AccountID, ttl time.Duration) (string, error) {
+	now := k.now()
+	h, _ := json.Marshal(header{Alg: "HS256", Typ: "JWT"})
+	c, err := json.Marshal(Claims{Subject: string(user), Account: string(acc), Issued: now.Unix(), Expires: now.Add(ttl).Unix()})
+	if err != nil {
+		return "", err
+	}
+	signing := enc(h) + "." + enc(c)
+	return signing + "." + enc(k.sign(signing)), nil
+}
+
+// Verify checks a token and returns who it names.
+func (k *Keys) Verify(token string) (domain.Actor, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return domain.Actor{}, fmt.Errorf("%w: malformed token", ErrUnauthenticated)
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil || !hmac.Equal(sig, k.sign(parts[0]+"."+parts[1])) {
+		return domain.Actor{}, fmt.Errorf("%w: bad signature", ErrUnauthenticated)
+	}
+	var h header
+	if b, err := base64.RawURLEncoding.DecodeString(parts[0]); err != nil || json.Unmarshal(b, &h) != nil || h.Alg != "HS256" {
+		return domain.Actor{}, fmt.Errorf("%w: unsupported token header", ErrUnauthenticated)
+	}
+	var c Claims
+	if b, err := base64.RawURLEncoding.DecodeString(parts[1]); err != nil || json.Unmarshal(b, &c) != nil {
+		return domain.Actor{}, fmt.Errorf("%w: malformed claims", ErrUnauthenticated)
+	}
+	if k.now().Unix() >= c.Expires {
+		return domain.Actor{}, fmt.Errorf("%w: token expired", ErrUnauthenticated)
+	}
+	user, err := domain.ParseUser(c.Subject)
+	if err != nil {
+		return domain.Actor{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+	}
+	acc, err := domain.ParseOrganization(c.Account)
+	if err != nil {
+		return domain.Actor{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+	}
+	return domain.Actor{User: user, Account: acc}, nil
+}
+
+func (k *Keys) sign(s string) []byte {
+	m := hmac.New(sha256.New, k.secret)
+	m.Write([]byte(s))
+	return m.Sum(nil)
+}
+
+func enc(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+type ctxKey struct{}
+
+// Require lets through only requests with a valid bearer token, and puts
+// the caller into the request's context; others get onError's answer.
+func (k *Keys) Require(onError func(http.ResponseWriter, *http.Request, error)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := r.Header.Get("Authorization")
+			token, ok := strings.CutPrefix(h, "Bearer ")
+			if !ok || token == "" {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="shareledger"`)
+				onError(w, r, fmt.Errorf("%w: send Authorization: Bearer <token> (mint one with `shareledger token`)", ErrUnauthenticated))
+				return
+			}
+			actor, err := k.Verify(strings.TrimSpace(token))
+			if err != nil {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="shareledger", error="invalid_token"`)
+				onError(w, r, err)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, actor)))
+		})
+	}
+}
+
+// Caller is the authenticated caller of a request that passed Require.
+func Caller(ctx context.Context) (domain.Actor, bool) {
+	a, ok := ctx.Value(ctxKey{}).(domain.Actor)
+	return a, ok
+}

@@ -1,0 +1,188 @@
+// Package commands decides and records: each use case loads the aggregate it
+// changes from the event store, asks the domain to decide, and appends the
+// resulting events with the revision it read. Handlers are plain typed
+// values; logging and conflict retries wrap them as decorators.
+package commands
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/eventstore"
+)
+
+// Meta is what every command carries besides its payload.
+type Meta struct {
+	Caller        domain.Actor
+	CommandID     string // chosen by the client: sent again, the command has no new effect
+	CorrelationID string
+	Time          time.Time
+}
+
+// Result is what a command did.
+type Result struct {
+	// ID names what the command created, if anything.
+	ID string `json:"id,omitempty"`
+	// Stream and Position of the last event; reads that pass Position see
+	// the command's effects.
+	Stream   string              `json:"stream"`
+	Position eventstore.Position `json:"position"`
+	Events   int                 `json:"events"`
+	// Replayed is true when the command had been handled before.
+	Replayed bool `json:"replayed"`
+}
+
+// Handler handles one kind of command.
+type Handler[C any] interface {
+	Handle(ctx context.Context, c C) (Result, error)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc[C any] func(ctx context.Context, c C) (Result, error)
+
+// Handle calls f.
+func (f HandlerFunc[C]) Handle(ctx context.Context, c C) (Result, error) { return f(ctx, c) }
+
+// WithRetry retries a handler whose append lost a race with another writer
+// (the stream moved between read and append), at most attempts times.
+func WithRetry[C any](h Handler[C], attempts int) Handler[C] {
+	return HandlerFunc[C](func(ctx context.Context, c C) (Result, error) {
+		var err error
+		for range attempts {
+			var res Result
+			res, err = h.Handle(ctx, c)
+			if !errors.Is(err, eventstore.ErrWrongExpectedVersion) && !errors.Is(err, eventstore.ErrIdempotency) {
+				return res, err
+			}
+		}
+		return Result{}, err
+	})
+}
+
+// WithLogging logs every command's outcome.
+func WithLogging[C any](h Handler[C], log *slog.Logger, name string) Handler[C] {
+	return HandlerFunc[C](func(ctx context.Context, c C) (Result, error) {
+		start := time.Now()
+		res, err := h.Handle(ctx, c)
+		level := slog.LevelInfo
+		if err != nil {
+			level = slog.LevelWarn
+		}
+		log.Log(ctx, level, "command", "name", name, "position", res.Position.String(), "replayed", res.Replayed,
+			"took", time.Since(start), "err", err)
+		return res, err
+	})
+}
+
+// Decorate makes a use case function a Handler with the standard
+// decorators: conflict retries inside, logging outside.
+func Decorate[C any](f func(context.Context, C) (Result, error), log *slog.Logger, name string) Handler[C] {
+	return WithLogging(WithRetry[C](HandlerFunc[C](f), 5), log, name)
+}
+
+// Repo loads and appends aggregates' events.
+type Repo struct {
+	Events   eventstore.Store
+	Registry *domain.Registry
+}
+
+// Loaded is a stream as a handler read it.
+type Loaded struct {
+	Stream  string
+	History []domain.Event
+	last    uint64
+	exists  bool
+	// done holds the records a command with the same ID appended before.
+	done []eventstore.Record
+}
+
+// Exists says whether the stream has events.
+func (l *Loaded) Exists() bool { return l.exists }
+
+// Load reads and decodes a whole stream; records that cmdID appended
+// before are remembered, so the command can return its first outcome.
+func (r Repo) Load(ctx context.Context, stream, cmdID string) (*Loaded, error) {
+	l := &Loaded{Stream: stream}
+	const page = 1000
+	for from := uint64(0); ; from += page {
+		recs, err := r.Events.ReadStream(ctx, stream, from, page)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", stream, err)
+		}
+		for _, rec := range recs {
+			ev, err := r.Registry.Decode(rec.Type, rec.Version, rec.Data)
+			if err != nil {
+				return nil, fmt.Errorf("load %s: %w", stream, err)
+			}
+			l.History = append(l.History, ev)
+			l.last, l.exists = rec.Revision, true
+			if cmdID != "" && rec.Meta.CommandID == cmdID {
+				l.done = append(l.done, rec)
+			}
+		}
+		if len(recs) < page {
+			return l, nil
+		}
+	}
+}
+
+// Replayed returns the first outcome of a command that was handled before.
+func (l *Loaded) Replayed(id string) (Result, bool) {
+	if len(l.done) == 0 {
+		return Result{}, false
+	}
+	last := l.done[len(l.done)-1]
+	return Result{ID: id, Stream: l.Stream, Position: last.Position, Events: len(l.done), Replayed: true}, true
+}
+
+// Save appends changes to the loaded stream, expecting it unchanged since
+// it was read. Event IDs derive from the command ID, so two instances that
+// handle the same command at once cannot both append it.
+func (r Repo) Save(ctx context.Context, l *Loaded, m Meta, id string, changes []domain.Event) (Result, error) {
+	if len(changes) == 0 {
+		return Result{ID: id, Stream: l.Stream}, nil
+	}
+	events := make([]eventstore.Event, len(changes))
+	for i, c := range changes {
+		data, err := json.Marshal(c)
+		if err != nil {
+			return Result{}, fmt.Errorf("encode %s: %w", c.EventType(), err)
+		}
+		events[i] = eventstore.Event{
+			ID:      EventID(m.CommandID, l.Stream, i),
+			Type:    c.EventType(),
+			Version: c.EventVersion(),
+			Data:    data,
+			Meta: eventstore.Meta{
+				User: string(m.Caller.User), Account: string(m.Caller.Account),
+				CommandID: m.CommandID, CorrelationID: m.CorrelationID, Time: m.Time.UTC(),
+			},
+		}
+	}
+	res, err := r.Events.Append(ctx, l.Stream, eventstore.After(l.last, l.exists), events...)
+	if err != nil {
+		return Result{}, fmt.Errorf("append to %s: %w", l.Stream, err)
+	}
+	return Result{ID: id, Stream: l.Stream, Position: res.Position, Events: len(events)}, nil
+}
+
+var namespace = uuid.MustParse("6f1c3c52-57d5-4c8e-9d0f-3c1c5a0e2b11")
+
+// EventID is the ID of the i-th event a command appends to a stream.
+func EventID(commandID, stream string, i int) string {
+	return uuid.NewHash(sha1.New(), namespace, fmt.Appendf(nil, "%s\x00%s\x00%d", commandID, stream, i), 5).String()
+}
+
+// NewID derives the ID of something a command creates from the command's ID,
+// so that the command sent again names the same thing.
+func NewID(commandID, kind string) string {
+	return uuid.NewHash(sha1.New(), namespace, []byte(kind+"\x00"+commandID), 5).String()
+}

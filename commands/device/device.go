@@ -1,0 +1,213 @@
+// Package device holds the device use cases: registering a device, putting
+// it into projects, sending it designs and starting its base-station
+// service. The same commands work on a device a partner shares: they then
+// change the partnership, where the partner's use of the device lives.
+package device
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/shareledger/shareledger/commands"
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/domain/account"
+	"github.com/shareledger/shareledger/domain/device"
+	"github.com/shareledger/shareledger/domain/partnership"
+)
+
+// Register records a new device of the caller's account.
+type Register struct {
+	Meta        commands.Meta
+	Serial      string
+	Name        string
+	Model       string
+	Credentials string
+}
+
+// Assign puts a device (own or shared with the caller) into a project.
+type Assign struct {
+	Meta    commands.Meta
+	Device  device.ID
+	Project account.ProjectID
+}
+
+// Unassign takes a device out of a project.
+type Unassign Assign
+
+// SendDesign transfers a design to a device in a project.
+type SendDesign struct {
+	Meta    commands.Meta
+	Device  device.ID
+	Project account.ProjectID
+	Design  string
+}
+
+// StartBaseStation starts the Internet Base Station Service on a device.
+type StartBaseStation Assign
+
+// Handlers are the device use cases.
+type Handlers struct {
+	Register         commands.Handler[Register]
+	Assign           commands.Handler[Assign]
+	Unassign         commands.Handler[Unassign]
+	SendDesign       commands.Handler[SendDesign]
+	StartBaseStation commands.Handler[StartBaseStation]
+}
+
+// New builds the handlers on repo, decorated.
+func New(repo commands.Repo, log *slog.Logger) Handlers {
+	u := useCases{repo}
+	return Handlers{
+		Register:         commands.Decorate(u.register, log, "RegisterDevice"),
+		Assign:           commands.Decorate(u.assign, log, "AssignDevice"),
+		Unassign:         commands.Decorate(u.unassign, log, "UnassignDevice"),
+		SendDesign:       commands.Decorate(u.sendDesign, log, "SendDesign"),
+		StartBaseStation: commands.Decorate(u.startBaseStation, log, "StartBaseStation"),
+	}
+}
+
+type useCases struct{ repo commands.Repo }
+
+func (u useCases) register(ctx context.Context, c Register) (commands.Result, error) {
+	id := commands.NewID(c.Meta.CommandID, "device")
+	_, by, err := u.repo.Member(ctx, c.Meta)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	l, err := u.repo.Load(ctx, commands.DeviceStream(id), c.Meta.CommandID)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	if res, ok := l.Replayed(id); ok {
+		return res, nil
+	}
+	if l.Exists() {
+		return commands.Result{}, device.ErrDeviceRegistered
+	}
+	d, err := device.Register(by, device.ID(id), c.Serial, c.Name, c.Model, c.Credentials)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	return u.repo.Save(ctx, l, c.Meta, id, d.Changes())
+}
+
+func (u useCases) assign(ctx context.Context, c Assign) (commands.Result, error) {
+	return u.use(ctx, c.Meta, c.Device,
+		func(d *device.Device, acc *account.Account, by domain.Member) error { return d.Assign(by, acc, c.Project) },
+		func(p *partnership.Partnership, acc *account.Account, by domain.Member) error {
+			return p.Assign(by, acc, c.Device, c.Project)
+		})
+}
+
+func (u useCases) unassign(ctx context.Context, c Unassign) (commands.Result, error) {
+	return u.use(ctx, c.Meta, c.Device,
+		func(d *device.Device, _ *account.Account, by domain.Member) error { return d.Unassign(by, c.Project) },
+		func(p *partnership.Partnership, _ *account.Account, by domain.Member) error {
+			return p.Unassign(by, c.Device, c.Project)
+		})
+}
+
+func (u useCases) sendDesign(ctx context.Context, c SendDesign) (commands.Result, error) {
+	return u.use(ctx, c.Meta, c.Device,
+		func(d *device.Device, _ *account.Account, by domain.Member) error { return d.SendDesign(by, c.Project, c.Design) },
+		func(p *partnership.Partnership, _ *account.Account, by domain.Member) error {
+			return p.SendDesign(by, c.Device, c.Project, c.Design)
+		})
+}
+
+func (u useCases) startBaseStation(ctx context.Context, c StartBaseStation) (commands.Result, error) {
+	return u.use(ctx, c.Meta, c.Device,
+		func(d *device.Device, _ *account.Account, by domain.Member) error { return d.StartBaseStation(by, c.Project) },
+		func(p *partnership.Partnership, _ *account.Account, by domain.Member) error {
+			return p.StartBaseStation(by, c.Device)
+		})
+}
+
+// use runs a decision on the caller's own device, or on the partnership
+// through which the device is shared with the caller. A device the caller
+// can neither own nor use is reported as unknown, so that its existence
+// does not leak across accounts.
+func (u useCases) use(ctx context.Context, m commands.Meta, id device.ID,
+	own func(*device.Device, *account.Account, domain.Member) error,
+	shared func(*partnership.Partnership, *account.Account, domain.Member) error,
+) (commands.Result, error) {
+	acc, by, err := u.repo.Member(ctx, m)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	dl, err := u.repo.Load(ctx, commands.DeviceStream(string(id)), m.CommandID)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	d := device.FromHistory(dl.History)
+	if d == nil {
+		return commands.Result{}, device.ErrUnknownDevice.Withf("no device %s is visible to account %s", id, by.Account)
+	}
+	if d.Owner() == by.Account {
+		if res, ok := dl.Replayed(""); ok {
+			return res, nil
+		}
+		if err := own(d, acc, by); err != nil {
+			return commands.Result{}, err
+		}
+		return u.repo.Save(ctx, dl, m, "", d.Changes())
+	}
+	pl, err := u.repo.Load(ctx, commands.PartnershipStream(by.Account, d.Owner()), m.CommandID)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	if res, ok := pl.Replayed(""); ok {
+		return res, nil
+	}
+	p := partnership.FromHistory(by.Account, d.Owner(), pl.History)
+	if !p.IsSharedWith(by.Account, id) {
+		return commands.Result{}, device.ErrUnknownDevice.Withf("no device %s is visible to account %s", id, by.Account)
+	}
+	if err := shared(p, acc, by); err != nil {
+		return commands.Result{}, err
+	}
+	return u.repo.Save(ctx, pl, m, "", p.Changes())
+}
+
+// Routes mounts the device commands.
+func (h Handlers) Routes(r chi.Router, now func() time.Time) {
+	r.Post("/v1/devices", commands.Serve(h.Register, now, true, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (Register, error) {
+		var b struct {
+			Serial      string `json:"serial"`
+			Name        string `json:"name"`
+			Model       string `json:"model"`
+			Credentials string `json:"credentials"`
+		}
+		err := commands.Decode(w, r, &b)
+		return Register{Meta: m, Serial: b.Serial, Name: b.Name, Model: b.Model, Credentials: b.Credentials}, err
+	}))
+	r.Post("/v1/devices/{device}/projects", commands.Serve(h.Assign, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (Assign, error) {
+		var b struct {
+			Project string `json:"project"`
+		}
+		err := commands.Decode(w, r, &b)
+		return Assign{Meta: m, Device: device.ID(chi.URLParam(r, "device")), Project: account.ProjectID(b.Project)}, err
+	}))
+	r.Delete("/v1/devices/{device}/projects/{project}", commands.Serve(h.Unassign, now, false, func(_ http.ResponseWriter, r *http.Request, m commands.Meta) (Unassign, error) {
+		return Unassign{Meta: m, Device: device.ID(chi.URLParam(r, "device")), Project: account.ProjectID(chi.URLParam(r, "project"))}, nil
+	}))
+	r.Post("/v1/devices/{device}/designs", commands.Serve(h.SendDesign, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (SendDesign, error) {
+		var b struct {
+			Project string `json:"project"`
+			Design  string `json:"design"`
+		}
+		err := commands.Decode(w, r, &b)
+		return SendDesign{Meta: m, Device: device.ID(chi.URLParam(r, "device")), Project: account.ProjectID(b.Project), Design: b.Design}, err
+	}))
+	r.Post("/v1/devices/{device}/base-station", commands.Serve(h.StartBaseStation, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (StartBaseStation, error) {
+		var b struct {
+			Project string `json:"project"`
+		}
+		err := commands.Decode(w, r, &b)
+		return StartBaseStation{Meta: m, Device: device.ID(chi.URLParam(r, "device")), Project: account.ProjectID(b.Project)}, err
+	}))
+}

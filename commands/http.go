@@ -1,0 +1,92 @@
+package commands
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/shareledger/shareledger/commands/auth"
+	"github.com/shareledger/shareledger/commands/problem"
+)
+
+var keyPattern = regexp.MustCompile(`^[\x21-\x7e]{1,200}$`)
+
+// MetaOf builds a command's metadata from its request: the caller from the
+// bearer token, the command ID from the Idempotency-Key header (a fresh one
+// without it), the correlation ID from X-Correlation-ID (else the command
+// ID).
+func MetaOf(r *http.Request, now time.Time) (Meta, error) {
+	caller, ok := auth.Caller(r.Context())
+	if !ok {
+		return Meta{}, auth.ErrUnauthenticated
+	}
+	m := Meta{Caller: caller, CommandID: r.Header.Get("Idempotency-Key"), CorrelationID: r.Header.Get("X-Correlation-ID"), Time: now.UTC()}
+	if m.CommandID == "" {
+		m.CommandID = uuid.NewString()
+	} else if !keyPattern.MatchString(m.CommandID) {
+		return Meta{}, &problem.BadRequest{Code: "invalid-idempotency-key", Err: errors.New("Idempotency-Key must be 1 to 200 visible ASCII characters")}
+	}
+	if m.CorrelationID == "" {
+		m.CorrelationID = m.CommandID
+	} else if !keyPattern.MatchString(m.CorrelationID) {
+		return Meta{}, &problem.BadRequest{Code: "invalid-correlation-id", Err: errors.New("X-Correlation-ID must be 1 to 200 visible ASCII characters")}
+	}
+	return m, nil
+}
+
+// Decode reads a JSON body strictly: unknown fields and trailing data are
+// errors, and bodies over 1 MiB are refused.
+func Decode(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return &problem.BadRequest{Code: "invalid-json", Err: fmt.Errorf("request body: %w", err)}
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return &problem.BadRequest{Code: "invalid-json", Err: errors.New("request body: unexpected data after the JSON value")}
+	}
+	return nil
+}
+
+// Respond writes a command's result: 201 when it created something new.
+func Respond(w http.ResponseWriter, res Result, created bool) {
+	w.Header().Set("Content-Type", "application/json")
+	if res.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	status := http.StatusOK
+	if created && !res.Replayed {
+		status = http.StatusCreated
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(res)
+}
+
+// Serve adapts a handler to HTTP: it builds the command from the request
+// with build (which decodes the body), runs it, and answers.
+func Serve[C any](h Handler[C], now func() time.Time, created bool, build func(w http.ResponseWriter, r *http.Request, m Meta) (C, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		m, err := MetaOf(r, now())
+		if err != nil {
+			problem.Write(w, r, err)
+			return
+		}
+		c, err := build(w, r, m)
+		if err != nil {
+			problem.Write(w, r, err)
+			return
+		}
+		res, err := h.Handle(r.Context(), c)
+		if err != nil {
+			problem.Write(w, r, err)
+			return
+		}
+		Respond(w, res, created)
+	}
+}

@@ -1,0 +1,195 @@
+// Package partnership holds the partnership use cases: asking another
+// account to partner, answering, withdrawing, ending, and sharing devices
+// with the partner.
+package partnership
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/shareledger/shareledger/commands"
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/domain/device"
+	"github.com/shareledger/shareledger/domain/partnership"
+)
+
+// Request asks the account with a short organization name to partner.
+type Request struct {
+	Meta         commands.Meta
+	Organization string
+	Type         string
+	Notify       []string
+}
+
+// Decision is what a partner does to a partnership.
+type Decision int
+
+const (
+	Approve Decision = iota + 1
+	Decline
+	Withdraw
+	End
+)
+
+// Decide approves, declines, withdraws or ends the partnership with the
+// account of a short organization name.
+type Decide struct {
+	Meta         commands.Meta
+	Organization string
+	Decision     Decision
+}
+
+// Share lends devices of the caller's account to a partner; Unshare takes
+// them back.
+type Share struct {
+	Meta         commands.Meta
+	Organization string
+	Devices      []string
+}
+
+// Unshare takes shared devices back from a partner.
+type Unshare Share
+
+// Handlers are the partnership use cases.
+type Handlers struct {
+	Request commands.Handler[Request]
+	Decide  commands.Handler[Decide]
+	Share   commands.Handler[Share]
+	Unshare commands.Handler[Unshare]
+}
+
+// New builds the handlers on repo, decorated.
+func New(repo commands.Repo, log *slog.Logger) Handlers {
+	u := useCases{repo}
+	return Handlers{
+		Request: commands.Decorate(u.request, log, "RequestPartner"),
+		Decide:  commands.Decorate(u.decide, log, "DecidePartnership"),
+		Share:   commands.Decorate(u.share, log, "ShareDevices"),
+		Unshare: commands.Decorate(u.unshare, log, "UnshareDevices"),
+	}
+}
+
+type useCases struct{ repo commands.Repo }
+
+func (u useCases) request(ctx context.Context, c Request) (commands.Result, error) {
+	typ, err := partnership.ParseType(c.Type)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	notify, err := domain.ParseUsers(c.Notify)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	return u.change(ctx, c.Meta, c.Organization, func(p *partnership.Partnership, by domain.Member, partner domain.AccountID) error {
+		return p.Request(by, partner, typ, notify)
+	})
+}
+
+func (u useCases) decide(ctx context.Context, c Decide) (commands.Result, error) {
+	return u.change(ctx, c.Meta, c.Organization, func(p *partnership.Partnership, by domain.Member, _ domain.AccountID) error {
+		switch c.Decision {
+		case Approve:
+			return p.Approve(by)
+		case Decline:
+			return p.Decline(by)
+		case Withdraw:
+			return p.Withdraw(by)
+		case End:
+			return p.End(by)
+		}
+		return domain.Invalidf("invalid-decision", "unknown decision %d", c.Decision)
+	})
+}
+
+func (u useCases) share(ctx context.Context, c Share) (commands.Result, error) {
+	var owned []partnership.Owned
+	for _, id := range c.Devices {
+		l, err := u.repo.Load(ctx, commands.DeviceStream(id), "")
+		if err != nil {
+			return commands.Result{}, err
+		}
+		d := device.FromHistory(l.History)
+		if d == nil || d.Owner() != c.Meta.Caller.Account {
+			// Another account's device is reported as unknown: sharing
+			// must not reveal which devices other accounts have.
+			return commands.Result{}, device.ErrUnknownDevice.Withf("account %s has no device %s to share", c.Meta.Caller.Account, id)
+		}
+		owned = append(owned, partnership.Owned{ID: d.ID(), Owner: d.Owner()})
+	}
+	return u.change(ctx, c.Meta, c.Organization, func(p *partnership.Partnership, by domain.Member, _ domain.AccountID) error {
+		return p.Share(by, owned)
+	})
+}
+
+func (u useCases) unshare(ctx context.Context, c Unshare) (commands.Result, error) {
+	ids := make([]device.ID, len(c.Devices))
+	for i, d := range c.Devices {
+		ids[i] = device.ID(d)
+	}
+	return u.change(ctx, c.Meta, c.Organization, func(p *partnership.Partnership, by domain.Member, _ domain.AccountID) error {
+		return p.Unshare(by, ids)
+	})
+}
+
+// change checks the caller, finds the partner account by its short
+// organization name, loads the partnership of the two, decides and saves.
+func (u useCases) change(ctx context.Context, m commands.Meta, organization string, decide func(*partnership.Partnership, domain.Member, domain.AccountID) error) (commands.Result, error) {
+	_, by, err := u.repo.Member(ctx, m)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	partner, err := u.repo.Account(ctx, organization)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	if partner.ID() == by.Account {
+		return commands.Result{}, partnership.ErrSelf
+	}
+	l, err := u.repo.Load(ctx, commands.PartnershipStream(by.Account, partner.ID()), m.CommandID)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	id := string(partnership.IDOf(by.Account, partner.ID()))
+	if res, ok := l.Replayed(id); ok {
+		return res, nil
+	}
+	p := partnership.FromHistory(by.Account, partner.ID(), l.History)
+	if err := decide(p, by, partner.ID()); err != nil {
+		return commands.Result{}, err
+	}
+	return u.repo.Save(ctx, l, m, id, p.Changes())
+}
+
+// Routes mounts the partnership commands.
+func (h Handlers) Routes(r chi.Router, now func() time.Time) {
+	r.Post("/v1/partners", commands.Serve(h.Request, now, true, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (Request, error) {
+		var b struct {
+			Organization string   `json:"organization"`
+			Type         string   `json:"type"`
+			Notify       []string `json:"notify"`
+		}
+		err := commands.Decode(w, r, &b)
+		return Request{Meta: m, Organization: b.Organization, Type: b.Type, Notify: b.Notify}, err
+	}))
+	for path, d := range map[string]Decision{"approve": Approve, "decline": Decline, "withdraw": Withdraw, "end": End} {
+		r.Post("/v1/partners/{organization}/"+path, commands.Serve(h.Decide, now, false, func(_ http.ResponseWriter, r *http.Request, m commands.Meta) (Decide, error) {
+			return Decide{Meta: m, Organization: chi.URLParam(r, "organization"), Decision: d}, nil
+		}))
+	}
+	devices := func(w http.ResponseWriter, r *http.Request, m commands.Meta) (Share, error) {
+		var b struct {
+			Devices []string `json:"devices"`
+		}
+		err := commands.Decode(w, r, &b)
+		return Share{Meta: m, Organization: chi.URLParam(r, "organization"), Devices: b.Devices}, err
+	}
+	r.Post("/v1/partners/{organization}/devices", commands.Serve(h.Share, now, false, devices))
+	r.Post("/v1/partners/{organization}/unshare", commands.Serve(h.Unshare, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (Unshare, error) {
+		s, err := devices(w, r, m)
+		return Unshare(s), err
+	}))
+}

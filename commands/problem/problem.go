@@ -1,0 +1,84 @@
+// Package problem writes errors as RFC 9457 problem details
+// (application/problem+json) with a stable machine-readable code, mapping
+// every error kind to its status in this one place.
+package problem
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/shareledger/shareledger/commands/auth"
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/eventstore"
+	"github.com/shareledger/shareledger/projections"
+)
+
+// Details is a problem document.
+type Details struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	Code     string `json:"code"`
+}
+
+// BadRequest is input the server cannot parse.
+type BadRequest struct {
+	Code string
+	Err  error
+}
+
+func (e *BadRequest) Error() string { return e.Err.Error() }
+func (e *BadRequest) Unwrap() error { return e.Err }
+
+// Of turns an error into problem details.
+func Of(err error) Details {
+	var de *domain.Error
+	var br *BadRequest
+	switch {
+	case errors.As(err, &de):
+		status := map[domain.Kind]int{
+			domain.Invalid:   http.StatusUnprocessableEntity,
+			domain.NotFound:  http.StatusNotFound,
+			domain.Forbidden: http.StatusForbidden,
+			domain.Conflict:  http.StatusConflict,
+		}[de.Kind]
+		if status == 0 {
+			status = http.StatusBadRequest
+		}
+		return details(status, de.Code, de.Message)
+	case errors.As(err, &br):
+		return details(http.StatusBadRequest, br.Code, br.Err.Error())
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return details(http.StatusUnauthorized, "unauthenticated", err.Error())
+	case errors.Is(err, eventstore.ErrWrongExpectedVersion):
+		return details(http.StatusConflict, "concurrency-conflict", "the data changed while the command ran, several times in a row; send it again")
+	case errors.Is(err, eventstore.ErrIdempotency):
+		return details(http.StatusUnprocessableEntity, "idempotency-key-reused", "this Idempotency-Key was used for a different command")
+	case errors.Is(err, projections.ErrLagging):
+		return details(http.StatusServiceUnavailable, "read-model-lagging", err.Error()+"; retry shortly")
+	}
+	return details(http.StatusInternalServerError, "internal", "an internal error occurred; it has been logged")
+}
+
+func details(status int, code, detail string) Details {
+	return Details{Type: "urn:shareledger:problem:" + code, Title: http.StatusText(status), Status: status, Detail: detail, Code: code}
+}
+
+// Write answers a request with err's problem details.
+func Write(w http.ResponseWriter, r *http.Request, err error) {
+	d := Of(err)
+	d.Instance = r.URL.Path
+	if d.Status >= 500 {
+		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if d.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(d.Status)
+	_ = json.NewEncoder(w).Encode(d)
+}

@@ -1,0 +1,169 @@
+// Package account holds the rules of accounts: a company known by a unique
+// short organization name, the people who act for it, and its projects.
+package account
+
+import (
+	"github.com/shareledger/shareledger/domain"
+)
+
+// Role is what a person may do in an account. Its zero value is invalid, and
+// no other values can be written outside this package.
+type Role struct{ name string }
+
+var (
+	// Administrator manages the account: its users, devices, partnerships.
+	Administrator = Role{"administrator"}
+	// User works in the account's projects.
+	User = Role{"user"}
+)
+
+func (r Role) String() string { return r.name }
+
+// ParseRole reads a role's name.
+func ParseRole(s string) (Role, error) {
+	switch s {
+	case Administrator.name:
+		return Administrator, nil
+	case User.name:
+		return User, nil
+	}
+	return Role{}, domain.Invalidf("invalid-role", "role %q is not one of administrator, user", s)
+}
+
+// MarshalText stores a role by name.
+func (r Role) MarshalText() ([]byte, error) { return []byte(r.name), nil }
+
+// UnmarshalText reads a stored role.
+func (r *Role) UnmarshalText(b []byte) error {
+	v, err := ParseRole(string(b))
+	*r = v
+	return err
+}
+
+// ProjectID identifies a project.
+type ProjectID string
+
+var (
+	ErrNotMember       = domain.NewError(domain.Forbidden, "not-member", "the caller is not a user of this account")
+	ErrAlreadyMember   = domain.NewError(domain.Conflict, "already-member", "this person is already a user of the account")
+	ErrUnknownProject  = domain.NewError(domain.NotFound, "unknown-project", "the account has no such project")
+	ErrProjectExists   = domain.NewError(domain.Conflict, "project-exists", "the account already has a project with this id")
+	ErrAccountNotFound = domain.NewError(domain.Invalid, "unknown-organization", "no account has this short organization name")
+)
+
+// Account is the aggregate of one company.
+type Account struct {
+	id           domain.AccountID
+	organization string
+	users        map[domain.UserID]Role
+	projects     map[ProjectID]string
+	changes      []domain.Event
+}
+
+// Open starts a new account whose first user administers it.
+func Open(organization string, admin domain.UserID, name string) (*Account, error) {
+	id, err := domain.ParseOrganization(organization)
+	if err != nil {
+		return nil, err
+	}
+	if name, err = domain.RequireText("name", name, 200); err != nil {
+		return nil, err
+	}
+	a := &Account{}
+	a.record(AccountOpened{Account: id, Organization: organization, Administrator: admin, Name: name})
+	return a, nil
+}
+
+// FromHistory rebuilds an account from its stored events; nil history means
+// no such account.
+func FromHistory(history []domain.Event) *Account {
+	if len(history) == 0 {
+		return nil
+	}
+	a := &Account{}
+	for _, e := range history {
+		a.apply(e)
+	}
+	return a
+}
+
+// ID is the account's identifier.
+func (a *Account) ID() domain.AccountID { return a.id }
+
+// Organization is the short organization name as the account spelled it.
+func (a *Account) Organization() string { return a.organization }
+
+// Changes lists the events recorded since the account was loaded.
+func (a *Account) Changes() []domain.Event { return a.changes }
+
+// Member checks that user belongs to the account and says whether they
+// administer it.
+func (a *Account) Member(user domain.UserID) (domain.Member, error) {
+	role, ok := a.users[user]
+	if !ok {
+		return domain.Member{}, ErrNotMember.Withf("%s is not a user of account %s", user, a.id)
+	}
+	return domain.Member{User: user, Account: a.id, Admin: role == Administrator}, nil
+}
+
+// HasProject says whether the account owns the project.
+func (a *Account) HasProject(p ProjectID) bool { _, ok := a.projects[p]; return ok }
+
+// RequireProject refuses a project the account does not own.
+func (a *Account) RequireProject(p ProjectID) error {
+	if !a.HasProject(p) {
+		return ErrUnknownProject.Withf("account %s has no project %s", a.id, p)
+	}
+	return nil
+}
+
+// AddUser lets an administrator add a person to the account.
+func (a *Account) AddUser(by domain.Member, user domain.UserID, name string, role Role) error {
+	if err := by.RequireAdmin("add users"); err != nil {
+		return err
+	}
+	if role == (Role{}) {
+		return domain.Invalidf("invalid-role", "a role is required")
+	}
+	name, err := domain.RequireText("name", name, 200)
+	if err != nil {
+		return err
+	}
+	if _, ok := a.users[user]; ok {
+		return ErrAlreadyMember.Withf("%s is already a user of account %s", user, a.id)
+	}
+	a.record(UserAdded{Account: a.id, User: user, Name: name, Role: role})
+	return nil
+}
+
+// CreateProject adds a project to the account; any of its users may.
+func (a *Account) CreateProject(by domain.Member, id ProjectID, name string) error {
+	name, err := domain.RequireText("name", name, 200)
+	if err != nil {
+		return err
+	}
+	if _, ok := a.projects[id]; ok {
+		return ErrProjectExists.Withf("account %s already has project %s", a.id, id)
+	}
+	a.record(ProjectCreated{Account: a.id, Project: id, Name: name, By: by.User})
+	return nil
+}
+
+func (a *Account) record(e domain.Event) {
+	a.apply(e)
+	a.changes = append(a.changes, e)
+}
+
+func (a *Account) apply(e domain.Event) {
+	switch e := e.(type) {
+	case AccountOpened:
+		a.id = e.Account
+		a.organization = e.Organization
+		a.users = map[domain.UserID]Role{e.Administrator: Administrator}
+		a.projects = map[ProjectID]string{}
+	case UserAdded:
+		a.users[e.User] = e.Role
+	case ProjectCreated:
+		a.projects[e.Project] = e.Name
+	}
+}

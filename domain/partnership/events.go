@@ -1,0 +1,78 @@
+package partnership
+
+import (
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/domain/device"
+)
+
+// PartnerRequested: an account asked another to become its partner.
+type PartnerRequested struct {
+	Partnership ID               `json:"partnership"`
+	Requester   domain.AccountID `json:"requester"`
+	Partner     domain.AccountID `json:"partner"`
+	Type        Type             `json:"type"`
+	Notify      []domain.UserID  `json:"notify"`
+	By          domain.UserID    `json:"by"`
+}
+
+// PartnerApproved: the partner accepted the request.
+type PartnerApproved struct {
+	Partnership ID               `json:"partnership"`
+	Requester   domain.AccountID `json:"requester"`
+	Partner     domain.AccountID `json:"partner"`
+	By          domain.UserID    `json:"by"`
+}
+
+// PartnerDeclined: the partner refused the request.
+type PartnerDeclined PartnerApproved
+
+// PartnerRequestWithdrawn: the requester took its request back.
+type PartnerRequestWithdrawn PartnerApproved
+
+// PartnershipEnded: one side ended an approved partnership.
+type PartnershipEnded PartnerApproved
+
+// DeviceSharedWithPartner: the owner lent a device to its partner.
+type DeviceSharedWithPartner struct {
+	Partnership ID               `json:"partnership"`
+	Device      device.ID        `json:"device"`
+	Owner       domain.AccountID `json:"owner"`
+	Partner     domain.AccountID `json:"partner"`
+	By          domain.UserID    `json:"by"`
+}
+
+// DeviceUnsharedFromPartner: the device is no longer shared, because the
+// owner took it back or the partnership ended.
+type DeviceUnsharedFromPartner struct {
+	Partnership ID               `json:"partnership"`
+	Device      device.ID        `json:"device"`
+	Owner       domain.AccountID `json:"owner"`
+	Partner     domain.AccountID `json:"partner"`
+	Reason      string           `json:"reason"`
+}
+
+func (PartnerRequested) EventType() string          { return "PartnerRequested" }
+func (PartnerRequested) EventVersion() int          { return 1 }
+func (PartnerApproved) EventType() string           { return "PartnerApproved" }
+func (PartnerApproved) EventVersion() int           { return 1 }
+func (PartnerDeclined) EventType() string           { return "PartnerDeclined" }
+func (PartnerDeclined) EventVersion() int           { return 1 }
+func (PartnerRequestWithdrawn) EventType() string   { return "PartnerRequestWithdrawn" }
+func (PartnerRequestWithdrawn) EventVersion() int   { return 1 }
+func (PartnershipEnded) EventType() string          { return "PartnershipEnded" }
+func (PartnershipEnded) EventVersion() int          { return 1 }
+func (DeviceSharedWithPartner) EventType() string   { return "DeviceSharedWithPartner" }
+func (DeviceSharedWithPartner) EventVersion() int   { return 1 }
+func (DeviceUnsharedFromPartner) EventType() string { return "DeviceUnsharedFromPartner" }
+func (DeviceUnsharedFromPartner) EventVersion() int { return 1 }
+
+// RegisterEvents adds the partnership's events to a registry.
+func RegisterEvents(r *domain.Registry) {
+	domain.Register[PartnerRequested](r)
+	domain.Register[PartnerApproved](r)
+	domain.Register[PartnerDeclined](r)
+	domain.Register[PartnerRequestWithdrawn](r)
+	domain.Register[PartnershipEnded](r)
+	domain.Register[DeviceSharedWithPartner](r)
+	domain.Register[DeviceUnsharedFromPartner](r)
+}

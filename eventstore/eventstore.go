@@ -1,0 +1,258 @@
+// Package eventstore is the port through which ShareLedger appends and reads
+// its immutable events. Implementations live in sub-packages (bolt for the
+// embedded default) and all pass the suite in storetest.
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Position is a place in the global order of all events. Stores with a
+// single sequence use the same number for both halves; EventStoreDB's $all
+// positions are (commit, prepare) pairs. The zero Position is "before the
+// first event".
+type Position struct {
+	Commit  uint64
+	Prepare uint64
+}
+
+// At returns the position of a store that numbers events 1, 2, 3...
+func At(seq uint64) Position { return Position{Commit: seq, Prepare: seq} }
+
+// Less orders positions.
+func (p Position) Less(q Position) bool {
+	if p.Commit != q.Commit {
+		return p.Commit < q.Commit
+	}
+	return p.Prepare < q.Prepare
+}
+
+// IsZero says whether p is the start of the log.
+func (p Position) IsZero() bool { return p == Position{} }
+
+// String writes "42" for single-sequence stores and "42.40" for pairs.
+func (p Position) String() string {
+	if p.Commit == p.Prepare {
+		return strconv.FormatUint(p.Commit, 10)
+	}
+	return strconv.FormatUint(p.Commit, 10) + "." + strconv.FormatUint(p.Prepare, 10)
+}
+
+// ParsePosition reads what String wrote.
+func ParsePosition(s string) (Position, error) {
+	c, pr, pair := strings.Cut(s, ".")
+	commit, err := strconv.ParseUint(c, 10, 64)
+	if err != nil {
+		return Position{}, fmt.Errorf("position %q: %w", s, err)
+	}
+	if !pair {
+		return At(commit), nil
+	}
+	prepare, err := strconv.ParseUint(pr, 10, 64)
+	if err != nil {
+		return Position{}, fmt.Errorf("position %q: %w", s, err)
+	}
+	return Position{Commit: commit, Prepare: prepare}, nil
+}
+
+// MarshalText writes a position as String does.
+func (p Position) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// UnmarshalText reads a position.
+func (p *Position) UnmarshalText(b []byte) error {
+	v, err := ParsePosition(string(b))
+	*p = v
+	return err
+}
+
+// Meta is what every event carries besides its payload: who did it, for
+// which account, when, and which command and conversation caused it.
+type Meta struct {
+	User          string    `json:"user"`
+	Account       string    `json:"account"`
+	CommandID     string    `json:"commandId"`
+	CorrelationID string    `json:"correlationId"`
+	CausationID   string    `json:"causationId,omitempty"`
+	Time          time.Time `json:"time"`
+}
+
+// Event is an event to append.
+type Event struct {
+	ID      string // a UUID; appending the same IDs again appends nothing
+	Type    string
+	Version int
+	Data    []byte // JSON
+	Meta    Meta
+}
+
+// Record is a stored event.
+type Record struct {
+	Event
+	Stream   string
+	Revision uint64 // 0 for a stream's first event
+	Position Position
+}
+
+// Expected is the state a stream must be in for an append to go through.
+type Expected struct {
+	kind     expectKind
+	revision uint64
+}
+
+type expectKind uint8
+
+const (
+	expectAny expectKind = iota
+	expectNoStream
+	expectExists
+	expectRevision
+)
+
+// Any accepts whatever the stream holds.
+func Any() Expected { return Expected{kind: expectAny} }
+
+// NoStream requires that the stream has no events yet.
+func NoStream() Expected { return Expected{kind: expectNoStream} }
+
+// StreamExists requires at least one event in the stream.
+func StreamExists() Expected { return Expected{kind: expectExists} }
+
+// Exactly requires that the stream's last event has revision rev.
+func Exactly(rev uint64) Expected { return Expected{kind: expectRevision, revision: rev} }
+
+// After is the expectation of a writer that read the stream up to its last
+// revision (exists=false: it found nothing).
+func After(last uint64, exists bool) Expected {
+	if !exists {
+		return NoStream()
+	}
+	return Exactly(last)
+}
+
+// Check reports whether a stream whose last revision is last (exists=false:
+// no events) satisfies e.
+func (e Expected) Check(last uint64, exists bool) bool {
+	switch e.kind {
+	case expectNoStream:
+		return !exists
+	case expectExists:
+		return exists
+	case expectRevision:
+		return exists && last == e.revision
+	}
+	return true
+}
+
+// Kind-specific accessors, for adapters that map expectations to their own API.
+
+// IsAny says whether e accepts any state.
+func (e Expected) IsAny() bool { return e.kind == expectAny }
+
+// IsNoStream says whether e requires an empty stream.
+func (e Expected) IsNoStream() bool { return e.kind == expectNoStream }
+
+// IsStreamExists says whether e requires a non-empty stream.
+func (e Expected) IsStreamExists() bool { return e.kind == expectExists }
+
+// Revision returns the exact revision e requires, if it requires one.
+func (e Expected) Revision() (uint64, bool) { return e.revision, e.kind == expectRevision }
+
+func (e Expected) String() string {
+	switch e.kind {
+	case expectNoStream:
+		return "no stream"
+	case expectExists:
+		return "stream exists"
+	case expectRevision:
+		return "revision " + strconv.FormatUint(e.revision, 10)
+	}
+	return "any"
+}
+
+// AppendResult is where an append left the stream and the log.
+type AppendResult struct {
+	LastRevision uint64   // revision of the last event appended
+	Position     Position // position of the last event appended
+}
+
+var (
+	// ErrWrongExpectedVersion: the stream was not in the expected state.
+	ErrWrongExpectedVersion = errors.New("wrong expected version")
+	// ErrIdempotency: some but not all of the event IDs were stored before,
+	// or they were stored in another stream: a client reused IDs.
+	ErrIdempotency = errors.New("event ids reused for different events")
+	// ErrInvalid: the append itself is malformed.
+	ErrInvalid = errors.New("invalid append")
+)
+
+// WrongVersionError says what a stream held when an append expected otherwise.
+type WrongVersionError struct {
+	Stream   string
+	Expected Expected
+	Last     uint64
+	Exists   bool
+}
+
+func (e *WrongVersionError) Error() string {
+	actual := "no stream"
+	if e.Exists {
+		actual = "revision " + strconv.FormatUint(e.Last, 10)
+	}
+	return fmt.Sprintf("append to %s: expected %s, stream is at %s", e.Stream, e.Expected, actual)
+}
+
+// Unwrap lets errors.Is match ErrWrongExpectedVersion.
+func (e *WrongVersionError) Unwrap() error { return ErrWrongExpectedVersion }
+
+// Handler receives records in order; an error stops the subscription.
+type Handler func(ctx context.Context, batch []Record) error
+
+// Store is the event store port.
+type Store interface {
+	// Append adds events to the end of a stream if it is in the expected
+	// state. Appending events whose IDs were all appended before, in the
+	// same order to the same stream, appends nothing and returns the first
+	// append's result, whatever the stream holds now.
+	Append(ctx context.Context, stream string, expected Expected, events ...Event) (AppendResult, error)
+	// ReadStream returns up to limit events of a stream from revision from
+	// on; a stream that does not exist reads as empty.
+	ReadStream(ctx context.Context, stream string, from uint64, limit int) ([]Record, error)
+	// ReadAll returns up to limit events of every stream after position.
+	ReadAll(ctx context.Context, after Position, limit int) ([]Record, error)
+	// Subscribe calls h with every event after position, in order: first
+	// the ones stored, then new ones as they are appended. It returns when
+	// ctx ends (with nil) or h fails (with its error).
+	Subscribe(ctx context.Context, after Position, h Handler) error
+	// Head is the position of the last stored event.
+	Head(ctx context.Context) (Position, error)
+	Close() error
+}
+
+// Validate checks an append's arguments; every implementation calls it.
+func Validate(stream string, events []Event) error {
+	if stream == "" {
+		return fmt.Errorf("%w: empty stream name", ErrInvalid)
+	}
+	if strings.ContainsRune(stream, 0) {
+		return fmt.Errorf("%w: stream name holds a NUL byte", ErrInvalid)
+	}
+	if len(events) == 0 {
+		return fmt.Errorf("%w: no events", ErrInvalid)
+	}
+	seen := make(map[string]bool, len(events))
+	for i, e := range events {
+		if e.ID == "" || e.Type == "" {
+			return fmt.Errorf("%w: event %d has no id or type", ErrInvalid, i)
+		}
+		if seen[e.ID] {
+			return fmt.Errorf("%w: event id %s appears twice", ErrInvalid, e.ID)
+		}
+		seen[e.ID] = true
+	}
+	return nil
+}

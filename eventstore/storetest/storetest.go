@@ -1,0 +1,472 @@
+// Package storetest is the conformance suite of the event store port. Every
+// implementation calls Run from its own tests.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/shareledger/shareledger/eventstore"
+)
+
+// Harness tells the suite how to get stores.
+type Harness struct {
+	// New returns an empty store; the suite closes it.
+	New func(t *testing.T) eventstore.Store
+	// Reopen closes old and opens the same storage again; nil when the
+	// implementation cannot (the suite then skips the durability test).
+	Reopen func(t *testing.T, old eventstore.Store) eventstore.Store
+	// Contiguous is true when positions are 1, 2, 3... with no gaps.
+	Contiguous bool
+}
+
+// Run runs the whole suite.
+func Run(t *testing.T, h Harness) {
+	t.Run("expected revisions", func(t *testing.T) { testExpected(t, h) })
+	t.Run("revisions and positions", func(t *testing.T) { testPositions(t, h) })
+	t.Run("idempotent appends", func(t *testing.T) { testIdempotent(t, h) })
+	t.Run("invalid appends", func(t *testing.T) { testInvalid(t, h) })
+	t.Run("read stream", func(t *testing.T) { testReadStream(t, h) })
+	t.Run("metadata round trip", func(t *testing.T) { testMeta(t, h) })
+	t.Run("subscribe catches up then follows", func(t *testing.T) { testSubscribe(t, h) })
+	t.Run("subscribe handler error stops it", func(t *testing.T) { testSubscribeError(t, h) })
+	t.Run("concurrent appends to one stream", func(t *testing.T) { testConcurrentOneStream(t, h) })
+	t.Run("concurrent appends to many streams", func(t *testing.T) { testConcurrentManyStreams(t, h) })
+	t.Run("durable across reopen", func(t *testing.T) { testReopen(t, h) })
+}
+
+func open(t *testing.T, h Harness) eventstore.Store {
+	t.Helper()
+	s := h.New(t)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// Events makes n events of type typ with fresh ids.
+func Events(typ string, n int) []eventstore.Event {
+	out := make([]eventstore.Event, n)
+	for i := range out {
+		out[i] = eventstore.Event{
+			ID: uuid.NewString(), Type: typ, Version: 1,
+			Data: []byte(fmt.Sprintf(`{"n":%d}`, i)),
+			Meta: eventstore.Meta{User: "u@test", Account: "acc", CommandID: "cmd", CorrelationID: "corr", Time: time.Unix(1700000000, 0).UTC()},
+		}
+	}
+	return out
+}
+
+func stream(t *testing.T) string { return "test-" + uuid.NewString() }
+
+func mustAppend(t *testing.T, s eventstore.Store, st string, exp eventstore.Expected, evs ...eventstore.Event) eventstore.AppendResult {
+	t.Helper()
+	res, err := s.Append(context.Background(), st, exp, evs...)
+	if err != nil {
+		t.Fatalf("append to %s: %v", st, err)
+	}
+	return res
+}
+
+func testExpected(t *testing.T, h Harness) {
+	s := open(t, h)
+	cases := []struct {
+		name     string
+		existing int
+		expected eventstore.Expected
+		ok       bool
+	}{
+		{"any on empty", 0, eventstore.Any(), true},
+		{"any on existing", 2, eventstore.Any(), true},
+		{"no stream on empty", 0, eventstore.NoStream(), true},
+		{"no stream on existing", 1, eventstore.NoStream(), false},
+		{"exists on empty", 0, eventstore.StreamExists(), false},
+		{"exists on existing", 1, eventstore.StreamExists(), true},
+		{"exact revision matches", 3, eventstore.Exactly(2), true},
+		{"exact revision behind", 3, eventstore.Exactly(1), false},
+		{"exact revision ahead", 3, eventstore.Exactly(5), false},
+		{"exact revision on empty", 0, eventstore.Exactly(0), false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st := stream(t)
+			if c.existing > 0 {
+				mustAppend(t, s, st, eventstore.NoStream(), Events("Seed", c.existing)...)
+			}
+			res, err := s.Append(context.Background(), st, c.expected, Events("Tried", 1)...)
+			if c.ok {
+				if err != nil {
+					t.Fatalf("append: %v", err)
+				}
+				if res.LastRevision != uint64(c.existing) {
+					t.Fatalf("last revision = %d, want %d", res.LastRevision, c.existing)
+				}
+				return
+			}
+			if !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+				t.Fatalf("err = %v, want wrong expected version", err)
+			}
+			var wv *eventstore.WrongVersionError
+			if !errors.As(err, &wv) || wv.Exists != (c.existing > 0) || (c.existing > 0 && wv.Last != uint64(c.existing-1)) {
+				t.Fatalf("wrong version error = %#v, want the stream's actual revision", wv)
+			}
+			got, _ := s.ReadStream(context.Background(), st, 0, 0)
+			if len(got) != c.existing {
+				t.Fatalf("refused append changed the stream: %d events, want %d", len(got), c.existing)
+			}
+		})
+	}
+}
+
+func testPositions(t *testing.T, h Harness) {
+	s := open(t, h)
+	ctx := context.Background()
+	head0, err := s.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := stream(t), stream(t)
+	r1 := mustAppend(t, s, a, eventstore.NoStream(), Events("A", 2)...)
+	r2 := mustAppend(t, s, b, eventstore.NoStream(), Events("B", 1)...)
+	r3 := mustAppend(t, s, a, eventstore.Exactly(1), Events("A", 1)...)
+	if r1.LastRevision != 1 || r2.LastRevision != 0 || r3.LastRevision != 2 {
+		t.Fatalf("revisions = %d %d %d, want 1 0 2", r1.LastRevision, r2.LastRevision, r3.LastRevision)
+	}
+	if !(r1.Position.Less(r2.Position) && r2.Position.Less(r3.Position)) {
+		t.Fatalf("positions do not increase: %v %v %v", r1.Position, r2.Position, r3.Position)
+	}
+	head, _ := s.Head(ctx)
+	if head != r3.Position {
+		t.Fatalf("head = %v, want %v", head, r3.Position)
+	}
+	all, err := s.ReadAll(ctx, head0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 4 {
+		t.Fatalf("read all: %d events, want 4", len(all))
+	}
+	wantStreams := []string{a, a, b, a}
+	for i, r := range all {
+		if r.Stream != wantStreams[i] {
+			t.Fatalf("event %d in stream %s, want %s", i, r.Stream, wantStreams[i])
+		}
+		if i > 0 && !all[i-1].Position.Less(r.Position) {
+			t.Fatalf("read all out of order at %d", i)
+		}
+		if h.Contiguous && i > 0 && r.Position.Commit != all[i-1].Position.Commit+1 {
+			t.Fatalf("gap between %v and %v", all[i-1].Position, r.Position)
+		}
+	}
+	if all[3].Position != r3.Position {
+		t.Fatalf("append result position %v differs from read position %v", r3.Position, all[3].Position)
+	}
+	cases := []struct {
+		name  string
+		after eventstore.Position
+		limit int
+		want  int
+	}{
+		{"after first", all[0].Position, 0, 3},
+		{"limited", head0, 2, 2},
+		{"after head", head, 0, 0},
+	}
+	for _, c := range cases {
+		got, err := s.ReadAll(ctx, c.after, c.limit)
+		if err != nil || len(got) != c.want {
+			t.Fatalf("%s: %d events (err %v), want %d", c.name, len(got), err, c.want)
+		}
+	}
+}
+
+func testIdempotent(t *testing.T, h Harness) {
+	s := open(t, h)
+	ctx := context.Background()
+	st := stream(t)
+	evs := Events("E", 3)
+	first := mustAppend(t, s, st, eventstore.NoStream(), evs...)
+	cases := []struct {
+		name     string
+		expected eventstore.Expected
+	}{
+		{"same expectation", eventstore.NoStream()},
+		{"now stale expectation", eventstore.Exactly(7)},
+		{"any", eventstore.Any()},
+	}
+	for _, c := range cases {
+		again, err := s.Append(ctx, st, c.expected, evs...)
+		if err != nil {
+			t.Fatalf("%s: repeat append: %v", c.name, err)
+		}
+		if again != first {
+			t.Fatalf("%s: repeat append = %+v, want first result %+v", c.name, again, first)
+		}
+	}
+	got, _ := s.ReadStream(ctx, st, 0, 0)
+	if len(got) != 3 {
+		t.Fatalf("repeated appends stored %d events, want 3", len(got))
+	}
+	mixed := append([]eventstore.Event{evs[2]}, Events("E", 1)...)
+	if _, err := s.Append(ctx, st, eventstore.Any(), mixed...); !errors.Is(err, eventstore.ErrIdempotency) {
+		t.Fatalf("half-new append: err = %v, want ErrIdempotency", err)
+	}
+	if _, err := s.Append(ctx, stream(t), eventstore.Any(), evs...); !errors.Is(err, eventstore.ErrIdempotency) {
+		t.Fatalf("same ids in another stream: err = %v, want ErrIdempotency", err)
+	}
+}
+
+func testInvalid(t *testing.T, h Harness) {
+	s := open(t, h)
+	dup := Events("E", 1)[0]
+	cases := []struct {
+		name   string
+		stream string
+		events []eventstore.Event
+	}{
+		{"empty stream name", "", Events("E", 1)},
+		{"no events", "s", nil},
+		{"event without id", "s", []eventstore.Event{{Type: "E"}}},
+		{"event without type", "s", []eventstore.Event{{ID: uuid.NewString()}}},
+		{"repeated id", "s", []eventstore.Event{dup, dup}},
+	}
+	for _, c := range cases {
+		if _, err := s.Append(context.Background(), c.stream, eventstore.Any(), c.events...); !errors.Is(err, eventstore.ErrInvalid) {
+			t.Errorf("%s: err = %v, want ErrInvalid", c.name, err)
+		}
+	}
+}
+
+func testReadStream(t *testing.T, h Harness) {
+	s := open(t, h)
+	ctx := context.Background()
+	st := stream(t)
+	mustAppend(t, s, st, eventstore.NoStream(), Events("E", 5)...)
+	mustAppend(t, s, st+"-other", eventstore.NoStream(), Events("X", 2)...)
+	cases := []struct {
+		name      string
+		stream    string
+		from      uint64
+		limit     int
+		wantFirst uint64
+		wantCount int
+	}{
+		{"whole stream", st, 0, 0, 0, 5},
+		{"from revision 3", st, 3, 0, 3, 2},
+		{"limited", st, 1, 2, 1, 2},
+		{"past the end", st, 9, 0, 0, 0},
+		{"missing stream", "nothing-" + st, 0, 0, 0, 0},
+	}
+	for _, c := range cases {
+		got, err := s.ReadStream(ctx, c.stream, c.from, c.limit)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if len(got) != c.wantCount {
+			t.Fatalf("%s: %d events, want %d", c.name, len(got), c.wantCount)
+		}
+		for i, r := range got {
+			if r.Stream != c.stream || r.Revision != c.wantFirst+uint64(i) {
+				t.Fatalf("%s: event %d is %s@%d", c.name, i, r.Stream, r.Revision)
+			}
+		}
+	}
+}
+
+func testMeta(t *testing.T, h Harness) {
+	s := open(t, h)
+	st := stream(t)
+	e := eventstore.Event{
+		ID: uuid.NewString(), Type: "Typed", Version: 3, Data: []byte(`{"a":"b","n":[1,2]}`),
+		Meta: eventstore.Meta{User: "ann@a.test", Account: "a", CommandID: uuid.NewString(), CorrelationID: uuid.NewString(),
+			CausationID: uuid.NewString(), Time: time.Date(2026, 3, 1, 12, 30, 45, 123456000, time.UTC)},
+	}
+	mustAppend(t, s, st, eventstore.NoStream(), e)
+	got, err := s.ReadStream(context.Background(), st, 0, 0)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("read: %v (%d events)", err, len(got))
+	}
+	r := got[0]
+	if r.ID != e.ID || r.Type != e.Type || r.Version != e.Version || !jsonEqual(r.Data, e.Data) {
+		t.Fatalf("event = %+v, want %+v", r.Event, e)
+	}
+	if !r.Meta.Time.Equal(e.Meta.Time) {
+		t.Fatalf("time = %v, want %v", r.Meta.Time, e.Meta.Time)
+	}
+	r.Meta.Time = e.Meta.Time
+	if r.Meta != e.Meta {
+		t.Fatalf("meta = %+v, want %+v", r.Meta, e.Meta)
+	}
+}
+
+func testSubscribe(t *testing.T, h Harness) {
+	s := open(t, h)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st := stream(t)
+	start, _ := s.Head(ctx)
+	mustAppend(t, s, st, eventstore.NoStream(), Events("Old", 3)...)
+	got := make(chan eventstore.Record, 100)
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Subscribe(ctx, start, func(_ context.Context, batch []eventstore.Record) error {
+			for _, r := range batch {
+				got <- r
+			}
+			return nil
+		})
+	}()
+	expect := func(typ string, rev uint64) eventstore.Record {
+		t.Helper()
+		select {
+		case r := <-got:
+			if r.Stream != st || r.Type != typ || r.Revision != rev {
+				t.Fatalf("received %s %s@%d, want %s %s@%d", r.Type, r.Stream, r.Revision, typ, st, rev)
+			}
+			return r
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no event %s@%d within 10s", typ, rev)
+		}
+		return eventstore.Record{}
+	}
+	for i := range 3 {
+		expect("Old", uint64(i))
+	}
+	mustAppend(t, s, st, eventstore.Exactly(2), Events("New", 2)...)
+	mustAppend(t, s, st, eventstore.Exactly(4), Events("New", 1)...)
+	mid := expect("New", 3)
+	expect("New", 4)
+	expect("New", 5)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("subscribe ended with %v after cancel, want nil", err)
+	}
+	// From a position in the middle: starts right after it.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	first := make(chan eventstore.Record, 1)
+	go func() {
+		_ = s.Subscribe(ctx2, mid.Position, func(_ context.Context, b []eventstore.Record) error {
+			select {
+			case first <- b[0]:
+			default:
+			}
+			return nil
+		})
+	}()
+	select {
+	case r := <-first:
+		if r.Revision != 4 || r.Stream != st {
+			t.Fatalf("subscription after %v started at %s@%d", mid.Position, r.Stream, r.Revision)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("subscription from the middle delivered nothing")
+	}
+}
+
+func testSubscribeError(t *testing.T, h Harness) {
+	s := open(t, h)
+	mustAppend(t, s, stream(t), eventstore.NoStream(), Events("E", 1)...)
+	boom := errors.New("boom")
+	err := s.Subscribe(context.Background(), eventstore.Position{}, func(context.Context, []eventstore.Record) error { return boom })
+	if !errors.Is(err, boom) {
+		t.Fatalf("subscribe = %v, want the handler's error", err)
+	}
+}
+
+func testConcurrentOneStream(t *testing.T, h Harness) {
+	s := open(t, h)
+	st := stream(t)
+	mustAppend(t, s, st, eventstore.NoStream(), Events("Seed", 1)...)
+	const writers = 16
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins, conflicts := 0, 0
+	for range writers {
+		wg.Go(func() {
+			_, err := s.Append(context.Background(), st, eventstore.Exactly(0), Events("Race", 1)...)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case errors.Is(err, eventstore.ErrWrongExpectedVersion):
+				conflicts++
+			default:
+				t.Errorf("append: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins != 1 || conflicts != writers-1 {
+		t.Fatalf("%d appends won and %d conflicted, want 1 and %d", wins, conflicts, writers-1)
+	}
+	got, _ := s.ReadStream(context.Background(), st, 0, 0)
+	if len(got) != 2 {
+		t.Fatalf("stream holds %d events, want 2", len(got))
+	}
+}
+
+func testConcurrentManyStreams(t *testing.T, h Harness) {
+	s := open(t, h)
+	ctx := context.Background()
+	start, _ := s.Head(ctx)
+	const writers, each = 8, 20
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			st := stream(t)
+			for i := range each {
+				if _, err := s.Append(ctx, st, eventstore.After(uint64(i-1), i > 0), Events("W", 1)...); err != nil {
+					t.Errorf("append: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	all, err := s.ReadAll(ctx, start, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != writers*each {
+		t.Fatalf("read all: %d events, want %d", len(all), writers*each)
+	}
+	next := map[string]uint64{}
+	for i, r := range all {
+		if i > 0 && !all[i-1].Position.Less(r.Position) {
+			t.Fatalf("positions not increasing at %d", i)
+		}
+		if r.Revision != next[r.Stream] {
+			t.Fatalf("stream %s: revision %d read before %d", r.Stream, r.Revision, next[r.Stream])
+		}
+		next[r.Stream]++
+	}
+}
+
+func testReopen(t *testing.T, h Harness) {
+	if h.Reopen == nil {
+		t.Skip("this implementation's harness cannot reopen its storage")
+	}
+	s := h.New(t)
+	st := stream(t)
+	evs := Events("Kept", 2)
+	first := mustAppend(t, s, st, eventstore.NoStream(), evs...)
+	s = h.Reopen(t, s)
+	t.Cleanup(func() { _ = s.Close() })
+	got, err := s.ReadStream(context.Background(), st, 0, 0)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("after reopen: %d events (err %v), want 2", len(got), err)
+	}
+	again, err := s.Append(context.Background(), st, eventstore.NoStream(), evs...)
+	if err != nil || again != first {
+		t.Fatalf("idempotent append after reopen = %+v, %v; want %+v", again, err, first)
+	}
+	next := mustAppend(t, s, st, eventstore.Exactly(1), Events("New", 1)...)
+	if !first.Position.Less(next.Position) {
+		t.Fatalf("position after reopen %v is not after %v", next.Position, first.Position)
+	}
+}

@@ -1,0 +1,31 @@
+package bolt_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/shareledger/shareledger/projections"
+	"github.com/shareledger/shareledger/projections/bolt"
+	"github.com/shareledger/shareledger/projections/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	paths := map[projections.Store]string{}
+	open := func(t *testing.T, path string) projections.Store {
+		s, err := bolt.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths[s] = path
+		return s
+	}
+	storetest.Run(t, storetest.Harness{
+		New: func(t *testing.T) projections.Store { return open(t, filepath.Join(t.TempDir(), "rm.db")) },
+		Reopen: func(t *testing.T, old projections.Store) projections.Store {
+			if err := old.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return open(t, paths[old])
+		},
+	})
+}

@@ -1,0 +1,67 @@
+// Package directory projects accounts, their users and their projects: who
+// may act for which account, and under which names.
+package directory
+
+import (
+	"context"
+
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/domain/account"
+	"github.com/shareledger/shareledger/projections"
+)
+
+// Tables the projection owns.
+const (
+	Accounts = "directory.accounts" // account -> Account
+	Users    = "directory.users"    // account/user -> User
+	Projects = "directory.projects" // account/project -> Project
+)
+
+// Account is an account's public face.
+type Account struct {
+	ID           domain.AccountID `json:"id"`
+	Organization string           `json:"organization"`
+}
+
+// User is a person in an account.
+type User struct {
+	User    domain.UserID    `json:"user"`
+	Account domain.AccountID `json:"account"`
+	Name    string           `json:"name"`
+	Role    string           `json:"role"`
+}
+
+// Project is one of an account's projects.
+type Project struct {
+	ID      account.ProjectID `json:"id"`
+	Account domain.AccountID  `json:"account"`
+	Name    string            `json:"name"`
+}
+
+// Projection maintains the directory tables.
+type Projection struct{}
+
+// Name implements projections.Projection.
+func (Projection) Name() string { return "directory" }
+
+// Apply implements projections.Projection.
+func (Projection) Apply(ctx context.Context, tx projections.Tx, e projections.Envelope) error {
+	switch e := e.Event.(type) {
+	case account.AccountOpened:
+		if err := tx.Put(ctx, Accounts, string(e.Account), Account{ID: e.Account, Organization: e.Organization}); err != nil {
+			return err
+		}
+		return tx.Put(ctx, Users, UserKey(e.Account, e.Administrator), User{User: e.Administrator, Account: e.Account, Name: e.Name, Role: account.Administrator.String()})
+	case account.UserAdded:
+		return tx.Put(ctx, Users, UserKey(e.Account, e.User), User{User: e.User, Account: e.Account, Name: e.Name, Role: e.Role.String()})
+	case account.ProjectCreated:
+		return tx.Put(ctx, Projects, ProjectKey(e.Account, e.Project), Project{ID: e.Project, Account: e.Account, Name: e.Name})
+	}
+	return nil
+}
+
+// UserKey is a user's key in Users.
+func UserKey(acc domain.AccountID, u domain.UserID) string { return string(acc) + "/" + string(u) }
+
+// ProjectKey is a project's key in Projects.
+func ProjectKey(acc domain.AccountID, p account.ProjectID) string { return string(acc) + "/" + string(p) }

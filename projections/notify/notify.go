@@ -1,0 +1,100 @@
+// Package notify sends the e-mails that events call for, through a Mailer,
+// and projects the notification outbox: every mail sent, per account.
+package notify
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/domain/account"
+	"github.com/shareledger/shareledger/domain/partnership"
+	"github.com/shareledger/shareledger/projections"
+)
+
+// Tables the projection owns.
+const (
+	Table = "notify.outbox" // account/position-n -> Notification
+	orgs  = "notify.orgs"
+)
+
+// Mail is one message to one person. ID is stable for the event and
+// recipient, so a retried send can be recognised.
+type Mail struct {
+	ID      string
+	To      string
+	Subject string
+	Body    string
+}
+
+// Mailer delivers mail: a folder on disk by default, SMTP in production.
+type Mailer interface {
+	Send(ctx context.Context, m Mail) error
+}
+
+// Notification is one row of an account's outbox.
+type Notification struct {
+	ID          string           `json:"id"`
+	To          domain.UserID    `json:"to"`
+	Subject     string           `json:"subject"`
+	Body        string           `json:"body"`
+	Partnership partnership.ID   `json:"partnership"`
+	From        domain.AccountID `json:"from"`
+	SentAt      time.Time        `json:"sentAt"`
+}
+
+// Projection sends partnership request mails and records them. It sends
+// inside the projection's transaction: if the commit fails, the event is
+// handled again and the mail is sent again with the same ID, which the
+// folder mailer ignores and an SMTP server can deduplicate by Message-ID.
+type Projection struct {
+	Mailer Mailer
+	Now    func() time.Time
+}
+
+// Name implements projections.Projection.
+func (Projection) Name() string { return "notifier" }
+
+// Apply implements projections.Projection.
+func (p Projection) Apply(ctx context.Context, tx projections.Tx, env projections.Envelope) error {
+	switch e := env.Event.(type) {
+	case account.AccountOpened:
+		return tx.Put(ctx, orgs, string(e.Account), e.Organization)
+	case partnership.PartnerRequested:
+		var from, to string
+		if _, err := tx.Get(ctx, orgs, string(e.Requester), &from); err != nil {
+			return err
+		}
+		if _, err := tx.Get(ctx, orgs, string(e.Partner), &to); err != nil {
+			return err
+		}
+		for i, user := range e.Notify {
+			m := Mail{
+				ID:      fmt.Sprintf("%s-%d", env.Record.ID, i),
+				To:      string(user),
+				Subject: fmt.Sprintf("%s asks %s to become partners", from, to),
+				Body: fmt.Sprintf("%s (%s) asks your account %s to become its %s partner, so that devices can be shared between the two accounts.\n\n"+
+					"Sign in to ShareLedger and open the Partners page to approve or decline the request %s.\n", from, e.By, to, e.Type, e.Partnership),
+			}
+			if err := p.Mailer.Send(ctx, m); err != nil {
+				return fmt.Errorf("send partnership request mail to %s: %w", user, err)
+			}
+			n := Notification{ID: m.ID, To: user, Subject: m.Subject, Body: m.Body, Partnership: e.Partnership, From: e.Requester, SentAt: p.now()}
+			key := fmt.Sprintf("%020d.%020d-%04d", env.Record.Position.Commit, env.Record.Position.Prepare, i)
+			for _, acc := range []domain.AccountID{e.Requester, e.Partner} {
+				if err := tx.Put(ctx, Table, string(acc)+"/"+key, n); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (p Projection) now() time.Time {
+	if p.Now != nil {
+		return p.Now().UTC()
+	}
+	return time.Now().UTC()
+}

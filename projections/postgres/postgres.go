@@ -1,0 +1,246 @@
+// Package postgres is the PostgreSQL read-model store (pgx/v5). Documents
+// live in one table keyed by (table, key) with byte-order keys, so prefix
+// scans are index range scans; checkpoints commit in the same transaction.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/shareledger/shareledger/eventstore"
+	"github.com/shareledger/shareledger/projections"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Config configures the store.
+type Config struct {
+	URL    string // postgres://...
+	Schema string // default "shareledger"
+}
+
+func (c *Config) defaults() {
+	if c.Schema == "" {
+		c.Schema = "shareledger"
+	}
+}
+
+// Validate reports every problem of the configuration.
+func (c Config) Validate() error {
+	var errs []error
+	if c.URL == "" {
+		errs = append(errs, errors.New("postgres read models: URL is required"))
+	}
+	if c.Schema == "" || strings.ContainsAny(c.Schema, "\"\x00") {
+		errs = append(errs, fmt.Errorf("postgres read models: invalid schema %q", c.Schema))
+	}
+	return errors.Join(errs...)
+}
+
+// Store is the PostgreSQL read-model store.
+type Store struct{ pool *pgxpool.Pool }
+
+// Open connects, creates the schema if needed and runs the migrations.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	pc, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres read models: %w", err)
+	}
+	pc.ConnConfig.RuntimeParams["search_path"] = cfg.Schema
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("postgres read models: %w", err)
+	}
+	if err := migrate(ctx, pool, cfg.Schema); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &Store{pool: pool}, nil
+}
+
+func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate read models: %w", err)
+	}
+	defer conn.Release()
+	// One migrator at a time across instances.
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtext('shareledger-readmodel-migrations'))`); err != nil {
+		return fmt.Errorf("migrate read models: lock: %w", err)
+	}
+	defer func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtext('shareledger-readmodel-migrations'))`)
+	}()
+	ident := pgx.Identifier{schema}.Sanitize()
+	if _, err := conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+ident); err != nil {
+		return fmt.Errorf("migrate read models: create schema: %w", err)
+	}
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS rm_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("migrate read models: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		var done bool
+		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM rm_migrations WHERE name = $1)`, name).Scan(&done); err != nil {
+			return fmt.Errorf("migrate read models: %w", err)
+		}
+		if done {
+			continue
+		}
+		sql, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, string(sql)); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO rm_migrations (name) VALUES ($1)`, name)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate read models: %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() error { s.pool.Close(); return nil }
+
+// Update implements projections.Store. The commit does not wait for the
+// WAL flush: a crash may lose the last transactions, but their changes and
+// checkpoint together, so the consumer redoes them and nothing is applied
+// twice.
+func (s *Store) Update(ctx context.Context, consumer string, fn func(projections.Tx, eventstore.Position) (eventstore.Position, error)) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(ptx pgx.Tx) error {
+		if _, err := ptx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			return err
+		}
+		if _, err := ptx.Exec(ctx, `INSERT INTO rm_checkpoints (consumer, commit_pos, prepare_pos) VALUES ($1, 0, 0) ON CONFLICT DO NOTHING`, consumer); err != nil {
+			return err
+		}
+		var c, p int64
+		if err := ptx.QueryRow(ctx, `SELECT commit_pos, prepare_pos FROM rm_checkpoints WHERE consumer = $1 FOR UPDATE`, consumer).Scan(&c, &p); err != nil {
+			return err
+		}
+		next, err := fn(&tx{reader{ptx}}, eventstore.Position{Commit: uint64(c), Prepare: uint64(p)})
+		if err != nil {
+			return err
+		}
+		_, err = ptx.Exec(ctx, `UPDATE rm_checkpoints SET commit_pos = $2, prepare_pos = $3, updated_at = now() WHERE consumer = $1`,
+			consumer, int64(next.Commit), int64(next.Prepare))
+		return err
+	})
+	if errors.Is(err, projections.ErrStopUpdate) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("update read model %s: %w", consumer, err)
+	}
+	return nil
+}
+
+// Checkpoint implements projections.Store.
+func (s *Store) Checkpoint(ctx context.Context, consumer string) (eventstore.Position, error) {
+	var c, p int64
+	err := s.pool.QueryRow(ctx, `SELECT commit_pos, prepare_pos FROM rm_checkpoints WHERE consumer = $1`, consumer).Scan(&c, &p)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return eventstore.Position{}, nil
+	}
+	if err != nil {
+		return eventstore.Position{}, fmt.Errorf("checkpoint of %s: %w", consumer, err)
+	}
+	return eventstore.Position{Commit: uint64(c), Prepare: uint64(p)}, nil
+}
+
+// View implements projections.Store with a read-only repeatable-read
+// transaction, so a multi-query read sees one snapshot.
+func (s *Store) View(ctx context.Context, fn func(projections.Reader) error) error {
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(ptx pgx.Tx) error {
+		return fn(reader{ptx})
+	})
+}
+
+type reader struct{ q pgx.Tx }
+
+func (r reader) Get(ctx context.Context, table, key string, v any) (bool, error) {
+	var doc []byte
+	err := r.q.QueryRow(ctx, `SELECT doc FROM rm_documents WHERE tbl = $1 AND key = $2`, table, key).Scan(&doc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("get %s/%s: %w", table, key, err)
+	}
+	if err := json.Unmarshal(doc, v); err != nil {
+		return false, fmt.Errorf("decode %s/%s: %w", table, key, err)
+	}
+	return true, nil
+}
+
+func (r reader) Scan(ctx context.Context, table string, page projections.Page, fn func(string, []byte) error) error {
+	// Keys compare bytewise (COLLATE "C"), and no valid UTF-8 text after
+	// the prefix sorts above U+10FFFF: the bounds make an index range scan.
+	sql := `SELECT key, doc FROM rm_documents WHERE tbl = $1 AND key >= $2 AND key > $3 AND key < $4 ORDER BY key`
+	args := []any{table, page.Prefix, page.After, page.Prefix + "\U0010FFFF"}
+	if page.Limit > 0 {
+		sql += fmt.Sprintf(` LIMIT %d`, page.Limit)
+	}
+	rows, err := r.q.Query(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("scan %s: %w", table, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key string
+		var doc []byte
+		if err := rows.Scan(&key, &doc); err != nil {
+			return err
+		}
+		if err := fn(key, doc); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+type tx struct{ reader }
+
+func (t *tx) Put(ctx context.Context, table, key string, v any) error {
+	doc, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s/%s: %w", table, key, err)
+	}
+	_, err = t.q.Exec(ctx, `INSERT INTO rm_documents (tbl, key, doc) VALUES ($1, $2, $3)
+		ON CONFLICT (tbl, key) DO UPDATE SET doc = EXCLUDED.doc`, table, key, doc)
+	if err != nil {
+		return fmt.Errorf("put %s/%s: %w", table, key, err)
+	}
+	return nil
+}
+
+func (t *tx) Delete(ctx context.Context, table, key string) error {
+	if _, err := t.q.Exec(ctx, `DELETE FROM rm_documents WHERE tbl = $1 AND key = $2`, table, key); err != nil {
+		return fmt.Errorf("delete %s/%s: %w", table, key, err)
+	}
+	return nil
+}

@@ -1,0 +1,78 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/shareledger/shareledger/eventstore"
+)
+
+// ErrLagging is returned when a projection did not reach a position in time.
+var ErrLagging = errors.New("read model has not caught up")
+
+// Progress knows how far each consumer has come. Progress made in this
+// process wakes waiters at once; progress made by another instance is seen
+// by polling the store's checkpoints.
+type Progress struct {
+	store Store
+	mu    sync.Mutex
+	at    map[string]eventstore.Position
+	wake  chan struct{}
+	// Poll is how often waiters re-read checkpoints from the store.
+	Poll time.Duration
+}
+
+// NewProgress tracks the checkpoints in store.
+func NewProgress(store Store) *Progress {
+	return &Progress{store: store, at: map[string]eventstore.Position{}, wake: make(chan struct{}), Poll: 200 * time.Millisecond}
+}
+
+func (p *Progress) advanced(name string, at eventstore.Position) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if cur, ok := p.at[name]; ok && !cur.Less(at) {
+		return
+	}
+	p.at[name] = at
+	close(p.wake)
+	p.wake = make(chan struct{})
+}
+
+// Wait returns once every named consumer has reached pos, or ErrLagging
+// when ctx ends first.
+func (p *Progress) Wait(ctx context.Context, pos eventstore.Position, names ...string) error {
+	if pos.IsZero() {
+		return nil
+	}
+	poll := time.NewTicker(p.Poll)
+	defer poll.Stop()
+	for {
+		p.mu.Lock()
+		wake := p.wake
+		var behind []string
+		for _, n := range names {
+			if p.at[n].Less(pos) {
+				behind = append(behind, n)
+			}
+		}
+		p.mu.Unlock()
+		if len(behind) == 0 {
+			return nil
+		}
+		select {
+		case <-wake:
+		case <-poll.C:
+			for _, n := range behind {
+				cp, err := p.store.Checkpoint(ctx, n)
+				if err == nil {
+					p.advanced(n, cp)
+				}
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %v still behind position %s", ErrLagging, behind, pos)
+		}
+	}
+}

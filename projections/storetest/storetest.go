@@ -1,0 +1,242 @@
+// Package storetest is the conformance suite of the read-model store port.
+// Every implementation calls Run from its own tests.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/shareledger/shareledger/eventstore"
+	"github.com/shareledger/shareledger/projections"
+)
+
+// Harness tells the suite how to get stores.
+type Harness struct {
+	// New returns an empty store; the suite closes it.
+	New func(t *testing.T) projections.Store
+	// Reopen closes old and opens the same storage again (nil: skip).
+	Reopen func(t *testing.T, old projections.Store) projections.Store
+}
+
+type doc struct {
+	N    int    `json:"n"`
+	Name string `json:"name,omitempty"`
+}
+
+// Run runs the whole suite.
+func Run(t *testing.T, h Harness) {
+	t.Run("put get delete", func(t *testing.T) { testCRUD(t, h) })
+	t.Run("changes and checkpoint commit together", func(t *testing.T) { testAtomic(t, h) })
+	t.Run("scan pages", func(t *testing.T) { testScan(t, h) })
+	t.Run("concurrent updates serialize", func(t *testing.T) { testConcurrent(t, h) })
+	t.Run("durable across reopen", func(t *testing.T) { testReopen(t, h) })
+}
+
+func open(t *testing.T, h Harness) projections.Store {
+	t.Helper()
+	s := h.New(t)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func put(t *testing.T, s projections.Store, consumer string, to uint64, docs map[string]doc) {
+	t.Helper()
+	err := s.Update(context.Background(), consumer, func(tx projections.Tx, _ eventstore.Position) (eventstore.Position, error) {
+		keys := make([]string, 0, len(docs))
+		for k := range docs {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if err := tx.Put(context.Background(), "docs", k, docs[k]); err != nil {
+				return eventstore.Position{}, err
+			}
+		}
+		return eventstore.At(to), nil
+	})
+	if err != nil {
+		t.Fatalf("update: %v", err)
+	}
+}
+
+func get(t *testing.T, s projections.Store, key string) (doc, bool) {
+	t.Helper()
+	var d doc
+	var found bool
+	err := s.View(context.Background(), func(r projections.Reader) error {
+		var err error
+		found, err = r.Get(context.Background(), "docs", key, &d)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("view: %v", err)
+	}
+	return d, found
+}
+
+func testCRUD(t *testing.T, h Harness) {
+	s := open(t, h)
+	ctx := context.Background()
+	if _, ok := get(t, s, "missing"); ok {
+		t.Fatal("found a document in an empty store")
+	}
+	put(t, s, "c", 1, map[string]doc{"a": {N: 1, Name: "ä ünïcode"}})
+	if d, ok := get(t, s, "a"); !ok || d != (doc{N: 1, Name: "ä ünïcode"}) {
+		t.Fatalf("get = %+v %v", d, ok)
+	}
+	put(t, s, "c", 2, map[string]doc{"a": {N: 2}})
+	if d, _ := get(t, s, "a"); d.N != 2 {
+		t.Fatalf("overwrite: n = %d, want 2", d.N)
+	}
+	err := s.Update(ctx, "c", func(tx projections.Tx, cp eventstore.Position) (eventstore.Position, error) {
+		if err := tx.Delete(ctx, "docs", "a"); err != nil {
+			return cp, err
+		}
+		var d doc
+		if found, err := tx.Get(ctx, "docs", "a", &d); err != nil || found {
+			return cp, fmt.Errorf("deleted document still visible in its transaction: %v %v", found, err)
+		}
+		return eventstore.At(3), tx.Delete(ctx, "never-created", "x")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := get(t, s, "a"); ok {
+		t.Fatal("deleted document still there")
+	}
+}
+
+func testAtomic(t *testing.T, h Harness) {
+	s := open(t, h)
+	ctx := context.Background()
+	if cp, err := s.Checkpoint(ctx, "fresh"); err != nil || !cp.IsZero() {
+		t.Fatalf("fresh checkpoint = %v %v, want zero", cp, err)
+	}
+	put(t, s, "one", 5, map[string]doc{"k": {N: 1}})
+	boom := errors.New("boom")
+	cases := []struct {
+		name    string
+		fail    error
+		wantErr bool
+	}{
+		{"failing update", boom, true},
+		{"stopped update", projections.ErrStopUpdate, false},
+	}
+	for _, c := range cases {
+		var seen eventstore.Position
+		err := s.Update(ctx, "one", func(tx projections.Tx, cp eventstore.Position) (eventstore.Position, error) {
+			seen = cp
+			if err := tx.Put(ctx, "docs", "k", doc{N: 99}); err != nil {
+				return cp, err
+			}
+			return eventstore.At(6), c.fail
+		})
+		if (err != nil) != c.wantErr || (c.wantErr && !errors.Is(err, boom)) {
+			t.Fatalf("%s: err = %v", c.name, err)
+		}
+		if seen != eventstore.At(5) {
+			t.Fatalf("%s: fn saw checkpoint %v, want 5", c.name, seen)
+		}
+		if d, _ := get(t, s, "k"); d.N != 1 {
+			t.Fatalf("%s: change survived: n = %d", c.name, d.N)
+		}
+		if cp, _ := s.Checkpoint(ctx, "one"); cp != eventstore.At(5) {
+			t.Fatalf("%s: checkpoint moved to %v", c.name, cp)
+		}
+	}
+	put(t, s, "two", 9, nil)
+	if cp, _ := s.Checkpoint(ctx, "one"); cp != eventstore.At(5) {
+		t.Fatalf("another consumer's update moved checkpoint to %v", cp)
+	}
+	pair := eventstore.Position{Commit: 1 << 40, Prepare: 1<<40 - 7}
+	err := s.Update(ctx, "pair", func(projections.Tx, eventstore.Position) (eventstore.Position, error) { return pair, nil })
+	if cp, _ := s.Checkpoint(ctx, "pair"); err != nil || cp != pair {
+		t.Fatalf("pair checkpoint = %v (err %v), want %v", cp, err, pair)
+	}
+}
+
+func testScan(t *testing.T, h Harness) {
+	s := open(t, h)
+	keys := []string{"a/1", "a/2", "a/3", "a/é", "ab/1", "b/1", "a"}
+	docs := map[string]doc{}
+	for i, k := range keys {
+		docs[k] = doc{N: i}
+	}
+	put(t, s, "c", 1, docs)
+	cases := []struct {
+		name string
+		page projections.Page
+		want []string
+	}{
+		{"prefix", projections.Page{Prefix: "a/"}, []string{"a/1", "a/2", "a/3", "a/é"}},
+		{"prefix after", projections.Page{Prefix: "a/", After: "a/1"}, []string{"a/2", "a/3", "a/é"}},
+		{"prefix limit", projections.Page{Prefix: "a/", Limit: 2}, []string{"a/1", "a/2"}},
+		{"after and limit", projections.Page{Prefix: "a/", After: "a/2", Limit: 1}, []string{"a/3"}},
+		{"no prefix", projections.Page{}, []string{"a", "a/1", "a/2", "a/3", "a/é", "ab/1", "b/1"}},
+		{"nothing", projections.Page{Prefix: "z"}, nil},
+		{"after everything", projections.Page{Prefix: "a/", After: "a/z"}, []string{"a/é"}},
+	}
+	for _, c := range cases {
+		var got []string
+		err := s.View(context.Background(), func(r projections.Reader) error {
+			return r.Scan(context.Background(), "docs", c.page, func(k string, _ []byte) error {
+				got = append(got, k)
+				return nil
+			})
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Fatalf("%s: keys = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func testConcurrent(t *testing.T, h Harness) {
+	s := open(t, h)
+	ctx := context.Background()
+	const n = 20
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			err := s.Update(ctx, "counter", func(tx projections.Tx, cp eventstore.Position) (eventstore.Position, error) {
+				var d doc
+				if _, err := tx.Get(ctx, "docs", "counter", &d); err != nil {
+					return cp, err
+				}
+				d.N++
+				return eventstore.At(cp.Commit + 1), tx.Put(ctx, "docs", "counter", d)
+			})
+			if err != nil {
+				t.Errorf("update: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	d, _ := get(t, s, "counter")
+	cp, _ := s.Checkpoint(ctx, "counter")
+	if d.N != n || cp != eventstore.At(n) {
+		t.Fatalf("counter = %d at checkpoint %v, want %d at %d", d.N, cp, n, n)
+	}
+}
+
+func testReopen(t *testing.T, h Harness) {
+	if h.Reopen == nil {
+		t.Skip("this implementation's harness cannot reopen its storage")
+	}
+	s := h.New(t)
+	put(t, s, "c", 7, map[string]doc{"kept": {N: 7}})
+	s = h.Reopen(t, s)
+	t.Cleanup(func() { _ = s.Close() })
+	if d, ok := get(t, s, "kept"); !ok || d.N != 7 {
+		t.Fatalf("after reopen: %+v %v", d, ok)
+	}
+	if cp, _ := s.Checkpoint(context.Background(), "c"); cp != eventstore.At(7) {
+		t.Fatalf("checkpoint after reopen = %v", cp)
+	}
+}

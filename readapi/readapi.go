@@ -1,0 +1,300 @@
+// Package readapi answers questions from the read models that projections
+// wrote: My Devices, Partners, the notification outbox, the account
+// directory and the projections' own status. Every answer is limited to
+// what the caller's account may see, and a request may pass the position a
+// command returned to read its own writes.
+package readapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/shareledger/shareledger/commands/auth"
+	"github.com/shareledger/shareledger/commands/problem"
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/domain/account"
+	"github.com/shareledger/shareledger/eventstore"
+	"github.com/shareledger/shareledger/projections"
+	"github.com/shareledger/shareledger/projections/devices"
+	"github.com/shareledger/shareledger/projections/directory"
+	"github.com/shareledger/shareledger/projections/notify"
+	"github.com/shareledger/shareledger/projections/partners"
+)
+
+// Progress is what the read API needs to know of the projections' progress.
+type Progress interface {
+	Wait(ctx context.Context, pos eventstore.Position, names ...string) error
+}
+
+// Status is what the read API needs to report on the projections.
+type Status interface {
+	Names() []string
+	Handled(name string) int64
+}
+
+// API serves the read models.
+type API struct {
+	Store    projections.Store
+	Events   eventstore.Store
+	Progress Progress
+	Status   Status
+	// WaitTimeout bounds how long a read waits for its position.
+	WaitTimeout time.Duration
+}
+
+// Page is one page of a list.
+type Page[T any] struct {
+	Items []T `json:"items"`
+	// Next is the cursor of the next page; empty on the last one.
+	Next string `json:"next,omitempty"`
+}
+
+// Partner is a row of the Partners page as the caller sees it.
+type Partner struct {
+	partners.Partner
+	// CanApprove says whether the caller may approve or decline.
+	CanApprove bool `json:"canApprove"`
+}
+
+// Account is the caller's account with its users and projects.
+type Account struct {
+	directory.Account
+	Users    []directory.User    `json:"users"`
+	Projects []directory.Project `json:"projects"`
+}
+
+// ProjectionStatus is how far one projection has come.
+type ProjectionStatus struct {
+	Name       string              `json:"name"`
+	Checkpoint eventstore.Position `json:"checkpoint"`
+	Head       eventstore.Position `json:"head"`
+	// HandledSinceStart counts events this instance applied since it started.
+	HandledSinceStart int64 `json:"handledSinceStart"`
+	Poisoned          int   `json:"poisoned"`
+}
+
+var errNotFound = &domain.Error{Kind: domain.NotFound, Code: "not-found", Message: "no such item is visible to this account"}
+
+// Routes mounts the read endpoints.
+func (a *API) Routes(r chi.Router) {
+	r.Get("/v1/devices", a.serve([]string{"directory", "devices"}, a.myDevices))
+	r.Get("/v1/devices/{device}", a.serve([]string{"directory", "devices"}, a.oneDevice))
+	r.Get("/v1/partners", a.serve([]string{"directory", "partners"}, a.partnersPage))
+	r.Get("/v1/notifications", a.serve([]string{"directory", "notifier"}, a.outbox))
+	r.Get("/v1/account", a.serve([]string{"directory"}, a.account))
+	r.Get("/v1/projections", a.serve(nil, a.projections))
+}
+
+type query func(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error)
+
+// serve waits for the requested position, checks that the caller belongs to
+// their account, and runs q on one snapshot.
+func (a *API) serve(needs []string, q query) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		actor, ok := auth.Caller(ctx)
+		if !ok {
+			problem.Write(w, r, auth.ErrUnauthenticated)
+			return
+		}
+		if raw := r.URL.Query().Get("position"); raw != "" {
+			pos, err := eventstore.ParsePosition(raw)
+			if err != nil {
+				problem.Write(w, r, &problem.BadRequest{Code: "invalid-position", Err: err})
+				return
+			}
+			wctx, cancel := context.WithTimeout(ctx, a.waitTimeout())
+			err = a.Progress.Wait(wctx, pos, append([]string{"directory"}, needs...)...)
+			cancel()
+			if err != nil {
+				problem.Write(w, r, err)
+				return
+			}
+		}
+		var out any
+		err := a.Store.View(ctx, func(tx projections.Reader) error {
+			var caller directory.User
+			found, err := tx.Get(ctx, directory.Users, directory.UserKey(actor.Account, actor.User), &caller)
+			if err != nil {
+				return err
+			}
+			if !found {
+				return account.ErrNotMember.Withf("%s is not a user of account %s", actor.User, actor.Account)
+			}
+			out, err = q(ctx, r, tx, caller)
+			return err
+		})
+		if err != nil {
+			problem.Write(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+	}
+}
+
+func (a *API) waitTimeout() time.Duration {
+	if a.WaitTimeout <= 0 {
+		return 5 * time.Second
+	}
+	return a.WaitTimeout
+}
+
+func pageOf(r *http.Request, prefix string) (projections.Page, error) {
+	p := projections.Page{Prefix: prefix, Limit: 50}
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 500 {
+			return p, &problem.BadRequest{Code: "invalid-limit", Err: errors.New("limit must be a whole number from 1 to 500")}
+		}
+		p.Limit = n
+	}
+	if c := r.URL.Query().Get("cursor"); c != "" {
+		p.After = prefix + c
+	}
+	return p, nil
+}
+
+// list returns up to page.Limit documents that keep accepts (nil: all),
+// scanning in chunks so that a filter never ends a page early, and the
+// cursor of the next page.
+func list[T any](ctx context.Context, tx projections.Reader, table string, page projections.Page, keep func(*T) bool) (Page[T], error) {
+	out := Page[T]{Items: []T{}}
+	chunk := projections.Page{Prefix: page.Prefix, After: page.After, Limit: page.Limit + 1}
+	if page.Limit == 0 {
+		chunk.Limit = 0
+	}
+	for {
+		scanned, more := 0, false
+		var returned string
+		err := tx.Scan(ctx, table, chunk, func(key string, doc []byte) error {
+			scanned++
+			chunk.After = key
+			var v T
+			if err := json.Unmarshal(doc, &v); err != nil {
+				return err
+			}
+			if keep != nil && !keep(&v) {
+				return nil
+			}
+			if page.Limit > 0 && len(out.Items) == page.Limit {
+				more = true
+				return errStop
+			}
+			out.Items = append(out.Items, v)
+			returned = key
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			return out, err
+		}
+		if more {
+			out.Next = returned[len(page.Prefix):]
+			return out, nil
+		}
+		if chunk.Limit == 0 || scanned < chunk.Limit {
+			return out, nil
+		}
+	}
+}
+
+var errStop = errors.New("stop")
+
+func (a *API) myDevices(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
+	page, err := pageOf(r, string(caller.Account)+"/")
+	if err != nil {
+		return nil, err
+	}
+	source := r.URL.Query().Get("source")
+	if source != "" && source != "own" && source != "shared-in" {
+		return nil, &problem.BadRequest{Code: "invalid-source", Err: errors.New("source must be own or shared-in")}
+	}
+	return list(ctx, tx, devices.Table, page, func(d *devices.Device) bool { return source == "" || d.Source == source })
+}
+
+func (a *API) oneDevice(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
+	var d devices.Device
+	found, err := tx.Get(ctx, devices.Table, string(caller.Account)+"/"+chi.URLParam(r, "device"), &d)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, errNotFound.Withf("no device %s is visible to account %s", chi.URLParam(r, "device"), caller.Account)
+	}
+	return d, nil
+}
+
+func (a *API) partnersPage(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
+	page, err := pageOf(r, string(caller.Account)+"/")
+	if err != nil {
+		return nil, err
+	}
+	state := r.URL.Query().Get("state")
+	rows, err := list(ctx, tx, partners.Table, page, func(p *partners.Partner) bool { return state == "" || p.State == state })
+	if err != nil {
+		return nil, err
+	}
+	out := Page[Partner]{Items: make([]Partner, 0, len(rows.Items)), Next: rows.Next}
+	for _, p := range rows.Items {
+		can := p.State == "pending" && p.Direction == "received" &&
+			(len(p.Notify) == 0 || caller.Role == account.Administrator.String() || slices.Contains(p.Notify, caller.User))
+		out.Items = append(out.Items, Partner{Partner: p, CanApprove: can})
+	}
+	return out, nil
+}
+
+func (a *API) outbox(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
+	page, err := pageOf(r, string(caller.Account)+"/")
+	if err != nil {
+		return nil, err
+	}
+	return list[notify.Notification](ctx, tx, notify.Table, page, nil)
+}
+
+func (a *API) account(ctx context.Context, _ *http.Request, tx projections.Reader, caller directory.User) (any, error) {
+	var acc Account
+	if _, err := tx.Get(ctx, directory.Accounts, string(caller.Account), &acc.Account); err != nil {
+		return nil, err
+	}
+	prefix := projections.Page{Prefix: string(caller.Account) + "/"}
+	users, err := list[directory.User](ctx, tx, directory.Users, prefix, nil)
+	if err != nil {
+		return nil, err
+	}
+	projects, err := list[directory.Project](ctx, tx, directory.Projects, prefix, nil)
+	if err != nil {
+		return nil, err
+	}
+	acc.Users, acc.Projects = users.Items, projects.Items
+	return acc, nil
+}
+
+func (a *API) projections(ctx context.Context, _ *http.Request, tx projections.Reader, _ directory.User) (any, error) {
+	head, err := a.Events.Head(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []ProjectionStatus
+	for _, name := range a.Status.Names() {
+		st := ProjectionStatus{Name: name, Head: head, HandledSinceStart: a.Status.Handled(name)}
+		if st.Checkpoint, err = a.Store.Checkpoint(ctx, name); err != nil {
+			return nil, err
+		}
+		err := tx.Scan(ctx, projections.PoisonTable, projections.Page{Prefix: name + "/"}, func(string, []byte) error {
+			st.Poisoned++
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
