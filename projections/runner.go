@@ -125,7 +125,9 @@ func (r *Runner) Handled(name string) int64 {
 
 // Run feeds the projections until ctx ends.
 func (r *Runner) Run(ctx context.Context) error {
-	logger := watermill.NewSlogLogger(r.cfg.Logger)
+	// Watermill narrates every handler start and stop at info level; keep
+	// that at debug so the service's own log stays readable.
+	logger := watermill.NewSlogLoggerWithLevelMapping(r.cfg.Logger, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, logger)
 	if err != nil {
 		return err

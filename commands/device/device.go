@@ -97,7 +97,9 @@ func (u useCases) register(ctx context.Context, c Register) (commands.Result, er
 
 func (u useCases) assign(ctx context.Context, c Assign) (commands.Result, error) {
 	return u.use(ctx, c.Meta, c.Device,
-		func(d *device.Device, acc *account.Account, by domain.Member) error { return d.Assign(by, acc, c.Project) },
+		func(d *device.Device, acc *account.Account, by domain.Member) error {
+			return d.Assign(by, acc, c.Project)
+		},
 		func(p *partnership.Partnership, acc *account.Account, by domain.Member) error {
 			return p.Assign(by, acc, c.Device, c.Project)
 		})
@@ -113,7 +115,9 @@ func (u useCases) unassign(ctx context.Context, c Unassign) (commands.Result, er
 
 func (u useCases) sendDesign(ctx context.Context, c SendDesign) (commands.Result, error) {
 	return u.use(ctx, c.Meta, c.Device,
-		func(d *device.Device, _ *account.Account, by domain.Member) error { return d.SendDesign(by, c.Project, c.Design) },
+		func(d *device.Device, _ *account.Account, by domain.Member) error {
+			return d.SendDesign(by, c.Project, c.Design)
+		},
 		func(p *partnership.Partnership, _ *account.Account, by domain.Member) error {
 			return p.SendDesign(by, c.Device, c.Project, c.Design)
 		})
@@ -121,7 +125,9 @@ func (u useCases) sendDesign(ctx context.Context, c SendDesign) (commands.Result
 
 func (u useCases) startBaseStation(ctx context.Context, c StartBaseStation) (commands.Result, error) {
 	return u.use(ctx, c.Meta, c.Device,
-		func(d *device.Device, _ *account.Account, by domain.Member) error { return d.StartBaseStation(by, c.Project) },
+		func(d *device.Device, _ *account.Account, by domain.Member) error {
+			return d.StartBaseStation(by, c.Project)
+		},
 		func(p *partnership.Partnership, _ *account.Account, by domain.Member) error {
 			return p.StartBaseStation(by, c.Device)
 		})

@@ -64,4 +64,6 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, e projections.En
 func UserKey(acc domain.AccountID, u domain.UserID) string { return string(acc) + "/" + string(u) }
 
 // ProjectKey is a project's key in Projects.
-func ProjectKey(acc domain.AccountID, p account.ProjectID) string { return string(acc) + "/" + string(p) }
+func ProjectKey(acc domain.AccountID, p account.ProjectID) string {
+	return string(acc) + "/" + string(p)
+}
