@@ -1,0 +1,133 @@
+package domain_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/domain/catalog"
+)
+
+// The domain is the ground floor: it may import only the standard library
+// and itself.
+func TestDomainImportsOnlyTheStandardLibrary(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if !strings.HasPrefix(p, "github.com/shareledger/shareledger/domain") {
+			t.Errorf("domain depends on %s", p)
+		}
+	}
+}
+
+type noteV1 struct {
+	Text string `json:"text"`
+}
+
+func (noteV1) EventType() string { return "Noted" }
+func (noteV1) EventVersion() int { return 1 }
+
+type noteV3 struct {
+	Text   string `json:"text"`
+	Author string `json:"author"`
+	Tags   []string
+}
+
+func (noteV3) EventType() string { return "Noted" }
+func (noteV3) EventVersion() int { return 3 }
+
+func TestRegistryUpcastsOldVersions(t *testing.T) {
+	r := domain.NewRegistry()
+	domain.Register[noteV3](r)
+	r.Upcast("Noted", 1, func(b []byte) ([]byte, error) {
+		var v map[string]any
+		if err := json.Unmarshal(b, &v); err != nil {
+			return nil, err
+		}
+		v["author"] = "unknown"
+		return json.Marshal(v)
+	})
+	r.Upcast("Noted", 2, func(b []byte) ([]byte, error) { return bytes.Replace(b, []byte(`"author"`), []byte(`"Tags":[],"author"`), 1), nil })
+	cases := []struct {
+		name    string
+		typ     string
+		version int
+		data    string
+		want    domain.Event
+		wantErr bool
+	}{
+		{"today's version", "Noted", 3, `{"text":"a","author":"ann","Tags":["x"]}`, noteV3{Text: "a", Author: "ann", Tags: []string{"x"}}, false},
+		{"version 1 upcast twice", "Noted", 1, `{"text":"old"}`, noteV3{Text: "old", Author: "unknown", Tags: []string{}}, false},
+		{"a newer version than known", "Noted", 4, `{}`, nil, true},
+		{"an unknown type", "Unknown", 1, `{}`, nil, true},
+		{"a broken payload", "Noted", 3, `{`, nil, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := r.Decode(c.typ, c.version, []byte(c.data))
+			if (err != nil) != c.wantErr {
+				t.Fatalf("err = %v, want error %v", err, c.wantErr)
+			}
+			if !c.wantErr {
+				g, w := got.(noteV3), c.want.(noteV3)
+				if g.Text != w.Text || g.Author != w.Author || len(g.Tags) != len(w.Tags) {
+					t.Fatalf("decoded %#v, want %#v", got, c.want)
+				}
+			}
+		})
+	}
+}
+
+func TestRegistryRefusesDuplicates(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("registering a name twice did not panic")
+		}
+	}()
+	r := domain.NewRegistry()
+	domain.Register[noteV1](r)
+	domain.Register[noteV3](r)
+}
+
+// Every stored event type round-trips through the catalog by its name.
+func TestCatalogNamesAreStable(t *testing.T) {
+	want := []string{
+		"AccountOpened", "BaseStationServiceStarted", "DesignSentToDevice", "DeviceAssignedToProject",
+		"DeviceRegistered", "DeviceSharedWithPartner", "DeviceUnassignedFromProject", "DeviceUnsharedFromPartner",
+		"PartnerApproved", "PartnerDeclined", "PartnerRequestWithdrawn", "PartnerRequested", "PartnershipEnded",
+		"ProjectCreated", "UserAdded",
+	}
+	got := catalog.New().Names()
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("stored event names changed:\n got %v\nwant %v", got, want)
+	}
+}
+
+func TestParseUser(t *testing.T) {
+	cases := []struct {
+		in   string
+		want domain.UserID
+		ok   bool
+	}{
+		{"Alice@ACME.test", "alice@acme.test", true},
+		{" bob@x.test ", "bob@x.test", true},
+		{"Bob <bob@x.test>", "", false},
+		{"not-an-email", "", false},
+	}
+	for _, c := range cases {
+		got, err := domain.ParseUser(c.in)
+		if (err == nil) != c.ok || got != c.want {
+			t.Errorf("ParseUser(%q) = %q, %v", c.in, got, err)
+		}
+		var de *domain.Error
+		if err != nil && !errors.As(err, &de) {
+			t.Errorf("ParseUser(%q): error %v is not a rule error", c.in, err)
+		}
+	}
+}
