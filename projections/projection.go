@@ -60,7 +60,14 @@ func (e *EventError) Error() string {
 
 func (e *EventError) Unwrap() error { return e.Err }
 
-func applyOne(ctx context.Context, tx Tx, reg *domain.Registry, p Projection, rec eventstore.Record) error {
+func applyOne(ctx context.Context, tx Tx, reg *domain.Registry, p Projection, rec eventstore.Record) (err error) {
+	// A panic names its event like any other failure, so that the batch
+	// can be split and only this event quarantined.
+	defer func() {
+		if v := recover(); v != nil {
+			err = &EventError{Record: rec, Err: fmt.Errorf("panic: %v", v)}
+		}
+	}()
 	ev, err := reg.Decode(rec.Type, rec.Version, rec.Data)
 	if err != nil {
 		return &EventError{Record: rec, Err: err}

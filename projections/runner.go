@@ -206,9 +206,10 @@ func PoisonKey(consumer string, p eventstore.Position) string {
 }
 
 // poisonSink is the poison queue's publisher. It receives a message whose
-// retries ran out, records the first event the consumer has not applied as
-// poisoned (moving the checkpoint past it), and gives each later event of
-// the batch one more try, poisoning those that fail too.
+// retries ran out and gives each event of the batch that the consumer has
+// not applied one more try on its own: the ones that fail again are
+// recorded in the poison table and the checkpoint moves past them, so the
+// consumer goes on with the next event.
 type poisonSink struct{ r *Runner }
 
 func (s poisonSink) Publish(_ string, msgs ...*message.Message) error {
@@ -222,22 +223,15 @@ func (s poisonSink) Publish(_ string, msgs ...*message.Message) error {
 		if err != nil {
 			return err
 		}
-		reason := msg.Metadata.Get(middleware.ReasonForPoisonedKey)
-		first := true
 		for _, rec := range batch {
-			if !first {
-				at, err := ApplyBatch(msg.Context(), s.r.cfg.Store, s.r.cfg.Registry, p, []eventstore.Record{rec})
-				if err == nil {
-					s.r.advanced(name, at, 1)
-					continue
-				}
-				reason = err.Error()
+			at, err := ApplyBatch(msg.Context(), s.r.cfg.Store, s.r.cfg.Registry, p, []eventstore.Record{rec})
+			if err == nil {
+				s.r.advanced(name, at, 1)
+				continue
 			}
-			done, err := s.r.quarantine(msg.Context(), name, rec, reason)
-			if err != nil {
+			if _, err := s.r.quarantine(msg.Context(), name, rec, err.Error()); err != nil {
 				return err
 			}
-			first = first && !done
 		}
 	}
 	return nil

@@ -84,17 +84,18 @@ var errNotFound = &domain.Error{Kind: domain.NotFound, Code: "not-found", Messag
 
 // Routes mounts the read endpoints.
 func (a *API) Routes(r chi.Router) {
-	r.Get("/v1/devices", a.serve([]string{"directory", "devices"}, a.myDevices))
-	r.Get("/v1/devices/{device}", a.serve([]string{"directory", "devices"}, a.oneDevice))
-	r.Get("/v1/partners", a.serve([]string{"directory", "partners"}, a.partnersPage))
-	r.Get("/v1/notifications", a.serve([]string{"directory", "notifier"}, a.outbox))
-	r.Get("/v1/account", a.serve([]string{"directory"}, a.account))
+	r.Get("/v1/devices", a.serve([]string{"devices"}, a.myDevices))
+	r.Get("/v1/devices/{device}", a.serve([]string{"devices"}, a.oneDevice))
+	r.Get("/v1/partners", a.serve([]string{"partners"}, a.partnersPage))
+	r.Get("/v1/notifications", a.serve([]string{"notifier"}, a.outbox))
+	r.Get("/v1/account", a.serve(nil, a.account))
 	r.Get("/v1/projections", a.serve(nil, a.projections))
 }
 
 type query func(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error)
 
-// serve waits for the requested position, checks that the caller belongs to
+// serve waits until the directory (which says who belongs to which account)
+// and the projections a query needs have reached the requested position, checks that the caller belongs to
 // their account, and runs q on one snapshot.
 func (a *API) serve(needs []string, q query) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

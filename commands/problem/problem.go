@@ -72,7 +72,7 @@ func details(status int, code, detail string) Details {
 func Write(w http.ResponseWriter, r *http.Request, err error) {
 	d := Of(err)
 	d.Instance = r.URL.Path
-	if d.Status >= 500 {
+	if d.Status == http.StatusInternalServerError {
 		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	if d.Status == http.StatusServiceUnavailable {

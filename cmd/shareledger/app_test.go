@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/shareledger/shareledger/commands/auth"
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/projections/postgres/pgtest"
+)
+
+// backend names a read-model store for the end-to-end tests.
+type backend struct {
+	name   string
+	config func(t *testing.T, c *config)
+}
+
+var backends = []backend{
+	{"embedded", func(*testing.T, *config) {}},
+	{"postgres read models", func(t *testing.T, c *config) {
+		url, schema := pgtest.Schema(t)
+		c.ReadModels, c.PGSchema = url, schema
+	}},
+}
+
+func testConfig(t *testing.T, b backend) config {
+	c := config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), MailFrom: "shareledger@test", WaitTimeout: 10 * time.Second, LogLevel: "warn"}
+	b.config(t, &c)
+	c.fill()
+	if err := c.validate(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// server is a running service.
+type server struct {
+	t    *testing.T
+	cfg  config
+	base string
+	stop func()
+}
+
+func start(t *testing.T, cfg config) *server {
+	t.Helper()
+	a, err := openApp(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.run(ctx, ln) }()
+	s := &server{t: t, cfg: cfg, base: "http://" + ln.Addr().String()}
+	stopped := false
+	s.stop = func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		}
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+// as is a client acting as one user of one account.
+type client struct {
+	s     *server
+	token string
+}
+
+func (s *server) as(user, account string) client {
+	s.t.Helper()
+	keys, err := auth.LoadOrCreate(s.cfg.SigningKeyFile)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	tok, err := keys.Mint(domain.UserID(user), domain.AccountID(account), time.Hour)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return client{s: s, token: tok}
+}
+
+// response is an answer with its decoded body.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) decode(t *testing.T, v any) {
+	t.Helper()
+	reflect.ValueOf(v).Elem().SetZero() // decode into a clean value, never merge with an old one
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// problemCode is the machine code of a problem+json answer.
+func (r response) problemCode(t *testing.T) string {
+	t.Helper()
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("content type %q, want application/problem+json (body %s)", ct, r.body)
+	}
+	var p struct {
+		Code   string `json:"code"`
+		Status int    `json:"status"`
+		Type   string `json:"type"`
+		Title  string `json:"title"`
+	}
+	r.decode(t, &p)
+	if p.Status != r.status || p.Type == "" || p.Title == "" {
+		t.Fatalf("problem document incomplete: %s", r.body)
+	}
+	return p.Code
+}
+
+func (c client) do(method, path string, body any, headers ...string) response {
+	c.s.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewBufferString(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, c.s.base+path, rd)
+	if err != nil {
+		c.s.t.Fatal(err)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.s.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// command sends a command that must succeed and returns its result.
+func (c client) command(method, path string, body any, headers ...string) commandResult {
+	c.s.t.Helper()
+	r := c.do(method, path, body, headers...)
+	if r.status != http.StatusOK && r.status != http.StatusCreated {
+		c.s.t.Fatalf("%s %s: %d %s", method, path, r.status, r.body)
+	}
+	var res commandResult
+	r.decode(c.s.t, &res)
+	return res
+}
+
+type commandResult struct {
+	ID       string `json:"id"`
+	Position string `json:"position"`
+	Replayed bool   `json:"replayed"`
+}
+
+// read GETs path once the read models reached pos, into v.
+func (c client) read(path, pos string, v any) {
+	c.s.t.Helper()
+	sep := "?"
+	if bytes.ContainsRune([]byte(path), '?') {
+		sep = "&"
+	}
+	r := c.do(http.MethodGet, path+sep+"position="+pos, nil)
+	if r.status != http.StatusOK {
+		c.s.t.Fatalf("GET %s: %d %s", path, r.status, r.body)
+	}
+	r.decode(c.s.t, v)
+}
+
+func mails(t *testing.T, cfg config) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(cfg.DataDir, "outbox", "*.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}

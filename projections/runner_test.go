@@ -1,0 +1,277 @@
+package projections_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/eventstore"
+	eventbolt "github.com/shareledger/shareledger/eventstore/bolt"
+	"github.com/shareledger/shareledger/projections"
+	rmbolt "github.com/shareledger/shareledger/projections/bolt"
+)
+
+type tick struct {
+	N    int    `json:"n"`
+	Mood string `json:"mood"` // "panic" or "fail" upset the fragile projection
+}
+
+func (tick) EventType() string { return "Ticked" }
+func (tick) EventVersion() int { return 1 }
+
+// counter counts the ticks it applied, in a document of its own.
+type counter struct {
+	name    string
+	fragile bool
+}
+
+func (c counter) Name() string { return c.name }
+
+func (c counter) Apply(ctx context.Context, tx projections.Tx, e projections.Envelope) error {
+	t := e.Event.(tick)
+	if c.fragile {
+		switch t.Mood {
+		case "fail":
+			return errors.New("cannot stand this tick")
+		case "panic":
+			panic("this tick is too much")
+		}
+	}
+	var seen []int
+	if _, err := tx.Get(ctx, "ticks", c.name, &seen); err != nil {
+		return err
+	}
+	return tx.Put(ctx, "ticks", c.name, append(seen, t.N))
+}
+
+type fixture struct {
+	dir    string
+	events eventstore.Store
+	models projections.Store
+	reg    *domain.Registry
+}
+
+func newFixture(t *testing.T) *fixture {
+	f := &fixture{dir: t.TempDir(), reg: domain.NewRegistry()}
+	domain.Register[tick](f.reg)
+	f.open(t)
+	t.Cleanup(f.close)
+	return f
+}
+
+func (f *fixture) open(t *testing.T) {
+	var err error
+	if f.events, err = eventbolt.Open(eventbolt.Config{Path: filepath.Join(f.dir, "events.db"), NoSync: true}); err != nil {
+		t.Fatal(err)
+	}
+	if f.models, err = rmbolt.Open(filepath.Join(f.dir, "models.db")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) close() {
+	_ = f.models.Close()
+	_ = f.events.Close()
+}
+
+func (f *fixture) append(t *testing.T, ticks ...tick) eventstore.Position {
+	t.Helper()
+	evs := make([]eventstore.Event, len(ticks))
+	for i, tk := range ticks {
+		data, _ := json.Marshal(tk)
+		evs[i] = eventstore.Event{ID: uuid.NewString(), Type: "Ticked", Version: 1, Data: data}
+	}
+	res, err := f.events.Append(context.Background(), "ticks", eventstore.Any(), evs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Position
+}
+
+// start runs a runner until the test (or stop) ends it.
+func (f *fixture) start(t *testing.T, ps ...projections.Projection) (*projections.Runner, func()) {
+	t.Helper()
+	r, err := projections.NewRunner(projections.RunnerConfig{
+		Events: f.events, Store: f.models, Registry: f.reg, Projections: ps,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Batch: 4, Retries: 2, RetryInterval: time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("runner: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return r, stop
+}
+
+func (f *fixture) wait(t *testing.T, r *projections.Runner, pos eventstore.Position) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.Progress().Wait(ctx, pos, r.Names()...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) ticks(t *testing.T, name string) []int {
+	t.Helper()
+	var seen []int
+	err := f.models.View(context.Background(), func(r projections.Reader) error {
+		_, err := r.Get(context.Background(), "ticks", name, &seen)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seen
+}
+
+func (f *fixture) poisoned(t *testing.T, name string) []projections.Poisoned {
+	t.Helper()
+	var out []projections.Poisoned
+	err := f.models.View(context.Background(), func(r projections.Reader) error {
+		return r.Scan(context.Background(), projections.PoisonTable, projections.Page{Prefix: name + "/"}, func(_ string, doc []byte) error {
+			var p projections.Poisoned
+			out = append(out, p)
+			return json.Unmarshal(doc, &out[len(out)-1])
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func seq(from, to int) []int {
+	var out []int
+	for i := from; i <= to; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+func TestPoisonEventsDoNotStopTheOthers(t *testing.T) {
+	cases := []struct {
+		name       string
+		ticks      []tick
+		wantFrag   []int
+		wantReason string
+	}{
+		{"failing event in the middle of a batch", []tick{{N: 1}, {N: 2, Mood: "fail"}, {N: 3}, {N: 4}, {N: 5}}, []int{1, 3, 4, 5}, "cannot stand"},
+		{"panicking event", []tick{{N: 1}, {N: 2}, {N: 3, Mood: "panic"}, {N: 4}}, []int{1, 2, 4}, "too much"},
+		{"failing first event", []tick{{N: 1, Mood: "fail"}, {N: 2}}, []int{2}, "cannot stand"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			head := f.append(t, c.ticks...)
+			r, _ := f.start(t, counter{name: "fragile", fragile: true}, counter{name: "steady"})
+			f.wait(t, r, head)
+			if got := f.ticks(t, "steady"); fmt.Sprint(got) != fmt.Sprint(seq(1, len(c.ticks))) {
+				t.Fatalf("steady applied %v", got)
+			}
+			if got := f.ticks(t, "fragile"); fmt.Sprint(got) != fmt.Sprint(c.wantFrag) {
+				t.Fatalf("fragile applied %v, want %v", got, c.wantFrag)
+			}
+			poison := f.poisoned(t, "fragile")
+			if len(poison) != 1 || !strings.Contains(poison[0].Reason, c.wantReason) || poison[0].Type != "Ticked" {
+				t.Fatalf("poisoned = %+v, want one event with reason %q", poison, c.wantReason)
+			}
+			if len(f.poisoned(t, "steady")) != 0 {
+				t.Fatal("steady poisoned something")
+			}
+			// The fragile projection keeps going with new events.
+			next := f.append(t, tick{N: 99})
+			f.wait(t, r, next)
+			if got := f.ticks(t, "fragile"); got[len(got)-1] != 99 {
+				t.Fatalf("fragile stopped after the poison event: %v", got)
+			}
+		})
+	}
+}
+
+func TestRestartResumesWithoutReprocessing(t *testing.T) {
+	f := newFixture(t)
+	first := f.append(t, tick{N: 1}, tick{N: 2}, tick{N: 3})
+	r, stop := f.start(t, counter{name: "steady"})
+	f.wait(t, r, first)
+	stop()
+	f.close()
+
+	f.open(t)
+	next := f.append(t, tick{N: 4}, tick{N: 5})
+	r2, _ := f.start(t, counter{name: "steady"})
+	f.wait(t, r2, next)
+	if got := f.ticks(t, "steady"); fmt.Sprint(got) != fmt.Sprint(seq(1, 5)) {
+		t.Fatalf("after restart: %v", got)
+	}
+	if n := r2.Handled("steady"); n != 2 {
+		t.Fatalf("the restarted runner applied %d events, want only the 2 new ones", n)
+	}
+}
+
+func TestWaitGivesUpWithErrLagging(t *testing.T) {
+	f := newFixture(t)
+	r, _ := f.start(t, counter{name: "steady"})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := r.Progress().Wait(ctx, eventstore.At(1000), "steady")
+	if !errors.Is(err, projections.ErrLagging) {
+		t.Fatalf("err = %v, want ErrLagging", err)
+	}
+}
+
+func TestCatchUpStopsAtAPosition(t *testing.T) {
+	f := newFixture(t)
+	f.append(t, tick{N: 1}, tick{N: 2})
+	mid := f.append(t, tick{N: 3})
+	f.append(t, tick{N: 4})
+	at, err := projections.CatchUp(context.Background(), f.events, f.models, f.reg, counter{name: "partial"}, mid, 2)
+	if err != nil || at != mid {
+		t.Fatalf("catch up = %v, %v; want %v", at, err, mid)
+	}
+	if got := f.ticks(t, "partial"); fmt.Sprint(got) != "[1 2 3]" {
+		t.Fatalf("applied %v, want [1 2 3]", got)
+	}
+	// And on to the end; applying again changes nothing.
+	if _, err := projections.CatchUp(context.Background(), f.events, f.models, f.reg, counter{name: "partial"}, eventstore.Position{}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := projections.CatchUp(context.Background(), f.events, f.models, f.reg, counter{name: "partial"}, eventstore.Position{}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.ticks(t, "partial"); fmt.Sprint(got) != "[1 2 3 4]" {
+		t.Fatalf("applied %v, want [1 2 3 4]", got)
+	}
+}
+
+func TestRunnerConfigReportsEveryProblem(t *testing.T) {
+	_, err := projections.NewRunner(projections.RunnerConfig{Projections: []projections.Projection{counter{name: "a"}, counter{name: "a"}}})
+	for _, want := range []string{"event store", "read-model store", "registry", `"a" used twice`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not mention %s", err, want)
+		}
+	}
+}
