@@ -89,7 +89,7 @@ func (a *API) Routes(r chi.Router) {
 	r.Get("/v1/partners", a.serve([]string{"partners"}, a.partnersPage))
 	r.Get("/v1/notifications", a.serve([]string{"notifier"}, a.outbox))
 	r.Get("/v1/account", a.serve(nil, a.account))
-	r.Get("/v1/projections", a.serve(nil, a.projections))
+	r.Get("/v1/projections", a.serve(a.Status.Names(), a.projections))
 }
 
 type query func(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error)
