@@ -53,7 +53,9 @@ func TestRegistryUpcastsOldVersions(t *testing.T) {
 		v["author"] = "unknown"
 		return json.Marshal(v)
 	})
-	r.Upcast("Noted", 2, func(b []byte) ([]byte, error) { return bytes.Replace(b, []byte(`"author"`), []byte(`"Tags":[],"author"`), 1), nil })
+	r.Upcast("Noted", 2, func(b []byte) ([]byte, error) {
+		return bytes.Replace(b, []byte(`"author"`), []byte(`"Tags":[],"author"`), 1), nil
+	})
 	cases := []struct {
 		name    string
 		typ     string

@@ -59,7 +59,9 @@ func TestPartnership(t *testing.T) {
 		},
 		{
 			name: "request with nobody to notify is still sent",
-			when: func(p *partnership.Partnership) error { return p.Request(acmeAdmin, "rentco", partnership.Contractor, nil) },
+			when: func(p *partnership.Partnership) error {
+				return p.Request(acmeAdmin, "rentco", partnership.Contractor, nil)
+			},
 			then: []domain.Event{requested()},
 		},
 		{
@@ -98,14 +100,18 @@ func TestPartnership(t *testing.T) {
 		{
 			name:  "ask again after a decline",
 			given: []domain.Event{requested(), declined},
-			when:  func(p *partnership.Partnership) error { return p.Request(acmeAdmin, "rentco", partnership.Contractor, nil) },
-			then:  []domain.Event{requested()},
+			when: func(p *partnership.Partnership) error {
+				return p.Request(acmeAdmin, "rentco", partnership.Contractor, nil)
+			},
+			then: []domain.Event{requested()},
 		},
 		{
 			name:  "ask again after the partnership ended",
 			given: []domain.Event{requested(), approved, ended},
-			when:  func(p *partnership.Partnership) error { return p.Request(acmeAdmin, "rentco", partnership.Contractor, nil) },
-			then:  []domain.Event{requested()},
+			when: func(p *partnership.Partnership) error {
+				return p.Request(acmeAdmin, "rentco", partnership.Contractor, nil)
+			},
+			then: []domain.Event{requested()},
 		},
 		{
 			name:  "with nobody named anyone at the partner approves",
@@ -144,9 +150,9 @@ func TestPartnership(t *testing.T) {
 			err:   partnership.ErrNotPartner,
 		},
 		{
-			name:  "nothing to approve without a request",
-			when:  func(p *partnership.Partnership) error { return p.Approve(rentAdmin) },
-			err:   partnership.ErrNotPending,
+			name: "nothing to approve without a request",
+			when: func(p *partnership.Partnership) error { return p.Approve(rentAdmin) },
+			err:  partnership.ErrNotPending,
 		},
 		{
 			name:  "decline a pending request",
@@ -183,26 +189,34 @@ func TestPartnership(t *testing.T) {
 		{
 			name:  "the requester may share too",
 			given: []domain.Event{requested(), approved},
-			when:  func(p *partnership.Partnership) error { return p.Share(acmeAdmin, []partnership.Owned{{ID: "dev-9", Owner: "acme"}}) },
-			then:  []domain.Event{partnership.DeviceSharedWithPartner{Partnership: id, Device: "dev-9", Owner: "acme", Partner: "rentco", By: acmeAdmin.User}},
+			when: func(p *partnership.Partnership) error {
+				return p.Share(acmeAdmin, []partnership.Owned{{ID: "dev-9", Owner: "acme"}})
+			},
+			then: []domain.Event{partnership.DeviceSharedWithPartner{Partnership: id, Device: "dev-9", Owner: "acme", Partner: "rentco", By: acmeAdmin.User}},
 		},
 		{
 			name:  "no sharing before approval",
 			given: []domain.Event{requested()},
-			when:  func(p *partnership.Partnership) error { return p.Share(rentAdmin, []partnership.Owned{{ID: "dev-1", Owner: "rentco"}}) },
-			err:   partnership.ErrNotApproved,
+			when: func(p *partnership.Partnership) error {
+				return p.Share(rentAdmin, []partnership.Owned{{ID: "dev-1", Owner: "rentco"}})
+			},
+			err: partnership.ErrNotApproved,
 		},
 		{
 			name:  "only the owner shares a device",
 			given: []domain.Event{requested(), approved},
-			when:  func(p *partnership.Partnership) error { return p.Share(rentAdmin, []partnership.Owned{{ID: "dev-9", Owner: "acme"}}) },
-			err:   device.ErrNotOwner,
+			when: func(p *partnership.Partnership) error {
+				return p.Share(rentAdmin, []partnership.Owned{{ID: "dev-9", Owner: "acme"}})
+			},
+			err: device.ErrNotOwner,
 		},
 		{
 			name:  "a device is shared once",
 			given: []domain.Event{requested(), approved, rentShares},
-			when:  func(p *partnership.Partnership) error { return p.Share(rentAdmin, []partnership.Owned{{ID: "dev-1", Owner: "rentco"}}) },
-			err:   partnership.ErrAlreadyShared,
+			when: func(p *partnership.Partnership) error {
+				return p.Share(rentAdmin, []partnership.Owned{{ID: "dev-1", Owner: "rentco"}})
+			},
+			err: partnership.ErrAlreadyShared,
 		},
 		{
 			name:  "sharing needs a device",
@@ -213,8 +227,10 @@ func TestPartnership(t *testing.T) {
 		{
 			name:  "only administrators share",
 			given: []domain.Event{requested(), approved},
-			when:  func(p *partnership.Partnership) error { return p.Share(rentUser, []partnership.Owned{{ID: "dev-1", Owner: "rentco"}}) },
-			err:   domain.ErrNotAdministrator,
+			when: func(p *partnership.Partnership) error {
+				return p.Share(rentUser, []partnership.Owned{{ID: "dev-1", Owner: "rentco"}})
+			},
+			err: domain.ErrNotAdministrator,
 		},
 		{
 			name:  "the partner assigns a shared device to its own project",
