@@ -9,9 +9,9 @@ import (
 	"github.com/shareledger/shareledger/eventstore/storetest"
 )
 
-func TestConformance(t *testing.T) {
+func harness() storetest.Harness {
 	paths := map[eventstore.Store]string{}
-	open := func(t *testing.T, path string) eventstore.Store {
+	open := func(t testing.TB, path string) eventstore.Store {
 		s, err := bolt.Open(bolt.Config{Path: path})
 		if err != nil {
 			t.Fatal(err)
@@ -19,16 +19,21 @@ func TestConformance(t *testing.T) {
 		paths[s] = path
 		return s
 	}
-	storetest.Run(t, storetest.Harness{
-		New: func(t *testing.T) eventstore.Store {
+	return storetest.Harness{
+		New: func(t testing.TB) eventstore.Store {
 			return open(t, filepath.Join(t.TempDir(), "events.db"))
 		},
-		Reopen: func(t *testing.T, old eventstore.Store) eventstore.Store {
+		Reopen: func(t testing.TB, old eventstore.Store) eventstore.Store {
 			if err := old.Close(); err != nil {
 				t.Fatal(err)
 			}
 			return open(t, paths[old])
 		},
 		Contiguous: true,
-	})
+	}
 }
+
+func TestConformance(t *testing.T) { storetest.Run(t, harness()) }
+
+// go test -run '^$' -bench Append -benchtime 3s ./eventstore/bolt/
+func BenchmarkAppend(b *testing.B) { storetest.BenchmarkAppend(b, harness()) }

@@ -18,10 +18,10 @@ import (
 // Harness tells the suite how to get stores.
 type Harness struct {
 	// New returns an empty store; the suite closes it.
-	New func(t *testing.T) eventstore.Store
+	New func(t testing.TB) eventstore.Store
 	// Reopen closes old and opens the same storage again; nil when the
 	// implementation cannot (the suite then skips the durability test).
-	Reopen func(t *testing.T, old eventstore.Store) eventstore.Store
+	Reopen func(t testing.TB, old eventstore.Store) eventstore.Store
 	// Contiguous is true when positions are 1, 2, 3... with no gaps.
 	Contiguous bool
 }
@@ -41,7 +41,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("durable across reopen", func(t *testing.T) { testReopen(t, h) })
 }
 
-func open(t *testing.T, h Harness) eventstore.Store {
+func open(t testing.TB, h Harness) eventstore.Store {
 	t.Helper()
 	s := h.New(t)
 	t.Cleanup(func() { _ = s.Close() })

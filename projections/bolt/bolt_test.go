@@ -11,7 +11,7 @@ import (
 
 func TestConformance(t *testing.T) {
 	paths := map[projections.Store]string{}
-	open := func(t *testing.T, path string) projections.Store {
+	open := func(t testing.TB, path string) projections.Store {
 		s, err := bolt.Open(path)
 		if err != nil {
 			t.Fatal(err)
@@ -20,12 +20,23 @@ func TestConformance(t *testing.T) {
 		return s
 	}
 	storetest.Run(t, storetest.Harness{
-		New: func(t *testing.T) projections.Store { return open(t, filepath.Join(t.TempDir(), "rm.db")) },
-		Reopen: func(t *testing.T, old projections.Store) projections.Store {
+		New: func(t testing.TB) projections.Store { return open(t, filepath.Join(t.TempDir(), "rm.db")) },
+		Reopen: func(t testing.TB, old projections.Store) projections.Store {
 			if err := old.Close(); err != nil {
 				t.Fatal(err)
 			}
 			return open(t, paths[old])
 		},
+	})
+}
+
+// go test -run '^$' -bench CatchUp ./projections/bolt/
+func BenchmarkCatchUp(b *testing.B) {
+	storetest.BenchmarkCatchUp(b, func(b testing.TB) projections.Store {
+		s, err := bolt.Open(filepath.Join(b.TempDir(), "rm.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
 	})
 }

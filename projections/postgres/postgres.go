@@ -142,13 +142,15 @@ func (s *Store) Update(ctx context.Context, consumer string, fn func(projections
 		if err := ptx.QueryRow(ctx, `SELECT commit_pos, prepare_pos FROM rm_checkpoints WHERE consumer = $1 FOR UPDATE`, consumer).Scan(&c, &p); err != nil {
 			return err
 		}
-		next, err := fn(&tx{reader{ptx}}, eventstore.Position{Commit: uint64(c), Prepare: uint64(p)})
+		t := &tx{reader: reader{ptx}, pending: map[docKey]*pending{}}
+		next, err := fn(t, eventstore.Position{Commit: uint64(c), Prepare: uint64(p)})
 		if err != nil {
 			return err
 		}
-		_, err = ptx.Exec(ctx, `UPDATE rm_checkpoints SET commit_pos = $2, prepare_pos = $3, updated_at = now() WHERE consumer = $1`,
-			consumer, int64(next.Commit), int64(next.Prepare))
-		return err
+		return t.flush(ctx, func(b *pgx.Batch) {
+			b.Queue(`UPDATE rm_checkpoints SET commit_pos = $2, prepare_pos = $3, updated_at = now() WHERE consumer = $1`,
+				consumer, int64(next.Commit), int64(next.Prepare))
+		})
 	})
 	if errors.Is(err, projections.ErrStopUpdate) {
 		return nil
@@ -223,24 +225,105 @@ func (r reader) Scan(ctx context.Context, table string, page projections.Page, f
 	return rows.Err()
 }
 
-type tx struct{ reader }
+// tx buffers a transaction's writes and remembers what it read, so that a
+// projection's read-modify-write of the same documents across a batch of
+// events costs one round trip per document at most, and the writes go to
+// the server as one pipelined batch at commit.
+type tx struct {
+	reader
+	pending map[docKey]*pending
+}
+
+type docKey struct{ table, key string }
+
+// pending is a document as this transaction knows it: doc nil means absent.
+type pending struct {
+	doc   []byte
+	dirty bool
+}
+
+func (t *tx) Get(ctx context.Context, table, key string, v any) (bool, error) {
+	if p, ok := t.pending[docKey{table, key}]; ok {
+		if p.doc == nil {
+			return false, nil
+		}
+		if err := json.Unmarshal(p.doc, v); err != nil {
+			return false, fmt.Errorf("decode %s/%s: %w", table, key, err)
+		}
+		return true, nil
+	}
+	var doc []byte
+	err := t.q.QueryRow(ctx, `SELECT doc FROM rm_documents WHERE tbl = $1 AND key = $2`, table, key).Scan(&doc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		t.pending[docKey{table, key}] = &pending{}
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("get %s/%s: %w", table, key, err)
+	}
+	t.pending[docKey{table, key}] = &pending{doc: doc}
+	if err := json.Unmarshal(doc, v); err != nil {
+		return false, fmt.Errorf("decode %s/%s: %w", table, key, err)
+	}
+	return true, nil
+}
+
+// Scan sees the transaction's own writes: they are flushed first.
+func (t *tx) Scan(ctx context.Context, table string, page projections.Page, fn func(string, []byte) error) error {
+	if err := t.flush(ctx, nil); err != nil {
+		return err
+	}
+	return t.reader.Scan(ctx, table, page, fn)
+}
 
 func (t *tx) Put(ctx context.Context, table, key string, v any) error {
 	doc, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %s/%s: %w", table, key, err)
 	}
-	_, err = t.q.Exec(ctx, `INSERT INTO rm_documents (tbl, key, doc) VALUES ($1, $2, $3)
-		ON CONFLICT (tbl, key) DO UPDATE SET doc = EXCLUDED.doc`, table, key, doc)
-	if err != nil {
-		return fmt.Errorf("put %s/%s: %w", table, key, err)
-	}
+	t.pending[docKey{table, key}] = &pending{doc: doc, dirty: true}
 	return nil
 }
 
 func (t *tx) Delete(ctx context.Context, table, key string) error {
-	if _, err := t.q.Exec(ctx, `DELETE FROM rm_documents WHERE tbl = $1 AND key = $2`, table, key); err != nil {
-		return fmt.Errorf("delete %s/%s: %w", table, key, err)
+	t.pending[docKey{table, key}] = &pending{dirty: true}
+	return nil
+}
+
+// flush sends every buffered write, plus whatever also queues, in one
+// pipelined batch, in key order.
+func (t *tx) flush(ctx context.Context, also func(*pgx.Batch)) error {
+	keys := make([]docKey, 0, len(t.pending))
+	for k, p := range t.pending {
+		if p.dirty {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].table != keys[j].table {
+			return keys[i].table < keys[j].table
+		}
+		return keys[i].key < keys[j].key
+	})
+	b := &pgx.Batch{}
+	for _, k := range keys {
+		p := t.pending[k]
+		if p.doc == nil {
+			b.Queue(`DELETE FROM rm_documents WHERE tbl = $1 AND key = $2`, k.table, k.key)
+		} else {
+			b.Queue(`INSERT INTO rm_documents (tbl, key, doc) VALUES ($1, $2, $3)
+				ON CONFLICT (tbl, key) DO UPDATE SET doc = EXCLUDED.doc`, k.table, k.key, p.doc)
+		}
+		p.dirty = false
+	}
+	if also != nil {
+		also(b)
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	if err := t.q.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("write read-model documents: %w", err)
 	}
 	return nil
 }

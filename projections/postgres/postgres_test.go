@@ -14,7 +14,7 @@ import (
 func TestConformance(t *testing.T) {
 	type opened struct{ url, schema string }
 	cfgs := map[projections.Store]opened{}
-	open := func(t *testing.T, url, schema string) projections.Store {
+	open := func(t testing.TB, url, schema string) projections.Store {
 		s, err := postgres.Open(context.Background(), postgres.Config{URL: url, Schema: schema})
 		if err != nil {
 			t.Fatal(err)
@@ -23,11 +23,11 @@ func TestConformance(t *testing.T) {
 		return s
 	}
 	storetest.Run(t, storetest.Harness{
-		New: func(t *testing.T) projections.Store {
+		New: func(t testing.TB) projections.Store {
 			url, schema := pgtest.Schema(t)
 			return open(t, url, schema)
 		},
-		Reopen: func(t *testing.T, old projections.Store) projections.Store {
+		Reopen: func(t testing.TB, old projections.Store) projections.Store {
 			_ = old.Close()
 			c := cfgs[old]
 			return open(t, c.url, c.schema)
@@ -48,3 +48,15 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// DATABASE_URL=... go test -run '^$' -bench CatchUp ./projections/postgres/
+func BenchmarkCatchUp(b *testing.B) {
+	storetest.BenchmarkCatchUp(b, func(b testing.TB) projections.Store {
+		url, schema := pgtest.Schema(b)
+		s, err := postgres.Open(context.Background(), postgres.Config{URL: url, Schema: schema})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	})
+}

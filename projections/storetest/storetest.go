@@ -17,9 +17,9 @@ import (
 // Harness tells the suite how to get stores.
 type Harness struct {
 	// New returns an empty store; the suite closes it.
-	New func(t *testing.T) projections.Store
+	New func(t testing.TB) projections.Store
 	// Reopen closes old and opens the same storage again (nil: skip).
-	Reopen func(t *testing.T, old projections.Store) projections.Store
+	Reopen func(t testing.TB, old projections.Store) projections.Store
 }
 
 type doc struct {

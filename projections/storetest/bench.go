@@ -1,0 +1,107 @@
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/domain/account"
+	"github.com/shareledger/shareledger/domain/catalog"
+	"github.com/shareledger/shareledger/domain/device"
+	"github.com/shareledger/shareledger/domain/partnership"
+	"github.com/shareledger/shareledger/eventstore"
+	eventbolt "github.com/shareledger/shareledger/eventstore/bolt"
+	"github.com/shareledger/shareledger/projections"
+	"github.com/shareledger/shareledger/projections/devices"
+	"github.com/shareledger/shareledger/projections/directory"
+	"github.com/shareledger/shareledger/projections/partners"
+)
+
+// SharingLog appends a realistic device-sharing history to es: accounts
+// in pairs, each pair partnered, every device registered, shared, assigned
+// to a partner's project and sent a design. It returns the head position.
+func SharingLog(ctx context.Context, es eventstore.Store, pairs, devicesPerPair int) (eventstore.Position, error) {
+	var head eventstore.Position
+	n := 0
+	add := func(stream string, evs ...domain.Event) error {
+		batch := make([]eventstore.Event, len(evs))
+		for i, e := range evs {
+			data, err := json.Marshal(e)
+			if err != nil {
+				return err
+			}
+			n++
+			batch[i] = eventstore.Event{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", n), Type: e.EventType(), Version: e.EventVersion(), Data: data,
+				Meta: eventstore.Meta{User: "gen@example.test", Account: "gen", CommandID: "gen", CorrelationID: "gen", Time: time.Unix(1700000000, 0).UTC()}}
+		}
+		res, err := es.Append(ctx, stream, eventstore.Any(), batch...)
+		head = res.Position
+		return err
+	}
+	for p := range pairs {
+		owner, partner := domain.AccountID(fmt.Sprintf("rent%d", p)), domain.AccountID(fmt.Sprintf("build%d", p))
+		pid := partnership.IDOf(owner, partner)
+		for _, acc := range []domain.AccountID{owner, partner} {
+			if err := add("account-"+string(acc),
+				account.AccountOpened{Account: acc, Organization: string(acc), Administrator: domain.UserID("admin@" + string(acc)), Name: "Admin"},
+				account.ProjectCreated{Account: acc, Project: "site", Name: "Site"}); err != nil {
+				return head, err
+			}
+		}
+		if err := add("partnership-"+string(pid),
+			partnership.PartnerRequested{Partnership: pid, Requester: partner, Partner: owner, Type: partnership.Rental, By: "admin@x"},
+			partnership.PartnerApproved{Partnership: pid, Requester: partner, Partner: owner, By: "admin@y"}); err != nil {
+			return head, err
+		}
+		for d := range devicesPerPair {
+			id := device.ID(fmt.Sprintf("dev-%d-%d", p, d))
+			if err := add("device-"+string(id), device.DeviceRegistered{Device: id, Owner: owner, Serial: string(id), Name: "Rover", Credentials: "login"}); err != nil {
+				return head, err
+			}
+			if err := add("partnership-"+string(pid),
+				partnership.DeviceSharedWithPartner{Partnership: pid, Device: id, Owner: owner, Partner: partner, By: "admin@x"},
+				device.DeviceAssignedToProject{Device: id, Account: partner, Project: "site"},
+				device.DesignSentToDevice{Device: id, Account: partner, Project: "site", Design: "deck.dxf", By: "u@y"}); err != nil {
+				return head, err
+			}
+		}
+	}
+	return head, nil
+}
+
+// BenchmarkCatchUp rebuilds the directory, My Devices and Partners
+// projections from a generated log into fresh storage and reports events
+// applied per second (each event is applied by all three projections).
+func BenchmarkCatchUp(b *testing.B, newStore func(b testing.TB) projections.Store) {
+	ctx := context.Background()
+	es, err := eventbolt.Open(eventbolt.Config{Path: filepath.Join(b.TempDir(), "events.db"), NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer es.Close()
+	head, err := SharingLog(ctx, es, 20, 500)
+	if err != nil {
+		b.Fatal(err)
+	}
+	reg := catalog.New()
+	ps := []projections.Projection{directory.Projection{}, devices.Projection{}, partners.Projection{}}
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		store := newStore(b)
+		b.StartTimer()
+		for _, p := range ps {
+			if _, err := projections.CatchUp(ctx, es, store, reg, p, head, 500); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		_ = store.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(head.Commit)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
