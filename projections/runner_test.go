@@ -16,7 +16,7 @@ import (
 
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/eventstore"
-	eventbolt "github.com/shareledger/shareledger/eventstore/bolt"
+	eventpebble "github.com/shareledger/shareledger/eventstore/pebble"
 	"github.com/shareledger/shareledger/projections"
 	rmbolt "github.com/shareledger/shareledger/projections/bolt"
 )
@@ -71,7 +71,7 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) open(t *testing.T) {
 	var err error
-	if f.events, err = eventbolt.Open(eventbolt.Config{Path: filepath.Join(f.dir, "events.db"), NoSync: true}); err != nil {
+	if f.events, err = eventpebble.Open(eventpebble.Config{Dir: filepath.Join(f.dir, "events"), NoSync: true}); err != nil {
 		t.Fatal(err)
 	}
 	if f.models, err = rmbolt.Open(filepath.Join(f.dir, "models.db")); err != nil {

@@ -24,7 +24,7 @@ import (
 	"github.com/shareledger/shareledger/commands/problem"
 	"github.com/shareledger/shareledger/domain/catalog"
 	"github.com/shareledger/shareledger/eventstore"
-	eventbolt "github.com/shareledger/shareledger/eventstore/bolt"
+	eventpebble "github.com/shareledger/shareledger/eventstore/pebble"
 	"github.com/shareledger/shareledger/projections"
 	rmbolt "github.com/shareledger/shareledger/projections/bolt"
 	"github.com/shareledger/shareledger/projections/devices"
@@ -53,7 +53,7 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
 	a := &app{log: log}
-	if a.events, err = eventbolt.Open(eventbolt.Config{Path: filepath.Join(cfg.DataDir, "events.db")}); err != nil {
+	if a.events, err = eventpebble.Open(eventpebble.Config{Dir: filepath.Join(cfg.DataDir, "events"), Logger: log}); err != nil {
 		return nil, err
 	}
 	if cfg.ReadModels == "" {

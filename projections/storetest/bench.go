@@ -14,7 +14,7 @@ import (
 	"github.com/shareledger/shareledger/domain/device"
 	"github.com/shareledger/shareledger/domain/partnership"
 	"github.com/shareledger/shareledger/eventstore"
-	eventbolt "github.com/shareledger/shareledger/eventstore/bolt"
+	eventpebble "github.com/shareledger/shareledger/eventstore/pebble"
 	"github.com/shareledger/shareledger/projections"
 	"github.com/shareledger/shareledger/projections/devices"
 	"github.com/shareledger/shareledger/projections/directory"
@@ -78,7 +78,7 @@ func SharingLog(ctx context.Context, es eventstore.Store, pairs, devicesPerPair 
 // applied per second (each event is applied by all three projections).
 func BenchmarkCatchUp(b *testing.B, newStore func(b testing.TB) projections.Store) {
 	ctx := context.Background()
-	es, err := eventbolt.Open(eventbolt.Config{Path: filepath.Join(b.TempDir(), "events.db"), NoSync: true})
+	es, err := eventpebble.Open(eventpebble.Config{Dir: filepath.Join(b.TempDir(), "events"), NoSync: true})
 	if err != nil {
 		b.Fatal(err)
 	}

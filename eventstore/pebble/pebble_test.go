@@ -1,18 +1,18 @@
-package bolt_test
+package pebble_test
 
 import (
 	"path/filepath"
 	"testing"
 
 	"github.com/shareledger/shareledger/eventstore"
-	"github.com/shareledger/shareledger/eventstore/bolt"
+	"github.com/shareledger/shareledger/eventstore/pebble"
 	"github.com/shareledger/shareledger/eventstore/storetest"
 )
 
 func harness() storetest.Harness {
 	paths := map[eventstore.Store]string{}
 	open := func(t testing.TB, path string) eventstore.Store {
-		s, err := bolt.Open(bolt.Config{Path: path})
+		s, err := pebble.Open(pebble.Config{Dir: path})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -21,7 +21,7 @@ func harness() storetest.Harness {
 	}
 	return storetest.Harness{
 		New: func(t testing.TB) eventstore.Store {
-			return open(t, filepath.Join(t.TempDir(), "events.db"))
+			return open(t, filepath.Join(t.TempDir(), "events"))
 		},
 		Reopen: func(t testing.TB, old eventstore.Store) eventstore.Store {
 			if err := old.Close(); err != nil {
@@ -35,5 +35,5 @@ func harness() storetest.Harness {
 
 func TestConformance(t *testing.T) { storetest.Run(t, harness()) }
 
-// go test -run '^$' -bench Append -benchtime 3s ./eventstore/bolt/
+// go test -run '^$' -bench Append -benchtime 3s ./eventstore/pebble/
 func BenchmarkAppend(b *testing.B) { storetest.BenchmarkAppend(b, harness()) }

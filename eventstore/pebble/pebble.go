@@ -1,0 +1,414 @@
+// Package pebble is the embedded event store: a Pebble (LSM) database in
+// the data folder, chosen over bbolt and SQLite by measurement (see
+// docs/benchmarks.md). Appends are group-committed: while one synced batch
+// is written, the appends that arrive queue up and go into the next batch
+// together, so concurrent writers share each fsync.
+package pebble
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/shareledger/shareledger/eventstore"
+)
+
+// Key layout: one prefix byte per kind of key.
+const (
+	kindLog   = 'l' // l seq -> stored record
+	kindIndex = 's' // s stream 0x00 revision -> seq
+	kindHead  = 'h' // h stream -> last revision
+	kindID    = 'i' // i event id -> seq
+)
+
+// Config configures the store.
+type Config struct {
+	Dir string
+	// MaxBatch caps how many appends share one commit (default 256).
+	MaxBatch int
+	// NoSync skips fsync on commit: for tests and benchmarks only.
+	NoSync bool
+	Logger *slog.Logger
+}
+
+// Store is a Pebble-backed event store.
+type Store struct {
+	db       *pebble.DB
+	sync     *pebble.WriteOptions
+	requests chan *request
+	stop     chan struct{}
+	done     chan struct{}
+	maxBatch int
+	seq      uint64 // last position written; only the writer changes it
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced after every commit
+	closed  bool
+}
+
+type request struct {
+	stream   string
+	expected eventstore.Expected
+	events   []eventstore.Event
+	result   eventstore.AppendResult
+	err      error
+	done     chan struct{}
+}
+
+type stored struct {
+	ID       string          `json:"id"`
+	Stream   string          `json:"stream"`
+	Revision uint64          `json:"rev"`
+	Type     string          `json:"type"`
+	Version  int             `json:"v"`
+	Data     json.RawMessage `json:"data"`
+	Meta     eventstore.Meta `json:"meta"`
+}
+
+// Open opens (or creates) the store in cfg.Dir. Pebble locks the folder, so
+// a second process fails at once.
+func Open(cfg Config) (*Store, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("pebble event store: a folder is required")
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 256
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	db, err := pebble.Open(cfg.Dir, &pebble.Options{Logger: logger{cfg.Logger}})
+	if err != nil {
+		return nil, fmt.Errorf("open event store %s (is another shareledger using it?): %w", cfg.Dir, err)
+	}
+	s := &Store{
+		db: db, sync: pebble.Sync, requests: make(chan *request), stop: make(chan struct{}), done: make(chan struct{}),
+		maxBatch: cfg.MaxBatch, changed: make(chan struct{}),
+	}
+	if cfg.NoSync {
+		s.sync = pebble.NoSync
+	}
+	if s.seq, err = s.lastSeq(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	go s.writer()
+	return s, nil
+}
+
+func (s *Store) lastSeq() (uint64, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{kindLog}, UpperBound: []byte{kindLog + 1}})
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	if !it.Last() {
+		return 0, it.Error()
+	}
+	return binary.BigEndian.Uint64(it.Key()[1:]), nil
+}
+
+// Close stops the writer and closes the database.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	close(s.stop)
+	<-s.done
+	return s.db.Close()
+}
+
+// Append implements eventstore.Store.
+func (s *Store) Append(ctx context.Context, stream string, expected eventstore.Expected, events ...eventstore.Event) (eventstore.AppendResult, error) {
+	if err := eventstore.Validate(stream, events); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	r := &request{stream: stream, expected: expected, events: events, done: make(chan struct{})}
+	select {
+	case s.requests <- r:
+	case <-s.stop:
+		return eventstore.AppendResult{}, errors.New("event store is closed")
+	case <-ctx.Done():
+		return eventstore.AppendResult{}, ctx.Err()
+	}
+	// Once queued, the writer decides; wait for its answer even if ctx
+	// ends, so the caller never mistakes a commit for a failure.
+	<-r.done
+	return r.result, r.err
+}
+
+func (s *Store) writer() {
+	defer close(s.done)
+	for {
+		var first *request
+		select {
+		case first = <-s.requests:
+		case <-s.stop:
+			return
+		}
+		batch := []*request{first}
+	drain:
+		for len(batch) < s.maxBatch {
+			select {
+			case r := <-s.requests:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit decides every append of a group against one indexed batch (so
+// later appends see earlier ones) and writes them with one synced commit.
+func (s *Store) commit(reqs []*request) {
+	b := s.db.NewIndexedBatch()
+	defer b.Close()
+	start := s.seq
+	for _, r := range reqs {
+		r.result, r.err = s.appendTo(b, r)
+	}
+	err := b.Commit(s.sync)
+	if err != nil {
+		s.seq = start
+	}
+	for _, r := range reqs {
+		if err != nil && r.err == nil {
+			r.err = fmt.Errorf("commit append: %w", err)
+		}
+		close(r.done)
+	}
+	if err == nil {
+		s.mu.Lock()
+		close(s.changed)
+		s.changed = make(chan struct{})
+		s.mu.Unlock()
+	}
+}
+
+// appendTo decides one append and writes it into the batch. It writes
+// nothing unless the whole append is accepted.
+func (s *Store) appendTo(b *pebble.Batch, r *request) (eventstore.AppendResult, error) {
+	if res, done, err := replayed(b, r); done || err != nil {
+		return res, err
+	}
+	for _, e := range r.events[1:] {
+		if _, found, err := getU64(b, idKey(e.ID)); err != nil || found {
+			return eventstore.AppendResult{}, errors.Join(err, fmt.Errorf("append to %s: %w: event %s is stored already", r.stream, eventstore.ErrIdempotency, e.ID))
+		}
+	}
+	last, exists, err := getU64(b, headKey(r.stream))
+	if err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	if !r.expected.Check(last, exists) {
+		return eventstore.AppendResult{}, &eventstore.WrongVersionError{Stream: r.stream, Expected: r.expected, Last: last, Exists: exists}
+	}
+	rev := last
+	if exists {
+		rev++
+	}
+	encoded := make([][]byte, len(r.events))
+	for i, e := range r.events {
+		data := e.Data
+		if len(data) == 0 {
+			data = []byte("null")
+		}
+		if encoded[i], err = json.Marshal(stored{ID: e.ID, Stream: r.stream, Revision: rev + uint64(i), Type: e.Type, Version: e.Version, Data: data, Meta: e.Meta}); err != nil {
+			return eventstore.AppendResult{}, err
+		}
+	}
+	for i, e := range r.events {
+		s.seq++
+		seq := u64(s.seq)
+		_ = b.Set(logKey(s.seq), encoded[i], nil)
+		_ = b.Set(indexKey(r.stream, rev+uint64(i)), seq, nil)
+		_ = b.Set(idKey(e.ID), seq, nil)
+	}
+	last = rev + uint64(len(r.events)) - 1
+	_ = b.Set(headKey(r.stream), u64(last), nil)
+	return eventstore.AppendResult{LastRevision: last, Position: eventstore.At(s.seq)}, nil
+}
+
+// replayed recognises an append whose events were all stored before, in
+// the same order and stream, and returns the original result.
+func replayed(b *pebble.Batch, r *request) (eventstore.AppendResult, bool, error) {
+	seq, found, err := getU64(b, idKey(r.events[0].ID))
+	if err != nil || !found {
+		return eventstore.AppendResult{}, false, err
+	}
+	conflict := fmt.Errorf("append to %s: %w", r.stream, eventstore.ErrIdempotency)
+	var prev stored
+	for i, e := range r.events {
+		if seq, found, err = getU64(b, idKey(e.ID)); err != nil || !found {
+			return eventstore.AppendResult{}, false, errors.Join(err, conflict)
+		}
+		var st stored
+		if err := getJSON(b, logKey(seq), &st); err != nil {
+			return eventstore.AppendResult{}, false, err
+		}
+		if st.Stream != r.stream || (i > 0 && st.Revision != prev.Revision+1) {
+			return eventstore.AppendResult{}, false, conflict
+		}
+		prev = st
+	}
+	return eventstore.AppendResult{LastRevision: prev.Revision, Position: eventstore.At(seq)}, true, nil
+}
+
+// ReadStream implements eventstore.Store.
+func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, limit int) ([]eventstore.Record, error) {
+	prefix := indexKey(stream, 0)[:len(stream)+2]
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: indexKey(stream, from), UpperBound: append(bytes.Clone(prefix), 0xff)})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []eventstore.Record
+	for ok := it.First(); ok && (limit <= 0 || len(out) < limit); ok = it.Next() {
+		if len(it.Key()) != len(prefix)+8 {
+			continue
+		}
+		seq := binary.BigEndian.Uint64(it.Value())
+		var st stored
+		if err := getJSON(s.db, logKey(seq), &st); err != nil {
+			return nil, fmt.Errorf("read stream %s: %w", stream, err)
+		}
+		out = append(out, record(seq, st))
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("read stream %s: %w", stream, err)
+	}
+	return out, ctx.Err()
+}
+
+// ReadAll implements eventstore.Store.
+func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: logKey(after.Commit + 1), UpperBound: []byte{kindLog + 1}})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []eventstore.Record
+	for ok := it.First(); ok && (limit <= 0 || len(out) < limit); ok = it.Next() {
+		var st stored
+		if err := json.Unmarshal(it.Value(), &st); err != nil {
+			return nil, fmt.Errorf("read all: decode: %w", err)
+		}
+		out = append(out, record(binary.BigEndian.Uint64(it.Key()[1:]), st))
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("read all after %s: %w", after, err)
+	}
+	return out, ctx.Err()
+}
+
+// Head implements eventstore.Store.
+func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
+	seq, err := s.lastSeq()
+	return eventstore.At(seq), err
+}
+
+// Subscribe implements eventstore.Store.
+func (s *Store) Subscribe(ctx context.Context, after eventstore.Position, h eventstore.Handler) error {
+	const page = 512
+	for {
+		s.mu.Lock()
+		changed := s.changed
+		s.mu.Unlock()
+		recs, err := s.ReadAll(ctx, after, page)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if len(recs) > 0 {
+			if err := h(ctx, recs); err != nil {
+				return err
+			}
+			after = recs[len(recs)-1].Position
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+		case <-s.stop:
+			return errors.New("event store is closed")
+		}
+	}
+}
+
+func record(seq uint64, st stored) eventstore.Record {
+	return eventstore.Record{
+		Event:    eventstore.Event{ID: st.ID, Type: st.Type, Version: st.Version, Data: st.Data, Meta: st.Meta},
+		Stream:   st.Stream,
+		Revision: st.Revision,
+		Position: eventstore.At(seq),
+	}
+}
+
+type getter interface {
+	Get(key []byte) ([]byte, io.Closer, error)
+}
+
+func getU64(g getter, key []byte) (uint64, bool, error) {
+	v, closer, err := g.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	defer closer.Close()
+	return binary.BigEndian.Uint64(v), true, nil
+}
+
+func getJSON(g getter, key []byte, v any) error {
+	b, closer, err := g.Get(key)
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	return json.Unmarshal(b, v)
+}
+
+func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+func logKey(seq uint64) []byte { return binary.BigEndian.AppendUint64([]byte{kindLog}, seq) }
+
+func headKey(stream string) []byte { return append([]byte{kindHead}, stream...) }
+
+func idKey(id string) []byte { return append([]byte{kindID}, id...) }
+
+func indexKey(stream string, rev uint64) []byte {
+	k := make([]byte, 0, len(stream)+10)
+	k = append(k, kindIndex)
+	k = append(k, stream...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, rev)
+}
+
+// logger sends Pebble's chatter to slog at debug level.
+type logger struct{ l *slog.Logger }
+
+func (l logger) Infof(format string, args ...any)  { l.l.Debug("pebble: " + fmt.Sprintf(format, args...)) }
+func (l logger) Errorf(format string, args ...any) { l.l.Error("pebble: " + fmt.Sprintf(format, args...)) }
+func (l logger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	l.l.Error("pebble: fatal: " + msg)
+	panic("pebble: " + msg)
+}

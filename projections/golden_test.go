@@ -1,0 +1,120 @@
+package projections_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shareledger/shareledger/domain/catalog"
+	"github.com/shareledger/shareledger/eventstore"
+	eventpebble "github.com/shareledger/shareledger/eventstore/pebble"
+	"github.com/shareledger/shareledger/projections"
+	rmbolt "github.com/shareledger/shareledger/projections/bolt"
+	"github.com/shareledger/shareledger/projections/devices"
+	"github.com/shareledger/shareledger/projections/directory"
+	"github.com/shareledger/shareledger/projections/notify"
+	"github.com/shareledger/shareledger/projections/partners"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// storedEvent is one line of a testdata/*.jsonl event log.
+type storedEvent struct {
+	Stream  string          `json:"stream"`
+	ID      string          `json:"id"`
+	Type    string          `json:"type"`
+	Version int             `json:"version"`
+	Data    json.RawMessage `json:"data"`
+	Meta    eventstore.Meta `json:"meta"`
+}
+
+type discardMail struct{}
+
+func (discardMail) Send(context.Context, notify.Mail) error { return nil }
+
+// Each testdata/*.jsonl event log, replayed through every projection,
+// yields exactly the documents in the matching .golden file.
+func TestGoldenReadModels(t *testing.T) {
+	logs, err := filepath.Glob("testdata/*.jsonl")
+	if err != nil || len(logs) == 0 {
+		t.Fatalf("no event logs in testdata: %v", err)
+	}
+	ctx := context.Background()
+	tables := []string{directory.Accounts, directory.Users, directory.Projects, devices.Table, partners.Table, notify.Table}
+	for _, log := range logs {
+		t.Run(filepath.Base(log), func(t *testing.T) {
+			dir := t.TempDir()
+			es, err := eventpebble.Open(eventpebble.Config{Dir: filepath.Join(dir, "e"), NoSync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer es.Close()
+			f, err := os.Open(log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc := bufio.NewScanner(f)
+			sc.Buffer(make([]byte, 1<<20), 1<<20)
+			for sc.Scan() {
+				var e storedEvent
+				if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+					t.Fatalf("%s: %v", sc.Text(), err)
+				}
+				if _, err := es.Append(ctx, e.Stream, eventstore.Any(), eventstore.Event{ID: e.ID, Type: e.Type, Version: e.Version, Data: e.Data, Meta: e.Meta}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_ = f.Close()
+			models, err := rmbolt.Open(filepath.Join(dir, "m.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer models.Close()
+			ps := []projections.Projection{directory.Projection{}, devices.Projection{}, partners.Projection{}, notify.Projection{Mailer: discardMail{}, Now: func() time.Time { return time.Unix(1700000000, 0) }}}
+			for _, p := range ps {
+				if _, err := projections.CatchUp(ctx, es, models, catalog.New(), p, eventstore.Position{}, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got bytes.Buffer
+			err = models.View(ctx, func(r projections.Reader) error {
+				for _, table := range tables {
+					if err := r.Scan(ctx, table, projections.Page{}, func(key string, doc []byte) error {
+						var pretty bytes.Buffer
+						if err := json.Indent(&pretty, doc, "", "  "); err != nil {
+							return err
+						}
+						got.WriteString("== " + table + " " + key + "\n" + pretty.String() + "\n")
+						return nil
+					}); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := strings.TrimSuffix(log, ".jsonl") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./projections/ -run Golden -update to create it)", err)
+			}
+			if !bytes.Equal(got.Bytes(), want) {
+				t.Fatalf("read models differ from %s (rerun with -update if the change is intended):\n%s", golden, got.String())
+			}
+		})
+	}
+}
