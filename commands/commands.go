@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/google/uuid"
@@ -52,11 +53,21 @@ type HandlerFunc[C any] func(ctx context.Context, c C) (Result, error)
 func (f HandlerFunc[C]) Handle(ctx context.Context, c C) (Result, error) { return f(ctx, c) }
 
 // WithRetry retries a handler whose append lost a race with another writer
-// (the stream moved between read and append), at most attempts times.
+// (the stream moved between read and append), at most attempts times. It
+// waits a random, growing pause between attempts so that writers racing on
+// one stream spread out instead of colliding again.
 func WithRetry[C any](h Handler[C], attempts int) Handler[C] {
 	return HandlerFunc[C](func(ctx context.Context, c C) (Result, error) {
 		var err error
-		for range attempts {
+		for attempt := range attempts {
+			if attempt > 0 {
+				pause := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6)))
+				select {
+				case <-time.After(pause):
+				case <-ctx.Done():
+					return Result{}, ctx.Err()
+				}
+			}
 			var res Result
 			res, err = h.Handle(ctx, c)
 			if !errors.Is(err, eventstore.ErrWrongExpectedVersion) && !errors.Is(err, eventstore.ErrIdempotency) {
@@ -85,7 +96,7 @@ func WithLogging[C any](h Handler[C], log *slog.Logger, name string) Handler[C] 
 // Decorate makes a use case function a Handler with the standard
 // decorators: conflict retries inside, logging outside.
 func Decorate[C any](f func(context.Context, C) (Result, error), log *slog.Logger, name string) Handler[C] {
-	return WithLogging(WithRetry[C](HandlerFunc[C](f), 5), log, name)
+	return WithLogging(WithRetry[C](HandlerFunc[C](f), 10), log, name)
 }
 
 // Repo loads and appends aggregates' events.
