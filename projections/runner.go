@@ -282,7 +282,10 @@ func (s *subscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.M
 	out := make(chan *message.Message)
 	ctx, cancel := context.WithCancel(ctx)
 	go func() {
-		<-s.closed
+		select {
+		case <-s.closed:
+		case <-ctx.Done():
+		}
 		cancel()
 	}()
 	go func() {

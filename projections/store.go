@@ -16,6 +16,8 @@ type Reader interface {
 	// page.Prefix and sort after page.After, in key order, at most
 	// page.Limit of them (0: all).
 	Scan(ctx context.Context, table string, page Page, fn func(key string, doc []byte) error) error
+	// Checkpoint is the position a consumer had committed in this snapshot.
+	Checkpoint(ctx context.Context, consumer string) (eventstore.Position, error)
 }
 
 // Page selects a run of keys.
@@ -41,7 +43,8 @@ type Store interface {
 	Update(ctx context.Context, consumer string, fn func(tx Tx, checkpoint eventstore.Position) (eventstore.Position, error)) error
 	// Checkpoint is the position a consumer has committed.
 	Checkpoint(ctx context.Context, consumer string) (eventstore.Position, error)
-	// View runs fn on a consistent snapshot.
+	// View runs fn on a consistent snapshot. fn must not call the Store
+	// itself: embedded stores may deadlock on a nested transaction.
 	View(ctx context.Context, fn func(r Reader) error) error
 	Close() error
 }

@@ -285,7 +285,7 @@ func (a *API) projections(ctx context.Context, _ *http.Request, tx projections.R
 	var out []ProjectionStatus
 	for _, name := range a.Status.Names() {
 		st := ProjectionStatus{Name: name, Head: head, HandledSinceStart: a.Status.Handled(name)}
-		if st.Checkpoint, err = a.Store.Checkpoint(ctx, name); err != nil {
+		if st.Checkpoint, err = tx.Checkpoint(ctx, name); err != nil {
 			return nil, err
 		}
 		err := tx.Scan(ctx, projections.PoisonTable, projections.Page{Prefix: name + "/"}, func(string, []byte) error {

@@ -405,8 +405,12 @@ func indexKey(stream string, rev uint64) []byte {
 // logger sends Pebble's chatter to slog at debug level.
 type logger struct{ l *slog.Logger }
 
-func (l logger) Infof(format string, args ...any)  { l.l.Debug("pebble: " + fmt.Sprintf(format, args...)) }
-func (l logger) Errorf(format string, args ...any) { l.l.Error("pebble: " + fmt.Sprintf(format, args...)) }
+func (l logger) Infof(format string, args ...any) {
+	l.l.Debug("pebble: " + fmt.Sprintf(format, args...))
+}
+func (l logger) Errorf(format string, args ...any) {
+	l.l.Error("pebble: " + fmt.Sprintf(format, args...))
+}
 func (l logger) Fatalf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	l.l.Error("pebble: fatal: " + msg)

@@ -58,10 +58,9 @@ func (s *Store) Update(ctx context.Context, consumer string, fn func(projections
 func (s *Store) Checkpoint(ctx context.Context, consumer string) (eventstore.Position, error) {
 	var p eventstore.Position
 	err := s.db.View(func(btx *bbolt.Tx) error {
-		if b := btx.Bucket(checkpoints); b != nil {
-			p = readPosition(b.Get([]byte(consumer)))
-		}
-		return nil
+		var err error
+		p, err = reader{btx}.Checkpoint(ctx, consumer)
+		return err
 	})
 	return p, err
 }
@@ -72,6 +71,13 @@ func (s *Store) View(ctx context.Context, fn func(projections.Reader) error) err
 }
 
 type reader struct{ btx *bbolt.Tx }
+
+func (r reader) Checkpoint(ctx context.Context, consumer string) (eventstore.Position, error) {
+	if b := r.btx.Bucket(checkpoints); b != nil {
+		return readPosition(b.Get([]byte(consumer))), nil
+	}
+	return eventstore.Position{}, nil
+}
 
 func (r reader) Get(ctx context.Context, table, key string, v any) (bool, error) {
 	b := r.btx.Bucket([]byte(table))

@@ -163,8 +163,18 @@ func (s *Store) Update(ctx context.Context, consumer string, fn func(projections
 
 // Checkpoint implements projections.Store.
 func (s *Store) Checkpoint(ctx context.Context, consumer string) (eventstore.Position, error) {
+	return checkpoint(ctx, s.pool, consumer)
+}
+
+func (r reader) Checkpoint(ctx context.Context, consumer string) (eventstore.Position, error) {
+	return checkpoint(ctx, r.q, consumer)
+}
+
+func checkpoint(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, consumer string) (eventstore.Position, error) {
 	var c, p int64
-	err := s.pool.QueryRow(ctx, `SELECT commit_pos, prepare_pos FROM rm_checkpoints WHERE consumer = $1`, consumer).Scan(&c, &p)
+	err := q.QueryRow(ctx, `SELECT commit_pos, prepare_pos FROM rm_checkpoints WHERE consumer = $1`, consumer).Scan(&c, &p)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return eventstore.Position{}, nil
 	}

@@ -152,8 +152,18 @@ func testAtomic(t *testing.T, h Harness) {
 	if cp, _ := s.Checkpoint(ctx, "one"); cp != eventstore.At(5) {
 		t.Fatalf("another consumer's update moved checkpoint to %v", cp)
 	}
+	err := s.View(ctx, func(r projections.Reader) error {
+		cp, err := r.Checkpoint(ctx, "one")
+		if err == nil && cp != eventstore.At(5) {
+			err = fmt.Errorf("checkpoint in a snapshot = %v, want 5", cp)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	pair := eventstore.Position{Commit: 1 << 40, Prepare: 1<<40 - 7}
-	err := s.Update(ctx, "pair", func(projections.Tx, eventstore.Position) (eventstore.Position, error) { return pair, nil })
+	err = s.Update(ctx, "pair", func(projections.Tx, eventstore.Position) (eventstore.Position, error) { return pair, nil })
 	if cp, _ := s.Checkpoint(ctx, "pair"); err != nil || cp != pair {
 		t.Fatalf("pair checkpoint = %v (err %v), want %v", cp, err, pair)
 	}
