@@ -51,7 +51,24 @@ type Store struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after every commit
-	closed  bool
+
+	// life guards the database against use after Close: Pebble panics
+	// when a closed database is read.
+	life   sync.RWMutex
+	closed bool
+}
+
+// ErrClosed is returned by a store used after Close.
+var ErrClosed = errors.New("event store is closed")
+
+// open holds off Close until the caller's read is done.
+func (s *Store) open() (release func(), err error) {
+	s.life.RLock()
+	if s.closed {
+		s.life.RUnlock()
+		return nil, ErrClosed
+	}
+	return s.life.RUnlock, nil
 }
 
 type request struct {
@@ -116,15 +133,15 @@ func (s *Store) lastSeq() (uint64, error) {
 	return binary.BigEndian.Uint64(it.Key()[1:]), nil
 }
 
-// Close stops the writer and closes the database.
+// Close stops the writer, waits for reads under way, and closes the
+// database.
 func (s *Store) Close() error {
-	s.mu.Lock()
+	s.life.Lock()
+	defer s.life.Unlock()
 	if s.closed {
-		s.mu.Unlock()
 		return nil
 	}
 	s.closed = true
-	s.mu.Unlock()
 	close(s.stop)
 	<-s.done
 	return s.db.Close()
@@ -139,7 +156,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	select {
 	case s.requests <- r:
 	case <-s.stop:
-		return eventstore.AppendResult{}, errors.New("event store is closed")
+		return eventstore.AppendResult{}, ErrClosed
 	case <-ctx.Done():
 		return eventstore.AppendResult{}, ctx.Err()
 	}
@@ -270,6 +287,11 @@ func replayed(b *pebble.Batch, r *request) (eventstore.AppendResult, bool, error
 
 // ReadStream implements eventstore.Store.
 func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, limit int) ([]eventstore.Record, error) {
+	release, err := s.open()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	prefix := indexKey(stream, 0)[:len(stream)+2]
 	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: indexKey(stream, from), UpperBound: append(bytes.Clone(prefix), 0xff)})
 	if err != nil {
@@ -296,6 +318,11 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, limi
 
 // ReadAll implements eventstore.Store.
 func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
+	release, err := s.open()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: logKey(after.Commit + 1), UpperBound: []byte{kindLog + 1}})
 	if err != nil {
 		return nil, err
@@ -317,6 +344,11 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 
 // Head implements eventstore.Store.
 func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
+	release, err := s.open()
+	if err != nil {
+		return eventstore.Position{}, err
+	}
+	defer release()
 	seq, err := s.lastSeq()
 	return eventstore.At(seq), err
 }
@@ -347,7 +379,7 @@ func (s *Store) Subscribe(ctx context.Context, after eventstore.Position, h even
 			return nil
 		case <-changed:
 		case <-s.stop:
-			return errors.New("event store is closed")
+			return ErrClosed
 		}
 	}
 }

@@ -39,6 +39,33 @@ func Run(t *testing.T, h Harness) {
 	t.Run("concurrent appends to one stream", func(t *testing.T) { testConcurrentOneStream(t, h) })
 	t.Run("concurrent appends to many streams", func(t *testing.T) { testConcurrentManyStreams(t, h) })
 	t.Run("durable across reopen", func(t *testing.T) { testReopen(t, h) })
+	t.Run("use after close fails cleanly", func(t *testing.T) { testClosed(t, h) })
+}
+
+func testClosed(t *testing.T, h Harness) {
+	s := h.New(t)
+	mustAppend(t, s, stream(t), eventstore.NoStream(), Events("E", 1)...)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	calls := map[string]func() error{
+		"append":      func() error { _, err := s.Append(ctx, "s", eventstore.Any(), Events("E", 1)...); return err },
+		"read stream": func() error { _, err := s.ReadStream(ctx, "s", 0, 0); return err },
+		"read all":    func() error { _, err := s.ReadAll(ctx, eventstore.Position{}, 0); return err },
+		"head":        func() error { _, err := s.Head(ctx); return err },
+		"subscribe": func() error {
+			return s.Subscribe(ctx, eventstore.Position{}, func(context.Context, []eventstore.Record) error { return nil })
+		},
+	}
+	for name, call := range calls {
+		if err := call(); err == nil {
+			t.Errorf("%s after close: no error", name)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second close: %v", err)
+	}
 }
 
 func open(t testing.TB, h Harness) eventstore.Store {
