@@ -133,6 +133,22 @@ func (r response) problemCode(t *testing.T) string {
 
 func (c client) do(method, path string, body any, headers ...string) response {
 	c.s.t.Helper()
+	req, err := newRequest(c, method, path, body, headers...)
+	if err != nil {
+		c.s.t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.s.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := readAll(res)
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+func readAll(res *http.Response) ([]byte, error) { return io.ReadAll(res.Body) }
+
+func newRequest(c client, method, path string, body any, headers ...string) (*http.Request, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -144,7 +160,7 @@ func (c client) do(method, path string, body any, headers ...string) response {
 	}
 	req, err := http.NewRequest(method, c.s.base+path, rd)
 	if err != nil {
-		c.s.t.Fatal(err)
+		return nil, err
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
@@ -155,13 +171,7 @@ func (c client) do(method, path string, body any, headers ...string) response {
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.s.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return response{status: res.StatusCode, header: res.Header, body: b}
+	return req, nil
 }
 
 // command sends a command that must succeed and returns its result.

@@ -110,7 +110,10 @@ func router(keys *auth.Keys, repo commands.Repo, read *readapi.API, log *slog.Lo
 		read.Routes(r)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		problem.Write(w, r, &problem.BadRequest{Code: "no-such-route", Err: fmt.Errorf("no route %s %s; see /openapi.json", r.Method, r.URL.Path)})
+		problem.Write(w, r, &problem.RouteError{Status: http.StatusNotFound, Code: "no-such-route", Err: fmt.Errorf("no route %s; see /openapi.json", r.URL.Path)})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		problem.Write(w, r, &problem.RouteError{Status: http.StatusMethodNotAllowed, Code: "method-not-allowed", Err: fmt.Errorf("%s is not served at %s; see /openapi.json", r.Method, r.URL.Path)})
 	})
 	return r
 }

@@ -204,7 +204,8 @@ func TestBadCommandsAppendNothing(t *testing.T) {
 		{"read a position never reached", alice, "GET", "/v1/devices?position=999999", nil, 503, "read-model-lagging"},
 		{"read a malformed position", alice, "GET", "/v1/devices?position=abc", nil, 400, "invalid-position"},
 		{"a limit too large", alice, "GET", "/v1/devices?limit=100000", nil, 400, "invalid-limit"},
-		{"no such route", alice, "GET", "/v1/nothing", nil, 400, "no-such-route"},
+		{"no such route", alice, "GET", "/v1/nothing", nil, 404, "no-such-route"},
+		{"no such method", alice, "PUT", "/v1/devices", nil, 405, "method-not-allowed"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

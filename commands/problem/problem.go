@@ -34,11 +34,24 @@ type BadRequest struct {
 func (e *BadRequest) Error() string { return e.Err.Error() }
 func (e *BadRequest) Unwrap() error { return e.Err }
 
+// RouteError is a request for a route or method the API does not serve.
+type RouteError struct {
+	Status int
+	Code   string
+	Err    error
+}
+
+func (e *RouteError) Error() string { return e.Err.Error() }
+func (e *RouteError) Unwrap() error { return e.Err }
+
 // Of turns an error into problem details.
 func Of(err error) Details {
 	var de *domain.Error
 	var br *BadRequest
+	var re *RouteError
 	switch {
+	case errors.As(err, &re):
+		return details(re.Status, re.Code, re.Err.Error())
 	case errors.As(err, &de):
 		status := map[domain.Kind]int{
 			domain.Invalid:   http.StatusUnprocessableEntity,

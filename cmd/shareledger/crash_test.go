@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shareledger/shareledger/domain/catalog"
+	"github.com/shareledger/shareledger/eventstore"
+	eventpebble "github.com/shareledger/shareledger/eventstore/pebble"
+	"github.com/shareledger/shareledger/projections"
+	rmbolt "github.com/shareledger/shareledger/projections/bolt"
+	"github.com/shareledger/shareledger/projections/devices"
+	"github.com/shareledger/shareledger/projections/directory"
+	"github.com/shareledger/shareledger/projections/partners"
+	"github.com/shareledger/shareledger/readapi"
+)
+
+var listening = regexp.MustCompile(`addr=http://(\S+)`)
+
+// process is the shareledger binary running serve in its own process.
+type process struct {
+	cmd  *exec.Cmd
+	base string
+}
+
+func spawn(t *testing.T, bin, data string) *process {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", data, "--log-level", "info")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		return &process{cmd: cmd, base: "http://" + a}
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("serve did not say where it listens")
+	}
+	return nil
+}
+
+// TestCrashLosesNoAcknowledgedCommand kills serve (SIGKILL) while clients
+// write, starts it again, and checks that every command it acknowledged is
+// there and that the read models equal a rebuild from the log.
+func TestCrashLosesNoAcknowledgedCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills the real binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "shareledger")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "data")
+	p := spawn(t, bin, data)
+	s := &server{t: t, cfg: config{SigningKeyFile: filepath.Join(data, "signing.key")}, base: p.base}
+	alice, bob := s.as("alice@acme.test", "acme"), s.as("bob@rentco.test", "rentco")
+	alice.command("POST", "/v1/accounts", map[string]any{"organization": "ACME", "name": "Alice"})
+	bob.command("POST", "/v1/accounts", map[string]any{"organization": "RentCo", "name": "Bob"})
+	alice.command("POST", "/v1/partners", map[string]any{"organization": "RentCo", "type": "rental", "notify": []string{"bob@rentco.test"}})
+	bob.command("POST", "/v1/partners/ACME/approve", nil)
+
+	// Writers share devices until the process dies under them.
+	var mu sync.Mutex
+	var acked []string
+	var last eventstore.Position
+	enough := make(chan struct{})
+	var once sync.Once
+	var wg sync.WaitGroup
+	for w := range 6 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				r := bob.tryDo("POST", "/v1/devices", map[string]any{"serial": fmt.Sprintf("S%d-%d", w, i), "name": "D"})
+				if r == nil || r.status != http.StatusCreated {
+					return
+				}
+				var dev commandResult
+				_ = json.Unmarshal(r.body, &dev)
+				r = bob.tryDo("POST", "/v1/partners/ACME/devices", map[string]any{"devices": []string{dev.ID}})
+				if r == nil || r.status != http.StatusOK {
+					return
+				}
+				var res commandResult
+				_ = json.Unmarshal(r.body, &res)
+				pos, _ := eventstore.ParsePosition(res.Position)
+				mu.Lock()
+				acked = append(acked, dev.ID)
+				if last.Less(pos) {
+					last = pos
+				}
+				if len(acked) >= 60 {
+					once.Do(func() { close(enough) })
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	<-enough
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.cmd.Wait()
+	wg.Wait()
+
+	p = spawn(t, bin, data)
+	s.base = p.base
+	var mine devicePage
+	alice.read("/v1/devices?limit=500", last.String(), &mine)
+	seen := map[string]bool{}
+	for _, d := range mine.Items {
+		seen[string(d.ID)] = true
+	}
+	for _, id := range acked {
+		if !seen[id] {
+			t.Fatalf("device %s was acknowledged as shared before the crash but is not on ACME's page after it", id)
+		}
+	}
+	var status []readapi.ProjectionStatus
+	alice.read("/v1/projections", last.String(), &status)
+	head := status[0].Head
+	alice.read("/v1/projections", head.String(), &status)
+	if n, _ := filepath.Glob(filepath.Join(data, "outbox", "*.eml")); len(n) != 1 {
+		t.Fatalf("%d mails after the crash, want 1", len(n))
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("serve did not stop cleanly on SIGTERM: %v", err)
+	}
+	compareWithRebuild(t, data)
+}
+
+// compareWithRebuild replays the log into fresh storage and checks that
+// the live read models hold exactly the same documents.
+func compareWithRebuild(t *testing.T, data string) {
+	t.Helper()
+	ctx := context.Background()
+	es, err := eventpebble.Open(eventpebble.Config{Dir: filepath.Join(data, "events")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer es.Close()
+	live, err := rmbolt.Open(filepath.Join(data, "readmodels.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	fresh, err := rmbolt.Open(filepath.Join(t.TempDir(), "fresh.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	for _, p := range []projections.Projection{directory.Projection{}, devices.Projection{}, partners.Projection{}} {
+		if _, err := projections.CatchUp(ctx, es, fresh, catalog.New(), p, eventstore.Position{}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dump := func(s projections.Store) map[string]string {
+		out := map[string]string{}
+		err := s.View(ctx, func(r projections.Reader) error {
+			for _, table := range []string{directory.Accounts, directory.Users, directory.Projects, devices.Table, partners.Table} {
+				if err := r.Scan(ctx, table, projections.Page{}, func(k string, doc []byte) error {
+					out[table+" "+k] = string(doc)
+					return nil
+				}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	want, got := dump(fresh), dump(live)
+	if len(want) == 0 || len(got) != len(want) {
+		t.Fatalf("live read models hold %d documents, a rebuild %d", len(got), len(want))
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("%s differs from a rebuild:\nlive    %s\nrebuilt %s", k, got[k], v)
+		}
+	}
+}
+
+// tryDo is do for a server that may die: nil when the request failed.
+func (c client) tryDo(method, path string, body any) *response {
+	req, err := newRequest(c, method, path, body)
+	if err != nil {
+		return nil
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil
+	}
+	defer res.Body.Close()
+	var b []byte
+	b, err = readAll(res)
+	if err != nil {
+		return nil
+	}
+	return &response{status: res.StatusCode, header: res.Header, body: b}
+}
+
