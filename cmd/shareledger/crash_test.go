@@ -226,4 +226,3 @@ func (c client) tryDo(method, path string, body any) *response {
 	}
 	return &response{status: res.StatusCode, header: res.Header, body: b}
 }
-
