@@ -103,6 +103,9 @@ func Decorate[C any](f func(context.Context, C) (Result, error), log *slog.Logge
 type Repo struct {
 	Events   eventstore.Store
 	Registry *domain.Registry
+	// Cache, if set, keeps decoded histories so a load reads only the
+	// events appended since.
+	Cache *HistoryCache
 }
 
 // Loaded is a stream as a handler read it.
@@ -111,38 +114,49 @@ type Loaded struct {
 	History []domain.Event
 	last    uint64
 	exists  bool
-	// done holds the records a command with the same ID appended before.
-	done []eventstore.Record
+	// done holds the positions of the events that the loading command
+	// appended before, if it was handled before.
+	done []eventstore.Position
 }
 
 // Exists says whether the stream has events.
 func (l *Loaded) Exists() bool { return l.exists }
 
-// Load reads and decodes a whole stream; records that cmdID appended
-// before are remembered, so the command can return its first outcome.
+// Load reads and decodes a stream; the events that cmdID appended before
+// are remembered, so the command can return its first outcome.
 func (r Repo) Load(ctx context.Context, stream, cmdID string) (*Loaded, error) {
-	l := &Loaded{Stream: stream}
+	h := r.Cache.get(stream)
 	const page = 1000
-	for from := uint64(0); ; from += page {
+	for {
+		from := uint64(0)
+		if h.exists {
+			from = h.last + 1
+		}
 		recs, err := r.Events.ReadStream(ctx, stream, from, page)
 		if err != nil {
 			return nil, fmt.Errorf("load %s: %w", stream, err)
 		}
-		for _, rec := range recs {
-			ev, err := r.Registry.Decode(rec.Type, rec.Version, rec.Data)
-			if err != nil {
+		events := make([]domain.Event, len(recs))
+		for i, rec := range recs {
+			if events[i], err = r.Registry.Decode(rec.Type, rec.Version, rec.Data); err != nil {
 				return nil, fmt.Errorf("load %s: %w", stream, err)
 			}
-			l.History = append(l.History, ev)
-			l.last, l.exists = rec.Revision, true
-			if cmdID != "" && rec.Meta.CommandID == cmdID {
-				l.done = append(l.done, rec)
-			}
 		}
+		h = h.extend(events, recs)
 		if len(recs) < page {
-			return l, nil
+			break
 		}
 	}
+	r.Cache.put(stream, h)
+	l := &Loaded{Stream: stream, History: h.events, last: h.last, exists: h.exists}
+	if cmdID != "" {
+		for i, c := range h.commands {
+			if c == cmdID {
+				l.done = append(l.done, h.positions[i])
+			}
+		}
+	}
+	return l, nil
 }
 
 // Replayed returns the first outcome of a command that was handled before.
@@ -150,8 +164,7 @@ func (l *Loaded) Replayed(id string) (Result, bool) {
 	if len(l.done) == 0 {
 		return Result{}, false
 	}
-	last := l.done[len(l.done)-1]
-	return Result{ID: id, Stream: l.Stream, Position: last.Position, Events: len(l.done), Replayed: true}, true
+	return Result{ID: id, Stream: l.Stream, Position: l.done[len(l.done)-1], Events: len(l.done), Replayed: true}, true
 }
 
 // Save appends changes to the loaded stream, expecting it unchanged since

@@ -83,7 +83,7 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		a.close()
 		return nil, err
 	}
-	repo := commands.Repo{Events: a.events, Registry: reg}
+	repo := commands.Repo{Events: a.events, Registry: reg, Cache: commands.NewHistoryCache(10000)}
 	read := &readapi.API{Store: a.models, Events: a.events, Progress: a.runner.Progress(), Status: a.runner, WaitTimeout: cfg.WaitTimeout}
 	a.handler = router(keys, repo, read, log, time.Now)
 	return a, nil

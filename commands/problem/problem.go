@@ -4,6 +4,7 @@
 package problem
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -71,6 +72,11 @@ func Of(err error) Details {
 		return details(http.StatusConflict, "concurrency-conflict", "the data changed while the command ran, several times in a row; send it again")
 	case errors.Is(err, eventstore.ErrIdempotency):
 		return details(http.StatusUnprocessableEntity, "idempotency-key-reused", "this Idempotency-Key was used for a different command")
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		// The client went away or the request ran out of time: nothing
+		// failed on the server's side, and nothing was appended unless the
+		// append had already been decided.
+		return details(http.StatusServiceUnavailable, "request-canceled", "the request was canceled before it completed")
 	case errors.Is(err, projections.ErrLagging):
 		return details(http.StatusServiceUnavailable, "read-model-lagging", err.Error()+"; retry shortly")
 	}
