@@ -41,13 +41,11 @@ type Config struct {
 
 // Store is a Pebble-backed event store.
 type Store struct {
-	db       *pebble.DB
-	sync     *pebble.WriteOptions
-	requests chan *request
-	stop     chan struct{}
-	done     chan struct{}
-	maxBatch int
-	seq      uint64 // last position written; only the writer changes it
+	db      *pebble.DB
+	sync    *pebble.WriteOptions
+	batcher *eventstore.Batcher[*request]
+	stop    chan struct{} // closed by Close: wakes subscriptions
+	seq     uint64        // last position written; only commits change it
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after every commit
@@ -59,7 +57,7 @@ type Store struct {
 }
 
 // ErrClosed is returned by a store used after Close.
-var ErrClosed = errors.New("event store is closed")
+var ErrClosed = eventstore.ErrClosed
 
 // open holds off Close until the caller's read is done.
 func (s *Store) open() (release func(), err error) {
@@ -106,10 +104,7 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open event store %s (is another shareledger using it?): %w", cfg.Dir, err)
 	}
-	s := &Store{
-		db: db, sync: pebble.Sync, requests: make(chan *request), stop: make(chan struct{}), done: make(chan struct{}),
-		maxBatch: cfg.MaxBatch, changed: make(chan struct{}),
-	}
+	s := &Store{db: db, sync: pebble.Sync, stop: make(chan struct{}), changed: make(chan struct{})}
 	if cfg.NoSync {
 		s.sync = pebble.NoSync
 	}
@@ -117,7 +112,7 @@ func Open(cfg Config) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	go s.writer()
+	s.batcher = eventstore.NewBatcher(cfg.MaxBatch, s.commit)
 	return s, nil
 }
 
@@ -142,8 +137,8 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.batcher.Close()
 	close(s.stop)
-	<-s.done
 	return s.db.Close()
 }
 
@@ -152,41 +147,17 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	if err := eventstore.Validate(stream, events); err != nil {
 		return eventstore.AppendResult{}, err
 	}
-	r := &request{stream: stream, expected: expected, events: events, done: make(chan struct{})}
-	select {
-	case s.requests <- r:
-	case <-s.stop:
-		return eventstore.AppendResult{}, ErrClosed
-	case <-ctx.Done():
-		return eventstore.AppendResult{}, ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return eventstore.AppendResult{}, err
 	}
-	// Once queued, the writer decides; wait for its answer even if ctx
-	// ends, so the caller never mistakes a commit for a failure.
+	r := &request{stream: stream, expected: expected, events: events, done: make(chan struct{})}
+	if err := s.batcher.Submit(r); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	// Once queued, the append is decided by its group's commit; wait for
+	// the answer even if ctx ends, so a commit is never taken for a failure.
 	<-r.done
 	return r.result, r.err
-}
-
-func (s *Store) writer() {
-	defer close(s.done)
-	for {
-		var first *request
-		select {
-		case first = <-s.requests:
-		case <-s.stop:
-			return
-		}
-		batch := []*request{first}
-	drain:
-		for len(batch) < s.maxBatch {
-			select {
-			case r := <-s.requests:
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-		s.commit(batch)
-	}
 }
 
 // commit decides every append of a group against one indexed batch (so
