@@ -37,6 +37,8 @@ type Progress interface {
 type Status interface {
 	Names() []string
 	Handled(name string) int64
+	// RunningHere says whether this instance runs the projections now.
+	RunningHere() bool
 }
 
 // API serves the read models.
@@ -77,7 +79,9 @@ type ProjectionStatus struct {
 	Head       eventstore.Position `json:"head"`
 	// HandledSinceStart counts events this instance applied since it started.
 	HandledSinceStart int64 `json:"handledSinceStart"`
-	Poisoned          int   `json:"poisoned"`
+	// RunningHere is true on the one instance that runs the projections.
+	RunningHere bool `json:"runningHere"`
+	Poisoned    int  `json:"poisoned"`
 }
 
 var errNotFound = &domain.Error{Kind: domain.NotFound, Code: "not-found", Message: "no such item is visible to this account"}
@@ -284,7 +288,7 @@ func (a *API) projections(ctx context.Context, _ *http.Request, tx projections.R
 	}
 	var out []ProjectionStatus
 	for _, name := range a.Status.Names() {
-		st := ProjectionStatus{Name: name, Head: head, HandledSinceStart: a.Status.Handled(name)}
+		st := ProjectionStatus{Name: name, Head: head, HandledSinceStart: a.Status.Handled(name), RunningHere: a.Status.RunningHere()}
 		if st.Checkpoint, err = tx.Checkpoint(ctx, name); err != nil {
 			return nil, err
 		}

@@ -30,6 +30,10 @@ var backends = []backend{
 		url, schema := pgtest.Schema(t)
 		c.ReadModels, c.PGSchema = url, schema
 	}},
+	{"postgres everything", func(t *testing.T, c *config) {
+		url, schema := pgtest.Schema(t)
+		c.EventStore, c.ReadModels, c.PGSchema = url, url, schema
+	}},
 }
 
 func testConfig(t *testing.T, b backend) config {

@@ -64,9 +64,9 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 	}
 	f.str(&c.Addr, "addr", "SHARELEDGER_ADDR", "127.0.0.1:8080", "host:port to listen on")
 	f.str(&c.DataDir, "data", "SHARELEDGER_DATA", "shareledger-data", "folder for the embedded stores, the signing key and the mail outbox")
-	f.str(&c.EventStore, "eventstore", "SHARELEDGER_EVENTSTORE", "", "event store: empty for the embedded bbolt store in the data folder")
+	f.str(&c.EventStore, "eventstore", "SHARELEDGER_EVENTSTORE", "", "event store: empty for the embedded Pebble store in the data folder, or a postgres:// URL")
 	f.str(&c.ReadModels, "readmodels", "SHARELEDGER_READMODELS", "", "read-model store: empty for embedded bbolt, or a postgres:// URL")
-	f.str(&c.PGSchema, "pg-schema", "SHARELEDGER_PG_SCHEMA", "shareledger", "PostgreSQL schema for read models")
+	f.str(&c.PGSchema, "pg-schema", "SHARELEDGER_PG_SCHEMA", "shareledger", "PostgreSQL schema for the event store and read models")
 	f.str(&c.SMTP, "smtp", "SHARELEDGER_SMTP", "", "smtp://[user:password@]host:port to send mail; empty writes .eml files to <data>/outbox")
 	f.str(&c.MailFrom, "mail-from", "SHARELEDGER_MAIL_FROM", "shareledger@localhost", "sender address of notification mails")
 	f.str(&c.SigningKeyFile, "signing-key-file", "SHARELEDGER_SIGNING_KEY_FILE", "", "file holding the token signing key (default <data>/signing.key, created on first start)")
@@ -97,10 +97,10 @@ func (c config) validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data must name a folder"))
 	}
-	if c.EventStore != "" {
-		errs = append(errs, fmt.Errorf("--eventstore %q: only the embedded store is available in this build", c.EventStore))
+	if c.EventStore != "" && !isPostgres(c.EventStore) {
+		errs = append(errs, fmt.Errorf("--eventstore %q: want empty (embedded) or a postgres:// URL", c.EventStore))
 	}
-	if c.ReadModels != "" && !strings.HasPrefix(c.ReadModels, "postgres://") && !strings.HasPrefix(c.ReadModels, "postgresql://") {
+	if c.ReadModels != "" && !isPostgres(c.ReadModels) {
 		errs = append(errs, fmt.Errorf("--readmodels %q: want empty (embedded) or a postgres:// URL", c.ReadModels))
 	}
 	if c.SMTP != "" && !strings.HasPrefix(c.SMTP, "smtp://") {
@@ -113,6 +113,10 @@ func (c config) validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+func isPostgres(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
 }
 
 func (c config) level() (slog.Level, error) {

@@ -96,3 +96,5 @@ type fakeStatus struct{}
 
 func (fakeStatus) Names() []string      { return nil }
 func (fakeStatus) Handled(string) int64 { return 0 }
+
+func (fakeStatus) RunningHere() bool { return false }

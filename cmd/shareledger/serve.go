@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -25,6 +26,7 @@ import (
 	"github.com/shareledger/shareledger/domain/catalog"
 	"github.com/shareledger/shareledger/eventstore"
 	eventpebble "github.com/shareledger/shareledger/eventstore/pebble"
+	eventpostgres "github.com/shareledger/shareledger/eventstore/postgres"
 	"github.com/shareledger/shareledger/projections"
 	rmbolt "github.com/shareledger/shareledger/projections/bolt"
 	"github.com/shareledger/shareledger/projections/devices"
@@ -40,7 +42,9 @@ type app struct {
 	log     *slog.Logger
 	events  eventstore.Store
 	models  projections.Store
+	lease   projections.Lease
 	runner  *projections.Runner
+	running atomic.Bool // this instance holds the lease and runs the projections
 	handler http.Handler
 }
 
@@ -52,14 +56,22 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
-	a := &app{log: log}
-	if a.events, err = eventpebble.Open(eventpebble.Config{Dir: filepath.Join(cfg.DataDir, "events"), Logger: log}); err != nil {
+	a := &app{log: log, lease: projections.Solo{}}
+	if cfg.EventStore == "" {
+		a.events, err = eventpebble.Open(eventpebble.Config{Dir: filepath.Join(cfg.DataDir, "events"), Logger: log})
+	} else {
+		a.events, err = eventpostgres.Open(ctx, eventpostgres.Config{URL: cfg.EventStore, Schema: cfg.PGSchema, Logger: log})
+	}
+	if err != nil {
 		return nil, err
 	}
 	if cfg.ReadModels == "" {
 		a.models, err = rmbolt.Open(filepath.Join(cfg.DataDir, "readmodels.db"))
 	} else {
 		a.models, err = rmpostgres.Open(ctx, rmpostgres.Config{URL: cfg.ReadModels, Schema: cfg.PGSchema})
+		// Read models in PostgreSQL may be shared by several instances:
+		// one of them at a time runs the projections.
+		a.lease = &rmpostgres.Lease{URL: cfg.ReadModels, Name: cfg.PGSchema, Log: log}
 	}
 	if err != nil {
 		_ = a.events.Close()
@@ -84,7 +96,7 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	repo := commands.Repo{Events: a.events, Registry: reg, Cache: commands.NewHistoryCache(10000)}
-	read := &readapi.API{Store: a.models, Events: a.events, Progress: a.runner.Progress(), Status: a.runner, WaitTimeout: cfg.WaitTimeout}
+	read := &readapi.API{Store: a.models, Events: a.events, Progress: a.runner.Progress(), Status: status{a}, WaitTimeout: cfg.WaitTimeout}
 	a.handler = router(keys, repo, read, log, time.Now)
 	return a, nil
 }
@@ -126,12 +138,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
-	wg.Go(func() {
-		if err := a.runner.Run(ctx); err != nil {
-			errs <- fmt.Errorf("projections: %w", err)
-		}
-		cancel()
-	})
+	wg.Go(func() { a.project(ctx) })
 	wg.Go(func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs <- fmt.Errorf("http: %w", err)
@@ -152,6 +159,37 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		return all
 	}()...)
 }
+
+// project runs the projections whenever this instance holds the lease.
+func (a *app) project(ctx context.Context) {
+	for ctx.Err() == nil {
+		held, release, err := a.lease.Acquire(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.log.Error("cannot take the projections lease; retrying", "err", err)
+				select {
+				case <-time.After(time.Second):
+				case <-ctx.Done():
+				}
+			}
+			continue
+		}
+		a.log.Info("this instance runs the projections")
+		a.running.Store(true)
+		if err := a.runner.Run(held); err != nil {
+			a.log.Error("projections stopped", "err", err)
+		}
+		a.running.Store(false)
+		release()
+	}
+}
+
+// status reports the projections, and whether they run here.
+type status struct{ a *app }
+
+func (s status) Names() []string           { return s.a.runner.Names() }
+func (s status) Handled(name string) int64 { return s.a.runner.Handled(name) }
+func (s status) RunningHere() bool         { return s.a.running.Load() }
 
 func (a *app) close() {
 	if a.models != nil {
@@ -176,6 +214,7 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 		return err
 	}
 	log.Info("shareledger listening", "addr", "http://"+ln.Addr().String(), "data", cfg.DataDir,
+		"eventstore", map[bool]string{true: "embedded", false: "postgres"}[cfg.EventStore == ""],
 		"readmodels", map[bool]string{true: "embedded", false: "postgres"}[cfg.ReadModels == ""])
 	return a.run(ctx, ln)
 }
