@@ -1,0 +1,80 @@
+package esdb_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/shareledger/shareledger/eventstore"
+	"github.com/shareledger/shareledger/eventstore/esdb"
+	"github.com/shareledger/shareledger/eventstore/storetest"
+)
+
+func TestConformanceAgainstTheProtocolDouble(t *testing.T) {
+	storetest.Run(t, storetest.Harness{
+		New: func(t testing.TB) eventstore.Store {
+			d := newDouble(t.(*testing.T))
+			d.systemEvent(t.(*testing.T)) // a real server's log starts with system events
+			s, err := esdb.Open(esdb.Config{URL: d.url()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+		StreamIDsOnly: true,
+	})
+}
+
+// A subscription survives the server dropping every connection: it
+// resumes after the last event it delivered, missing and repeating none.
+func TestSubscriptionResumesAfterADrop(t *testing.T) {
+	d := newDouble(t)
+	s, err := esdb.Open(esdb.Config{URL: d.url(), EventTypes: []string{"Kept"}, Retry: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan eventstore.Record, 100)
+	go func() {
+		_ = s.Subscribe(ctx, eventstore.Position{}, func(_ context.Context, b []eventstore.Record) error {
+			for _, r := range b {
+				got <- r
+			}
+			return nil
+		})
+	}()
+	appendOne := func(typ string) {
+		t.Helper()
+		for {
+			_, err := s.Append(ctx, "kept", eventstore.Any(), storetest.Events(typ, 1)...)
+			if err == nil {
+				return
+			}
+			// The client reconnects on the next call after a drop.
+			if ctx.Err() != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	expect := func(rev uint64) {
+		t.Helper()
+		select {
+		case r := <-got:
+			if r.Revision != rev || r.Type != "Kept" {
+				t.Fatalf("received %s@%d, want Kept@%d", r.Type, r.Revision, rev)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("no event %d", rev)
+		}
+	}
+	appendOne("Kept")
+	appendOne("Skipped") // filtered out on the server
+	expect(0)
+	d.restart(t)
+	appendOne("Kept")
+	expect(2)
+	appendOne("Kept")
+	expect(3)
+}
