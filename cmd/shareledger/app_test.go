@@ -15,6 +15,7 @@ import (
 
 	"github.com/shareledger/shareledger/commands/auth"
 	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/eventstore/esdb/esdbtest"
 	"github.com/shareledger/shareledger/projections/postgres/pgtest"
 )
 
@@ -29,6 +30,10 @@ var backends = []backend{
 	{"postgres read models", func(t *testing.T, c *config) {
 		url, schema := pgtest.Schema(t)
 		c.ReadModels, c.PGSchema = url, schema
+	}},
+	{"eventstoredb (protocol double) and postgres read models", func(t *testing.T, c *config) {
+		url, schema := pgtest.Schema(t)
+		c.EventStore, c.ReadModels, c.PGSchema = esdbtest.Start(t).URL(), url, schema
 	}},
 	{"postgres everything", func(t *testing.T, c *config) {
 		url, schema := pgtest.Schema(t)

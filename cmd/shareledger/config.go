@@ -64,7 +64,7 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 	}
 	f.str(&c.Addr, "addr", "SHARELEDGER_ADDR", "127.0.0.1:8080", "host:port to listen on")
 	f.str(&c.DataDir, "data", "SHARELEDGER_DATA", "shareledger-data", "folder for the embedded stores, the signing key and the mail outbox")
-	f.str(&c.EventStore, "eventstore", "SHARELEDGER_EVENTSTORE", "", "event store: empty for the embedded Pebble store in the data folder, or a postgres:// URL")
+	f.str(&c.EventStore, "eventstore", "SHARELEDGER_EVENTSTORE", "", "event store: empty for the embedded Pebble store in the data folder, a postgres:// URL, or an EventStoreDB connection string (esdb://host:2113?tls=false, esdb+discover://...)")
 	f.str(&c.ReadModels, "readmodels", "SHARELEDGER_READMODELS", "", "read-model store: empty for embedded bbolt, or a postgres:// URL")
 	f.str(&c.PGSchema, "pg-schema", "SHARELEDGER_PG_SCHEMA", "shareledger", "PostgreSQL schema for the event store and read models")
 	f.str(&c.SMTP, "smtp", "SHARELEDGER_SMTP", "", "smtp://[user:password@]host:port to send mail; empty writes .eml files to <data>/outbox")
@@ -97,8 +97,8 @@ func (c config) validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data must name a folder"))
 	}
-	if c.EventStore != "" && !isPostgres(c.EventStore) {
-		errs = append(errs, fmt.Errorf("--eventstore %q: want empty (embedded) or a postgres:// URL", c.EventStore))
+	if c.EventStore != "" && !isPostgres(c.EventStore) && !isESDB(c.EventStore) {
+		errs = append(errs, fmt.Errorf("--eventstore %q: want empty (embedded), a postgres:// URL or an esdb:// connection string", c.EventStore))
 	}
 	if c.ReadModels != "" && !isPostgres(c.ReadModels) {
 		errs = append(errs, fmt.Errorf("--readmodels %q: want empty (embedded) or a postgres:// URL", c.ReadModels))
@@ -113,6 +113,10 @@ func (c config) validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+func isESDB(url string) bool {
+	return strings.HasPrefix(url, "esdb://") || strings.HasPrefix(url, "esdb+discover://")
 }
 
 func isPostgres(url string) bool {

@@ -25,6 +25,7 @@ import (
 	"github.com/shareledger/shareledger/commands/problem"
 	"github.com/shareledger/shareledger/domain/catalog"
 	"github.com/shareledger/shareledger/eventstore"
+	eventesdb "github.com/shareledger/shareledger/eventstore/esdb"
 	eventpebble "github.com/shareledger/shareledger/eventstore/pebble"
 	eventpostgres "github.com/shareledger/shareledger/eventstore/postgres"
 	"github.com/shareledger/shareledger/projections"
@@ -57,9 +58,13 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
 	a := &app{log: log, lease: projections.Solo{}}
-	if cfg.EventStore == "" {
+	reg := catalog.New()
+	switch {
+	case cfg.EventStore == "":
 		a.events, err = eventpebble.Open(eventpebble.Config{Dir: filepath.Join(cfg.DataDir, "events"), Logger: log})
-	} else {
+	case isESDB(cfg.EventStore):
+		a.events, err = eventesdb.Open(eventesdb.Config{URL: cfg.EventStore, EventTypes: reg.Names(), Logger: log})
+	default:
 		a.events, err = eventpostgres.Open(ctx, eventpostgres.Config{URL: cfg.EventStore, Schema: cfg.PGSchema, Logger: log})
 	}
 	if err != nil {
@@ -84,7 +89,6 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 			return nil, err
 		}
 	}
-	reg := catalog.New()
 	a.runner, err = projections.NewRunner(projections.RunnerConfig{
 		Events: a.events, Store: a.models, Registry: reg, Logger: log,
 		Projections: []projections.Projection{
@@ -214,7 +218,17 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 		return err
 	}
 	log.Info("shareledger listening", "addr", "http://"+ln.Addr().String(), "data", cfg.DataDir,
-		"eventstore", map[bool]string{true: "embedded", false: "postgres"}[cfg.EventStore == ""],
+		"eventstore", storeKind(cfg.EventStore),
 		"readmodels", map[bool]string{true: "embedded", false: "postgres"}[cfg.ReadModels == ""])
 	return a.run(ctx, ln)
+}
+
+func storeKind(url string) string {
+	switch {
+	case url == "":
+		return "embedded"
+	case isESDB(url):
+		return "eventstoredb"
+	}
+	return "postgres"
 }

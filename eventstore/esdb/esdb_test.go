@@ -7,15 +7,16 @@ import (
 
 	"github.com/shareledger/shareledger/eventstore"
 	"github.com/shareledger/shareledger/eventstore/esdb"
+	"github.com/shareledger/shareledger/eventstore/esdb/esdbtest"
 	"github.com/shareledger/shareledger/eventstore/storetest"
 )
 
 func TestConformanceAgainstTheProtocolDouble(t *testing.T) {
 	storetest.Run(t, storetest.Harness{
 		New: func(t testing.TB) eventstore.Store {
-			d := newDouble(t.(*testing.T))
-			d.systemEvent(t.(*testing.T)) // a real server's log starts with system events
-			s, err := esdb.Open(esdb.Config{URL: d.url()})
+			d := esdbtest.Start(t)
+			d.SystemEvent(t) // a real server's log starts with system events
+			s, err := esdb.Open(esdb.Config{URL: d.URL()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -28,8 +29,8 @@ func TestConformanceAgainstTheProtocolDouble(t *testing.T) {
 // A subscription survives the server dropping every connection: it
 // resumes after the last event it delivered, missing and repeating none.
 func TestSubscriptionResumesAfterADrop(t *testing.T) {
-	d := newDouble(t)
-	s, err := esdb.Open(esdb.Config{URL: d.url(), EventTypes: []string{"Kept"}, Retry: 10 * time.Millisecond})
+	d := esdbtest.Start(t)
+	s, err := esdb.Open(esdb.Config{URL: d.URL(), EventTypes: []string{"Kept"}, Retry: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +73,7 @@ func TestSubscriptionResumesAfterADrop(t *testing.T) {
 	appendOne("Kept")
 	appendOne("Skipped") // filtered out on the server
 	expect(0)
-	d.restart(t)
+	d.Restart(t)
 	appendOne("Kept")
 	expect(2)
 	appendOne("Kept")

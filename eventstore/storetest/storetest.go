@@ -192,8 +192,9 @@ func testPositions(t *testing.T, h Harness) {
 			t.Fatalf("gap between %v and %v", all[i-1].Position, r.Position)
 		}
 	}
-	if all[3].Position != r3.Position {
-		t.Fatalf("append result position %v differs from read position %v", r3.Position, all[3].Position)
+	// An append's position is its last event's.
+	if all[1].Position != r1.Position || all[3].Position != r3.Position {
+		t.Fatalf("append result positions %v, %v differ from read positions %v, %v", r1.Position, r3.Position, all[1].Position, all[3].Position)
 	}
 	cases := []struct {
 		name  string

@@ -1,4 +1,8 @@
-package esdb_test
+// Package esdbtest is an in-process stand-in for an EventStoreDB node, for
+// tests: the gRPC streams service (append, reads, $all subscriptions with
+// filters) and server features, on the client module's own generated
+// interfaces, so the real client code runs against it.
+package esdbtest
 
 import (
 	"context"
@@ -20,12 +24,9 @@ import (
 	"google.golang.org/grpc/keepalive"
 )
 
-// double is an in-process stand-in for an EventStoreDB node: just the
-// gRPC streams service (append, reads, $all subscriptions with filters)
-// and server features, on the client module's own generated interfaces,
-// so the real client code runs against it. It keeps its log when its
-// server is stopped and started again, to test reconnection.
-type double struct {
+// Double is a fake EventStoreDB node. It keeps its log when its server is
+// restarted, to test reconnection.
+type Double struct {
 	streams.UnimplementedStreamsServer
 	serverfeatures.UnimplementedServerFeaturesServer
 
@@ -38,8 +39,9 @@ type double struct {
 	server *grpc.Server
 }
 
-func newDouble(t *testing.T) *double {
-	d := &double{byName: map[string][]int{}, changed: make(chan struct{})}
+// Start serves a new, empty node on a loopback port until the test ends.
+func Start(t testing.TB) *Double {
+	d := &Double{byName: map[string][]int{}, changed: make(chan struct{})}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -50,16 +52,16 @@ func newDouble(t *testing.T) *double {
 	return d
 }
 
-func (d *double) serve(ln net.Listener) {
+func (d *Double) serve(ln net.Listener) {
 	d.server = grpc.NewServer(grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}))
 	streams.RegisterStreamsServer(d.server, d)
 	serverfeatures.RegisterServerFeaturesServer(d.server, d)
 	go func() { _ = d.server.Serve(ln) }()
 }
 
-// restart drops every connection and subscription and serves again on
+// Restart drops every connection and subscription and serves again on
 // the same address with the same log.
-func (d *double) restart(t *testing.T) {
+func (d *Double) Restart(t testing.TB) {
 	d.server.Stop()
 	ln, err := net.Listen("tcp", d.addr)
 	if err != nil {
@@ -68,13 +70,14 @@ func (d *double) restart(t *testing.T) {
 	d.serve(ln)
 }
 
-func (d *double) url() string { return "esdb://" + d.addr + "?tls=false" }
+// URL is the node's connection string.
+func (d *Double) URL() string { return "esdb://" + d.addr + "?tls=false" }
 
-func (d *double) GetSupportedMethods(context.Context, *shared.Empty) (*serverfeatures.SupportedMethods, error) {
+func (d *Double) GetSupportedMethods(context.Context, *shared.Empty) (*serverfeatures.SupportedMethods, error) {
 	return &serverfeatures.SupportedMethods{EventStoreServerVersion: "24.10.0"}, nil
 }
 
-func (d *double) Append(srv streams.Streams_AppendServer) error {
+func (d *Double) Append(srv streams.Streams_AppendServer) error {
 	first, err := srv.Recv()
 	if err != nil {
 		return err
@@ -184,7 +187,7 @@ func sameUUID(a, b *shared.UUID) bool {
 	return x != nil && y != nil && x.MostSignificantBits == y.MostSignificantBits && x.LeastSignificantBits == y.LeastSignificantBits
 }
 
-func (d *double) Read(req *streams.ReadReq, srv streams.Streams_ReadServer) error {
+func (d *Double) Read(req *streams.ReadReq, srv streams.Streams_ReadServer) error {
 	o := req.GetOptions()
 	send := func(ev *streams.ReadResp_ReadEvent_RecordedEvent) error {
 		return srv.Send(&streams.ReadResp{Content: &streams.ReadResp_Event{Event: &streams.ReadResp_ReadEvent{
@@ -319,10 +322,10 @@ func filter(f *streams.ReadReq_Options_FilterOptions) func(*streams.ReadResp_Rea
 	}
 }
 
-// systemEvent puts a system event into the log, as a real server has.
-func (d *double) systemEvent(t *testing.T) {
+// SystemEvent puts a system event into the log, as a real server has.
+func (d *Double) SystemEvent(t testing.TB) {
 	t.Helper()
-	c, err := esdb.ParseConnectionString(d.url())
+	c, err := esdb.ParseConnectionString(d.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
