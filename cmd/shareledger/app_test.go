@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -35,9 +36,10 @@ var backends = []backend{
 		url, schema := pgtest.Schema(t)
 		c.EventStore, c.ReadModels, c.PGSchema = esdbtest.Start(t).URL(), url, schema
 	}},
-	{"postgres everything", func(t *testing.T, c *config) {
+	{"postgres everything, relayed to NATS", func(t *testing.T, c *config) {
 		url, schema := pgtest.Schema(t)
 		c.EventStore, c.ReadModels, c.PGSchema = url, url, schema
+		c.Relay = os.Getenv("NATS_URL") // set by .ci/run; empty: no relay
 	}},
 }
 

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/go-chi/chi/v5"
 	chimw "github.com/go-chi/chi/v5/middleware"
 
@@ -35,6 +36,7 @@ import (
 	"github.com/shareledger/shareledger/projections/notify"
 	"github.com/shareledger/shareledger/projections/partners"
 	rmpostgres "github.com/shareledger/shareledger/projections/postgres"
+	"github.com/shareledger/shareledger/projections/relay"
 	"github.com/shareledger/shareledger/readapi"
 )
 
@@ -44,6 +46,7 @@ type app struct {
 	events  eventstore.Store
 	models  projections.Store
 	lease   projections.Lease
+	relay   message.Publisher
 	runner  *projections.Runner
 	running atomic.Bool // this instance holds the lease and runs the projections
 	handler http.Handler
@@ -89,11 +92,16 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 			return nil, err
 		}
 	}
+	ps := []projections.Projection{directory.Projection{}, devices.Projection{}, partners.Projection{}, notify.Projection{Mailer: mailer}}
+	if cfg.Relay != "" {
+		if a.relay, err = relay.JetStream(cfg.Relay, log); err != nil {
+			a.close()
+			return nil, err
+		}
+		ps = append(ps, relay.Projection{Publisher: a.relay})
+	}
 	a.runner, err = projections.NewRunner(projections.RunnerConfig{
-		Events: a.events, Store: a.models, Registry: reg, Logger: log,
-		Projections: []projections.Projection{
-			directory.Projection{}, devices.Projection{}, partners.Projection{}, notify.Projection{Mailer: mailer},
-		},
+		Events: a.events, Store: a.models, Registry: reg, Logger: log, Projections: ps,
 	})
 	if err != nil {
 		a.close()
@@ -196,6 +204,9 @@ func (s status) Handled(name string) int64 { return s.a.runner.Handled(name) }
 func (s status) RunningHere() bool         { return s.a.running.Load() }
 
 func (a *app) close() {
+	if a.relay != nil {
+		_ = a.relay.Close()
+	}
 	if a.models != nil {
 		_ = a.models.Close()
 	}
