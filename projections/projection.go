@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/shareledger/shareledger/domain"
@@ -46,6 +47,28 @@ func ApplyBatch(ctx context.Context, store Store, reg *domain.Registry, p Projec
 		return at, nil
 	})
 	return at, err
+}
+
+// TransientError marks a failure of something outside the projection
+// (a broker or mail server that is down): retrying later will work, so the
+// event is retried until it does, and never quarantined.
+type TransientError struct{ Err error }
+
+func (e *TransientError) Error() string { return e.Err.Error() }
+func (e *TransientError) Unwrap() error { return e.Err }
+
+// Transient marks err as transient.
+func Transient(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &TransientError{Err: err}
+}
+
+// IsTransient says whether err, or an error it wraps, is transient.
+func IsTransient(err error) bool {
+	var t *TransientError
+	return errors.As(err, &t)
 }
 
 // EventError says which event a projection failed on.

@@ -132,7 +132,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	poison, err := middleware.PoisonQueue(poisonSink{r}, poisonTopic)
+	// Transient failures are not poison: the message is nacked and
+	// delivered again after a pause, until the outside world is back.
+	poison, err := middleware.PoisonQueueWithFilter(poisonSink{r}, poisonTopic, func(err error) bool { return !IsTransient(err) })
 	if err != nil {
 		return err
 	}
@@ -326,7 +328,8 @@ func (s *subscriber) deliver(ctx context.Context, out chan<- *message.Message, b
 		case <-msg.Acked():
 			return nil
 		case <-msg.Nacked():
-			// The poison queue itself failed; try again after a pause.
+			// A transient failure, or the poison queue itself failed: try
+			// again after a pause.
 			select {
 			case <-time.After(time.Second):
 			case <-ctx.Done():

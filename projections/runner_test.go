@@ -275,3 +275,38 @@ func TestRunnerConfigReportsEveryProblem(t *testing.T) {
 		}
 	}
 }
+
+// flaky fails transiently until it is told the outside world is back.
+type flaky struct {
+	counter
+	back chan struct{}
+}
+
+func (f flaky) Apply(ctx context.Context, tx projections.Tx, e projections.Envelope) error {
+	select {
+	case <-f.back:
+		return f.counter.Apply(ctx, tx, e)
+	default:
+		return projections.Transient(errors.New("broker is down"))
+	}
+}
+
+func TestTransientFailuresAreRetriedNotPoisoned(t *testing.T) {
+	f := newFixture(t)
+	head := f.append(t, tick{N: 1}, tick{N: 2})
+	back := make(chan struct{})
+	r, _ := f.start(t, flaky{counter: counter{name: "flaky"}, back: back}, counter{name: "steady"})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.Progress().Wait(ctx, head, "steady"); err != nil {
+		t.Fatal(err)
+	}
+	close(back) // the broker is back
+	f.wait(t, r, head)
+	if got := f.ticks(t, "flaky"); fmt.Sprint(got) != "[1 2]" {
+		t.Fatalf("flaky applied %v after the outage, want [1 2]", got)
+	}
+	if p := f.poisoned(t, "flaky"); len(p) != 0 {
+		t.Fatalf("transient failures were poisoned: %+v", p)
+	}
+}

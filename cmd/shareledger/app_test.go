@@ -63,7 +63,7 @@ type server struct {
 
 func start(t *testing.T, cfg config) *server {
 	t.Helper()
-	a, err := openApp(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := openApp(context.Background(), cfg, slog.New(slog.NewTextHandler(testLog(), &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,4 +224,13 @@ func mails(t *testing.T, cfg config) []string {
 		t.Fatal(err)
 	}
 	return files
+}
+
+// testLog is where the services under test log: nowhere, unless
+// SHARELEDGER_TEST_LOG is set.
+func testLog() io.Writer {
+	if os.Getenv("SHARELEDGER_TEST_LOG") != "" {
+		return os.Stderr
+	}
+	return io.Discard
 }

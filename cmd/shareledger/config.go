@@ -68,7 +68,7 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 	f.str(&c.EventStore, "eventstore", "SHARELEDGER_EVENTSTORE", "", "event store: empty for the embedded Pebble store in the data folder, a postgres:// URL, or an EventStoreDB connection string (esdb://host:2113?tls=false, esdb+discover://...)")
 	f.str(&c.ReadModels, "readmodels", "SHARELEDGER_READMODELS", "", "read-model store: empty for embedded bbolt, or a postgres:// URL")
 	f.str(&c.PGSchema, "pg-schema", "SHARELEDGER_PG_SCHEMA", "shareledger", "PostgreSQL schema for the event store and read models")
-	f.str(&c.Relay, "relay", "SHARELEDGER_RELAY", "", "nats://host:4222 to publish every event to NATS JetStream (subject shareledger.events) for other systems; empty: off")
+	f.str(&c.Relay, "relay", "SHARELEDGER_RELAY", "", "nats://host:4222 to publish every event to NATS JetStream (stream shareledger-events) for other systems; empty: off")
 	f.str(&c.SMTP, "smtp", "SHARELEDGER_SMTP", "", "smtp://[user:password@]host:port to send mail; empty writes .eml files to <data>/outbox")
 	f.str(&c.MailFrom, "mail-from", "SHARELEDGER_MAIL_FROM", "shareledger@localhost", "sender address of notification mails")
 	f.str(&c.SigningKeyFile, "signing-key-file", "SHARELEDGER_SIGNING_KEY_FILE", "", "file holding the token signing key (default <data>/signing.key, created on first start)")

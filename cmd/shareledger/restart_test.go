@@ -70,7 +70,7 @@ func TestRestartLosesNothingAndRedoesNothing(t *testing.T) {
 			alice2.read("/v1/projections", next.Position, &status)
 			for _, st := range status {
 				if st.HandledSinceStart != 1 {
-					t.Fatalf("%s applied %d events after one new command, want 1", st.Name, st.HandledSinceStart)
+					t.Fatalf("%s applied %d events after one new command, want 1 (poisoned: %d)", st.Name, st.HandledSinceStart, st.Poisoned)
 				}
 			}
 		})

@@ -78,7 +78,7 @@ func (p Projection) Apply(ctx context.Context, tx projections.Tx, env projection
 					"Sign in to ShareLedger and open the Partners page to approve or decline the request %s.\n", from, e.By, to, e.Type, e.Partnership),
 			}
 			if err := p.Mailer.Send(ctx, m); err != nil {
-				return fmt.Errorf("send partnership request mail to %s: %w", user, err)
+				return projections.Transient(fmt.Errorf("send partnership request mail to %s: %w", user, err))
 			}
 			n := Notification{ID: m.ID, To: user, Subject: m.Subject, Body: m.Body, Partnership: e.Partnership, From: e.Requester, SentAt: p.now()}
 			key := fmt.Sprintf("%020d.%020d-%04d", env.Record.Position.Commit, env.Record.Position.Prepare, i)

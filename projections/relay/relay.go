@@ -21,7 +21,7 @@ import (
 )
 
 // Topic is where events are published.
-const Topic = "shareledger.events"
+const Topic = "shareledger-events"
 
 // Metadata keys of a relayed message; the payload is the event's JSON.
 const (
@@ -65,13 +65,13 @@ func (p Projection) Apply(ctx context.Context, _ projections.Tx, e projections.E
 		topic = Topic
 	}
 	if err := p.Publisher.Publish(topic, msg); err != nil {
-		return fmt.Errorf("relay %s: %w", r.ID, err)
+		return projections.Transient(fmt.Errorf("relay %s: %w", r.ID, err))
 	}
 	return nil
 }
 
 // JetStream returns a publisher to NATS JetStream at url that creates the
-// stream if it is missing and lets the server drop duplicates by message
+// stream (named as the topic) if it is missing and lets the server drop duplicates by message
 // id.
 func JetStream(url string, log *slog.Logger) (message.Publisher, error) {
 	pub, err := nats.NewPublisher(nats.PublisherConfig{
