@@ -194,9 +194,8 @@ func (d *Double) Read(req *streams.ReadReq, srv streams.Streams_ReadServer) erro
 			Event: ev, Position: &streams.ReadResp_ReadEvent_CommitPosition{CommitPosition: ev.CommitPosition}}}})
 	}
 	if s := o.GetStream(); s != nil {
-		name := string(s.GetStreamIdentifier().GetStreamName())
 		d.mu.Lock()
-		idx := append([]int(nil), d.byName[name]...)
+		idx := append([]int(nil), d.byName[string(s.GetStreamIdentifier().GetStreamName())]...)
 		d.mu.Unlock()
 		if len(idx) == 0 {
 			return srv.Send(&streams.ReadResp{Content: &streams.ReadResp_StreamNotFound_{StreamNotFound: &streams.ReadResp_StreamNotFound{StreamIdentifier: s.GetStreamIdentifier()}}})
