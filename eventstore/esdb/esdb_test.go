@@ -2,6 +2,10 @@ package esdb_test
 
 import (
 	"context"
+	"github.com/shareledger/shareledger/projections"
+	rmbolt "github.com/shareledger/shareledger/projections/bolt"
+	rmtest "github.com/shareledger/shareledger/projections/storetest"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -78,4 +82,32 @@ func TestSubscriptionResumesAfterADrop(t *testing.T) {
 	expect(2)
 	appendOne("Kept")
 	expect(3)
+}
+
+func doubleStore(b testing.TB) eventstore.Store {
+	d := esdbtest.Start(b)
+	s, err := esdb.Open(esdb.Config{URL: d.URL()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// Appends through the real client to the in-process double: the adapter's
+// and client's own cost, not a server's (see the real-server benchmark).
+//
+//	go test -run '^$' -bench . ./eventstore/esdb/
+func BenchmarkAppendToTheDouble(b *testing.B) {
+	storetest.BenchmarkAppend(b, storetest.Harness{New: doubleStore})
+}
+
+// Catch-up reading $all through the client from the double.
+func BenchmarkCatchUpFromTheDouble(b *testing.B) {
+	rmtest.BenchmarkCatchUp(b, doubleStore, func(b testing.TB) projections.Store {
+		s, err := rmbolt.Open(filepath.Join(b.TempDir(), "rm.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	})
 }

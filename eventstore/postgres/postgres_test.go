@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/shareledger/shareledger/projections"
+	rmbolt "github.com/shareledger/shareledger/projections/bolt"
+	rmtest "github.com/shareledger/shareledger/projections/storetest"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
@@ -173,4 +177,17 @@ func BenchmarkCopyCeiling(b *testing.B) {
 		done += n
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// Catch-up from the PostgreSQL event store into embedded read models.
+//
+//	DATABASE_URL=... go test -run '^$' -bench CatchUp ./eventstore/postgres/
+func BenchmarkCatchUp(b *testing.B) {
+	rmtest.BenchmarkCatchUp(b, harness().New, func(b testing.TB) projections.Store {
+		s, err := rmbolt.Open(filepath.Join(b.TempDir(), "rm.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	})
 }

@@ -32,7 +32,7 @@ func TestConformance(t *testing.T) {
 
 // go test -run '^$' -bench CatchUp ./projections/bolt/
 func BenchmarkCatchUp(b *testing.B) {
-	storetest.BenchmarkCatchUp(b, func(b testing.TB) projections.Store {
+	storetest.BenchmarkCatchUp(b, storetest.Pebble, func(b testing.TB) projections.Store {
 		s, err := bolt.Open(filepath.Join(b.TempDir(), "rm.db"))
 		if err != nil {
 			b.Fatal(err)

@@ -51,7 +51,7 @@ func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 // DATABASE_URL=... go test -run '^$' -bench CatchUp ./projections/postgres/
 func BenchmarkCatchUp(b *testing.B) {
-	storetest.BenchmarkCatchUp(b, func(b testing.TB) projections.Store {
+	storetest.BenchmarkCatchUp(b, storetest.Pebble, func(b testing.TB) projections.Store {
 		url, schema := pgtest.Schema(b)
 		s, err := postgres.Open(context.Background(), postgres.Config{URL: url, Schema: schema})
 		if err != nil {
