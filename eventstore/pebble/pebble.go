@@ -47,8 +47,7 @@ type Store struct {
 	stop    chan struct{} // closed by Close: wakes subscriptions
 	seq     uint64        // last position written; only commits change it
 
-	mu      sync.Mutex
-	changed chan struct{} // closed and replaced after every commit
+	changes *eventstore.Signal // broadcast after every commit
 
 	// life guards the database against use after Close: Pebble panics
 	// when a closed database is read.
@@ -104,7 +103,7 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open event store %s (is another shareledger using it?): %w", cfg.Dir, err)
 	}
-	s := &Store{db: db, sync: pebble.Sync, stop: make(chan struct{}), changed: make(chan struct{})}
+	s := &Store{db: db, sync: pebble.Sync, stop: make(chan struct{}), changes: eventstore.NewSignal()}
 	if cfg.NoSync {
 		s.sync = pebble.NoSync
 	}
@@ -180,10 +179,7 @@ func (s *Store) commit(reqs []*request) {
 		close(r.done)
 	}
 	if err == nil {
-		s.mu.Lock()
-		close(s.changed)
-		s.changed = make(chan struct{})
-		s.mu.Unlock()
+		s.changes.Broadcast()
 	}
 }
 
@@ -326,33 +322,7 @@ func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
 
 // Subscribe implements eventstore.Store.
 func (s *Store) Subscribe(ctx context.Context, after eventstore.Position, h eventstore.Handler) error {
-	const page = 512
-	for {
-		s.mu.Lock()
-		changed := s.changed
-		s.mu.Unlock()
-		recs, err := s.ReadAll(ctx, after, page)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		if len(recs) > 0 {
-			if err := h(ctx, recs); err != nil {
-				return err
-			}
-			after = recs[len(recs)-1].Position
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-changed:
-		case <-s.stop:
-			return ErrClosed
-		}
-	}
+	return eventstore.Follow(ctx, after, h, s.ReadAll, s.changes, s.stop)
 }
 
 func record(seq uint64, st stored) eventstore.Record {

@@ -62,7 +62,7 @@ type Store struct {
 	log      *slog.Logger
 
 	mu      sync.Mutex
-	changed chan struct{}
+	changes *eventstore.Signal // broadcast after commits here and elsewhere
 	closed  bool
 }
 
@@ -110,7 +110,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	h.Write([]byte("shareledger-events:" + cfg.Schema))
 	s := &Store{
 		pool: pool, cfg: cfg, lockKey: int64(h.Sum64()), stop: make(chan struct{}), listened: make(chan struct{}),
-		log: cfg.Logger, changed: make(chan struct{}),
+		log: cfg.Logger, changes: eventstore.NewSignal(),
 	}
 	s.batcher = eventstore.NewBatcher(cfg.MaxBatch, s.commitGroup)
 	go s.listen()
@@ -205,10 +205,7 @@ func (s *Store) commitGroup(batch []*request) {
 }
 
 func (s *Store) wake() {
-	s.mu.Lock()
-	close(s.changed)
-	s.changed = make(chan struct{})
-	s.mu.Unlock()
+	s.changes.Broadcast()
 }
 
 type found struct {
@@ -400,33 +397,7 @@ func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
 // commits and by other processes' through LISTEN/NOTIFY, and polls every
 // second in case a notification was lost.
 func (s *Store) Subscribe(ctx context.Context, after eventstore.Position, h eventstore.Handler) error {
-	const page = 512
-	for {
-		s.mu.Lock()
-		changed := s.changed
-		s.mu.Unlock()
-		recs, err := s.ReadAll(ctx, after, page)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		if len(recs) > 0 {
-			if err := h(ctx, recs); err != nil {
-				return err
-			}
-			after = recs[len(recs)-1].Position
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-changed:
-		case <-s.stop:
-			return eventstore.ErrClosed
-		}
-	}
+	return eventstore.Follow(ctx, after, h, s.ReadAll, s.changes, s.stop)
 }
 
 // listen relays other processes' commits (NOTIFY) to subscriptions, and
