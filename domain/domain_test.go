@@ -100,10 +100,13 @@ func TestRegistryRefusesDuplicates(t *testing.T) {
 // Every stored event type round-trips through the catalog by its name.
 func TestCatalogNamesAreStable(t *testing.T) {
 	want := []string{
-		"AccountOpened", "BaseStationServiceStarted", "DesignSentToDevice", "DeviceAssignedToProject",
-		"DeviceRegistered", "DeviceSharedWithPartner", "DeviceUnassignedFromProject", "DeviceUnsharedFromPartner",
+		"AccountOpened", "BaseStationServiceStarted", "CategoryMadePrivate", "CategoryMadePublic", "CollectionCreated",
+		"DesignSentToDevice", "DeviceAssignedToProject", "DeviceRegistered", "DeviceSharedWithPartner",
+		"DeviceUnassignedFromProject", "DeviceUnsharedFromPartner", "DirectRightsSet", "FleetMadePrivate", "FleetMadePublic",
+		"MemberAdded", "MemberPlaced", "MemberRemoved", "NodeAdded", "NodeMoved",
 		"PartnerApproved", "PartnerDeclined", "PartnerRequestWithdrawn", "PartnerRequested", "PartnershipEnded",
-		"ProjectCreated", "UserAdded",
+		"PrivateShareRevoked", "ProjectCreated", "ReportMadePrivate", "ReportMadePublic", "RoleAssigned", "RoleDefined",
+		"RoleUnassigned", "SharedPrivately", "TeamMadePrivate", "TeamMadePublic", "UserAdded",
 	}
 	got := catalog.New().Names()
 	if strings.Join(got, ",") != strings.Join(want, ",") {

@@ -7,6 +7,7 @@ import (
 	"github.com/shareledger/shareledger/domain/account"
 	"github.com/shareledger/shareledger/domain/device"
 	"github.com/shareledger/shareledger/domain/partnership"
+	"github.com/shareledger/shareledger/domain/rights"
 )
 
 // New returns a registry of every stored event type and its upcasters.
@@ -15,5 +16,6 @@ func New() *domain.Registry {
 	account.RegisterEvents(r)
 	device.RegisterEvents(r)
 	partnership.RegisterEvents(r)
+	rights.RegisterEvents(r)
 	return r
 }

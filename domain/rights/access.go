@@ -1,0 +1,110 @@
+package rights
+
+import (
+	"regexp"
+
+	"github.com/shareledger/shareledger/domain"
+)
+
+var (
+	ErrUnknownRole  = domain.NewError(domain.NotFound, "unknown-role", "the account has no such role")
+	ErrRoleAssigned = domain.NewError(domain.Conflict, "role-assigned", "the subuser has this role already")
+	ErrRoleNotHeld  = domain.NewError(domain.Conflict, "role-not-held", "the subuser does not have this role")
+	roleName        = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$`)
+)
+
+// Access is the aggregate of an account's roles, who holds them, and the
+// rights set directly on subusers. Administrators change it.
+type Access struct {
+	account domain.AccountID
+	roles   map[string]bool
+	held    map[domain.UserID]map[string]bool
+	changes []domain.Event
+}
+
+// AccessFromHistory rebuilds an account's access rules (empty when new).
+func AccessFromHistory(acc domain.AccountID, history []domain.Event) *Access {
+	a := &Access{account: acc, roles: map[string]bool{}, held: map[domain.UserID]map[string]bool{}}
+	for _, e := range history {
+		a.apply(e)
+	}
+	return a
+}
+
+// Changes lists the events recorded since the rules were loaded.
+func (a *Access) Changes() []domain.Event { return a.changes }
+
+// DefineRole creates or redefines a role's rights on public items.
+func (a *Access) DefineRole(by domain.Member, name string, r map[Kind]Rights) error {
+	if err := by.RequireAdmin("define roles"); err != nil {
+		return err
+	}
+	if !roleName.MatchString(name) {
+		return domain.Invalidf("invalid-role-name", "role name %q must be 1 to 64 letters, digits, spaces, '.', '_' or '-'", name)
+	}
+	for k := range r {
+		if _, err := ParseKind(string(k)); err != nil {
+			return err
+		}
+	}
+	a.record(RoleDefined{Account: a.account, Role: name, Rights: r})
+	return nil
+}
+
+// Assign gives a subuser a role.
+func (a *Access) Assign(by domain.Member, user domain.UserID, role string) error {
+	if err := by.RequireAdmin("assign roles"); err != nil {
+		return err
+	}
+	if !a.roles[role] {
+		return ErrUnknownRole.Withf("the account has no role %q", role)
+	}
+	if a.held[user][role] {
+		return ErrRoleAssigned
+	}
+	a.record(RoleAssigned{Account: a.account, User: user, Role: role})
+	return nil
+}
+
+// Unassign takes a role from a subuser.
+func (a *Access) Unassign(by domain.Member, user domain.UserID, role string) error {
+	if err := by.RequireAdmin("assign roles"); err != nil {
+		return err
+	}
+	if !a.held[user][role] {
+		return ErrRoleNotHeld
+	}
+	a.record(RoleUnassigned{Account: a.account, User: user, Role: role})
+	return nil
+}
+
+// SetDirect sets a subuser's rights on public items of a kind.
+func (a *Access) SetDirect(by domain.Member, user domain.UserID, k Kind, r Rights) error {
+	if err := by.RequireAdmin("set rights"); err != nil {
+		return err
+	}
+	if _, err := ParseKind(string(k)); err != nil {
+		return err
+	}
+	a.record(DirectRightsSet{Account: a.account, User: user, Kind: k, Rights: r})
+	return nil
+}
+
+func (a *Access) record(e domain.Event) {
+	a.apply(e)
+	a.changes = append(a.changes, e)
+}
+
+func (a *Access) apply(e domain.Event) {
+	switch e := e.(type) {
+	case RoleDefined:
+		a.roles[e.Role] = true
+	case RoleAssigned:
+		if a.held[e.User] == nil {
+			a.held[e.User] = map[string]bool{}
+		}
+		a.held[e.User][e.Role] = true
+	case RoleUnassigned:
+		delete(a.held[e.User], e.Role)
+	}
+}

@@ -1,0 +1,179 @@
+package rights_test
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/domain/rights"
+)
+
+var (
+	admin   = domain.Member{User: "erin@x", Account: "acme", Admin: true}
+	creator = domain.Member{User: "carl@x", Account: "acme"}
+	other   = domain.Member{User: "bob@x", Account: "acme"}
+	outside = domain.Member{User: "eve@y", Account: "evil", Admin: true}
+)
+
+func created(kind rights.Kind, public bool) rights.CollectionCreated {
+	return rights.CollectionCreated{Account: "acme", Item: "f1", Kind: kind, Name: "North", Public: public, Creator: creator.User}
+}
+
+func TestCollections(t *testing.T) {
+	byCarl := rights.Privacy{Account: "acme", Item: "f1", By: creator.User}
+	cases := []struct {
+		name  string
+		given []domain.Event
+		when  func(c *rights.Collection) error
+		then  []domain.Event
+		err   error
+	}{
+		{"make a public fleet private, confirmed", []domain.Event{created(rights.Fleet, true)},
+			func(c *rights.Collection) error { return c.MakePrivate(creator, true) }, []domain.Event{rights.FleetMadePrivate(byCarl)}, nil},
+		{"not without confirmation", []domain.Event{created(rights.Fleet, true)},
+			func(c *rights.Collection) error { return c.MakePrivate(creator, false) }, nil, rights.ErrConfirmationRequired},
+		{"teams, categories and reports have their own events", []domain.Event{created(rights.Category, true)},
+			func(c *rights.Collection) error { return c.MakePrivate(creator, true) }, []domain.Event{rights.CategoryMadePrivate(byCarl)}, nil},
+		{"a private fleet is private already", []domain.Event{created(rights.Fleet, false)},
+			func(c *rights.Collection) error { return c.MakePrivate(creator, true) }, nil, rights.ErrAlreadyPrivate},
+		{"make it public again", []domain.Event{created(rights.Team, false)},
+			func(c *rights.Collection) error { return c.MakePublic(creator) }, []domain.Event{rights.TeamMadePublic(byCarl)}, nil},
+		{"only the creator or an administrator", []domain.Event{created(rights.Fleet, true)},
+			func(c *rights.Collection) error { return c.MakePrivate(other, true) }, nil, rights.ErrNotManager},
+		{"an administrator may", []domain.Event{created(rights.Report, true)},
+			func(c *rights.Collection) error { return c.MakePrivate(admin, true) },
+			[]domain.Event{rights.ReportMadePrivate{Account: "acme", Item: "f1", By: admin.User}}, nil},
+		{"another account's administrator may not", []domain.Event{created(rights.Fleet, true)},
+			func(c *rights.Collection) error { return c.MakePrivate(outside, true) }, nil, domain.NewError(domain.NotFound, "unknown-item", "")},
+		{"share privately with item and member rights", []domain.Event{created(rights.Fleet, false)},
+			func(c *rights.Collection) error { return c.Share(creator, "bob@x", edit) },
+			[]domain.Event{rights.SharedPrivately{Account: "acme", Item: "f1", User: "bob@x", Rights: edit, By: creator.User}}, nil},
+		{"a share needs some rights", []domain.Event{created(rights.Fleet, false)},
+			func(c *rights.Collection) error { return c.Share(creator, "bob@x", none) }, nil, rights.ErrNoRights},
+		{"reports have no member rights", []domain.Event{created(rights.Report, false)},
+			func(c *rights.Collection) error { return c.Share(creator, "bob@x", edit) }, nil, rights.ErrNoMembers},
+		{"revoke a share", []domain.Event{created(rights.Fleet, false), rights.SharedPrivately{Account: "acme", Item: "f1", User: "bob@x", Rights: view}},
+			func(c *rights.Collection) error { return c.Revoke(creator, "bob@x") },
+			[]domain.Event{rights.PrivateShareRevoked{Account: "acme", Item: "f1", User: "bob@x", By: creator.User}}, nil},
+		{"revoke what is not shared", []domain.Event{created(rights.Fleet, false)},
+			func(c *rights.Collection) error { return c.Revoke(creator, "bob@x") }, nil, rights.ErrNotShared},
+		{"add a vehicle", []domain.Event{created(rights.Fleet, false)},
+			func(c *rights.Collection) error { return c.Add(creator, "v1") },
+			[]domain.Event{rights.MemberAdded{Account: "acme", Item: "f1", Member: "v1"}}, nil},
+		{"not twice", []domain.Event{created(rights.Fleet, false), rights.MemberAdded{Account: "acme", Item: "f1", Member: "v1"}},
+			func(c *rights.Collection) error { return c.Add(creator, "v1") }, nil, rights.ErrAlreadyMember},
+		{"reports have no members", []domain.Event{created(rights.Report, false)},
+			func(c *rights.Collection) error { return c.Add(creator, "v1") }, nil, rights.ErrNoMembers},
+		{"remove a marker", []domain.Event{created(rights.Category, false), rights.MemberAdded{Account: "acme", Item: "f1", Member: "m1"}},
+			func(c *rights.Collection) error { return c.Remove(creator, "m1") },
+			[]domain.Event{rights.MemberRemoved{Account: "acme", Item: "f1", Member: "m1"}}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			col := rights.CollectionFromHistory(c.given)
+			err := c.when(col)
+			if c.err != nil {
+				if !errors.Is(err, c.err) || len(col.Changes()) != 0 {
+					t.Fatalf("err = %v (changes %v), want %v", err, col.Changes(), c.err)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(col.Changes(), c.then) {
+				t.Fatalf("events = %#v, %v; want %#v", col.Changes(), err, c.then)
+			}
+		})
+	}
+}
+
+func TestCreateCollection(t *testing.T) {
+	if _, err := rights.Create(creator, rights.Node, "n", "N", true); err == nil {
+		t.Fatal("a node was created as a collection")
+	}
+	c, err := rights.Create(creator, rights.Fleet, "f1", "North", false)
+	if err != nil || !reflect.DeepEqual(c.Changes(), []domain.Event{created(rights.Fleet, false)}) {
+		t.Fatalf("create = %#v, %v", c, err)
+	}
+}
+
+func TestHierarchy(t *testing.T) {
+	tree := []domain.Event{
+		rights.NodeAdded{Account: "acme", Node: "hq", Name: "HQ"},
+		rights.NodeAdded{Account: "acme", Node: "east", Parent: "hq", Name: "East"},
+		rights.NodeAdded{Account: "acme", Node: "depot", Parent: "east", Name: "Depot"},
+		rights.NodeAdded{Account: "acme", Node: "west", Parent: "hq", Name: "West"},
+	}
+	cases := []struct {
+		name string
+		when func(h *rights.Hierarchy) error
+		then []domain.Event
+		err  error
+	}{
+		{"add a node", func(h *rights.Hierarchy) error { return h.Add(admin, "north", "hq", "North") },
+			[]domain.Event{rights.NodeAdded{Account: "acme", Node: "north", Parent: "hq", Name: "North"}}, nil},
+		{"one root only", func(h *rights.Hierarchy) error { return h.Add(admin, "top", "", "Top") }, nil, rights.ErrSecondRoot},
+		{"under an existing parent", func(h *rights.Hierarchy) error { return h.Add(admin, "x", "nowhere", "X") }, nil, rights.ErrUnknownNode},
+		{"only administrators", func(h *rights.Hierarchy) error { return h.Add(other, "x", "hq", "X") }, nil, domain.ErrNotAdministrator},
+		{"move a subtree", func(h *rights.Hierarchy) error { return h.Move(admin, "east", "west") },
+			[]domain.Event{rights.NodeMoved{Account: "acme", Node: "east", From: "hq", To: "west"}}, nil},
+		{"never under itself", func(h *rights.Hierarchy) error { return h.Move(admin, "east", "depot") }, nil, rights.ErrCycle},
+		{"the root stays", func(h *rights.Hierarchy) error { return h.Move(admin, "hq", "west") }, nil, rights.ErrMoveRoot},
+		{"place a vehicle", func(h *rights.Hierarchy) error { return h.Place(admin, "v1", "depot") },
+			[]domain.Event{rights.MemberPlaced{Account: "acme", Member: "v1", Node: "depot"}}, nil},
+		{"on an existing node", func(h *rights.Hierarchy) error { return h.Place(admin, "v1", "nowhere") }, nil, rights.ErrUnknownNode},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := rights.HierarchyFromHistory("acme", tree)
+			err := c.when(h)
+			if c.err != nil {
+				if !errors.Is(err, c.err) || len(h.Changes()) != 0 {
+					t.Fatalf("err = %v, want %v", err, c.err)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(h.Changes(), c.then) {
+				t.Fatalf("events = %#v, %v; want %#v", h.Changes(), err, c.then)
+			}
+		})
+	}
+}
+
+func TestAccess(t *testing.T) {
+	defined := rights.RoleDefined{Account: "acme", Role: "viewer", Rights: map[rights.Kind]rights.Rights{rights.Fleet: view}}
+	cases := []struct {
+		name string
+		when func(a *rights.Access) error
+		then []domain.Event
+		err  error
+	}{
+		{"define a role", func(a *rights.Access) error {
+			return a.DefineRole(admin, "editor", map[rights.Kind]rights.Rights{rights.Team: edit})
+		}, []domain.Event{rights.RoleDefined{Account: "acme", Role: "editor", Rights: map[rights.Kind]rights.Rights{rights.Team: edit}}}, nil},
+		{"a role's rights name real kinds", func(a *rights.Access) error {
+			return a.DefineRole(admin, "odd", map[rights.Kind]rights.Rights{"cars": edit})
+		}, nil, domain.Invalidf("invalid-kind", "")},
+		{"assign a role", func(a *rights.Access) error { return a.Assign(admin, "bob@x", "viewer") },
+			[]domain.Event{rights.RoleAssigned{Account: "acme", User: "bob@x", Role: "viewer"}}, nil},
+		{"only roles that exist", func(a *rights.Access) error { return a.Assign(admin, "bob@x", "boss") }, nil, rights.ErrUnknownRole},
+		{"only administrators", func(a *rights.Access) error { return a.Assign(other, "bob@x", "viewer") }, nil, domain.ErrNotAdministrator},
+		{"set direct rights", func(a *rights.Access) error { return a.SetDirect(admin, "bob@x", rights.Report, viewOne) },
+			[]domain.Event{rights.DirectRightsSet{Account: "acme", User: "bob@x", Kind: rights.Report, Rights: viewOne}}, nil},
+		{"unassign a role not held", func(a *rights.Access) error { return a.Unassign(admin, "bob@x", "viewer") }, nil, rights.ErrRoleNotHeld},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := rights.AccessFromHistory("acme", []domain.Event{defined})
+			err := c.when(a)
+			if c.err != nil {
+				if !errors.Is(err, c.err) || len(a.Changes()) != 0 {
+					t.Fatalf("err = %v, want %v", err, c.err)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(a.Changes(), c.then) {
+				t.Fatalf("events = %#v, %v; want %#v", a.Changes(), err, c.then)
+			}
+		})
+	}
+}

@@ -1,0 +1,208 @@
+package rights
+
+import (
+	"github.com/shareledger/shareledger/domain"
+)
+
+var (
+	ErrConfirmationRequired = domain.Invalidf("confirmation-required",
+		"making a public item private takes it away from everyone it is shared with publicly; send the command again with confirm set to true")
+	ErrAlreadyPrivate  = domain.NewError(domain.Conflict, "already-private", "the item is private already")
+	ErrAlreadyPublic   = domain.NewError(domain.Conflict, "already-public", "the item is public already")
+	ErrNotManager      = domain.NewError(domain.Forbidden, "not-item-manager", "only the item's creator or an administrator may do this")
+	ErrNoMembers       = domain.NewError(domain.Invalid, "no-members", "saved reports have no members")
+	ErrAlreadyMember   = domain.NewError(domain.Conflict, "already-in-collection", "the member is in the collection already")
+	ErrNotInCollection = domain.NewError(domain.Conflict, "not-in-collection", "the member is not in the collection")
+	ErrNotShared       = domain.NewError(domain.Conflict, "not-shared-privately", "the item is not shared privately with this user")
+	ErrNoRights        = domain.Invalidf("no-rights", "a private share needs item or member rights; revoke the share instead")
+)
+
+// Collection is the aggregate of a fleet, team, marker category or saved
+// report made on its own screen (the fleets and teams that hierarchy nodes
+// imply belong to the hierarchy).
+type Collection struct {
+	id      ItemID
+	account domain.AccountID
+	kind    Kind
+	public  bool
+	creator domain.UserID
+	shares  map[domain.UserID]Rights
+	members map[MemberID]bool
+	changes []domain.Event
+}
+
+// Create makes a collection; fleets, teams, categories and reports are
+// private unless made public.
+func Create(by domain.Member, kind Kind, id ItemID, name string, public bool) (*Collection, error) {
+	switch kind {
+	case Fleet, Team, Category, Report:
+	default:
+		return nil, domain.Invalidf("invalid-kind", "a collection is a fleet, team, category or report, not %q", kind)
+	}
+	name, err := domain.RequireText("name", name, 200)
+	if err != nil {
+		return nil, err
+	}
+	c := &Collection{}
+	c.record(CollectionCreated{Account: by.Account, Item: id, Kind: kind, Name: name, Public: public, Creator: by.User})
+	return c, nil
+}
+
+// CollectionFromHistory rebuilds a collection; nil when there is none.
+func CollectionFromHistory(history []domain.Event) *Collection {
+	if len(history) == 0 {
+		return nil
+	}
+	c := &Collection{}
+	for _, e := range history {
+		c.apply(e)
+	}
+	return c
+}
+
+// Changes lists the events recorded since the collection was loaded.
+func (c *Collection) Changes() []domain.Event { return c.changes }
+
+// Account is the account the collection belongs to.
+func (c *Collection) Account() domain.AccountID { return c.account }
+
+func (c *Collection) requireManager(by domain.Member) error {
+	if by.Account != c.account {
+		return domain.NewError(domain.NotFound, "unknown-item", "no such item in this account")
+	}
+	if !by.Admin && by.User != c.creator {
+		return ErrNotManager
+	}
+	return nil
+}
+
+// MakePrivate withdraws public sharing; the caller must confirm, because
+// it takes access away from everyone the item is shared with publicly.
+func (c *Collection) MakePrivate(by domain.Member, confirmed bool) error {
+	if err := c.requireManager(by); err != nil {
+		return err
+	}
+	if !c.public {
+		return ErrAlreadyPrivate
+	}
+	if !confirmed {
+		return ErrConfirmationRequired
+	}
+	p := Privacy{Account: c.account, Item: c.id, By: by.User}
+	switch c.kind {
+	case Fleet:
+		c.record(FleetMadePrivate(p))
+	case Team:
+		c.record(TeamMadePrivate(p))
+	case Category:
+		c.record(CategoryMadePrivate(p))
+	case Report:
+		c.record(ReportMadePrivate(p))
+	}
+	return nil
+}
+
+// MakePublic restores public sharing (and only that).
+func (c *Collection) MakePublic(by domain.Member) error {
+	if err := c.requireManager(by); err != nil {
+		return err
+	}
+	if c.public {
+		return ErrAlreadyPublic
+	}
+	p := Privacy{Account: c.account, Item: c.id, By: by.User}
+	switch c.kind {
+	case Fleet:
+		c.record(FleetMadePublic(p))
+	case Team:
+		c.record(TeamMadePublic(p))
+	case Category:
+		c.record(CategoryMadePublic(p))
+	case Report:
+		c.record(ReportMadePublic(p))
+	}
+	return nil
+}
+
+// Share sets one subuser's item and member rights on the collection.
+func (c *Collection) Share(by domain.Member, user domain.UserID, r Rights) error {
+	if err := c.requireManager(by); err != nil {
+		return err
+	}
+	if r.IsNone() {
+		return ErrNoRights
+	}
+	if c.kind == Report && r.Member != None {
+		return ErrNoMembers.Withf("saved reports have no members: share one with item rights only")
+	}
+	if c.shares[user] == r {
+		return nil
+	}
+	c.record(SharedPrivately{Account: c.account, Item: c.id, User: user, Rights: r, By: by.User})
+	return nil
+}
+
+// Revoke removes a subuser's private share.
+func (c *Collection) Revoke(by domain.Member, user domain.UserID) error {
+	if err := c.requireManager(by); err != nil {
+		return err
+	}
+	if _, ok := c.shares[user]; !ok {
+		return ErrNotShared
+	}
+	c.record(PrivateShareRevoked{Account: c.account, Item: c.id, User: user, By: by.User})
+	return nil
+}
+
+// Add puts a vehicle or driver into a fleet or team, or a marker into a
+// category. A member may belong to several collections.
+func (c *Collection) Add(by domain.Member, m MemberID) error {
+	if err := c.requireManager(by); err != nil {
+		return err
+	}
+	if c.kind == Report {
+		return ErrNoMembers
+	}
+	if c.members[m] {
+		return ErrAlreadyMember
+	}
+	c.record(MemberAdded{Account: c.account, Item: c.id, Member: m})
+	return nil
+}
+
+// Remove takes a member out.
+func (c *Collection) Remove(by domain.Member, m MemberID) error {
+	if err := c.requireManager(by); err != nil {
+		return err
+	}
+	if !c.members[m] {
+		return ErrNotInCollection
+	}
+	c.record(MemberRemoved{Account: c.account, Item: c.id, Member: m})
+	return nil
+}
+
+func (c *Collection) record(e domain.Event) {
+	c.apply(e)
+	c.changes = append(c.changes, e)
+}
+
+func (c *Collection) apply(e domain.Event) {
+	switch e := e.(type) {
+	case CollectionCreated:
+		c.id, c.account, c.kind, c.public, c.creator = e.Item, e.Account, e.Kind, e.Public, e.Creator
+		c.shares, c.members = map[domain.UserID]Rights{}, map[MemberID]bool{}
+	case FleetMadePrivate, TeamMadePrivate, CategoryMadePrivate, ReportMadePrivate:
+		c.public = false
+	case FleetMadePublic, TeamMadePublic, CategoryMadePublic, ReportMadePublic:
+		c.public = true
+	case SharedPrivately:
+		c.shares[e.User] = e.Rights
+	case PrivateShareRevoked:
+		delete(c.shares, e.User)
+	case MemberAdded:
+		c.members[e.Member] = true
+	case MemberRemoved:
+		delete(c.members, e.Member)
+	}
+}

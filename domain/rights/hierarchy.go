@@ -1,0 +1,123 @@
+package rights
+
+import "github.com/shareledger/shareledger/domain"
+
+var (
+	ErrUnknownNode  = domain.NewError(domain.NotFound, "unknown-node", "no such hierarchy node")
+	ErrNodeExists   = domain.NewError(domain.Conflict, "node-exists", "a node with this id exists already")
+	ErrSecondRoot   = domain.NewError(domain.Conflict, "second-root", "the hierarchy has a root already; name a parent")
+	ErrCycle        = domain.NewError(domain.Conflict, "hierarchy-cycle", "a node cannot move under itself or its own descendants")
+	ErrMoveRoot     = domain.NewError(domain.Conflict, "move-root", "the root of the hierarchy cannot move")
+	ErrAlreadyThere = domain.NewError(domain.Conflict, "already-placed", "the member is placed on this node already")
+)
+
+// Hierarchy is the aggregate of an account's tree of nodes and of the
+// users, vehicles and drivers placed on them. Administrators change it.
+type Hierarchy struct {
+	account domain.AccountID
+	parent  map[ItemID]ItemID
+	root    ItemID
+	placed  map[MemberID]ItemID
+	changes []domain.Event
+}
+
+// HierarchyFromHistory rebuilds an account's hierarchy (empty when new).
+func HierarchyFromHistory(acc domain.AccountID, history []domain.Event) *Hierarchy {
+	h := &Hierarchy{account: acc, parent: map[ItemID]ItemID{}, placed: map[MemberID]ItemID{}}
+	for _, e := range history {
+		h.apply(e)
+	}
+	return h
+}
+
+// Changes lists the events recorded since the hierarchy was loaded.
+func (h *Hierarchy) Changes() []domain.Event { return h.changes }
+
+// Has says whether the node exists.
+func (h *Hierarchy) Has(n ItemID) bool { _, ok := h.parent[n]; return ok }
+
+// Add creates a node under parent; the first node is the root.
+func (h *Hierarchy) Add(by domain.Member, id ItemID, parent ItemID, name string) error {
+	if err := by.RequireAdmin("change the hierarchy"); err != nil {
+		return err
+	}
+	name, err := domain.RequireText("name", name, 200)
+	if err != nil {
+		return err
+	}
+	if h.Has(id) {
+		return ErrNodeExists
+	}
+	if parent == "" && h.root != "" {
+		return ErrSecondRoot
+	}
+	if parent != "" && !h.Has(parent) {
+		return ErrUnknownNode.Withf("no hierarchy node %s", parent)
+	}
+	h.record(NodeAdded{Account: h.account, Node: id, Parent: parent, Name: name})
+	return nil
+}
+
+// Move hangs a node and its subtree under another parent.
+func (h *Hierarchy) Move(by domain.Member, id, to ItemID) error {
+	if err := by.RequireAdmin("change the hierarchy"); err != nil {
+		return err
+	}
+	if !h.Has(id) {
+		return ErrUnknownNode.Withf("no hierarchy node %s", id)
+	}
+	if !h.Has(to) {
+		return ErrUnknownNode.Withf("no hierarchy node %s", to)
+	}
+	if id == h.root {
+		return ErrMoveRoot
+	}
+	for n := to; n != ""; n = h.parent[n] {
+		if n == id {
+			return ErrCycle
+		}
+	}
+	if h.parent[id] == to {
+		return nil
+	}
+	h.record(NodeMoved{Account: h.account, Node: id, From: h.parent[id], To: to})
+	return nil
+}
+
+// Place puts a user, vehicle or driver on a node ("" takes it off).
+func (h *Hierarchy) Place(by domain.Member, m MemberID, node ItemID) error {
+	if err := by.RequireAdmin("place users, vehicles and drivers"); err != nil {
+		return err
+	}
+	if node != "" && !h.Has(node) {
+		return ErrUnknownNode.Withf("no hierarchy node %s", node)
+	}
+	if h.placed[m] == node {
+		return ErrAlreadyThere
+	}
+	h.record(MemberPlaced{Account: h.account, Member: m, Node: node})
+	return nil
+}
+
+func (h *Hierarchy) record(e domain.Event) {
+	h.apply(e)
+	h.changes = append(h.changes, e)
+}
+
+func (h *Hierarchy) apply(e domain.Event) {
+	switch e := e.(type) {
+	case NodeAdded:
+		h.parent[e.Node] = e.Parent
+		if e.Parent == "" {
+			h.root = e.Node
+		}
+	case NodeMoved:
+		h.parent[e.Node] = e.To
+	case MemberPlaced:
+		if e.Node == "" {
+			delete(h.placed, e.Member)
+		} else {
+			h.placed[e.Member] = e.Node
+		}
+	}
+}
