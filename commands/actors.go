@@ -50,3 +50,12 @@ func DeviceStream(id string) string { return "device-" + id }
 func PartnershipStream(a, b domain.AccountID) string {
 	return "partnership-" + string(partnership.IDOf(a, b))
 }
+
+// AccessStream is the stream of an account's roles and direct rights.
+func AccessStream(acc domain.AccountID) string { return "access-" + string(acc) }
+
+// HierarchyStream is the stream of an account's hierarchy.
+func HierarchyStream(acc domain.AccountID) string { return "hierarchy-" + string(acc) }
+
+// CollectionStream is the stream of a fleet, team, category or report.
+func CollectionStream(id string) string { return "collection-" + id }

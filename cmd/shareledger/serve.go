@@ -24,6 +24,7 @@ import (
 	devicecmd "github.com/shareledger/shareledger/commands/device"
 	partnershipcmd "github.com/shareledger/shareledger/commands/partnership"
 	"github.com/shareledger/shareledger/commands/problem"
+	rightscmd "github.com/shareledger/shareledger/commands/rights"
 	"github.com/shareledger/shareledger/domain/catalog"
 	"github.com/shareledger/shareledger/eventstore"
 	eventesdb "github.com/shareledger/shareledger/eventstore/esdb"
@@ -37,6 +38,7 @@ import (
 	"github.com/shareledger/shareledger/projections/partners"
 	rmpostgres "github.com/shareledger/shareledger/projections/postgres"
 	"github.com/shareledger/shareledger/projections/relay"
+	rightsmodel "github.com/shareledger/shareledger/projections/rights"
 	"github.com/shareledger/shareledger/readapi"
 )
 
@@ -92,7 +94,7 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 			return nil, err
 		}
 	}
-	ps := []projections.Projection{directory.Projection{}, devices.Projection{}, partners.Projection{}, notify.Projection{Mailer: mailer}}
+	ps := []projections.Projection{directory.Projection{}, devices.Projection{}, partners.Projection{}, notify.Projection{Mailer: mailer}, rightsmodel.Projection{}}
 	if cfg.Relay != "" {
 		if a.relay, err = relay.JetStream(cfg.Relay, log); err != nil {
 			a.close()
@@ -131,7 +133,9 @@ func router(keys *auth.Keys, repo commands.Repo, read *readapi.API, log *slog.Lo
 		accountcmd.New(repo, log).Routes(r, now)
 		devicecmd.New(repo, log).Routes(r, now)
 		partnershipcmd.New(repo, log).Routes(r, now)
+		rightscmd.New(repo, log).Routes(r, now)
 		read.Routes(r)
+		read.RightsRoutes(r)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, &problem.RouteError{Status: http.StatusNotFound, Code: "no-such-route", Err: fmt.Errorf("no route %s; see /openapi.json", r.URL.Path)})

@@ -221,18 +221,31 @@ func (r reader) Scan(ctx context.Context, table string, page projections.Page, f
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", table, err)
 	}
-	defer rows.Close()
+	// Read the page before calling fn, which may query the same
+	// transaction (one connection runs one query at a time).
+	type kv struct {
+		key string
+		doc []byte
+	}
+	var found []kv
 	for rows.Next() {
-		var key string
-		var doc []byte
-		if err := rows.Scan(&key, &doc); err != nil {
+		var e kv
+		if err := rows.Scan(&e.key, &e.doc); err != nil {
+			rows.Close()
 			return err
 		}
-		if err := fn(key, doc); err != nil {
+		found = append(found, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("scan %s: %w", table, err)
+	}
+	for _, e := range found {
+		if err := fn(e.key, e.doc); err != nil {
 			return err
 		}
 	}
-	return rows.Err()
+	return nil
 }
 
 // tx buffers a transaction's writes and remembers what it read, so that a

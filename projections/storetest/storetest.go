@@ -190,6 +190,19 @@ func testScan(t *testing.T, h Harness) {
 		{"nothing", projections.Page{Prefix: "z"}, nil},
 		{"after everything", projections.Page{Prefix: "a/", After: "a/z"}, []string{"a/é"}},
 	}
+	// A scan's callback may read the same snapshot.
+	err := s.View(context.Background(), func(r projections.Reader) error {
+		return r.Scan(context.Background(), "docs", projections.Page{Prefix: "a/"}, func(k string, _ []byte) error {
+			var d doc
+			if found, err := r.Get(context.Background(), "docs", "b/1", &d); err != nil || !found || d.N != 5 {
+				return fmt.Errorf("get inside scan: %+v %v %v", d, found, err)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range cases {
 		var got []string
 		err := s.View(context.Background(), func(r projections.Reader) error {

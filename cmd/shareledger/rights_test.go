@@ -1,0 +1,153 @@
+package main
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/shareledger/shareledger/readapi"
+)
+
+// TestSharingWithSubusers walks the product doc's Fleets & Teams, Marker
+// Categories and hierarchy flows over HTTP.
+func TestSharingWithSubusers(t *testing.T) {
+	for _, b := range backends[:2] {
+		t.Run(b.name, func(t *testing.T) {
+			s := start(t, testConfig(t, b))
+			erin := s.as("erin@acme.test", "acme") // the administrator
+			ann, bob := s.as("ann@acme.test", "acme"), s.as("bob@acme.test", "acme")
+			carl, dora := s.as("carl@acme.test", "acme"), s.as("dora@acme.test", "acme")
+			erin.command("POST", "/v1/accounts", map[string]any{"organization": "ACME", "name": "Erin"})
+			for _, u := range []string{"ann", "bob", "carl", "dora"} {
+				erin.command("POST", "/v1/users", map[string]any{"email": u + "@acme.test", "name": u, "role": "user"})
+			}
+			check := func(c client, pos, query string) readapi.Check {
+				t.Helper()
+				var out readapi.Check
+				c.read("/v1/rights/check?"+query, pos, &out)
+				return out
+			}
+			via := func(ch readapi.Check) string {
+				if len(ch.Sources) == 0 {
+					return ""
+				}
+				return ch.Sources[0].Via
+			}
+
+			// Fleets & Teams: public view on all fleets, private edit on one.
+			erin.command("POST", "/v1/roles", map[string]any{"name": "viewer", "rights": map[string]any{"fleet": map[string]string{"item": "view", "member": "view"}}})
+			erin.command("POST", "/v1/subusers/ann@acme.test/roles", map[string]any{"role": "viewer"})
+			north := erin.command("POST", "/v1/collections", map[string]any{"kind": "fleet", "name": "North", "public": true}).ID
+			south := erin.command("POST", "/v1/collections", map[string]any{"kind": "fleet", "name": "South", "public": true}).ID
+			erin.command("POST", "/v1/collections/"+north+"/members", map[string]any{"member": "v1"})
+			erin.command("POST", "/v1/collections/"+south+"/members", map[string]any{"member": "v1"})
+			last := erin.command("PUT", "/v1/collections/"+south+"/shares/ann@acme.test", map[string]any{"item": "edit", "member": "edit"})
+			if c := check(ann, last.Position, "item="+north); !c.Allowed || c.Rights.Item.String() != "view" || via(c) != "role" {
+				t.Fatalf("ann on North: %+v", c)
+			}
+			if c := check(ann, last.Position, "member=v1&level=edit"); !c.Allowed || via(c) != "private-share" || string(c.Sources[0].Collection) != south {
+				t.Fatalf("ann on v1, in two fleets: %+v", c)
+			}
+			if c := check(bob, last.Position, "item="+north); c.Allowed {
+				t.Fatalf("bob without rights sees North: %+v", c)
+			}
+			var grid struct {
+				Items []readapi.GridRow `json:"items"`
+			}
+			erin.read("/v1/rights/items/"+north+"/grid", last.Position, &grid)
+			rows := map[string]readapi.GridRow{}
+			for _, r := range grid.Items {
+				rows[string(r.User)] = r
+			}
+			if len(grid.Items) != 5 || rows["ann@acme.test"].Rights.Item.String() != "view" || rows["bob@acme.test"].Rights.Item.String() != "none" || rows["erin@acme.test"].Sources[0].Via != "administrator" {
+				t.Fatalf("North's User Permissions tab: %+v", grid.Items)
+			}
+			if r := ann.do("GET", "/v1/rights/check?user=bob@acme.test&item="+north, nil); r.status != http.StatusForbidden {
+				t.Fatalf("ann asking about bob: %d %s", r.status, r.body)
+			}
+			// Making North private withdraws public sharing at once, after confirmation.
+			if r := erin.do("POST", "/v1/collections/"+north+"/private", map[string]any{"confirm": false}); r.status != http.StatusUnprocessableEntity || r.problemCode(t) != "confirmation-required" {
+				t.Fatalf("unconfirmed: %d %s", r.status, r.body)
+			}
+			private := erin.command("POST", "/v1/collections/"+north+"/private", map[string]any{"confirm": true})
+			if c := check(ann, private.Position, "item="+north); c.Allowed {
+				t.Fatalf("North private, ann still sees it: %+v", c)
+			}
+			public := erin.command("POST", "/v1/collections/"+north+"/public", nil)
+			if c := check(ann, public.Position, "item="+north); !c.Allowed {
+				t.Fatalf("North public again, ann does not see it: %+v", c)
+			}
+			var visible struct {
+				Items []readapi.VisibleItem `json:"items"`
+			}
+			ann.read("/v1/rights/items?kind=fleet", public.Position, &visible)
+			if len(visible.Items) != 2 {
+				t.Fatalf("ann's fleets: %+v", visible.Items)
+			}
+
+			// Marker Categories: private to its creator, shared with one user.
+			hazards := carl.command("POST", "/v1/collections", map[string]any{"kind": "category", "name": "Hazards"}).ID
+			carl.command("POST", "/v1/collections/"+hazards+"/members", map[string]any{"member": "m1"})
+			shared := carl.command("PUT", "/v1/collections/"+hazards+"/shares/bob@acme.test", map[string]any{"item": "view", "member": "view"})
+			if c := check(bob, shared.Position, "member=m1"); !c.Allowed || via(c) != "private-share" {
+				t.Fatalf("bob on the shared marker: %+v", c)
+			}
+			if c := check(ann, shared.Position, "member=m1"); c.Allowed {
+				t.Fatalf("ann sees carl's private marker: %+v", c)
+			}
+			if r := ann.do("PUT", "/v1/collections/"+hazards+"/shares/ann@acme.test", map[string]any{"item": "full"}); r.status != http.StatusForbidden {
+				t.Fatalf("ann sharing carl's category with herself: %d %s", r.status, r.body)
+			}
+
+			// The hierarchy: a user on a middle node of a three-level tree.
+			for _, n := range []map[string]any{
+				{"id": "hq", "name": "HQ"}, {"id": "east", "parent": "hq", "name": "East"},
+				{"id": "depot", "parent": "east", "name": "Depot"}, {"id": "west", "parent": "hq", "name": "West"},
+			} {
+				erin.command("POST", "/v1/hierarchy/nodes", n)
+			}
+			erin.command("PUT", "/v1/subusers/dora@acme.test/rights/node", map[string]any{"item": "edit", "member": "edit"})
+			for member, node := range map[string]string{"dora@acme.test": "east", "v3": "depot", "v4": "hq", "ann@acme.test": "depot", "carl@acme.test": "west"} {
+				last = erin.command("PUT", "/v1/hierarchy/placements/"+member, map[string]any{"node": node})
+			}
+			cases := []struct {
+				query string
+				want  bool
+			}{
+				{"item=depot", true}, {"item=east", true}, {"item=hq", false}, {"item=west", false},
+				{"member=v3", true}, {"member=v4", false}, {"member=v9", true}, // v9 is on no node
+			}
+			for _, c := range cases {
+				if got := check(dora, last.Position, c.query); got.Allowed != c.want {
+					t.Fatalf("dora %s: allowed %v, want %v (%+v)", c.query, got.Allowed, c.want, got)
+				}
+			}
+			var subs struct {
+				Items []struct {
+					User string `json:"user"`
+				} `json:"items"`
+			}
+			dora.read("/v1/subusers", last.Position, &subs)
+			seen := map[string]bool{}
+			for _, u := range subs.Items {
+				seen[u.User] = true
+			}
+			// Placed below dora's node (ann) or on no node (bob, erin):
+			// visible; placed on another branch (carl): not.
+			if !seen["ann@acme.test"] || !seen["bob@acme.test"] || !seen["erin@acme.test"] || seen["carl@acme.test"] {
+				t.Fatalf("dora's subusers: %+v", subs.Items)
+			}
+			dora.read("/v1/subusers?search=an", last.Position, &subs)
+			if len(subs.Items) != 1 || subs.Items[0].User != "ann@acme.test" {
+				t.Fatalf("dora searching 'an': %+v", subs.Items)
+			}
+			// Moving a node moves what it grants.
+			moved := erin.command("POST", "/v1/hierarchy/nodes/depot/move", map[string]any{"parent": "west"})
+			if c := check(dora, moved.Position, "item=depot"); c.Allowed {
+				t.Fatalf("depot moved to west, dora still sees it: %+v", c)
+			}
+			if r := erin.do("POST", "/v1/hierarchy/nodes/hq/move", map[string]any{"parent": "depot"}); r.status != http.StatusConflict {
+				t.Fatalf("moving the root: %d %s", r.status, r.body)
+			}
+		})
+	}
+}

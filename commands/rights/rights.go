@@ -1,0 +1,377 @@
+// Package rights holds the use cases of sharing with subusers: roles and
+// direct rights, fleets, teams, categories and reports with their privacy,
+// private shares and members, and the hierarchy.
+package rights
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/shareledger/shareledger/commands"
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/domain/account"
+	"github.com/shareledger/shareledger/domain/rights"
+)
+
+// Change is one change to an account's rights. Target names the stream's
+// subject: the collection for collection changes, else unused.
+type Change struct {
+	Meta   commands.Meta
+	Target string
+	// Subuser is checked to be a user of the account when set.
+	Subuser string
+	Decide  func(by domain.Member, acc *account.Account) func(agg any) error
+}
+
+// Handlers are the rights use cases; each kind of aggregate has one.
+type Handlers struct {
+	Access     commands.Handler[Change]
+	Hierarchy  commands.Handler[Change]
+	Collection commands.Handler[Change]
+	Create     commands.Handler[Create]
+}
+
+// Create makes a fleet, team, category or report.
+type Create struct {
+	Meta   commands.Meta
+	Kind   string
+	Name   string
+	Public bool
+}
+
+// New builds the handlers on repo, decorated.
+func New(repo commands.Repo, log *slog.Logger) Handlers {
+	u := useCases{repo}
+	return Handlers{
+		Access:     commands.Decorate(u.access, log, "ChangeAccess"),
+		Hierarchy:  commands.Decorate(u.hierarchy, log, "ChangeHierarchy"),
+		Collection: commands.Decorate(u.collection, log, "ChangeCollection"),
+		Create:     commands.Decorate(u.create, log, "CreateCollection"),
+	}
+}
+
+type useCases struct{ repo commands.Repo }
+
+// prepare checks the caller and, when named, the subuser the change is about.
+func (u useCases) prepare(ctx context.Context, c Change) (*account.Account, domain.Member, error) {
+	acc, by, err := u.repo.Member(ctx, c.Meta)
+	if err != nil {
+		return nil, by, err
+	}
+	if c.Subuser != "" {
+		user, err := domain.ParseUser(c.Subuser)
+		if err != nil {
+			return nil, by, err
+		}
+		if _, err := acc.Member(user); err != nil {
+			return nil, by, err
+		}
+	}
+	return acc, by, nil
+}
+
+func (u useCases) access(ctx context.Context, c Change) (commands.Result, error) {
+	acc, by, err := u.prepare(ctx, c)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	l, err := u.repo.Load(ctx, commands.AccessStream(by.Account), c.Meta.CommandID)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	if res, ok := l.Replayed(""); ok {
+		return res, nil
+	}
+	a := rights.AccessFromHistory(by.Account, l.History)
+	if err := c.Decide(by, acc)(a); err != nil {
+		return commands.Result{}, err
+	}
+	return u.repo.Save(ctx, l, c.Meta, "", a.Changes())
+}
+
+func (u useCases) hierarchy(ctx context.Context, c Change) (commands.Result, error) {
+	acc, by, err := u.prepare(ctx, c)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	l, err := u.repo.Load(ctx, commands.HierarchyStream(by.Account), c.Meta.CommandID)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	if res, ok := l.Replayed(c.Target); ok {
+		return res, nil
+	}
+	h := rights.HierarchyFromHistory(by.Account, l.History)
+	if err := c.Decide(by, acc)(h); err != nil {
+		return commands.Result{}, err
+	}
+	return u.repo.Save(ctx, l, c.Meta, c.Target, h.Changes())
+}
+
+func (u useCases) collection(ctx context.Context, c Change) (commands.Result, error) {
+	acc, by, err := u.prepare(ctx, c)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	l, err := u.repo.Load(ctx, commands.CollectionStream(c.Target), c.Meta.CommandID)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	if res, ok := l.Replayed(c.Target); ok {
+		return res, nil
+	}
+	col := rights.CollectionFromHistory(l.History)
+	if col == nil || col.Account() != by.Account {
+		return commands.Result{}, domain.NewError(domain.NotFound, "unknown-item", "no such fleet, team, category or report in this account")
+	}
+	if err := c.Decide(by, acc)(col); err != nil {
+		return commands.Result{}, err
+	}
+	return u.repo.Save(ctx, l, c.Meta, c.Target, col.Changes())
+}
+
+func (u useCases) create(ctx context.Context, c Create) (commands.Result, error) {
+	kind, err := rights.ParseKind(c.Kind)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	_, by, err := u.repo.Member(ctx, c.Meta)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	id := commands.NewID(c.Meta.CommandID, "collection")
+	l, err := u.repo.Load(ctx, commands.CollectionStream(id), c.Meta.CommandID)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	if res, ok := l.Replayed(id); ok {
+		return res, nil
+	}
+	col, err := rights.Create(by, kind, rights.ItemID(id), c.Name, c.Public)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	return u.repo.Save(ctx, l, c.Meta, id, col.Changes())
+}
+
+type rightsBody struct {
+	Item   string `json:"item"`
+	Member string `json:"member"`
+}
+
+func (b rightsBody) parse() (rights.Rights, error) {
+	var r rights.Rights
+	var err error
+	if b.Item != "" {
+		if r.Item, err = rights.ParseLevel(b.Item); err != nil {
+			return r, err
+		}
+	}
+	if b.Member != "" {
+		r.Member, err = rights.ParseLevel(b.Member)
+	}
+	return r, err
+}
+
+// as adapts a decision on one kind of aggregate to Change.Decide.
+func as[A any](f func(a A) error) func(agg any) error {
+	return func(agg any) error { return f(agg.(A)) }
+}
+
+// Routes mounts the rights commands.
+func (h Handlers) Routes(r chi.Router, now func() time.Time) {
+	serve := func(hd commands.Handler[Change], created bool, build func(w http.ResponseWriter, r *http.Request, c *Change) error) http.HandlerFunc {
+		return commands.Serve(hd, now, created, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (Change, error) {
+			c := Change{Meta: m}
+			return c, build(w, r, &c)
+		})
+	}
+	r.Post("/v1/roles", serve(h.Access, false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
+		var b struct {
+			Name   string                `json:"name"`
+			Rights map[string]rightsBody `json:"rights"`
+		}
+		if err := commands.Decode(w, r, &b); err != nil {
+			return err
+		}
+		set := map[rights.Kind]rights.Rights{}
+		for k, v := range b.Rights {
+			kind, err := rights.ParseKind(k)
+			if err != nil {
+				return err
+			}
+			if set[kind], err = v.parse(); err != nil {
+				return err
+			}
+		}
+		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
+			return as(func(a *rights.Access) error { return a.DefineRole(by, b.Name, set) })
+		}
+		return nil
+	}))
+	r.Post("/v1/subusers/{user}/roles", serve(h.Access, false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
+		var b struct {
+			Role string `json:"role"`
+		}
+		if err := commands.Decode(w, r, &b); err != nil {
+			return err
+		}
+		c.Subuser = chi.URLParam(r, "user")
+		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
+			return as(func(a *rights.Access) error { return a.Assign(by, domain.UserID(c.Subuser), b.Role) })
+		}
+		return nil
+	}))
+	r.Delete("/v1/subusers/{user}/roles/{role}", serve(h.Access, false, func(_ http.ResponseWriter, r *http.Request, c *Change) error {
+		c.Subuser = chi.URLParam(r, "user")
+		role := chi.URLParam(r, "role")
+		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
+			return as(func(a *rights.Access) error { return a.Unassign(by, domain.UserID(c.Subuser), role) })
+		}
+		return nil
+	}))
+	r.Put("/v1/subusers/{user}/rights/{kind}", serve(h.Access, false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
+		var b rightsBody
+		if err := commands.Decode(w, r, &b); err != nil {
+			return err
+		}
+		set, err := b.parse()
+		if err != nil {
+			return err
+		}
+		kind, err := rights.ParseKind(chi.URLParam(r, "kind"))
+		if err != nil {
+			return err
+		}
+		c.Subuser = chi.URLParam(r, "user")
+		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
+			return as(func(a *rights.Access) error { return a.SetDirect(by, domain.UserID(c.Subuser), kind, set) })
+		}
+		return nil
+	}))
+	r.Post("/v1/collections", commands.Serve(h.Create, now, true, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (Create, error) {
+		var b struct {
+			Kind   string `json:"kind"`
+			Name   string `json:"name"`
+			Public bool   `json:"public"`
+		}
+		err := commands.Decode(w, r, &b)
+		return Create{Meta: m, Kind: b.Kind, Name: b.Name, Public: b.Public}, err
+	}))
+	r.Post("/v1/collections/{item}/private", serve(h.Collection, false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
+		var b struct {
+			Confirm bool `json:"confirm"`
+		}
+		if err := commands.Decode(w, r, &b); err != nil {
+			return err
+		}
+		c.Target = chi.URLParam(r, "item")
+		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
+			return as(func(col *rights.Collection) error { return col.MakePrivate(by, b.Confirm) })
+		}
+		return nil
+	}))
+	r.Post("/v1/collections/{item}/public", serve(h.Collection, false, func(_ http.ResponseWriter, r *http.Request, c *Change) error {
+		c.Target = chi.URLParam(r, "item")
+		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
+			return as(func(col *rights.Collection) error { return col.MakePublic(by) })
+		}
+		return nil
+	}))
+	r.Put("/v1/collections/{item}/shares/{user}", serve(h.Collection, false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
+		var b rightsBody
+		if err := commands.Decode(w, r, &b); err != nil {
+			return err
+		}
+		set, err := b.parse()
+		if err != nil {
+			return err
+		}
+		c.Target, c.Subuser = chi.URLParam(r, "item"), chi.URLParam(r, "user")
+		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
+			return as(func(col *rights.Collection) error { return col.Share(by, domain.UserID(c.Subuser), set) })
+		}
+		return nil
+	}))
+	r.Delete("/v1/collections/{item}/shares/{user}", serve(h.Collection, false, func(_ http.ResponseWriter, r *http.Request, c *Change) error {
+		c.Target, c.Subuser = chi.URLParam(r, "item"), chi.URLParam(r, "user")
+		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
+			return as(func(col *rights.Collection) error { return col.Revoke(by, domain.UserID(c.Subuser)) })
+		}
+		return nil
+	}))
+	r.Post("/v1/collections/{item}/members", serve(h.Collection, false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
+		var b struct {
+			Member string `json:"member"`
+		}
+		if err := commands.Decode(w, r, &b); err != nil {
+			return err
+		}
+		if _, err := domain.RequireText("member", b.Member, 200); err != nil {
+			return err
+		}
+		c.Target = chi.URLParam(r, "item")
+		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
+			return as(func(col *rights.Collection) error { return col.Add(by, rights.MemberID(b.Member)) })
+		}
+		return nil
+	}))
+	r.Delete("/v1/collections/{item}/members/{member}", serve(h.Collection, false, func(_ http.ResponseWriter, r *http.Request, c *Change) error {
+		c.Target = chi.URLParam(r, "item")
+		m := rights.MemberID(chi.URLParam(r, "member"))
+		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
+			return as(func(col *rights.Collection) error { return col.Remove(by, m) })
+		}
+		return nil
+	}))
+	r.Post("/v1/hierarchy/nodes", serve(h.Hierarchy, true, func(w http.ResponseWriter, r *http.Request, c *Change) error {
+		var b struct {
+			ID     string `json:"id"`
+			Parent string `json:"parent"`
+			Name   string `json:"name"`
+		}
+		if err := commands.Decode(w, r, &b); err != nil {
+			return err
+		}
+		if b.ID == "" {
+			b.ID = commands.NewID(c.Meta.CommandID, "node")
+		}
+		c.Target = b.ID
+		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
+			return as(func(h *rights.Hierarchy) error {
+				return h.Add(by, rights.ItemID(b.ID), rights.ItemID(b.Parent), b.Name)
+			})
+		}
+		return nil
+	}))
+	r.Post("/v1/hierarchy/nodes/{node}/move", serve(h.Hierarchy, false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
+		var b struct {
+			Parent string `json:"parent"`
+		}
+		if err := commands.Decode(w, r, &b); err != nil {
+			return err
+		}
+		node := rights.ItemID(chi.URLParam(r, "node"))
+		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
+			return as(func(h *rights.Hierarchy) error { return h.Move(by, node, rights.ItemID(b.Parent)) })
+		}
+		return nil
+	}))
+	r.Put("/v1/hierarchy/placements/{member}", serve(h.Hierarchy, false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
+		var b struct {
+			Node string `json:"node"`
+		}
+		if err := commands.Decode(w, r, &b); err != nil {
+			return err
+		}
+		m := rights.MemberID(chi.URLParam(r, "member"))
+		c.Decide = func(by domain.Member, acc *account.Account) func(any) error {
+			return as(func(h *rights.Hierarchy) error { return h.Place(by, m, rights.ItemID(b.Node)) })
+		}
+		return nil
+	}))
+}

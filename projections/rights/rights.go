@@ -1,0 +1,178 @@
+// Package rights projects what the rights evaluation reads: each account's
+// subusers with their roles, direct rights and place in the hierarchy, its
+// roles, its items (with the fleet and team every hierarchy node implies),
+// private shares, collection membership both ways, and the tree.
+package rights
+
+import (
+	"context"
+
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/domain/account"
+	"github.com/shareledger/shareledger/domain/rights"
+	"github.com/shareledger/shareledger/projections"
+)
+
+// Tables the projection owns; keys start with the account.
+const (
+	Users   = "rights.users"   // acc/user -> User
+	Roles   = "rights.roles"   // acc/role -> map[Kind]Rights
+	Items   = "rights.items"   // acc/item -> Item
+	Shares  = "rights.shares"  // acc/item/user -> Rights
+	In      = "rights.in"      // acc/member/item -> true: the collections of a member
+	Members = "rights.members" // acc/item/member -> true
+	Placed  = "rights.placed"  // acc/member -> node
+	Parents = "rights.parents" // acc/node -> parent
+)
+
+// User is a subuser as the evaluation sees it, with a name to search by.
+type User struct {
+	rights.Subuser
+	Name string `json:"name"`
+}
+
+// Item is an item with its name.
+type Item struct {
+	rights.Item
+}
+
+// ImpliedFleet and ImpliedTeam are the ids of the fleet and team a node
+// implies.
+func ImpliedFleet(node rights.ItemID) rights.ItemID { return node + ":fleet" }
+
+// ImpliedTeam is the id of the team a node implies.
+func ImpliedTeam(node rights.ItemID) rights.ItemID { return node + ":team" }
+
+// Key joins key parts.
+func Key(parts ...string) string {
+	k := ""
+	for i, p := range parts {
+		if i > 0 {
+			k += "/"
+		}
+		k += p
+	}
+	return k
+}
+
+// Projection maintains the tables.
+type Projection struct{}
+
+// Name implements projections.Projection.
+func (Projection) Name() string { return "rights" }
+
+// Apply implements projections.Projection.
+func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.Envelope) error {
+	switch e := env.Event.(type) {
+	case account.AccountOpened:
+		return putUser(ctx, tx, e.Account, e.Administrator, func(u *User) { u.Admin, u.Name = true, e.Name })
+	case account.UserAdded:
+		return putUser(ctx, tx, e.Account, e.User, func(u *User) { u.Admin, u.Name = e.Role == account.Administrator, e.Name })
+	case rights.RoleDefined:
+		return tx.Put(ctx, Roles, Key(string(e.Account), e.Role), e.Rights)
+	case rights.RoleAssigned:
+		return putUser(ctx, tx, e.Account, e.User, func(u *User) { u.Roles = append(u.Roles, e.Role) })
+	case rights.RoleUnassigned:
+		return putUser(ctx, tx, e.Account, e.User, func(u *User) {
+			kept := u.Roles[:0]
+			for _, r := range u.Roles {
+				if r != e.Role {
+					kept = append(kept, r)
+				}
+			}
+			u.Roles = kept
+		})
+	case rights.DirectRightsSet:
+		return putUser(ctx, tx, e.Account, e.User, func(u *User) {
+			if u.Direct == nil {
+				u.Direct = map[rights.Kind]rights.Rights{}
+			}
+			u.Direct[e.Kind] = e.Rights
+		})
+	case rights.CollectionCreated:
+		return tx.Put(ctx, Items, Key(string(e.Account), string(e.Item)), Item{rights.Item{ID: e.Item, Kind: e.Kind, Name: e.Name, Public: e.Public, Creator: e.Creator}})
+	case rights.FleetMadePrivate:
+		return setPublic(ctx, tx, rights.Privacy(e), false)
+	case rights.TeamMadePrivate:
+		return setPublic(ctx, tx, rights.Privacy(e), false)
+	case rights.CategoryMadePrivate:
+		return setPublic(ctx, tx, rights.Privacy(e), false)
+	case rights.ReportMadePrivate:
+		return setPublic(ctx, tx, rights.Privacy(e), false)
+	case rights.FleetMadePublic:
+		return setPublic(ctx, tx, rights.Privacy(e), true)
+	case rights.TeamMadePublic:
+		return setPublic(ctx, tx, rights.Privacy(e), true)
+	case rights.CategoryMadePublic:
+		return setPublic(ctx, tx, rights.Privacy(e), true)
+	case rights.ReportMadePublic:
+		return setPublic(ctx, tx, rights.Privacy(e), true)
+	case rights.SharedPrivately:
+		return tx.Put(ctx, Shares, Key(string(e.Account), string(e.Item), string(e.User)), e.Rights)
+	case rights.PrivateShareRevoked:
+		return tx.Delete(ctx, Shares, Key(string(e.Account), string(e.Item), string(e.User)))
+	case rights.MemberAdded:
+		if err := tx.Put(ctx, In, Key(string(e.Account), string(e.Member), string(e.Item)), true); err != nil {
+			return err
+		}
+		return tx.Put(ctx, Members, Key(string(e.Account), string(e.Item), string(e.Member)), true)
+	case rights.MemberRemoved:
+		if err := tx.Delete(ctx, In, Key(string(e.Account), string(e.Member), string(e.Item))); err != nil {
+			return err
+		}
+		return tx.Delete(ctx, Members, Key(string(e.Account), string(e.Item), string(e.Member)))
+	case rights.NodeAdded:
+		acc := string(e.Account)
+		if err := tx.Put(ctx, Parents, Key(acc, string(e.Node)), e.Parent); err != nil {
+			return err
+		}
+		for _, it := range []rights.Item{
+			{ID: e.Node, Kind: rights.Node, Name: e.Name, Public: true, Node: e.Node},
+			{ID: ImpliedFleet(e.Node), Kind: rights.Fleet, Name: e.Name, Public: true, Node: e.Node},
+			{ID: ImpliedTeam(e.Node), Kind: rights.Team, Name: e.Name, Public: true, Node: e.Node},
+		} {
+			if err := tx.Put(ctx, Items, Key(acc, string(it.ID)), Item{it}); err != nil {
+				return err
+			}
+		}
+	case rights.NodeMoved:
+		return tx.Put(ctx, Parents, Key(string(e.Account), string(e.Node)), e.To)
+	case rights.MemberPlaced:
+		acc := string(e.Account)
+		if e.Node == "" {
+			if err := tx.Delete(ctx, Placed, Key(acc, string(e.Member))); err != nil {
+				return err
+			}
+		} else if err := tx.Put(ctx, Placed, Key(acc, string(e.Member)), e.Node); err != nil {
+			return err
+		}
+		var u User
+		if found, err := tx.Get(ctx, Users, Key(acc, string(e.Member)), &u); err != nil || !found {
+			return err
+		}
+		u.Node = e.Node
+		return tx.Put(ctx, Users, Key(acc, string(e.Member)), u)
+	}
+	return nil
+}
+
+func putUser(ctx context.Context, tx projections.Tx, acc domain.AccountID, id domain.UserID, change func(*User)) error {
+	var u User
+	key := Key(string(acc), string(id))
+	if _, err := tx.Get(ctx, Users, key, &u); err != nil {
+		return err
+	}
+	u.ID = id
+	change(&u)
+	return tx.Put(ctx, Users, key, u)
+}
+
+func setPublic(ctx context.Context, tx projections.Tx, p rights.Privacy, public bool) error {
+	var it Item
+	key := Key(string(p.Account), string(p.Item))
+	if found, err := tx.Get(ctx, Items, key, &it); err != nil || !found {
+		return err
+	}
+	it.Public = public
+	return tx.Put(ctx, Items, key, it)
+}
