@@ -137,6 +137,57 @@ func (a *API) RightsRoutes(r chi.Router) {
 	r.Get("/v1/rights/items", a.visibleItems)
 	r.Get("/v1/rights/items/{item}/grid", a.serve(needs, a.grid))
 	r.Get("/v1/subusers", a.serve(needs, a.subusers))
+	r.Get("/v1/rights/members", a.serve(needs, a.visibleMembers))
+}
+
+// VisibleMember is a vehicle, driver or marker a user can see.
+type VisibleMember struct {
+	ID     rights.MemberID   `json:"id"`
+	Kind   rights.MemberKind `json:"kind"`
+	Member rights.Level      `json:"member"`
+}
+
+// visibleMembers lists the vehicles, drivers or markers a user can see,
+// with their member rights, scanning the account's members in key order
+// until the page is full.
+func (a *API) visibleMembers(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
+	user, err := subject(r, caller)
+	if err != nil {
+		return nil, err
+	}
+	var kind rights.MemberKind
+	if k := r.URL.Query().Get("kind"); k != "" {
+		if kind, err = rights.ParseMemberKind(k); err != nil {
+			return nil, err
+		}
+	}
+	page, err := pageOf(r, string(caller.Account)+"/")
+	if err != nil {
+		return nil, err
+	}
+	v := &accountView{ctx: ctx, tx: tx, acc: string(caller.Account)}
+	levels := map[rights.MemberID]rights.Level{}
+	var evalErr error
+	members, err := list(ctx, tx, rightsmodel.Known, page, func(m *rightsmodel.Member) bool {
+		if (kind != "" && m.Kind != kind) || m.Kind == rights.User {
+			return false
+		}
+		g, err := rights.OnMember(v, user, m.ID)
+		if err != nil {
+			evalErr = err
+			return false
+		}
+		levels[m.ID] = g.Rights.Member
+		return g.Rights.Member != rights.None
+	})
+	if err = errors.Join(err, evalErr, v.err); err != nil {
+		return nil, err
+	}
+	out := Page[VisibleMember]{Items: []VisibleMember{}, Next: members.Next}
+	for _, m := range members.Items {
+		out.Items = append(out.Items, VisibleMember{ID: m.ID, Kind: m.Kind, Member: levels[m.ID]})
+	}
+	return out, nil
 }
 
 func (a *API) check(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/shareledger/shareledger/readapi"
@@ -38,8 +39,8 @@ func TestSharingWithSubusers(t *testing.T) {
 			erin.command("POST", "/v1/subusers/ann@acme.test/roles", map[string]any{"role": "viewer"})
 			north := erin.command("POST", "/v1/collections", map[string]any{"kind": "fleet", "name": "North", "public": true}).ID
 			south := erin.command("POST", "/v1/collections", map[string]any{"kind": "fleet", "name": "South", "public": true}).ID
-			erin.command("POST", "/v1/collections/"+north+"/members", map[string]any{"member": "v1"})
-			erin.command("POST", "/v1/collections/"+south+"/members", map[string]any{"member": "v1"})
+			erin.command("POST", "/v1/collections/"+north+"/members", map[string]any{"member": "v1", "kind": "vehicle"})
+			erin.command("POST", "/v1/collections/"+south+"/members", map[string]any{"member": "v1", "kind": "vehicle"})
 			last := erin.command("PUT", "/v1/collections/"+south+"/shares/ann@acme.test", map[string]any{"item": "edit", "member": "edit"})
 			if c := check(ann, last.Position, "item="+north); !c.Allowed || c.Rights.Item.String() != "view" || via(c) != "role" {
 				t.Fatalf("ann on North: %+v", c)
@@ -86,7 +87,7 @@ func TestSharingWithSubusers(t *testing.T) {
 
 			// Marker Categories: private to its creator, shared with one user.
 			hazards := carl.command("POST", "/v1/collections", map[string]any{"kind": "category", "name": "Hazards"}).ID
-			carl.command("POST", "/v1/collections/"+hazards+"/members", map[string]any{"member": "m1"})
+			carl.command("POST", "/v1/collections/"+hazards+"/members", map[string]any{"member": "m1", "kind": "marker"})
 			shared := carl.command("PUT", "/v1/collections/"+hazards+"/shares/bob@acme.test", map[string]any{"item": "view", "member": "view"})
 			if c := check(bob, shared.Position, "member=m1"); !c.Allowed || via(c) != "private-share" {
 				t.Fatalf("bob on the shared marker: %+v", c)
@@ -107,7 +108,11 @@ func TestSharingWithSubusers(t *testing.T) {
 			}
 			erin.command("PUT", "/v1/subusers/dora@acme.test/rights/node", map[string]any{"item": "edit", "member": "edit"})
 			for member, node := range map[string]string{"dora@acme.test": "east", "v3": "depot", "v4": "hq", "ann@acme.test": "depot", "carl@acme.test": "west"} {
-				last = erin.command("PUT", "/v1/hierarchy/placements/"+member, map[string]any{"node": node})
+				kind := "vehicle"
+				if strings.Contains(member, "@") {
+					kind = "user"
+				}
+				last = erin.command("PUT", "/v1/hierarchy/placements/"+member, map[string]any{"node": node, "kind": kind})
 			}
 			cases := []struct {
 				query string
@@ -139,6 +144,22 @@ func TestSharingWithSubusers(t *testing.T) {
 			dora.read("/v1/subusers?search=an", last.Position, &subs)
 			if len(subs.Items) != 1 || subs.Items[0].User != "ann@acme.test" {
 				t.Fatalf("dora searching 'an': %+v", subs.Items)
+			}
+			var vehicles struct {
+				Items []readapi.VisibleMember `json:"items"`
+			}
+			dora.read("/v1/rights/members?kind=vehicle", last.Position, &vehicles)
+			got := map[string]string{}
+			for _, m := range vehicles.Items {
+				got[string(m.ID)] = m.Member.String()
+			}
+			// v1 is on no node (so the hierarchy reaches it); v3 below dora; v4 above.
+			if len(got) != 2 || got["v1"] != "edit" || got["v3"] != "edit" {
+				t.Fatalf("dora's vehicles: %+v", vehicles.Items)
+			}
+			ann.read("/v1/rights/members", last.Position, &vehicles)
+			if len(vehicles.Items) != 1 || vehicles.Items[0].ID != "v1" || vehicles.Items[0].Member.String() != "edit" {
+				t.Fatalf("ann's members: %+v", vehicles.Items)
 			}
 			// Moving a node moves what it grants.
 			moved := erin.command("POST", "/v1/hierarchy/nodes/depot/move", map[string]any{"parent": "west"})

@@ -307,6 +307,7 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 	r.Post("/v1/collections/{item}/members", serve(h.Collection, false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
 		var b struct {
 			Member string `json:"member"`
+			Kind   string `json:"kind"`
 		}
 		if err := commands.Decode(w, r, &b); err != nil {
 			return err
@@ -314,9 +315,13 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		if _, err := domain.RequireText("member", b.Member, 200); err != nil {
 			return err
 		}
+		kind, err := rights.ParseMemberKind(b.Kind)
+		if err != nil {
+			return err
+		}
 		c.Target = chi.URLParam(r, "item")
 		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
-			return as(func(col *rights.Collection) error { return col.Add(by, rights.MemberID(b.Member)) })
+			return as(func(col *rights.Collection) error { return col.Add(by, rights.MemberID(b.Member), kind) })
 		}
 		return nil
 	}))
@@ -364,13 +369,21 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 	r.Put("/v1/hierarchy/placements/{member}", serve(h.Hierarchy, false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
 		var b struct {
 			Node string `json:"node"`
+			Kind string `json:"kind"`
 		}
 		if err := commands.Decode(w, r, &b); err != nil {
 			return err
 		}
+		kind, err := rights.ParseMemberKind(b.Kind)
+		if err != nil {
+			return err
+		}
 		m := rights.MemberID(chi.URLParam(r, "member"))
-		c.Decide = func(by domain.Member, acc *account.Account) func(any) error {
-			return as(func(h *rights.Hierarchy) error { return h.Place(by, m, rights.ItemID(b.Node)) })
+		if kind == rights.User {
+			c.Subuser = string(m)
+		}
+		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
+			return as(func(h *rights.Hierarchy) error { return h.Place(by, m, kind, rights.ItemID(b.Node)) })
 		}
 		return nil
 	}))

@@ -59,15 +59,19 @@ func TestCollections(t *testing.T) {
 		{"revoke what is not shared", []domain.Event{created(rights.Fleet, false)},
 			func(c *rights.Collection) error { return c.Revoke(creator, "bob@x") }, nil, rights.ErrNotShared},
 		{"add a vehicle", []domain.Event{created(rights.Fleet, false)},
-			func(c *rights.Collection) error { return c.Add(creator, "v1") },
-			[]domain.Event{rights.MemberAdded{Account: "acme", Item: "f1", Member: "v1"}}, nil},
-		{"not twice", []domain.Event{created(rights.Fleet, false), rights.MemberAdded{Account: "acme", Item: "f1", Member: "v1"}},
-			func(c *rights.Collection) error { return c.Add(creator, "v1") }, nil, rights.ErrAlreadyMember},
+			func(c *rights.Collection) error { return c.Add(creator, "v1", rights.Vehicle) },
+			[]domain.Event{rights.MemberAdded{Account: "acme", Item: "f1", Member: "v1", Kind: rights.Vehicle}}, nil},
+		{"not twice", []domain.Event{created(rights.Fleet, false), rights.MemberAdded{Account: "acme", Item: "f1", Member: "v1", Kind: rights.Vehicle}},
+			func(c *rights.Collection) error { return c.Add(creator, "v1", rights.Vehicle) }, nil, rights.ErrAlreadyMember},
 		{"reports have no members", []domain.Event{created(rights.Report, false)},
-			func(c *rights.Collection) error { return c.Add(creator, "v1") }, nil, rights.ErrNoMembers},
-		{"remove a marker", []domain.Event{created(rights.Category, false), rights.MemberAdded{Account: "acme", Item: "f1", Member: "m1"}},
+			func(c *rights.Collection) error { return c.Add(creator, "v1", rights.Vehicle) }, nil, rights.ErrNoMembers},
+		{"fleets hold no markers", []domain.Event{created(rights.Fleet, false)},
+			func(c *rights.Collection) error { return c.Add(creator, "m1", rights.Marker) }, nil, rights.ErrWrongMember},
+		{"categories hold only markers", []domain.Event{created(rights.Category, false)},
+			func(c *rights.Collection) error { return c.Add(creator, "v1", rights.Vehicle) }, nil, rights.ErrWrongMember},
+		{"remove a marker", []domain.Event{created(rights.Category, false), rights.MemberAdded{Account: "acme", Item: "f1", Member: "m1", Kind: rights.Marker}},
 			func(c *rights.Collection) error { return c.Remove(creator, "m1") },
-			[]domain.Event{rights.MemberRemoved{Account: "acme", Item: "f1", Member: "m1"}}, nil},
+			[]domain.Event{rights.MemberRemoved{Account: "acme", Item: "f1", Member: "m1", Kind: rights.Marker}}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -118,9 +122,10 @@ func TestHierarchy(t *testing.T) {
 			[]domain.Event{rights.NodeMoved{Account: "acme", Node: "east", From: "hq", To: "west"}}, nil},
 		{"never under itself", func(h *rights.Hierarchy) error { return h.Move(admin, "east", "depot") }, nil, rights.ErrCycle},
 		{"the root stays", func(h *rights.Hierarchy) error { return h.Move(admin, "hq", "west") }, nil, rights.ErrMoveRoot},
-		{"place a vehicle", func(h *rights.Hierarchy) error { return h.Place(admin, "v1", "depot") },
-			[]domain.Event{rights.MemberPlaced{Account: "acme", Member: "v1", Node: "depot"}}, nil},
-		{"on an existing node", func(h *rights.Hierarchy) error { return h.Place(admin, "v1", "nowhere") }, nil, rights.ErrUnknownNode},
+		{"place a vehicle", func(h *rights.Hierarchy) error { return h.Place(admin, "v1", rights.Vehicle, "depot") },
+			[]domain.Event{rights.MemberPlaced{Account: "acme", Member: "v1", Kind: rights.Vehicle, Node: "depot"}}, nil},
+		{"on an existing node", func(h *rights.Hierarchy) error { return h.Place(admin, "v1", rights.Vehicle, "nowhere") }, nil, rights.ErrUnknownNode},
+		{"markers are not placed", func(h *rights.Hierarchy) error { return h.Place(admin, "m1", rights.Marker, "depot") }, nil, domain.Invalidf("wrong-member-kind", "")},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

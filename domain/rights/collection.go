@@ -27,7 +27,7 @@ type Collection struct {
 	public  bool
 	creator domain.UserID
 	shares  map[domain.UserID]Rights
-	members map[MemberID]bool
+	members map[MemberID]MemberKind
 	changes []domain.Event
 }
 
@@ -154,19 +154,26 @@ func (c *Collection) Revoke(by domain.Member, user domain.UserID) error {
 	return nil
 }
 
+// ErrWrongMember: fleets and teams hold vehicles and drivers, categories
+// markers.
+var ErrWrongMember = domain.Invalidf("wrong-member-kind", "fleets and teams hold vehicles and drivers; marker categories hold markers")
+
 // Add puts a vehicle or driver into a fleet or team, or a marker into a
 // category. A member may belong to several collections.
-func (c *Collection) Add(by domain.Member, m MemberID) error {
+func (c *Collection) Add(by domain.Member, m MemberID, kind MemberKind) error {
 	if err := c.requireManager(by); err != nil {
 		return err
 	}
 	if c.kind == Report {
 		return ErrNoMembers
 	}
-	if c.members[m] {
+	if ok := (c.kind == Category) == (kind == Marker); !ok || kind == User {
+		return ErrWrongMember.Withf("a %s cannot hold a %s", c.kind, kind)
+	}
+	if _, ok := c.members[m]; ok {
 		return ErrAlreadyMember
 	}
-	c.record(MemberAdded{Account: c.account, Item: c.id, Member: m})
+	c.record(MemberAdded{Account: c.account, Item: c.id, Member: m, Kind: kind})
 	return nil
 }
 
@@ -175,10 +182,10 @@ func (c *Collection) Remove(by domain.Member, m MemberID) error {
 	if err := c.requireManager(by); err != nil {
 		return err
 	}
-	if !c.members[m] {
+	if _, ok := c.members[m]; !ok {
 		return ErrNotInCollection
 	}
-	c.record(MemberRemoved{Account: c.account, Item: c.id, Member: m})
+	c.record(MemberRemoved{Account: c.account, Item: c.id, Member: m, Kind: c.members[m]})
 	return nil
 }
 
@@ -191,7 +198,7 @@ func (c *Collection) apply(e domain.Event) {
 	switch e := e.(type) {
 	case CollectionCreated:
 		c.id, c.account, c.kind, c.public, c.creator = e.Item, e.Account, e.Kind, e.Public, e.Creator
-		c.shares, c.members = map[domain.UserID]Rights{}, map[MemberID]bool{}
+		c.shares, c.members = map[domain.UserID]Rights{}, map[MemberID]MemberKind{}
 	case FleetMadePrivate, TeamMadePrivate, CategoryMadePrivate, ReportMadePrivate:
 		c.public = false
 	case FleetMadePublic, TeamMadePublic, CategoryMadePublic, ReportMadePublic:
@@ -201,7 +208,7 @@ func (c *Collection) apply(e domain.Event) {
 	case PrivateShareRevoked:
 		delete(c.shares, e.User)
 	case MemberAdded:
-		c.members[e.Member] = true
+		c.members[e.Member] = e.Kind
 	case MemberRemoved:
 		delete(c.members, e.Member)
 	}

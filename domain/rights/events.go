@@ -57,6 +57,7 @@ type MemberAdded struct {
 	Account domain.AccountID `json:"account"`
 	Item    ItemID           `json:"item"`
 	Member  MemberID         `json:"member"`
+	Kind    MemberKind       `json:"kind"`
 }
 
 // MemberRemoved: the member left the collection.
@@ -83,6 +84,7 @@ type NodeMoved struct {
 type MemberPlaced struct {
 	Account domain.AccountID `json:"account"`
 	Member  MemberID         `json:"member"`
+	Kind    MemberKind       `json:"kind"`
 	Node    ItemID           `json:"node"`
 }
 

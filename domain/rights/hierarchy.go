@@ -85,9 +85,12 @@ func (h *Hierarchy) Move(by domain.Member, id, to ItemID) error {
 }
 
 // Place puts a user, vehicle or driver on a node ("" takes it off).
-func (h *Hierarchy) Place(by domain.Member, m MemberID, node ItemID) error {
+func (h *Hierarchy) Place(by domain.Member, m MemberID, kind MemberKind, node ItemID) error {
 	if err := by.RequireAdmin("place users, vehicles and drivers"); err != nil {
 		return err
+	}
+	if kind != User && kind != Vehicle && kind != Driver {
+		return domain.Invalidf("wrong-member-kind", "the hierarchy places users, vehicles and drivers, not %ss", kind)
 	}
 	if node != "" && !h.Has(node) {
 		return ErrUnknownNode.Withf("no hierarchy node %s", node)
@@ -95,7 +98,7 @@ func (h *Hierarchy) Place(by domain.Member, m MemberID, node ItemID) error {
 	if h.placed[m] == node {
 		return ErrAlreadyThere
 	}
-	h.record(MemberPlaced{Account: h.account, Member: m, Node: node})
+	h.record(MemberPlaced{Account: h.account, Member: m, Kind: kind, Node: node})
 	return nil
 }
 

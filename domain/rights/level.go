@@ -95,3 +95,22 @@ func ParseKind(s string) (Kind, error) {
 	}
 	return "", domain.Invalidf("invalid-kind", "item kind %q is not one of fleet, team, category, report, node", s)
 }
+
+// MemberKind is what a member is.
+type MemberKind string
+
+const (
+	Vehicle MemberKind = "vehicle"
+	Driver  MemberKind = "driver"
+	Marker  MemberKind = "marker"
+	User    MemberKind = "user"
+)
+
+// ParseMemberKind reads a member kind.
+func ParseMemberKind(s string) (MemberKind, error) {
+	switch k := MemberKind(s); k {
+	case Vehicle, Driver, Marker, User:
+		return k, nil
+	}
+	return "", domain.Invalidf("invalid-member-kind", "member kind %q is not one of vehicle, driver, marker, user", s)
+}

@@ -23,7 +23,14 @@ const (
 	Members = "rights.members" // acc/item/member -> true
 	Placed  = "rights.placed"  // acc/member -> node
 	Parents = "rights.parents" // acc/node -> parent
+	Known   = "rights.known"   // acc/member -> Member: every vehicle, driver, marker and placed user
 )
+
+// Member is a vehicle, driver, marker or user the account knows of.
+type Member struct {
+	ID   rights.MemberID   `json:"id"`
+	Kind rights.MemberKind `json:"kind"`
+}
 
 // User is a subuser as the evaluation sees it, with a name to search by.
 type User struct {
@@ -112,6 +119,9 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 	case rights.PrivateShareRevoked:
 		return tx.Delete(ctx, Shares, Key(string(e.Account), string(e.Item), string(e.User)))
 	case rights.MemberAdded:
+		if err := tx.Put(ctx, Known, Key(string(e.Account), string(e.Member)), Member{ID: e.Member, Kind: e.Kind}); err != nil {
+			return err
+		}
 		if err := tx.Put(ctx, In, Key(string(e.Account), string(e.Member), string(e.Item)), true); err != nil {
 			return err
 		}
@@ -139,6 +149,9 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 		return tx.Put(ctx, Parents, Key(string(e.Account), string(e.Node)), e.To)
 	case rights.MemberPlaced:
 		acc := string(e.Account)
+		if err := tx.Put(ctx, Known, Key(acc, string(e.Member)), Member{ID: e.Member, Kind: e.Kind}); err != nil {
+			return err
+		}
 		if e.Node == "" {
 			if err := tx.Delete(ctx, Placed, Key(acc, string(e.Member))); err != nil {
 				return err
