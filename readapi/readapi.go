@@ -176,9 +176,9 @@ func list[T any](ctx context.Context, tx projections.Reader, table string, page 
 	if page.Limit == 0 {
 		chunk.Limit = 0
 	}
+	var returned string // key of the last item returned, across chunks
 	for {
 		scanned, more := 0, false
-		var returned string
 		err := tx.Scan(ctx, table, chunk, func(key string, doc []byte) error {
 			scanned++
 			chunk.After = key

@@ -2,8 +2,10 @@ package readapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -134,7 +136,7 @@ func subject(r *http.Request, caller directory.User) (domain.UserID, error) {
 func (a *API) RightsRoutes(r chi.Router) {
 	needs := []string{"rights"}
 	r.Get("/v1/rights/check", a.serve(needs, a.check))
-	r.Get("/v1/rights/items", a.visibleItems)
+	r.Get("/v1/rights/items", a.serve(needs, a.listItems))
 	r.Get("/v1/rights/items/{item}/grid", a.serve(needs, a.grid))
 	r.Get("/v1/subusers", a.serve(needs, a.subusers))
 	r.Get("/v1/rights/members", a.serve(needs, a.visibleMembers))
@@ -166,6 +168,9 @@ func (a *API) visibleMembers(ctx context.Context, r *http.Request, tx projection
 		return nil, err
 	}
 	v := &accountView{ctx: ctx, tx: tx, acc: string(caller.Account)}
+	if narrow, err := a.narrowMembers(ctx, tx, v, user, kind, page); narrow != nil || err != nil {
+		return narrow, err
+	}
 	levels := map[rights.MemberID]rights.Level{}
 	var evalErr error
 	members, err := list(ctx, tx, rightsmodel.Known, page, func(m *rightsmodel.Member) bool {
@@ -265,10 +270,10 @@ func (a *API) grid(ctx context.Context, r *http.Request, tx projections.Reader, 
 	return out, v.err
 }
 
-// visibleItems lists the items of a kind a user can see, with their
-// rights; it scans the account's items, so it pages over them.
-func (a *API) visibleItems(w http.ResponseWriter, r *http.Request) {
-	a.serve([]string{"rights"}, func(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
+// listItems lists the items of a kind a user can see, with their rights;
+// it scans the account's items in key order until the page is full.
+func (a *API) listItems(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
+	{
 		user, err := subject(r, caller)
 		if err != nil {
 			return nil, err
@@ -306,7 +311,7 @@ func (a *API) visibleItems(w http.ResponseWriter, r *http.Request) {
 			out.Items = append(out.Items, VisibleItem{ID: it.ID, Kind: it.Kind, Name: it.Name, Public: it.Public, Rights: g.Rights})
 		}
 		return out, v.err
-	})(w, r)
+	}
 }
 
 // subusers lists the subusers the caller may see: all of them for an
@@ -340,6 +345,79 @@ func (a *API) subusers(ctx context.Context, r *http.Request, tx projections.Read
 	out := Page[row]{Items: []row{}, Next: users.Next}
 	for _, u := range users.Items {
 		out.Items = append(out.Items, row{User: u.ID, Name: u.Name, Node: u.Node})
+	}
+	return out, v.err
+}
+
+// narrowMembers answers the members list for a user whose member rights
+// come only from particular collections (no administrator, no hierarchy
+// place, no member rights on public kinds): the candidates are the members
+// of those collections, not every member of the account. It returns nil
+// for the other users.
+func (a *API) narrowMembers(ctx context.Context, tx projections.Reader, v *accountView, user domain.UserID, kind rights.MemberKind, page projections.Page) (*Page[VisibleMember], error) {
+	u, ok := v.Subuser(user)
+	if !ok || u.Admin || u.Node != "" {
+		return nil, v.err
+	}
+	for _, k := range []rights.Kind{rights.Fleet, rights.Team, rights.Category, rights.Node} {
+		if u.Direct[k].Member != rights.None {
+			return nil, nil
+		}
+		for _, role := range u.Roles {
+			if v.RoleRights(role, k).Member != rights.None {
+				return nil, v.err
+			}
+		}
+	}
+	// Private shares and the collections the user created.
+	candidates := map[rights.MemberID]bool{}
+	prefix := rightsmodel.Key(v.acc) + "/"
+	err := tx.Scan(ctx, rightsmodel.Items, projections.Page{Prefix: prefix}, func(_ string, doc []byte) error {
+		var it rightsmodel.Item
+		if err := json.Unmarshal(doc, &it); err != nil {
+			return err
+		}
+		if it.Creator != user {
+			if r, ok := v.Share(it.ID, user); !ok || r.Member == rights.None {
+				return nil
+			}
+		}
+		mp := rightsmodel.Key(v.acc, string(it.ID)) + "/"
+		return tx.Scan(ctx, rightsmodel.Members, projections.Page{Prefix: mp}, func(k string, _ []byte) error {
+			candidates[rights.MemberID(k[len(mp):])] = true
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(candidates))
+	for id := range candidates {
+		ids = append(ids, string(id))
+	}
+	slices.Sort(ids)
+	after := strings.TrimPrefix(page.After, page.Prefix)
+	out := &Page[VisibleMember]{Items: []VisibleMember{}}
+	for _, id := range ids {
+		if page.After != "" && id <= after {
+			continue
+		}
+		var m rightsmodel.Member
+		if !v.get(rightsmodel.Known, rightsmodel.Key(v.acc, id), &m) || (kind != "" && m.Kind != kind) {
+			continue
+		}
+		g, err := rights.OnMember(v, user, m.ID)
+		if err != nil {
+			return nil, err
+		}
+		if g.Rights.Member == rights.None {
+			continue
+		}
+		if page.Limit > 0 && len(out.Items) == page.Limit {
+			out.Next = string(out.Items[len(out.Items)-1].ID)
+			break
+		}
+		out.Items = append(out.Items, VisibleMember{ID: m.ID, Kind: m.Kind, Member: g.Rights.Member})
 	}
 	return out, v.err
 }

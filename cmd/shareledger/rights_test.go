@@ -92,6 +92,13 @@ func TestSharingWithSubusers(t *testing.T) {
 			if c := check(bob, shared.Position, "member=m1"); !c.Allowed || via(c) != "private-share" {
 				t.Fatalf("bob on the shared marker: %+v", c)
 			}
+			var markers struct {
+				Items []readapi.VisibleMember `json:"items"`
+			}
+			bob.read("/v1/rights/members?kind=marker", shared.Position, &markers)
+			if len(markers.Items) != 1 || markers.Items[0].ID != "m1" || markers.Items[0].Member.String() != "view" {
+				t.Fatalf("bob's markers: %+v", markers.Items)
+			}
 			if c := check(ann, shared.Position, "member=m1"); c.Allowed {
 				t.Fatalf("ann sees carl's private marker: %+v", c)
 			}

@@ -1,0 +1,85 @@
+package readapi
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/shareledger/shareledger/eventstore"
+	"github.com/shareledger/shareledger/projections"
+	rmbolt "github.com/shareledger/shareledger/projections/bolt"
+)
+
+// Pages of a filtered list hold exactly their share of matches, and their
+// cursors chain through every match once, however the matches fall across
+// the chunks the list scans.
+func TestFilteredPagesChainThroughEveryMatch(t *testing.T) {
+	store, err := rmbolt.Open(filepath.Join(t.TempDir(), "rm.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctx := context.Background()
+	err = store.Update(ctx, "test", func(tx projections.Tx, _ eventstore.Position) (eventstore.Position, error) {
+		for i := range 200 {
+			if err := tx.Put(ctx, "t", fmt.Sprintf("acc/%03d", i), i); err != nil {
+				return eventstore.Position{}, err
+			}
+		}
+		return eventstore.At(1), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name  string
+		limit int
+		keep  func(n int) bool
+	}{
+		{"every item", 7, func(int) bool { return true }},
+		{"sparse matches", 5, func(n int) bool { return n%17 == 0 }},
+		{"matches after a long gap", 3, func(n int) bool { return n < 3 || n > 190 }},
+		{"one page exactly", 4, func(n int) bool { return n%50 == 0 }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var want, got []int
+			for i := range 200 {
+				if c.keep(i) {
+					want = append(want, i)
+				}
+			}
+			after := ""
+			for pages := 0; ; pages++ {
+				if pages > 200 {
+					t.Fatal("cursors do not end")
+				}
+				var page Page[int]
+				err := store.View(ctx, func(r projections.Reader) error {
+					p := projections.Page{Prefix: "acc/", Limit: c.limit}
+					if after != "" {
+						p.After = "acc/" + after
+					}
+					var err error
+					page, err = list(ctx, r, "t", p, func(n *int) bool { return c.keep(*n) })
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(page.Items) > c.limit || (page.Next != "" && len(page.Items) != c.limit) {
+					t.Fatalf("page of %d items with next %q (limit %d)", len(page.Items), page.Next, c.limit)
+				}
+				got = append(got, page.Items...)
+				if page.Next == "" {
+					break
+				}
+				after = page.Next
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("pages gave %v, want %v", got, want)
+			}
+		})
+	}
+}

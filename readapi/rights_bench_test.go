@@ -1,0 +1,215 @@
+package readapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/domain/account"
+	"github.com/shareledger/shareledger/domain/catalog"
+	"github.com/shareledger/shareledger/domain/rights"
+	"github.com/shareledger/shareledger/eventstore"
+	"github.com/shareledger/shareledger/projections"
+	rmbolt "github.com/shareledger/shareledger/projections/bolt"
+	"github.com/shareledger/shareledger/projections/directory"
+	rightsmodel "github.com/shareledger/shareledger/projections/rights"
+	"github.com/shareledger/shareledger/projections/storetest"
+)
+
+const (
+	benchVehicles = 100_000
+	benchUsers    = 10_000
+	benchFleets   = 1_000 // and as many teams
+	benchDepth    = 8     // levels of a binary hierarchy: 255 nodes
+)
+
+var (
+	benchOnce  sync.Once
+	benchStore projections.Store
+	benchErr   error
+)
+
+// benchAccount builds, once per run, the read models of an account with
+// 100,000 vehicles (each in two fleets, placed on a random node), 10,000
+// users (roles, direct rights, private shares, placements), 1,000 fleets
+// and 1,000 teams, and an eight-level hierarchy, from events through the
+// directory and rights projections.
+func benchAccount(b *testing.B) projections.Store {
+	benchOnce.Do(func() {
+		ctx := context.Background()
+		dir, err := os.MkdirTemp("", "shareledger-rights-bench-")
+		if err != nil {
+			benchErr = err
+			return
+		}
+		benchDir = dir
+		es := storetest.Pebble(b)
+		var batch []domain.Event
+		n := 0
+		flush := func() {
+			if len(batch) == 0 || benchErr != nil {
+				return
+			}
+			evs := make([]eventstore.Event, len(batch))
+			for i, e := range batch {
+				data, _ := json.Marshal(e)
+				n++
+				evs[i] = eventstore.Event{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", n), Type: e.EventType(), Version: e.EventVersion(), Data: data}
+			}
+			_, benchErr = es.Append(ctx, "bench", eventstore.Any(), evs...)
+			batch = batch[:0]
+		}
+		emit := func(e domain.Event) {
+			batch = append(batch, e)
+			if len(batch) == 1000 {
+				flush()
+			}
+		}
+		rnd := rand.New(rand.NewPCG(1, 2))
+		const acc = domain.AccountID("big")
+		emit(account.AccountOpened{Account: acc, Organization: "Big", Administrator: "admin@big.test", Name: "Admin"})
+		emit(rights.RoleDefined{Account: acc, Role: "viewer", Rights: map[rights.Kind]rights.Rights{rights.Fleet: {Item: rights.View, Member: rights.View}}})
+		nodes := []rights.ItemID{"n1"}
+		emit(rights.NodeAdded{Account: acc, Node: "n1", Name: "n1"})
+		for i := 2; i < 1<<benchDepth; i++ {
+			id := rights.ItemID(fmt.Sprint("n", i))
+			emit(rights.NodeAdded{Account: acc, Node: id, Parent: rights.ItemID(fmt.Sprint("n", i/2)), Name: string(id)})
+			nodes = append(nodes, id)
+		}
+		for i := range benchFleets {
+			emit(rights.CollectionCreated{Account: acc, Item: rights.ItemID(fmt.Sprint("fleet", i)), Kind: rights.Fleet, Name: "F", Public: i%2 == 0, Creator: "admin@big.test"})
+			emit(rights.CollectionCreated{Account: acc, Item: rights.ItemID(fmt.Sprint("team", i)), Kind: rights.Team, Name: "T", Public: true, Creator: "admin@big.test"})
+		}
+		for i := range benchUsers {
+			u := domain.UserID(fmt.Sprintf("u%d@big.test", i))
+			emit(account.UserAdded{Account: acc, User: u, Name: fmt.Sprint("User ", i), Role: account.User})
+			if i%2 == 0 {
+				emit(rights.RoleAssigned{Account: acc, User: u, Role: "viewer"})
+			}
+			if i%3 == 0 {
+				emit(rights.DirectRightsSet{Account: acc, User: u, Kind: rights.Node, Rights: rights.Rights{Item: rights.View, Member: rights.Edit}})
+				emit(rights.MemberPlaced{Account: acc, Member: rights.MemberID(u), Kind: rights.User, Node: nodes[rnd.IntN(len(nodes))]})
+			}
+			emit(rights.SharedPrivately{Account: acc, Item: rights.ItemID(fmt.Sprint("fleet", rnd.IntN(benchFleets))), User: u, Rights: rights.Rights{Item: rights.Edit, Member: rights.Edit}})
+		}
+		for i := range benchVehicles {
+			v := rights.MemberID(fmt.Sprintf("v%06d", i))
+			for range 2 {
+				emit(rights.MemberAdded{Account: acc, Item: rights.ItemID(fmt.Sprint("fleet", rnd.IntN(benchFleets))), Member: v, Kind: rights.Vehicle})
+			}
+			emit(rights.MemberPlaced{Account: acc, Member: v, Kind: rights.Vehicle, Node: nodes[rnd.IntN(len(nodes))]})
+		}
+		flush()
+		if benchErr != nil {
+			return
+		}
+		benchStore, benchErr = rmbolt.Open(filepath.Join(dir, "rm.db"))
+		if benchErr != nil {
+			return
+		}
+		for _, p := range []projections.Projection{directory.Projection{}, rightsmodel.Projection{}} {
+			if _, benchErr = projections.CatchUp(ctx, es, benchStore, catalog.New(), p, eventstore.Position{}, 2000); benchErr != nil {
+				return
+			}
+		}
+	})
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	return benchStore
+}
+
+var benchDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchStore != nil {
+		_ = benchStore.Close()
+	}
+	if benchDir != "" {
+		_ = os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
+}
+
+// go test -run '^$' -bench Rights -benchtime 2000x ./readapi/
+func BenchmarkRightsCheck(b *testing.B) {
+	store := benchAccount(b)
+	ctx := context.Background()
+	rnd := rand.New(rand.NewPCG(3, 4))
+	cases := []struct {
+		name string
+		run  func(v *accountView) error
+	}{
+		{"item", func(v *accountView) error {
+			_, err := rights.OnItem(v, domain.UserID(fmt.Sprintf("u%d@big.test", rnd.IntN(benchUsers))), rights.ItemID(fmt.Sprint("fleet", rnd.IntN(benchFleets))))
+			return err
+		}},
+		{"member", func(v *accountView) error {
+			_, err := rights.OnMember(v, domain.UserID(fmt.Sprintf("u%d@big.test", rnd.IntN(benchUsers))), rights.MemberID(fmt.Sprintf("v%06d", rnd.IntN(benchVehicles))))
+			return err
+		}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				err := store.View(ctx, func(tx projections.Reader) error {
+					v := &accountView{ctx: ctx, tx: tx, acc: "big"}
+					if err := c.run(v); err != nil {
+						return err
+					}
+					return v.err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkRightsList(b *testing.B) {
+	store := benchAccount(b)
+	ctx := context.Background()
+	a := &API{}
+	cases := []struct {
+		name string
+		path string
+		user string
+	}{
+		{"fleets, 50 a page", "/v1/rights/items?kind=fleet", "u0@big.test"},
+		{"vehicles, 50 a page, role and hierarchy user", "/v1/rights/members?kind=vehicle", "u0@big.test"},
+		{"vehicles, 50 a page, private shares only", "/v1/rights/members?kind=vehicle", "u1@big.test"},
+		{"subusers, search", "/v1/subusers?search=User%2099", "u3@big.test"},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			caller := directory.User{User: domain.UserID(c.user), Account: "big", Role: "user"}
+			req := httptest.NewRequest("GET", c.path, nil)
+			for b.Loop() {
+				err := store.View(ctx, func(tx projections.Reader) error {
+					var err error
+					switch {
+					case req.URL.Path == "/v1/rights/members":
+						_, err = a.visibleMembers(ctx, req, tx, caller)
+					case req.URL.Path == "/v1/subusers":
+						_, err = a.subusers(ctx, req, tx, caller)
+					default:
+						_, err = a.listItems(ctx, req, tx, caller)
+					}
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
