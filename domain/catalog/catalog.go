@@ -8,6 +8,7 @@ import (
 	"github.com/shareledger/shareledger/domain/device"
 	"github.com/shareledger/shareledger/domain/partnership"
 	"github.com/shareledger/shareledger/domain/rights"
+	"github.com/shareledger/shareledger/domain/team"
 )
 
 // New returns a registry of every stored event type and its upcasters.
@@ -17,5 +18,6 @@ func New() *domain.Registry {
 	device.RegisterEvents(r)
 	partnership.RegisterEvents(r)
 	rights.RegisterEvents(r)
+	team.RegisterEvents(r)
 	return r
 }

@@ -1,0 +1,510 @@
+// Package team holds the rules of a cloud project's team and jobs: who is
+// on the team with which role (User or Administrator), what each role may
+// do, invitations, jobs and their assignees, and the last administrator,
+// who can neither leave nor become a User.
+package team
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/shareledger/shareledger/domain"
+)
+
+// ID identifies a cloud project; JobID a job in it.
+type (
+	ID    string
+	JobID string
+)
+
+// Role is a team member's role. Its zero value is invalid.
+type Role struct{ name string }
+
+var (
+	User          = Role{"user"}
+	Administrator = Role{"administrator"}
+)
+
+func (r Role) String() string { return r.name }
+
+// ParseRole reads a role, in any case.
+func ParseRole(s string) (Role, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "user":
+		return User, nil
+	case "administrator", "admin":
+		return Administrator, nil
+	}
+	return Role{}, domain.Invalidf("invalid-role", "role %q is not User or Administrator", s)
+}
+
+// MarshalText stores a role by name.
+func (r Role) MarshalText() ([]byte, error) { return []byte(r.name), nil }
+
+// UnmarshalText reads a stored role.
+func (r *Role) UnmarshalText(b []byte) error {
+	v, err := ParseRole(string(b))
+	*r = v
+	return err
+}
+
+// Status is where a member stands.
+type Status string
+
+const (
+	Invited Status = "invited"
+	Active  Status = "active"
+	Removed Status = "removed"
+)
+
+var (
+	ErrNotMember         = domain.NewError(domain.Forbidden, "not-team-member", "the caller is not an active member of this project")
+	ErrNotAdministrator  = domain.NewError(domain.Forbidden, "not-project-administrator", "only an administrator of the project may do this")
+	ErrLastAdministrator = domain.NewError(domain.Conflict, "last-administrator", "the only administrator of a project can neither leave it nor become a User; make someone else an administrator first")
+	ErrAlreadyMember     = domain.NewError(domain.Conflict, "already-team-member", "this person is already on the team")
+	ErrUnknownMember     = domain.NewError(domain.NotFound, "unknown-team-member", "this person is not on the team")
+	ErrNotAssignable     = domain.NewError(domain.Invalid, "assignee-not-member", "only members of the project may be assigned to its jobs")
+	ErrUnknownJob        = domain.NewError(domain.NotFound, "unknown-job", "the project has no such job")
+	ErrJobExists         = domain.NewError(domain.Conflict, "job-exists", "the project has a job with this id")
+	ErrNotYourJob        = domain.NewError(domain.Forbidden, "not-your-job", "Users may change only the jobs assigned to them")
+	ErrNotJobCreator     = domain.NewError(domain.Forbidden, "not-job-creator", "Users may delete only the jobs they created")
+	ErrAlreadyAssigned   = domain.NewError(domain.Conflict, "already-assigned", "the member is assigned to this job already")
+	ErrNotAssigned       = domain.NewError(domain.Conflict, "not-assigned", "the member is not assigned to this job")
+	ErrProjectDeleted    = domain.NewError(domain.NotFound, "project-deleted", "the project was deleted")
+	ErrUserInvitesAdmin  = domain.NewError(domain.Forbidden, "cannot-invite-administrator", "Users invite with the User role; only administrators invite administrators")
+)
+
+type member struct {
+	role   Role
+	status Status
+}
+
+type job struct {
+	creator   domain.UserID
+	assignees []domain.UserID
+}
+
+// Caller is who acts, and whether they have an identity (an invitation
+// waiting for one becomes active when it exists).
+type Caller struct {
+	Email       domain.UserID
+	HasIdentity bool
+}
+
+// Project is the aggregate of a cloud project.
+type Project struct {
+	id          ID
+	deleted     bool
+	members     map[domain.UserID]*member
+	jobs        map[JobID]*job
+	stylesheets map[string]bool
+	changes     []domain.Event
+}
+
+// Create starts a project administered by its creator.
+func Create(by Caller, id ID, name string) (*Project, error) {
+	name, err := domain.RequireText("name", name, 200)
+	if err != nil {
+		return nil, err
+	}
+	p := New()
+	p.record(CloudProjectCreated{Project: id, Name: name, By: by.Email})
+	return p, nil
+}
+
+// New is an empty project, before anything happened.
+func New() *Project {
+	return &Project{members: map[domain.UserID]*member{}, jobs: map[JobID]*job{}, stylesheets: map[string]bool{}}
+}
+
+// FromHistory rebuilds a project; nil when there is none.
+func FromHistory(history []domain.Event) *Project {
+	if len(history) == 0 {
+		return nil
+	}
+	p := New()
+	for _, e := range history {
+		p.apply(e)
+	}
+	return p
+}
+
+// Changes lists the events recorded since the project was loaded.
+func (p *Project) Changes() []domain.Event { return p.changes }
+
+// IsMember says whether email is on the team (invited or active).
+func (p *Project) IsMember(email domain.UserID) bool {
+	m, ok := p.members[email]
+	return ok && m.status != Removed
+}
+
+// act checks that the caller may act on the project at all, and returns
+// their role.
+func (p *Project) act(by Caller) (Role, error) {
+	if p.deleted {
+		return Role{}, ErrProjectDeleted
+	}
+	m, ok := p.members[by.Email]
+	if !ok || m.status == Removed || (m.status == Invited && !by.HasIdentity) {
+		return Role{}, ErrNotMember.Withf("%s is not an active member of project %s", by.Email, p.id)
+	}
+	return m.role, nil
+}
+
+func (p *Project) admin(by Caller, what string) error {
+	role, err := p.act(by)
+	if err != nil {
+		return err
+	}
+	if role != Administrator {
+		return ErrNotAdministrator.Withf("only an administrator of the project may %s", what)
+	}
+	return nil
+}
+
+func (p *Project) admins() int {
+	n := 0
+	for _, m := range p.members {
+		if m.role == Administrator && m.status != Removed {
+			n++
+		}
+	}
+	return n
+}
+
+// Invitation is one person to invite.
+type Invitation struct {
+	Email       domain.UserID
+	Role        Role
+	HasIdentity bool
+}
+
+// Invite adds people to the team: at once for those with an identity,
+// pending for the others. Anyone on the team invites; only administrators
+// invite administrators. People already on the team are left out and
+// returned, not invited twice.
+func (p *Project) Invite(by Caller, invitations ...Invitation) ([]domain.UserID, error) {
+	role, err := p.act(by)
+	if err != nil {
+		return nil, err
+	}
+	var skipped []domain.UserID
+	seen := map[domain.UserID]bool{}
+	for _, inv := range invitations {
+		if inv.Role == (Role{}) {
+			return nil, domain.Invalidf("invalid-role", "a role is required for %s", inv.Email)
+		}
+		if inv.Role == Administrator && role != Administrator {
+			return nil, ErrUserInvitesAdmin
+		}
+	}
+	for _, inv := range invitations {
+		if p.IsMember(inv.Email) || seen[inv.Email] {
+			skipped = append(skipped, inv.Email)
+			continue
+		}
+		seen[inv.Email] = true
+		p.record(MemberInvited{Project: p.id, Email: inv.Email, Role: inv.Role, Active: inv.HasIdentity, By: by.Email})
+	}
+	return skipped, nil
+}
+
+// ChangeRole grants or takes back the Administrator role; the only
+// administrator cannot become a User.
+func (p *Project) ChangeRole(by Caller, email domain.UserID, role Role) error {
+	if err := p.admin(by, "change roles"); err != nil {
+		return err
+	}
+	m, ok := p.members[email]
+	if !ok || m.status == Removed {
+		return ErrUnknownMember
+	}
+	if role == (Role{}) {
+		return domain.Invalidf("invalid-role", "a role is required")
+	}
+	if m.role == role {
+		return nil
+	}
+	if m.role == Administrator && p.admins() == 1 {
+		return ErrLastAdministrator
+	}
+	p.record(MemberRoleChanged{Project: p.id, Email: email, Role: role, By: by.Email})
+	return nil
+}
+
+// Remove takes a member off the team and off every job.
+func (p *Project) Remove(by Caller, email domain.UserID) error {
+	if err := p.admin(by, "remove members"); err != nil {
+		return err
+	}
+	return p.remove(by, email)
+}
+
+// Leave takes the caller off the team; the only administrator cannot.
+func (p *Project) Leave(by Caller) error {
+	if _, err := p.act(by); err != nil {
+		return err
+	}
+	return p.remove(by, by.Email)
+}
+
+func (p *Project) remove(by Caller, email domain.UserID) error {
+	m, ok := p.members[email]
+	if !ok || m.status == Removed {
+		return ErrUnknownMember
+	}
+	if m.role == Administrator && p.admins() == 1 {
+		return ErrLastAdministrator
+	}
+	ids := make([]JobID, 0, len(p.jobs))
+	for id, j := range p.jobs {
+		if slices.Contains(j.assignees, email) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		p.record(JobUnassigned{Project: p.id, Job: id, Email: email, By: by.Email})
+	}
+	p.record(MemberRemoved{Project: p.id, Email: email, By: by.Email})
+	return nil
+}
+
+// Access records that the caller opened the project.
+func (p *Project) Access(by Caller) error {
+	if _, err := p.act(by); err != nil {
+		return err
+	}
+	p.record(ProjectAccessed{Project: p.id, Email: by.Email})
+	return nil
+}
+
+// Rename edits the project's properties (administrators).
+func (p *Project) Rename(by Caller, name string) error {
+	if err := p.admin(by, "edit the project's properties"); err != nil {
+		return err
+	}
+	name, err := domain.RequireText("name", name, 200)
+	if err != nil {
+		return err
+	}
+	p.record(CloudProjectRenamed{Project: p.id, Name: name, By: by.Email})
+	return nil
+}
+
+// Delete deletes the project (administrators).
+func (p *Project) Delete(by Caller) error {
+	if err := p.admin(by, "delete the project"); err != nil {
+		return err
+	}
+	p.record(CloudProjectDeleted{Project: p.id, By: by.Email})
+	return nil
+}
+
+// CreateJob adds a job; any member may.
+func (p *Project) CreateJob(by Caller, id JobID, name string) error {
+	if _, err := p.act(by); err != nil {
+		return err
+	}
+	name, err := domain.RequireText("name", name, 200)
+	if err != nil {
+		return err
+	}
+	if _, ok := p.jobs[id]; ok {
+		return ErrJobExists
+	}
+	p.record(JobCreated{Project: p.id, Job: id, Name: name, By: by.Email})
+	return nil
+}
+
+func (p *Project) job(id JobID) (*job, error) {
+	j, ok := p.jobs[id]
+	if !ok {
+		return nil, ErrUnknownJob.Withf("project %s has no job %s", p.id, id)
+	}
+	return j, nil
+}
+
+// mayChange: administrators change any job, Users the jobs assigned to them.
+func (p *Project) mayChange(by Caller, id JobID) (*job, error) {
+	role, err := p.act(by)
+	if err != nil {
+		return nil, err
+	}
+	j, err := p.job(id)
+	if err != nil {
+		return nil, err
+	}
+	if role != Administrator && !slices.Contains(j.assignees, by.Email) {
+		return nil, ErrNotYourJob
+	}
+	return j, nil
+}
+
+// UpdateJob changes a job's details.
+func (p *Project) UpdateJob(by Caller, id JobID, name string) error {
+	if _, err := p.mayChange(by, id); err != nil {
+		return err
+	}
+	name, err := domain.RequireText("name", name, 200)
+	if err != nil {
+		return err
+	}
+	p.record(JobUpdated{Project: p.id, Job: id, Name: name, By: by.Email})
+	return nil
+}
+
+// DeleteJob deletes a job: administrators any, Users the ones they created.
+func (p *Project) DeleteJob(by Caller, id JobID) error {
+	role, err := p.act(by)
+	if err != nil {
+		return err
+	}
+	j, err := p.job(id)
+	if err != nil {
+		return err
+	}
+	if role != Administrator && j.creator != by.Email {
+		return ErrNotJobCreator
+	}
+	p.record(JobDeleted{Project: p.id, Job: id, By: by.Email})
+	return nil
+}
+
+// Assign puts members on a job; only members may be assignees. The job's
+// creator, its assignees and administrators may assign.
+func (p *Project) Assign(by Caller, id JobID, emails ...domain.UserID) error {
+	role, err := p.act(by)
+	if err != nil {
+		return err
+	}
+	j, err := p.job(id)
+	if err != nil {
+		return err
+	}
+	if role != Administrator && j.creator != by.Email && !slices.Contains(j.assignees, by.Email) {
+		return ErrNotYourJob
+	}
+	for _, e := range emails {
+		if !p.IsMember(e) {
+			return ErrNotAssignable.Withf("%s is not a member of project %s", e, p.id)
+		}
+		if slices.Contains(j.assignees, e) {
+			return ErrAlreadyAssigned.Withf("%s is assigned to job %s already", e, id)
+		}
+	}
+	for _, e := range emails {
+		p.record(JobAssigned{Project: p.id, Job: id, Email: e, By: by.Email})
+	}
+	return nil
+}
+
+// Unassign takes a member off a job.
+func (p *Project) Unassign(by Caller, id JobID, email domain.UserID) error {
+	role, err := p.act(by)
+	if err != nil {
+		return err
+	}
+	j, err := p.job(id)
+	if err != nil {
+		return err
+	}
+	if role != Administrator && j.creator != by.Email && !slices.Contains(j.assignees, by.Email) {
+		return ErrNotYourJob
+	}
+	if !slices.Contains(j.assignees, email) {
+		return ErrNotAssigned
+	}
+	p.record(JobUnassigned{Project: p.id, Job: id, Email: email, By: by.Email})
+	return nil
+}
+
+// Reassign hands a job assigned to the caller over to another member.
+func (p *Project) Reassign(by Caller, id JobID, to domain.UserID) error {
+	if _, err := p.act(by); err != nil {
+		return err
+	}
+	j, err := p.job(id)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(j.assignees, by.Email) {
+		return ErrNotYourJob.Withf("%s may reassign only jobs assigned to them", by.Email)
+	}
+	if !p.IsMember(to) {
+		return ErrNotAssignable
+	}
+	p.record(JobUnassigned{Project: p.id, Job: id, Email: by.Email, By: by.Email})
+	if !slices.Contains(j.assignees, to) {
+		p.record(JobAssigned{Project: p.id, Job: id, Email: to, By: by.Email})
+	}
+	return nil
+}
+
+// AddStylesheet adds a report stylesheet; any member may.
+func (p *Project) AddStylesheet(by Caller, name string) error {
+	if _, err := p.act(by); err != nil {
+		return err
+	}
+	name, err := domain.RequireText("stylesheet", name, 200)
+	if err != nil {
+		return err
+	}
+	if !p.stylesheets[name] {
+		p.record(StylesheetAdded{Project: p.id, Stylesheet: name, By: by.Email})
+	}
+	return nil
+}
+
+// RemoveStylesheet removes one; any member may.
+func (p *Project) RemoveStylesheet(by Caller, name string) error {
+	if _, err := p.act(by); err != nil {
+		return err
+	}
+	if !p.stylesheets[name] {
+		return domain.NewError(domain.NotFound, "unknown-stylesheet", "the project has no such stylesheet")
+	}
+	p.record(StylesheetRemoved{Project: p.id, Stylesheet: name, By: by.Email})
+	return nil
+}
+
+func (p *Project) record(e domain.Event) {
+	p.apply(e)
+	p.changes = append(p.changes, e)
+}
+
+func (p *Project) apply(e domain.Event) {
+	switch e := e.(type) {
+	case CloudProjectCreated:
+		p.id = e.Project
+		p.members[e.By] = &member{role: Administrator, status: Active}
+	case CloudProjectDeleted:
+		p.deleted = true
+	case MemberInvited:
+		status := Invited
+		if e.Active {
+			status = Active
+		}
+		p.members[e.Email] = &member{role: e.Role, status: status}
+	case MemberRoleChanged:
+		p.members[e.Email].role = e.Role
+	case MemberRemoved:
+		p.members[e.Email].status = Removed
+	case JobCreated:
+		p.jobs[e.Job] = &job{creator: e.By}
+	case JobDeleted:
+		delete(p.jobs, e.Job)
+	case JobAssigned:
+		if j := p.jobs[e.Job]; j != nil {
+			j.assignees = append(j.assignees, e.Email)
+		}
+	case JobUnassigned:
+		if j := p.jobs[e.Job]; j != nil {
+			j.assignees = slices.DeleteFunc(j.assignees, func(u domain.UserID) bool { return u == e.Email })
+		}
+	case StylesheetAdded:
+		p.stylesheets[e.Stylesheet] = true
+	case StylesheetRemoved:
+		delete(p.stylesheets, e.Stylesheet)
+	}
+}
