@@ -59,3 +59,9 @@ func HierarchyStream(acc domain.AccountID) string { return "hierarchy-" + string
 
 // CollectionStream is the stream of a fleet, team, category or report.
 func CollectionStream(id string) string { return "collection-" + id }
+
+// CloudProjectStream is the stream of a cloud project.
+func CloudProjectStream(id string) string { return "cloudproject-" + id }
+
+// IdentityStream is the stream of a person's identity.
+func IdentityStream(u domain.UserID) string { return "identity-" + string(u) }

@@ -39,6 +39,9 @@ type Result struct {
 	Events   int                 `json:"events"`
 	// Replayed is true when the command had been handled before.
 	Replayed bool `json:"replayed"`
+	// Details says more about what the command did, where a command has
+	// more to say (a replayed command does not repeat it).
+	Details any `json:"details,omitempty"`
 }
 
 // Handler handles one kind of command.

@@ -98,10 +98,35 @@ func (a *API) Routes(r chi.Router) {
 
 type query func(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error)
 
+// personQuery answers a person, whatever account their token names: cloud
+// project teams are made of people, and the query checks their membership.
+type personQuery func(ctx context.Context, r *http.Request, tx projections.Reader, person domain.UserID) (any, error)
+
+// servePerson is serve for person queries.
+func (a *API) servePerson(needs []string, q personQuery) http.HandlerFunc {
+	return a.serveWith(needs, func(ctx context.Context, r *http.Request, tx projections.Reader, actor domain.Actor) (any, error) {
+		return q(ctx, r, tx, actor.User)
+	})
+}
+
 // serve waits until the directory (which says who belongs to which account)
 // and the projections a query needs have reached the requested position, checks that the caller belongs to
 // their account, and runs q on one snapshot.
 func (a *API) serve(needs []string, q query) http.HandlerFunc {
+	return a.serveWith(needs, func(ctx context.Context, r *http.Request, tx projections.Reader, actor domain.Actor) (any, error) {
+		var caller directory.User
+		found, err := tx.Get(ctx, directory.Users, directory.UserKey(actor.Account, actor.User), &caller)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			return nil, account.ErrNotMember.Withf("%s is not a user of account %s", actor.User, actor.Account)
+		}
+		return q(ctx, r, tx, caller)
+	})
+}
+
+func (a *API) serveWith(needs []string, q func(context.Context, *http.Request, projections.Reader, domain.Actor) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		actor, ok := auth.Caller(ctx)
@@ -125,15 +150,8 @@ func (a *API) serve(needs []string, q query) http.HandlerFunc {
 		}
 		var out any
 		err := a.Store.View(ctx, func(tx projections.Reader) error {
-			var caller directory.User
-			found, err := tx.Get(ctx, directory.Users, directory.UserKey(actor.Account, actor.User), &caller)
-			if err != nil {
-				return err
-			}
-			if !found {
-				return account.ErrNotMember.Withf("%s is not a user of account %s", actor.User, actor.Account)
-			}
-			out, err = q(ctx, r, tx, caller)
+			var err error
+			out, err = q(ctx, r, tx, actor)
 			return err
 		})
 		if err != nil {

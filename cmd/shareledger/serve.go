@@ -25,6 +25,7 @@ import (
 	partnershipcmd "github.com/shareledger/shareledger/commands/partnership"
 	"github.com/shareledger/shareledger/commands/problem"
 	rightscmd "github.com/shareledger/shareledger/commands/rights"
+	teamcmd "github.com/shareledger/shareledger/commands/team"
 	"github.com/shareledger/shareledger/domain/catalog"
 	"github.com/shareledger/shareledger/eventstore"
 	eventesdb "github.com/shareledger/shareledger/eventstore/esdb"
@@ -39,6 +40,7 @@ import (
 	rmpostgres "github.com/shareledger/shareledger/projections/postgres"
 	"github.com/shareledger/shareledger/projections/relay"
 	rightsmodel "github.com/shareledger/shareledger/projections/rights"
+	teammodel "github.com/shareledger/shareledger/projections/team"
 	"github.com/shareledger/shareledger/readapi"
 )
 
@@ -94,7 +96,7 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 			return nil, err
 		}
 	}
-	ps := []projections.Projection{directory.Projection{}, devices.Projection{}, partners.Projection{}, notify.Projection{Mailer: mailer}, rightsmodel.Projection{}}
+	ps := []projections.Projection{directory.Projection{}, devices.Projection{}, partners.Projection{}, notify.Projection{Mailer: mailer}, rightsmodel.Projection{}, teammodel.Projection{}}
 	if cfg.Relay != "" {
 		if a.relay, err = relay.JetStream(cfg.Relay, log); err != nil {
 			a.close()
@@ -134,8 +136,10 @@ func router(keys *auth.Keys, repo commands.Repo, read *readapi.API, log *slog.Lo
 		devicecmd.New(repo, log).Routes(r, now)
 		partnershipcmd.New(repo, log).Routes(r, now)
 		rightscmd.New(repo, log).Routes(r, now)
+		teamcmd.New(repo, log).Routes(r, now)
 		read.Routes(r)
 		read.RightsRoutes(r)
+		read.TeamRoutes(r)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, &problem.RouteError{Status: http.StatusNotFound, Code: "no-such-route", Err: fmt.Errorf("no route %s; see /openapi.json", r.URL.Path)})

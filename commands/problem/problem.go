@@ -24,6 +24,14 @@ type Details struct {
 	Detail   string `json:"detail,omitempty"`
 	Instance string `json:"instance,omitempty"`
 	Code     string `json:"code"`
+	// Rows names each bad row of an uploaded file, where that applies.
+	Rows any `json:"rows,omitempty"`
+}
+
+// WithRows is an error that names the bad rows of an uploaded file.
+type WithRows interface {
+	error
+	ProblemRows() any
 }
 
 // BadRequest is input the server cannot parse.
@@ -90,6 +98,10 @@ func details(status int, code, detail string) Details {
 // Write answers a request with err's problem details.
 func Write(w http.ResponseWriter, r *http.Request, err error) {
 	d := Of(err)
+	var rows WithRows
+	if errors.As(err, &rows) {
+		d.Rows = rows.ProblemRows()
+	}
 	d.Instance = r.URL.Path
 	if d.Status == http.StatusInternalServerError {
 		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)

@@ -10,13 +10,15 @@ import (
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/domain/account"
 	"github.com/shareledger/shareledger/domain/partnership"
+	"github.com/shareledger/shareledger/domain/team"
 	"github.com/shareledger/shareledger/projections"
 )
 
 // Tables the projection owns.
 const (
-	Table = "notify.outbox" // account/position-n -> Notification
-	orgs  = "notify.orgs"
+	Table        = "notify.outbox" // account/position-n -> Notification
+	orgs         = "notify.orgs"
+	projectNames = "notify.cloudprojects"
 )
 
 // Mail is one message to one person. ID is stable for the event and
@@ -61,6 +63,23 @@ func (p Projection) Apply(ctx context.Context, tx projections.Tx, env projection
 	switch e := env.Event.(type) {
 	case account.AccountOpened:
 		return tx.Put(ctx, orgs, string(e.Account), e.Organization)
+	case team.CloudProjectCreated:
+		return tx.Put(ctx, projectNames, string(e.Project), e.Name)
+	case team.CloudProjectRenamed:
+		return tx.Put(ctx, projectNames, string(e.Project), e.Name)
+	case team.MemberInvited:
+		var name string
+		if _, err := tx.Get(ctx, projectNames, string(e.Project), &name); err != nil {
+			return err
+		}
+		body := fmt.Sprintf("%s added you to the cloud project %s as %s.\n\nOpen the project: /v1/cloud-projects/%s\n", e.By, name, e.Role, e.Project)
+		if !e.Active {
+			body = fmt.Sprintf("%s invited you to the cloud project %s as %s.\n\nCreate your identity with this e-mail address (%s) to join it; the project will be waiting.\n", e.By, name, e.Role, e.Email)
+		}
+		m := Mail{ID: env.Record.ID, To: string(e.Email), Subject: "You are invited to " + name, Body: body}
+		if err := p.Mailer.Send(ctx, m); err != nil {
+			return projections.Transient(fmt.Errorf("send invitation to %s: %w", e.Email, err))
+		}
 	case partnership.PartnerRequested:
 		var from, to string
 		if _, err := tx.Get(ctx, orgs, string(e.Requester), &from); err != nil {

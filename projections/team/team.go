@@ -1,0 +1,222 @@
+// Package team projects cloud project teams: the Team tab (name, e-mail,
+// role, status, last access), the jobs with their assignees, and each
+// person's projects and jobs, which is what a field user opens first.
+package team
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/domain/team"
+	"github.com/shareledger/shareledger/projections"
+)
+
+// Tables the projection owns.
+const (
+	Members    = "team.members"    // project/email -> Member
+	Jobs       = "team.jobs"       // project/job -> Job
+	Projects   = "team.projects"   // project -> Project
+	Mine       = "team.mine"       // email/project -> MyProject
+	MyJobs     = "team.myjobs"     // email/project/job -> MyJob
+	identities = "team.identities" // email -> name
+	pending    = "team.pending"    // email/project -> true: invitations waiting for an identity
+)
+
+// Member is one row of the Team tab.
+type Member struct {
+	Email      domain.UserID `json:"email"`
+	Name       string        `json:"name"`
+	Role       string        `json:"role"`
+	Status     string        `json:"status"`
+	InvitedAt  time.Time     `json:"invitedAt"`
+	LastAccess *time.Time    `json:"lastAccess,omitempty"`
+}
+
+// Job is a job with its assignees.
+type Job struct {
+	ID        team.JobID      `json:"id"`
+	Name      string          `json:"name"`
+	CreatedBy domain.UserID   `json:"createdBy"`
+	Assignees []domain.UserID `json:"assignees"`
+}
+
+// Project is a cloud project's name.
+type Project struct {
+	ID      team.ID `json:"id"`
+	Name    string  `json:"name"`
+	Deleted bool    `json:"deleted"`
+}
+
+// MyProject is one of a person's projects.
+type MyProject struct {
+	Project team.ID `json:"project"`
+	Name    string  `json:"name"`
+	Role    string  `json:"role"`
+	Status  string  `json:"status"`
+}
+
+// MyJob is one of a person's jobs.
+type MyJob struct {
+	Project team.ID    `json:"project"`
+	Job     team.JobID `json:"job"`
+	Name    string     `json:"name"`
+}
+
+// Projection maintains the tables.
+type Projection struct{}
+
+// Name implements projections.Projection.
+func (Projection) Name() string { return "team" }
+
+func k(parts ...string) string {
+	out := parts[0]
+	for _, p := range parts[1:] {
+		out += "/" + p
+	}
+	return out
+}
+
+// Apply implements projections.Projection.
+func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.Envelope) error {
+	at := env.Record.Meta.Time
+	switch e := env.Event.(type) {
+	case team.IdentityCreated:
+		if err := tx.Put(ctx, identities, string(e.Email), e.Name); err != nil {
+			return err
+		}
+		// The identity completes the pending invitations.
+		prefix := string(e.Email) + "/"
+		var projects []string
+		if err := tx.Scan(ctx, pending, projections.Page{Prefix: prefix}, func(key string, _ []byte) error {
+			projects = append(projects, key[len(prefix):])
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, p := range projects {
+			if err := setMember(ctx, tx, team.ID(p), e.Email, func(m *Member) { m.Status, m.Name = string(team.Active), e.Name }); err != nil {
+				return err
+			}
+			if err := tx.Delete(ctx, pending, k(string(e.Email), p)); err != nil {
+				return err
+			}
+		}
+	case team.CloudProjectCreated:
+		if err := tx.Put(ctx, Projects, string(e.Project), Project{ID: e.Project, Name: e.Name}); err != nil {
+			return err
+		}
+		return putMember(ctx, tx, e.Project, Member{Email: e.By, Role: team.Administrator.String(), Status: string(team.Active), InvitedAt: at})
+	case team.CloudProjectRenamed:
+		return change(ctx, tx, Projects, string(e.Project), func(p *Project) { p.Name = e.Name })
+	case team.CloudProjectDeleted:
+		return change(ctx, tx, Projects, string(e.Project), func(p *Project) { p.Deleted = true })
+	case team.MemberInvited:
+		status := team.Invited
+		var name string
+		hasIdentity, err := tx.Get(ctx, identities, string(e.Email), &name)
+		if err != nil {
+			return err
+		}
+		if e.Active || hasIdentity {
+			status = team.Active
+		} else if err := tx.Put(ctx, pending, k(string(e.Email), string(e.Project)), true); err != nil {
+			return err
+		}
+		return putMember(ctx, tx, e.Project, Member{Email: e.Email, Name: name, Role: e.Role.String(), Status: string(status), InvitedAt: at})
+	case team.MemberRoleChanged:
+		return setMember(ctx, tx, e.Project, e.Email, func(m *Member) { m.Role = e.Role.String() })
+	case team.MemberRemoved:
+		if err := tx.Delete(ctx, pending, k(string(e.Email), string(e.Project))); err != nil {
+			return err
+		}
+		return setMember(ctx, tx, e.Project, e.Email, func(m *Member) { m.Status = string(team.Removed) })
+	case team.ProjectAccessed:
+		return setMember(ctx, tx, e.Project, e.Email, func(m *Member) { m.LastAccess = &at })
+	case team.JobCreated:
+		return tx.Put(ctx, Jobs, k(string(e.Project), string(e.Job)), Job{ID: e.Job, Name: e.Name, CreatedBy: e.By, Assignees: []domain.UserID{}})
+	case team.JobUpdated:
+		var j Job
+		if _, err := tx.Get(ctx, Jobs, k(string(e.Project), string(e.Job)), &j); err != nil {
+			return err
+		}
+		j.Name = e.Name
+		for _, a := range j.Assignees {
+			if err := tx.Put(ctx, MyJobs, k(string(a), string(e.Project), string(e.Job)), MyJob{Project: e.Project, Job: e.Job, Name: e.Name}); err != nil {
+				return err
+			}
+		}
+		return tx.Put(ctx, Jobs, k(string(e.Project), string(e.Job)), j)
+	case team.JobDeleted:
+		var j Job
+		if _, err := tx.Get(ctx, Jobs, k(string(e.Project), string(e.Job)), &j); err != nil {
+			return err
+		}
+		for _, a := range j.Assignees {
+			if err := tx.Delete(ctx, MyJobs, k(string(a), string(e.Project), string(e.Job))); err != nil {
+				return err
+			}
+		}
+		return tx.Delete(ctx, Jobs, k(string(e.Project), string(e.Job)))
+	case team.JobAssigned:
+		var j Job
+		if _, err := tx.Get(ctx, Jobs, k(string(e.Project), string(e.Job)), &j); err != nil {
+			return err
+		}
+		if !slices.Contains(j.Assignees, e.Email) {
+			j.Assignees = append(j.Assignees, e.Email)
+		}
+		if err := tx.Put(ctx, MyJobs, k(string(e.Email), string(e.Project), string(e.Job)), MyJob{Project: e.Project, Job: e.Job, Name: j.Name}); err != nil {
+			return err
+		}
+		return tx.Put(ctx, Jobs, k(string(e.Project), string(e.Job)), j)
+	case team.JobUnassigned:
+		var j Job
+		if _, err := tx.Get(ctx, Jobs, k(string(e.Project), string(e.Job)), &j); err != nil {
+			return err
+		}
+		j.Assignees = slices.DeleteFunc(j.Assignees, func(u domain.UserID) bool { return u == e.Email })
+		if err := tx.Delete(ctx, MyJobs, k(string(e.Email), string(e.Project), string(e.Job))); err != nil {
+			return err
+		}
+		return tx.Put(ctx, Jobs, k(string(e.Project), string(e.Job)), j)
+	}
+	return nil
+}
+
+func putMember(ctx context.Context, tx projections.Tx, p team.ID, m Member) error {
+	if err := tx.Put(ctx, Members, k(string(p), string(m.Email)), m); err != nil {
+		return err
+	}
+	return mine(ctx, tx, p, m)
+}
+
+func setMember(ctx context.Context, tx projections.Tx, p team.ID, email domain.UserID, fn func(*Member)) error {
+	var m Member
+	found, err := tx.Get(ctx, Members, k(string(p), string(email)), &m)
+	if err != nil || !found {
+		return err
+	}
+	fn(&m)
+	return putMember(ctx, tx, p, m)
+}
+
+// mine keeps a person's list of projects in step with their membership.
+func mine(ctx context.Context, tx projections.Tx, p team.ID, m Member) error {
+	var proj Project
+	if _, err := tx.Get(ctx, Projects, string(p), &proj); err != nil {
+		return err
+	}
+	return tx.Put(ctx, Mine, k(string(m.Email), string(p)), MyProject{Project: p, Name: proj.Name, Role: m.Role, Status: m.Status})
+}
+
+func change[T any](ctx context.Context, tx projections.Tx, table, key string, fn func(*T)) error {
+	var v T
+	found, err := tx.Get(ctx, table, key, &v)
+	if err != nil || !found {
+		return err
+	}
+	fn(&v)
+	return tx.Put(ctx, table, key, v)
+}

@@ -1,0 +1,76 @@
+package readapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/domain/team"
+	"github.com/shareledger/shareledger/projections"
+	teammodel "github.com/shareledger/shareledger/projections/team"
+)
+
+// TeamRoutes mounts the cloud project queries.
+func (a *API) TeamRoutes(r chi.Router) {
+	needs := []string{"team"}
+	r.Get("/v1/cloud-projects/{project}/team", a.servePerson(needs, a.teamTab))
+	r.Get("/v1/cloud-projects/{project}/jobs", a.servePerson(needs, a.projectJobs))
+	r.Get("/v1/me/cloud-projects", a.servePerson(needs, a.myProjects))
+	r.Get("/v1/me/jobs", a.servePerson(needs, a.myJobs))
+}
+
+// onTeam checks that person is on the project's team (not removed).
+func onTeam(ctx context.Context, tx projections.Reader, project string, person domain.UserID) error {
+	var m teammodel.Member
+	found, err := tx.Get(ctx, teammodel.Members, project+"/"+string(person), &m)
+	if err != nil {
+		return err
+	}
+	if !found || m.Status == string(team.Removed) {
+		return errNotFound.Withf("no cloud project %s has %s on its team", project, person)
+	}
+	return nil
+}
+
+func (a *API) teamTab(ctx context.Context, r *http.Request, tx projections.Reader, person domain.UserID) (any, error) {
+	project := chi.URLParam(r, "project")
+	if err := onTeam(ctx, tx, project, person); err != nil {
+		return nil, err
+	}
+	page, err := pageOf(r, project+"/")
+	if err != nil {
+		return nil, err
+	}
+	status := r.URL.Query().Get("status")
+	return list(ctx, tx, teammodel.Members, page, func(m *teammodel.Member) bool { return status == "" || m.Status == status })
+}
+
+func (a *API) projectJobs(ctx context.Context, r *http.Request, tx projections.Reader, person domain.UserID) (any, error) {
+	project := chi.URLParam(r, "project")
+	if err := onTeam(ctx, tx, project, person); err != nil {
+		return nil, err
+	}
+	page, err := pageOf(r, project+"/")
+	if err != nil {
+		return nil, err
+	}
+	return list[teammodel.Job](ctx, tx, teammodel.Jobs, page, nil)
+}
+
+func (a *API) myProjects(ctx context.Context, r *http.Request, tx projections.Reader, person domain.UserID) (any, error) {
+	page, err := pageOf(r, string(person)+"/")
+	if err != nil {
+		return nil, err
+	}
+	return list(ctx, tx, teammodel.Mine, page, func(p *teammodel.MyProject) bool { return p.Status != string(team.Removed) })
+}
+
+func (a *API) myJobs(ctx context.Context, r *http.Request, tx projections.Reader, person domain.UserID) (any, error) {
+	page, err := pageOf(r, string(person)+"/")
+	if err != nil {
+		return nil, err
+	}
+	return list[teammodel.MyJob](ctx, tx, teammodel.MyJobs, page, nil)
+}
