@@ -23,27 +23,27 @@ import (
 // backend names a read-model store for the end-to-end tests.
 type backend struct {
 	name   string
-	config func(t *testing.T, c *config)
+	config func(t testing.TB, c *config)
 }
 
 var backends = []backend{
-	{"embedded", func(*testing.T, *config) {}},
-	{"postgres read models", func(t *testing.T, c *config) {
+	{"embedded", func(testing.TB, *config) {}},
+	{"postgres read models", func(t testing.TB, c *config) {
 		url, schema := pgtest.Schema(t)
 		c.ReadModels, c.PGSchema = url, schema
 	}},
-	{"eventstoredb (protocol double) and postgres read models", func(t *testing.T, c *config) {
+	{"eventstoredb (protocol double) and postgres read models", func(t testing.TB, c *config) {
 		url, schema := pgtest.Schema(t)
 		c.EventStore, c.ReadModels, c.PGSchema = esdbtest.Start(t).URL(), url, schema
 	}},
-	{"postgres everything, relayed to NATS", func(t *testing.T, c *config) {
+	{"postgres everything, relayed to NATS", func(t testing.TB, c *config) {
 		url, schema := pgtest.Schema(t)
 		c.EventStore, c.ReadModels, c.PGSchema = url, url, schema
 		c.Relay = os.Getenv("NATS_URL") // set by .ci/run; empty: no relay
 	}},
 }
 
-func testConfig(t *testing.T, b backend) config {
+func testConfig(t testing.TB, b backend) config {
 	c := config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), MailFrom: "shareledger@test", WaitTimeout: 10 * time.Second, LogLevel: "warn"}
 	b.config(t, &c)
 	c.fill()
@@ -55,13 +55,13 @@ func testConfig(t *testing.T, b backend) config {
 
 // server is a running service.
 type server struct {
-	t    *testing.T
+	t    testing.TB
 	cfg  config
 	base string
 	stop func()
 }
 
-func start(t *testing.T, cfg config) *server {
+func start(t testing.TB, cfg config) *server {
 	t.Helper()
 	a, err := openApp(context.Background(), cfg, slog.New(slog.NewTextHandler(testLog(), &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
@@ -115,7 +115,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) decode(t *testing.T, v any) {
+func (r response) decode(t testing.TB, v any) {
 	t.Helper()
 	reflect.ValueOf(v).Elem().SetZero() // decode into a clean value, never merge with an old one
 	if err := json.Unmarshal(r.body, v); err != nil {
@@ -124,7 +124,7 @@ func (r response) decode(t *testing.T, v any) {
 }
 
 // problemCode is the machine code of a problem+json answer.
-func (r response) problemCode(t *testing.T) string {
+func (r response) problemCode(t testing.TB) string {
 	t.Helper()
 	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
 		t.Fatalf("content type %q, want application/problem+json (body %s)", ct, r.body)
@@ -217,7 +217,7 @@ func (c client) read(path, pos string, v any) {
 	r.decode(c.s.t, v)
 }
 
-func mails(t *testing.T, cfg config) []string {
+func mails(t testing.TB, cfg config) []string {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(cfg.DataDir, "outbox", "*.eml"))
 	if err != nil {
