@@ -238,7 +238,11 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 			if err != nil {
 				return nil, err
 			}
-			d.(map[string]any)["duplicateRows"] = imp.Duplicates
+			dups := imp.Duplicates
+			if dups == nil {
+				dups = []team.RowProblem{}
+			}
+			d.(map[string]any)["duplicateRows"] = dups
 			return d, nil
 		}
 		return nil

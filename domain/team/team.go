@@ -162,10 +162,13 @@ func (p *Project) admin(by Caller, what string) error {
 	return nil
 }
 
+// admins counts the administrators who can act: an administrator who is
+// only invited (no identity yet when invited) does not keep the project
+// managed, so the last active one must stay.
 func (p *Project) admins() int {
 	n := 0
 	for _, m := range p.members {
-		if m.role == Administrator && m.status != Removed {
+		if m.role == Administrator && m.status == Active {
 			n++
 		}
 	}
@@ -225,7 +228,7 @@ func (p *Project) ChangeRole(by Caller, email domain.UserID, role Role) error {
 	if m.role == role {
 		return nil
 	}
-	if m.role == Administrator && p.admins() == 1 {
+	if m.role == Administrator && m.status == Active && p.admins() == 1 {
 		return ErrLastAdministrator
 	}
 	p.record(MemberRoleChanged{Project: p.id, Email: email, Role: role, By: by.Email})
@@ -253,7 +256,7 @@ func (p *Project) remove(by Caller, email domain.UserID) error {
 	if !ok || m.status == Removed {
 		return ErrUnknownMember
 	}
-	if m.role == Administrator && p.admins() == 1 {
+	if m.role == Administrator && m.status == Active && p.admins() == 1 {
 		return ErrLastAdministrator
 	}
 	ids := make([]JobID, 0, len(p.jobs))

@@ -91,6 +91,12 @@ func TestTeam(t *testing.T) {
 		err  error
 	}{
 		{"the only administrator cannot become a User", func(p *team.Project) error { return p.ChangeRole(ada, ada.Email, team.User) }, nil, team.ErrLastAdministrator},
+		{"an administrator who is only invited does not count", func(p *team.Project) error {
+			if _, err := p.Invite(ada, team.Invitation{Email: "lee@x", Role: team.Administrator}); err != nil {
+				return err
+			}
+			return p.Leave(ada)
+		}, nil, team.ErrLastAdministrator},
 		{"a second administrator may demote the first", func(p *team.Project) error {
 			if err := p.ChangeRole(ada, uwe.Email, team.Administrator); err != nil {
 				return err

@@ -107,7 +107,11 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 		if err := tx.Put(ctx, Projects, string(e.Project), Project{ID: e.Project, Name: e.Name}); err != nil {
 			return err
 		}
-		return putMember(ctx, tx, e.Project, Member{Email: e.By, Role: team.Administrator.String(), Status: string(team.Active), InvitedAt: at})
+		var name string
+		if _, err := tx.Get(ctx, identities, string(e.By), &name); err != nil {
+			return err
+		}
+		return putMember(ctx, tx, e.Project, Member{Email: e.By, Name: name, Role: team.Administrator.String(), Status: string(team.Active), InvitedAt: at})
 	case team.CloudProjectRenamed:
 		return change(ctx, tx, Projects, string(e.Project), func(p *Project) { p.Name = e.Name })
 	case team.CloudProjectDeleted:
