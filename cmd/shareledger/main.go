@@ -18,6 +18,7 @@ const usage = `shareledger decides and records who may use what across companies
 Usage:
   shareledger serve [flags]   run the HTTP service (embedded storage by default)
   shareledger token [flags]   mint a bearer token for a user of an account
+  shareledger audit [flags] KIND:ID   print an entity's history from the running service
 
 Run "shareledger <command> --help" for a command's flags. Every flag can also
 be set by the environment variable named in its help.
@@ -48,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, cfg, stderr)
 	case "token":
 		return token(args[1:], stdout, stderr)
+	case "audit":
+		return auditCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

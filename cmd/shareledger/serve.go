@@ -32,6 +32,7 @@ import (
 	eventpebble "github.com/shareledger/shareledger/eventstore/pebble"
 	eventpostgres "github.com/shareledger/shareledger/eventstore/postgres"
 	"github.com/shareledger/shareledger/projections"
+	"github.com/shareledger/shareledger/projections/audit"
 	rmbolt "github.com/shareledger/shareledger/projections/bolt"
 	"github.com/shareledger/shareledger/projections/devices"
 	"github.com/shareledger/shareledger/projections/directory"
@@ -96,7 +97,7 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 			return nil, err
 		}
 	}
-	ps := []projections.Projection{directory.Projection{}, devices.Projection{}, partners.Projection{}, notify.Projection{Mailer: mailer}, rightsmodel.Projection{}, teammodel.Projection{}}
+	ps := []projections.Projection{directory.Projection{}, devices.Projection{}, partners.Projection{}, notify.Projection{Mailer: mailer}, rightsmodel.Projection{}, teammodel.Projection{}, audit.Projection{}}
 	if cfg.Relay != "" {
 		if a.relay, err = relay.JetStream(cfg.Relay, log); err != nil {
 			a.close()
@@ -140,6 +141,7 @@ func router(keys *auth.Keys, repo commands.Repo, read *readapi.API, log *slog.Lo
 		read.Routes(r)
 		read.RightsRoutes(r)
 		read.TeamRoutes(r)
+		read.AuditRoutes(r)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, &problem.RouteError{Status: http.StatusNotFound, Code: "no-such-route", Err: fmt.Errorf("no route %s; see /openapi.json", r.URL.Path)})

@@ -1,0 +1,140 @@
+// Package audit projects the audit index: every event filed under each
+// entity it concerns (account, partnership, device, project, collection,
+// node, user, role, job, cloud project), with who did it, when, through
+// which command, its correlation id, a readable summary, and the accounts
+// entitled to see it. The event log stays the record; this index makes an
+// entity's history one ordered scan.
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/shareledger/shareledger/eventstore"
+	"github.com/shareledger/shareledger/projections"
+)
+
+// Table holds entity/position -> Entry.
+const Table = "audit.entities"
+
+// Entry is one event in an entity's history.
+type Entry struct {
+	Position      eventstore.Position `json:"position"`
+	EventID       string              `json:"eventId"`
+	Type          string              `json:"type"`
+	Version       int                 `json:"version"`
+	Stream        string              `json:"stream"`
+	Revision      uint64              `json:"revision"`
+	Time          time.Time           `json:"time"`
+	Actor         string              `json:"actor"`
+	ActorAccount  string              `json:"actorAccount"`
+	CommandID     string              `json:"commandId"`
+	CorrelationID string              `json:"correlationId"`
+	Summary       string              `json:"summary"`
+	Data          json.RawMessage     `json:"data"`
+	// Accounts are the accounts entitled to see the event: those it names,
+	// the acting one, and both parties of a partnership's events.
+	Accounts []string `json:"accounts"`
+}
+
+// fields of event payloads that name entities, and the entity kind.
+var entityFields = map[string]string{
+	"account": "account", "requester": "account", "partner": "account", "owner": "account",
+	"partnership": "partnership", "device": "device", "item": "item", "node": "node",
+	"user": "user", "email": "user", "administrator": "user", "role": "role", "job": "job", "member": "member",
+}
+
+// accountFields name accounts, who may see the event.
+var accountFields = []string{"account", "requester", "partner", "owner"}
+
+// Key is an entity's key prefix: kind:id/.
+func Key(kind, id string) string { return kind + ":" + id + "/" }
+
+// Projection maintains the index.
+type Projection struct{}
+
+// Name implements projections.Projection.
+func (Projection) Name() string { return "audit" }
+
+// Apply implements projections.Projection.
+func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.Envelope) error {
+	r := env.Record
+	var payload map[string]any
+	if err := json.Unmarshal(r.Data, &payload); err != nil {
+		return err
+	}
+	e := Entry{
+		Position: r.Position, EventID: r.ID, Type: r.Type, Version: r.Version, Stream: r.Stream, Revision: r.Revision,
+		Time: r.Meta.Time, Actor: r.Meta.User, ActorAccount: r.Meta.Account, CommandID: r.Meta.CommandID,
+		CorrelationID: r.Meta.CorrelationID, Data: r.Data,
+	}
+	accounts := map[string]bool{}
+	if r.Meta.Account != "" {
+		accounts[r.Meta.Account] = true
+	}
+	for _, f := range accountFields {
+		if v, ok := payload[f].(string); ok && v != "" {
+			accounts[v] = true
+		}
+	}
+	// A partnership's stream is the shared record of its two accounts:
+	// both see everything in it (the owner sees where its shared device is
+	// used, the partner what was lent to it).
+	if pair, ok := strings.CutPrefix(r.Stream, "partnership-"); ok {
+		for _, a := range strings.Split(pair, "+") {
+			accounts[a] = true
+		}
+	}
+	for a := range accounts {
+		e.Accounts = append(e.Accounts, a)
+	}
+	sort.Strings(e.Accounts)
+	e.Summary = summary(r, payload)
+	entities := map[string]bool{}
+	for f, kind := range entityFields {
+		v, ok := payload[f].(string)
+		if !ok || v == "" || (f == "role" && !strings.HasPrefix(r.Type, "Role")) {
+			continue // a user's role name is not a role of the rights model
+		}
+		// "project" means an account's project or a cloud project.
+		entities[Key(kind, v)] = true
+	}
+	if v, ok := payload["project"].(string); ok && v != "" {
+		kind := "project"
+		if strings.HasPrefix(r.Stream, "cloudproject-") {
+			kind = "cloud-project"
+		}
+		entities[Key(kind, v)] = true
+	}
+	// The stream itself is an entity too (collection-x, hierarchy-acme...).
+	entities[Key("stream", r.Stream)] = true
+	pos := fmt.Sprintf("%020d.%020d", r.Position.Commit, r.Position.Prepare)
+	for k := range entities {
+		if err := tx.Put(ctx, Table, k+pos, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// summary is a readable line: who did what to what.
+func summary(r eventstore.Record, p map[string]any) string {
+	var parts []string
+	for _, f := range []string{"device", "devices", "partnership", "partner", "requester", "owner", "item", "kind", "name", "node", "member", "user", "email", "role", "job", "project", "design", "reason"} {
+		if v, ok := p[f]; ok && v != "" && v != nil {
+			parts = append(parts, fmt.Sprintf("%s=%v", f, v))
+		}
+	}
+	actor := r.Meta.User
+	if actor == "" {
+		actor = "system"
+	}
+	if r.Meta.Account != "" {
+		actor += " (" + r.Meta.Account + ")"
+	}
+	return strings.TrimSpace(actor + ": " + r.Type + " " + strings.Join(parts, " "))
+}
