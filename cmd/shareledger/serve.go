@@ -26,6 +26,7 @@ import (
 	"github.com/shareledger/shareledger/commands/problem"
 	rightscmd "github.com/shareledger/shareledger/commands/rights"
 	teamcmd "github.com/shareledger/shareledger/commands/team"
+	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/domain/catalog"
 	"github.com/shareledger/shareledger/eventstore"
 	eventesdb "github.com/shareledger/shareledger/eventstore/esdb"
@@ -67,28 +68,13 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	}
 	a := &app{log: log, lease: projections.Solo{}}
 	reg := catalog.New()
-	switch {
-	case cfg.EventStore == "":
-		a.events, err = eventpebble.Open(eventpebble.Config{Dir: filepath.Join(cfg.DataDir, "events"), Logger: log})
-	case isESDB(cfg.EventStore):
-		a.events, err = eventesdb.Open(eventesdb.Config{URL: cfg.EventStore, EventTypes: reg.Names(), Logger: log})
-	default:
-		a.events, err = eventpostgres.Open(ctx, eventpostgres.Config{URL: cfg.EventStore, Schema: cfg.PGSchema, Logger: log})
-	}
-	if err != nil {
+	if a.events, a.models, err = openStores(ctx, cfg, reg, log); err != nil {
 		return nil, err
 	}
-	if cfg.ReadModels == "" {
-		a.models, err = rmbolt.Open(filepath.Join(cfg.DataDir, "readmodels.db"))
-	} else {
-		a.models, err = rmpostgres.Open(ctx, rmpostgres.Config{URL: cfg.ReadModels, Schema: cfg.PGSchema})
+	if cfg.ReadModels != "" {
 		// Read models in PostgreSQL may be shared by several instances:
 		// one of them at a time runs the projections.
 		a.lease = &rmpostgres.Lease{URL: cfg.ReadModels, Name: cfg.PGSchema, Log: log}
-	}
-	if err != nil {
-		_ = a.events.Close()
-		return nil, err
 	}
 	var mailer notify.Mailer = notify.Dir{Path: filepath.Join(cfg.DataDir, "outbox"), From: cfg.MailFrom}
 	if cfg.SMTP != "" {
@@ -97,7 +83,7 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 			return nil, err
 		}
 	}
-	ps := []projections.Projection{directory.Projection{}, devices.Projection{}, partners.Projection{}, notify.Projection{Mailer: mailer}, rightsmodel.Projection{}, teammodel.Projection{}, audit.Projection{}}
+	ps := projectionList(mailer)
 	if cfg.Relay != "" {
 		if a.relay, err = relay.JetStream(cfg.Relay, log); err != nil {
 			a.close()
@@ -116,6 +102,46 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	read := &readapi.API{Store: a.models, Events: a.events, Progress: a.runner.Progress(), Status: status{a}, WaitTimeout: cfg.WaitTimeout}
 	a.handler = router(keys, repo, read, log, time.Now)
 	return a, nil
+}
+
+// openStores opens the event store and the read-model store the
+// configuration names.
+func openStores(ctx context.Context, cfg config, reg *domain.Registry, log *slog.Logger) (eventstore.Store, projections.Store, error) {
+	var es eventstore.Store
+	var err error
+	switch {
+	case cfg.EventStore == "":
+		es, err = eventpebble.Open(eventpebble.Config{Dir: filepath.Join(cfg.DataDir, "events"), Logger: log})
+	case isESDB(cfg.EventStore):
+		es, err = eventesdb.Open(eventesdb.Config{URL: cfg.EventStore, EventTypes: reg.Names(), Logger: log})
+	default:
+		es, err = eventpostgres.Open(ctx, eventpostgres.Config{URL: cfg.EventStore, Schema: cfg.PGSchema, Logger: log})
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var models projections.Store
+	if cfg.ReadModels == "" {
+		models, err = rmbolt.Open(embeddedReadModels(cfg))
+	} else {
+		models, err = rmpostgres.Open(ctx, rmpostgres.Config{URL: cfg.ReadModels, Schema: cfg.PGSchema})
+	}
+	if err != nil {
+		_ = es.Close()
+		return nil, nil, err
+	}
+	return es, models, nil
+}
+
+func embeddedReadModels(cfg config) string { return filepath.Join(cfg.DataDir, "readmodels.db") }
+
+// projectionList is every projection the service runs (the relay is added
+// when configured).
+func projectionList(mailer notify.Mailer) []projections.Projection {
+	return []projections.Projection{
+		directory.Projection{}, devices.Projection{}, partners.Projection{}, notify.Projection{Mailer: mailer},
+		rightsmodel.Projection{}, teammodel.Projection{}, audit.Projection{},
+	}
 }
 
 // router assembles the HTTP API: health and the API description are

@@ -138,3 +138,6 @@ func summary(r eventstore.Record, p map[string]any) string {
 	}
 	return strings.TrimSpace(actor + ": " + r.Type + " " + strings.Join(parts, " "))
 }
+
+// Tables lists the tables the projection owns, for verification.
+func (Projection) Tables() []string { return []string{Table} }

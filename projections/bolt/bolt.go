@@ -153,3 +153,8 @@ func writePosition(p eventstore.Position) []byte {
 	b := binary.BigEndian.AppendUint64(nil, p.Commit)
 	return binary.BigEndian.AppendUint64(b, p.Prepare)
 }
+
+// Snapshot writes a consistent copy of the store to path.
+func (s *Store) Snapshot(path string) error {
+	return s.db.View(func(tx *bbolt.Tx) error { return tx.CopyFile(path, 0o600) })
+}

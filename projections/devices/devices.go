@@ -167,3 +167,6 @@ func update(ctx context.Context, tx projections.Tx, acc domain.AccountID, id dev
 	change(&d)
 	return tx.Put(ctx, Table, Key(acc, id), d)
 }
+
+// Tables lists the tables the projection owns, for verification.
+func (Projection) Tables() []string { return []string{Table, projects, orgs} }

@@ -67,3 +67,6 @@ func UserKey(acc domain.AccountID, u domain.UserID) string { return string(acc) 
 func ProjectKey(acc domain.AccountID, p account.ProjectID) string {
 	return string(acc) + "/" + string(p)
 }
+
+// Tables lists the tables the projection owns, for verification.
+func (Projection) Tables() []string { return []string{Accounts, Users, Projects} }

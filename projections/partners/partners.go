@@ -116,3 +116,6 @@ func change(ctx context.Context, tx projections.Tx, acc domain.AccountID, id par
 	fn(&p)
 	return tx.Put(ctx, Table, Key(acc, id), p)
 }
+
+// Tables lists the tables the projection owns, for verification.
+func (Projection) Tables() []string { return []string{Table, orgs} }

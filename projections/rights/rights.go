@@ -189,3 +189,8 @@ func setPublic(ctx context.Context, tx projections.Tx, p rights.Privacy, public 
 	it.Public = public
 	return tx.Put(ctx, Items, key, it)
 }
+
+// Tables lists the tables the projection owns, for verification.
+func (Projection) Tables() []string {
+	return []string{Users, Roles, Items, Shares, In, Members, Placed, Parents, Known}
+}

@@ -224,3 +224,8 @@ func change[T any](ctx context.Context, tx projections.Tx, table, key string, fn
 	fn(&v)
 	return tx.Put(ctx, table, key, v)
 }
+
+// Tables lists the tables the projection owns, for verification.
+func (Projection) Tables() []string {
+	return []string{Members, Jobs, Projects, Mine, MyJobs, identities, pending}
+}

@@ -1,0 +1,167 @@
+// Package replay reads the event log to answer questions about the past and
+// to rebuild read models: it replays projections into fresh storage and
+// compares them with the live ones.
+package replay
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/eventstore"
+	"github.com/shareledger/shareledger/projections"
+)
+
+// Tabled is a projection that says which tables it owns; only these can
+// be verified (a projection with side effects, like the notifier, has no
+// comparable state).
+type Tabled interface {
+	projections.Projection
+	Tables() []string
+}
+
+// Progress reports a rebuild: events done of total, and the rate so far.
+type Progress func(projection string, done, total uint64, rate float64)
+
+// Rebuild replays each projection from position 0 to the log's head at
+// the start into target, reporting progress after every page.
+func Rebuild(ctx context.Context, es eventstore.Store, target projections.Store, reg *domain.Registry, ps []projections.Projection, report Progress) error {
+	head, err := es.Head(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		start := time.Now()
+		at, err := target.Checkpoint(ctx, p.Name())
+		if err != nil {
+			return err
+		}
+		for at.Less(head) {
+			recs, err := es.ReadAll(ctx, at, 1000)
+			if err != nil {
+				return err
+			}
+			n := 0
+			for n < len(recs) && !head.Less(recs[n].Position) {
+				n++
+			}
+			if n == 0 {
+				break
+			}
+			if at, err = projections.ApplyBatch(ctx, target, reg, p, recs[:n]); err != nil {
+				return fmt.Errorf("rebuild %s: %w", p.Name(), err)
+			}
+			if report != nil {
+				report(p.Name(), at.Commit, head.Commit, float64(at.Commit)/max(time.Since(start).Seconds(), 1e-9))
+			}
+		}
+	}
+	return nil
+}
+
+// Difference is a document that differs between two read-model stores.
+type Difference struct {
+	Table   string `json:"table"`
+	Key     string `json:"key"`
+	Live    string `json:"live,omitempty"`    // empty: missing live
+	Rebuilt string `json:"rebuilt,omitempty"` // empty: missing in the rebuild
+}
+
+// Compare lists every document of the tables that differs between live
+// and rebuilt, comparing JSON by meaning (stores may order keys
+// differently).
+func Compare(ctx context.Context, live, rebuilt projections.Store, tables []string) ([]Difference, error) {
+	dump := func(s projections.Store) (map[string]map[string]string, error) {
+		out := map[string]map[string]string{}
+		err := s.View(ctx, func(r projections.Reader) error {
+			for _, t := range tables {
+				out[t] = map[string]string{}
+				err := r.Scan(ctx, t, projections.Page{}, func(k string, doc []byte) error {
+					var v any
+					if err := json.Unmarshal(doc, &v); err != nil {
+						return err
+					}
+					canon, _ := json.Marshal(v)
+					out[t][k] = string(canon)
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		return out, err
+	}
+	a, err := dump(live)
+	if err != nil {
+		return nil, fmt.Errorf("read live read models: %w", err)
+	}
+	b, err := dump(rebuilt)
+	if err != nil {
+		return nil, fmt.Errorf("read rebuilt read models: %w", err)
+	}
+	var diffs []Difference
+	for _, t := range tables {
+		keys := map[string]bool{}
+		for k := range a[t] {
+			keys[k] = true
+		}
+		for k := range b[t] {
+			keys[k] = true
+		}
+		sorted := make([]string, 0, len(keys))
+		for k := range keys {
+			sorted = append(sorted, k)
+		}
+		sort.Strings(sorted)
+		for _, k := range sorted {
+			if a[t][k] != b[t][k] {
+				diffs = append(diffs, Difference{Table: t, Key: k, Live: a[t][k], Rebuilt: b[t][k]})
+			}
+		}
+	}
+	return diffs, nil
+}
+
+// Verify rebuilds the projections that own tables into scratch and
+// compares them with live.
+func Verify(ctx context.Context, es eventstore.Store, live, scratch projections.Store, reg *domain.Registry, ps []projections.Projection, report Progress) ([]Difference, error) {
+	var tabled []projections.Projection
+	var tables []string
+	for _, p := range ps {
+		if t, ok := p.(Tabled); ok {
+			tabled = append(tabled, p)
+			tables = append(tables, t.Tables()...)
+		}
+	}
+	if err := Rebuild(ctx, es, scratch, reg, tabled, report); err != nil {
+		return nil, err
+	}
+	return Compare(ctx, live, scratch, tables)
+}
+
+// Reset empties a projection's tables and checkpoint in store, so that it
+// is rebuilt from position 0.
+func Reset(ctx context.Context, store projections.Store, p Tabled) error {
+	return store.Update(ctx, p.Name(), func(tx projections.Tx, _ eventstore.Position) (eventstore.Position, error) {
+		for _, t := range p.Tables() {
+			var keys []string
+			if err := tx.Scan(ctx, t, projections.Page{}, func(k string, _ []byte) error {
+				keys = append(keys, k)
+				return nil
+			}); err != nil {
+				return eventstore.Position{}, err
+			}
+			for _, k := range keys {
+				if err := tx.Delete(ctx, t, k); err != nil {
+					return eventstore.Position{}, err
+				}
+			}
+		}
+		return eventstore.Position{}, nil
+	})
+}
