@@ -97,9 +97,10 @@ func WithLogging[C any](h Handler[C], log *slog.Logger, name string) Handler[C] 
 }
 
 // Decorate makes a use case function a Handler with the standard
-// decorators: conflict retries inside, logging outside.
-func Decorate[C any](f func(context.Context, C) (Result, error), log *slog.Logger, name string) Handler[C] {
-	return WithLogging(WithRetry[C](HandlerFunc[C](f), 10), log, name)
+// decorators: conflict retries inside, then metrics (m may be nil), then
+// logging outside.
+func Decorate[C any](f func(context.Context, C) (Result, error), log *slog.Logger, name string, m *Metrics) Handler[C] {
+	return WithLogging(WithMetrics(WithRetry[C](HandlerFunc[C](f), 10), m, name), log, name)
 }
 
 // Repo loads and appends aggregates' events.
@@ -109,6 +110,8 @@ type Repo struct {
 	// Cache, if set, keeps decoded histories so a load reads only the
 	// events appended since.
 	Cache *HistoryCache
+	// Metrics, if set, counts appended events and command latencies.
+	Metrics *Metrics
 }
 
 // Loaded is a stream as a handler read it.
@@ -198,6 +201,7 @@ func (r Repo) Save(ctx context.Context, l *Loaded, m Meta, id string, changes []
 	if err != nil {
 		return Result{}, fmt.Errorf("append to %s: %w", l.Stream, err)
 	}
+	r.Metrics.appendedEvents(len(events))
 	return Result{ID: id, Stream: l.Stream, Position: res.Position, Events: len(events)}, nil
 }
 

@@ -98,7 +98,7 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		a.close()
 		return nil, err
 	}
-	repo := commands.Repo{Events: a.events, Registry: reg, Cache: commands.NewHistoryCache(10000)}
+	repo := commands.Repo{Events: a.events, Registry: reg, Cache: commands.NewHistoryCache(10000), Metrics: commands.NewMetrics()}
 	read := &readapi.API{Store: a.models, Events: a.events, Progress: a.runner.Progress(), Status: status{a}, WaitTimeout: cfg.WaitTimeout}
 	a.handler = router(keys, repo, read, log, time.Now)
 	return a, nil
@@ -147,6 +147,9 @@ func projectionList(mailer notify.Mailer) []projections.Projection {
 // router assembles the HTTP API: health and the API description are
 // public, everything else needs a bearer token.
 func router(keys *auth.Keys, repo commands.Repo, read *readapi.API, log *slog.Logger, now func() time.Time) http.Handler {
+	if repo.Metrics == nil {
+		repo.Metrics = commands.NewMetrics()
+	}
 	r := chi.NewRouter()
 	r.Use(chimw.Recoverer)
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -168,6 +171,7 @@ func router(keys *auth.Keys, repo commands.Repo, read *readapi.API, log *slog.Lo
 		read.RightsRoutes(r)
 		read.TeamRoutes(r)
 		read.AuditRoutes(r)
+		read.MetricsRoute(r, repo.Metrics)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, &problem.RouteError{Status: http.StatusNotFound, Code: "no-such-route", Err: fmt.Errorf("no route %s; see /openapi.json", r.URL.Path)})

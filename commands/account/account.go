@@ -53,9 +53,9 @@ type Handlers struct {
 func New(repo commands.Repo, log *slog.Logger) Handlers {
 	u := useCases{repo}
 	return Handlers{
-		Open:          commands.Decorate(u.open, log, "OpenAccount"),
-		AddUser:       commands.Decorate(u.addUser, log, "AddUser"),
-		CreateProject: commands.Decorate(u.createProject, log, "CreateProject"),
+		Open:          commands.Decorate(u.open, log, "OpenAccount", repo.Metrics),
+		AddUser:       commands.Decorate(u.addUser, log, "AddUser", repo.Metrics),
+		CreateProject: commands.Decorate(u.createProject, log, "CreateProject", repo.Metrics),
 	}
 }
 

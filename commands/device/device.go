@@ -62,11 +62,11 @@ type Handlers struct {
 func New(repo commands.Repo, log *slog.Logger) Handlers {
 	u := useCases{repo}
 	return Handlers{
-		Register:         commands.Decorate(u.register, log, "RegisterDevice"),
-		Assign:           commands.Decorate(u.assign, log, "AssignDevice"),
-		Unassign:         commands.Decorate(u.unassign, log, "UnassignDevice"),
-		SendDesign:       commands.Decorate(u.sendDesign, log, "SendDesign"),
-		StartBaseStation: commands.Decorate(u.startBaseStation, log, "StartBaseStation"),
+		Register:         commands.Decorate(u.register, log, "RegisterDevice", repo.Metrics),
+		Assign:           commands.Decorate(u.assign, log, "AssignDevice", repo.Metrics),
+		Unassign:         commands.Decorate(u.unassign, log, "UnassignDevice", repo.Metrics),
+		SendDesign:       commands.Decorate(u.sendDesign, log, "SendDesign", repo.Metrics),
+		StartBaseStation: commands.Decorate(u.startBaseStation, log, "StartBaseStation", repo.Metrics),
 	}
 }
 

@@ -66,10 +66,10 @@ type Handlers struct {
 func New(repo commands.Repo, log *slog.Logger) Handlers {
 	u := useCases{repo}
 	return Handlers{
-		Request: commands.Decorate(u.request, log, "RequestPartner"),
-		Decide:  commands.Decorate(u.decide, log, "DecidePartnership"),
-		Share:   commands.Decorate(u.share, log, "ShareDevices"),
-		Unshare: commands.Decorate(u.unshare, log, "UnshareDevices"),
+		Request: commands.Decorate(u.request, log, "RequestPartner", repo.Metrics),
+		Decide:  commands.Decorate(u.decide, log, "DecidePartnership", repo.Metrics),
+		Share:   commands.Decorate(u.share, log, "ShareDevices", repo.Metrics),
+		Unshare: commands.Decorate(u.unshare, log, "UnshareDevices", repo.Metrics),
 	}
 }
 

@@ -47,10 +47,10 @@ type Create struct {
 func New(repo commands.Repo, log *slog.Logger) Handlers {
 	u := useCases{repo}
 	return Handlers{
-		Access:     commands.Decorate(u.access, log, "ChangeAccess"),
-		Hierarchy:  commands.Decorate(u.hierarchy, log, "ChangeHierarchy"),
-		Collection: commands.Decorate(u.collection, log, "ChangeCollection"),
-		Create:     commands.Decorate(u.create, log, "CreateCollection"),
+		Access:     commands.Decorate(u.access, log, "ChangeAccess", repo.Metrics),
+		Hierarchy:  commands.Decorate(u.hierarchy, log, "ChangeHierarchy", repo.Metrics),
+		Collection: commands.Decorate(u.collection, log, "ChangeCollection", repo.Metrics),
+		Create:     commands.Decorate(u.create, log, "CreateCollection", repo.Metrics),
 	}
 }
 

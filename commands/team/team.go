@@ -56,9 +56,9 @@ type Handlers struct {
 func New(repo commands.Repo, log *slog.Logger) Handlers {
 	u := useCases{repo}
 	return Handlers{
-		Change:         commands.Decorate(u.change, log, "ChangeCloudProject"),
-		CreateProject:  commands.Decorate(u.createProject, log, "CreateCloudProject"),
-		CreateIdentity: commands.Decorate(u.createIdentity, log, "CreateIdentity"),
+		Change:         commands.Decorate(u.change, log, "ChangeCloudProject", repo.Metrics),
+		CreateProject:  commands.Decorate(u.createProject, log, "CreateCloudProject", repo.Metrics),
+		CreateIdentity: commands.Decorate(u.createIdentity, log, "CreateIdentity", repo.Metrics),
 	}
 }
 

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/shareledger/shareledger/readapi"
+)
+
+func TestMetrics(t *testing.T) {
+	s := start(t, testConfig(t, backends[0]))
+	alice := s.as("alice@acme.test", "acme")
+	alice.command("POST", "/v1/accounts", map[string]any{"organization": "ACME", "name": "Alice"})
+	alice.command("POST", "/v1/projects", map[string]any{"name": "A"})
+	last := alice.command("POST", "/v1/projects", map[string]any{"name": "B"})
+	_ = alice.do("POST", "/v1/projects", map[string]any{"name": " "}) // refused
+	var status []readapi.ProjectionStatus
+	alice.read("/v1/projections", last.Position, &status)
+	if r := (client{s: s}).do("GET", "/metrics", nil); r.status != http.StatusUnauthorized {
+		t.Fatalf("metrics without a token: %d", r.status)
+	}
+	r := alice.do("GET", "/metrics", nil)
+	body := string(r.body)
+	for _, want := range []string{
+		"shareledger_events_appended_total 3\n",
+		`shareledger_command_duration_seconds_count{command="CreateProject"} 3`,
+		`shareledger_command_errors_total{command="CreateProject"} 1`,
+		"shareledger_eventstore_head_position 3\n",
+		`shareledger_projection_checkpoint_position{projection="devices"} 3`,
+		`shareledger_projection_lag_positions{projection="audit"} 0`,
+		"shareledger_projections_running_here 1",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if !regexp.MustCompile(`shareledger_command_duration_seconds_bucket\{command="OpenAccount",le="\+Inf"\} 1`).MatchString(body) {
+		t.Errorf("no histogram for OpenAccount:\n%s", body)
+	}
+}
