@@ -81,7 +81,16 @@ type ProjectionStatus struct {
 	HandledSinceStart int64 `json:"handledSinceStart"`
 	// RunningHere is true on the one instance that runs the projections.
 	RunningHere bool `json:"runningHere"`
-	Poisoned    int  `json:"poisoned"`
+	// LagEvents is how many positions the projection is behind the log
+	// (events, with the embedded and PostgreSQL stores).
+	LagEvents uint64 `json:"lagEvents"`
+	// LagSeconds is how old the first event it has not applied is.
+	LagSeconds float64 `json:"lagSeconds"`
+	// State is "live" (caught up), "catching-up", or "poisoned" when it
+	// quarantined events (LastPoisoned says which).
+	State        string                `json:"state"`
+	LastPoisoned *projections.Poisoned `json:"lastPoisoned,omitempty"`
+	Poisoned     int                   `json:"poisoned"`
 }
 
 var errNotFound = &domain.Error{Kind: domain.NotFound, Code: "not-found", Message: "no such item is visible to this account"}
@@ -310,14 +319,42 @@ func (a *API) projections(ctx context.Context, _ *http.Request, tx projections.R
 		if st.Checkpoint, err = tx.Checkpoint(ctx, name); err != nil {
 			return nil, err
 		}
-		err := tx.Scan(ctx, projections.PoisonTable, projections.Page{Prefix: name + "/"}, func(string, []byte) error {
+		err := tx.Scan(ctx, projections.PoisonTable, projections.Page{Prefix: name + "/"}, func(_ string, doc []byte) error {
 			st.Poisoned++
+			var p projections.Poisoned
+			if err := json.Unmarshal(doc, &p); err != nil {
+				return err
+			}
+			st.LastPoisoned = &p
 			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
+		st.State = "live"
+		if st.Checkpoint.Less(head) {
+			st.State = "catching-up"
+			if st.Checkpoint.Commit < head.Commit {
+				st.LagEvents = head.Commit - st.Checkpoint.Commit
+			}
+			if next, err := a.Events.ReadAll(ctx, st.Checkpoint, 1); err == nil && len(next) == 1 && !next[0].Meta.Time.IsZero() {
+				st.LagSeconds = time.Since(next[0].Meta.Time).Seconds()
+			}
+		}
+		if st.Poisoned > 0 {
+			st.State = "poisoned"
+			if st.LastPoisoned != nil {
+				st.LastPoisoned.Reason = truncate(st.LastPoisoned.Reason, 500)
+			}
+		}
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }

@@ -20,6 +20,7 @@ Usage:
   shareledger token [flags]   mint a bearer token for a user of an account
   shareledger audit [flags] KIND:ID   print an entity's history from the running service
   shareledger replay verify|rebuild   compare read models with the log, or rebuild them
+  shareledger status [flags]          print the projections' status from the running service
 
 Run "shareledger <command> --help" for a command's flags. Every flag can also
 be set by the environment variable named in its help.
@@ -50,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, cfg, stderr)
 	case "token":
 		return token(args[1:], stdout, stderr)
+	case "status":
+		return statusCmd(args[1:], stdout, stderr)
 	case "replay":
 		return replayCmd(ctx, args[1:], stdout, stderr)
 	case "audit":

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"net/http"
 	"regexp"
 	"strings"
@@ -18,6 +19,15 @@ func TestMetrics(t *testing.T) {
 	_ = alice.do("POST", "/v1/projects", map[string]any{"name": " "}) // refused
 	var status []readapi.ProjectionStatus
 	alice.read("/v1/projections", last.Position, &status)
+	for _, st := range status {
+		if st.State != "live" || st.LagEvents != 0 || st.Poisoned != 0 {
+			t.Errorf("projection %s: %+v", st.Name, st)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if err := statusCmd([]string{"--url", s.base, "--token", alice.token}, &out, &errOut); err != nil || !strings.Contains(out.String(), `"state":"live"`) {
+		t.Fatalf("shareledger status: %v %s %s", err, out.String(), errOut.String())
+	}
 	if r := (client{s: s}).do("GET", "/metrics", nil); r.status != http.StatusUnauthorized {
 		t.Fatalf("metrics without a token: %d", r.status)
 	}
