@@ -23,6 +23,7 @@ type Request struct {
 	Organization string
 	Type         string
 	Notify       []string
+	Message      string
 }
 
 // Decision is what a partner does to a partnership.
@@ -85,7 +86,7 @@ func (u useCases) request(ctx context.Context, c Request) (commands.Result, erro
 		return commands.Result{}, err
 	}
 	return u.change(ctx, c.Meta, c.Organization, func(p *partnership.Partnership, by domain.Member, partner domain.AccountID) error {
-		return p.Request(by, partner, typ, notify)
+		return p.Request(by, partner, typ, notify, c.Message)
 	})
 }
 
@@ -171,9 +172,10 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 			Organization string   `json:"organization"`
 			Type         string   `json:"type"`
 			Notify       []string `json:"notify"`
+			Message      string   `json:"message"`
 		}
 		err := commands.Decode(w, r, &b)
-		return Request{Meta: m, Organization: b.Organization, Type: b.Type, Notify: b.Notify}, err
+		return Request{Meta: m, Organization: b.Organization, Type: b.Type, Notify: b.Notify, Message: b.Message}, err
 	}))
 	for path, d := range map[string]Decision{"approve": Approve, "decline": Decline, "withdraw": Withdraw, "end": End} {
 		r.Post("/v1/partners/{organization}/"+path, commands.Serve(h.Decide, now, false, func(_ http.ResponseWriter, r *http.Request, m commands.Meta) (Decide, error) {

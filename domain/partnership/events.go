@@ -1,17 +1,21 @@
 package partnership
 
 import (
+	"encoding/json"
+
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/domain/device"
 )
 
 // PartnerRequested: an account asked another to become its partner.
+// Version 2 added Message; version 1 events are upcast with an empty one.
 type PartnerRequested struct {
 	Partnership ID               `json:"partnership"`
 	Requester   domain.AccountID `json:"requester"`
 	Partner     domain.AccountID `json:"partner"`
 	Type        Type             `json:"type"`
 	Notify      []domain.UserID  `json:"notify"`
+	Message     string           `json:"message"`
 	By          domain.UserID    `json:"by"`
 }
 
@@ -52,7 +56,7 @@ type DeviceUnsharedFromPartner struct {
 }
 
 func (PartnerRequested) EventType() string          { return "PartnerRequested" }
-func (PartnerRequested) EventVersion() int          { return 1 }
+func (PartnerRequested) EventVersion() int          { return 2 }
 func (PartnerApproved) EventType() string           { return "PartnerApproved" }
 func (PartnerApproved) EventVersion() int           { return 1 }
 func (PartnerDeclined) EventType() string           { return "PartnerDeclined" }
@@ -69,10 +73,25 @@ func (DeviceUnsharedFromPartner) EventVersion() int { return 1 }
 // RegisterEvents adds the partnership's events to a registry.
 func RegisterEvents(r *domain.Registry) {
 	domain.Register[PartnerRequested](r)
+	r.Upcast("PartnerRequested", 1, addField("message", ""))
 	domain.Register[PartnerApproved](r)
 	domain.Register[PartnerDeclined](r)
 	domain.Register[PartnerRequestWithdrawn](r)
 	domain.Register[PartnershipEnded](r)
 	domain.Register[DeviceSharedWithPartner](r)
 	domain.Register[DeviceUnsharedFromPartner](r)
+}
+
+// addField upcasts by adding a field with a default value.
+func addField(name string, value any) domain.Upcaster {
+	return func(data []byte) ([]byte, error) {
+		var v map[string]any
+		if err := json.Unmarshal(data, &v); err != nil {
+			return nil, err
+		}
+		if _, ok := v[name]; !ok {
+			v[name] = value
+		}
+		return json.Marshal(v)
+	}
 }

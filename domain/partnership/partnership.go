@@ -127,8 +127,12 @@ func (p *Partnership) State() State { return p.state }
 // Changes lists the events recorded since the partnership was loaded.
 func (p *Partnership) Changes() []domain.Event { return p.changes }
 
-// Request asks partner for a partnership; the people in notify get an e-mail.
-func (p *Partnership) Request(by domain.Member, partner domain.AccountID, typ Type, notify []domain.UserID) error {
+// Request asks partner for a partnership; the people in notify get an
+// e-mail, with the requester's message if there is one.
+func (p *Partnership) Request(by domain.Member, partner domain.AccountID, typ Type, notify []domain.UserID, message string) error {
+	if len(message) > 2000 {
+		return domain.Invalidf("invalid-message", "the message is longer than 2000 characters")
+	}
 	if err := by.RequireAdmin("request partnerships"); err != nil {
 		return err
 	}
@@ -144,7 +148,7 @@ func (p *Partnership) Request(by domain.Member, partner domain.AccountID, typ Ty
 	case Approved:
 		return ErrAlreadyPartners.Withf("%s and %s are already partners", by.Account, partner)
 	}
-	p.record(PartnerRequested{Partnership: p.id, Requester: by.Account, Partner: partner, Type: typ, Notify: notify, By: by.User})
+	p.record(PartnerRequested{Partnership: p.id, Requester: by.Account, Partner: partner, Type: typ, Notify: notify, Message: message, By: by.User})
 	return nil
 }
 

@@ -53,55 +53,67 @@ func TestPartnership(t *testing.T) {
 		{
 			name: "request names people to notify",
 			when: func(p *partnership.Partnership) error {
-				return p.Request(acmeAdmin, "rentco", partnership.Contractor, []domain.UserID{named.User})
+				return p.Request(acmeAdmin, "rentco", partnership.Contractor, []domain.UserID{named.User}, "")
 			},
 			then: []domain.Event{requested(named.User)},
 		},
 		{
 			name: "request with nobody to notify is still sent",
 			when: func(p *partnership.Partnership) error {
-				return p.Request(acmeAdmin, "rentco", partnership.Contractor, nil)
+				return p.Request(acmeAdmin, "rentco", partnership.Contractor, nil, "")
 			},
 			then: []domain.Event{requested()},
 		},
 		{
 			name: "an account cannot partner with itself",
-			when: func(p *partnership.Partnership) error { return p.Request(acmeAdmin, "acme", partnership.Rental, nil) },
-			err:  partnership.ErrSelf,
+			when: func(p *partnership.Partnership) error {
+				return p.Request(acmeAdmin, "acme", partnership.Rental, nil, "")
+			},
+			err: partnership.ErrSelf,
 		},
 		{
 			name: "only administrators request",
-			when: func(p *partnership.Partnership) error { return p.Request(acmeUser, "rentco", partnership.Rental, nil) },
-			err:  domain.ErrNotAdministrator,
+			when: func(p *partnership.Partnership) error {
+				return p.Request(acmeUser, "rentco", partnership.Rental, nil, "")
+			},
+			err: domain.ErrNotAdministrator,
 		},
 		{
 			name: "a partner type is required",
-			when: func(p *partnership.Partnership) error { return p.Request(acmeAdmin, "rentco", partnership.Type{}, nil) },
-			err:  domain.Invalidf("invalid-partner-type", ""),
+			when: func(p *partnership.Partnership) error {
+				return p.Request(acmeAdmin, "rentco", partnership.Type{}, nil, "")
+			},
+			err: domain.Invalidf("invalid-partner-type", ""),
 		},
 		{
 			name:  "no second request while one is pending",
 			given: []domain.Event{requested()},
-			when:  func(p *partnership.Partnership) error { return p.Request(acmeAdmin, "rentco", partnership.Rental, nil) },
-			err:   partnership.ErrAlreadyRequested,
+			when: func(p *partnership.Partnership) error {
+				return p.Request(acmeAdmin, "rentco", partnership.Rental, nil, "")
+			},
+			err: partnership.ErrAlreadyRequested,
 		},
 		{
 			name:  "no crossing request while one is pending",
 			given: []domain.Event{requested()},
-			when:  func(p *partnership.Partnership) error { return p.Request(rentAdmin, "acme", partnership.Rental, nil) },
-			err:   partnership.ErrAlreadyRequested,
+			when: func(p *partnership.Partnership) error {
+				return p.Request(rentAdmin, "acme", partnership.Rental, nil, "")
+			},
+			err: partnership.ErrAlreadyRequested,
 		},
 		{
 			name:  "no request between partners",
 			given: []domain.Event{requested(), approved},
-			when:  func(p *partnership.Partnership) error { return p.Request(rentAdmin, "acme", partnership.Rental, nil) },
-			err:   partnership.ErrAlreadyPartners,
+			when: func(p *partnership.Partnership) error {
+				return p.Request(rentAdmin, "acme", partnership.Rental, nil, "")
+			},
+			err: partnership.ErrAlreadyPartners,
 		},
 		{
 			name:  "ask again after a decline",
 			given: []domain.Event{requested(), declined},
 			when: func(p *partnership.Partnership) error {
-				return p.Request(acmeAdmin, "rentco", partnership.Contractor, nil)
+				return p.Request(acmeAdmin, "rentco", partnership.Contractor, nil, "")
 			},
 			then: []domain.Event{requested()},
 		},
@@ -109,7 +121,7 @@ func TestPartnership(t *testing.T) {
 			name:  "ask again after the partnership ended",
 			given: []domain.Event{requested(), approved, ended},
 			when: func(p *partnership.Partnership) error {
-				return p.Request(acmeAdmin, "rentco", partnership.Contractor, nil)
+				return p.Request(acmeAdmin, "rentco", partnership.Contractor, nil, "")
 			},
 			then: []domain.Event{requested()},
 		},

@@ -89,12 +89,16 @@ func (p Projection) Apply(ctx context.Context, tx projections.Tx, env projection
 			return err
 		}
 		for i, user := range e.Notify {
+			note := ""
+			if e.Message != "" {
+				note = fmt.Sprintf("\n%s writes: %s\n", e.By, e.Message)
+			}
 			m := Mail{
 				ID:      fmt.Sprintf("%s-%d", env.Record.ID, i),
 				To:      string(user),
 				Subject: fmt.Sprintf("%s asks %s to become partners", from, to),
 				Body: fmt.Sprintf("%s (%s) asks your account %s to become its %s partner, so that devices can be shared between the two accounts.\n\n"+
-					"Sign in to ShareLedger and open the Partners page to approve or decline the request %s.\n", from, e.By, to, e.Type, e.Partnership),
+					"Sign in to ShareLedger and open the Partners page to approve or decline the request %s.\n%s", from, e.By, to, e.Type, e.Partnership, note),
 			}
 			if err := p.Mailer.Send(ctx, m); err != nil {
 				return projections.Transient(fmt.Errorf("send partnership request mail to %s: %w", user, err))

@@ -29,6 +29,7 @@ type Partner struct {
 	// Direction is "sent" when this account asked, "received" otherwise.
 	Direction   string          `json:"direction"`
 	RequestedBy domain.UserID   `json:"requestedBy"`
+	Message     string          `json:"message,omitempty"`
 	Notify      []domain.UserID `json:"notify"`
 	RequestedAt time.Time       `json:"requestedAt"`
 	UpdatedAt   time.Time       `json:"updatedAt"`
@@ -61,7 +62,7 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 		}{{e.Requester, e.Partner, "sent"}, {e.Partner, e.Requester, "received"}} {
 			row := Partner{
 				Partnership: e.Partnership, Partner: side.other, Type: e.Type.String(), State: string(partnership.Pending),
-				Direction: side.dir, RequestedBy: e.By, Notify: e.Notify, RequestedAt: at, UpdatedAt: at, UpdatedBy: e.By,
+				Direction: side.dir, RequestedBy: e.By, Message: e.Message, Notify: e.Notify, RequestedAt: at, UpdatedAt: at, UpdatedBy: e.By,
 			}
 			if row.Notify == nil {
 				row.Notify = []domain.UserID{}
