@@ -1,41 +1,65 @@
 package eventstore
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"sync"
 )
 
 // ErrClosed is returned by a store used after Close.
 var ErrClosed = errors.New("event store is closed")
 
-// Batcher is group commit for store implementations: requests queue up
+// Request is one append waiting for its group's commit.
+type Request struct {
+	Stream   string
+	Expected Expected
+	Events   []Event
+	// Result or Err is the group's decision about this append.
+	Result AppendResult
+	Err    error
+	done   chan struct{}
+}
+
+// Batcher is group commit for store implementations: appends queue up
 // while one group commits, and the next commit takes all of them (up to
 // max) at once, so concurrent writers share each durable write.
-type Batcher[R any] struct {
-	commit func([]R)
+type Batcher struct {
+	commit func([]*Request) error
 	max    int
 
 	mu     sync.Mutex
-	queue  []R
+	queue  []*Request
 	closed bool
 	wake   chan struct{}
 	done   chan struct{}
 }
 
-// NewBatcher starts a batcher that hands groups of at most max requests to
-// commit, one group at a time.
-func NewBatcher[R any](max int, commit func([]R)) *Batcher[R] {
-	b := &Batcher[R]{commit: commit, max: max, wake: make(chan struct{}, 1), done: make(chan struct{})}
+// NewBatcher starts a batcher that hands groups of at most max appends to
+// commit, one group at a time. commit decides each request (setting its
+// Result or Err) and writes the accepted ones; an error it returns fails
+// every request it had not failed already.
+func NewBatcher(max int, commit func([]*Request) error) *Batcher {
+	b := &Batcher{commit: commit, max: max, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go b.run()
 	return b
 }
 
-// Submit queues r for the next group; ErrClosed after Close.
-func (b *Batcher[R]) Submit(r R) error {
+// Append queues an append for the next group and waits for its decision.
+// Once queued, it waits even if ctx ends, so that a committed append is
+// never reported as a failure.
+func (b *Batcher) Append(ctx context.Context, stream string, expected Expected, events []Event) (AppendResult, error) {
+	if err := Validate(stream, events); err != nil {
+		return AppendResult{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return AppendResult{}, err
+	}
+	r := &Request{Stream: stream, Expected: expected, Events: events, done: make(chan struct{})}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return ErrClosed
+		return AppendResult{}, ErrClosed
 	}
 	b.queue = append(b.queue, r)
 	b.mu.Unlock()
@@ -43,11 +67,12 @@ func (b *Batcher[R]) Submit(r R) error {
 	case b.wake <- struct{}{}:
 	default:
 	}
-	return nil
+	<-r.done
+	return r.Result, r.Err
 }
 
 // Close commits what is queued, then stops.
-func (b *Batcher[R]) Close() {
+func (b *Batcher) Close() {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -60,7 +85,7 @@ func (b *Batcher[R]) Close() {
 	<-b.done
 }
 
-func (b *Batcher[R]) run() {
+func (b *Batcher) run() {
 	defer close(b.done)
 	for range b.wake {
 		for {
@@ -75,7 +100,13 @@ func (b *Batcher[R]) run() {
 			if n == 0 {
 				break
 			}
-			b.commit(group)
+			err := b.commit(group)
+			for _, r := range group {
+				if err != nil && r.Err == nil {
+					r.Err = fmt.Errorf("commit append: %w", err)
+				}
+				close(r.done)
+			}
 		}
 	}
 }

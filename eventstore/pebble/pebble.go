@@ -43,7 +43,7 @@ type Config struct {
 type Store struct {
 	db      *pebble.DB
 	sync    *pebble.WriteOptions
-	batcher *eventstore.Batcher[*request]
+	batcher *eventstore.Batcher
 	stop    chan struct{} // closed by Close: wakes subscriptions
 	seq     uint64        // last position written; only commits change it
 
@@ -66,15 +66,6 @@ func (s *Store) open() (release func(), err error) {
 		return nil, ErrClosed
 	}
 	return s.life.RUnlock, nil
-}
-
-type request struct {
-	stream   string
-	expected eventstore.Expected
-	events   []eventstore.Event
-	result   eventstore.AppendResult
-	err      error
-	done     chan struct{}
 }
 
 type stored struct {
@@ -143,100 +134,80 @@ func (s *Store) Close() error {
 
 // Append implements eventstore.Store.
 func (s *Store) Append(ctx context.Context, stream string, expected eventstore.Expected, events ...eventstore.Event) (eventstore.AppendResult, error) {
-	if err := eventstore.Validate(stream, events); err != nil {
-		return eventstore.AppendResult{}, err
-	}
-	if err := ctx.Err(); err != nil {
-		return eventstore.AppendResult{}, err
-	}
-	r := &request{stream: stream, expected: expected, events: events, done: make(chan struct{})}
-	if err := s.batcher.Submit(r); err != nil {
-		return eventstore.AppendResult{}, err
-	}
-	// Once queued, the append is decided by its group's commit; wait for
-	// the answer even if ctx ends, so a commit is never taken for a failure.
-	<-r.done
-	return r.result, r.err
+	return s.batcher.Append(ctx, stream, expected, events)
 }
 
 // commit decides every append of a group against one indexed batch (so
 // later appends see earlier ones) and writes them with one synced commit.
-func (s *Store) commit(reqs []*request) {
+func (s *Store) commit(reqs []*eventstore.Request) error {
 	b := s.db.NewIndexedBatch()
 	defer b.Close()
 	start := s.seq
 	for _, r := range reqs {
-		r.result, r.err = s.appendTo(b, r)
+		r.Result, r.Err = s.appendTo(b, r)
 	}
-	err := b.Commit(s.sync)
-	if err != nil {
+	if err := b.Commit(s.sync); err != nil {
 		s.seq = start
+		return err
 	}
-	for _, r := range reqs {
-		if err != nil && r.err == nil {
-			r.err = fmt.Errorf("commit append: %w", err)
-		}
-		close(r.done)
-	}
-	if err == nil {
-		s.changes.Broadcast()
-	}
+	s.changes.Broadcast()
+	return nil
 }
 
 // appendTo decides one append and writes it into the batch. It writes
 // nothing unless the whole append is accepted.
-func (s *Store) appendTo(b *pebble.Batch, r *request) (eventstore.AppendResult, error) {
+func (s *Store) appendTo(b *pebble.Batch, r *eventstore.Request) (eventstore.AppendResult, error) {
 	if res, done, err := replayed(b, r); done || err != nil {
 		return res, err
 	}
-	for _, e := range r.events[1:] {
+	for _, e := range r.Events[1:] {
 		if _, found, err := getU64(b, idKey(e.ID)); err != nil || found {
-			return eventstore.AppendResult{}, errors.Join(err, fmt.Errorf("append to %s: %w: event %s is stored already", r.stream, eventstore.ErrIdempotency, e.ID))
+			return eventstore.AppendResult{}, errors.Join(err, fmt.Errorf("append to %s: %w: event %s is stored already", r.Stream, eventstore.ErrIdempotency, e.ID))
 		}
 	}
-	last, exists, err := getU64(b, headKey(r.stream))
+	last, exists, err := getU64(b, headKey(r.Stream))
 	if err != nil {
 		return eventstore.AppendResult{}, err
 	}
-	if !r.expected.Check(last, exists) {
-		return eventstore.AppendResult{}, &eventstore.WrongVersionError{Stream: r.stream, Expected: r.expected, Last: last, Exists: exists}
+	if !r.Expected.Check(last, exists) {
+		return eventstore.AppendResult{}, &eventstore.WrongVersionError{Stream: r.Stream, Expected: r.Expected, Last: last, Exists: exists}
 	}
 	rev := last
 	if exists {
 		rev++
 	}
-	encoded := make([][]byte, len(r.events))
-	for i, e := range r.events {
+	encoded := make([][]byte, len(r.Events))
+	for i, e := range r.Events {
 		data := e.Data
 		if len(data) == 0 {
 			data = []byte("null")
 		}
-		if encoded[i], err = json.Marshal(stored{ID: e.ID, Stream: r.stream, Revision: rev + uint64(i), Type: e.Type, Version: e.Version, Data: data, Meta: e.Meta}); err != nil {
+		if encoded[i], err = json.Marshal(stored{ID: e.ID, Stream: r.Stream, Revision: rev + uint64(i), Type: e.Type, Version: e.Version, Data: data, Meta: e.Meta}); err != nil {
 			return eventstore.AppendResult{}, err
 		}
 	}
-	for i, e := range r.events {
+	for i, e := range r.Events {
 		s.seq++
 		seq := u64(s.seq)
 		_ = b.Set(logKey(s.seq), encoded[i], nil)
-		_ = b.Set(indexKey(r.stream, rev+uint64(i)), seq, nil)
+		_ = b.Set(indexKey(r.Stream, rev+uint64(i)), seq, nil)
 		_ = b.Set(idKey(e.ID), seq, nil)
 	}
-	last = rev + uint64(len(r.events)) - 1
-	_ = b.Set(headKey(r.stream), u64(last), nil)
+	last = rev + uint64(len(r.Events)) - 1
+	_ = b.Set(headKey(r.Stream), u64(last), nil)
 	return eventstore.AppendResult{LastRevision: last, Position: eventstore.At(s.seq)}, nil
 }
 
 // replayed recognises an append whose events were all stored before, in
 // the same order and stream, and returns the original result.
-func replayed(b *pebble.Batch, r *request) (eventstore.AppendResult, bool, error) {
-	seq, found, err := getU64(b, idKey(r.events[0].ID))
+func replayed(b *pebble.Batch, r *eventstore.Request) (eventstore.AppendResult, bool, error) {
+	seq, found, err := getU64(b, idKey(r.Events[0].ID))
 	if err != nil || !found {
 		return eventstore.AppendResult{}, false, err
 	}
-	conflict := fmt.Errorf("append to %s: %w", r.stream, eventstore.ErrIdempotency)
+	conflict := fmt.Errorf("append to %s: %w", r.Stream, eventstore.ErrIdempotency)
 	var prev stored
-	for i, e := range r.events {
+	for i, e := range r.Events {
 		if seq, found, err = getU64(b, idKey(e.ID)); err != nil || !found {
 			return eventstore.AppendResult{}, false, errors.Join(err, conflict)
 		}
@@ -244,7 +215,7 @@ func replayed(b *pebble.Batch, r *request) (eventstore.AppendResult, bool, error
 		if err := getJSON(b, logKey(seq), &st); err != nil {
 			return eventstore.AppendResult{}, false, err
 		}
-		if st.Stream != r.stream || (i > 0 && st.Revision != prev.Revision+1) {
+		if st.Stream != r.Stream || (i > 0 && st.Revision != prev.Revision+1) {
 			return eventstore.AppendResult{}, false, conflict
 		}
 		prev = st

@@ -56,7 +56,7 @@ type Store struct {
 	pool     *pgxpool.Pool
 	cfg      Config
 	lockKey  int64
-	batcher  *eventstore.Batcher[*request]
+	batcher  *eventstore.Batcher
 	stop     chan struct{} // closed by Close: stops the listener, wakes subscriptions
 	listened chan struct{} // closed when the listener has stopped
 	log      *slog.Logger
@@ -64,15 +64,6 @@ type Store struct {
 	mu      sync.Mutex
 	changes *eventstore.Signal // broadcast after commits here and elsewhere
 	closed  bool
-}
-
-type request struct {
-	stream   string
-	expected eventstore.Expected
-	events   []eventstore.Event
-	result   eventstore.AppendResult
-	err      error
-	done     chan struct{}
 }
 
 // Open connects, runs the migrations and starts the writer and the
@@ -172,36 +163,18 @@ func (s *Store) Close() error {
 
 // Append implements eventstore.Store.
 func (s *Store) Append(ctx context.Context, stream string, expected eventstore.Expected, events ...eventstore.Event) (eventstore.AppendResult, error) {
-	if err := eventstore.Validate(stream, events); err != nil {
-		return eventstore.AppendResult{}, err
-	}
-	if err := ctx.Err(); err != nil {
-		return eventstore.AppendResult{}, err
-	}
-	r := &request{stream: stream, expected: expected, events: events, done: make(chan struct{})}
-	if err := s.batcher.Submit(r); err != nil {
-		return eventstore.AppendResult{}, err
-	}
-	// Once queued, the append is decided by its group's commit; wait for
-	// the answer even if ctx ends, so a commit is never taken for a failure.
-	<-r.done
-	return r.result, r.err
+	return s.batcher.Append(ctx, stream, expected, events)
 }
 
-// commitGroup commits one group of appends and answers each of them.
-func (s *Store) commitGroup(batch []*request) {
+// commitGroup commits one group of appends.
+func (s *Store) commitGroup(batch []*eventstore.Request) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	err := s.commit(ctx, batch)
-	cancel()
-	for _, r := range batch {
-		if err != nil && r.err == nil {
-			r.err = fmt.Errorf("commit append: %w", err)
-		}
-		close(r.done)
+	defer cancel()
+	if err := s.commit(ctx, batch); err != nil {
+		return err
 	}
-	if err == nil {
-		s.wake()
-	}
+	s.wake()
+	return nil
 }
 
 func (s *Store) wake() {
@@ -217,7 +190,7 @@ type found struct {
 // commit decides a group of appends and writes the accepted ones in one
 // transaction: one lookup of every event id and stream head of the group,
 // then one COPY of the new rows.
-func (s *Store) commit(ctx context.Context, reqs []*request) error {
+func (s *Store) commit(ctx context.Context, reqs []*eventstore.Request) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var head int64
 		b := &pgx.Batch{}
@@ -225,8 +198,8 @@ func (s *Store) commit(ctx context.Context, reqs []*request) error {
 		b.Queue(`SELECT coalesce(max(position), 0) FROM es_events`).QueryRow(func(row pgx.Row) error { return row.Scan(&head) })
 		var ids, streams []string
 		for _, r := range reqs {
-			streams = append(streams, r.stream)
-			for _, e := range r.events {
+			streams = append(streams, r.Stream)
+			for _, e := range r.Events {
 				ids = append(ids, e.ID)
 			}
 		}
@@ -263,9 +236,9 @@ func (s *Store) commit(ctx context.Context, reqs []*request) error {
 		var rows [][]any
 		touched := map[string]bool{}
 		for _, r := range reqs {
-			r.result, r.err = decide(r, stored, heads, &pos, &rows)
-			if r.err == nil && len(rows) > 0 {
-				touched[r.stream] = true
+			r.Result, r.Err = decide(r, stored, heads, &pos, &rows)
+			if r.Err == nil && len(rows) > 0 {
+				touched[r.Stream] = true
 			}
 		}
 		if len(rows) == 0 {
@@ -287,33 +260,33 @@ func (s *Store) commit(ctx context.Context, reqs []*request) error {
 
 // decide settles one append against what is stored and what earlier
 // appends of the group wrote, adding its rows when it is accepted.
-func decide(r *request, stored map[string]found, heads map[string]uint64, pos *uint64, rows *[][]any) (eventstore.AppendResult, error) {
-	if f, ok := stored[r.events[0].ID]; ok {
-		conflict := fmt.Errorf("append to %s: %w", r.stream, eventstore.ErrIdempotency)
+func decide(r *eventstore.Request, stored map[string]found, heads map[string]uint64, pos *uint64, rows *[][]any) (eventstore.AppendResult, error) {
+	if f, ok := stored[r.Events[0].ID]; ok {
+		conflict := fmt.Errorf("append to %s: %w", r.Stream, eventstore.ErrIdempotency)
 		last := f
-		for i, e := range r.events {
+		for i, e := range r.Events {
 			g, ok := stored[e.ID]
-			if !ok || g.stream != r.stream || (i > 0 && g.revision != last.revision+1) {
+			if !ok || g.stream != r.Stream || (i > 0 && g.revision != last.revision+1) {
 				return eventstore.AppendResult{}, conflict
 			}
 			last = g
 		}
 		return eventstore.AppendResult{LastRevision: last.revision, Position: eventstore.At(last.position)}, nil
 	}
-	for _, e := range r.events[1:] {
+	for _, e := range r.Events[1:] {
 		if _, ok := stored[e.ID]; ok {
-			return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w: event %s is stored already", r.stream, eventstore.ErrIdempotency, e.ID)
+			return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w: event %s is stored already", r.Stream, eventstore.ErrIdempotency, e.ID)
 		}
 	}
-	last, exists := heads[r.stream]
-	if !r.expected.Check(last, exists) {
-		return eventstore.AppendResult{}, &eventstore.WrongVersionError{Stream: r.stream, Expected: r.expected, Last: last, Exists: exists}
+	last, exists := heads[r.Stream]
+	if !r.Expected.Check(last, exists) {
+		return eventstore.AppendResult{}, &eventstore.WrongVersionError{Stream: r.Stream, Expected: r.Expected, Last: last, Exists: exists}
 	}
 	rev := last
 	if exists {
 		rev++
 	}
-	for i, e := range r.events {
+	for i, e := range r.Events {
 		meta, err := json.Marshal(e.Meta)
 		if err != nil {
 			return eventstore.AppendResult{}, err
@@ -323,11 +296,11 @@ func decide(r *request, stored map[string]found, heads map[string]uint64, pos *u
 			data = []byte("null")
 		}
 		*pos++
-		*rows = append(*rows, []any{int64(*pos), r.stream, int64(rev + uint64(i)), e.ID, e.Type, e.Version, data, meta})
-		stored[e.ID] = found{stream: r.stream, revision: rev + uint64(i), position: *pos}
+		*rows = append(*rows, []any{int64(*pos), r.Stream, int64(rev + uint64(i)), e.ID, e.Type, e.Version, data, meta})
+		stored[e.ID] = found{stream: r.Stream, revision: rev + uint64(i), position: *pos}
 	}
-	heads[r.stream] = rev + uint64(len(r.events)) - 1
-	return eventstore.AppendResult{LastRevision: heads[r.stream], Position: eventstore.At(*pos)}, nil
+	heads[r.Stream] = rev + uint64(len(r.Events)) - 1
+	return eventstore.AppendResult{LastRevision: heads[r.Stream], Position: eventstore.At(*pos)}, nil
 }
 
 const columns = `position, stream, revision, id, type, version, data, meta`
