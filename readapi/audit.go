@@ -12,11 +12,9 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/shareledger/shareledger/commands/auth"
 	"github.com/shareledger/shareledger/commands/problem"
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/domain/account"
-	"github.com/shareledger/shareledger/eventstore"
 	"github.com/shareledger/shareledger/projections"
 	"github.com/shareledger/shareledger/projections/audit"
 	"github.com/shareledger/shareledger/projections/directory"
@@ -24,7 +22,7 @@ import (
 
 // AuditRoutes mounts the audit trail.
 func (a *API) AuditRoutes(r chi.Router) {
-	r.Get("/v1/audit/{kind}/{id}", a.auditTrail)
+	r.Get("/v1/audit/{kind}/{id}", a.serve([]string{"audit"}, a.auditTrail))
 }
 
 // auditFilter selects entries of a history.
@@ -60,82 +58,54 @@ func (f auditFilter) keep(e *audit.Entry, viewer domain.AccountID) bool {
 // auditTrail answers an entity's history: pages of JSON with a cursor, or
 // the whole of it as JSON lines (format=jsonl) or CSV (format=csv). Only
 // administrators audit, and only what their account is entitled to see.
-func (a *API) auditTrail(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	actor, ok := auth.Caller(ctx)
-	if !ok {
-		problem.Write(w, r, auth.ErrUnauthenticated)
-		return
+func (a *API) auditTrail(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
+	if caller.Role != account.Administrator.String() {
+		return nil, domain.ErrNotAdministrator.Withf("only administrators of %s may read the audit trail", caller.Account)
 	}
 	filter, err := parseAuditFilter(r)
 	if err != nil {
-		problem.Write(w, r, err)
-		return
-	}
-	if raw := r.URL.Query().Get("position"); raw != "" {
-		pos, err := eventstore.ParsePosition(raw)
-		if err != nil {
-			problem.Write(w, r, &problem.BadRequest{Code: "invalid-position", Err: err})
-			return
-		}
-		wctx, cancel := context.WithTimeout(ctx, a.waitTimeout())
-		err = a.Progress.Wait(wctx, pos, "directory", "audit")
-		cancel()
-		if err != nil {
-			problem.Write(w, r, err)
-			return
-		}
+		return nil, err
 	}
 	prefix := audit.Key(chi.URLParam(r, "kind"), chi.URLParam(r, "id"))
 	format := r.URL.Query().Get("format")
 	page := projections.Page{Prefix: prefix}
-	if format == "" || format == "json" {
-		if page, err = pageOf(r, prefix); err != nil {
-			problem.Write(w, r, err)
-			return
-		}
-	} else if format != "jsonl" && format != "csv" {
-		problem.Write(w, r, &problem.BadRequest{Code: "invalid-format", Err: errors.New("format must be json, jsonl or csv")})
-		return
-	}
-	var entries Page[audit.Entry]
-	err = a.Store.View(ctx, func(tx projections.Reader) error {
-		var caller directory.User
-		found, err := tx.Get(ctx, directory.Users, directory.UserKey(actor.Account, actor.User), &caller)
-		if err != nil {
-			return err
-		}
-		if !found {
-			return account.ErrNotMember.Withf("%s is not a user of account %s", actor.User, actor.Account)
-		}
-		if caller.Role != account.Administrator.String() {
-			return domain.ErrNotAdministrator.Withf("only administrators of %s may read the audit trail", actor.Account)
-		}
-		entries, err = list(ctx, tx, audit.Table, page, func(e *audit.Entry) bool { return filter.keep(e, actor.Account) })
-		return err
-	})
-	if err != nil {
-		problem.Write(w, r, err)
-		return
-	}
 	switch format {
-	case "jsonl":
+	case "", "json":
+		if page, err = pageOf(r, prefix); err != nil {
+			return nil, err
+		}
+	case "jsonl", "csv":
+	default:
+		return nil, &problem.BadRequest{Code: "invalid-format", Err: errors.New("format must be json, jsonl or csv")}
+	}
+	entries, err := list(ctx, tx, audit.Table, page, func(e *audit.Entry) bool { return filter.keep(e, caller.Account) })
+	if err != nil || format == "" || format == "json" {
+		return entries, err
+	}
+	return auditExport{format: format, entries: entries.Items}, nil
+}
+
+// auditExport is a whole history as JSON lines or CSV.
+type auditExport struct {
+	format  string
+	entries []audit.Entry
+}
+
+func (x auditExport) write(w http.ResponseWriter) {
+	if x.format == "jsonl" {
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		enc := json.NewEncoder(w)
-		for _, e := range entries.Items {
+		for _, e := range x.entries {
 			_ = enc.Encode(e)
 		}
-	case "csv":
-		w.Header().Set("Content-Type", "text/csv")
-		cw := csv.NewWriter(w)
-		_ = cw.Write([]string{"position", "time", "type", "version", "stream", "revision", "actor", "actor_account", "command_id", "correlation_id", "summary"})
-		for _, e := range entries.Items {
-			_ = cw.Write([]string{e.Position.String(), e.Time.Format(time.RFC3339Nano), e.Type, strconv.Itoa(e.Version), e.Stream,
-				strconv.FormatUint(e.Revision, 10), e.Actor, e.ActorAccount, e.CommandID, e.CorrelationID, e.Summary})
-		}
-		cw.Flush()
-	default:
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(entries)
+		return
 	}
+	w.Header().Set("Content-Type", "text/csv")
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"position", "time", "type", "version", "stream", "revision", "actor", "actor_account", "command_id", "correlation_id", "summary"})
+	for _, e := range x.entries {
+		_ = cw.Write([]string{e.Position.String(), e.Time.Format(time.RFC3339Nano), e.Type, strconv.Itoa(e.Version), e.Stream,
+			strconv.FormatUint(e.Revision, 10), e.Actor, e.ActorAccount, e.CommandID, e.CorrelationID, e.Summary})
+	}
+	cw.Flush()
 }

@@ -167,10 +167,17 @@ func (a *API) serveWith(needs []string, q func(context.Context, *http.Request, p
 			problem.Write(w, r, err)
 			return
 		}
+		if self, ok := out.(selfWriting); ok {
+			self.write(w)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(out)
 	}
 }
+
+// selfWriting is an answer in another format than JSON (an export).
+type selfWriting interface{ write(w http.ResponseWriter) }
 
 func (a *API) waitTimeout() time.Duration {
 	if a.WaitTimeout <= 0 {
