@@ -74,64 +74,54 @@ func (u useCases) prepare(ctx context.Context, c Change) (*account.Account, doma
 	return acc, by, nil
 }
 
-func (u useCases) access(ctx context.Context, c Change) (commands.Result, error) {
+// aggregate is what a rights change decides on.
+type aggregate interface{ Changes() []domain.Event }
+
+// change checks the caller, loads the stream, answers a command sent again
+// with its first outcome, rebuilds the aggregate, decides and saves.
+func (u useCases) change(ctx context.Context, c Change, stream func(acc domain.AccountID) string, rebuild func(by domain.Member, history []domain.Event) (aggregate, error)) (commands.Result, error) {
 	acc, by, err := u.prepare(ctx, c)
 	if err != nil {
 		return commands.Result{}, err
 	}
-	l, err := u.repo.Load(ctx, commands.AccessStream(by.Account), c.Meta.CommandID)
+	l, err := u.repo.Load(ctx, stream(by.Account), c.Meta.CommandID)
 	if err != nil {
 		return commands.Result{}, err
 	}
-	if res, ok := l.Replayed(""); ok {
+	if res, ok := l.Replayed(c.Target); ok {
 		return res, nil
 	}
-	a := rights.AccessFromHistory(by.Account, l.History)
-	if err := c.Decide(by, acc)(a); err != nil {
+	agg, err := rebuild(by, l.History)
+	if err != nil {
 		return commands.Result{}, err
 	}
-	return u.repo.Save(ctx, l, c.Meta, "", a.Changes())
+	if err := c.Decide(by, acc)(agg); err != nil {
+		return commands.Result{}, err
+	}
+	return u.repo.Save(ctx, l, c.Meta, c.Target, agg.Changes())
+}
+
+func (u useCases) access(ctx context.Context, c Change) (commands.Result, error) {
+	return u.change(ctx, c, commands.AccessStream, func(by domain.Member, h []domain.Event) (aggregate, error) {
+		return rights.AccessFromHistory(by.Account, h), nil
+	})
 }
 
 func (u useCases) hierarchy(ctx context.Context, c Change) (commands.Result, error) {
-	acc, by, err := u.prepare(ctx, c)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	l, err := u.repo.Load(ctx, commands.HierarchyStream(by.Account), c.Meta.CommandID)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	if res, ok := l.Replayed(c.Target); ok {
-		return res, nil
-	}
-	h := rights.HierarchyFromHistory(by.Account, l.History)
-	if err := c.Decide(by, acc)(h); err != nil {
-		return commands.Result{}, err
-	}
-	return u.repo.Save(ctx, l, c.Meta, c.Target, h.Changes())
+	return u.change(ctx, c, commands.HierarchyStream, func(by domain.Member, h []domain.Event) (aggregate, error) {
+		return rights.HierarchyFromHistory(by.Account, h), nil
+	})
 }
 
 func (u useCases) collection(ctx context.Context, c Change) (commands.Result, error) {
-	acc, by, err := u.prepare(ctx, c)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	l, err := u.repo.Load(ctx, commands.CollectionStream(c.Target), c.Meta.CommandID)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	if res, ok := l.Replayed(c.Target); ok {
-		return res, nil
-	}
-	col := rights.CollectionFromHistory(l.History)
-	if col == nil || col.Account() != by.Account {
-		return commands.Result{}, domain.NewError(domain.NotFound, "unknown-item", "no such fleet, team, category or report in this account")
-	}
-	if err := c.Decide(by, acc)(col); err != nil {
-		return commands.Result{}, err
-	}
-	return u.repo.Save(ctx, l, c.Meta, c.Target, col.Changes())
+	collection := func(domain.AccountID) string { return commands.CollectionStream(c.Target) }
+	return u.change(ctx, c, collection, func(by domain.Member, h []domain.Event) (aggregate, error) {
+		col := rights.CollectionFromHistory(h)
+		if col == nil || col.Account() != by.Account {
+			return nil, domain.NewError(domain.NotFound, "unknown-item", "no such fleet, team, category or report in this account")
+		}
+		return col, nil
+	})
 }
 
 func (u useCases) create(ctx context.Context, c Create) (commands.Result, error) {
