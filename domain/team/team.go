@@ -374,19 +374,29 @@ func (p *Project) DeleteJob(by Caller, id JobID) error {
 	return nil
 }
 
-// Assign puts members on a job; only members may be assignees. The job's
-// creator, its assignees and administrators may assign.
-func (p *Project) Assign(by Caller, id JobID, emails ...domain.UserID) error {
+// mayManageAssignees: the job's creator, its assignees and administrators
+// put members on it and take them off.
+func (p *Project) mayManageAssignees(by Caller, id JobID) (*job, error) {
 	role, err := p.act(by)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	j, err := p.job(id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if role != Administrator && j.creator != by.Email && !slices.Contains(j.assignees, by.Email) {
-		return ErrNotYourJob
+		return nil, ErrNotYourJob
+	}
+	return j, nil
+}
+
+// Assign puts members on a job; only members may be assignees. The job's
+// creator, its assignees and administrators may assign.
+func (p *Project) Assign(by Caller, id JobID, emails ...domain.UserID) error {
+	j, err := p.mayManageAssignees(by, id)
+	if err != nil {
+		return err
 	}
 	for _, e := range emails {
 		if !p.IsMember(e) {
@@ -404,16 +414,9 @@ func (p *Project) Assign(by Caller, id JobID, emails ...domain.UserID) error {
 
 // Unassign takes a member off a job.
 func (p *Project) Unassign(by Caller, id JobID, email domain.UserID) error {
-	role, err := p.act(by)
+	j, err := p.mayManageAssignees(by, id)
 	if err != nil {
 		return err
-	}
-	j, err := p.job(id)
-	if err != nil {
-		return err
-	}
-	if role != Administrator && j.creator != by.Email && !slices.Contains(j.assignees, by.Email) {
-		return ErrNotYourJob
 	}
 	if !slices.Contains(j.assignees, email) {
 		return ErrNotAssigned
