@@ -167,6 +167,15 @@ func (b rightsBody) parse() (rights.Rights, error) {
 	return r, err
 }
 
+// decodeRights reads a body of item and member rights.
+func decodeRights(w http.ResponseWriter, r *http.Request) (rights.Rights, error) {
+	var b rightsBody
+	if err := commands.Decode(w, r, &b); err != nil {
+		return rights.Rights{}, err
+	}
+	return b.parse()
+}
+
 // as adapts a decision on one kind of aggregate to Change.Decide.
 func as[A any](f func(a A) error) func(agg any) error {
 	return func(agg any) error { return f(agg.(A)) }
@@ -225,11 +234,7 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		return nil
 	}))
 	r.Put("/v1/subusers/{user}/rights/{kind}", serve(h.Access, false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
-		var b rightsBody
-		if err := commands.Decode(w, r, &b); err != nil {
-			return err
-		}
-		set, err := b.parse()
+		set, err := decodeRights(w, r)
 		if err != nil {
 			return err
 		}
@@ -273,11 +278,7 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		return nil
 	}))
 	r.Put("/v1/collections/{item}/shares/{user}", serve(h.Collection, false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
-		var b rightsBody
-		if err := commands.Decode(w, r, &b); err != nil {
-			return err
-		}
-		set, err := b.parse()
+		set, err := decodeRights(w, r)
 		if err != nil {
 			return err
 		}
