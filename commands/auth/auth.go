@@ -24,6 +24,9 @@ import (
 // ErrUnauthenticated covers a missing, malformed, forged or expired token.
 var ErrUnauthenticated = errors.New("unauthenticated")
 
+// ErrNotOperator answers a user's token on the operations routes.
+var ErrNotOperator = domain.NewError(domain.Forbidden, "operator-only", "only an operator's token (shareledger token --operator) reaches the operations routes")
+
 // Keys signs and verifies tokens with one secret.
 type Keys struct {
 	secret []byte
@@ -81,40 +84,44 @@ type Claims struct {
 	Account string `json:"acc"`
 	Issued  int64  `json:"iat"`
 	Expires int64  `json:"exp"`
+	// Scope "operator" marks a token of whoever runs the service: it
+	// reaches the operations routes (rebuilds), and no account's data.
+	Scope string `json:"scope,omitempty"`
 }
+
+// OperatorScope is the scope of operators' tokens.
+const OperatorScope = "operator"
 
 // Mint issues a token for user acting for acc, valid for ttl.
 func (k *Keys) Mint(user domain.UserID, acc domain.AccountID, ttl time.Duration) (string, error) {
+	return k.mint(Claims{Subject: string(user), Account: string(acc)}, ttl)
+}
+
+// MintOperator issues an operator's token, valid for ttl.
+func (k *Keys) MintOperator(ttl time.Duration) (string, error) {
+	return k.mint(Claims{Subject: "operator", Scope: OperatorScope}, ttl)
+}
+
+func (k *Keys) mint(c Claims, ttl time.Duration) (string, error) {
 	now := k.now()
+	c.Issued, c.Expires = now.Unix(), now.Add(ttl).Unix()
 	h, _ := json.Marshal(header{Alg: "HS256", Typ: "JWT"})
-	c, err := json.Marshal(Claims{Subject: string(user), Account: string(acc), Issued: now.Unix(), Expires: now.Add(ttl).Unix()})
+	body, err := json.Marshal(c)
 	if err != nil {
 		return "", err
 	}
-	signing := enc(h) + "." + enc(c)
+	signing := enc(h) + "." + enc(body)
 	return signing + "." + enc(k.sign(signing)), nil
 }
 
-// Verify checks a token and returns who it names.
+// Verify checks a user's token and returns who it names.
 func (k *Keys) Verify(token string) (domain.Actor, error) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return domain.Actor{}, fmt.Errorf("%w: malformed token", ErrUnauthenticated)
+	c, err := k.claims(token)
+	if err != nil {
+		return domain.Actor{}, err
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil || !hmac.Equal(sig, k.sign(parts[0]+"."+parts[1])) {
-		return domain.Actor{}, fmt.Errorf("%w: bad signature", ErrUnauthenticated)
-	}
-	var h header
-	if b, err := base64.RawURLEncoding.DecodeString(parts[0]); err != nil || json.Unmarshal(b, &h) != nil || h.Alg != "HS256" {
-		return domain.Actor{}, fmt.Errorf("%w: unsupported token header", ErrUnauthenticated)
-	}
-	var c Claims
-	if b, err := base64.RawURLEncoding.DecodeString(parts[1]); err != nil || json.Unmarshal(b, &c) != nil {
-		return domain.Actor{}, fmt.Errorf("%w: malformed claims", ErrUnauthenticated)
-	}
-	if k.now().Unix() >= c.Expires {
-		return domain.Actor{}, fmt.Errorf("%w: token expired", ErrUnauthenticated)
+	if c.Scope != "" {
+		return domain.Actor{}, fmt.Errorf("%w: a %s token reaches only the operations routes", ErrUnauthenticated, c.Scope)
 	}
 	user, err := domain.ParseUser(c.Subject)
 	if err != nil {
@@ -125,6 +132,30 @@ func (k *Keys) Verify(token string) (domain.Actor, error) {
 		return domain.Actor{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
 	return domain.Actor{User: user, Account: acc}, nil
+}
+
+// claims checks a token's signature, header and expiry.
+func (k *Keys) claims(token string) (Claims, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return Claims{}, fmt.Errorf("%w: malformed token", ErrUnauthenticated)
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil || !hmac.Equal(sig, k.sign(parts[0]+"."+parts[1])) {
+		return Claims{}, fmt.Errorf("%w: bad signature", ErrUnauthenticated)
+	}
+	var h header
+	if b, err := base64.RawURLEncoding.DecodeString(parts[0]); err != nil || json.Unmarshal(b, &h) != nil || h.Alg != "HS256" {
+		return Claims{}, fmt.Errorf("%w: unsupported token header", ErrUnauthenticated)
+	}
+	var c Claims
+	if b, err := base64.RawURLEncoding.DecodeString(parts[1]); err != nil || json.Unmarshal(b, &c) != nil {
+		return Claims{}, fmt.Errorf("%w: malformed claims", ErrUnauthenticated)
+	}
+	if k.now().Unix() >= c.Expires {
+		return Claims{}, fmt.Errorf("%w: token expired", ErrUnauthenticated)
+	}
+	return c, nil
 }
 
 func (k *Keys) sign(s string) []byte {
@@ -156,6 +187,30 @@ func (k *Keys) Require(onError func(http.ResponseWriter, *http.Request, error)) 
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, actor)))
+		})
+	}
+}
+
+// RequireOperator lets through only requests with a valid operator token.
+func (k *Keys) RequireOperator(onError func(http.ResponseWriter, *http.Request, error)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || token == "" {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="shareledger"`)
+				onError(w, r, fmt.Errorf("%w: send Authorization: Bearer <operator token> (mint one with `shareledger token --operator`)", ErrUnauthenticated))
+				return
+			}
+			c, err := k.claims(strings.TrimSpace(token))
+			if err == nil && c.Scope != OperatorScope {
+				err = ErrNotOperator
+			}
+			if err != nil {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="shareledger", error="insufficient_scope"`)
+				onError(w, r, err)
+				return
+			}
+			next.ServeHTTP(w, r)
 		})
 	}
 }

@@ -1,0 +1,129 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/shareledger/shareledger/eventstore"
+)
+
+// GenerationsTable says, per projection, which generation of its tables is
+// live. A rebuild writes a new generation beside the live one and swaps by
+// changing this one document, in the transaction that also moves the
+// projection's checkpoint; readers resolve tables in the snapshot they read
+// documents from, so they see the old model or the new one, never a mix.
+const GenerationsTable = "_generations"
+
+// Generation is the live generation of a projection's tables.
+type Generation struct {
+	Number int       `json:"number"`
+	Tables []string  `json:"tables"`
+	Since  time.Time `json:"since"`
+}
+
+// TableIn names table in generation n; generation 0 is the plain name, so
+// a store that was never rebuilt keeps its documents where they were.
+func TableIn(table string, n int) string {
+	if n == 0 {
+		return table
+	}
+	return table + "~" + strconv.Itoa(n)
+}
+
+// Generational wraps s so that every read and write of a projection's
+// tables goes to its live generation.
+func Generational(s Store) Store { return generational{s} }
+
+type generational struct{ Store }
+
+func (g generational) Update(ctx context.Context, consumer string, fn func(Tx, eventstore.Position) (eventstore.Position, error)) error {
+	return g.Store.Update(ctx, consumer, func(tx Tx, cp eventstore.Position) (eventstore.Position, error) {
+		live, err := LiveTables(ctx, tx)
+		if err != nil {
+			return cp, err
+		}
+		return fn(Renamed(tx, live), cp)
+	})
+}
+
+func (g generational) View(ctx context.Context, fn func(Reader) error) error {
+	return g.Store.View(ctx, func(r Reader) error {
+		live, err := LiveTables(ctx, r)
+		if err != nil {
+			return err
+		}
+		return fn(renamedReader{r, live})
+	})
+}
+
+// LiveTables maps each table that lives in another generation than 0 to
+// the name it has there.
+func LiveTables(ctx context.Context, r Reader) (map[string]string, error) {
+	var out map[string]string
+	err := r.Scan(ctx, GenerationsTable, Page{}, func(_ string, doc []byte) error {
+		var g Generation
+		if err := json.Unmarshal(doc, &g); err != nil {
+			return err
+		}
+		for _, t := range g.Tables {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[t] = TableIn(t, g.Number)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Renamed is tx with the tables in names read and written under their
+// mapped names.
+func Renamed(tx Tx, names map[string]string) Tx {
+	if len(names) == 0 {
+		return tx
+	}
+	return renamedTx{Tx: tx, names: names}
+}
+
+type renamedReader struct {
+	Reader
+	names map[string]string
+}
+
+func rename(names map[string]string, table string) string {
+	if n, ok := names[table]; ok {
+		return n
+	}
+	return table
+}
+
+func (r renamedReader) Get(ctx context.Context, table, key string, v any) (bool, error) {
+	return r.Reader.Get(ctx, rename(r.names, table), key, v)
+}
+
+func (r renamedReader) Scan(ctx context.Context, table string, page Page, fn func(string, []byte) error) error {
+	return r.Reader.Scan(ctx, rename(r.names, table), page, fn)
+}
+
+type renamedTx struct {
+	Tx
+	names map[string]string
+}
+
+func (t renamedTx) Get(ctx context.Context, table, key string, v any) (bool, error) {
+	return t.Tx.Get(ctx, rename(t.names, table), key, v)
+}
+
+func (t renamedTx) Scan(ctx context.Context, table string, page Page, fn func(string, []byte) error) error {
+	return t.Tx.Scan(ctx, rename(t.names, table), page, fn)
+}
+
+func (t renamedTx) Put(ctx context.Context, table, key string, v any) error {
+	return t.Tx.Put(ctx, rename(t.names, table), key, v)
+}
+
+func (t renamedTx) Delete(ctx context.Context, table, key string) error {
+	return t.Tx.Delete(ctx, rename(t.names, table), key)
+}
