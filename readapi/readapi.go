@@ -26,6 +26,7 @@ import (
 	"github.com/shareledger/shareledger/projections/directory"
 	"github.com/shareledger/shareledger/projections/notify"
 	"github.com/shareledger/shareledger/projections/partners"
+	"github.com/shareledger/shareledger/replay"
 )
 
 // Progress is what the read API needs to know of the projections' progress.
@@ -49,6 +50,10 @@ type API struct {
 	Status   Status
 	// WaitTimeout bounds how long a read waits for its position.
 	WaitTimeout time.Duration
+	// History answers as of a past moment (nil: only the present).
+	History History
+	// Operations runs rebuilds for operators (nil: none).
+	Operations Operations
 }
 
 // Page is one page of a list.
@@ -86,11 +91,14 @@ type ProjectionStatus struct {
 	LagEvents uint64 `json:"lagEvents"`
 	// LagSeconds is how old the first event it has not applied is.
 	LagSeconds float64 `json:"lagSeconds"`
-	// State is "live" (caught up), "catching-up", or "poisoned" when it
-	// quarantined events (LastPoisoned says which).
+	// State is "live" (caught up), "catching-up", "rebuilding", or
+	// "poisoned" when it quarantined events (LastPoisoned says which).
 	State        string                `json:"state"`
 	LastPoisoned *projections.Poisoned `json:"lastPoisoned,omitempty"`
 	Poisoned     int                   `json:"poisoned"`
+	// Rebuild is the projection's latest blue/green rebuild; while it
+	// runs, State is "rebuilding" (the live model keeps answering).
+	Rebuild *replay.RebuildState `json:"rebuild,omitempty"`
 }
 
 var errNotFound = &domain.Error{Kind: domain.NotFound, Code: "not-found", Message: "no such item is visible to this account"}
@@ -115,32 +123,67 @@ type personQuery func(ctx context.Context, r *http.Request, tx projections.Reade
 func (a *API) servePerson(needs []string, q personQuery) http.HandlerFunc {
 	return a.serveWith(needs, func(ctx context.Context, r *http.Request, tx projections.Reader, actor domain.Actor) (any, error) {
 		return q(ctx, r, tx, actor.User)
-	})
+	}, nil)
 }
 
 // serve waits until the directory (which says who belongs to which account)
 // and the projections a query needs have reached the requested position, checks that the caller belongs to
-// their account, and runs q on one snapshot.
+// their account, and runs q on one snapshot. Asked about the past, it
+// checks today's directory that the caller administers their account, and
+// answers from the read models as they stood then.
 func (a *API) serve(needs []string, q query) http.HandlerFunc {
 	return a.serveWith(needs, func(ctx context.Context, r *http.Request, tx projections.Reader, actor domain.Actor) (any, error) {
-		var caller directory.User
-		found, err := tx.Get(ctx, directory.Users, directory.UserKey(actor.Account, actor.User), &caller)
-		if err != nil {
-			return nil, err
-		}
-		if !found {
-			return nil, account.ErrNotMember.Withf("%s is not a user of account %s", actor.User, actor.Account)
+		caller, ok := ctx.Value(callerKey{}).(directory.User)
+		if !ok {
+			var err error
+			if caller, err = member(ctx, tx, actor); err != nil {
+				return nil, err
+			}
 		}
 		return q(ctx, r, tx, caller)
-	})
+	}, a.auditor)
 }
 
-func (a *API) serveWith(needs []string, q func(context.Context, *http.Request, projections.Reader, domain.Actor) (any, error)) http.HandlerFunc {
+func member(ctx context.Context, tx projections.Reader, actor domain.Actor) (directory.User, error) {
+	var caller directory.User
+	found, err := tx.Get(ctx, directory.Users, directory.UserKey(actor.Account, actor.User), &caller)
+	if err != nil {
+		return caller, err
+	}
+	if !found {
+		return caller, account.ErrNotMember.Withf("%s is not a user of account %s", actor.User, actor.Account)
+	}
+	return caller, nil
+}
+
+type callerKey struct{}
+
+// auditor lets an account's administrators (today) ask about its past.
+func (a *API) auditor(ctx context.Context, tx projections.Reader, actor domain.Actor) (context.Context, error) {
+	caller, err := member(ctx, tx, actor)
+	if err != nil {
+		return ctx, err
+	}
+	if caller.Role != account.Administrator.String() {
+		return ctx, domain.ErrNotAdministrator.Withf("only administrators of %s may ask about its past", caller.Account)
+	}
+	return context.WithValue(ctx, callerKey{}, caller), nil
+}
+
+// serveWith answers q from the present read models, or from the past ones
+// when the request names a moment (asOf or atPosition); then mayLookBack
+// (nil: anyone who may ask q) is first asked of today's read models.
+func (a *API) serveWith(needs []string, q func(context.Context, *http.Request, projections.Reader, domain.Actor) (any, error), mayLookBack func(context.Context, projections.Reader, domain.Actor) (context.Context, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		actor, ok := auth.Caller(ctx)
 		if !ok {
 			problem.Write(w, r, auth.ErrUnauthenticated)
+			return
+		}
+		moment, past, err := parseMoment(r)
+		if err != nil {
+			problem.Write(w, r, err)
 			return
 		}
 		if raw := r.URL.Query().Get("position"); raw != "" {
@@ -157,8 +200,15 @@ func (a *API) serveWith(needs []string, q func(context.Context, *http.Request, p
 				return
 			}
 		}
+		store := a.Store
+		if past {
+			if store, ctx, err = a.then(ctx, w, actor, moment, needs, mayLookBack); err != nil {
+				problem.Write(w, r, err)
+				return
+			}
+		}
 		var out any
-		err := a.Store.View(ctx, func(tx projections.Reader) error {
+		err = store.View(ctx, func(tx projections.Reader) error {
 			var err error
 			out, err = q(ctx, r, tx, actor)
 			return err
@@ -320,6 +370,10 @@ func (a *API) projections(ctx context.Context, _ *http.Request, tx projections.R
 	if err != nil {
 		return nil, err
 	}
+	rebuilds, err := replay.Rebuilds(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
 	var out []ProjectionStatus
 	for _, name := range a.Status.Names() {
 		st := ProjectionStatus{Name: name, Head: head, HandledSinceStart: a.Status.Handled(name), RunningHere: a.Status.RunningHere()}
@@ -346,6 +400,14 @@ func (a *API) projections(ctx context.Context, _ *http.Request, tx projections.R
 			}
 			if next, err := a.Events.ReadAll(ctx, st.Checkpoint, 1); err == nil && len(next) == 1 && !next[0].Meta.Time.IsZero() {
 				st.LagSeconds = time.Since(next[0].Meta.Time).Seconds()
+			}
+		}
+		for i := range rebuilds {
+			if rebuilds[i].Projection == name {
+				st.Rebuild = &rebuilds[i]
+				if rebuilds[i].State == replay.Rebuilding {
+					st.State = "rebuilding"
+				}
 			}
 		}
 		if st.Poisoned > 0 {

@@ -109,7 +109,11 @@ func (rb Rebuilder) one(ctx context.Context, p Tabled) (err error) {
 		now := time.Now().UTC()
 		state.State, state.Error, state.Updated, state.Finished = Failed, err.Error(), now, &now
 		_ = rb.put(bg, state)
-		_ = rb.dropGeneration(bg, p.Tables(), p.Name(), state.Generation)
+		if ctx.Err() == nil {
+			// (Stopped by a shutdown, it leaves the drop to the next
+			// rebuild's claim.)
+			_ = rb.dropGeneration(bg, p.Tables(), p.Name(), state.Generation)
+		}
 	}()
 	head, err := rb.Events.Head(ctx)
 	if err != nil {
@@ -187,8 +191,9 @@ func (rb Rebuilder) claim(ctx context.Context, p Tabled) (projections.Generation
 	if err != nil {
 		return live, next, err
 	}
-	// A rebuild that died half-way left its generation behind.
-	if prev.State == Rebuilding && prev.Generation != live.Number {
+	// A rebuild that died or was stopped half-way left its generation
+	// behind.
+	if prev.Generation != 0 && prev.State != Swapped && prev.Generation != live.Number {
 		if err := rb.dropGeneration(ctx, p.Tables(), p.Name(), prev.Generation); err != nil {
 			return live, next, err
 		}

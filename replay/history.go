@@ -199,6 +199,20 @@ func (h *History) touch(key string) {
 	}
 }
 
+// Covers says whether the history holds every projection named.
+func (h *History) Covers(names []string) bool {
+	for _, n := range names {
+		found := false
+		for _, p := range h.Projections {
+			found = found || p.Name() == n
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
 // Snapshots lists the snapshots of the live generation of every
 // projection, oldest first.
 func (h *History) Snapshots(ctx context.Context) ([]Snapshot, error) {
@@ -230,8 +244,10 @@ type Snapshotter struct {
 	Every       int
 	// Tick is how often it looks (default one second).
 	Tick time.Duration
-	// Taken, if set, hears of every snapshot.
-	Taken func(Snapshot)
+	// Taken, if set, hears of every snapshot, and Failed of every
+	// failure (the snapshotter tries again on its next tick).
+	Taken  func(Snapshot)
+	Failed func(error)
 
 	cursors map[string]*cursor
 }
@@ -244,8 +260,8 @@ type cursor struct {
 	count int
 }
 
-// Run takes snapshots until ctx ends, and returns ctx's error.
-func (s *Snapshotter) Run(ctx context.Context) error {
+// Run takes snapshots until ctx ends.
+func (s *Snapshotter) Run(ctx context.Context) {
 	tick := s.Tick
 	if tick <= 0 {
 		tick = time.Second
@@ -253,12 +269,12 @@ func (s *Snapshotter) Run(ctx context.Context) error {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
-		if err := s.Once(ctx); err != nil && ctx.Err() == nil {
-			return err
+		if err := s.Once(ctx); err != nil && ctx.Err() == nil && s.Failed != nil {
+			s.Failed(err)
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return
 		case <-t.C:
 		}
 	}

@@ -389,4 +389,3 @@ func TestAFailedRebuildLeavesTheLiveModel(t *testing.T) {
 		})
 	}
 }
-

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -26,6 +27,7 @@ type config struct {
 	SigningKeyFile string
 	WaitTimeout    time.Duration
 	LogLevel       string
+	SnapshotEvery  int
 }
 
 // flagSet registers a flag whose default comes from an environment variable.
@@ -47,6 +49,15 @@ func (f flagSet) dur(p *time.Duration, name, env string, def time.Duration, help
 		}
 	}
 	f.DurationVar(p, name, def, fmt.Sprintf("%s (env %s)", help, env))
+}
+
+func (f flagSet) num(p *int, name, env string, def int, help string) {
+	if v, ok := os.LookupEnv(env); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			def = n
+		}
+	}
+	f.IntVar(p, name, def, fmt.Sprintf("%s (env %s)", help, env))
 }
 
 func newFlags(name string, out io.Writer) flagSet {
@@ -73,6 +84,7 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 	f.str(&c.MailFrom, "mail-from", "SHARELEDGER_MAIL_FROM", "shareledger@localhost", "sender address of notification mails")
 	f.str(&c.SigningKeyFile, "signing-key-file", "SHARELEDGER_SIGNING_KEY_FILE", "", "file holding the token signing key (default <data>/signing.key, created on first start)")
 	f.dur(&c.WaitTimeout, "wait-timeout", "SHARELEDGER_WAIT_TIMEOUT", 5*time.Second, "how long a read waits for the position it asks for")
+	f.num(&c.SnapshotEvery, "snapshot-every", "SHARELEDGER_SNAPSHOT_EVERY", 10000, "snapshot the read models for point-in-time answers every so many events (0: never)")
 	f.str(&c.LogLevel, "log-level", "SHARELEDGER_LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := f.Parse(args); err != nil {
 		return c, err
@@ -113,6 +125,9 @@ func (c config) validate() error {
 	}
 	if c.WaitTimeout <= 0 {
 		errs = append(errs, errors.New("--wait-timeout must be positive"))
+	}
+	if c.SnapshotEvery < 0 {
+		errs = append(errs, errors.New("--snapshot-every must be 0 (never) or more"))
 	}
 	if _, err := c.level(); err != nil {
 		errs = append(errs, err)

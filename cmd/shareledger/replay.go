@@ -7,17 +7,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
-	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/domain/catalog"
-	"github.com/shareledger/shareledger/eventstore"
 	"github.com/shareledger/shareledger/projections"
 	rmbolt "github.com/shareledger/shareledger/projections/bolt"
 	"github.com/shareledger/shareledger/projections/notify"
+	"github.com/shareledger/shareledger/readapi"
 	"github.com/shareledger/shareledger/replay"
 )
 
@@ -25,10 +26,14 @@ const replayUsage = `Usage:
   shareledger replay verify [flags]                 rebuild every read model into scratch storage
                                                     and list how it differs from the live one
   shareledger replay rebuild [flags] [projection...] rebuild projections (default: all with tables)
-                                                    into a copy of the read models, then swap it in
+                                                    blue/green: into a new generation beside the
+                                                    live one, swapped in once it has caught up
 
-With the embedded stores, stop the service first (it holds the files). A rebuild that fails leaves
-the live read models as they were.
+A rebuild never stops the service: readers keep the live model until the swap, and a rebuild that
+fails leaves it as it was. With the embedded stores the running service holds the files, so the
+rebuild asks it (at --url, with an operator token minted from the key in --data) to rebuild, and
+follows its progress; with PostgreSQL read models it runs here, beside the running instances.
+verify with the embedded stores needs the service stopped.
 
 Flags:
 `
@@ -37,11 +42,15 @@ Flags:
 func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFlags("replay", stderr)
 	var cfg config
+	var c remote
+	var remoteOnly bool
 	f.Usage = func() { fmt.Fprint(stderr, replayUsage); f.PrintDefaults() }
-	f.str(&cfg.DataDir, "data", "SHARELEDGER_DATA", "shareledger-data", "data folder of the embedded stores")
+	c.flags(f)
 	f.str(&cfg.EventStore, "eventstore", "SHARELEDGER_EVENTSTORE", "", "event store, as for serve")
 	f.str(&cfg.ReadModels, "readmodels", "SHARELEDGER_READMODELS", "", "read-model store, as for serve")
 	f.str(&cfg.PGSchema, "pg-schema", "SHARELEDGER_PG_SCHEMA", "shareledger", "PostgreSQL schema")
+	f.num(&cfg.SnapshotEvery, "snapshot-every", "SHARELEDGER_SNAPSHOT_EVERY", 10000, "snapshot for point-in-time answers every so many events of a rebuild (0: never)")
+	f.BoolVar(&remoteOnly, "remote", false, "ask the running service at --url to rebuild, whatever the stores")
 	if len(args) == 0 {
 		f.Usage()
 		return errors.New("name verify or rebuild")
@@ -50,128 +59,118 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := f.Parse(args[1:]); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	reg := catalog.New()
-	es, live, err := openStores(ctx, cfg, reg, log)
+	cfg.DataDir = c.dataDir
+	if action != "verify" && action != "rebuild" {
+		f.Usage()
+		return fmt.Errorf("unknown replay action %q", action)
+	}
+	all := tabled(projectionList(notify.Dir{Path: os.DevNull}))
+	chosen, err := choose(all, f.Args())
 	if err != nil {
 		return err
 	}
-	defer es.Close()
-	var all []replay.Tabled
-	for _, p := range projectionList(notify.Dir{Path: os.DevNull}) {
-		if t, ok := p.(replay.Tabled); ok {
-			all = append(all, t)
-		}
+	if action == "rebuild" && remoteOnly {
+		return rebuildRemote(c, f.Args(), stderr)
 	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	reg := catalog.New()
+	es, raw, err := openStores(ctx, cfg, reg, log)
+	if err != nil {
+		if action == "rebuild" && cfg.ReadModels == "" {
+			fmt.Fprintf(stderr, "cannot open the embedded stores (%v): asking the service at %s to rebuild\n", err, c.base)
+			return rebuildRemote(c, f.Args(), stderr)
+		}
+		return err
+	}
+	defer es.Close()
+	defer raw.Close()
 	report := progressBar(stderr)
-	switch action {
-	case "verify":
-		defer live.Close()
-		dir, err := os.MkdirTemp("", "shareledger-verify-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		scratch, err := rmbolt.Open(filepath.Join(dir, "scratch.db"))
-		if err != nil {
-			return err
-		}
-		defer scratch.Close()
-		ps := make([]projections.Projection, len(all))
-		for i, p := range all {
-			ps[i] = p
-		}
-		diffs, err := replay.Verify(ctx, es, live, scratch, reg, ps, report)
+	if action == "rebuild" {
+		rb := replay.Rebuilder{Events: es, Store: raw, Registry: reg, Report: report, SnapshotEvery: cfg.SnapshotEvery}
+		err := rb.Run(ctx, chosen)
 		fmt.Fprintln(stderr)
 		if err != nil {
 			return err
 		}
-		enc := json.NewEncoder(stdout)
-		for _, d := range diffs {
-			_ = enc.Encode(d)
-		}
-		if len(diffs) > 0 {
-			return fmt.Errorf("%d documents differ from a rebuild", len(diffs))
-		}
-		fmt.Fprintln(stderr, "the read models equal a rebuild from the log")
+		fmt.Fprintf(stderr, "rebuilt and swapped in %v\n", projectionNames(chosen))
 		return nil
-	case "rebuild":
-		chosen := all
-		if f.NArg() > 0 {
-			chosen = nil
-			for _, name := range f.Args() {
-				i := slices.IndexFunc(all, func(p replay.Tabled) bool { return p.Name() == name })
-				if i < 0 {
-					_ = live.Close()
-					return fmt.Errorf("no projection %q with read models (have %v)", name, names(all))
-				}
-				chosen = append(chosen, all[i])
-			}
-		}
-		return rebuildEmbedded(ctx, cfg, live, es, reg, chosen, report, stderr)
 	}
-	_ = live.Close()
-	f.Usage()
-	return fmt.Errorf("unknown replay action %q", action)
-}
-
-// rebuildEmbedded rebuilds into a copy of the embedded read models and
-// renames it over the live file only once it has caught up: a rebuild that
-// fails leaves the live file as it was.
-func rebuildEmbedded(ctx context.Context, cfg config, live projections.Store, es eventstore.Store, reg *domain.Registry, chosen []replay.Tabled, report replay.Progress, stderr io.Writer) error {
-	embedded, ok := live.(*rmbolt.Store)
-	if !ok {
-		_ = live.Close()
-		return errors.New("replay rebuild works on the embedded read models for now; with PostgreSQL read models, rebuild into a new --pg-schema and point the service at it")
-	}
-	path := embeddedReadModels(cfg)
-	next := path + ".rebuild"
-	_ = os.Remove(next)
-	err := embedded.Snapshot(next)
-	_ = live.Close()
+	dir, err := os.MkdirTemp("", "shareledger-verify-")
 	if err != nil {
-		return fmt.Errorf("copy the read models: %w", err)
-	}
-	target, err := rmbolt.Open(next)
-	if err != nil {
-		_ = os.Remove(next)
 		return err
 	}
-	done := false
-	defer func() {
-		if !done {
-			_ = target.Close()
-			_ = os.Remove(next)
-		}
-	}()
+	defer os.RemoveAll(dir)
+	scratch, err := rmbolt.Open(filepath.Join(dir, "scratch.db"))
+	if err != nil {
+		return err
+	}
+	defer scratch.Close()
 	ps := make([]projections.Projection, len(chosen))
 	for i, p := range chosen {
-		if err := replay.Reset(ctx, target, p); err != nil {
-			return fmt.Errorf("reset %s: %w", p.Name(), err)
-		}
 		ps[i] = p
 	}
-	if err := replay.Rebuild(ctx, es, target, reg, ps, report); err != nil {
+	diffs, err := replay.Verify(ctx, es, projections.Generational(raw), scratch, reg, ps, report)
+	fmt.Fprintln(stderr)
+	if err != nil {
 		return err
 	}
-	done = true
-	if err := target.Close(); err != nil {
-		_ = os.Remove(next)
-		return err
+	enc := json.NewEncoder(stdout)
+	for _, d := range diffs {
+		_ = enc.Encode(d)
 	}
-	if err := os.Rename(next, path); err != nil {
-		return fmt.Errorf("swap in the rebuilt read models: %w", err)
+	if len(diffs) > 0 {
+		return fmt.Errorf("%d documents differ from a rebuild", len(diffs))
 	}
-	fmt.Fprintf(stderr, "\nrebuilt %v\n", names(chosen))
+	fmt.Fprintln(stderr, "the read models equal a rebuild from the log")
 	return nil
 }
 
-func names(ps []replay.Tabled) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = p.Name()
+// rebuildRemote asks the running service to rebuild and follows the
+// progress until every rebuild has swapped in or failed.
+func rebuildRemote(c remote, names []string, stderr io.Writer) error {
+	var before []replay.RebuildState
+	if err := c.decode(http.MethodGet, "/v1/admin/rebuilds", nil, &before, true); err != nil {
+		return fmt.Errorf("ask the service for its rebuilds: %w", err)
 	}
-	return out
+	prev := map[string]int{}
+	for _, s := range before {
+		prev[s.Projection] = s.Generation
+	}
+	var started readapi.RebuildStarted
+	if err := c.decode(http.MethodPost, "/v1/admin/rebuilds", readapi.RebuildRequest{Projections: names}, &started, true); err != nil {
+		return err
+	}
+	report := progressBar(stderr)
+	for {
+		var states []replay.RebuildState
+		if err := c.decode(http.MethodGet, "/v1/admin/rebuilds", nil, &states, true); err != nil {
+			return err
+		}
+		finished, failed := 0, []string{}
+		for _, s := range states {
+			if !slices.Contains(started.Projections, s.Projection) || s.Generation <= prev[s.Projection] {
+				continue
+			}
+			switch s.State {
+			case replay.Rebuilding:
+				report(s.Projection, s.Done, s.Total, s.Rate)
+			case replay.Swapped:
+				finished++
+			case replay.Failed:
+				finished++
+				failed = append(failed, s.Projection+": "+s.Error)
+			}
+		}
+		if finished == len(started.Projections) {
+			fmt.Fprintln(stderr)
+			if len(failed) > 0 {
+				return fmt.Errorf("rebuild failed; the live read models are as they were: %s", strings.Join(failed, "; "))
+			}
+			fmt.Fprintf(stderr, "rebuilt and swapped in %v\n", started.Projections)
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // progressBar prints "name: done/total events (rate/s, time left)" on one

@@ -38,6 +38,9 @@ func TestRestartLosesNothingAndRedoesNothing(t *testing.T) {
 				}
 				before[i] = string(res.body)
 			}
+			// Every projection has applied everything before the stop.
+			var caughtUp []readapi.ProjectionStatus
+			alice.read("/v1/projections", last.Position, &caughtUp)
 			mailsBefore := len(mails(t, cfg))
 			if mailsBefore != 2 {
 				t.Fatalf("%d mails before the restart, want 2", mailsBefore)

@@ -44,18 +44,24 @@ import (
 	rightsmodel "github.com/shareledger/shareledger/projections/rights"
 	teammodel "github.com/shareledger/shareledger/projections/team"
 	"github.com/shareledger/shareledger/readapi"
+	"github.com/shareledger/shareledger/replay"
 )
 
 // app is a wired service: stores, projections runner and HTTP handler.
 type app struct {
 	log     *slog.Logger
 	events  eventstore.Store
-	models  projections.Store
+	models  projections.Store // raw, seen through its live generations
+	raw     projections.Store // raw: as rebuilds and snapshots see it
 	lease   projections.Lease
 	relay   message.Publisher
 	runner  *projections.Runner
 	running atomic.Bool // this instance holds the lease and runs the projections
 	handler http.Handler
+
+	history   *replay.History
+	snapshots *replay.Snapshotter
+	ops       *operations
 }
 
 func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
@@ -68,9 +74,10 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	}
 	a := &app{log: log, lease: projections.Solo{}}
 	reg := catalog.New()
-	if a.events, a.models, err = openStores(ctx, cfg, reg, log); err != nil {
+	if a.events, a.raw, err = openStores(ctx, cfg, reg, log); err != nil {
 		return nil, err
 	}
+	a.models = projections.Generational(a.raw)
 	if cfg.ReadModels != "" {
 		// Read models in PostgreSQL may be shared by several instances:
 		// one of them at a time runs the projections.
@@ -99,7 +106,15 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	repo := commands.Repo{Events: a.events, Registry: reg, Cache: commands.NewHistoryCache(10000), Metrics: commands.NewMetrics()}
-	read := &readapi.API{Store: a.models, Events: a.events, Progress: a.runner.Progress(), Status: status{a}, WaitTimeout: cfg.WaitTimeout}
+	a.history = &replay.History{Events: a.events, Store: a.raw, Registry: reg, Projections: pointInTime()}
+	a.snapshots = &replay.Snapshotter{Events: a.events, Store: a.raw, Projections: pointInTime(), Every: cfg.SnapshotEvery,
+		Taken: func(s replay.Snapshot) {
+			log.Info("snapshot taken", "projection", s.Projection, "position", s.Position, "documents", s.Documents)
+		},
+		Failed: func(err error) { log.Warn("snapshot failed; trying again", "err", err) }}
+	a.ops = &operations{log: log, all: tabled(ps), rebuild: replay.Rebuilder{Events: a.events, Store: a.raw, Registry: reg, SnapshotEvery: cfg.SnapshotEvery}}
+	read := &readapi.API{Store: a.models, Events: a.events, Progress: a.runner.Progress(), Status: status{a}, WaitTimeout: cfg.WaitTimeout,
+		History: a.history, Operations: a.ops}
 	a.handler = router(keys, repo, read, log, time.Now)
 	return a, nil
 }
@@ -144,6 +159,25 @@ func projectionList(mailer notify.Mailer) []projections.Projection {
 	}
 }
 
+// tabled is the projections of ps that own read-model tables: the ones a
+// rebuild or verify can work on.
+func tabled(ps []projections.Projection) []replay.Tabled {
+	var out []replay.Tabled
+	for _, p := range ps {
+		if t, ok := p.(replay.Tabled); ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// pointInTime is the projections that answer as of a past moment: all
+// with read models but the audit index, which is a history already (its
+// route filters by time) and would make every snapshot a copy of the log.
+func pointInTime() []replay.Tabled {
+	return []replay.Tabled{directory.Projection{}, devices.Projection{}, partners.Projection{}, rightsmodel.Projection{}, teammodel.Projection{}}
+}
+
 // router assembles the HTTP API: health and the API description are
 // public, everything else needs a bearer token.
 func router(keys *auth.Keys, repo commands.Repo, read *readapi.API, log *slog.Logger, now func() time.Time) http.Handler {
@@ -159,6 +193,10 @@ func router(keys *auth.Keys, repo commands.Repo, read *readapi.API, log *slog.Lo
 	r.Get("/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(readapi.OpenAPI)
+	})
+	r.Group(func(r chi.Router) {
+		r.Use(keys.RequireOperator(problem.Write))
+		read.OperatorRoutes(r)
 	})
 	r.Group(func(r chi.Router) {
 		r.Use(keys.Require(problem.Write))
@@ -190,6 +228,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
+	a.ops.start(ctx)
 	wg.Go(func() { a.project(ctx) })
 	wg.Go(func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -202,6 +241,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 	defer stop()
 	_ = srv.Shutdown(shutdown)
 	wg.Wait()
+	a.ops.wait()
 	a.close()
 	close(errs)
 	return errors.Join(func() (all []error) {
@@ -228,9 +268,14 @@ func (a *app) project(ctx context.Context) {
 		}
 		a.log.Info("this instance runs the projections")
 		a.running.Store(true)
+		snap, stop := context.WithCancel(held)
+		done := make(chan struct{})
+		go func() { a.snapshots.Run(snap); close(done) }()
 		if err := a.runner.Run(held); err != nil {
 			a.log.Error("projections stopped", "err", err)
 		}
+		stop()
+		<-done
 		a.running.Store(false)
 		release()
 	}

@@ -1,0 +1,80 @@
+package readapi
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/shareledger/shareledger/commands/problem"
+	"github.com/shareledger/shareledger/projections"
+	"github.com/shareledger/shareledger/replay"
+)
+
+// Operations runs what operators ask for.
+type Operations interface {
+	// Rebuild starts rebuilding the named projections (none: every one
+	// with read models) blue/green in the background, and returns their
+	// names.
+	Rebuild(names []string) ([]string, error)
+}
+
+// RebuildRequest names the projections to rebuild (none: all).
+type RebuildRequest struct {
+	Projections []string `json:"projections"`
+}
+
+// RebuildStarted answers a rebuild request.
+type RebuildStarted struct {
+	Projections []string `json:"projections"`
+	// Status is where the rebuilds' progress shows.
+	Status string `json:"status"`
+}
+
+// OperatorRoutes mounts the operations routes; they need an operator's
+// token.
+func (a *API) OperatorRoutes(r chi.Router) {
+	r.Post("/v1/admin/rebuilds", a.startRebuild)
+	r.Get("/v1/admin/rebuilds", a.rebuildStates)
+}
+
+func (a *API) startRebuild(w http.ResponseWriter, r *http.Request) {
+	if a.Operations == nil {
+		problem.Write(w, r, &problem.RouteError{Status: http.StatusNotImplemented, Code: "no-operations", Err: errors.New("this instance runs no rebuilds")})
+		return
+	}
+	var req RebuildRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+		problem.Write(w, r, &problem.BadRequest{Code: "invalid-json", Err: err})
+		return
+	}
+	names, err := a.Operations.Rebuild(req.Projections)
+	if err != nil {
+		problem.Write(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Location", "/v1/admin/rebuilds")
+	w.WriteHeader(http.StatusAccepted)
+	_ = json.NewEncoder(w).Encode(RebuildStarted{Projections: names, Status: "/v1/admin/rebuilds"})
+}
+
+func (a *API) rebuildStates(w http.ResponseWriter, r *http.Request) {
+	var states []replay.RebuildState
+	err := a.Store.View(r.Context(), func(tx projections.Reader) error {
+		var err error
+		states, err = replay.Rebuilds(r.Context(), tx)
+		return err
+	})
+	if err != nil {
+		problem.Write(w, r, err)
+		return
+	}
+	if states == nil {
+		states = []replay.RebuildState{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(states)
+}
