@@ -8,11 +8,13 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/shareledger/shareledger/commands/problem"
+	"github.com/shareledger/shareledger/projections"
+	"github.com/shareledger/shareledger/replay"
 )
 
 // MetricsRoute mounts GET /metrics: the commands' metrics and, for every
-// projection, its checkpoint and how far behind the log it is, in the
-// Prometheus text format.
+// projection, its checkpoint, how far behind the log it is and how its
+// latest rebuild goes, in the Prometheus text format.
 func (a *API) MetricsRoute(r chi.Router, commands interface{ Write(io.Writer) }) {
 	r.Get("/metrics", func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -39,6 +41,23 @@ func (a *API) MetricsRoute(r chi.Router, commands interface{ Write(io.Writer) })
 			lag += fmt.Sprintf("shareledger_projection_lag_positions{projection=%q} %d\n", name, behind)
 		}
 		fmt.Fprint(w, "# HELP shareledger_projection_lag_positions How far each projection is behind the log (events, with the embedded and PostgreSQL stores).\n# TYPE shareledger_projection_lag_positions gauge\n"+lag)
+		var rebuilds []replay.RebuildState
+		_ = a.Store.View(ctx, func(tx projections.Reader) error {
+			rebuilds, err = replay.Rebuilds(ctx, tx)
+			return err
+		})
+		fmt.Fprint(w, "# HELP shareledger_rebuild_position Log position each projection's latest blue/green rebuild has reached.\n# TYPE shareledger_rebuild_position gauge\n")
+		for _, rb := range rebuilds {
+			fmt.Fprintf(w, "shareledger_rebuild_position{projection=%q} %d\n", rb.Projection, rb.Done)
+		}
+		fmt.Fprint(w, "# HELP shareledger_rebuild_target_position Head of the log when each rebuild started.\n# TYPE shareledger_rebuild_target_position gauge\n")
+		for _, rb := range rebuilds {
+			fmt.Fprintf(w, "shareledger_rebuild_target_position{projection=%q} %d\n", rb.Projection, rb.Total)
+		}
+		fmt.Fprint(w, "# HELP shareledger_rebuild_running 1 while a projection's rebuild runs.\n# TYPE shareledger_rebuild_running gauge\n")
+		for _, rb := range rebuilds {
+			fmt.Fprintf(w, "shareledger_rebuild_running{projection=%q} %d\n", rb.Projection, map[bool]int{true: 1}[rb.State == replay.Rebuilding])
+		}
 		running := 0
 		if a.Status.RunningHere() {
 			running = 1

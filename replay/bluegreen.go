@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -55,9 +56,11 @@ type Rebuilder struct {
 	Store    projections.Store // the raw store, not the Generational view
 	Registry *domain.Registry
 	Report   Progress
-	// SnapshotEvery takes a snapshot for point-in-time answers every so
-	// many events (0: none).
+	// SnapshotEvery takes a snapshot of the projections named in
+	// Snapshotted (the ones that answer about the past) every so many
+	// events (0: none).
 	SnapshotEvery int
+	Snapshotted   []string
 	// Page is how many events each transaction applies (default 1000).
 	Page int
 }
@@ -73,25 +76,60 @@ func (rb Rebuilder) Run(ctx context.Context, ps []Tabled) error {
 }
 
 // shadow is a projection writing into another generation of its tables,
-// under a checkpoint of its own.
+// under a checkpoint of its own. It notes which documents it changed since
+// its last snapshot, so that the next one holds only those.
 type shadow struct {
 	Tabled
-	gen   int
-	names map[string]string
+	gen     int
+	names   map[string]string
+	changed map[string]map[string]bool
+	last    *Snapshot
 }
 
-func newShadow(p Tabled, gen int) shadow {
+func newShadow(p Tabled, gen int) *shadow {
 	names := map[string]string{}
 	for _, t := range p.Tables() {
 		names[t] = projections.TableIn(t, gen)
 	}
-	return shadow{Tabled: p, gen: gen, names: names}
+	return &shadow{Tabled: p, gen: gen, names: names, changed: map[string]map[string]bool{}}
 }
 
-func (s shadow) Name() string { return s.Tabled.Name() + "~" + strconv.Itoa(s.gen) }
+func (s *shadow) Name() string { return s.Tabled.Name() + "~" + strconv.Itoa(s.gen) }
 
-func (s shadow) Apply(ctx context.Context, tx projections.Tx, e projections.Envelope) error {
-	return s.Tabled.Apply(ctx, projections.Renamed(tx, s.names), e)
+func (s *shadow) Apply(ctx context.Context, tx projections.Tx, e projections.Envelope) error {
+	return s.Tabled.Apply(ctx, noting{Tx: projections.Renamed(tx, s.names), changed: s.changed}, e)
+}
+
+// plan is what the shadow's next snapshot holds: the changes since its
+// last, or everything every maxDepth snapshots.
+func (s *shadow) plan() plan {
+	if s.last == nil || s.last.Depth+1 >= maxDepth {
+		return plan{}
+	}
+	return plan{base: s.last, changed: s.changed}
+}
+
+// noting is a transaction that notes the documents it changes.
+type noting struct {
+	projections.Tx
+	changed map[string]map[string]bool
+}
+
+func (n noting) note(table, key string) {
+	if n.changed[table] == nil {
+		n.changed[table] = map[string]bool{}
+	}
+	n.changed[table][key] = true
+}
+
+func (n noting) Put(ctx context.Context, table, key string, v any) error {
+	n.note(table, key)
+	return n.Tx.Put(ctx, table, key, v)
+}
+
+func (n noting) Delete(ctx context.Context, table, key string) error {
+	n.note(table, key)
+	return n.Tx.Delete(ctx, table, key)
 }
 
 func (rb Rebuilder) one(ctx context.Context, p Tabled) (err error) {
@@ -203,7 +241,7 @@ func (rb Rebuilder) claim(ctx context.Context, p Tabled) (projections.Generation
 
 // catchUp applies events to the shadow up to until, reporting progress and
 // taking snapshots on the way.
-func (rb Rebuilder) catchUp(ctx context.Context, sh shadow, until eventstore.Position, state *RebuildState) error {
+func (rb Rebuilder) catchUp(ctx context.Context, sh *shadow, until eventstore.Position, state *RebuildState) error {
 	page := rb.Page
 	if page <= 0 {
 		page = 1000
@@ -233,11 +271,13 @@ func (rb Rebuilder) catchUp(ctx context.Context, sh shadow, until eventstore.Pos
 		since += n
 		state.Done = at.Commit
 		state.Rate = float64(at.Commit) / max(time.Since(start).Seconds(), 1e-9)
-		if rb.SnapshotEvery > 0 && since >= rb.SnapshotEvery {
+		if rb.SnapshotEvery > 0 && since >= rb.SnapshotEvery && slices.Contains(rb.Snapshotted, sh.Tabled.Name()) {
 			when := last
-			if _, err := takeSnapshot(ctx, rb.Store, sh.Tabled, sh.gen, sh.Name(), func(eventstore.Position) (time.Time, error) { return when, nil }); err != nil {
+			snap, err := takeSnapshot(ctx, rb.Store, sh.Tabled, sh.gen, sh.Name(), sh.plan(), func(eventstore.Position) (time.Time, error) { return when, nil })
+			if err != nil {
 				return err
 			}
+			sh.last, sh.changed = &snap, map[string]map[string]bool{}
 			state.Snapshots++
 			since = 0
 		}

@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -138,7 +139,8 @@ func (h *History) At(ctx context.Context, m Moment) (Then, error) {
 	return then, nil
 }
 
-// layer loads a snapshot's documents, or takes them from the cache.
+// layer loads a snapshot's documents, over those of the snapshot it holds
+// the changes since, or takes them from the cache.
 func (h *History) layer(ctx context.Context, s Snapshot) (*memory.Layer, error) {
 	key := s.key()
 	h.mu.Lock()
@@ -148,6 +150,23 @@ func (h *History) layer(ctx context.Context, s Snapshot) (*memory.Layer, error) 
 		return l, nil
 	}
 	h.mu.Unlock()
+	var parent *memory.Layer
+	if s.Base != "" {
+		var base Snapshot
+		err := h.Store.View(ctx, func(r projections.Reader) error {
+			found, err := r.Get(ctx, SnapshotsTable, s.Base, &base)
+			if err == nil && !found {
+				err = fmt.Errorf("snapshot %s: its base %s is gone", key, s.Base)
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if parent, err = h.layer(ctx, base); err != nil {
+			return nil, err
+		}
+	}
 	docs := map[string]map[string][]byte{}
 	prefix := key + "/"
 	err := h.Store.View(ctx, func(r projections.Reader) error {
@@ -159,14 +178,24 @@ func (h *History) layer(ctx context.Context, s Snapshot) (*memory.Layer, error) 
 			if docs[table] == nil {
 				docs[table] = map[string][]byte{}
 			}
-			docs[table][key] = append([]byte(nil), d...)
+			if bytes.Equal(d, deleted) {
+				docs[table][key] = nil
+			} else {
+				docs[table][key] = append([]byte(nil), d...)
+			}
 			return nil
 		})
 	})
 	if err != nil {
 		return nil, err
 	}
-	l := memory.NewLayer(docs, map[string]eventstore.Position{s.Projection: s.Position})
+	cps := map[string]eventstore.Position{s.Projection: s.Position}
+	var l *memory.Layer
+	if parent != nil {
+		l = parent.With(docs, cps)
+	} else {
+		l = memory.NewLayer(docs, cps)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.layers == nil {
@@ -242,6 +271,9 @@ type Snapshotter struct {
 	Store       projections.Store // the raw store
 	Projections []Tabled
 	Every       int
+	// History, if set, loads the last snapshot so that the next holds only
+	// the documents that changed since (nil: every snapshot is full).
+	History *History
 	// Tick is how often it looks (default one second).
 	Tick time.Duration
 	// Taken, if set, hears of every snapshot, and Failed of every
@@ -325,7 +357,13 @@ func (s *Snapshotter) one(ctx context.Context, p Tabled) error {
 	if err := s.count(ctx, c, cp, s.Every); err != nil || c.count < s.Every {
 		return err
 	}
-	snap, err := takeSnapshot(ctx, s.Store, p, g.Number, p.Name(), func(pos eventstore.Position) (time.Time, error) {
+	var pl plan
+	if n := len(last); n > 0 && last[n-1].Depth+1 < maxDepth && s.History != nil {
+		if prev, err := s.History.layer(ctx, last[n-1]); err == nil {
+			pl = plan{base: &last[n-1], prev: prev}
+		}
+	}
+	snap, err := takeSnapshot(ctx, s.Store, p, g.Number, p.Name(), pl, func(pos eventstore.Position) (time.Time, error) {
 		err := s.count(ctx, c, pos, 0)
 		return c.time, err
 	})

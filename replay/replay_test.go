@@ -56,6 +56,14 @@ func modelled() []replay.Tabled {
 	return []replay.Tabled{directory.Projection{}, devices.Projection{}, partners.Projection{}, rights.Projection{}, team.Projection{}}
 }
 
+func names(ps []replay.Tabled) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.Name())
+	}
+	return out
+}
+
 func tablesOf(ps []replay.Tabled) []string {
 	var out []string
 	for _, p := range ps {
@@ -125,7 +133,8 @@ func TestPointInTimeEqualsTheLiveStateThen(t *testing.T) {
 			tables := tablesOf(ps)
 			start := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 			g := &replaytest.Generator{Events: es, Start: start, Step: time.Minute}
-			snaps := &replay.Snapshotter{Events: es, Store: raw, Projections: ps, Every: 100}
+			h := &replay.History{Events: es, Store: raw, Registry: catalog.New(), Projections: ps}
+			snaps := &replay.Snapshotter{Events: es, Store: raw, Projections: ps, Every: 100, History: h}
 			type moment struct {
 				pos   eventstore.Position
 				time  time.Time
@@ -142,11 +151,21 @@ func TestPointInTimeEqualsTheLiveStateThen(t *testing.T) {
 				}
 				then = append(then, moment{g.Head, g.Now().Add(-time.Minute), copyOf(t, live, tables)})
 			}
-			h := &replay.History{Events: es, Store: raw, Registry: catalog.New(), Projections: ps}
 			all, err := h.Snapshots(ctx)
 			if err != nil || len(all) == 0 {
 				t.Fatalf("snapshots: %v, %v", all, err)
 			}
+			changes := 0
+			for _, s := range all {
+				if s.Depth > 0 {
+					changes++
+				}
+			}
+			if changes == 0 {
+				t.Errorf("every one of %d snapshots is full; later ones should hold only the changes", len(all))
+			}
+			// A fresh history loads every snapshot from the store.
+			h = &replay.History{Events: es, Store: raw, Registry: catalog.New(), Projections: ps}
 			total := g.Count()
 			for i, m := range then {
 				for _, by := range []struct {
@@ -261,7 +280,7 @@ func TestBlueGreenRebuildUnderConcurrentReadsAndWrites(t *testing.T) {
 					}
 				}
 			})
-			rb := replay.Rebuilder{Events: es, Store: raw, Registry: catalog.New(), Page: 25, SnapshotEvery: 150}
+			rb := replay.Rebuilder{Events: es, Store: raw, Registry: catalog.New(), Page: 25, SnapshotEvery: 150, Snapshotted: names(ps)}
 			err := rb.Run(ctx, ps)
 			close(stop)
 			wg.Wait()

@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/shareledger/shareledger/eventstore"
 	"github.com/shareledger/shareledger/projections"
+	"github.com/shareledger/shareledger/projections/memory"
 )
 
 // Snapshots of projection state live in the read-model store beside the
@@ -28,6 +30,28 @@ type Snapshot struct {
 	Time       time.Time           `json:"time"`
 	Documents  int                 `json:"documents"`
 	Taken      time.Time           `json:"taken"`
+	// Base is the key of the snapshot this one holds the changes since
+	// (empty: it holds every document); Depth counts the changes on top
+	// of a full snapshot.
+	Base  string `json:"base,omitempty"`
+	Depth int    `json:"depth"`
+}
+
+// maxDepth bounds a chain of change snapshots: every so many, a full one,
+// so that loading a snapshot reads one full one and at most this many
+// changes.
+const maxDepth = 16
+
+// deleted marks a document a change snapshot deletes.
+var deleted = json.RawMessage("null")
+
+// plan says what a snapshot holds: everything (zero plan), the documents
+// changed since base (changed, as a rebuild knows them), or the documents
+// that differ from base's (prev, as the live snapshotter finds them).
+type plan struct {
+	base    *Snapshot
+	changed map[string]map[string]bool
+	prev    *memory.Layer
 }
 
 func (s Snapshot) key() string {
@@ -46,12 +70,15 @@ func generationOf(ctx context.Context, r projections.Reader, name string) (proje
 }
 
 // takeSnapshot copies p's tables of generation gen, as consumer's
-// checkpoint had them, into the snapshot tables. It reads one consistent
-// view and writes in chunks; the list entry goes last, so a snapshot cut
-// short is never used. timeAt tells when the event at a position was
-// recorded.
-func takeSnapshot(ctx context.Context, store projections.Store, p Tabled, gen int, consumer string, timeAt func(eventstore.Position) (time.Time, error)) (Snapshot, error) {
+// checkpoint had them, into the snapshot tables: all of them, or what
+// changed since the plan's base. It reads one consistent view and writes
+// in chunks; the list entry goes last, so a snapshot cut short is never
+// used. timeAt tells when the event at a position was recorded.
+func takeSnapshot(ctx context.Context, store projections.Store, p Tabled, gen int, consumer string, pl plan, timeAt func(eventstore.Position) (time.Time, error)) (Snapshot, error) {
 	snap := Snapshot{Projection: p.Name(), Generation: gen}
+	if pl.base != nil {
+		snap.Base, snap.Depth = pl.base.key(), pl.base.Depth+1
+	}
 	type doc struct {
 		key string
 		raw json.RawMessage
@@ -63,12 +90,41 @@ func takeSnapshot(ctx context.Context, store projections.Store, p Tabled, gen in
 			return err
 		}
 		for _, t := range p.Tables() {
-			err := r.Scan(ctx, projections.TableIn(t, gen), projections.Page{}, func(k string, d []byte) error {
+			table := projections.TableIn(t, gen)
+			if pl.changed != nil {
+				for k := range pl.changed[t] {
+					var d json.RawMessage
+					found, err := r.Get(ctx, table, k, &d)
+					if err != nil {
+						return err
+					}
+					if !found {
+						d = deleted
+					}
+					docs = append(docs, doc{t + "/" + k, d})
+				}
+				continue
+			}
+			seen := map[string]bool{}
+			err := r.Scan(ctx, table, projections.Page{}, func(k string, d []byte) error {
+				if pl.prev != nil {
+					seen[k] = true
+					if old, ok := pl.prev.Doc(t, k); ok && bytes.Equal(old, d) {
+						return nil
+					}
+				}
 				docs = append(docs, doc{t + "/" + k, append(json.RawMessage(nil), d...)})
 				return nil
 			})
 			if err != nil {
 				return err
+			}
+			if pl.prev != nil {
+				pl.prev.Each(t, func(k string, _ []byte) {
+					if !seen[k] {
+						docs = append(docs, doc{t + "/" + k, deleted})
+					}
+				})
 			}
 		}
 		return nil

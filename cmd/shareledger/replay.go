@@ -86,7 +86,7 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer raw.Close()
 	report := progressBar(stderr)
 	if action == "rebuild" {
-		rb := replay.Rebuilder{Events: es, Store: raw, Registry: reg, Report: report, SnapshotEvery: cfg.SnapshotEvery}
+		rb := replay.Rebuilder{Events: es, Store: raw, Registry: reg, Report: report, SnapshotEvery: cfg.SnapshotEvery, Snapshotted: projectionNames(pointInTime())}
 		err := rb.Run(ctx, chosen)
 		fmt.Fprintln(stderr)
 		if err != nil {

@@ -107,12 +107,12 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	}
 	repo := commands.Repo{Events: a.events, Registry: reg, Cache: commands.NewHistoryCache(10000), Metrics: commands.NewMetrics()}
 	a.history = &replay.History{Events: a.events, Store: a.raw, Registry: reg, Projections: pointInTime()}
-	a.snapshots = &replay.Snapshotter{Events: a.events, Store: a.raw, Projections: pointInTime(), Every: cfg.SnapshotEvery,
+	a.snapshots = &replay.Snapshotter{Events: a.events, Store: a.raw, Projections: pointInTime(), Every: cfg.SnapshotEvery, History: a.history,
 		Taken: func(s replay.Snapshot) {
 			log.Info("snapshot taken", "projection", s.Projection, "position", s.Position, "documents", s.Documents)
 		},
 		Failed: func(err error) { log.Warn("snapshot failed; trying again", "err", err) }}
-	a.ops = &operations{log: log, all: tabled(ps), rebuild: replay.Rebuilder{Events: a.events, Store: a.raw, Registry: reg, SnapshotEvery: cfg.SnapshotEvery}}
+	a.ops = &operations{log: log, all: tabled(ps), rebuild: replay.Rebuilder{Events: a.events, Store: a.raw, Registry: reg, SnapshotEvery: cfg.SnapshotEvery, Snapshotted: projectionNames(pointInTime())}}
 	read := &readapi.API{Store: a.models, Events: a.events, Progress: a.runner.Progress(), Status: status{a}, WaitTimeout: cfg.WaitTimeout,
 		History: a.history, Operations: a.ops}
 	a.handler = router(keys, repo, read, log, time.Now)

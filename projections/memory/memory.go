@@ -17,45 +17,126 @@ import (
 	"github.com/shareledger/shareledger/projections"
 )
 
-// Layer is an immutable set of documents and checkpoints.
+// Layer is an immutable set of documents and checkpoints. A layer may lie
+// over a parent: then it holds only what changed since the parent, and a
+// nil document is a deletion.
 type Layer struct {
-	tables      map[string][]entry // sorted by key
+	tables      map[string]*run
 	checkpoints map[string]eventstore.Position
-	size        int
+	size        int // bytes of this layer's own documents
+}
+
+// run is one table's documents in one layer, sorted by key, over the
+// table's run in the parent layer.
+type run struct {
+	entries []entry
+	parent  *run
 }
 
 type entry struct {
 	key string
-	doc []byte
+	doc []byte // nil: deleted
+}
+
+func (r *run) get(key string) ([]byte, bool) {
+	for ; r != nil; r = r.parent {
+		i := sort.Search(len(r.entries), func(i int) bool { return r.entries[i].key >= key })
+		if i < len(r.entries) && r.entries[i].key == key {
+			return r.entries[i].doc, r.entries[i].doc != nil
+		}
+	}
+	return nil, false
+}
+
+// collect lists the live documents whose keys start with prefix and sort
+// after after, in key order: each layer's entries win over its parent's.
+func (r *run) collect(prefix, after string) []entry {
+	if r == nil {
+		return nil
+	}
+	below := r.parent.collect(prefix, after)
+	i := sort.Search(len(r.entries), func(i int) bool { return r.entries[i].key >= prefix && r.entries[i].key > after })
+	var own []entry
+	for ; i < len(r.entries) && strings.HasPrefix(r.entries[i].key, prefix); i++ {
+		own = append(own, r.entries[i])
+	}
+	if len(own) == 0 && r.parent != nil {
+		return below
+	}
+	out := make([]entry, 0, len(own)+len(below))
+	j := 0
+	for _, e := range own {
+		for j < len(below) && below[j].key < e.key {
+			out = append(out, below[j])
+			j++
+		}
+		if j < len(below) && below[j].key == e.key {
+			j++
+		}
+		if e.doc != nil {
+			out = append(out, e)
+		}
+	}
+	return append(out, below[j:]...)
+}
+
+func sortedRun(kv map[string][]byte, parent *run) (*run, int) {
+	es := make([]entry, 0, len(kv))
+	size := 0
+	for k, d := range kv {
+		es = append(es, entry{k, d})
+		size += len(k) + len(d)
+	}
+	slices.SortFunc(es, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+	return &run{entries: es, parent: parent}, size
 }
 
 // NewLayer builds a layer of docs (table → key → JSON document) and
 // checkpoints. It keeps the maps' byte slices: callers must not change
 // them afterwards.
 func NewLayer(docs map[string]map[string][]byte, checkpoints map[string]eventstore.Position) *Layer {
-	l := &Layer{tables: map[string][]entry{}, checkpoints: map[string]eventstore.Position{}}
+	return (&Layer{}).With(docs, checkpoints)
+}
+
+// With is a layer of changes over l: docs replace l's documents, nil
+// documents delete them; l itself is shared, not copied.
+func (l *Layer) With(docs map[string]map[string][]byte, checkpoints map[string]eventstore.Position) *Layer {
+	out := &Layer{tables: map[string]*run{}, checkpoints: map[string]eventstore.Position{}}
+	for t, r := range l.tables {
+		out.tables[t] = r
+	}
+	for c, p := range l.checkpoints {
+		out.checkpoints[c] = p
+	}
 	for t, kv := range docs {
-		es := make([]entry, 0, len(kv))
-		for k, d := range kv {
-			es = append(es, entry{k, d})
-			l.size += len(k) + len(d)
-		}
-		slices.SortFunc(es, func(a, b entry) int { return strings.Compare(a.key, b.key) })
-		l.tables[t] = es
+		var n int
+		out.tables[t], n = sortedRun(kv, l.tables[t])
+		out.size += n
 	}
 	for c, p := range checkpoints {
-		l.checkpoints[c] = p
+		out.checkpoints[c] = p
 	}
-	return l
+	return out
+}
+
+// Doc is the document at table/key in l or its parents.
+func (l *Layer) Doc(table, key string) ([]byte, bool) { return l.tables[table].get(key) }
+
+// Each calls fn with every document of table in l and its parents, in key
+// order.
+func (l *Layer) Each(table string, fn func(key string, doc []byte)) {
+	for _, e := range l.tables[table].collect("", "") {
+		fn(e.key, e.doc)
+	}
 }
 
 // Merge is one layer of the tables and checkpoints of several; where
 // they hold the same table, the later one wins. It shares their documents.
 func Merge(layers ...*Layer) *Layer {
-	out := &Layer{tables: map[string][]entry{}, checkpoints: map[string]eventstore.Position{}}
+	out := &Layer{tables: map[string]*run{}, checkpoints: map[string]eventstore.Position{}}
 	for _, l := range layers {
-		for t, es := range l.tables {
-			out.tables[t] = es
+		for t, r := range l.tables {
+			out.tables[t] = r
 		}
 		for c, p := range l.checkpoints {
 			out.checkpoints[c] = p
@@ -65,7 +146,8 @@ func Merge(layers ...*Layer) *Layer {
 	return out
 }
 
-// Bytes is roughly how much memory the layer's documents take.
+// Bytes is roughly how much memory the layer's own documents take (not
+// its parent's).
 func (l *Layer) Bytes() int {
 	if l == nil {
 		return 0
@@ -164,12 +246,7 @@ func (v view) lookup(table, key string) ([]byte, bool) {
 	if d, ok := v.s.tables[table][key]; ok {
 		return d, d != nil
 	}
-	es := v.s.base.tables[table]
-	i := sort.Search(len(es), func(i int) bool { return es[i].key >= key })
-	if i < len(es) && es[i].key == key {
-		return es[i].doc, true
-	}
-	return nil, false
+	return v.s.base.tables[table].get(key)
 }
 
 func (v view) Get(_ context.Context, table, key string, out any) (bool, error) {
@@ -181,11 +258,12 @@ func (v view) Get(_ context.Context, table, key string, out any) (bool, error) {
 }
 
 func (v view) Scan(_ context.Context, table string, page projections.Page, fn func(string, []byte) error) error {
-	return scan(page, v.s.base.tables[table], v.s.tables[table], nil, fn)
+	return scan(page, v.s.base.tables[table].collect(page.Prefix, page.After), v.s.tables[table], nil, fn)
 }
 
-// scan merges the base entries with the committed and pending changes
-// (pending wins) in key order.
+// scan merges the base entries (already limited to the page's prefix and
+// after) with the committed and pending changes (pending wins) in key
+// order.
 func scan(page projections.Page, base []entry, committed, pending map[string][]byte, fn func(string, []byte) error) error {
 	in := func(k string) bool { return strings.HasPrefix(k, page.Prefix) && k > page.After }
 	changed := map[string][]byte{}
@@ -201,8 +279,7 @@ func scan(page projections.Page, base []entry, committed, pending map[string][]b
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	i := sort.Search(len(base), func(i int) bool { return base[i].key >= page.Prefix && base[i].key > page.After })
-	n := 0
+	i, n := 0, 0
 	emit := func(k string, d []byte) (bool, error) {
 		if d == nil {
 			return true, nil
@@ -215,7 +292,7 @@ func scan(page projections.Page, base []entry, committed, pending map[string][]b
 	}
 	j := 0
 	for {
-		baseOK := i < len(base) && strings.HasPrefix(base[i].key, page.Prefix)
+		baseOK := i < len(base)
 		var k string
 		var d []byte
 		switch {
@@ -254,7 +331,7 @@ func (t *tx) Get(ctx context.Context, table, key string, out any) (bool, error) 
 }
 
 func (t *tx) Scan(_ context.Context, table string, page projections.Page, fn func(string, []byte) error) error {
-	return scan(page, t.s.base.tables[table], t.s.tables[table], t.pending[table], fn)
+	return scan(page, t.s.base.tables[table].collect(page.Prefix, page.After), t.s.tables[table], t.pending[table], fn)
 }
 
 func (t *tx) Put(_ context.Context, table, key string, v any) error {

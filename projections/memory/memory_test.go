@@ -29,6 +29,11 @@ func TestOverlay(t *testing.T) {
 	base := memory.NewLayer(map[string]map[string][]byte{
 		"t": {"a": []byte(`1`), "b": []byte(`2`), "d": []byte(`4`), "x/1": []byte(`9`)},
 	}, map[string]eventstore.Position{"p": eventstore.At(7)})
+	delta := base.With(map[string]map[string][]byte{"t": {"a": nil, "c": []byte(`30`), "e": []byte(`5`)}}, nil)
+	delta2 := delta.With(map[string]map[string][]byte{"t": {"a": []byte(`7`), "b": nil, "zz": nil}}, nil)
+	if d, ok := delta2.Doc("t", "b"); ok {
+		t.Errorf("a deleted document reads %s", d)
+	}
 	s := memory.New(base)
 	err := s.Update(ctx, "p", func(tx projections.Tx, cp eventstore.Position) (eventstore.Position, error) {
 		if cp != eventstore.At(7) {
@@ -59,6 +64,9 @@ func TestOverlay(t *testing.T) {
 		{"overlay limit 2", s, projections.Page{Limit: 2}, "a=1 b=20 "},
 		{"overlay prefix", s, projections.Page{Prefix: "x/"}, "x/1=9 "},
 		{"base untouched", memory.New(base), projections.Page{}, "a=1 b=2 d=4 x/1=9 "},
+		{"a layer of changes over the base", memory.New(delta), projections.Page{}, "b=2 c=30 d=4 e=5 x/1=9 "},
+		{"changes over changes", memory.New(delta2), projections.Page{}, "a=7 c=30 d=4 e=5 x/1=9 "},
+		{"changes over changes, after c", memory.New(delta2), projections.Page{After: "c", Limit: 2}, "d=4 e=5 "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
