@@ -65,14 +65,64 @@ type Rebuilder struct {
 	Page int
 }
 
-// Run rebuilds each projection in turn.
+// Run rebuilds the projections together, in one pass over the log, and
+// swaps each in as soon as it has caught up with its live projection. A
+// projection whose rebuild fails is left as it was; the others go on.
 func (rb Rebuilder) Run(ctx context.Context, ps []Tabled) error {
+	var jobs []*job
+	var errs []error
 	for _, p := range ps {
-		if err := rb.one(ctx, p); err != nil {
-			return fmt.Errorf("rebuild %s: %w", p.Name(), err)
+		live, state, err := rb.claim(ctx, p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("rebuild %s: %w", p.Name(), err))
+			continue
+		}
+		jobs = append(jobs, &job{live: live, state: state, sh: newShadow(p, state.Generation)})
+	}
+	head, err := rb.Events.Head(ctx)
+	if err != nil {
+		for _, j := range jobs {
+			rb.fail(ctx, j, err)
+		}
+		return errors.Join(append(errs, err)...)
+	}
+	for _, j := range jobs {
+		j.state.Total = head.Commit
+	}
+	rb.catchUp(ctx, jobs, head)
+	for _, j := range jobs {
+		if j.err == nil {
+			j.err = rb.swap(ctx, j)
+		}
+		if j.err != nil {
+			errs = append(errs, fmt.Errorf("rebuild %s: %w", j.sh.Tabled.Name(), j.err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// job is one projection's rebuild.
+type job struct {
+	live  projections.Generation
+	state RebuildState
+	sh    *shadow
+	err   error
+	since int // events since its last snapshot
+}
+
+// fail records that j failed and drops what it built: the live
+// generation is untouched.
+func (rb Rebuilder) fail(ctx context.Context, j *job, err error) {
+	j.err = err
+	bg := context.WithoutCancel(ctx)
+	now := time.Now().UTC()
+	j.state.State, j.state.Error, j.state.Updated, j.state.Finished = Failed, err.Error(), now, &now
+	_ = rb.put(bg, j.state)
+	if ctx.Err() == nil {
+		// (Stopped by a shutdown, it leaves the drop to the next
+		// rebuild's claim.)
+		_ = rb.dropGeneration(bg, j.sh.Tables(), j.sh.Tabled.Name(), j.sh.gen)
+	}
 }
 
 // shadow is a projection writing into another generation of its tables,
@@ -132,37 +182,13 @@ func (n noting) Delete(ctx context.Context, table, key string) error {
 	return n.Tx.Delete(ctx, table, key)
 }
 
-func (rb Rebuilder) one(ctx context.Context, p Tabled) (err error) {
-	live, state, err := rb.claim(ctx, p)
-	if err != nil {
-		return err
-	}
-	sh := newShadow(p, state.Generation)
-	defer func() {
-		if err == nil {
-			return
-		}
-		// The live generation is untouched; drop what was built.
-		bg := context.WithoutCancel(ctx)
-		now := time.Now().UTC()
-		state.State, state.Error, state.Updated, state.Finished = Failed, err.Error(), now, &now
-		_ = rb.put(bg, state)
-		if ctx.Err() == nil {
-			// (Stopped by a shutdown, it leaves the drop to the next
-			// rebuild's claim.)
-			_ = rb.dropGeneration(bg, p.Tables(), p.Name(), state.Generation)
-		}
-	}()
-	head, err := rb.Events.Head(ctx)
-	if err != nil {
-		return err
-	}
-	state.Total = head.Commit
-	if err := rb.catchUp(ctx, sh, head, &state); err != nil {
-		return err
-	}
+// swap catches j up with its live projection and swaps it in, in one
+// transaction with the live checkpoint that the live projection waits on.
+func (rb Rebuilder) swap(ctx context.Context, j *job) error {
+	p, sh := j.sh.Tabled, j.sh
 	for {
 		if err := ctx.Err(); err != nil {
+			rb.fail(ctx, j, err)
 			return err
 		}
 		err := rb.Store.Update(ctx, p.Name(), func(tx projections.Tx, liveAt eventstore.Position) (eventstore.Position, error) {
@@ -173,35 +199,37 @@ func (rb Rebuilder) one(ctx context.Context, p Tabled) (err error) {
 			if at.Less(liveAt) {
 				return liveAt, errBehind
 			}
-			// The swap: one document and the live checkpoint, in one
-			// transaction that the live projection waits on.
 			if err := tx.Put(ctx, projections.GenerationsTable, p.Name(), projections.Generation{Number: sh.gen, Tables: p.Tables(), Since: time.Now().UTC()}); err != nil {
 				return liveAt, err
 			}
 			now := time.Now().UTC()
-			state.State, state.Done, state.Updated, state.Finished = Swapped, at.Commit, now, &now
-			return at, tx.Put(ctx, RebuildsTable, p.Name(), state)
+			st := j.state
+			st.State, st.Done, st.Updated, st.Finished = Swapped, at.Commit, now, &now
+			return at, tx.Put(ctx, RebuildsTable, p.Name(), st)
 		})
 		if err == nil {
 			break
 		}
 		if !errors.Is(err, errBehind) {
+			rb.fail(ctx, j, err)
 			return err
 		}
 		// The live projection moved on while we caught up: follow it.
-		if head, err = rb.Events.Head(ctx); err != nil {
+		head, err := rb.Events.Head(ctx)
+		if err != nil {
+			rb.fail(ctx, j, err)
 			return err
 		}
-		if err := rb.catchUp(ctx, sh, head, &state); err != nil {
-			return err
+		if rb.catchUp(ctx, []*job{j}, head); j.err != nil {
+			return j.err
 		}
 	}
 	// Readers have moved to the new generation; the old one is garbage.
-	tables := live.Tables
+	tables := j.live.Tables
 	if len(tables) == 0 {
 		tables = p.Tables()
 	}
-	return rb.dropGeneration(context.WithoutCancel(ctx), tables, p.Name(), live.Number)
+	return rb.dropGeneration(context.WithoutCancel(ctx), tables, p.Name(), j.live.Number)
 }
 
 var errBehind = errors.New("the rebuild is behind the live projection")
@@ -239,60 +267,91 @@ func (rb Rebuilder) claim(ctx context.Context, p Tabled) (projections.Generation
 	return live, next, nil
 }
 
-// catchUp applies events to the shadow up to until, reporting progress and
-// taking snapshots on the way.
-func (rb Rebuilder) catchUp(ctx context.Context, sh *shadow, until eventstore.Position, state *RebuildState) error {
+// catchUp reads the log once up to until and applies each page to every
+// job still going, reporting progress and taking snapshots on the way. A
+// job that fails is marked and left behind.
+func (rb Rebuilder) catchUp(ctx context.Context, jobs []*job, until eventstore.Position) {
 	page := rb.Page
 	if page <= 0 {
 		page = 1000
 	}
-	at, err := rb.Store.Checkpoint(ctx, sh.Name())
-	if err != nil {
-		return err
+	going := func() []*job {
+		var out []*job
+		for _, j := range jobs {
+			if j.err == nil {
+				out = append(out, j)
+			}
+		}
+		return out
 	}
-	start, since, saved := time.Now(), 0, time.Now()
-	var last time.Time
-	for at.Less(until) {
+	name := fmt.Sprintf("%d projections", len(jobs))
+	if len(jobs) == 1 {
+		name = jobs[0].sh.Tabled.Name()
+	}
+	// Start from the job furthest behind; ApplyBatch skips what a job
+	// already has.
+	var at eventstore.Position
+	for i, j := range going() {
+		cp, err := rb.Store.Checkpoint(ctx, j.sh.Name())
+		if err != nil {
+			rb.fail(ctx, j, err)
+			continue
+		}
+		if i == 0 || cp.Less(at) {
+			at = cp
+		}
+	}
+	start, saved := time.Now(), time.Now()
+	for at.Less(until) && len(going()) > 0 {
 		recs, err := rb.Events.ReadAll(ctx, at, page)
 		if err != nil {
-			return err
+			for _, j := range going() {
+				rb.fail(ctx, j, err)
+			}
+			return
 		}
 		n := 0
 		for n < len(recs) && !until.Less(recs[n].Position) {
 			n++
 		}
 		if n == 0 {
-			break
+			return
 		}
-		if at, err = projections.ApplyBatch(ctx, rb.Store, rb.Registry, sh, recs[:n]); err != nil {
-			return err
-		}
-		last = recs[n-1].Meta.Time
-		since += n
-		state.Done = at.Commit
-		state.Rate = float64(at.Commit) / max(time.Since(start).Seconds(), 1e-9)
-		if rb.SnapshotEvery > 0 && since >= rb.SnapshotEvery && slices.Contains(rb.Snapshotted, sh.Tabled.Name()) {
-			when := last
-			snap, err := takeSnapshot(ctx, rb.Store, sh.Tabled, sh.gen, sh.Name(), sh.plan(), func(eventstore.Position) (time.Time, error) { return when, nil })
+		at = recs[n-1].Position
+		rate := float64(at.Commit) / max(time.Since(start).Seconds(), 1e-9)
+		save := time.Since(saved) > time.Second
+		for _, j := range going() {
+			done, err := projections.ApplyBatch(ctx, rb.Store, rb.Registry, j.sh, recs[:n])
 			if err != nil {
-				return err
+				rb.fail(ctx, j, err)
+				continue
 			}
-			sh.last, sh.changed = &snap, map[string]map[string]bool{}
-			state.Snapshots++
-			since = 0
-		}
-		if rb.Report != nil {
-			rb.Report(sh.Tabled.Name(), at.Commit, max(until.Commit, at.Commit), state.Rate)
-		}
-		if time.Since(saved) > time.Second {
-			state.Updated = time.Now().UTC()
-			if err := rb.put(ctx, *state); err != nil {
-				return err
+			j.since += n
+			j.state.Done, j.state.Rate = done.Commit, rate
+			if rb.SnapshotEvery > 0 && j.since >= rb.SnapshotEvery && slices.Contains(rb.Snapshotted, j.sh.Tabled.Name()) {
+				when := recs[n-1].Meta.Time
+				snap, err := takeSnapshot(ctx, rb.Store, j.sh.Tabled, j.sh.gen, j.sh.Name(), j.sh.plan(), func(eventstore.Position) (time.Time, error) { return when, nil })
+				if err != nil {
+					rb.fail(ctx, j, err)
+					continue
+				}
+				j.sh.last, j.sh.changed, j.since = &snap, map[string]map[string]bool{}, 0
+				j.state.Snapshots++
 			}
+			if save {
+				j.state.Updated = time.Now().UTC()
+				if err := rb.put(ctx, j.state); err != nil {
+					rb.fail(ctx, j, err)
+				}
+			}
+		}
+		if save {
 			saved = time.Now()
 		}
+		if rb.Report != nil {
+			rb.Report(name, at.Commit, max(until.Commit, at.Commit), rate)
+		}
 	}
-	return nil
 }
 
 func (rb Rebuilder) put(ctx context.Context, state RebuildState) error {

@@ -31,9 +31,9 @@ import (
 // stores are the read-model stores every test here runs on.
 var stores = []struct {
 	name string
-	open func(t *testing.T) projections.Store
+	open func(t testing.TB) projections.Store
 }{
-	{"embedded", func(t *testing.T) projections.Store {
+	{"embedded", func(t testing.TB) projections.Store {
 		s, err := rmbolt.Open(filepath.Join(t.TempDir(), "rm.db"))
 		if err != nil {
 			t.Fatal(err)
@@ -41,7 +41,7 @@ var stores = []struct {
 		t.Cleanup(func() { _ = s.Close() })
 		return s
 	}},
-	{"postgres", func(t *testing.T) projections.Store {
+	{"postgres", func(t testing.TB) projections.Store {
 		url, schema := pgtest.Schema(t)
 		s, err := rmpostgres.Open(context.Background(), rmpostgres.Config{URL: url, Schema: schema})
 		if err != nil {

@@ -1,0 +1,109 @@
+package replay_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/shareledger/shareledger/domain/catalog"
+	"github.com/shareledger/shareledger/projections"
+	"github.com/shareledger/shareledger/projections/audit"
+	"github.com/shareledger/shareledger/projections/storetest"
+	"github.com/shareledger/shareledger/replay"
+	"github.com/shareledger/shareledger/replay/replaytest"
+)
+
+// BenchmarkReplay generates a log (SHARELEDGER_BENCH_EVENTS events,
+// default 50,000) that touches every projection, then, into each store:
+// rebuilds all projections with read models blue/green, taking snapshots
+// every 10,000 events, and asks point-in-time questions at random moments
+// of the log, with a cold cache (a fresh History each time) and a warm one.
+//
+//	SHARELEDGER_BENCH_EVENTS=1000000 DATABASE_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
+//	  go test -run '^$' -bench Replay -benchtime 1x -timeout 3h ./replay/
+func BenchmarkReplay(b *testing.B) {
+	ctx := context.Background()
+	n := 50000
+	if v, err := strconv.Atoi(os.Getenv("SHARELEDGER_BENCH_EVENTS")); err == nil && v > 0 {
+		n = v
+	}
+	es := storetest.Pebble(b)
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	const devices = 20
+	began := time.Now()
+	g, err := replaytest.Log(ctx, es, replaytest.Spec{Pairs: max(1, n/replaytest.EventsPerPair(devices)), Devices: devices, Start: start, Step: time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("generated %d events in %s", g.Count(), time.Since(began).Round(time.Millisecond))
+	end := g.Now()
+	pit := modelled()
+	all := append(modelled(), audit.Projection{})
+	for _, st := range stores {
+		b.Run(st.name, func(b *testing.B) {
+			store := st.open(b)
+			b.Run("rebuild all", func(b *testing.B) {
+				for range b.N {
+					rb := replay.Rebuilder{Events: es, Store: store, Registry: catalog.New(), SnapshotEvery: 10000, Snapshotted: names(pit)}
+					if err := rb.Run(ctx, all); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(g.Count())*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+				b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/rebuild")
+			})
+			b.StopTimer()
+			var snapDocs, liveDocs int
+			err := store.View(ctx, func(r projections.Reader) error {
+				count := func(table string) int {
+					c := 0
+					_ = r.Scan(ctx, table, projections.Page{}, func(string, []byte) error { c++; return nil })
+					return c
+				}
+				snapDocs = count(replay.SnapshotDocsTable)
+				live, err := projections.LiveTables(ctx, r)
+				for _, t := range tablesOf(pit) {
+					liveDocs += count(live[t])
+				}
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Logf("point-in-time models hold %d documents; their snapshots %d", liveDocs, snapDocs)
+			const questions = 20
+			rng := rand.New(rand.NewPCG(1, 2))
+			moment := func() replay.Moment {
+				return replay.Moment{Time: start.Add(time.Duration(rng.Int64N(int64(end.Sub(start)))))}
+			}
+			warm := &replay.History{Events: es, Store: store, Registry: catalog.New(), Projections: pit, CacheBytes: 1 << 30}
+			for _, c := range []struct {
+				name    string
+				history func() *replay.History
+			}{
+				{"point in time, cold", func() *replay.History {
+					return &replay.History{Events: es, Store: store, Registry: catalog.New(), Projections: pit}
+				}},
+				{"point in time, warm", func() *replay.History { return warm }},
+			} {
+				b.Run(c.name, func(b *testing.B) {
+					replayed := 0
+					for range b.N {
+						for range questions {
+							then, err := c.history().At(ctx, moment())
+							if err != nil {
+								b.Fatal(err)
+							}
+							replayed += then.Replayed
+						}
+					}
+					b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N*questions), "ms/question")
+					b.ReportMetric(float64(replayed)/float64(b.N*questions), "events-replayed/question")
+				})
+			}
+		})
+	}
+}
