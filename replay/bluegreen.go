@@ -302,34 +302,23 @@ func (rb Rebuilder) catchUp(ctx context.Context, jobs []*job, until eventstore.P
 		}
 	}
 	start, saved := time.Now(), time.Now()
-	for at.Less(until) && len(going()) > 0 {
-		recs, err := rb.Events.ReadAll(ctx, at, page)
-		if err != nil {
-			for _, j := range going() {
-				rb.fail(ctx, j, err)
-			}
-			return
+	err := pages(ctx, rb.Events, at, page, upTo(until), func(recs []eventstore.Record) error {
+		if len(going()) == 0 {
+			return errEnough
 		}
-		n := 0
-		for n < len(recs) && !until.Less(recs[n].Position) {
-			n++
-		}
-		if n == 0 {
-			return
-		}
-		at = recs[n-1].Position
+		at := recs[len(recs)-1].Position
 		rate := float64(at.Commit) / max(time.Since(start).Seconds(), 1e-9)
 		save := time.Since(saved) > time.Second
 		for _, j := range going() {
-			done, err := projections.ApplyBatch(ctx, rb.Store, rb.Registry, j.sh, recs[:n])
+			done, err := projections.ApplyBatch(ctx, rb.Store, rb.Registry, j.sh, recs)
 			if err != nil {
 				rb.fail(ctx, j, err)
 				continue
 			}
-			j.since += n
+			j.since += len(recs)
 			j.state.Done, j.state.Rate = done.Commit, rate
 			if rb.SnapshotEvery > 0 && j.since >= rb.SnapshotEvery && slices.Contains(rb.Snapshotted, j.sh.Tabled.Name()) {
-				when := recs[n-1].Meta.Time
+				when := recs[len(recs)-1].Meta.Time
 				snap, err := takeSnapshot(ctx, rb.Store, j.sh.Tabled, j.sh.gen, j.sh.Name(), j.sh.plan(), func(eventstore.Position) (time.Time, error) { return when, nil })
 				if err != nil {
 					rb.fail(ctx, j, err)
@@ -350,6 +339,12 @@ func (rb Rebuilder) catchUp(ctx context.Context, jobs []*job, until eventstore.P
 		}
 		if rb.Report != nil {
 			rb.Report(name, at.Commit, max(until.Commit, at.Commit), rate)
+		}
+		return nil
+	})
+	if err != nil {
+		for _, j := range going() {
+			rb.fail(ctx, j, err)
 		}
 	}
 }

@@ -109,31 +109,20 @@ func (h *History) At(ctx context.Context, m Moment) (Then, error) {
 	for i, p := range h.Projections {
 		ps[i] = p
 	}
-	at := from
-	for {
-		recs, err := h.Events.ReadAll(ctx, at, 1000)
-		if err != nil {
-			return Then{}, err
-		}
-		n := 0
-		for n < len(recs) && m.includes(recs[n]) {
-			n++
-		}
+	err = pages(ctx, h.Events, from, 1000, m.includes, func(recs []eventstore.Record) error {
 		for _, p := range ps {
-			if _, err := projections.ApplyBatch(ctx, store, h.Registry, p, recs[:n]); err != nil {
-				return Then{}, err
+			if _, err := projections.ApplyBatch(ctx, store, h.Registry, p, recs); err != nil {
+				return err
 			}
 		}
-		if n > 0 {
-			at = recs[n-1].Position
-			then.Replayed += n
-			if then.Position.Less(at) {
-				then.Position, then.Time = at, recs[n-1].Meta.Time
-			}
+		then.Replayed += len(recs)
+		if last := recs[len(recs)-1]; then.Position.Less(last.Position) {
+			then.Position, then.Time = last.Position, last.Meta.Time
 		}
-		if n < len(recs) || len(recs) == 0 {
-			break
-		}
+		return nil
+	})
+	if err != nil {
+		return Then{}, err
 	}
 	then.Store = store
 	return then, nil
@@ -380,20 +369,15 @@ func (s *Snapshotter) one(ctx context.Context, p Tabled) error {
 // count reads the log from c up to until, counting events, and stops
 // early once enough (>0) are counted.
 func (s *Snapshotter) count(ctx context.Context, c *cursor, until eventstore.Position, enough int) error {
-	for c.at.Less(until) && (enough <= 0 || c.count < enough) {
-		recs, err := s.Events.ReadAll(ctx, c.at, 1000)
-		if err != nil {
-			return err
-		}
-		n := 0
-		for n < len(recs) && !until.Less(recs[n].Position) {
-			n++
-		}
-		if n == 0 {
-			return nil
-		}
-		c.at, c.time = recs[n-1].Position, recs[n-1].Meta.Time
-		c.count += n
+	if !c.at.Less(until) || (enough > 0 && c.count >= enough) {
+		return nil
 	}
-	return nil
+	return pages(ctx, s.Events, c.at, 1000, upTo(until), func(recs []eventstore.Record) error {
+		c.at, c.time = recs[len(recs)-1].Position, recs[len(recs)-1].Meta.Time
+		c.count += len(recs)
+		if enough > 0 && c.count >= enough {
+			return errEnough
+		}
+		return nil
+	})
 }

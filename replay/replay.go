@@ -6,6 +6,7 @@ package replay
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -39,27 +40,59 @@ func Rebuild(ctx context.Context, es eventstore.Store, target projections.Store,
 		if err != nil {
 			return err
 		}
-		for at.Less(head) {
-			recs, err := es.ReadAll(ctx, at, 1000)
-			if err != nil {
-				return err
-			}
-			n := 0
-			for n < len(recs) && !head.Less(recs[n].Position) {
-				n++
-			}
-			if n == 0 {
-				break
-			}
-			if at, err = projections.ApplyBatch(ctx, target, reg, p, recs[:n]); err != nil {
+		err = pages(ctx, es, at, 1000, upTo(head), func(recs []eventstore.Record) error {
+			if at, err = projections.ApplyBatch(ctx, target, reg, p, recs); err != nil {
 				return fmt.Errorf("rebuild %s: %w", p.Name(), err)
 			}
 			if report != nil {
 				report(p.Name(), at.Commit, head.Commit, float64(at.Commit)/max(time.Since(start).Seconds(), 1e-9))
 			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// errEnough, returned by a pages callback, stops the reading without an
+// error.
+var errEnough = errors.New("read enough")
+
+// pages reads the log after from, size records at a time, and calls fn
+// with each page's records up to the first one keep refuses. It stops
+// there, at the end of the log, or when fn returns errEnough.
+func pages(ctx context.Context, es eventstore.Store, from eventstore.Position, size int, keep func(eventstore.Record) bool, fn func([]eventstore.Record) error) error {
+	at := from
+	for {
+		recs, err := es.ReadAll(ctx, at, size)
+		if err != nil {
+			return err
+		}
+		n := 0
+		for n < len(recs) && keep(recs[n]) {
+			n++
+		}
+		if n == 0 {
+			return nil
+		}
+		if err := fn(recs[:n]); err != nil {
+			if errors.Is(err, errEnough) {
+				return nil
+			}
+			return err
+		}
+		if n < len(recs) {
+			return nil
+		}
+		at = recs[n-1].Position
+	}
+}
+
+// upTo keeps the records at or before p.
+func upTo(p eventstore.Position) func(eventstore.Record) bool {
+	return func(r eventstore.Record) bool { return !p.Less(r.Position) }
 }
 
 // Difference is a document that differs between two read-model stores.

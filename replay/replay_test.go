@@ -52,6 +52,31 @@ var stores = []struct {
 	}},
 }
 
+// fixture is an event log, a raw read-model store and the live view of
+// it, and a generator of events from 1 March 2026 on, a minute apart.
+type fixture struct {
+	es        eventstore.Store
+	raw, live projections.Store
+	g         *replaytest.Generator
+}
+
+func newFixture(t testing.TB, open func(testing.TB) projections.Store) fixture {
+	es := storetest.Pebble(t)
+	raw := open(t)
+	return fixture{es: es, raw: raw, live: projections.Generational(raw),
+		g: &replaytest.Generator{Events: es, Start: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC), Step: time.Minute}}
+}
+
+// pairs appends the histories of n pairs of companies from the first on.
+func (f fixture) pairs(t testing.TB, first, n, devices int) {
+	t.Helper()
+	for p := first; p < first+n; p++ {
+		if err := f.g.Pair(context.Background(), p, devices); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func modelled() []replay.Tabled {
 	return []replay.Tabled{directory.Projection{}, devices.Projection{}, partners.Projection{}, rights.Projection{}, team.Projection{}}
 }
@@ -126,13 +151,11 @@ func TestPointInTimeEqualsTheLiveStateThen(t *testing.T) {
 	for _, st := range stores {
 		t.Run(st.name, func(t *testing.T) {
 			ctx := context.Background()
-			es := storetest.Pebble(t)
-			raw := st.open(t)
-			live := projections.Generational(raw)
+			f := newFixture(t, st.open)
+			es, raw, live, g := f.es, f.raw, f.live, f.g
 			ps := modelled()
 			tables := tablesOf(ps)
-			start := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
-			g := &replaytest.Generator{Events: es, Start: start, Step: time.Minute}
+			start := g.Start
 			h := &replay.History{Events: es, Store: raw, Registry: catalog.New(), Projections: ps}
 			snaps := &replay.Snapshotter{Events: es, Store: raw, Projections: ps, Every: 100, History: h}
 			type moment struct {
@@ -142,9 +165,7 @@ func TestPointInTimeEqualsTheLiveStateThen(t *testing.T) {
 			}
 			var then []moment
 			for p := range 6 {
-				if err := g.Pair(ctx, p, 6); err != nil {
-					t.Fatal(err)
-				}
+				f.pairs(t, p, 1, 6)
 				catchUp(t, es, live, ps)
 				if err := snaps.Once(ctx); err != nil {
 					t.Fatal(err)
@@ -211,16 +232,10 @@ func TestBlueGreenRebuildUnderConcurrentReadsAndWrites(t *testing.T) {
 	for _, st := range stores {
 		t.Run(st.name, func(t *testing.T) {
 			ctx := context.Background()
-			es := storetest.Pebble(t)
-			raw := st.open(t)
-			live := projections.Generational(raw)
+			f := newFixture(t, st.open)
+			es, raw, live, g := f.es, f.raw, f.live, f.g
 			ps := modelled()
-			g := &replaytest.Generator{Events: es, Start: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC), Step: time.Minute}
-			for p := range 8 {
-				if err := g.Pair(ctx, p, 5); err != nil {
-					t.Fatal(err)
-				}
-			}
+			f.pairs(t, 0, 8, 5)
 			catchUp(t, es, live, ps)
 
 			// Partnerships and accounts are only ever added: a reader
@@ -359,16 +374,10 @@ func TestAFailedRebuildLeavesTheLiveModel(t *testing.T) {
 	for _, st := range stores {
 		t.Run(st.name, func(t *testing.T) {
 			ctx := context.Background()
-			es := storetest.Pebble(t)
-			raw := st.open(t)
-			live := projections.Generational(raw)
+			f := newFixture(t, st.open)
+			es, raw, live := f.es, f.raw, f.live
 			ps := []replay.Tabled{devices.Projection{}}
-			g := &replaytest.Generator{Events: es, Start: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC), Step: time.Minute}
-			for p := range 4 {
-				if err := g.Pair(ctx, p, 5); err != nil {
-					t.Fatal(err)
-				}
-			}
+			f.pairs(t, 0, 4, 5)
 			catchUp(t, es, live, ps)
 			before := copyOf(t, live, tablesOf(ps))
 			n := 0
