@@ -51,12 +51,18 @@ func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 // DATABASE_URL=... go test -run '^$' -bench CatchUp ./projections/postgres/
 func BenchmarkCatchUp(b *testing.B) {
-	storetest.BenchmarkCatchUp(b, storetest.Pebble, func(b testing.TB) projections.Store {
+	open := func(b testing.TB) projections.Store {
 		url, schema := pgtest.Schema(b)
 		s, err := postgres.Open(context.Background(), postgres.Config{URL: url, Schema: schema})
 		if err != nil {
 			b.Fatal(err)
 		}
 		return s
+	}
+	b.Run("raw", func(b *testing.B) { storetest.BenchmarkCatchUp(b, storetest.Pebble, open) })
+	// As the service writes: through the live generations, read in every
+	// transaction.
+	b.Run("generational", func(b *testing.B) {
+		storetest.BenchmarkCatchUp(b, storetest.Pebble, func(b testing.TB) projections.Store { return projections.Generational(open(b)) })
 	})
 }
