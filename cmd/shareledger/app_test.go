@@ -89,6 +89,23 @@ func start(t testing.TB, cfg config) *server {
 	return s
 }
 
+// partnered opens ACME (Alice) and RentCo (Bob), and makes them rental
+// partners at ACME's request.
+func (s *server) partnered() (alice, bob client) {
+	alice, bob = s.openAccounts()
+	alice.command("POST", "/v1/partners", map[string]any{"organization": "RentCo", "type": "rental"})
+	bob.command("POST", "/v1/partners/ACME/approve", nil)
+	return alice, bob
+}
+
+// openAccounts opens ACME (Alice) and RentCo (Bob).
+func (s *server) openAccounts() (alice, bob client) {
+	alice, bob = s.as("alice@acme.test", "acme"), s.as("bob@rentco.test", "rentco")
+	alice.command("POST", "/v1/accounts", map[string]any{"organization": "ACME", "name": "Alice"})
+	bob.command("POST", "/v1/accounts", map[string]any{"organization": "RentCo", "name": "Bob"})
+	return alice, bob
+}
+
 // as is a client acting as one user of one account.
 type client struct {
 	s     *server

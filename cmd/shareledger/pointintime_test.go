@@ -24,9 +24,7 @@ func TestPointInTimeAnswersOverTheAPI(t *testing.T) {
 			cfg := testConfig(t, b)
 			cfg.SnapshotEvery = 3
 			s := start(t, cfg)
-			alice, bob := s.as("alice@acme.test", "acme"), s.as("bob@rentco.test", "rentco")
-			alice.command("POST", "/v1/accounts", map[string]any{"organization": "ACME", "name": "Alice"})
-			bob.command("POST", "/v1/accounts", map[string]any{"organization": "RentCo", "name": "Bob"})
+			alice, bob := s.openAccounts()
 			alice.command("POST", "/v1/users", map[string]any{"email": "ursula@acme.test", "name": "Ursula", "role": "user"})
 			// What the live read models answered then.
 			liveThen := map[string]string{}
@@ -108,11 +106,7 @@ func TestOnlineRebuildWhileServing(t *testing.T) {
 			cfg := testConfig(t, b)
 			cfg.SnapshotEvery = 5
 			s := start(t, cfg)
-			alice, bob := s.as("alice@acme.test", "acme"), s.as("bob@rentco.test", "rentco")
-			alice.command("POST", "/v1/accounts", map[string]any{"organization": "ACME", "name": "Alice"})
-			bob.command("POST", "/v1/accounts", map[string]any{"organization": "RentCo", "name": "Bob"})
-			alice.command("POST", "/v1/partners", map[string]any{"organization": "RentCo", "type": "rental"})
-			bob.command("POST", "/v1/partners/ACME/approve", nil)
+			alice, bob := s.partnered()
 			var ids []string
 			for i := range 12 {
 				ids = append(ids, bob.command("POST", "/v1/devices", map[string]any{"serial": "S" + string(rune('a'+i)), "name": "Rover"}).ID)

@@ -16,11 +16,7 @@ import (
 func TestReplayVerifyFindsAPlantedDifferenceAndRebuildMendsIt(t *testing.T) {
 	cfg := testConfig(t, backends[0])
 	s := start(t, cfg)
-	alice, bob := s.as("alice@acme.test", "acme"), s.as("bob@rentco.test", "rentco")
-	alice.command("POST", "/v1/accounts", map[string]any{"organization": "ACME", "name": "Alice"})
-	bob.command("POST", "/v1/accounts", map[string]any{"organization": "RentCo", "name": "Bob"})
-	alice.command("POST", "/v1/partners", map[string]any{"organization": "RentCo", "type": "rental"})
-	bob.command("POST", "/v1/partners/ACME/approve", nil)
+	_, bob := s.partnered()
 	dev := bob.command("POST", "/v1/devices", map[string]any{"serial": "S1", "name": "Rover"}).ID
 	last := bob.command("POST", "/v1/partners/ACME/devices", map[string]any{"devices": []string{dev}})
 	var status []readapi.ProjectionStatus
