@@ -194,3 +194,51 @@ func TestOnlineRebuildWhileServing(t *testing.T) {
 		})
 	}
 }
+
+// "Who could see vehicle v1 then, at which level, and why?": the rights
+// check and the permission grid as of a position equal what they answered
+// then, after the fleet was made private.
+func TestPointInTimeRights(t *testing.T) {
+	s := start(t, testConfig(t, backends[0]))
+	erin, ann := s.as("erin@acme.test", "acme"), s.as("ann@acme.test", "acme")
+	erin.command("POST", "/v1/accounts", map[string]any{"organization": "ACME", "name": "Erin"})
+	erin.command("POST", "/v1/users", map[string]any{"email": "ann@acme.test", "name": "Ann", "role": "user"})
+	erin.command("POST", "/v1/roles", map[string]any{"name": "viewer", "rights": map[string]any{"fleet": map[string]string{"item": "view", "member": "view"}}})
+	erin.command("POST", "/v1/subusers/ann@acme.test/roles", map[string]any{"role": "viewer"})
+	north := erin.command("POST", "/v1/collections", map[string]any{"kind": "fleet", "name": "North", "public": true}).ID
+	before := erin.command("POST", "/v1/collections/"+north+"/members", map[string]any{"member": "v1", "kind": "vehicle"})
+	questions := []string{
+		"/v1/rights/check?user=ann@acme.test&member=v1&level=view",
+		"/v1/rights/items/" + north + "/grid",
+	}
+	with := func(q, param string) string {
+		if strings.Contains(q, "?") {
+			return q + "&" + param
+		}
+		return q + "?" + param
+	}
+	then := map[string]string{}
+	for _, q := range questions {
+		r := erin.do(http.MethodGet, with(q, "position="+before.Position), nil)
+		if r.status != http.StatusOK || !strings.Contains(string(r.body), "role") {
+			t.Fatalf("GET %s: %d %s", q, r.status, r.body)
+		}
+		then[q] = string(r.body)
+	}
+	after := erin.command("POST", "/v1/collections/"+north+"/private", map[string]any{"confirm": true})
+	var now readapi.Check
+	erin.read(questions[0], after.Position, &now)
+	if now.Allowed {
+		t.Fatalf("after North went private Ann still sees v1: %+v", now)
+	}
+	for _, q := range questions {
+		r := erin.do(http.MethodGet, with(q, "atPosition="+before.Position), nil)
+		if r.status != http.StatusOK || string(r.body) != then[q] {
+			t.Errorf("GET %s as of %s: %d\n%s\nwant what it answered then\n%s", q, before.Position, r.status, r.body, then[q])
+		}
+	}
+	// Ann may not ask about the past: she does not administer ACME.
+	if r := ann.do(http.MethodGet, with(questions[0], "atPosition="+before.Position), nil); r.status != http.StatusForbidden {
+		t.Errorf("Ann asking about the past: %d %s", r.status, r.body)
+	}
+}
