@@ -56,7 +56,7 @@ func (a *API) MetricsRoute(r chi.Router, commands interface{ Write(io.Writer) })
 		}
 		fmt.Fprint(w, "# HELP shareledger_rebuild_running 1 while a projection's rebuild runs.\n# TYPE shareledger_rebuild_running gauge\n")
 		for _, rb := range rebuilds {
-			fmt.Fprintf(w, "shareledger_rebuild_running{projection=%q} %d\n", rb.Projection, map[bool]int{true: 1}[rb.State == replay.Rebuilding])
+			fmt.Fprintf(w, "shareledger_rebuild_running{projection=%q} %d\n", rb.Projection, map[bool]int{true: 1}[rb.Running()])
 		}
 		running := 0
 		if a.Status.RunningHere() {

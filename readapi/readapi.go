@@ -405,7 +405,7 @@ func (a *API) projections(ctx context.Context, _ *http.Request, tx projections.R
 		for i := range rebuilds {
 			if rebuilds[i].Projection == name {
 				st.Rebuild = &rebuilds[i]
-				if rebuilds[i].State == replay.Rebuilding {
+				if rebuilds[i].Running() {
 					st.State = "rebuilding"
 				}
 			}

@@ -39,6 +39,12 @@ type RebuildState struct {
 	Error      string     `json:"error,omitempty"`
 }
 
+// Running says whether the rebuild is under way: rebuilding, and heard of
+// within the last minute (a rebuild whose process died goes quiet).
+func (s RebuildState) Running() bool {
+	return s.State == Rebuilding && time.Since(s.Updated) < stale
+}
+
 // ErrRebuilding is returned when another rebuild of the projection is
 // under way.
 var ErrRebuilding = &domain.Error{Kind: domain.Conflict, Code: "rebuild-in-progress", Message: "a rebuild of this projection is under way"}
@@ -247,7 +253,7 @@ func (rb Rebuilder) claim(ctx context.Context, p Tabled) (projections.Generation
 		if _, err := tx.Get(ctx, RebuildsTable, p.Name(), &prev); err != nil {
 			return cp, err
 		}
-		if prev.State == Rebuilding && time.Since(prev.Updated) < stale {
+		if prev.Running() {
 			return cp, ErrRebuilding.Withf("%s is being rebuilt into generation %d (%d/%d)", p.Name(), prev.Generation, prev.Done, prev.Total)
 		}
 		now := time.Now().UTC()

@@ -65,15 +65,11 @@ func (h *History) At(ctx context.Context, m Moment) (Then, error) {
 	chosen := make([]Snapshot, len(h.Projections))
 	err := h.Store.View(ctx, func(r projections.Reader) error {
 		for i, p := range h.Projections {
-			g, err := generationOf(ctx, r, p.Name())
+			g, all, err := liveSnapshots(ctx, r, p.Name())
 			if err != nil {
 				return err
 			}
 			chosen[i] = Snapshot{Projection: p.Name(), Generation: g.Number}
-			all, err := snapshotsOf(ctx, r, p.Name(), g.Number)
-			if err != nil {
-				return err
-			}
 			for _, s := range all {
 				if m.includesSnapshot(s) {
 					chosen[i] = s
@@ -237,11 +233,7 @@ func (h *History) Snapshots(ctx context.Context) ([]Snapshot, error) {
 	var out []Snapshot
 	err := h.Store.View(ctx, func(r projections.Reader) error {
 		for _, p := range h.Projections {
-			g, err := generationOf(ctx, r, p.Name())
-			if err != nil {
-				return err
-			}
-			s, err := snapshotsOf(ctx, r, p.Name(), g.Number)
+			_, s, err := liveSnapshots(ctx, r, p.Name())
 			if err != nil {
 				return err
 			}
@@ -323,10 +315,7 @@ func (s *Snapshotter) one(ctx context.Context, p Tabled) error {
 	var cp eventstore.Position
 	err := s.Store.View(ctx, func(r projections.Reader) error {
 		var err error
-		if g, err = generationOf(ctx, r, p.Name()); err != nil {
-			return err
-		}
-		if last, err = snapshotsOf(ctx, r, p.Name(), g.Number); err != nil {
+		if g, last, err = liveSnapshots(ctx, r, p.Name()); err != nil {
 			return err
 		}
 		cp, err = r.Checkpoint(ctx, p.Name())

@@ -27,33 +27,38 @@ type Tabled interface {
 // Progress reports a rebuild: events done of total, and the rate so far.
 type Progress func(projection string, done, total uint64, rate float64)
 
-// Rebuild replays each projection from position 0 to the log's head at
-// the start into target, reporting progress after every page.
+// Rebuild replays the projections from their checkpoints in target (0 in
+// fresh storage) to the log's head at the start, in one pass over the log,
+// reporting progress after every page.
 func Rebuild(ctx context.Context, es eventstore.Store, target projections.Store, reg *domain.Registry, ps []projections.Projection, report Progress) error {
 	head, err := es.Head(ctx)
-	if err != nil {
+	if err != nil || len(ps) == 0 {
 		return err
 	}
+	from := head
 	for _, p := range ps {
-		start := time.Now()
-		at, err := target.Checkpoint(ctx, p.Name())
+		cp, err := target.Checkpoint(ctx, p.Name())
 		if err != nil {
 			return err
 		}
-		err = pages(ctx, es, at, 1000, upTo(head), func(recs []eventstore.Record) error {
-			if at, err = projections.ApplyBatch(ctx, target, reg, p, recs); err != nil {
-				return fmt.Errorf("rebuild %s: %w", p.Name(), err)
-			}
-			if report != nil {
-				report(p.Name(), at.Commit, head.Commit, float64(at.Commit)/max(time.Since(start).Seconds(), 1e-9))
-			}
-			return nil
-		})
-		if err != nil {
-			return err
+		if cp.Less(from) {
+			from = cp
 		}
 	}
-	return nil
+	name := fmt.Sprintf("%d projections", len(ps))
+	start := time.Now()
+	return pages(ctx, es, from, 1000, upTo(head), func(recs []eventstore.Record) error {
+		for _, p := range ps {
+			if _, err := projections.ApplyBatch(ctx, target, reg, p, recs); err != nil {
+				return fmt.Errorf("rebuild %s: %w", p.Name(), err)
+			}
+		}
+		if report != nil {
+			at := recs[len(recs)-1].Position.Commit
+			report(name, at, head.Commit, float64(at)/max(time.Since(start).Seconds(), 1e-9))
+		}
+		return nil
+	})
 }
 
 // errEnough, returned by a pages callback, stops the reading without an
@@ -175,26 +180,4 @@ func Verify(ctx context.Context, es eventstore.Store, live, scratch projections.
 		return nil, err
 	}
 	return Compare(ctx, live, scratch, tables)
-}
-
-// Reset empties a projection's tables and checkpoint in store, so that it
-// is rebuilt from position 0.
-func Reset(ctx context.Context, store projections.Store, p Tabled) error {
-	return store.Update(ctx, p.Name(), func(tx projections.Tx, _ eventstore.Position) (eventstore.Position, error) {
-		for _, t := range p.Tables() {
-			var keys []string
-			if err := tx.Scan(ctx, t, projections.Page{}, func(k string, _ []byte) error {
-				keys = append(keys, k)
-				return nil
-			}); err != nil {
-				return eventstore.Position{}, err
-			}
-			for _, k := range keys {
-				if err := tx.Delete(ctx, t, k); err != nil {
-					return eventstore.Position{}, err
-				}
-			}
-		}
-		return eventstore.Position{}, nil
-	})
 }

@@ -175,6 +175,17 @@ func snapshotsOf(ctx context.Context, r projections.Reader, projection string, g
 	return out, err
 }
 
+// liveSnapshots reads a projection's live generation and its snapshots,
+// oldest first.
+func liveSnapshots(ctx context.Context, r projections.Reader, projection string) (projections.Generation, []Snapshot, error) {
+	g, err := generationOf(ctx, r, projection)
+	if err != nil {
+		return g, nil, err
+	}
+	all, err := snapshotsOf(ctx, r, projection, g.Number)
+	return g, all, err
+}
+
 // dropSnapshots deletes every snapshot of a projection's generation.
 func dropSnapshots(ctx context.Context, store projections.Store, projection string, gen int) error {
 	prefix := snapshotPrefix(projection, gen)

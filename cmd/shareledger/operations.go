@@ -82,7 +82,7 @@ func (o *operations) Rebuild(names []string) ([]string, error) {
 		return nil, err
 	}
 	for _, s := range states {
-		if s.State == replay.Rebuilding && time.Since(s.Updated) < time.Minute && slices.Contains(projectionNames(chosen), s.Projection) {
+		if s.Running() && slices.Contains(projectionNames(chosen), s.Projection) {
 			return nil, replay.ErrRebuilding.Withf("%s is being rebuilt (%d/%d)", s.Projection, s.Done, s.Total)
 		}
 	}

@@ -151,12 +151,16 @@ func rebuildRemote(c remote, names []string, stderr io.Writer) error {
 			if !slices.Contains(started.Projections, s.Projection) || s.Generation <= prev[s.Projection] {
 				continue
 			}
-			switch s.State {
-			case replay.Rebuilding:
+			switch {
+			case s.Running():
 				report(s.Projection, s.Done, s.Total, s.Rate)
-			case replay.Swapped:
+			case s.State == replay.Rebuilding:
+				// Gone quiet: the service stopped during the rebuild.
 				finished++
-			case replay.Failed:
+				failed = append(failed, s.Projection+": the service stopped answering for it")
+			case s.State == replay.Swapped:
+				finished++
+			case s.State == replay.Failed:
 				finished++
 				failed = append(failed, s.Projection+": "+s.Error)
 			}
