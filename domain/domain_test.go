@@ -141,3 +141,94 @@ func TestParseUser(t *testing.T) {
 		}
 	}
 }
+
+func TestParseUserNormalForm(t *testing.T) {
+	long := strings.Repeat("a", 60) + "@" + strings.Repeat("b", 60) + "." + strings.Repeat("c", 60) + "." + strings.Repeat("d", 60) + ".longer.example"
+	cases := []struct {
+		in   string
+		want domain.UserID
+	}{
+		{"ann@acme.example", "ann@acme.example"},
+		{"Ann@ACME.example", "ann@acme.example"},
+		{"\t ann@acme.example \n", "ann@acme.example"},
+		{"o'neil+fleet@acme.example", "o'neil+fleet@acme.example"},
+		{"ann@localhost", "ann@localhost"},
+		{"", ""},
+		{"   ", ""},
+		{"<ann@acme.example>", ""},
+		{"Ann <ann@acme.example>", ""},
+		{"ann@acme.example (Ann)", ""},
+		{`"ann"@acme.example`, ""},
+		{"ann@@acme.example", ""},
+		{"ann@acme..example", ""},
+		{".ann@acme.example", ""},
+		{"ann@-acme.example", ""},
+		{"ann\x00@acme.example", ""},
+		{"ann@acme.example\u202e", ""},
+		{"anné@acme.example", ""},
+		{long, ""},
+		{strings.Repeat("a", 65) + "@acme.example", ""},
+	}
+	for _, c := range cases {
+		got, err := domain.ParseUser(c.in)
+		if got != c.want || (err == nil) != (c.want != "") {
+			t.Errorf("ParseUser(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+		if err != nil && len(err.Error()) > 300 {
+			t.Errorf("ParseUser(%q): the error echoes the whole input (%d bytes)", c.in, len(err.Error()))
+		}
+	}
+}
+
+func TestParseIDAndText(t *testing.T) {
+	ids := []struct {
+		in, want string
+	}{
+		{"truck-7", "truck-7"},
+		{" hq ", "hq"},
+		{"6f1c3c52-57d5-4c8e-9d0f-3c1c5a0e2b11", "6f1c3c52-57d5-4c8e-9d0f-3c1c5a0e2b11"},
+		{"a.b_c:d+e", "a.b_c:d+e"},
+		{"", ""},
+		{"-lead", ""},
+		{"a/b", ""},
+		{"a b", ""},
+		{"ann@acme.example", ""},
+		{strings.Repeat("x", domain.MaxID), strings.Repeat("x", domain.MaxID)},
+		{strings.Repeat("x", domain.MaxID+1), ""},
+	}
+	for _, c := range ids {
+		got, err := domain.ParseID("node", c.in)
+		if got != c.want || (err == nil) != (c.want != "") {
+			t.Errorf("ParseID(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
+	texts := []struct {
+		in   string
+		ok   bool
+		want string
+	}{
+		{" North fleet ", true, "North fleet"},
+		{"Bagger Süd — 2", true, "Bagger Süd — 2"},
+		{strings.Repeat("ü", domain.MaxName), true, strings.Repeat("ü", domain.MaxName)},
+		{strings.Repeat("ü", domain.MaxName+1), false, ""},
+		{"", false, ""},
+		{"tab\tinside", false, ""},
+		{"nul\x00", false, ""},
+		{"evil\u202Egpj.exe", false, ""},
+		{"isolate\u2066x", false, ""},
+		{"bom\uFEFF", false, ""},
+	}
+	for _, c := range texts {
+		got, err := domain.RequireText("name", c.in, domain.MaxName)
+		if (err == nil) != c.ok || (c.ok && got != c.want) {
+			t.Errorf("RequireText(%q) = %q, %v", c.in, got, err)
+		}
+		var de *domain.Error
+		if err != nil && (!errors.As(err, &de) || de.Kind != domain.Invalid) {
+			t.Errorf("RequireText(%q): %v is not an invalid-input rule error", c.in, err)
+		}
+	}
+	if _, err := domain.OptionalText("message", "line one\nline two", domain.MaxText); err != nil {
+		t.Errorf("a message of two lines: %v", err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -185,7 +186,7 @@ func router(keys *auth.Keys, repo commands.Repo, read *readapi.API, log *slog.Lo
 		repo.Metrics = commands.NewMetrics()
 	}
 	r := chi.NewRouter()
-	r.Use(chimw.Recoverer)
+	r.Use(chimw.Recoverer, commands.DecodedPaths)
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
@@ -214,8 +215,9 @@ func router(keys *auth.Keys, repo commands.Repo, read *readapi.API, log *slog.Lo
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, &problem.RouteError{Status: http.StatusNotFound, Code: "no-such-route", Err: fmt.Errorf("no route %s; see /openapi.json", r.URL.Path)})
 	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		problem.Write(w, r, &problem.RouteError{Status: http.StatusMethodNotAllowed, Code: "method-not-allowed", Err: fmt.Errorf("%s is not served at %s; see /openapi.json", r.Method, r.URL.Path)})
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Allow", strings.Join(commands.AllowedMethods(r, req.URL.Path), ", "))
+		problem.Write(w, req, &problem.RouteError{Status: http.StatusMethodNotAllowed, Code: "method-not-allowed", Err: fmt.Errorf("%s is not served at %s; see /openapi.json", req.Method, req.URL.Path)})
 	})
 	return r
 }

@@ -195,25 +195,44 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		var b struct {
 			Project string `json:"project"`
 		}
-		err := commands.Decode(w, r, &b)
-		return Assign{Meta: m, Device: device.ID(chi.URLParam(r, "device")), Project: account.ProjectID(b.Project)}, err
+		if err := commands.Decode(w, r, &b); err != nil {
+			return Assign{}, err
+		}
+		return parseUse(r, m, b.Project)
 	}))
 	r.Delete("/v1/devices/{device}/projects/{project}", commands.Serve(h.Unassign, now, false, func(_ http.ResponseWriter, r *http.Request, m commands.Meta) (Unassign, error) {
-		return Unassign{Meta: m, Device: device.ID(chi.URLParam(r, "device")), Project: account.ProjectID(chi.URLParam(r, "project"))}, nil
+		a, err := parseUse(r, m, chi.URLParam(r, "project"))
+		return Unassign(a), err
 	}))
 	r.Post("/v1/devices/{device}/designs", commands.Serve(h.SendDesign, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (SendDesign, error) {
 		var b struct {
 			Project string `json:"project"`
 			Design  string `json:"design"`
 		}
-		err := commands.Decode(w, r, &b)
-		return SendDesign{Meta: m, Device: device.ID(chi.URLParam(r, "device")), Project: account.ProjectID(b.Project), Design: b.Design}, err
+		if err := commands.Decode(w, r, &b); err != nil {
+			return SendDesign{}, err
+		}
+		a, err := parseUse(r, m, b.Project)
+		return SendDesign{Meta: a.Meta, Device: a.Device, Project: a.Project, Design: b.Design}, err
 	}))
 	r.Post("/v1/devices/{device}/base-station", commands.Serve(h.StartBaseStation, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (StartBaseStation, error) {
 		var b struct {
 			Project string `json:"project"`
 		}
-		err := commands.Decode(w, r, &b)
-		return StartBaseStation{Meta: m, Device: device.ID(chi.URLParam(r, "device")), Project: account.ProjectID(b.Project)}, err
+		if err := commands.Decode(w, r, &b); err != nil {
+			return StartBaseStation{}, err
+		}
+		a, err := parseUse(r, m, b.Project)
+		return StartBaseStation(a), err
 	}))
+}
+
+// parseUse reads the device of the path and a project.
+func parseUse(r *http.Request, m commands.Meta, project string) (Assign, error) {
+	d, err := device.ParseID(chi.URLParam(r, "device"))
+	if err != nil {
+		return Assign{}, err
+	}
+	p, err := account.ParseProjectID(project)
+	return Assign{Meta: m, Device: d, Project: p}, err
 }

@@ -49,7 +49,7 @@ type Decide struct {
 type Share struct {
 	Meta         commands.Meta
 	Organization string
-	Devices      []string
+	Devices      []device.ID
 }
 
 // Unshare takes shared devices back from a partner.
@@ -81,7 +81,7 @@ func (u useCases) request(ctx context.Context, c Request) (commands.Result, erro
 	if err != nil {
 		return commands.Result{}, err
 	}
-	notify, err := domain.ParseUsers(c.Notify)
+	notify, err := domain.ParseUsers("notify", c.Notify)
 	if err != nil {
 		return commands.Result{}, err
 	}
@@ -109,7 +109,7 @@ func (u useCases) decide(ctx context.Context, c Decide) (commands.Result, error)
 func (u useCases) share(ctx context.Context, c Share) (commands.Result, error) {
 	var owned []partnership.Owned
 	for _, id := range c.Devices {
-		l, err := u.repo.Load(ctx, commands.DeviceStream(id), "")
+		l, err := u.repo.Load(ctx, commands.DeviceStream(string(id)), "")
 		if err != nil {
 			return commands.Result{}, err
 		}
@@ -127,12 +127,8 @@ func (u useCases) share(ctx context.Context, c Share) (commands.Result, error) {
 }
 
 func (u useCases) unshare(ctx context.Context, c Unshare) (commands.Result, error) {
-	ids := make([]device.ID, len(c.Devices))
-	for i, d := range c.Devices {
-		ids[i] = device.ID(d)
-	}
 	return u.change(ctx, c.Meta, c.Organization, func(p *partnership.Partnership, by domain.Member, _ domain.AccountID) error {
-		return p.Unshare(by, ids)
+		return p.Unshare(by, c.Devices)
 	})
 }
 
@@ -186,8 +182,11 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		var b struct {
 			Devices []string `json:"devices"`
 		}
-		err := commands.Decode(w, r, &b)
-		return Share{Meta: m, Organization: chi.URLParam(r, "organization"), Devices: b.Devices}, err
+		if err := commands.Decode(w, r, &b); err != nil {
+			return Share{}, err
+		}
+		ids, err := device.ParseIDs(b.Devices)
+		return Share{Meta: m, Organization: chi.URLParam(r, "organization"), Devices: ids}, err
 	}
 	r.Post("/v1/partners/{organization}/devices", commands.Serve(h.Share, now, false, devices))
 	r.Post("/v1/partners/{organization}/unshare", commands.Serve(h.Unshare, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (Unshare, error) {

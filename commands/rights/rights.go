@@ -5,8 +5,10 @@ package rights
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -23,7 +25,7 @@ type Change struct {
 	Meta   commands.Meta
 	Target string
 	// Subuser is checked to be a user of the account when set.
-	Subuser string
+	Subuser domain.UserID
 	Decide  func(by domain.Member, acc *account.Account) func(agg any) error
 }
 
@@ -63,11 +65,7 @@ func (u useCases) prepare(ctx context.Context, c Change) (*account.Account, doma
 		return nil, by, err
 	}
 	if c.Subuser != "" {
-		user, err := domain.ParseUser(c.Subuser)
-		if err != nil {
-			return nil, by, err
-		}
-		if _, err := acc.Member(user); err != nil {
+		if _, err := acc.Member(c.Subuser); err != nil {
 			return nil, by, err
 		}
 	}
@@ -181,6 +179,21 @@ func as[A any](f func(a A) error) func(agg any) error {
 	return func(agg any) error { return f(agg.(A)) }
 }
 
+// item reads the collection the path names.
+func (c *Change) item(r *http.Request) error {
+	id, err := rights.ParseItemID("item", chi.URLParam(r, "item"))
+	c.Target = string(id)
+	return err
+}
+
+// subuser reads the person the path names, in the normal form of an
+// address, so every spelling of one address is one subuser.
+func (c *Change) subuser(r *http.Request) error {
+	u, err := domain.ParseUser(chi.URLParam(r, "user"))
+	c.Subuser = u
+	return err
+}
+
 // Routes mounts the rights commands.
 func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 	serve := func(hd commands.Handler[Change], created bool, build func(w http.ResponseWriter, r *http.Request, c *Change) error) http.HandlerFunc {
@@ -219,17 +232,21 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		if err := commands.Decode(w, r, &b); err != nil {
 			return err
 		}
-		c.Subuser = chi.URLParam(r, "user")
+		if err := c.subuser(r); err != nil {
+			return err
+		}
 		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
-			return as(func(a *rights.Access) error { return a.Assign(by, domain.UserID(c.Subuser), b.Role) })
+			return as(func(a *rights.Access) error { return a.Assign(by, c.Subuser, b.Role) })
 		}
 		return nil
 	}))
 	r.Delete("/v1/subusers/{user}/roles/{role}", serve(h.Access, false, func(_ http.ResponseWriter, r *http.Request, c *Change) error {
-		c.Subuser = chi.URLParam(r, "user")
+		if err := c.subuser(r); err != nil {
+			return err
+		}
 		role := chi.URLParam(r, "role")
 		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
-			return as(func(a *rights.Access) error { return a.Unassign(by, domain.UserID(c.Subuser), role) })
+			return as(func(a *rights.Access) error { return a.Unassign(by, c.Subuser, role) })
 		}
 		return nil
 	}))
@@ -242,9 +259,11 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		if err != nil {
 			return err
 		}
-		c.Subuser = chi.URLParam(r, "user")
+		if err := c.subuser(r); err != nil {
+			return err
+		}
 		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
-			return as(func(a *rights.Access) error { return a.SetDirect(by, domain.UserID(c.Subuser), kind, set) })
+			return as(func(a *rights.Access) error { return a.SetDirect(by, c.Subuser, kind, set) })
 		}
 		return nil
 	}))
@@ -264,14 +283,18 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		if err := commands.Decode(w, r, &b); err != nil {
 			return err
 		}
-		c.Target = chi.URLParam(r, "item")
+		if err := c.item(r); err != nil {
+			return err
+		}
 		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
 			return as(func(col *rights.Collection) error { return col.MakePrivate(by, b.Confirm) })
 		}
 		return nil
 	}))
 	r.Post("/v1/collections/{item}/public", serve(h.Collection, false, func(_ http.ResponseWriter, r *http.Request, c *Change) error {
-		c.Target = chi.URLParam(r, "item")
+		if err := c.item(r); err != nil {
+			return err
+		}
 		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
 			return as(func(col *rights.Collection) error { return col.MakePublic(by) })
 		}
@@ -282,16 +305,20 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		if err != nil {
 			return err
 		}
-		c.Target, c.Subuser = chi.URLParam(r, "item"), chi.URLParam(r, "user")
+		if err := errors.Join(c.item(r), c.subuser(r)); err != nil {
+			return err
+		}
 		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
-			return as(func(col *rights.Collection) error { return col.Share(by, domain.UserID(c.Subuser), set) })
+			return as(func(col *rights.Collection) error { return col.Share(by, c.Subuser, set) })
 		}
 		return nil
 	}))
 	r.Delete("/v1/collections/{item}/shares/{user}", serve(h.Collection, false, func(_ http.ResponseWriter, r *http.Request, c *Change) error {
-		c.Target, c.Subuser = chi.URLParam(r, "item"), chi.URLParam(r, "user")
+		if err := errors.Join(c.item(r), c.subuser(r)); err != nil {
+			return err
+		}
 		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
-			return as(func(col *rights.Collection) error { return col.Revoke(by, domain.UserID(c.Subuser)) })
+			return as(func(col *rights.Collection) error { return col.Revoke(by, c.Subuser) })
 		}
 		return nil
 	}))
@@ -303,22 +330,30 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		if err := commands.Decode(w, r, &b); err != nil {
 			return err
 		}
-		if _, err := domain.RequireText("member", b.Member, 200); err != nil {
-			return err
-		}
 		kind, err := rights.ParseMemberKind(b.Kind)
 		if err != nil {
 			return err
 		}
-		c.Target = chi.URLParam(r, "item")
+		m, err := rights.ParseMember(kind, b.Member)
+		if err != nil {
+			return err
+		}
+		if err := c.item(r); err != nil {
+			return err
+		}
 		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
-			return as(func(col *rights.Collection) error { return col.Add(by, rights.MemberID(b.Member), kind) })
+			return as(func(col *rights.Collection) error { return col.Add(by, m, kind) })
 		}
 		return nil
 	}))
 	r.Delete("/v1/collections/{item}/members/{member}", serve(h.Collection, false, func(_ http.ResponseWriter, r *http.Request, c *Change) error {
-		c.Target = chi.URLParam(r, "item")
-		m := rights.MemberID(chi.URLParam(r, "member"))
+		m, err := rights.ParseAnyMember(chi.URLParam(r, "member"))
+		if err != nil {
+			return err
+		}
+		if err := c.item(r); err != nil {
+			return err
+		}
 		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
 			return as(func(col *rights.Collection) error { return col.Remove(by, m) })
 		}
@@ -336,11 +371,17 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		if b.ID == "" {
 			b.ID = commands.NewID(c.Meta.CommandID, "node")
 		}
-		c.Target = b.ID
+		id, err := rights.ParseItemID("id", b.ID)
+		if err != nil {
+			return err
+		}
+		parent, err := optionalNode("parent", b.Parent)
+		if err != nil {
+			return err
+		}
+		c.Target = string(id)
 		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
-			return as(func(h *rights.Hierarchy) error {
-				return h.Add(by, rights.ItemID(b.ID), rights.ItemID(b.Parent), b.Name)
-			})
+			return as(func(h *rights.Hierarchy) error { return h.Add(by, id, parent, b.Name) })
 		}
 		return nil
 	}))
@@ -351,9 +392,16 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		if err := commands.Decode(w, r, &b); err != nil {
 			return err
 		}
-		node := rights.ItemID(chi.URLParam(r, "node"))
+		node, err := rights.ParseItemID("node", chi.URLParam(r, "node"))
+		if err != nil {
+			return err
+		}
+		parent, err := rights.ParseItemID("parent", b.Parent)
+		if err != nil {
+			return err
+		}
 		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
-			return as(func(h *rights.Hierarchy) error { return h.Move(by, node, rights.ItemID(b.Parent)) })
+			return as(func(h *rights.Hierarchy) error { return h.Move(by, node, parent) })
 		}
 		return nil
 	}))
@@ -369,13 +417,29 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		if err != nil {
 			return err
 		}
-		m := rights.MemberID(chi.URLParam(r, "member"))
+		m, err := rights.ParseMember(kind, chi.URLParam(r, "member"))
+		if err != nil {
+			return err
+		}
+		node, err := optionalNode("node", b.Node)
+		if err != nil {
+			return err
+		}
 		if kind == rights.User {
-			c.Subuser = string(m)
+			c.Subuser = domain.UserID(m)
 		}
 		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
-			return as(func(h *rights.Hierarchy) error { return h.Place(by, m, kind, rights.ItemID(b.Node)) })
+			return as(func(h *rights.Hierarchy) error { return h.Place(by, m, kind, node) })
 		}
 		return nil
 	}))
+}
+
+// optionalNode reads a node id that may be left out (no parent: the root;
+// no node: not placed).
+func optionalNode(field, s string) (rights.ItemID, error) {
+	if strings.TrimSpace(s) == "" {
+		return "", nil
+	}
+	return rights.ParseItemID(field, s)
 }

@@ -25,7 +25,7 @@ const MaxCSVRows = 20000
 // Change is one change to a cloud project.
 type Change struct {
 	Meta    commands.Meta
-	Project string
+	Project team.ID
 	// ID names what the change creates, when it creates something.
 	ID string
 	// Invitees are people whose identities the decision needs.
@@ -107,7 +107,7 @@ func (u useCases) createProject(ctx context.Context, c CreateProject) (commands.
 }
 
 func (u useCases) change(ctx context.Context, c Change) (commands.Result, error) {
-	l, err := u.repo.Load(ctx, commands.CloudProjectStream(c.Project), c.Meta.CommandID)
+	l, err := u.repo.Load(ctx, commands.CloudProjectStream(string(c.Project)), c.Meta.CommandID)
 	if err != nil {
 		return commands.Result{}, err
 	}
@@ -152,7 +152,11 @@ func (e *csvError) ProblemRows() any { return e.rows }
 func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 	change := func(created bool, build func(w http.ResponseWriter, r *http.Request, c *Change) error) http.HandlerFunc {
 		return commands.Serve(h.Change, now, created, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (Change, error) {
-			c := Change{Meta: m, Project: chi.URLParam(r, "project")}
+			p, err := team.ParseID(chi.URLParam(r, "project"))
+			if err != nil {
+				return Change{}, err
+			}
+			c := Change{Meta: m, Project: p}
 			return c, build(w, r, &c)
 		})
 	}
@@ -258,12 +262,18 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		if err != nil {
 			return err
 		}
-		email := domain.UserID(chi.URLParam(r, "email"))
+		email, err := domain.ParseUser(chi.URLParam(r, "email"))
+		if err != nil {
+			return err
+		}
 		c.Decide = simple(func(p *team.Project, by team.Caller) error { return p.ChangeRole(by, email, role) })
 		return nil
 	}))
 	r.Delete("/v1/cloud-projects/{project}/members/{email}", change(false, func(_ http.ResponseWriter, r *http.Request, c *Change) error {
-		email := domain.UserID(chi.URLParam(r, "email"))
+		email, err := domain.ParseUser(chi.URLParam(r, "email"))
+		if err != nil {
+			return err
+		}
 		c.Decide = simple(func(p *team.Project, by team.Caller) error { return p.Remove(by, email) })
 		return nil
 	}))
@@ -285,12 +295,18 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		if err := commands.Decode(w, r, &b); err != nil {
 			return err
 		}
-		job := team.JobID(chi.URLParam(r, "job"))
+		job, err := team.ParseJobID(chi.URLParam(r, "job"))
+		if err != nil {
+			return err
+		}
 		c.Decide = simple(func(p *team.Project, by team.Caller) error { return p.UpdateJob(by, job, b.Name) })
 		return nil
 	}))
 	r.Delete("/v1/cloud-projects/{project}/jobs/{job}", change(false, func(_ http.ResponseWriter, r *http.Request, c *Change) error {
-		job := team.JobID(chi.URLParam(r, "job"))
+		job, err := team.ParseJobID(chi.URLParam(r, "job"))
+		if err != nil {
+			return err
+		}
 		c.Decide = simple(func(p *team.Project, by team.Caller) error { return p.DeleteJob(by, job) })
 		return nil
 	}))
@@ -301,19 +317,29 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		if err := commands.Decode(w, r, &b); err != nil {
 			return err
 		}
-		emails, err := domain.ParseUsers(b.Emails)
+		emails, err := domain.ParseUsers("emails", b.Emails)
 		if err != nil {
 			return err
 		}
 		if len(emails) == 0 {
 			return domain.Invalidf("no-assignees", "name at least one assignee")
 		}
-		job := team.JobID(chi.URLParam(r, "job"))
+		job, err := team.ParseJobID(chi.URLParam(r, "job"))
+		if err != nil {
+			return err
+		}
 		c.Decide = simple(func(p *team.Project, by team.Caller) error { return p.Assign(by, job, emails...) })
 		return nil
 	}))
 	r.Delete("/v1/cloud-projects/{project}/jobs/{job}/assignees/{email}", change(false, func(_ http.ResponseWriter, r *http.Request, c *Change) error {
-		job, email := team.JobID(chi.URLParam(r, "job")), domain.UserID(chi.URLParam(r, "email"))
+		job, err := team.ParseJobID(chi.URLParam(r, "job"))
+		if err != nil {
+			return err
+		}
+		email, err := domain.ParseUser(chi.URLParam(r, "email"))
+		if err != nil {
+			return err
+		}
 		c.Decide = simple(func(p *team.Project, by team.Caller) error { return p.Unassign(by, job, email) })
 		return nil
 	}))
@@ -328,7 +354,10 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		if err != nil {
 			return err
 		}
-		job := team.JobID(chi.URLParam(r, "job"))
+		job, err := team.ParseJobID(chi.URLParam(r, "job"))
+		if err != nil {
+			return err
+		}
 		c.Decide = simple(func(p *team.Project, by team.Caller) error { return p.Reassign(by, job, to) })
 		return nil
 	}))

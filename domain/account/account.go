@@ -3,6 +3,8 @@
 package account
 
 import (
+	"strings"
+
 	"github.com/shareledger/shareledger/domain"
 )
 
@@ -43,6 +45,12 @@ func (r *Role) UnmarshalText(b []byte) error {
 // ProjectID identifies a project.
 type ProjectID string
 
+// ParseProjectID reads a project's id.
+func ParseProjectID(s string) (ProjectID, error) {
+	id, err := domain.ParseID("project", s)
+	return ProjectID(id), err
+}
+
 var (
 	ErrNotMember       = domain.NewError(domain.Forbidden, "not-member", "the caller is not a user of this account")
 	ErrAlreadyMember   = domain.NewError(domain.Conflict, "already-member", "this person is already a user of the account")
@@ -66,11 +74,11 @@ func Open(organization string, admin domain.UserID, name string) (*Account, erro
 	if err != nil {
 		return nil, err
 	}
-	if name, err = domain.RequireText("name", name, 200); err != nil {
+	if name, err = domain.RequireText("name", name, domain.MaxName); err != nil {
 		return nil, err
 	}
 	a := &Account{}
-	a.record(AccountOpened{Account: id, Organization: organization, Administrator: admin, Name: name})
+	a.record(AccountOpened{Account: id, Organization: strings.TrimSpace(organization), Administrator: admin, Name: name})
 	return a, nil
 }
 
@@ -125,7 +133,7 @@ func (a *Account) AddUser(by domain.Member, user domain.UserID, name string, rol
 	if role == (Role{}) {
 		return domain.Invalidf("invalid-role", "a role is required")
 	}
-	name, err := domain.RequireText("name", name, 200)
+	name, err := domain.RequireText("name", name, domain.MaxName)
 	if err != nil {
 		return err
 	}
@@ -138,7 +146,7 @@ func (a *Account) AddUser(by domain.Member, user domain.UserID, name string, rol
 
 // CreateProject adds a project to the account; any of its users may.
 func (a *Account) CreateProject(by domain.Member, id ProjectID, name string) error {
-	name, err := domain.RequireText("name", name, 200)
+	name, err := domain.RequireText("name", name, domain.MaxName)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,27 @@ import (
 // ID identifies a device.
 type ID string
 
+// ParseID reads a device's id.
+func ParseID(s string) (ID, error) {
+	id, err := domain.ParseID("device", s)
+	return ID(id), err
+}
+
+// ParseIDs reads the ids of at most domain.MaxList devices.
+func ParseIDs(ids []string) ([]ID, error) {
+	if len(ids) > domain.MaxList {
+		return nil, domain.Invalidf("invalid-devices", "name at most %d devices at once", domain.MaxList)
+	}
+	out := make([]ID, len(ids))
+	for i, s := range ids {
+		var err error
+		if out[i], err = ParseID(s); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 var (
 	ErrNotOwner         = domain.NewError(domain.Forbidden, "not-device-owner", "only the account that owns the device may do this")
 	ErrAlreadyAssigned  = domain.NewError(domain.Conflict, "already-assigned", "the device is already assigned to this project")
@@ -39,7 +60,13 @@ func Register(by domain.Member, id ID, serial, name, model, credentials string) 
 	if err != nil {
 		return nil, err
 	}
-	if name, err = domain.RequireText("name", name, 200); err != nil {
+	if name, err = domain.RequireText("name", name, domain.MaxName); err != nil {
+		return nil, err
+	}
+	if model, err = domain.OptionalLine("model", model, 100); err != nil {
+		return nil, err
+	}
+	if credentials, err = domain.OptionalLine("credentials", credentials, domain.MaxName); err != nil {
 		return nil, err
 	}
 	d := &Device{}

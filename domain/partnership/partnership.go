@@ -130,8 +130,9 @@ func (p *Partnership) Changes() []domain.Event { return p.changes }
 // Request asks partner for a partnership; the people in notify get an
 // e-mail, with the requester's message if there is one.
 func (p *Partnership) Request(by domain.Member, partner domain.AccountID, typ Type, notify []domain.UserID, message string) error {
-	if len(message) > 2000 {
-		return domain.Invalidf("invalid-message", "the message is longer than 2000 characters")
+	message, err := domain.OptionalText("message", message, domain.MaxText)
+	if err != nil {
+		return err
 	}
 	if err := by.RequireAdmin("request partnerships"); err != nil {
 		return err

@@ -39,7 +39,7 @@ func Create(by domain.Member, kind Kind, id ItemID, name string, public bool) (*
 	default:
 		return nil, domain.Invalidf("invalid-kind", "a collection is a fleet, team, category or report, not %q", kind)
 	}
-	name, err := domain.RequireText("name", name, 200)
+	name, err := domain.RequireText("name", name, domain.MaxName)
 	if err != nil {
 		return nil, err
 	}

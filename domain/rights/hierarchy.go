@@ -41,7 +41,7 @@ func (h *Hierarchy) Add(by domain.Member, id ItemID, parent ItemID, name string)
 	if err := by.RequireAdmin("change the hierarchy"); err != nil {
 		return err
 	}
-	name, err := domain.RequireText("name", name, 200)
+	name, err := domain.RequireText("name", name, domain.MaxName)
 	if err != nil {
 		return err
 	}

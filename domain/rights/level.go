@@ -93,7 +93,7 @@ func ParseKind(s string) (Kind, error) {
 	case Fleet, Team, Category, Report, Node:
 		return k, nil
 	}
-	return "", domain.Invalidf("invalid-kind", "item kind %q is not one of fleet, team, category, report, node", s)
+	return "", domain.Invalidf("invalid-kind", "item kind %s is not one of fleet, team, category, report, node", domain.Quote(s))
 }
 
 // MemberKind is what a member is.
@@ -112,5 +112,32 @@ func ParseMemberKind(s string) (MemberKind, error) {
 	case Vehicle, Driver, Marker, User:
 		return k, nil
 	}
-	return "", domain.Invalidf("invalid-member-kind", "member kind %q is not one of vehicle, driver, marker, user", s)
+	return "", domain.Invalidf("invalid-member-kind", "member kind %s is not one of vehicle, driver, marker, user", domain.Quote(s))
+}
+
+// ParseItemID reads the id of a fleet, team, category, report or node.
+func ParseItemID(field, s string) (ItemID, error) {
+	id, err := domain.ParseID(field, s)
+	return ItemID(id), err
+}
+
+// ParseMember reads the id of a member of a kind: a user is a person, named
+// by their e-mail address in its normal form; the others are ids.
+func ParseMember(kind MemberKind, s string) (MemberID, error) {
+	if kind == User {
+		u, err := domain.ParseUser(s)
+		return MemberID(u), err
+	}
+	id, err := domain.ParseID("member", s)
+	return MemberID(id), err
+}
+
+// ParseAnyMember reads a member id of an unknown kind: an address is a
+// person's (in its normal form), anything else an id. Ids never hold '@',
+// so the two cannot be confused.
+func ParseAnyMember(s string) (MemberID, error) {
+	if strings.Contains(s, "@") {
+		return ParseMember(User, s)
+	}
+	return ParseMember(Vehicle, s)
 }

@@ -17,6 +17,18 @@ type (
 	JobID string
 )
 
+// ParseID reads a cloud project's id.
+func ParseID(s string) (ID, error) {
+	id, err := domain.ParseID("project", s)
+	return ID(id), err
+}
+
+// ParseJobID reads a job's id.
+func ParseJobID(s string) (JobID, error) {
+	id, err := domain.ParseID("job", s)
+	return JobID(id), err
+}
+
 // Role is a team member's role. Its zero value is invalid.
 type Role struct{ name string }
 
@@ -103,7 +115,7 @@ type Project struct {
 
 // Create starts a project administered by its creator.
 func Create(by Caller, id ID, name string) (*Project, error) {
-	name, err := domain.RequireText("name", name, 200)
+	name, err := domain.RequireText("name", name, domain.MaxName)
 	if err != nil {
 		return nil, err
 	}
@@ -287,7 +299,7 @@ func (p *Project) Rename(by Caller, name string) error {
 	if err := p.admin(by, "edit the project's properties"); err != nil {
 		return err
 	}
-	name, err := domain.RequireText("name", name, 200)
+	name, err := domain.RequireText("name", name, domain.MaxName)
 	if err != nil {
 		return err
 	}
@@ -309,7 +321,7 @@ func (p *Project) CreateJob(by Caller, id JobID, name string) error {
 	if _, err := p.act(by); err != nil {
 		return err
 	}
-	name, err := domain.RequireText("name", name, 200)
+	name, err := domain.RequireText("name", name, domain.MaxName)
 	if err != nil {
 		return err
 	}
@@ -349,7 +361,7 @@ func (p *Project) UpdateJob(by Caller, id JobID, name string) error {
 	if _, err := p.mayChange(by, id); err != nil {
 		return err
 	}
-	name, err := domain.RequireText("name", name, 200)
+	name, err := domain.RequireText("name", name, domain.MaxName)
 	if err != nil {
 		return err
 	}
@@ -452,7 +464,7 @@ func (p *Project) AddStylesheet(by Caller, name string) error {
 	if _, err := p.act(by); err != nil {
 		return err
 	}
-	name, err := domain.RequireText("stylesheet", name, 200)
+	name, err := domain.RequireName("stylesheet", name)
 	if err != nil {
 		return err
 	}
