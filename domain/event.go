@@ -100,3 +100,12 @@ func (r *Registry) Names() []string {
 	sort.Strings(out)
 	return out
 }
+
+// Version is the schema version a type is decoded to today (0: unknown);
+// stored events may hold any version from 1 up to it.
+func (r *Registry) Version(name string) int {
+	if e, ok := r.types[name]; ok {
+		return e.version
+	}
+	return 0
+}

@@ -2,7 +2,13 @@ package projections
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/shareledger/shareledger/eventstore"
 )
@@ -52,3 +58,56 @@ type Store interface {
 // ErrStopUpdate, returned by an Update's fn, rolls the transaction back
 // without an error: nothing was left to do.
 var ErrStopUpdate = errors.New("nothing to update")
+
+// MaxKeyPart is the longest part of a read-model key that is kept as it is.
+// Commands bound every identifier they accept (domain.MaxID, MaxEmail), but
+// the log is forever and may hold events appended before those bounds: a
+// longer part is folded (see KeyPart), so no key exceeds what every store
+// holds (bbolt refuses keys over 32 KiB, a PostgreSQL index entry over about
+// 2.7 KB) whatever an event carries.
+const MaxKeyPart = 256
+
+// KeyPart is one part of a read-model key: s itself when it is at most
+// MaxKeyPart bytes of valid UTF-8 and holds no '/' (the separator of parts)
+// and no NUL (which PostgreSQL's text cannot hold); otherwise a
+// readable head of s and a hash of all of it, which is as unique as s. A
+// projection that must know the original value keeps it in the document,
+// never parses it back out of a key.
+func KeyPart(s string) string {
+	if len(s) <= MaxKeyPart && !strings.ContainsAny(s, "/\x00") && utf8.ValidString(s) {
+		return s
+	}
+	sum := sha256.Sum256([]byte(s))
+	head := strings.Map(func(r rune) rune {
+		if r == '/' || r == utf8.RuneError || unicode.IsControl(r) {
+			return '_'
+		}
+		return r
+	}, s[:min(len(s), 64)])
+	return head + "~" + hex.EncodeToString(sum[:16])
+}
+
+// Key joins key parts with '/', each made safe by KeyPart.
+func Key(parts ...string) string {
+	var b strings.Builder
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(KeyPart(p))
+	}
+	return b.String()
+}
+
+// SetMember is the id that a document of a set (a table whose keys name its
+// members) stands for: the id the document holds, since a folded key part
+// (KeyPart) cannot be read back; or, for a document written before sets
+// held their ids (the JSON true), the rest of its key after prefix.
+func SetMember(key, prefix string, doc []byte) (string, error) {
+	if len(doc) > 0 && doc[0] == '"' {
+		var id string
+		err := json.Unmarshal(doc, &id)
+		return id, err
+	}
+	return strings.TrimPrefix(key, prefix), nil
+}

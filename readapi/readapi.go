@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	devicedomain "github.com/shareledger/shareledger/domain/device"
 	"net/http"
 	"slices"
 	"strconv"
@@ -310,7 +311,7 @@ func (a *API) myDevices(ctx context.Context, r *http.Request, tx projections.Rea
 
 func (a *API) oneDevice(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
 	var d devices.Device
-	found, err := tx.Get(ctx, devices.Table, string(caller.Account)+"/"+chi.URLParam(r, "device"), &d)
+	found, err := tx.Get(ctx, devices.Table, devices.Key(caller.Account, devicedomain.ID(chi.URLParam(r, "device"))), &d)
 	if err != nil {
 		return nil, err
 	}
@@ -349,7 +350,7 @@ func (a *API) outbox(ctx context.Context, r *http.Request, tx projections.Reader
 
 func (a *API) account(ctx context.Context, _ *http.Request, tx projections.Reader, caller directory.User) (any, error) {
 	var acc Account
-	if _, err := tx.Get(ctx, directory.Accounts, string(caller.Account), &acc.Account); err != nil {
+	if _, err := tx.Get(ctx, directory.Accounts, projections.KeyPart(string(caller.Account)), &acc.Account); err != nil {
 		return nil, err
 	}
 	prefix := projections.Page{Prefix: string(caller.Account) + "/"}

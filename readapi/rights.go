@@ -63,9 +63,10 @@ func (v *accountView) Share(item rights.ItemID, u domain.UserID) (rights.Rights,
 func (v *accountView) CollectionsOf(m rights.MemberID) []rights.ItemID {
 	prefix := rightsmodel.Key(v.acc, string(m)) + "/"
 	var out []rights.ItemID
-	err := v.tx.Scan(v.ctx, rightsmodel.In, projections.Page{Prefix: prefix}, func(k string, _ []byte) error {
-		out = append(out, rights.ItemID(k[len(prefix):]))
-		return nil
+	err := v.tx.Scan(v.ctx, rightsmodel.In, projections.Page{Prefix: prefix}, func(k string, doc []byte) error {
+		id, err := projections.SetMember(k, prefix, doc)
+		out = append(out, rights.ItemID(id))
+		return err
 	})
 	if err != nil && v.err == nil {
 		v.err = err
@@ -383,9 +384,10 @@ func (a *API) narrowMembers(ctx context.Context, tx projections.Reader, v *accou
 			}
 		}
 		mp := rightsmodel.Key(v.acc, string(it.ID)) + "/"
-		return tx.Scan(ctx, rightsmodel.Members, projections.Page{Prefix: mp}, func(k string, _ []byte) error {
-			candidates[rights.MemberID(k[len(mp):])] = true
-			return nil
+		return tx.Scan(ctx, rightsmodel.Members, projections.Page{Prefix: mp}, func(k string, doc []byte) error {
+			id, err := projections.SetMember(k, mp, doc)
+			candidates[rights.MemberID(id)] = true
+			return err
 		})
 	})
 	if err != nil {

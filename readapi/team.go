@@ -24,7 +24,7 @@ func (a *API) TeamRoutes(r chi.Router) {
 // onTeam checks that person is on the project's team (not removed).
 func onTeam(ctx context.Context, tx projections.Reader, project string, person domain.UserID) error {
 	var m teammodel.Member
-	found, err := tx.Get(ctx, teammodel.Members, project+"/"+string(person), &m)
+	found, err := tx.Get(ctx, teammodel.Members, projections.Key(project, string(person)), &m)
 	if err != nil {
 		return err
 	}
@@ -39,7 +39,7 @@ func (a *API) teamTab(ctx context.Context, r *http.Request, tx projections.Reade
 	if err := onTeam(ctx, tx, project, person); err != nil {
 		return nil, err
 	}
-	page, err := pageOf(r, project+"/")
+	page, err := pageOf(r, projections.KeyPart(project)+"/")
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +52,7 @@ func (a *API) projectJobs(ctx context.Context, r *http.Request, tx projections.R
 	if err := onTeam(ctx, tx, project, person); err != nil {
 		return nil, err
 	}
-	page, err := pageOf(r, project+"/")
+	page, err := pageOf(r, projections.KeyPart(project)+"/")
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +60,7 @@ func (a *API) projectJobs(ctx context.Context, r *http.Request, tx projections.R
 }
 
 func (a *API) myProjects(ctx context.Context, r *http.Request, tx projections.Reader, person domain.UserID) (any, error) {
-	page, err := pageOf(r, string(person)+"/")
+	page, err := pageOf(r, projections.KeyPart(string(person))+"/")
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,7 @@ func (a *API) myProjects(ctx context.Context, r *http.Request, tx projections.Re
 }
 
 func (a *API) myJobs(ctx context.Context, r *http.Request, tx projections.Reader, person domain.UserID) (any, error) {
-	page, err := pageOf(r, string(person)+"/")
+	page, err := pageOf(r, projections.KeyPart(string(person))+"/")
 	if err != nil {
 		return nil, err
 	}

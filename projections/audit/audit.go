@@ -52,7 +52,7 @@ var entityFields = map[string]string{
 var accountFields = []string{"account", "requester", "partner", "owner"}
 
 // Key is an entity's key prefix: kind:id/.
-func Key(kind, id string) string { return kind + ":" + id + "/" }
+func Key(kind, id string) string { return projections.KeyPart(kind+":"+id) + "/" }
 
 // Projection maintains the index.
 type Projection struct{}

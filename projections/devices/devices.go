@@ -5,7 +5,6 @@ package devices
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
@@ -68,7 +67,9 @@ type Device struct {
 }
 
 // Key is a device's key in Table.
-func Key(acc domain.AccountID, d device.ID) string { return string(acc) + "/" + string(d) }
+func Key(acc domain.AccountID, d device.ID) string {
+	return projections.Key(string(acc), string(d))
+}
 
 // Projection maintains My Devices.
 type Projection struct{}
@@ -80,9 +81,9 @@ func (Projection) Name() string { return "devices" }
 func (p Projection) Apply(ctx context.Context, tx projections.Tx, env projections.Envelope) error {
 	switch e := env.Event.(type) {
 	case account.AccountOpened:
-		return tx.Put(ctx, orgs, string(e.Account), e.Organization)
+		return tx.Put(ctx, orgs, projections.KeyPart(string(e.Account)), e.Organization)
 	case account.ProjectCreated:
-		return tx.Put(ctx, projects, string(e.Account)+"/"+string(e.Project), e.Name)
+		return tx.Put(ctx, projects, projections.Key(string(e.Account), string(e.Project)), e.Name)
 	case device.DeviceRegistered:
 		owner, err := ref(ctx, tx, e.Owner)
 		if err != nil {
@@ -121,7 +122,7 @@ func (p Projection) Apply(ctx context.Context, tx projections.Tx, env projection
 		return tx.Delete(ctx, Table, Key(e.Partner, e.Device))
 	case device.DeviceAssignedToProject:
 		var name string
-		if _, err := tx.Get(ctx, projects, string(e.Account)+"/"+string(e.Project), &name); err != nil {
+		if _, err := tx.Get(ctx, projects, projections.Key(string(e.Account), string(e.Project)), &name); err != nil {
 			return err
 		}
 		return update(ctx, tx, e.Account, e.Device, func(d *Device) {
@@ -151,7 +152,7 @@ func (p Projection) Apply(ctx context.Context, tx projections.Tx, env projection
 
 func ref(ctx context.Context, tx projections.Tx, acc domain.AccountID) (AccountRef, error) {
 	r := AccountRef{ID: acc}
-	_, err := tx.Get(ctx, orgs, string(acc), &r.Organization)
+	_, err := tx.Get(ctx, orgs, projections.KeyPart(string(acc)), &r.Organization)
 	return r, err
 }
 
@@ -162,7 +163,10 @@ func update(ctx context.Context, tx projections.Tx, acc domain.AccountID, id dev
 		return err
 	}
 	if !found {
-		return fmt.Errorf("my devices of %s: no device %s", acc, id)
+		// Commands never record a use of a device the account cannot
+		// see, so this is a log written some other way: the event
+		// changes nothing here, and the projection goes on.
+		return nil
 	}
 	change(&d)
 	return tx.Put(ctx, Table, Key(acc, id), d)

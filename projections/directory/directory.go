@@ -48,7 +48,7 @@ func (Projection) Name() string { return "directory" }
 func (Projection) Apply(ctx context.Context, tx projections.Tx, e projections.Envelope) error {
 	switch e := e.Event.(type) {
 	case account.AccountOpened:
-		if err := tx.Put(ctx, Accounts, string(e.Account), Account{ID: e.Account, Organization: e.Organization}); err != nil {
+		if err := tx.Put(ctx, Accounts, projections.KeyPart(string(e.Account)), Account{ID: e.Account, Organization: e.Organization}); err != nil {
 			return err
 		}
 		return tx.Put(ctx, Users, UserKey(e.Account, e.Administrator), User{User: e.Administrator, Account: e.Account, Name: e.Name, Role: account.Administrator.String()})
@@ -61,11 +61,13 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, e projections.En
 }
 
 // UserKey is a user's key in Users.
-func UserKey(acc domain.AccountID, u domain.UserID) string { return string(acc) + "/" + string(u) }
+func UserKey(acc domain.AccountID, u domain.UserID) string {
+	return projections.Key(string(acc), string(u))
+}
 
 // ProjectKey is a project's key in Projects.
 func ProjectKey(acc domain.AccountID, p account.ProjectID) string {
-	return string(acc) + "/" + string(p)
+	return projections.Key(string(acc), string(p))
 }
 
 // Tables lists the tables the projection owns, for verification.

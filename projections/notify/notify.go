@@ -62,14 +62,14 @@ func (Projection) Name() string { return "notifier" }
 func (p Projection) Apply(ctx context.Context, tx projections.Tx, env projections.Envelope) error {
 	switch e := env.Event.(type) {
 	case account.AccountOpened:
-		return tx.Put(ctx, orgs, string(e.Account), e.Organization)
+		return tx.Put(ctx, orgs, projections.KeyPart(string(e.Account)), e.Organization)
 	case team.CloudProjectCreated:
-		return tx.Put(ctx, projectNames, string(e.Project), e.Name)
+		return tx.Put(ctx, projectNames, projections.KeyPart(string(e.Project)), e.Name)
 	case team.CloudProjectRenamed:
-		return tx.Put(ctx, projectNames, string(e.Project), e.Name)
+		return tx.Put(ctx, projectNames, projections.KeyPart(string(e.Project)), e.Name)
 	case team.MemberInvited:
 		var name string
-		if _, err := tx.Get(ctx, projectNames, string(e.Project), &name); err != nil {
+		if _, err := tx.Get(ctx, projectNames, projections.KeyPart(string(e.Project)), &name); err != nil {
 			return err
 		}
 		body := fmt.Sprintf("%s added you to the cloud project %s as %s.\n\nOpen the project: /v1/cloud-projects/%s\n", e.By, name, e.Role, e.Project)
@@ -82,10 +82,10 @@ func (p Projection) Apply(ctx context.Context, tx projections.Tx, env projection
 		}
 	case partnership.PartnerRequested:
 		var from, to string
-		if _, err := tx.Get(ctx, orgs, string(e.Requester), &from); err != nil {
+		if _, err := tx.Get(ctx, orgs, projections.KeyPart(string(e.Requester)), &from); err != nil {
 			return err
 		}
-		if _, err := tx.Get(ctx, orgs, string(e.Partner), &to); err != nil {
+		if _, err := tx.Get(ctx, orgs, projections.KeyPart(string(e.Partner)), &to); err != nil {
 			return err
 		}
 		for i, user := range e.Notify {
@@ -106,7 +106,7 @@ func (p Projection) Apply(ctx context.Context, tx projections.Tx, env projection
 			n := Notification{ID: m.ID, To: user, Subject: m.Subject, Body: m.Body, Partnership: e.Partnership, From: e.Requester, SentAt: p.now()}
 			key := fmt.Sprintf("%020d.%020d-%04d", env.Record.Position.Commit, env.Record.Position.Prepare, i)
 			for _, acc := range []domain.AccountID{e.Requester, e.Partner} {
-				if err := tx.Put(ctx, Table, string(acc)+"/"+key, n); err != nil {
+				if err := tx.Put(ctx, Table, projections.Key(string(acc), key), n); err != nil {
 					return err
 				}
 			}

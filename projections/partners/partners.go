@@ -41,7 +41,9 @@ type Partner struct {
 }
 
 // Key is a partnership's key in Table for one of its accounts.
-func Key(acc domain.AccountID, id partnership.ID) string { return string(acc) + "/" + string(id) }
+func Key(acc domain.AccountID, id partnership.ID) string {
+	return projections.Key(string(acc), string(id))
+}
 
 // Projection maintains the Partners pages.
 type Projection struct{}
@@ -54,7 +56,7 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 	at := env.Record.Meta.Time
 	switch e := env.Event.(type) {
 	case account.AccountOpened:
-		return tx.Put(ctx, orgs, string(e.Account), e.Organization)
+		return tx.Put(ctx, orgs, projections.KeyPart(string(e.Account)), e.Organization)
 	case partnership.PartnerRequested:
 		for _, side := range []struct {
 			acc, other domain.AccountID
@@ -67,7 +69,7 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 			if row.Notify == nil {
 				row.Notify = []domain.UserID{}
 			}
-			if _, err := tx.Get(ctx, orgs, string(side.other), &row.Organization); err != nil {
+			if _, err := tx.Get(ctx, orgs, projections.KeyPart(string(side.other)), &row.Organization); err != nil {
 				return err
 			}
 			if err := tx.Put(ctx, Table, Key(side.acc, e.Partnership), row); err != nil {

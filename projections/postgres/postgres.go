@@ -4,6 +4,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
@@ -304,7 +305,7 @@ func (t *tx) Put(ctx context.Context, table, key string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode %s/%s: %w", table, key, err)
 	}
-	t.pending[docKey{table, key}] = &pending{doc: doc, dirty: true}
+	t.pending[docKey{table, key}] = &pending{doc: withoutNUL(doc), dirty: true}
 	return nil
 }
 
@@ -349,4 +350,29 @@ func (t *tx) flush(ctx context.Context, also func(*pgx.Batch)) error {
 		return fmt.Errorf("write read-model documents: %w", err)
 	}
 	return nil
+}
+
+// withoutNUL replaces each escaped NUL (\u0000) in a JSON document with
+// U+FFFD: jsonb cannot hold NUL, and no command accepts one today, but the
+// log is forever and may hold one from before; the document must still be
+// stored. An escaped backslash followed by "u0000" is left alone.
+func withoutNUL(doc []byte) []byte {
+	if !bytes.Contains(doc, []byte(`\u0000`)) {
+		return doc
+	}
+	out := make([]byte, 0, len(doc))
+	for i := 0; i < len(doc); i++ {
+		if doc[i] != '\\' || i+1 >= len(doc) {
+			out = append(out, doc[i])
+			continue
+		}
+		if doc[i+1] == 'u' && bytes.HasPrefix(doc[i+2:], []byte("0000")) {
+			out = append(out, `\ufffd`...)
+			i += 5
+			continue
+		}
+		out = append(out, doc[i], doc[i+1])
+		i++
+	}
+	return out
 }

@@ -50,17 +50,8 @@ func ImpliedFleet(node rights.ItemID) rights.ItemID { return node + ":fleet" }
 // ImpliedTeam is the id of the team a node implies.
 func ImpliedTeam(node rights.ItemID) rights.ItemID { return node + ":team" }
 
-// Key joins key parts.
-func Key(parts ...string) string {
-	k := ""
-	for i, p := range parts {
-		if i > 0 {
-			k += "/"
-		}
-		k += p
-	}
-	return k
-}
+// Key joins key parts (projections.Key: each part bounded).
+func Key(parts ...string) string { return projections.Key(parts...) }
 
 // Projection maintains the tables.
 type Projection struct{}
@@ -122,10 +113,10 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 		if err := tx.Put(ctx, Known, Key(string(e.Account), string(e.Member)), Member{ID: e.Member, Kind: e.Kind}); err != nil {
 			return err
 		}
-		if err := tx.Put(ctx, In, Key(string(e.Account), string(e.Member), string(e.Item)), true); err != nil {
+		if err := tx.Put(ctx, In, Key(string(e.Account), string(e.Member), string(e.Item)), e.Item); err != nil {
 			return err
 		}
-		return tx.Put(ctx, Members, Key(string(e.Account), string(e.Item), string(e.Member)), true)
+		return tx.Put(ctx, Members, Key(string(e.Account), string(e.Item), string(e.Member)), e.Member)
 	case rights.MemberRemoved:
 		if err := tx.Delete(ctx, In, Key(string(e.Account), string(e.Member), string(e.Item))); err != nil {
 			return err

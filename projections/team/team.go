@@ -71,11 +71,7 @@ type Projection struct{}
 func (Projection) Name() string { return "team" }
 
 func k(parts ...string) string {
-	out := parts[0]
-	for _, p := range parts[1:] {
-		out += "/" + p
-	}
-	return out
+	return projections.Key(parts...)
 }
 
 // Apply implements projections.Projection.
@@ -83,15 +79,16 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 	at := env.Record.Meta.Time
 	switch e := env.Event.(type) {
 	case team.IdentityCreated:
-		if err := tx.Put(ctx, identities, string(e.Email), e.Name); err != nil {
+		if err := tx.Put(ctx, identities, projections.KeyPart(string(e.Email)), e.Name); err != nil {
 			return err
 		}
 		// The identity completes the pending invitations.
-		prefix := string(e.Email) + "/"
+		prefix := k(string(e.Email)) + "/"
 		var projects []string
-		if err := tx.Scan(ctx, pending, projections.Page{Prefix: prefix}, func(key string, _ []byte) error {
-			projects = append(projects, key[len(prefix):])
-			return nil
+		if err := tx.Scan(ctx, pending, projections.Page{Prefix: prefix}, func(key string, doc []byte) error {
+			p, err := projections.SetMember(key, prefix, doc)
+			projects = append(projects, p)
+			return err
 		}); err != nil {
 			return err
 		}
@@ -104,28 +101,28 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 			}
 		}
 	case team.CloudProjectCreated:
-		if err := tx.Put(ctx, Projects, string(e.Project), Project{ID: e.Project, Name: e.Name}); err != nil {
+		if err := tx.Put(ctx, Projects, projections.KeyPart(string(e.Project)), Project{ID: e.Project, Name: e.Name}); err != nil {
 			return err
 		}
 		var name string
-		if _, err := tx.Get(ctx, identities, string(e.By), &name); err != nil {
+		if _, err := tx.Get(ctx, identities, projections.KeyPart(string(e.By)), &name); err != nil {
 			return err
 		}
 		return putMember(ctx, tx, e.Project, Member{Email: e.By, Name: name, Role: team.Administrator.String(), Status: string(team.Active), InvitedAt: at})
 	case team.CloudProjectRenamed:
-		return change(ctx, tx, Projects, string(e.Project), func(p *Project) { p.Name = e.Name })
+		return change(ctx, tx, Projects, projections.KeyPart(string(e.Project)), func(p *Project) { p.Name = e.Name })
 	case team.CloudProjectDeleted:
-		return change(ctx, tx, Projects, string(e.Project), func(p *Project) { p.Deleted = true })
+		return change(ctx, tx, Projects, projections.KeyPart(string(e.Project)), func(p *Project) { p.Deleted = true })
 	case team.MemberInvited:
 		status := team.Invited
 		var name string
-		hasIdentity, err := tx.Get(ctx, identities, string(e.Email), &name)
+		hasIdentity, err := tx.Get(ctx, identities, projections.KeyPart(string(e.Email)), &name)
 		if err != nil {
 			return err
 		}
 		if e.Active || hasIdentity {
 			status = team.Active
-		} else if err := tx.Put(ctx, pending, k(string(e.Email), string(e.Project)), true); err != nil {
+		} else if err := tx.Put(ctx, pending, k(string(e.Email), string(e.Project)), e.Project); err != nil {
 			return err
 		}
 		return putMember(ctx, tx, e.Project, Member{Email: e.Email, Name: name, Role: e.Role.String(), Status: string(status), InvitedAt: at})
@@ -209,7 +206,7 @@ func setMember(ctx context.Context, tx projections.Tx, p team.ID, email domain.U
 // mine keeps a person's list of projects in step with their membership.
 func mine(ctx context.Context, tx projections.Tx, p team.ID, m Member) error {
 	var proj Project
-	if _, err := tx.Get(ctx, Projects, string(p), &proj); err != nil {
+	if _, err := tx.Get(ctx, Projects, projections.KeyPart(string(p)), &proj); err != nil {
 		return err
 	}
 	return tx.Put(ctx, Mine, k(string(m.Email), string(p)), MyProject{Project: p, Name: proj.Name, Role: m.Role, Status: m.Status})
