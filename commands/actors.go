@@ -14,7 +14,7 @@ func AccountStream(id domain.AccountID) string { return "account-" + string(id) 
 // Member loads the caller's account and checks that the caller belongs to
 // it. Every command starts here: nobody acts for an account they are not in.
 func (r Repo) Member(ctx context.Context, m Meta) (*account.Account, domain.Member, error) {
-	l, err := r.Load(ctx, AccountStream(m.Caller.Account), "")
+	l, err := r.Load(ctx, AccountStream(m.Caller.Account))
 	if err != nil {
 		return nil, domain.Member{}, err
 	}
@@ -32,7 +32,7 @@ func (r Repo) Account(ctx context.Context, organization string) (*account.Accoun
 	if err != nil {
 		return nil, err
 	}
-	l, err := r.Load(ctx, AccountStream(id), "")
+	l, err := r.Load(ctx, AccountStream(id))
 	if err != nil {
 		return nil, err
 	}

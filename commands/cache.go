@@ -28,6 +28,7 @@ func NewHistoryCache(max int) *HistoryCache {
 type history struct {
 	events    []domain.Event
 	commands  []string // the command ID of each event
+	hashes    []string // the fingerprint of the request of each event
 	positions []eventstore.Position
 	last      uint64
 	exists    bool
@@ -42,12 +43,14 @@ func (h history) extend(events []domain.Event, recs []eventstore.Record) history
 	out := history{
 		events:    append(slices.Clip(h.events), events...),
 		commands:  slices.Clip(h.commands),
+		hashes:    slices.Clip(h.hashes),
 		positions: slices.Clip(h.positions),
 		last:      recs[len(recs)-1].Revision,
 		exists:    true,
 	}
 	for _, r := range recs {
 		out.commands = append(out.commands, r.Meta.CommandID)
+		out.hashes = append(out.hashes, r.Meta.RequestHash)
 		out.positions = append(out.positions, r.Position)
 	}
 	return out

@@ -22,10 +22,29 @@ import (
 
 // Meta is what every command carries besides its payload.
 type Meta struct {
-	Caller        domain.Actor
-	CommandID     string // chosen by the client: sent again, the command has no new effect
+	Caller domain.Actor
+	// CommandID names the command: sent again, it has no new effect. With
+	// an Idempotency-Key it derives from the key, the caller and the
+	// command (ScopedCommandID); without one it is new for each request.
+	CommandID     string
 	CorrelationID string
 	Time          time.Time
+	// IdempotencyKey is the client's key, if it sent one; RequestHash
+	// fingerprints the request it came with (RequestHash).
+	IdempotencyKey string
+	RequestHash    string
+}
+
+// ErrIdempotencyKeyReused: the key was sent before with another request.
+var ErrIdempotencyKeyReused = domain.NewError(domain.Invalid, "idempotency-key-reused",
+	"this Idempotency-Key was sent before with another request; use a new key for a new request")
+
+// ScopedCommandID is the command id of an Idempotency-Key: the same key
+// names a different command for another account, another user or another
+// kind of command (scope: method and route), so nobody can replay or
+// block what someone else did with a key they guessed or reused.
+func ScopedCommandID(caller domain.Actor, scope, key string) string {
+	return uuid.NewHash(sha1.New(), namespace, fmt.Appendf(nil, "idempotency\x00%s\x00%s\x00%s\x00%s", caller.Account, caller.User, scope, key), 5).String()
 }
 
 // Result is what a command did.
@@ -125,12 +144,35 @@ type Loaded struct {
 	done []eventstore.Position
 }
 
+// LoadFor loads the stream a command changes, remembering what the
+// command appended if it was handled before. A command whose key was
+// used before with another request is refused.
+func (r Repo) LoadFor(ctx context.Context, stream string, m Meta) (*Loaded, error) {
+	l, hashes, err := r.load(ctx, stream, m.CommandID)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hashes {
+		if h != "" && m.RequestHash != "" && h != m.RequestHash {
+			return nil, ErrIdempotencyKeyReused
+		}
+	}
+	return l, nil
+}
+
 // Exists says whether the stream has events.
 func (l *Loaded) Exists() bool { return l.exists }
 
-// Load reads and decodes a stream; the events that cmdID appended before
-// are remembered, so the command can return its first outcome.
-func (r Repo) Load(ctx context.Context, stream, cmdID string) (*Loaded, error) {
+// Load reads and decodes a stream that a command reads but does not change.
+func (r Repo) Load(ctx context.Context, stream string) (*Loaded, error) {
+	l, _, err := r.load(ctx, stream, "")
+	return l, err
+}
+
+// load reads and decodes a stream; the events that cmdID appended before
+// are remembered, so the command can return its first outcome, with the
+// fingerprints of the requests they came from.
+func (r Repo) load(ctx context.Context, stream, cmdID string) (*Loaded, []string, error) {
 	h := r.Cache.get(stream)
 	const page = 1000
 	for {
@@ -140,12 +182,12 @@ func (r Repo) Load(ctx context.Context, stream, cmdID string) (*Loaded, error) {
 		}
 		recs, err := r.Events.ReadStream(ctx, stream, from, page)
 		if err != nil {
-			return nil, fmt.Errorf("load %s: %w", stream, err)
+			return nil, nil, fmt.Errorf("load %s: %w", stream, err)
 		}
 		events := make([]domain.Event, len(recs))
 		for i, rec := range recs {
 			if events[i], err = r.Registry.Decode(rec.Type, rec.Version, rec.Data); err != nil {
-				return nil, fmt.Errorf("load %s: %w", stream, err)
+				return nil, nil, fmt.Errorf("load %s: %w", stream, err)
 			}
 		}
 		h = h.extend(events, recs)
@@ -155,14 +197,16 @@ func (r Repo) Load(ctx context.Context, stream, cmdID string) (*Loaded, error) {
 	}
 	r.Cache.put(stream, h)
 	l := &Loaded{Stream: stream, History: h.events, last: h.last, exists: h.exists}
+	var hashes []string
 	if cmdID != "" {
 		for i, c := range h.commands {
 			if c == cmdID {
 				l.done = append(l.done, h.positions[i])
+				hashes = append(hashes, h.hashes[i])
 			}
 		}
 	}
-	return l, nil
+	return l, hashes, nil
 }
 
 // Replayed returns the first outcome of a command that was handled before.
@@ -194,6 +238,7 @@ func (r Repo) Save(ctx context.Context, l *Loaded, m Meta, id string, changes []
 			Meta: eventstore.Meta{
 				User: string(m.Caller.User), Account: string(m.Caller.Account),
 				CommandID: m.CommandID, CorrelationID: m.CorrelationID, Time: m.Time.UTC(),
+				IdempotencyKey: m.IdempotencyKey, RequestHash: m.RequestHash,
 			},
 		}
 	}

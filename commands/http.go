@@ -1,6 +1,9 @@
 package commands
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,20 +21,33 @@ import (
 
 var keyPattern = regexp.MustCompile(`^[\x21-\x7e]{1,200}$`)
 
+// MaxUpload bounds a command's body: a CSV file of invitations at most;
+// JSON bodies are refused past 1 MiB by Decode.
+const MaxUpload = 16 << 20
+
 // MetaOf builds a command's metadata from its request: the caller from the
-// bearer token, the command ID from the Idempotency-Key header (a fresh one
-// without it), the correlation ID from X-Correlation-ID (else the command
-// ID).
+// bearer token; with an Idempotency-Key, a command ID scoped to the caller
+// and the route (ScopedCommandID) and the fingerprint of the request, whose
+// body it reads and puts back; without one, a fresh command ID. The
+// correlation ID comes from X-Correlation-ID (else the command ID).
 func MetaOf(r *http.Request, now time.Time) (Meta, error) {
 	caller, ok := auth.Caller(r.Context())
 	if !ok {
 		return Meta{}, auth.ErrUnauthenticated
 	}
-	m := Meta{Caller: caller, CommandID: r.Header.Get("Idempotency-Key"), CorrelationID: r.Header.Get("X-Correlation-ID"), Time: now.UTC()}
-	if m.CommandID == "" {
+	m := Meta{Caller: caller, IdempotencyKey: r.Header.Get("Idempotency-Key"), CorrelationID: r.Header.Get("X-Correlation-ID"), Time: now.UTC()}
+	if m.IdempotencyKey == "" {
 		m.CommandID = uuid.NewString()
-	} else if !keyPattern.MatchString(m.CommandID) {
+	} else if !keyPattern.MatchString(m.IdempotencyKey) {
 		return Meta{}, &problem.BadRequest{Code: "invalid-idempotency-key", Err: errors.New("Idempotency-Key must be 1 to 200 visible ASCII characters")}
+	} else {
+		scope := r.Method + " " + chi.RouteContext(r.Context()).RoutePattern()
+		m.CommandID = ScopedCommandID(caller, scope, m.IdempotencyKey)
+		hash, err := fingerprint(r)
+		if err != nil {
+			return Meta{}, err
+		}
+		m.RequestHash = hash
 	}
 	if m.CorrelationID == "" {
 		m.CorrelationID = m.CommandID
@@ -39,6 +55,28 @@ func MetaOf(r *http.Request, now time.Time) (Meta, error) {
 		return Meta{}, &problem.BadRequest{Code: "invalid-correlation-id", Err: errors.New("X-Correlation-ID must be 1 to 200 visible ASCII characters")}
 	}
 	return m, nil
+}
+
+// ErrTooLarge: the body is larger than any command takes.
+var ErrTooLarge = &problem.RouteError{Status: http.StatusRequestEntityTooLarge, Code: "body-too-large", Err: fmt.Errorf("the request body is larger than %d MiB", MaxUpload>>20)}
+
+// fingerprint hashes what makes a request the request it is: its method,
+// its decoded path and its body, read whole and put back for the handler.
+// The same key sent again must come with the same request (Stripe and the
+// IETF Idempotency-Key draft answer otherwise with 422).
+func fingerprint(r *http.Request) (string, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxUpload+1))
+	if err != nil {
+		return "", &problem.BadRequest{Code: "invalid-body", Err: fmt.Errorf("request body: %w", err)}
+	}
+	if len(body) > MaxUpload {
+		return "", ErrTooLarge
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", r.Method, r.URL.Path, r.Header.Get("Content-Type"))
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Decode reads a JSON body strictly: unknown fields and trailing data are

@@ -79,6 +79,14 @@ type Meta struct {
 	CorrelationID string    `json:"correlationId"`
 	CausationID   string    `json:"causationId,omitempty"`
 	Time          time.Time `json:"time"`
+	// IdempotencyKey is the client's Idempotency-Key, when it sent one.
+	// The command id derives from it, the caller and the command, so one
+	// key names different commands for different callers.
+	IdempotencyKey string `json:"idempotencyKey,omitempty"`
+	// RequestHash fingerprints the request that caused the event (method,
+	// path and body) when it carried an Idempotency-Key, so that the key
+	// sent again with another request is refused, not replayed.
+	RequestHash string `json:"requestHash,omitempty"`
 }
 
 // Event is an event to append.

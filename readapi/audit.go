@@ -102,10 +102,10 @@ func (x auditExport) write(w http.ResponseWriter) {
 	}
 	w.Header().Set("Content-Type", "text/csv")
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"position", "time", "type", "version", "stream", "revision", "actor", "actor_account", "command_id", "correlation_id", "summary"})
+	_ = cw.Write([]string{"position", "time", "type", "version", "stream", "revision", "actor", "actor_account", "command_id", "idempotency_key", "correlation_id", "summary"})
 	for _, e := range x.entries {
 		_ = cw.Write([]string{e.Position.String(), e.Time.Format(time.RFC3339Nano), e.Type, strconv.Itoa(e.Version), e.Stream,
-			strconv.FormatUint(e.Revision, 10), e.Actor, e.ActorAccount, e.CommandID, e.CorrelationID, e.Summary})
+			strconv.FormatUint(e.Revision, 10), e.Actor, e.ActorAccount, e.CommandID, e.IdempotencyKey, e.CorrelationID, e.Summary})
 	}
 	cw.Flush()
 }

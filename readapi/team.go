@@ -21,15 +21,23 @@ func (a *API) TeamRoutes(r chi.Router) {
 	r.Get("/v1/me/jobs", a.servePerson(needs, a.myJobs))
 }
 
-// onTeam checks that person is on the project's team (not removed).
+// onTeam applies the rule the commands apply: only an active member of a
+// project that still exists reads its team and jobs. Someone invited
+// before having an identity is not active yet; a removed member no longer
+// is; a deleted project is not there.
 func onTeam(ctx context.Context, tx projections.Reader, project string, person domain.UserID) error {
 	var m teammodel.Member
+	var p teammodel.Project
 	found, err := tx.Get(ctx, teammodel.Members, projections.Key(project, string(person)), &m)
 	if err != nil {
 		return err
 	}
-	if !found || m.Status == string(team.Removed) {
-		return errNotFound.Withf("no cloud project %s has %s on its team", project, person)
+	exists, err := tx.Get(ctx, teammodel.Projects, projections.KeyPart(project), &p)
+	if err != nil {
+		return err
+	}
+	if !found || !exists || p.Deleted || m.Status != string(team.Active) {
+		return errNotFound.Withf("no cloud project %s has %s as an active member", project, person)
 	}
 	return nil
 }

@@ -21,16 +21,20 @@ import (
 	"github.com/shareledger/shareledger/replay"
 )
 
-// huge is a value no command accepts today: 33 KB (over bbolt's key limit), with the key separator
+// huge is a value no command accepts today: longer than a key may be, with the key separator
 // '/', a NUL and a direction override in it. The log is forever, so a log
 // that holds such values (appended before the bounds) must still project.
-func huge(field string, n int) string {
-	return fmt.Sprintf("%s-%d/\x00\u202e", field, n) + strings.Repeat("x", 33<<10)
+func huge(field string, n, size int) string {
+	return fmt.Sprintf("%s-%d/\x00\u202e", field, n) + strings.Repeat("x", size)
 }
+
+// hugeSize is over what each store's keys may hold: bbolt's 32 KiB, and
+// the 2.7 KB of a PostgreSQL index entry.
+var hugeSize = map[string]int{"embedded": 33 << 10, "postgres": 3 << 10}
 
 // fill sets every string in v (fields, slice and map entries) to huge
 // values, so that every key a projection builds from the event is oversized.
-func fill(v reflect.Value, field string, n *int) {
+func fill(v reflect.Value, field string, n *int, size int) {
 	if valid, ok := enums[v.Type()]; ok {
 		v.Set(reflect.ValueOf(valid))
 		return
@@ -38,25 +42,25 @@ func fill(v reflect.Value, field string, n *int) {
 	switch v.Kind() {
 	case reflect.String:
 		*n++
-		v.SetString(huge(field, *n))
+		v.SetString(huge(field, *n, size))
 	case reflect.Struct:
 		if v.Type() == reflect.TypeOf(time.Time{}) {
 			return
 		}
 		for i := range v.NumField() {
 			if v.Type().Field(i).IsExported() {
-				fill(v.Field(i), v.Type().Field(i).Name, n)
+				fill(v.Field(i), v.Type().Field(i).Name, n, size)
 			}
 		}
 	case reflect.Slice:
 		s := reflect.MakeSlice(v.Type(), 1, 1)
-		fill(s.Index(0), field, n)
+		fill(s.Index(0), field, n, size)
 		v.Set(s)
 	case reflect.Map:
 		m := reflect.MakeMap(v.Type())
 		k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
-		fill(k, field, n)
-		fill(e, field, n)
+		fill(k, field, n, size)
+		fill(e, field, n, size)
 		m.SetMapIndex(k, e)
 		v.Set(m)
 	}
@@ -85,6 +89,7 @@ func TestEveryEventProjectsWhateverItHolds(t *testing.T) {
 	for _, st := range stores {
 		t.Run(st.name, func(t *testing.T) {
 			ctx := context.Background()
+			size := hugeSize[st.name]
 			f := newFixture(t, st.open)
 			f.pairs(t, 0, 1, 2) // an ordinary history first
 			n, appended := 0, 0
@@ -94,7 +99,7 @@ func TestEveryEventProjectsWhateverItHolds(t *testing.T) {
 					t.Fatal(err)
 				}
 				v := reflect.New(reflect.TypeOf(zero)).Elem()
-				fill(v, name, &n)
+				fill(v, name, &n, size)
 				data, err := json.Marshal(v.Interface())
 				if err != nil {
 					t.Fatal(err)
@@ -106,7 +111,7 @@ func TestEveryEventProjectsWhateverItHolds(t *testing.T) {
 					id := fmt.Sprintf("00000000-0000-4000-8000-%012d", appended)
 					appended++
 					_, err := f.es.Append(ctx, "oversized-"+name, eventstore.Any(), eventstore.Event{ID: id, Type: name, Version: version, Data: data,
-						Meta: eventstore.Meta{User: huge("user", n), Account: huge("account", n), CommandID: id, CorrelationID: id, Time: time.Now().UTC()}})
+						Meta: eventstore.Meta{User: huge("user", n, size), Account: huge("account", n, size), CommandID: id, CorrelationID: id, Time: time.Now().UTC()}})
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -43,7 +43,7 @@ func TestAuditTrail(t *testing.T) {
 				t.Fatalf("RentCo's history of the device: %v", types)
 			}
 			shared := page.Items[1]
-			if shared.Actor != "bob@rentco.test" || shared.ActorAccount != "rentco" || shared.CommandID != "share-rover" ||
+			if shared.Actor != "bob@rentco.test" || shared.ActorAccount != "rentco" || shared.IdempotencyKey != "share-rover" || shared.CommandID == "" ||
 				!strings.Contains(shared.Summary, "partner=acme") || shared.Time.IsZero() {
 				t.Fatalf("the share: %+v", shared)
 			}

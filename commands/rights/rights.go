@@ -82,7 +82,7 @@ func (u useCases) change(ctx context.Context, c Change, stream func(acc domain.A
 	if err != nil {
 		return commands.Result{}, err
 	}
-	l, err := u.repo.Load(ctx, stream(by.Account), c.Meta.CommandID)
+	l, err := u.repo.LoadFor(ctx, stream(by.Account), c.Meta)
 	if err != nil {
 		return commands.Result{}, err
 	}
@@ -132,7 +132,7 @@ func (u useCases) create(ctx context.Context, c Create) (commands.Result, error)
 		return commands.Result{}, err
 	}
 	id := commands.NewID(c.Meta.CommandID, "collection")
-	l, err := u.repo.Load(ctx, commands.CollectionStream(id), c.Meta.CommandID)
+	l, err := u.repo.LoadFor(ctx, commands.CollectionStream(id), c.Meta)
 	if err != nil {
 		return commands.Result{}, err
 	}

@@ -73,7 +73,7 @@ func (u useCases) hasIdentity(ctx context.Context, email domain.UserID) (bool, e
 }
 
 func (u useCases) createIdentity(ctx context.Context, c CreateIdentity) (commands.Result, error) {
-	l, err := u.repo.Load(ctx, commands.IdentityStream(c.Meta.Caller.User), c.Meta.CommandID)
+	l, err := u.repo.LoadFor(ctx, commands.IdentityStream(c.Meta.Caller.User), c.Meta)
 	if err != nil {
 		return commands.Result{}, err
 	}
@@ -92,7 +92,7 @@ func (u useCases) createIdentity(ctx context.Context, c CreateIdentity) (command
 
 func (u useCases) createProject(ctx context.Context, c CreateProject) (commands.Result, error) {
 	id := commands.NewID(c.Meta.CommandID, "cloud-project")
-	l, err := u.repo.Load(ctx, commands.CloudProjectStream(id), c.Meta.CommandID)
+	l, err := u.repo.LoadFor(ctx, commands.CloudProjectStream(id), c.Meta)
 	if err != nil {
 		return commands.Result{}, err
 	}
@@ -107,7 +107,7 @@ func (u useCases) createProject(ctx context.Context, c CreateProject) (commands.
 }
 
 func (u useCases) change(ctx context.Context, c Change) (commands.Result, error) {
-	l, err := u.repo.Load(ctx, commands.CloudProjectStream(string(c.Project)), c.Meta.CommandID)
+	l, err := u.repo.LoadFor(ctx, commands.CloudProjectStream(string(c.Project)), c.Meta)
 	if err != nil {
 		return commands.Result{}, err
 	}
@@ -121,6 +121,15 @@ func (u useCases) change(ctx context.Context, c Change) (commands.Result, error)
 	has, err := u.hasIdentity(ctx, c.Meta.Caller.User)
 	if err != nil {
 		return commands.Result{}, err
+	}
+	for _, admin := range p.PendingAdministrators() {
+		joined, err := u.hasIdentity(ctx, admin)
+		if err != nil {
+			return commands.Result{}, err
+		}
+		if joined {
+			p.Joined(admin)
+		}
 	}
 	invitees := make([]team.Invitation, len(c.Invitees))
 	for i, inv := range c.Invitees {

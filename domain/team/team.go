@@ -174,6 +174,51 @@ func (p *Project) admin(by Caller, what string) error {
 	return nil
 }
 
+// PendingAdministrators lists the administrators invited before they had
+// an identity. Whether they have one by now is known outside the project
+// (an identity is its own stream): the caller looks it up and says so
+// with Joined before deciding.
+func (p *Project) PendingAdministrators() []domain.UserID {
+	var out []domain.UserID
+	for email, m := range p.members {
+		if m.role == Administrator && m.status == Invited {
+			out = append(out, email)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Joined records, for this decision only, that invited people have created
+// their identity since: they are active members, as IdentityCreated makes
+// them on the Team tab, so they count as administrators for the
+// last-administrator rule. Nothing is appended: the fact is their
+// IdentityCreated event.
+func (p *Project) Joined(emails ...domain.UserID) {
+	for _, e := range emails {
+		if m, ok := p.members[e]; ok && m.status == Invited {
+			m.status = Active
+		}
+	}
+}
+
+// Member is a team member as the decisions see them.
+type Member struct {
+	Email  domain.UserID
+	Role   Role
+	Status Status
+}
+
+// Members lists the team, in order of e-mail.
+func (p *Project) Members() []Member {
+	out := make([]Member, 0, len(p.members))
+	for email, m := range p.members {
+		out = append(out, Member{Email: email, Role: m.role, Status: m.status})
+	}
+	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(string(a.Email), string(b.Email)) })
+	return out
+}
+
 // admins counts the administrators who can act: an administrator who is
 // only invited (no identity yet when invited) does not keep the project
 // managed, so the last active one must stay.

@@ -316,6 +316,7 @@ func testMeta(t *testing.T, h Harness) {
 	e := eventstore.Event{
 		ID: uuid.NewString(), Type: "Typed", Version: 3, Data: []byte(`{"a":"b","n":[1,2]}`),
 		Meta: eventstore.Meta{User: "ann@a.test", Account: "a", CommandID: uuid.NewString(), CorrelationID: uuid.NewString(),
+			IdempotencyKey: "order-42", RequestHash: "5d41402abc4b2a76b9719d911017c592",
 			CausationID: uuid.NewString(), Time: time.Date(2026, 3, 1, 12, 30, 45, 123456000, time.UTC)},
 	}
 	mustAppend(t, s, st, eventstore.NoStream(), e)

@@ -23,19 +23,21 @@ const Table = "audit.entities"
 
 // Entry is one event in an entity's history.
 type Entry struct {
-	Position      eventstore.Position `json:"position"`
-	EventID       string              `json:"eventId"`
-	Type          string              `json:"type"`
-	Version       int                 `json:"version"`
-	Stream        string              `json:"stream"`
-	Revision      uint64              `json:"revision"`
-	Time          time.Time           `json:"time"`
-	Actor         string              `json:"actor"`
-	ActorAccount  string              `json:"actorAccount"`
-	CommandID     string              `json:"commandId"`
-	CorrelationID string              `json:"correlationId"`
-	Summary       string              `json:"summary"`
-	Data          json.RawMessage     `json:"data"`
+	Position     eventstore.Position `json:"position"`
+	EventID      string              `json:"eventId"`
+	Type         string              `json:"type"`
+	Version      int                 `json:"version"`
+	Stream       string              `json:"stream"`
+	Revision     uint64              `json:"revision"`
+	Time         time.Time           `json:"time"`
+	Actor        string              `json:"actor"`
+	ActorAccount string              `json:"actorAccount"`
+	CommandID    string              `json:"commandId"`
+	// IdempotencyKey is the key the client sent with the command, if any.
+	IdempotencyKey string          `json:"idempotencyKey,omitempty"`
+	CorrelationID  string          `json:"correlationId"`
+	Summary        string          `json:"summary"`
+	Data           json.RawMessage `json:"data"`
 	// Accounts are the accounts entitled to see the event: those it names,
 	// the acting one, and both parties of a partnership's events.
 	Accounts []string `json:"accounts"`
@@ -70,7 +72,7 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 	e := Entry{
 		Position: r.Position, EventID: r.ID, Type: r.Type, Version: r.Version, Stream: r.Stream, Revision: r.Revision,
 		Time: r.Meta.Time, Actor: r.Meta.User, ActorAccount: r.Meta.Account, CommandID: r.Meta.CommandID,
-		CorrelationID: r.Meta.CorrelationID, Data: r.Data,
+		IdempotencyKey: r.Meta.IdempotencyKey, CorrelationID: r.Meta.CorrelationID, Data: r.Data,
 	}
 	accounts := map[string]bool{}
 	if r.Meta.Account != "" {

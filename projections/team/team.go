@@ -5,6 +5,7 @@ package team
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"time"
 
@@ -110,9 +111,39 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 		}
 		return putMember(ctx, tx, e.Project, Member{Email: e.By, Name: name, Role: team.Administrator.String(), Status: string(team.Active), InvitedAt: at})
 	case team.CloudProjectRenamed:
-		return change(ctx, tx, Projects, projections.KeyPart(string(e.Project)), func(p *Project) { p.Name = e.Name })
+		if err := change(ctx, tx, Projects, projections.KeyPart(string(e.Project)), func(p *Project) { p.Name = e.Name }); err != nil {
+			return err
+		}
+		// Every member's list of projects shows the new name.
+		return eachMember(ctx, tx, e.Project, func(m Member) error { return mine(ctx, tx, e.Project, m) })
 	case team.CloudProjectDeleted:
-		return change(ctx, tx, Projects, projections.KeyPart(string(e.Project)), func(p *Project) { p.Deleted = true })
+		if err := change(ctx, tx, Projects, projections.KeyPart(string(e.Project)), func(p *Project) { p.Deleted = true }); err != nil {
+			return err
+		}
+		// The project leaves every member's lists, and its invitations
+		// lapse; its team and jobs stay for the record but are not served.
+		return eachMember(ctx, tx, e.Project, func(m Member) error {
+			if err := tx.Delete(ctx, Mine, k(string(m.Email), string(e.Project))); err != nil {
+				return err
+			}
+			if err := tx.Delete(ctx, pending, k(string(m.Email), string(e.Project))); err != nil {
+				return err
+			}
+			prefix := k(string(m.Email), string(e.Project)) + "/"
+			var jobs []string
+			if err := tx.Scan(ctx, MyJobs, projections.Page{Prefix: prefix}, func(key string, _ []byte) error {
+				jobs = append(jobs, key)
+				return nil
+			}); err != nil {
+				return err
+			}
+			for _, j := range jobs {
+				if err := tx.Delete(ctx, MyJobs, j); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	case team.MemberInvited:
 		status := team.Invited
 		var name string
@@ -209,7 +240,29 @@ func mine(ctx context.Context, tx projections.Tx, p team.ID, m Member) error {
 	if _, err := tx.Get(ctx, Projects, projections.KeyPart(string(p)), &proj); err != nil {
 		return err
 	}
+	if proj.Deleted {
+		return nil
+	}
 	return tx.Put(ctx, Mine, k(string(m.Email), string(p)), MyProject{Project: p, Name: proj.Name, Role: m.Role, Status: m.Status})
+}
+
+// eachMember calls fn with every member of a project's team, read first.
+func eachMember(ctx context.Context, tx projections.Tx, p team.ID, fn func(Member) error) error {
+	var members []Member
+	if err := tx.Scan(ctx, Members, projections.Page{Prefix: k(string(p)) + "/"}, func(_ string, doc []byte) error {
+		var m Member
+		err := json.Unmarshal(doc, &m)
+		members = append(members, m)
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, m := range members {
+		if err := fn(m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func change[T any](ctx context.Context, tx projections.Tx, table, key string, fn func(*T)) error {
