@@ -200,6 +200,9 @@ type Poisoned struct {
 	Revision uint64              `json:"revision"`
 	Reason   string              `json:"reason"`
 	At       time.Time           `json:"at"`
+	// Account is the account that acted, so that a tenant is shown only
+	// its own account's failures.
+	Account string `json:"account,omitempty"`
 }
 
 // PoisonKey orders a consumer's poisoned events by position.
@@ -252,7 +255,7 @@ func (r *Runner) quarantine(ctx context.Context, consumer string, rec eventstore
 		done = true
 		return rec.Position, tx.Put(ctx, PoisonTable, PoisonKey(consumer, rec.Position), Poisoned{
 			Consumer: consumer, Position: rec.Position, EventID: rec.ID, Type: rec.Type,
-			Stream: rec.Stream, Revision: rec.Revision, Reason: reason, At: time.Now().UTC(),
+			Stream: rec.Stream, Revision: rec.Revision, Reason: reason, At: time.Now().UTC(), Account: rec.Meta.Account,
 		})
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -66,7 +67,11 @@ func (a *API) auditTrail(ctx context.Context, r *http.Request, tx projections.Re
 	if err != nil {
 		return nil, err
 	}
-	prefix := audit.Key(chi.URLParam(r, "kind"), chi.URLParam(r, "id"))
+	kind := chi.URLParam(r, "kind")
+	if !slices.Contains(audit.Kinds, kind) {
+		return nil, errNotFound.Withf("no kind of entity %s; the kinds are %s", domain.Quote(kind), strings.Join(audit.Kinds, ", "))
+	}
+	prefix := audit.Key(kind, chi.URLParam(r, "id"))
 	format := r.URL.Query().Get("format")
 	page := projections.Page{Prefix: prefix}
 	switch format {

@@ -9,10 +9,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	devicedomain "github.com/shareledger/shareledger/domain/device"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -302,9 +304,9 @@ func (a *API) myDevices(ctx context.Context, r *http.Request, tx projections.Rea
 	if err != nil {
 		return nil, err
 	}
-	source := r.URL.Query().Get("source")
-	if source != "" && source != "own" && source != "shared-in" {
-		return nil, &problem.BadRequest{Code: "invalid-source", Err: errors.New("source must be own or shared-in")}
+	source, err := filter(r, "source", "own", "shared-in")
+	if err != nil {
+		return nil, err
 	}
 	return list(ctx, tx, devices.Table, page, func(d *devices.Device) bool { return source == "" || d.Source == source })
 }
@@ -326,7 +328,10 @@ func (a *API) partnersPage(ctx context.Context, r *http.Request, tx projections.
 	if err != nil {
 		return nil, err
 	}
-	state := r.URL.Query().Get("state")
+	state, err := filter(r, "state", "pending", "approved", "declined", "withdrawn", "ended")
+	if err != nil {
+		return nil, err
+	}
 	rows, err := list(ctx, tx, partners.Table, page, func(p *partners.Partner) bool { return state == "" || p.State == state })
 	if err != nil {
 		return nil, err
@@ -366,7 +371,11 @@ func (a *API) account(ctx context.Context, _ *http.Request, tx projections.Reade
 	return acc, nil
 }
 
-func (a *API) projections(ctx context.Context, _ *http.Request, tx projections.Reader, _ directory.User) (any, error) {
+// projections answers each projection's status. Every tenant sees the
+// checkpoints and how many events were quarantined; the details of a
+// quarantined event only for events its own account did (operators read
+// the service log, which names every quarantined event).
+func (a *API) projections(ctx context.Context, _ *http.Request, tx projections.Reader, caller directory.User) (any, error) {
 	head, err := a.Events.Head(ctx)
 	if err != nil {
 		return nil, err
@@ -387,7 +396,9 @@ func (a *API) projections(ctx context.Context, _ *http.Request, tx projections.R
 			if err := json.Unmarshal(doc, &p); err != nil {
 				return err
 			}
-			st.LastPoisoned = &p
+			if p.Account == string(caller.Account) {
+				st.LastPoisoned = &p
+			}
 			return nil
 		})
 		if err != nil {
@@ -427,4 +438,15 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// filter reads a query parameter that must be one of allowed, or absent:
+// an unknown value is a mistake to report (400), not a filter that matches
+// nothing.
+func filter(r *http.Request, name string, allowed ...string) (string, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" || slices.Contains(allowed, v) {
+		return v, nil
+	}
+	return "", &problem.BadRequest{Code: "invalid-" + name, Err: fmt.Errorf("%s must be one of %s", name, strings.Join(allowed, ", "))}
 }

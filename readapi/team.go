@@ -51,7 +51,10 @@ func (a *API) teamTab(ctx context.Context, r *http.Request, tx projections.Reade
 	if err != nil {
 		return nil, err
 	}
-	status := r.URL.Query().Get("status")
+	status, err := filter(r, "status", string(team.Invited), string(team.Active), string(team.Removed))
+	if err != nil {
+		return nil, err
+	}
 	return list(ctx, tx, teammodel.Members, page, func(m *teammodel.Member) bool { return status == "" || m.Status == status })
 }
 

@@ -31,9 +31,21 @@ type Progress func(projection string, done, total uint64, rate float64)
 // fresh storage) to the log's head at the start, in one pass over the log,
 // reporting progress after every page.
 func Rebuild(ctx context.Context, es eventstore.Store, target projections.Store, reg *domain.Registry, ps []projections.Projection, report Progress) error {
+	return rebuildTo(ctx, es, target, reg, ps, nil, report)
+}
+
+// rebuildTo is Rebuild with each projection stopping at its position in
+// until (absent: the log's head at the start).
+func rebuildTo(ctx context.Context, es eventstore.Store, target projections.Store, reg *domain.Registry, ps []projections.Projection, until map[string]eventstore.Position, report Progress) error {
 	head, err := es.Head(ctx)
 	if err != nil || len(ps) == 0 {
 		return err
+	}
+	end := func(p projections.Projection) eventstore.Position {
+		if u, ok := until[p.Name()]; ok && u.Less(head) {
+			return u
+		}
+		return head
 	}
 	from := head
 	for _, p := range ps {
@@ -49,7 +61,18 @@ func Rebuild(ctx context.Context, es eventstore.Store, target projections.Store,
 	start := time.Now()
 	return pages(ctx, es, from, 1000, upTo(head), func(recs []eventstore.Record) error {
 		for _, p := range ps {
-			if _, err := projections.ApplyBatch(ctx, target, reg, p, recs); err != nil {
+			batch := recs
+			if e := end(p); e.Less(recs[len(recs)-1].Position) {
+				n := 0
+				for n < len(batch) && !e.Less(batch[n].Position) {
+					n++
+				}
+				batch = batch[:n]
+			}
+			if len(batch) == 0 {
+				continue
+			}
+			if _, err := projections.ApplyBatch(ctx, target, reg, p, batch); err != nil {
 				return fmt.Errorf("rebuild %s: %w", p.Name(), err)
 			}
 		}
@@ -165,18 +188,26 @@ func Compare(ctx context.Context, live, rebuilt projections.Store, tables []stri
 	return diffs, nil
 }
 
-// Verify rebuilds the projections that own tables into scratch and
-// compares them with live.
+// Verify rebuilds the projections that own tables into scratch, each up to
+// the position its live model has reached, and compares them with live. A
+// live model that lags the log (stopped before it caught up) is compared
+// with the replay of what it has applied, not reported as different.
 func Verify(ctx context.Context, es eventstore.Store, live, scratch projections.Store, reg *domain.Registry, ps []projections.Projection, report Progress) ([]Difference, error) {
 	var tabled []projections.Projection
 	var tables []string
+	until := map[string]eventstore.Position{}
 	for _, p := range ps {
 		if t, ok := p.(Tabled); ok {
 			tabled = append(tabled, p)
 			tables = append(tables, t.Tables()...)
+			cp, err := live.Checkpoint(ctx, p.Name())
+			if err != nil {
+				return nil, err
+			}
+			until[p.Name()] = cp
 		}
 	}
-	if err := Rebuild(ctx, es, scratch, reg, tabled, report); err != nil {
+	if err := rebuildTo(ctx, es, scratch, reg, tabled, until, report); err != nil {
 		return nil, err
 	}
 	return Compare(ctx, live, scratch, tables)

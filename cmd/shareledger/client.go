@@ -45,7 +45,7 @@ func (c *remote) bearer(operator bool) (string, error) {
 			return "", fmt.Errorf("give --token, or --user and --account: %w", err)
 		}
 	}
-	keys, err := auth.LoadOrCreate(filepath.Join(c.dataDir, "signing.key"))
+	keys, err := auth.Load(filepath.Join(c.dataDir, "signing.key"))
 	if err != nil {
 		return "", err
 	}

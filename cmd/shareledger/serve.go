@@ -227,7 +227,13 @@ func router(keys *auth.Keys, repo commands.Repo, read *readapi.API, log *slog.Lo
 func (a *app) run(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
+	// Every phase of a connection is bounded, so slow or idle clients
+	// cannot hold connections forever: a request's head, a whole request
+	// (a 16 MiB CSV upload on a slow line included), an answer (an audit
+	// export, or a read waiting --wait-timeout for the projections), and
+	// an idle keep-alive connection.
+	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
+		WriteTimeout: 3 * time.Minute, IdleTimeout: 2 * time.Minute}
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 	a.ops.start(ctx)

@@ -41,6 +41,15 @@ func NewKeys(secret []byte) (*Keys, error) {
 	return &Keys{secret: secret, now: time.Now}, nil
 }
 
+// Load reads the signing key the service created; it refuses when there is
+// none, for a token signed with a new key would be refused by the service.
+func Load(path string) (*Keys, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no signing key at %s: start the service once with this data folder (shareledger serve --data %s), or name the service's key with --signing-key-file", path, filepath.Dir(path))
+	}
+	return LoadOrCreate(path)
+}
+
 // LoadOrCreate reads the signing key at path, creating a random one on first
 // use (the embedded default keeps it in the data folder).
 func LoadOrCreate(path string) (*Keys, error) {

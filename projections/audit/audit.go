@@ -50,6 +50,9 @@ var entityFields = map[string]string{
 	"user": "user", "email": "user", "administrator": "user", "role": "role", "job": "job", "member": "member",
 }
 
+// Kinds are the kinds of entity the index files events under.
+var Kinds = []string{"account", "partnership", "device", "project", "cloud-project", "item", "node", "user", "role", "job", "member", "stream"}
+
 // accountFields name accounts, who may see the event.
 var accountFields = []string{"account", "requester", "partner", "owner"}
 
