@@ -4,7 +4,9 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/textproto"
 	"time"
 
 	"github.com/shareledger/shareledger/domain"
@@ -44,6 +46,38 @@ type Notification struct {
 	Partnership partnership.ID   `json:"partnership"`
 	From        domain.AccountID `json:"from"`
 	SentAt      time.Time        `json:"sentAt"`
+	// Project is the cloud project of a team invitation.
+	Project team.ID `json:"project,omitempty"`
+	// Status is "sent", or "failed" when the mail server refused the
+	// recipient for good; Failure is then the server's answer.
+	Status  string `json:"status"`
+	Failure string `json:"failure,omitempty"`
+}
+
+// PermanentError is a refusal that sending again will not change: the
+// mail server does not know the recipient, or refuses them.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// deliver sends m. A permanent refusal (PermanentError, or an SMTP reply
+// of the 5xx class) is not an error: it is recorded on the notification and
+// the projection goes on, so one bad mailbox never holds back anyone
+// else's mail. Anything else is transient, and the event is retried.
+func (p Projection) deliver(ctx context.Context, m Mail, n *Notification) error {
+	n.Status = "sent"
+	err := p.Mailer.Send(ctx, m)
+	var perm *PermanentError
+	var reply *textproto.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &perm), errors.As(err, &reply) && reply.Code >= 500 && reply.Code < 600:
+		n.Status, n.Failure = "failed", err.Error()
+		return nil
+	}
+	return projections.Transient(fmt.Errorf("send mail %s to %s: %w", m.ID, m.To, err))
 }
 
 // Projection sends partnership request mails and records them. It sends
@@ -77,8 +111,15 @@ func (p Projection) Apply(ctx context.Context, tx projections.Tx, env projection
 			body = fmt.Sprintf("%s invited you to the cloud project %s as %s.\n\nCreate your identity with this e-mail address (%s) to join it; the project will be waiting.\n", e.By, name, e.Role, e.Email)
 		}
 		m := Mail{ID: env.Record.ID, To: string(e.Email), Subject: "You are invited to " + name, Body: body}
-		if err := p.Mailer.Send(ctx, m); err != nil {
-			return projections.Transient(fmt.Errorf("send invitation to %s: %w", e.Email, err))
+		n := Notification{ID: m.ID, To: e.Email, Subject: m.Subject, Body: m.Body, Project: e.Project, From: domain.AccountID(env.Record.Meta.Account), SentAt: p.now()}
+		if err := p.deliver(ctx, m, &n); err != nil {
+			return err
+		}
+		// The invitation is in the outbox of the account the inviter
+		// acted for.
+		key := fmt.Sprintf("%020d.%020d-0000", env.Record.Position.Commit, env.Record.Position.Prepare)
+		if acc := env.Record.Meta.Account; acc != "" {
+			return tx.Put(ctx, Table, projections.Key(acc, key), n)
 		}
 	case partnership.PartnerRequested:
 		var from, to string
@@ -100,10 +141,10 @@ func (p Projection) Apply(ctx context.Context, tx projections.Tx, env projection
 				Body: fmt.Sprintf("%s (%s) asks your account %s to become its %s partner, so that devices can be shared between the two accounts.\n\n"+
 					"Sign in to ShareLedger and open the Partners page to approve or decline the request %s.\n%s", from, e.By, to, e.Type, e.Partnership, note),
 			}
-			if err := p.Mailer.Send(ctx, m); err != nil {
-				return projections.Transient(fmt.Errorf("send partnership request mail to %s: %w", user, err))
-			}
 			n := Notification{ID: m.ID, To: user, Subject: m.Subject, Body: m.Body, Partnership: e.Partnership, From: e.Requester, SentAt: p.now()}
+			if err := p.deliver(ctx, m, &n); err != nil {
+				return err
+			}
 			key := fmt.Sprintf("%020d.%020d-%04d", env.Record.Position.Commit, env.Record.Position.Prepare, i)
 			for _, acc := range []domain.AccountID{e.Requester, e.Partner} {
 				if err := tx.Put(ctx, Table, projections.Key(string(acc), key), n); err != nil {
