@@ -232,3 +232,32 @@ func TestParseIDAndText(t *testing.T) {
 		t.Errorf("a message of two lines: %v", err)
 	}
 }
+
+// FuzzParsers: whatever the input, an accepted value is bounded, in its
+// normal form (parsing it again gives it back) and free of what a stored
+// name may not hold.
+func FuzzParsers(f *testing.F) {
+	for _, s := range []string{"ann@acme.example", " Ann@ACME.example ", "<a@b>", "truck-7", "a/b", "Nord\u202e", "x\x00y", strings.Repeat("a", 300)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if u, err := domain.ParseUser(s); err == nil {
+			if again, err := domain.ParseUser(string(u)); err != nil || again != u || len(u) > domain.MaxEmail {
+				t.Fatalf("ParseUser(%q) = %q, not a fixed point (%v)", s, u, err)
+			}
+		}
+		if id, err := domain.ParseID("id", s); err == nil {
+			if again, err := domain.ParseID("id", id); err != nil || again != id || len(id) > domain.MaxID || strings.ContainsAny(id, "/@ \x00") {
+				t.Fatalf("ParseID(%q) = %q", s, id)
+			}
+		}
+		if name, err := domain.RequireText("name", s, domain.MaxName); err == nil {
+			if again, err := domain.RequireText("name", name, domain.MaxName); err != nil || again != name || strings.ContainsAny(name, "\x00\u202e\n") {
+				t.Fatalf("RequireText(%q) = %q", s, name)
+			}
+		}
+		if acc, err := domain.ParseOrganization(s); err == nil && (len(acc) > 32 || strings.ToLower(string(acc)) != string(acc)) {
+			t.Fatalf("ParseOrganization(%q) = %q", s, acc)
+		}
+	})
+}

@@ -37,16 +37,25 @@ func ParseCSV(r io.Reader, maxRows int) (Import, error) {
 	rd.TrimLeadingSpace = true
 	var out Import
 	seen := map[domain.UserID]int{}
-	for line := 1; ; line++ {
+	for n := 1; ; n++ {
 		rec, err := rd.Read()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
+			// The line the file's reader stopped at, as an editor counts.
+			line := n
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				line = pe.StartLine
+			}
 			out.Problems = append(out.Problems, RowProblem{Line: line, Reason: err.Error()})
 			continue
 		}
-		if line == 1 && len(rec) > 0 && strings.EqualFold(strings.TrimSpace(rec[0]), "email") {
+		// Lines are the file's own (blank lines and quoted line breaks
+		// counted), so that a person finds the row in an editor.
+		line, _ := rd.FieldPos(0)
+		if n == 1 && len(rec) > 0 && strings.EqualFold(strings.TrimSpace(rec[0]), "email") {
 			continue
 		}
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
@@ -59,22 +68,26 @@ func ParseCSV(r io.Reader, maxRows int) (Import, error) {
 		if len(rec) > 0 {
 			email = strings.TrimSpace(rec[0])
 		}
+		shown := email // what the report repeats of the row, bounded
+		if len(shown) > domain.MaxEmail {
+			shown = strings.ToValidUTF8(shown[:domain.MaxEmail], "") + "…"
+		}
 		if len(rec) != 3 {
-			out.Problems = append(out.Problems, RowProblem{Line: line, Email: email, Reason: fmt.Sprintf("want 3 fields (email, group, role), found %d", len(rec))})
+			out.Problems = append(out.Problems, RowProblem{Line: line, Email: shown, Reason: fmt.Sprintf("want 3 fields (email, group, role), found %d", len(rec))})
 			continue
 		}
 		user, err := domain.ParseUser(email)
 		if err != nil {
-			out.Problems = append(out.Problems, RowProblem{Line: line, Email: email, Reason: err.Error()})
+			out.Problems = append(out.Problems, RowProblem{Line: line, Email: shown, Reason: err.Error()})
 			continue
 		}
 		role, err := ParseRole(rec[2])
 		if err != nil {
-			out.Problems = append(out.Problems, RowProblem{Line: line, Email: email, Reason: err.Error()})
+			out.Problems = append(out.Problems, RowProblem{Line: line, Email: shown, Reason: err.Error()})
 			continue
 		}
 		if first, ok := seen[user]; ok {
-			out.Duplicates = append(out.Duplicates, RowProblem{Line: line, Email: email, Reason: fmt.Sprintf("repeats line %d", first)})
+			out.Duplicates = append(out.Duplicates, RowProblem{Line: line, Email: shown, Reason: fmt.Sprintf("repeats line %d", first)})
 			continue
 		}
 		seen[user] = line

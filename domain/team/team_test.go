@@ -196,3 +196,35 @@ func TestParseCSV(t *testing.T) {
 		})
 	}
 }
+
+func TestCSVNamesPhysicalLines(t *testing.T) {
+	file := "email, group, role\n\nann@x.test,,User\n\"bad\nname\",,User\n\nbob@x.test,,Boss\n"
+	imp, err := team.ParseCSV(strings.NewReader(file), 100)
+	if err == nil {
+		t.Fatal("a bad file was accepted")
+	}
+	var lines []int
+	for _, p := range imp.Problems {
+		lines = append(lines, p.Line)
+	}
+	if len(lines) != 2 || lines[0] != 4 || lines[1] != 7 {
+		t.Fatalf("problems on lines %v, want [4 7] (blank lines and the quoted line break counted): %+v", lines, imp.Problems)
+	}
+}
+
+func FuzzParseCSV(f *testing.F) {
+	f.Add("email, group, role\nann@x.test,,User\n")
+	f.Add("\"a\nb\",,User\n\n,,\n")
+	f.Add("ann@x.test,g,Administrator\nANN@x.test,,user\n")
+	f.Fuzz(func(t *testing.T, file string) {
+		imp, err := team.ParseCSV(strings.NewReader(file), 50)
+		for _, inv := range imp.Invitations {
+			if again, e := domain.ParseUser(string(inv.Email)); e != nil || again != inv.Email {
+				t.Fatalf("invited %q, which is not in normal form", inv.Email)
+			}
+		}
+		if err == nil && len(imp.Problems) > 0 {
+			t.Fatalf("problems %v without an error", imp.Problems)
+		}
+	})
+}

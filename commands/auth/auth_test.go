@@ -1,0 +1,41 @@
+package auth_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shareledger/shareledger/commands/auth"
+	"github.com/shareledger/shareledger/domain"
+)
+
+// FuzzVerify: no forged or mangled token is accepted, and none crashes
+// the verifier; the only tokens accepted are those the key minted.
+func FuzzVerify(f *testing.F) {
+	keys, err := auth.LoadOrCreate(filepath.Join(f.TempDir(), "signing.key"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	good, err := keys.Mint("ann@acme.test", "acme", time.Hour)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add(good[:len(good)-2])
+	f.Add(strings.Replace(good, ".", "x.", 1))
+	f.Add("eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbm5AYWNtZS50ZXN0In0.")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, tok string) {
+		actor, err := keys.Verify(tok)
+		if err != nil {
+			return
+		}
+		if tok != good {
+			t.Fatalf("a token the key did not mint was accepted: %q as %+v", tok, actor)
+		}
+		if actor.User != domain.UserID("ann@acme.test") || actor.Account != "acme" {
+			t.Fatalf("the minted token verified as %+v", actor)
+		}
+	})
+}
