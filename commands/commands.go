@@ -30,7 +30,7 @@ type Meta struct {
 	CorrelationID string
 	Time          time.Time
 	// IdempotencyKey is the client's key, if it sent one; RequestHash
-	// fingerprints the request it came with (RequestHash).
+	// fingerprints the request it came with (see fingerprint in http.go).
 	IdempotencyKey string
 	RequestHash    string
 }
