@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime/metrics"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,8 @@ import (
 
 // Metrics counts what commands do, for the Prometheus endpoint.
 type Metrics struct {
+	// Cache, if set, is reported with the metrics.
+	Cache    *HistoryCache
 	appended atomic.Int64
 	mu       sync.Mutex
 	commands map[string]*latency
@@ -90,6 +93,16 @@ func (m *Metrics) Write(w io.Writer) {
 		}
 		fmt.Fprintf(w, "shareledger_command_duration_seconds_bucket{command=%q,le=\"+Inf\"} %d\n", n, l.count)
 		fmt.Fprintf(w, "shareledger_command_duration_seconds_sum{command=%q} %g\nshareledger_command_duration_seconds_count{command=%q} %d\n", n, l.sum, n, l.count)
+	}
+	if m.Cache != nil {
+		fmt.Fprintf(w, "# HELP shareledger_command_cache_bytes Estimated memory of the decoded histories kept for commands (at most --command-cache).\n# TYPE shareledger_command_cache_bytes gauge\nshareledger_command_cache_bytes %d\n", m.Cache.Size())
+		fmt.Fprintf(w, "# HELP shareledger_command_cache_streams Streams whose decoded histories are kept for commands.\n# TYPE shareledger_command_cache_streams gauge\nshareledger_command_cache_streams %d\n", m.Cache.Len())
+	}
+	var heap [1]metrics.Sample
+	heap[0].Name = "/memory/classes/heap/objects:bytes"
+	metrics.Read(heap[:])
+	if heap[0].Value.Kind() == metrics.KindUint64 {
+		fmt.Fprintf(w, "# HELP shareledger_go_heap_objects_bytes Memory held by live and not yet swept Go heap objects.\n# TYPE shareledger_go_heap_objects_bytes gauge\nshareledger_go_heap_objects_bytes %d\n", heap[0].Value.Uint64())
 	}
 	fmt.Fprint(w, "# HELP shareledger_command_errors_total Commands refused or failed, by command.\n# TYPE shareledger_command_errors_total counter\n")
 	for _, n := range names {

@@ -72,6 +72,14 @@ func (a *API) auditTrail(ctx context.Context, r *http.Request, tx projections.Re
 		return nil, errNotFound.Withf("no kind of entity %s; the kinds are %s", domain.Quote(kind), strings.Join(audit.Kinds, ", "))
 	}
 	prefix := audit.Key(kind, chi.URLParam(r, "id"))
+	var seen bool
+	if ok, err := tx.Get(ctx, audit.Seen, audit.SeenKey(prefix, string(caller.Account)), &seen); err != nil {
+		return nil, err
+	} else if !ok {
+		// Another account's entity, or none: the same answer, so the
+		// audit trail does not tell which ids other accounts use.
+		return nil, errNotFound.Withf("account %s has no history of %s %s", caller.Account, kind, domain.Quote(chi.URLParam(r, "id")))
+	}
 	format := r.URL.Query().Get("format")
 	page := projections.Page{Prefix: prefix}
 	switch format {

@@ -76,5 +76,6 @@ func (a *API) rebuildStates(w http.ResponseWriter, r *http.Request) {
 		states = []replay.RebuildState{}
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(states)
+	// One entry per projection: a list that never needs a second page.
+	_ = json.NewEncoder(w).Encode(Page[replay.RebuildState]{Items: states})
 }

@@ -384,7 +384,7 @@ func (a *API) projections(ctx context.Context, _ *http.Request, tx projections.R
 	if err != nil {
 		return nil, err
 	}
-	var out []ProjectionStatus
+	out := []ProjectionStatus{}
 	for _, name := range a.Status.Names() {
 		st := ProjectionStatus{Name: name, Head: head, HandledSinceStart: a.Status.Handled(name), RunningHere: a.Status.RunningHere()}
 		if st.Checkpoint, err = tx.Checkpoint(ctx, name); err != nil {
@@ -430,7 +430,8 @@ func (a *API) projections(ctx context.Context, _ *http.Request, tx projections.R
 		}
 		out = append(out, st)
 	}
-	return out, nil
+	// One entry per projection: a list that never needs a second page.
+	return Page[ProjectionStatus]{Items: out}, nil
 }
 
 func truncate(s string, n int) string {

@@ -44,7 +44,8 @@ var backends = []backend{
 }
 
 func testConfig(t testing.TB, b backend) config {
-	c := config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), MailFrom: "shareledger@test", WaitTimeout: 10 * time.Second, LogLevel: "warn"}
+	c := config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), MailFrom: "shareledger@test", WaitTimeout: 10 * time.Second, LogLevel: "warn",
+		CommandCache: 16 << 20, InvitationsPerDay: 500}
 	b.config(t, &c)
 	c.fill()
 	if err := c.validate(); err != nil {
@@ -119,6 +120,20 @@ func (s *server) as(user, account string) client {
 		s.t.Fatal(err)
 	}
 	tok, err := keys.Mint(domain.UserID(user), domain.AccountID(account), time.Hour)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return client{s: s, token: tok}
+}
+
+// operator is a client with an operator's token.
+func (s *server) operator() client {
+	s.t.Helper()
+	keys, err := auth.LoadOrCreate(s.cfg.SigningKeyFile)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	tok, err := keys.MintOperator(time.Hour)
 	if err != nil {
 		s.t.Fatal(err)
 	}

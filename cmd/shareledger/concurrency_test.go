@@ -35,15 +35,15 @@ func TestConcurrentCommands(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	var status []readapi.ProjectionStatus
+	var status readapi.Page[readapi.ProjectionStatus]
 	bob.read("/v1/projections", "1", &status)
 	var mine devicePage
-	alice.read("/v1/devices", status[0].Head.String(), &mine)
+	alice.read("/v1/devices", status.Items[0].Head.String(), &mine)
 	if len(mine.Items) != n {
 		t.Fatalf("ACME sees %d shared devices after %d concurrent shares", len(mine.Items), n)
 	}
 
-	before := status[0].Head
+	before := status.Items[0].Head
 	project := alice.command("POST", "/v1/projects", map[string]any{"name": "Bridge"}).ID
 	results := make([]commandResult, 8)
 	for i := range results {
@@ -63,7 +63,7 @@ func TestConcurrentCommands(t *testing.T) {
 		}
 	}
 	bob.read("/v1/projections", results[0].Position, &status)
-	if got := status[0].Head.Commit - before.Commit; got != 2 {
+	if got := status.Items[0].Head.Commit - before.Commit; got != 2 {
 		t.Fatalf("the log grew by %d events for one project and one assignment sent 8 times, want 2", got)
 	}
 }

@@ -28,6 +28,12 @@ type config struct {
 	WaitTimeout    time.Duration
 	LogLevel       string
 	SnapshotEvery  int
+	// CommandCache is the memory, in bytes, that command handlers may keep
+	// of recently used streams' decoded histories.
+	CommandCache int64
+	// InvitationsPerDay caps the invitation mails one person may cause in
+	// a day (0: no cap).
+	InvitationsPerDay int
 }
 
 // flagSet registers a flag whose default comes from an environment variable.
@@ -60,6 +66,52 @@ func (f flagSet) num(p *int, name, env string, def int, help string) {
 	f.IntVar(p, name, def, fmt.Sprintf("%s (env %s)", help, env))
 }
 
+func (f flagSet) bytes(p *int64, name, env string, def int64, help string) {
+	if v, ok := os.LookupEnv(env); ok {
+		if n, err := parseBytes(v); err == nil {
+			def = n
+		}
+	}
+	*p = def
+	f.Func(name, fmt.Sprintf("%s, in bytes or with KiB, MiB or GiB (env %s) (default %s)", help, env, formatBytes(def)), func(s string) error {
+		n, err := parseBytes(s)
+		*p = n
+		return err
+	})
+}
+
+// parseBytes reads a size such as 67108864, 64MiB or 512KiB.
+func parseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<50)/mult {
+		return 0, fmt.Errorf("%q is not a size: want bytes, or a number with KiB, MiB or GiB", s)
+	}
+	return n * mult, nil
+}
+
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return strconv.FormatInt(n, 10)
+}
+
 func newFlags(name string, out io.Writer) flagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(out)
@@ -71,7 +123,8 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 	f := newFlags("serve", stderr)
 	f.Usage = func() {
 		fmt.Fprint(stderr, "Usage: shareledger serve [flags]\n\nRuns the command API, the read API and the projections.\n"+
-			"With no flags it keeps everything in ./shareledger-data (bbolt files, the signing key, and mails in outbox/).\n\nFlags:\n")
+			"With no flags it keeps everything in ./shareledger-data: events in Pebble (events/), read models in bbolt,\n"+
+			"the signing key, and mails as .eml files in outbox/.\n\nFlags:\n")
 		f.PrintDefaults()
 	}
 	f.str(&c.Addr, "addr", "SHARELEDGER_ADDR", "127.0.0.1:8080", "host:port to listen on")
@@ -85,6 +138,8 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 	f.str(&c.SigningKeyFile, "signing-key-file", "SHARELEDGER_SIGNING_KEY_FILE", "", "file holding the token signing key (default <data>/signing.key, created on first start)")
 	f.dur(&c.WaitTimeout, "wait-timeout", "SHARELEDGER_WAIT_TIMEOUT", 5*time.Second, "how long a read waits for the position it asks for")
 	f.num(&c.SnapshotEvery, "snapshot-every", "SHARELEDGER_SNAPSHOT_EVERY", 10000, "snapshot the read models for point-in-time answers every so many events (0: never)")
+	f.bytes(&c.CommandCache, "command-cache", "SHARELEDGER_COMMAND_CACHE", 64<<20, "memory kept of recently used streams' decoded events, evicting the least recently used")
+	f.num(&c.InvitationsPerDay, "invitations-per-day", "SHARELEDGER_INVITATIONS_PER_DAY", 500, "invitation mails one person may cause in 24 hours; more invitations are refused with 429 (0: no limit)")
 	f.str(&c.LogLevel, "log-level", "SHARELEDGER_LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := f.Parse(args); err != nil {
 		return c, err

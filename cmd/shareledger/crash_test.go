@@ -161,9 +161,9 @@ func TestCrashLosesNoAcknowledgedCommand(t *testing.T) {
 			t.Fatalf("device %s was acknowledged as shared before the crash but is not on ACME's page after it", id)
 		}
 	}
-	var status []readapi.ProjectionStatus
+	var status readapi.Page[readapi.ProjectionStatus]
 	alice.read("/v1/projections", last.String(), &status)
-	head := status[0].Head
+	head := status.Items[0].Head
 	alice.read("/v1/projections", head.String(), &status)
 	if n, _ := filepath.Glob(filepath.Join(data, "outbox", "*.eml")); len(n) != 1 {
 		t.Fatalf("%d mails after the crash, want 1", len(n))

@@ -175,9 +175,9 @@ func TestEmptyAndMalformedPeopleAreRefused(t *testing.T) {
 // assertNothingAppended checks that the log's head is still at pos.
 func assertNothingAppended(t *testing.T, c client, pos string) {
 	t.Helper()
-	var status []readapi.ProjectionStatus
+	var status readapi.Page[readapi.ProjectionStatus]
 	c.read("/v1/projections", pos, &status)
-	for _, st := range status {
+	for _, st := range status.Items {
 		if st.Head.String() != pos {
 			t.Fatalf("the log moved from %s to %s: something was appended", pos, st.Head)
 		}

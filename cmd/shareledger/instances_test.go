@@ -50,9 +50,9 @@ func TestSeveralInstances(t *testing.T) {
 	// request, so its mail has been sent before anything is killed.
 	leader := -1
 	for i := range procs {
-		var status []readapi.ProjectionStatus
+		var status readapi.Page[readapi.ProjectionStatus]
 		at(i).as("bob@rentco.test", "rentco").read("/v1/projections", approved.Position, &status)
-		if status[0].RunningHere {
+		if status.Items[0].RunningHere {
 			if leader >= 0 {
 				t.Fatalf("instances %d and %d both run the projections", leader, i)
 			}
@@ -136,9 +136,9 @@ func TestSeveralInstances(t *testing.T) {
 		if i == leader {
 			continue
 		}
-		var status []readapi.ProjectionStatus
+		var status readapi.Page[readapi.ProjectionStatus]
 		at(i).as("alice@acme.test", "acme").read("/v1/projections", last.String(), &status)
-		if status[0].RunningHere {
+		if status.Items[0].RunningHere {
 			running++
 		}
 	}

@@ -17,9 +17,9 @@ func TestMetrics(t *testing.T) {
 	alice.command("POST", "/v1/projects", map[string]any{"name": "A"})
 	last := alice.command("POST", "/v1/projects", map[string]any{"name": "B"})
 	_ = alice.do("POST", "/v1/projects", map[string]any{"name": " "}) // refused
-	var status []readapi.ProjectionStatus
+	var status readapi.Page[readapi.ProjectionStatus]
 	alice.read("/v1/projections", last.Position, &status)
-	for _, st := range status {
+	for _, st := range status.Items {
 		if st.State != "live" || st.LagEvents != 0 || st.Poisoned != 0 {
 			t.Errorf("projection %s: %+v", st.Name, st)
 		}
@@ -31,7 +31,10 @@ func TestMetrics(t *testing.T) {
 	if r := (client{s: s}).do("GET", "/metrics", nil); r.status != http.StatusUnauthorized {
 		t.Fatalf("metrics without a token: %d", r.status)
 	}
-	r := alice.do("GET", "/metrics", nil)
+	if r := alice.do("GET", "/metrics", nil); r.status != http.StatusForbidden || r.problemCode(t) != "operator-only" {
+		t.Fatalf("metrics with a user's token: %d %s", r.status, r.body)
+	}
+	r := s.operator().do("GET", "/metrics", nil)
 	body := string(r.body)
 	for _, want := range []string{
 		"shareledger_events_appended_total 3\n",
@@ -41,6 +44,8 @@ func TestMetrics(t *testing.T) {
 		`shareledger_projection_checkpoint_position{projection="devices"} 3`,
 		`shareledger_projection_lag_positions{projection="audit"} 0`,
 		"shareledger_projections_running_here 1",
+		"shareledger_command_cache_streams ",
+		"shareledger_go_heap_objects_bytes ",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)

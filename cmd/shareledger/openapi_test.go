@@ -23,7 +23,7 @@ func TestOpenAPIMatchesTheRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	read := &readapi.API{Status: fakeStatus{}}
-	h := router(keys, commands.Repo{}, read, nil, time.Now).(chi.Routes)
+	h := router(keys, commands.Repo{}, nil, read, nil, time.Now).(chi.Routes)
 	var served []string
 	err = chi.Walk(h, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		served = append(served, method+" "+strings.TrimSuffix(route, "/"))

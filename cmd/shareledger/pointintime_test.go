@@ -155,9 +155,9 @@ func TestOnlineRebuildWhileServing(t *testing.T) {
 				t.Errorf("rebuild said %q", errOut.String())
 			}
 
-			var status []readapi.ProjectionStatus
+			var status readapi.Page[readapi.ProjectionStatus]
 			alice.read("/v1/projections", last.Position, &status)
-			for _, st := range status {
+			for _, st := range status.Items {
 				if st.Name == "notifier" || st.Name == "relay" {
 					continue
 				}
@@ -165,7 +165,9 @@ func TestOnlineRebuildWhileServing(t *testing.T) {
 					t.Errorf("%s: rebuild %+v, want swapped into generation 1", st.Name, st.Rebuild)
 				}
 			}
-			metrics := string(alice.do(http.MethodGet, "/metrics", nil).body)
+			keys, _ := auth.LoadOrCreate(cfg.SigningKeyFile)
+			op, _ := keys.MintOperator(3600e9)
+			metrics := string((client{s: s, token: op}).do(http.MethodGet, "/metrics", nil).body)
 			for _, want := range []string{`shareledger_rebuild_running{projection="devices"} 0`, `shareledger_rebuild_target_position{projection="devices"} `} {
 				if !strings.Contains(metrics, want) {
 					t.Errorf("metrics lack %q", want)
@@ -179,12 +181,10 @@ func TestOnlineRebuildWhileServing(t *testing.T) {
 				t.Errorf("after the swap ACME sees %d devices, want %d", len(mine.Items), len(ids)+1)
 			}
 			// Users' tokens do not reach the operations routes.
-			if r := alice.do(http.MethodPost, "/v1/admin/rebuilds", nil); r.status != http.StatusUnauthorized && r.status != http.StatusForbidden {
+			if r := alice.do(http.MethodPost, "/v1/admin/rebuilds", nil); r.status != http.StatusForbidden || r.problemCode(t) != "operator-only" {
 				t.Errorf("a user's rebuild: %d %s", r.status, r.body)
 			}
-			keys, _ := auth.LoadOrCreate(cfg.SigningKeyFile)
-			op, _ := keys.MintOperator(3600e9)
-			if r := (client{s: s, token: op}).do(http.MethodGet, "/v1/devices", nil); r.status != http.StatusUnauthorized {
+			if r := (client{s: s, token: op}).do(http.MethodGet, "/v1/devices", nil); r.status != http.StatusForbidden || r.problemCode(t) != "user-token-required" {
 				t.Errorf("an operator reading an account's devices: %d %s", r.status, r.body)
 			}
 			s.stop()

@@ -64,7 +64,7 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		f.Usage()
 		return fmt.Errorf("unknown replay action %q", action)
 	}
-	all := tabled(projectionList(notify.Dir{Path: os.DevNull}))
+	all := tabled(projectionList(notify.Dir{Path: os.DevNull}, 0))
 	chosen, err := choose(all, f.Args())
 	if err != nil {
 		return err
@@ -128,12 +128,12 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // rebuildRemote asks the running service to rebuild and follows the
 // progress until every rebuild has swapped in or failed.
 func rebuildRemote(c remote, names []string, stderr io.Writer) error {
-	var before []replay.RebuildState
+	var before readapi.Page[replay.RebuildState]
 	if err := c.decode(http.MethodGet, "/v1/admin/rebuilds", nil, &before, true); err != nil {
 		return fmt.Errorf("ask the service for its rebuilds: %w", err)
 	}
 	prev := map[string]int{}
-	for _, s := range before {
+	for _, s := range before.Items {
 		prev[s.Projection] = s.Generation
 	}
 	var started readapi.RebuildStarted
@@ -142,12 +142,12 @@ func rebuildRemote(c remote, names []string, stderr io.Writer) error {
 	}
 	report := progressBar(stderr)
 	for {
-		var states []replay.RebuildState
+		var states readapi.Page[replay.RebuildState]
 		if err := c.decode(http.MethodGet, "/v1/admin/rebuilds", nil, &states, true); err != nil {
 			return err
 		}
 		finished, failed := 0, []string{}
-		for _, s := range states {
+		for _, s := range states.Items {
 			if !slices.Contains(started.Projections, s.Projection) || s.Generation <= prev[s.Projection] {
 				continue
 			}

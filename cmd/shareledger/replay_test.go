@@ -19,7 +19,7 @@ func TestReplayVerifyFindsAPlantedDifferenceAndRebuildMendsIt(t *testing.T) {
 	_, bob := s.partnered()
 	dev := bob.command("POST", "/v1/devices", map[string]any{"serial": "S1", "name": "Rover"}).ID
 	last := bob.command("POST", "/v1/partners/ACME/devices", map[string]any{"devices": []string{dev}})
-	var status []readapi.ProjectionStatus
+	var status readapi.Page[readapi.ProjectionStatus]
 	bob.read("/v1/projections", last.Position, &status)
 	s.stop()
 

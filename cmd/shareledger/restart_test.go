@@ -39,7 +39,7 @@ func TestRestartLosesNothingAndRedoesNothing(t *testing.T) {
 				before[i] = string(res.body)
 			}
 			// Every projection has applied everything before the stop.
-			var caughtUp []readapi.ProjectionStatus
+			var caughtUp readapi.Page[readapi.ProjectionStatus]
 			alice.read("/v1/projections", last.Position, &caughtUp)
 			mailsBefore := len(mails(t, cfg))
 			if mailsBefore != 2 {
@@ -59,9 +59,9 @@ func TestRestartLosesNothingAndRedoesNothing(t *testing.T) {
 					t.Fatalf("GET %s changed across the restart:\nbefore %s\nafter  %s", r.path, before[i], res.body)
 				}
 			}
-			var status []readapi.ProjectionStatus
+			var status readapi.Page[readapi.ProjectionStatus]
 			alice2.read("/v1/projections", last.Position, &status)
-			for _, st := range status {
+			for _, st := range status.Items {
 				if st.HandledSinceStart != 0 || st.Checkpoint.String() != last.Position {
 					t.Fatalf("after the restart %s applied %d old events (checkpoint %s, want %s)", st.Name, st.HandledSinceStart, st.Checkpoint, last.Position)
 				}
@@ -71,7 +71,7 @@ func TestRestartLosesNothingAndRedoesNothing(t *testing.T) {
 			}
 			next := alice2.command("POST", "/v1/projects", map[string]any{"name": "After"})
 			alice2.read("/v1/projections", next.Position, &status)
-			for _, st := range status {
+			for _, st := range status.Items {
 				if st.HandledSinceStart != 1 {
 					t.Fatalf("%s applied %d events after one new command, want 1 (poisoned: %d)", st.Name, st.HandledSinceStart, st.Poisoned)
 				}

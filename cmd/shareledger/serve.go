@@ -91,7 +91,7 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 			return nil, err
 		}
 	}
-	ps := projectionList(mailer)
+	ps := projectionList(mailer, cfg.InvitationsPerDay)
 	if cfg.Relay != "" {
 		if a.relay, err = relay.JetStream(cfg.Relay, log); err != nil {
 			a.close()
@@ -106,7 +106,8 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		a.close()
 		return nil, err
 	}
-	repo := commands.Repo{Events: a.events, Registry: reg, Cache: commands.NewHistoryCache(10000), Metrics: commands.NewMetrics()}
+	repo := commands.Repo{Events: a.events, Registry: reg, Cache: commands.NewHistoryCache(cfg.CommandCache), Metrics: commands.NewMetrics()}
+	repo.Metrics.Cache = repo.Cache
 	a.history = &replay.History{Events: a.events, Store: a.raw, Registry: reg, Projections: pointInTime()}
 	a.snapshots = &replay.Snapshotter{Events: a.events, Store: a.raw, Projections: pointInTime(), Every: cfg.SnapshotEvery, History: a.history,
 		Taken: func(s replay.Snapshot) {
@@ -116,7 +117,7 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	a.ops = &operations{log: log, all: tabled(ps), rebuild: replay.Rebuilder{Events: a.events, Store: a.raw, Registry: reg, SnapshotEvery: cfg.SnapshotEvery, Snapshotted: projectionNames(pointInTime())}}
 	read := &readapi.API{Store: a.models, Events: a.events, Progress: a.runner.Progress(), Status: status{a}, WaitTimeout: cfg.WaitTimeout,
 		History: a.history, Operations: a.ops}
-	a.handler = router(keys, repo, read, log, time.Now)
+	a.handler = router(keys, repo, &commands.MailQuota{PerDay: cfg.InvitationsPerDay}, read, log, time.Now)
 	return a, nil
 }
 
@@ -153,9 +154,9 @@ func embeddedReadModels(cfg config) string { return filepath.Join(cfg.DataDir, "
 
 // projectionList is every projection the service runs (the relay is added
 // when configured).
-func projectionList(mailer notify.Mailer) []projections.Projection {
+func projectionList(mailer notify.Mailer, mailsPerDay int) []projections.Projection {
 	return []projections.Projection{
-		directory.Projection{}, devices.Projection{}, partners.Projection{}, notify.Projection{Mailer: mailer},
+		directory.Projection{}, devices.Projection{}, partners.Projection{}, notify.Projection{Mailer: mailer, PerDay: mailsPerDay},
 		rightsmodel.Projection{}, teammodel.Projection{}, audit.Projection{},
 	}
 }
@@ -181,7 +182,7 @@ func pointInTime() []replay.Tabled {
 
 // router assembles the HTTP API: health and the API description are
 // public, everything else needs a bearer token.
-func router(keys *auth.Keys, repo commands.Repo, read *readapi.API, log *slog.Logger, now func() time.Time) http.Handler {
+func router(keys *auth.Keys, repo commands.Repo, mails *commands.MailQuota, read *readapi.API, log *slog.Logger, now func() time.Time) http.Handler {
 	if repo.Metrics == nil {
 		repo.Metrics = commands.NewMetrics()
 	}
@@ -198,19 +199,19 @@ func router(keys *auth.Keys, repo commands.Repo, read *readapi.API, log *slog.Lo
 	r.Group(func(r chi.Router) {
 		r.Use(keys.RequireOperator(problem.Write))
 		read.OperatorRoutes(r)
+		read.MetricsRoute(r, repo.Metrics)
 	})
 	r.Group(func(r chi.Router) {
 		r.Use(keys.Require(problem.Write))
 		accountcmd.New(repo, log).Routes(r, now)
 		devicecmd.New(repo, log).Routes(r, now)
-		partnershipcmd.New(repo, log).Routes(r, now)
+		partnershipcmd.New(repo, log, mails).Routes(r, now)
 		rightscmd.New(repo, log).Routes(r, now)
-		teamcmd.New(repo, log).Routes(r, now)
+		teamcmd.New(repo, log, mails).Routes(r, now)
 		read.Routes(r)
 		read.RightsRoutes(r)
 		read.TeamRoutes(r)
 		read.AuditRoutes(r)
-		read.MetricsRoute(r, repo.Metrics)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, &problem.RouteError{Status: http.StatusNotFound, Code: "no-such-route", Err: fmt.Errorf("no route %s; see /openapi.json", r.URL.Path)})

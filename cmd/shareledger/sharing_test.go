@@ -219,9 +219,9 @@ func TestBadCommandsAppendNothing(t *testing.T) {
 			}
 		})
 	}
-	var status []readapi.ProjectionStatus
+	var status readapi.Page[readapi.ProjectionStatus]
 	alice.read("/v1/projections", last.Position, &status)
-	if len(status) == 0 || status[0].Head.String() != last.Position {
+	if len(status.Items) == 0 || status.Items[0].Head.String() != last.Position {
 		t.Fatalf("the refused commands moved the log from %s: %+v", last.Position, status)
 	}
 }
@@ -257,10 +257,10 @@ func TestCommandsAreIdempotent(t *testing.T) {
 				second.Position != first.Position || second.ID != first.ID {
 				t.Fatalf("second send: %d %s; first was %+v", again.status, again.body, first)
 			}
-			var status []readapi.ProjectionStatus
+			var status readapi.Page[readapi.ProjectionStatus]
 			c.as.read("/v1/projections", first.Position, &status)
-			if status[0].Head.String() != first.Position {
-				t.Fatalf("log moved to %s after a repeated command", status[0].Head)
+			if status.Items[0].Head.String() != first.Position {
+				t.Fatalf("log moved to %s after a repeated command", status.Items[0].Head)
 			}
 		})
 	}

@@ -21,7 +21,9 @@ func csvOf(n int, domainName string) string {
 //
 //	go test -run '^$' -bench CSVImport -benchtime 5x ./cmd/shareledger/
 func BenchmarkCSVImport(b *testing.B) {
-	s := start(b, testConfig(b, backends[0]))
+	cfg := testConfig(b, backends[0])
+	cfg.InvitationsPerDay = 0 // thousands of invitations
+	s := start(b, cfg)
 	ada := s.as("ada@crew.test", "crew")
 	ada.command("POST", "/v1/identities", map[string]any{"name": "Ada"})
 	file := csvOf(10_000, "crew.test")
@@ -42,7 +44,9 @@ func BenchmarkCSVImport(b *testing.B) {
 //
 //	go test -run '^$' -bench TeamTab ./cmd/shareledger/
 func BenchmarkTeamTab(b *testing.B) {
-	s := start(b, testConfig(b, backends[0]))
+	cfg := testConfig(b, backends[0])
+	cfg.InvitationsPerDay = 0 // thousands of invitations
+	s := start(b, cfg)
 	ada := s.as("ada@crew.test", "crew")
 	ada.command("POST", "/v1/identities", map[string]any{"name": "Ada"})
 	p := ada.command("POST", "/v1/cloud-projects", map[string]any{"name": "Big"}).ID

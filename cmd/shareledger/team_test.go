@@ -46,7 +46,7 @@ func TestCloudProjectTeams(t *testing.T) {
 			if m["ada@crew.test"].Role != "administrator" || m["ulla@crew.test"].Status != "active" || m["nora@crew.test"].Status != "invited" {
 				t.Fatalf("Team tab: %+v", tab.Items)
 			}
-			var status []readapi.ProjectionStatus
+			var status readapi.Page[readapi.ProjectionStatus]
 			ada.read("/v1/projections", last.Position, &status) // every projection, the notifier too
 			mails, _ := filepath.Glob(filepath.Join(cfg.DataDir, "outbox", "*.eml"))
 			body := ""

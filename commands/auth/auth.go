@@ -24,6 +24,10 @@ import (
 // ErrUnauthenticated covers a missing, malformed, forged or expired token.
 var ErrUnauthenticated = errors.New("unauthenticated")
 
+// ErrOperatorToken answers an operator's token on a user's route: it is a
+// valid token, without the right to act for any account.
+var ErrOperatorToken = domain.NewError(domain.Forbidden, "user-token-required", "an operator's token reaches only the operations routes; this route needs a user's token (shareledger token --user ... --account ...)")
+
 // ErrNotOperator answers a user's token on the operations routes.
 var ErrNotOperator = domain.NewError(domain.Forbidden, "operator-only", "only an operator's token (shareledger token --operator) reaches the operations routes")
 
@@ -129,8 +133,11 @@ func (k *Keys) Verify(token string) (domain.Actor, error) {
 	if err != nil {
 		return domain.Actor{}, err
 	}
+	if c.Scope == OperatorScope {
+		return domain.Actor{}, ErrOperatorToken
+	}
 	if c.Scope != "" {
-		return domain.Actor{}, fmt.Errorf("%w: a %s token reaches only the operations routes", ErrUnauthenticated, c.Scope)
+		return domain.Actor{}, fmt.Errorf("%w: unknown token scope %s", ErrUnauthenticated, domain.Quote(c.Scope))
 	}
 	user, err := domain.ParseUser(c.Subject)
 	if err != nil {
@@ -191,7 +198,11 @@ func (k *Keys) Require(onError func(http.ResponseWriter, *http.Request, error)) 
 			}
 			actor, err := k.Verify(strings.TrimSpace(token))
 			if err != nil {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="shareledger", error="invalid_token"`)
+				challenge := `Bearer realm="shareledger", error="invalid_token"`
+				if errors.Is(err, ErrOperatorToken) {
+					challenge = `Bearer realm="shareledger", error="insufficient_scope"`
+				}
+				w.Header().Set("WWW-Authenticate", challenge)
 				onError(w, r, err)
 				return
 			}
@@ -211,12 +222,14 @@ func (k *Keys) RequireOperator(onError func(http.ResponseWriter, *http.Request, 
 				return
 			}
 			c, err := k.claims(strings.TrimSpace(token))
-			if err == nil && c.Scope != OperatorScope {
-				err = ErrNotOperator
-			}
 			if err != nil {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="shareledger", error="insufficient_scope"`)
+				w.Header().Set("WWW-Authenticate", `Bearer realm="shareledger", error="invalid_token"`)
 				onError(w, r, err)
+				return
+			}
+			if c.Scope != OperatorScope {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="shareledger", error="insufficient_scope"`)
+				onError(w, r, ErrNotOperator)
 				return
 			}
 			next.ServeHTTP(w, r)

@@ -63,9 +63,10 @@ type Handlers struct {
 	Unshare commands.Handler[Unshare]
 }
 
-// New builds the handlers on repo, decorated.
-func New(repo commands.Repo, log *slog.Logger) Handlers {
-	u := useCases{repo}
+// New builds the handlers on repo, decorated. A request's notices count
+// against its caller's mail quota (nil: none).
+func New(repo commands.Repo, log *slog.Logger, mails *commands.MailQuota) Handlers {
+	u := useCases{repo, mails}
 	return Handlers{
 		Request: commands.Decorate(u.request, log, "RequestPartner", repo.Metrics),
 		Decide:  commands.Decorate(u.decide, log, "DecidePartnership", repo.Metrics),
@@ -74,7 +75,10 @@ func New(repo commands.Repo, log *slog.Logger) Handlers {
 	}
 }
 
-type useCases struct{ repo commands.Repo }
+type useCases struct {
+	repo  commands.Repo
+	mails *commands.MailQuota
+}
 
 func (u useCases) request(ctx context.Context, c Request) (commands.Result, error) {
 	typ, err := partnership.ParseType(c.Type)
@@ -85,9 +89,19 @@ func (u useCases) request(ctx context.Context, c Request) (commands.Result, erro
 	if err != nil {
 		return commands.Result{}, err
 	}
-	return u.change(ctx, c.Meta, c.Organization, func(p *partnership.Partnership, by domain.Member, partner domain.AccountID) error {
-		return p.Request(by, partner, typ, notify, c.Message)
+	took := false
+	res, err := u.change(ctx, c.Meta, c.Organization, func(p *partnership.Partnership, by domain.Member, partner domain.AccountID) error {
+		if err := p.Request(by, partner, typ, notify, c.Message); err != nil {
+			return err
+		}
+		err := u.mails.Take(c.Meta.Caller, len(notify), c.Meta.Time)
+		took = err == nil
+		return err
 	})
+	if err != nil && took {
+		u.mails.Give(c.Meta.Caller, len(notify), c.Meta.Time)
+	}
+	return res, err
 }
 
 func (u useCases) decide(ctx context.Context, c Decide) (commands.Result, error) {

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/shareledger/shareledger/commands/auth"
 	"github.com/shareledger/shareledger/domain"
@@ -43,6 +45,14 @@ type BadRequest struct {
 func (e *BadRequest) Error() string { return e.Err.Error() }
 func (e *BadRequest) Unwrap() error { return e.Err }
 
+// Limited is a request refused because its caller used up a quota: the
+// answer is 429 with the code and a Retry-After of the time until the quota
+// comes back.
+type Limited interface {
+	error
+	Limit() (code string, retryAfter time.Duration)
+}
+
 // RouteError is a request for a route or method the API does not serve.
 type RouteError struct {
 	Status int
@@ -58,7 +68,11 @@ func Of(err error) Details {
 	var de *domain.Error
 	var br *BadRequest
 	var re *RouteError
+	var lim Limited
 	switch {
+	case errors.As(err, &lim):
+		code, _ := lim.Limit()
+		return details(http.StatusTooManyRequests, code, lim.Error())
 	case errors.As(err, &re):
 		return details(re.Status, re.Code, re.Err.Error())
 	case errors.As(err, &de):
@@ -108,6 +122,11 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if d.Status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
+	}
+	var lim Limited
+	if errors.As(err, &lim) {
+		_, after := lim.Limit()
+		w.Header().Set("Retry-After", strconv.Itoa(int(after.Round(time.Second)/time.Second)))
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(d.Status)

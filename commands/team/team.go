@@ -52,9 +52,10 @@ type Handlers struct {
 	CreateIdentity commands.Handler[CreateIdentity]
 }
 
-// New builds the handlers on repo, decorated.
-func New(repo commands.Repo, log *slog.Logger) Handlers {
-	u := useCases{repo}
+// New builds the handlers on repo, decorated. Invitations count against
+// their caller's mail quota (nil: none).
+func New(repo commands.Repo, log *slog.Logger, mails *commands.MailQuota) Handlers {
+	u := useCases{repo, mails}
 	return Handlers{
 		Change:         commands.Decorate(u.change, log, "ChangeCloudProject", repo.Metrics),
 		CreateProject:  commands.Decorate(u.createProject, log, "CreateCloudProject", repo.Metrics),
@@ -62,7 +63,10 @@ func New(repo commands.Repo, log *slog.Logger) Handlers {
 	}
 }
 
-type useCases struct{ repo commands.Repo }
+type useCases struct {
+	repo  commands.Repo
+	mails *commands.MailQuota
+}
 
 // ErrIdentityExists: the person has an identity already.
 var ErrIdentityExists = domain.NewError(domain.Conflict, "identity-exists", "this person has an identity already")
@@ -142,7 +146,19 @@ func (u useCases) change(ctx context.Context, c Change) (commands.Result, error)
 	if err != nil {
 		return commands.Result{}, err
 	}
+	mails := 0
+	for _, e := range p.Changes() {
+		if _, ok := e.(team.MemberInvited); ok {
+			mails++
+		}
+	}
+	if err := u.mails.Take(c.Meta.Caller, mails, c.Meta.Time); err != nil {
+		return commands.Result{}, err
+	}
 	res, err := u.repo.Save(ctx, l, c.Meta, c.ID, p.Changes())
+	if err != nil {
+		u.mails.Give(c.Meta.Caller, mails, c.Meta.Time)
+	}
 	res.Details = details
 	return res, err
 }

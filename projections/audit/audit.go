@@ -21,6 +21,11 @@ import (
 // Table holds entity/position -> Entry.
 const Table = "audit.entities"
 
+// Seen holds entity/account -> true for every account that may see some
+// of the entity's history, so a question about an entity no event showed
+// an account is answered as unknown without reading its history.
+const Seen = "audit.seen"
+
 // Entry is one event in an entity's history.
 type Entry struct {
 	Position     eventstore.Position `json:"position"`
@@ -122,9 +127,17 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 		if err := tx.Put(ctx, Table, k+pos, e); err != nil {
 			return err
 		}
+		for _, a := range e.Accounts {
+			if err := tx.Put(ctx, Seen, SeenKey(k, a), true); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
+
+// SeenKey is the key in Seen of an entity (its Key) for an account.
+func SeenKey(entity, account string) string { return entity + projections.KeyPart(account) }
 
 // summary is a readable line: who did what to what.
 func summary(r eventstore.Record, p map[string]any) string {
@@ -145,4 +158,4 @@ func summary(r eventstore.Record, p map[string]any) string {
 }
 
 // Tables lists the tables the projection owns, for verification.
-func (Projection) Tables() []string { return []string{Table} }
+func (Projection) Tables() []string { return []string{Table, Seen} }

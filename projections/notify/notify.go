@@ -21,7 +21,14 @@ const (
 	Table        = "notify.outbox" // account/position-n -> Notification
 	orgs         = "notify.orgs"
 	projectNames = "notify.cloudprojects"
+	quotas       = "notify.quotas" // account/user -> quota: mails caused today
 )
+
+// quota counts the mails one person caused on one day (UTC).
+type quota struct {
+	Day   string `json:"day"`
+	Count int    `json:"count"`
+}
 
 // Mail is one message to one person. ID is stable for the event and
 // recipient, so a retried send can be recognised.
@@ -48,8 +55,10 @@ type Notification struct {
 	SentAt      time.Time        `json:"sentAt"`
 	// Project is the cloud project of a team invitation.
 	Project team.ID `json:"project,omitempty"`
-	// Status is "sent", or "failed" when the mail server refused the
-	// recipient for good; Failure is then the server's answer.
+	// Status is "sent"; "failed" when the mail server refused the
+	// recipient for good, Failure then being the server's answer; or
+	// "limited" when the person who caused it had caused the most mails
+	// allowed in a day, Failure then saying so.
 	Status  string `json:"status"`
 	Failure string `json:"failure,omitempty"`
 }
@@ -65,9 +74,18 @@ func (e *PermanentError) Unwrap() error { return e.Err }
 // of the 5xx class) is not an error: it is recorded on the notification and
 // the projection goes on, so one bad mailbox never holds back anyone
 // else's mail. Anything else is transient, and the event is retried.
-func (p Projection) deliver(ctx context.Context, m Mail, n *Notification) error {
+func (p Projection) deliver(ctx context.Context, tx projections.Tx, env projections.Envelope, m Mail, n *Notification) error {
+	ok, err := p.allow(ctx, tx, env)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		n.Status = "limited"
+		n.Failure = fmt.Sprintf("not sent: %s had caused %d mails on %s (UTC), the most allowed in a day", env.Record.Meta.User, p.PerDay, day(env))
+		return nil
+	}
 	n.Status = "sent"
-	err := p.Mailer.Send(ctx, m)
+	err = p.Mailer.Send(ctx, m)
 	var perm *PermanentError
 	var reply *textproto.Error
 	switch {
@@ -80,6 +98,32 @@ func (p Projection) deliver(ctx context.Context, m Mail, n *Notification) error 
 	return projections.Transient(fmt.Errorf("send mail %s to %s: %w", m.ID, m.To, err))
 }
 
+// allow counts one more mail against the quota of the person whose
+// command the event records, by the event's time, so a rebuild decides as
+// the live projection did.
+func (p Projection) allow(ctx context.Context, tx projections.Tx, env projections.Envelope) (bool, error) {
+	if p.PerDay <= 0 {
+		return true, nil
+	}
+	key := projections.Key(env.Record.Meta.Account, env.Record.Meta.User)
+	var q quota
+	if _, err := tx.Get(ctx, quotas, key, &q); err != nil {
+		return false, err
+	}
+	if d := day(env); q.Day != d {
+		q = quota{Day: d}
+	}
+	if q.Count >= p.PerDay {
+		return false, nil
+	}
+	q.Count++
+	return true, tx.Put(ctx, quotas, key, q)
+}
+
+func day(env projections.Envelope) string {
+	return env.Record.Meta.Time.UTC().Format(time.DateOnly)
+}
+
 // Projection sends partnership request mails and records them. It sends
 // inside the projection's transaction: if the commit fails, the event is
 // handled again and the mail is sent again with the same ID, which the
@@ -87,6 +131,9 @@ func (p Projection) deliver(ctx context.Context, m Mail, n *Notification) error 
 type Projection struct {
 	Mailer Mailer
 	Now    func() time.Time
+	// PerDay caps the mails one person's commands cause in a day (UTC);
+	// the ones over it are recorded as limited and not sent. 0: no cap.
+	PerDay int
 }
 
 // Name implements projections.Projection.
@@ -112,7 +159,7 @@ func (p Projection) Apply(ctx context.Context, tx projections.Tx, env projection
 		}
 		m := Mail{ID: env.Record.ID, To: string(e.Email), Subject: "You are invited to " + name, Body: body}
 		n := Notification{ID: m.ID, To: e.Email, Subject: m.Subject, Body: m.Body, Project: e.Project, From: domain.AccountID(env.Record.Meta.Account), SentAt: p.now()}
-		if err := p.deliver(ctx, m, &n); err != nil {
+		if err := p.deliver(ctx, tx, env, m, &n); err != nil {
 			return err
 		}
 		// The invitation is in the outbox of the account the inviter
@@ -142,7 +189,7 @@ func (p Projection) Apply(ctx context.Context, tx projections.Tx, env projection
 					"Sign in to ShareLedger and open the Partners page to approve or decline the request %s.\n%s", from, e.By, to, e.Type, e.Partnership, note),
 			}
 			n := Notification{ID: m.ID, To: user, Subject: m.Subject, Body: m.Body, Partnership: e.Partnership, From: e.Requester, SentAt: p.now()}
-			if err := p.deliver(ctx, m, &n); err != nil {
+			if err := p.deliver(ctx, tx, env, m, &n); err != nil {
 				return err
 			}
 			key := fmt.Sprintf("%020d.%020d-%04d", env.Record.Position.Commit, env.Record.Position.Prepare, i)

@@ -99,3 +99,68 @@ func TestARefusedRecipientIsRecordedAndSkipped(t *testing.T) {
 		t.Fatalf("the server's answer is lost: %v", err)
 	}
 }
+
+type counting struct{ sent []string }
+
+func (c *counting) Send(_ context.Context, m notify.Mail) error {
+	c.sent = append(c.sent, m.To)
+	return nil
+}
+
+// TestMailsPerPersonAndDayAreCapped: the notifier sends at most PerDay
+// mails caused by one person on one day (UTC, by the events' times), and
+// records the rest as limited; others, and the next day, are not held back.
+func TestMailsPerPersonAndDayAreCapped(t *testing.T) {
+	ctx := context.Background()
+	mailer := &counting{}
+	p := notify.Projection{Mailer: mailer, Now: time.Now, PerDay: 2}
+	store := memory.New(nil)
+	day1 := time.Date(2026, 11, 30, 23, 0, 0, 0, time.UTC)
+	day2 := day1.Add(2 * time.Hour)
+	tests := []struct {
+		by     string
+		at     time.Time
+		to     string
+		status string
+	}{
+		{"alice@acme.test", day1, "a1@x.test", "sent"},
+		{"alice@acme.test", day1, "a2@x.test", "sent"},
+		{"alice@acme.test", day1, "a3@x.test", "limited"},
+		{"bob@acme.test", day1, "b1@x.test", "sent"},
+		{"alice@acme.test", day2, "a4@x.test", "sent"},
+	}
+	apply := func(pos uint64, user string, at time.Time, e domain.Event) {
+		rec := eventstore.Record{Position: eventstore.At(pos), Event: eventstore.Event{ID: "evt-" + user, Type: e.EventType(), Meta: eventstore.Meta{Account: "acme", User: user, Time: at}}}
+		err := store.Update(ctx, p.Name(), func(tx projections.Tx, _ eventstore.Position) (eventstore.Position, error) {
+			return rec.Position, p.Apply(ctx, tx, projections.Envelope{Event: e, Record: rec})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(1, "alice@acme.test", day1, team.CloudProjectCreated{Project: "p1", Name: "Bridge", By: "alice@acme.test"})
+	for i, tt := range tests {
+		apply(uint64(i+2), tt.by, tt.at, team.MemberInvited{Project: "p1", Email: domain.UserID(tt.to), Role: team.User, By: domain.UserID(tt.by)})
+	}
+	got := map[domain.UserID]notify.Notification{}
+	err := store.View(ctx, func(r projections.Reader) error {
+		return r.Scan(ctx, notify.Table, projections.Page{Prefix: "acme/"}, func(_ string, doc []byte) error {
+			var n notify.Notification
+			err := json.Unmarshal(doc, &n)
+			got[n.To] = n
+			return err
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		n := got[domain.UserID(tt.to)]
+		if n.Status != tt.status || (tt.status == "limited") != (n.Failure != "") {
+			t.Errorf("mail to %s caused by %s: %+v, want status %s", tt.to, tt.by, n, tt.status)
+		}
+	}
+	if len(mailer.sent) != 4 {
+		t.Errorf("sent %v, want the four within the limit", mailer.sent)
+	}
+}
