@@ -3,6 +3,7 @@ package readapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 
@@ -45,9 +46,23 @@ func (a *API) startRebuild(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, &problem.RouteError{Status: http.StatusNotImplemented, Code: "no-operations", Err: errors.New("this instance runs no rebuilds")})
 		return
 	}
+	// The body is optional; when there is one it is decoded as strictly
+	// as a command's: no unknown fields, nothing after the value.
 	var req RebuildRequest
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-		problem.Write(w, r, &problem.BadRequest{Code: "invalid-json", Err: err})
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&req)
+	if err == nil {
+		if _, err = dec.Token(); errors.Is(err, io.EOF) {
+			err = nil
+		} else {
+			err = errors.New("unexpected data after the JSON value")
+		}
+	} else if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	if err != nil {
+		problem.Write(w, r, &problem.BadRequest{Code: "invalid-json", Err: fmt.Errorf("request body: %w", err)})
 		return
 	}
 	names, err := a.Operations.Rebuild(req.Projections)

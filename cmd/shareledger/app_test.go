@@ -180,13 +180,21 @@ func (c client) do(method, path string, body any, headers ...string) response {
 	if err != nil {
 		c.s.t.Fatal(err)
 	}
+	var sent []byte
+	if req.GetBody != nil {
+		rd, _ := req.GetBody()
+		sent, _ = io.ReadAll(rd)
+	}
+	req = req.WithContext(context.WithValue(req.Context(), checkedByDo{}, true))
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		c.s.t.Fatal(err)
 	}
 	defer res.Body.Close()
 	b, _ := readAll(res)
-	return response{status: res.StatusCode, header: res.Header, body: b}
+	out := response{status: res.StatusCode, header: res.Header, body: b}
+	checkContract(c.s.t, req, sent, out)
+	return out
 }
 
 func readAll(res *http.Response) ([]byte, error) { return io.ReadAll(res.Body) }

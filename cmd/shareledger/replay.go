@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,47 +24,72 @@ import (
 )
 
 const replayUsage = `Usage:
-  shareledger replay verify [flags]                 rebuild every read model into scratch storage
-                                                    and list how it differs from the live one
+  shareledger replay verify [flags] [projection...]  rebuild read models (default: all with tables)
+                                                     into scratch storage and list how each differs
+                                                     from the live one
   shareledger replay rebuild [flags] [projection...] rebuild projections (default: all with tables)
-                                                    blue/green: into a new generation beside the
-                                                    live one, swapped in once it has caught up
+                                                     blue/green: into a new generation beside the
+                                                     live one, swapped in once it has caught up
 
-A rebuild never stops the service: readers keep the live model until the swap, and a rebuild that
-fails leaves it as it was. With the embedded stores the running service holds the files, so the
-rebuild asks it (at --url, with an operator token minted from the key in --data) to rebuild, and
-follows its progress; with PostgreSQL read models it runs here, beside the running instances.
-verify with the embedded stores needs the service stopped.
+Run "shareledger replay verify --help" or "shareledger replay rebuild --help" for each one's flags.
+`
+
+const verifyUsage = `Usage: shareledger replay verify [flags] [projection...]
+
+Rebuilds each read model (default: every one with tables) from the log into scratch storage, each up
+to the position its live model reached, and prints every document that differs as a JSON line. Exits
+non-zero if any does. With the embedded stores, stop the service first: it holds the files.
 
 Flags:
 `
 
-// replayCmd runs the replay subcommands.
+const rebuildUsage = `Usage: shareledger replay rebuild [flags] [projection...]
+
+Rebuilds projections (default: every one with tables) blue/green: each is replayed into a new
+generation beside the live one and swapped in once it has caught up. A rebuild never stops the
+service: readers keep the live model until the swap, and a rebuild that fails leaves it as it was.
+With the embedded stores the running service holds the files, so the rebuild asks it (at --url, with
+an operator token minted from the key in --data) and follows its progress; with PostgreSQL read
+models it runs here, beside the running instances.
+
+Flags:
+`
+
+// replayCmd runs the replay subcommands, each with its own flags.
 func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := newFlags("replay", stderr)
+	if len(args) == 0 || (args[0] != "verify" && args[0] != "rebuild") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+			fmt.Fprint(stdout, replayUsage)
+			return flag.ErrHelp
+		}
+		fmt.Fprint(stderr, replayUsage)
+		if len(args) == 0 {
+			return errors.New("name verify or rebuild")
+		}
+		return fmt.Errorf("unknown replay action %q", args[0])
+	}
+	action := args[0]
+	f := newFlags("replay "+action, stderr)
 	var cfg config
 	var c remote
 	var remoteOnly bool
-	f.Usage = func() { fmt.Fprint(stderr, replayUsage); f.PrintDefaults() }
-	c.flags(f)
-	f.str(&cfg.EventStore, "eventstore", "SHARELEDGER_EVENTSTORE", "", "event store, as for serve")
-	f.str(&cfg.ReadModels, "readmodels", "SHARELEDGER_READMODELS", "", "read-model store, as for serve")
+	usage := verifyUsage
+	f.str(&c.dataDir, "data", "SHARELEDGER_DATA", "shareledger-data", "the service's data folder (the embedded stores and the signing key)")
+	f.str(&cfg.EventStore, "eventstore", "SHARELEDGER_EVENTSTORE", "", "event store, as for serve: empty for the embedded Pebble store in --data")
+	f.str(&cfg.ReadModels, "readmodels", "SHARELEDGER_READMODELS", "", "read-model store, as for serve: empty for embedded bbolt in --data")
 	f.str(&cfg.PGSchema, "pg-schema", "SHARELEDGER_PG_SCHEMA", "shareledger", "PostgreSQL schema")
-	f.num(&cfg.SnapshotEvery, "snapshot-every", "SHARELEDGER_SNAPSHOT_EVERY", 10000, "snapshot for point-in-time answers every so many events of a rebuild (0: never)")
-	f.BoolVar(&remoteOnly, "remote", false, "ask the running service at --url to rebuild, whatever the stores")
-	if len(args) == 0 {
-		f.Usage()
-		return errors.New("name verify or rebuild")
+	if action == "rebuild" {
+		usage = rebuildUsage
+		f.str(&c.base, "url", "SHARELEDGER_URL", "http://127.0.0.1:8080", "the running service, asked to rebuild when it holds the embedded stores")
+		f.str(&c.token, "token", "SHARELEDGER_TOKEN", "", "an operator's token for --url (default: minted with the signing key in --data)")
+		f.num(&cfg.SnapshotEvery, "snapshot-every", "SHARELEDGER_SNAPSHOT_EVERY", 10000, "snapshot for point-in-time answers every so many events of a rebuild (0: never)")
+		f.BoolVar(&remoteOnly, "remote", false, "ask the running service at --url to rebuild, whatever the stores")
 	}
-	action := args[0]
+	f.Usage = func() { fmt.Fprint(f.Output(), usage); f.PrintDefaults() }
 	if err := f.Parse(args[1:]); err != nil {
 		return err
 	}
 	cfg.DataDir = c.dataDir
-	if action != "verify" && action != "rebuild" {
-		f.Usage()
-		return fmt.Errorf("unknown replay action %q", action)
-	}
 	all := tabled(projectionList(notify.Dir{Path: os.DevNull}, 0))
 	chosen, err := choose(all, f.Args())
 	if err != nil {

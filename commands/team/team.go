@@ -241,7 +241,7 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		if err != nil {
 			return err
 		}
-		role, err := team.ParseRole(b.Role)
+		role, err := team.ParseRoleName(b.Role)
 		if err != nil {
 			return err
 		}
@@ -283,7 +283,7 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		if err := commands.Decode(w, r, &b); err != nil {
 			return err
 		}
-		role, err := team.ParseRole(b.Role)
+		role, err := team.ParseRoleName(b.Role)
 		if err != nil {
 			return err
 		}

@@ -50,6 +50,19 @@ func ParseRole(s string) (Role, error) {
 	return Role{}, domain.Invalidf("invalid-role", "role %q is not User or Administrator", s)
 }
 
+// ParseRoleName reads a role as a command names it: user or
+// administrator, as the product writes them (User, Administrator) or in
+// lower case. A CSV file's roles are read more leniently (ParseRole).
+func ParseRoleName(s string) (Role, error) {
+	switch s {
+	case "user", "User":
+		return User, nil
+	case "administrator", "Administrator":
+		return Administrator, nil
+	}
+	return Role{}, domain.Invalidf("invalid-role", "role %s is not User or Administrator", domain.Quote(s))
+}
+
 // MarshalText stores a role by name.
 func (r Role) MarshalText() ([]byte, error) { return []byte(r.name), nil }
 
