@@ -261,6 +261,9 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		if _, err := io.Copy(io.Discard, body); err != nil {
 			return &problem.BadRequest{Code: "invalid-csv", Err: err}
 		}
+		if len(imp.Invitations) == 0 {
+			return domain.Invalidf("empty-csv", "the file has no rows of people to invite (email, group, role)")
+		}
 		c.Invitees = imp.Invitations
 		c.Decide = func(p *team.Project, by team.Caller, invitees []team.Invitation) (any, error) {
 			d, err := invite(p, by, invitees)
