@@ -239,6 +239,9 @@ func (a *API) waitTimeout() time.Duration {
 	return a.WaitTimeout
 }
 
+// MaxCursor bounds the cursor of a list.
+const MaxCursor = 2048
+
 func pageOf(r *http.Request, prefix string) (projections.Page, error) {
 	p := projections.Page{Prefix: prefix, Limit: 50}
 	if s := r.URL.Query().Get("limit"); s != "" {
@@ -249,6 +252,12 @@ func pageOf(r *http.Request, prefix string) (projections.Page, error) {
 		p.Limit = n
 	}
 	if c := r.URL.Query().Get("cursor"); c != "" {
+		// A cursor is the key of the last item of a page, after the
+		// list's prefix: keys are bounded (projections.Key), so a longer
+		// one was never handed out.
+		if len(c) > MaxCursor {
+			return p, &problem.BadRequest{Code: "invalid-cursor", Err: fmt.Errorf("cursor must be at most %d bytes, as the previous page's next gave it", MaxCursor)}
+		}
 		p.After = prefix + c
 	}
 	return p, nil

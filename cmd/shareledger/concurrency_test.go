@@ -10,8 +10,10 @@ import (
 )
 
 // TestConcurrentCommands races commands on one partnership: different
-// commands all succeed (conflicts are retried), and copies of one command
-// (one Idempotency-Key) append once.
+// commands all succeed (conflicts are retried), copies of one command (one
+// Idempotency-Key) append once, and of conflicting commands (the same
+// assignment sent without a key; the two last administrators leaving at
+// once) exactly one succeeds and the others are refused with 409.
 func TestConcurrentCommands(t *testing.T) {
 	s := start(t, testConfig(t, backends[0]))
 	alice, bob := s.as("alice@acme.test", "acme"), s.as("bob@rentco.test", "rentco")
@@ -66,4 +68,55 @@ func TestConcurrentCommands(t *testing.T) {
 	if got := status.Items[0].Head.Commit - before.Commit; got != 2 {
 		t.Fatalf("the log grew by %d events for one project and one assignment sent 8 times, want 2", got)
 	}
+
+	// Conflicting: the same assignment of another device, sent 8 times
+	// without a key, is one decision; the other 7 see it made.
+	other := alice.command("POST", "/v1/projects", map[string]any{"name": "Tunnel"}).ID
+	statuses := make([]int, 8)
+	for i := range statuses {
+		wg.Go(func() {
+			statuses[i] = alice.do("POST", "/v1/devices/"+ids[1]+"/projects", map[string]any{"project": other}).status
+		})
+	}
+	wg.Wait()
+	if ok, conflicts := count(statuses, http.StatusOK), count(statuses, http.StatusConflict); ok != 1 || conflicts != 7 {
+		t.Fatalf("8 conflicting assignments: %v, want one 200 and seven 409", statuses)
+	}
+
+	// The two last administrators of a cloud project leave at once: one
+	// may, the other is then the last and may not.
+	ada, eve := s.as("ada@crew.test", "crew"), s.as("eve@crew.test", "crew")
+	ada.command("POST", "/v1/identities", map[string]any{"name": "Ada"})
+	eve.command("POST", "/v1/identities", map[string]any{"name": "Eve"})
+	races, lastAdminHeld := 10, 0
+	for range races {
+		p := ada.command("POST", "/v1/cloud-projects", map[string]any{"name": "Race"}).ID
+		ada.command("POST", "/v1/cloud-projects/"+p+"/invitations", map[string]any{"email": "eve@crew.test", "role": "Administrator"})
+		left := make([]int, 2)
+		for i, c := range []client{ada, eve} {
+			wg.Go(func() { left[i] = c.do("POST", "/v1/cloud-projects/"+p+"/leave", nil).status })
+		}
+		wg.Wait()
+		if count(left, http.StatusOK) != 1 || count(left, http.StatusConflict) != 1 {
+			t.Fatalf("the two last administrators leaving at once: %v, want one 200 and one 409", left)
+		}
+		lastAdminHeld++
+	}
+	writeReport(t, "concurrency", fmt.Sprintf(`| race | sent at once | outcome |
+| --- | --- | --- |
+| different shares on one partnership stream | %d | all %d succeed (conflicts retried), all %d devices shared |
+| one command, one Idempotency-Key | %d | one append, every copy answers the same position |
+| one assignment without a key | %d | one 200, seven 409 already-assigned |
+| the two last administrators leave | 2, %d times | each time one 200 and one 409 last-administrator (%d of %d) |
+`, n, n, n, len(results), len(statuses), races, lastAdminHeld, races))
+}
+
+func count(statuses []int, status int) int {
+	n := 0
+	for _, s := range statuses {
+		if s == status {
+			n++
+		}
+	}
+	return n
 }

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -84,21 +82,12 @@ func TestSeveralInstances(t *testing.T) {
 					continue
 				}
 				c := at(n).as("bob@rentco.test", "rentco")
-				r := c.tryDo("POST", "/v1/devices", map[string]any{"serial": fmt.Sprintf("S%d-%d", w, i), "name": "D"})
-				if r == nil || r.status != http.StatusCreated {
-					continue
+				dev, pos, ok := registerAndShare(c, fmt.Sprintf("S%d-%d", w, i))
+				if !ok {
+					continue // not acknowledged: it is not counted
 				}
-				var dev commandResult
-				_ = json.Unmarshal(r.body, &dev)
-				r = c.tryDo("POST", "/v1/partners/ACME/devices", map[string]any{"devices": []string{dev.ID}})
-				if r == nil || r.status != http.StatusOK {
-					continue // the device exists but was not shared; it is not counted
-				}
-				var res commandResult
-				_ = json.Unmarshal(r.body, &res)
-				pos, _ := eventstore.ParsePosition(res.Position)
 				mu.Lock()
-				acked = append(acked, dev.ID)
+				acked = append(acked, dev)
 				if last.Less(pos) {
 					last = pos
 				}

@@ -2,8 +2,11 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -60,6 +63,7 @@ func TestEveryOperationAsDescribed(t *testing.T) {
 	}
 	tried, refused := 0, 0
 	outcomes := map[int]int{} // status of each operation's valid request
+	var table []routeTally
 	for _, o := range ops {
 		caller := alice
 		secured := o.op.Security == nil || len(*o.op.Security) > 0
@@ -69,16 +73,29 @@ func TestEveryOperationAsDescribed(t *testing.T) {
 			}
 		}
 		name := o.method + " " + o.path
+		tally := routeTally{route: name}
 		t.Run(name, func(t *testing.T) {
 			path := fx.path(o.path)
 			query := fx.query(o.op)
 			body, ctype := fx.body(o.op)
-			send := func(c client, path, query string, body any, ctype string) response {
+			send := func(c client, path, query string, body any, ctype string) (response, error) {
 				t.Helper()
 				tried++
 				target := path
 				if query != "" {
 					target += "?" + query
+				}
+				req, err := newRequest(c, o.method, target, body, "Content-Type", ctype)
+				if ctype == "" {
+					req, err = newRequest(c, o.method, target, body)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				var sent []byte
+				if req.GetBody != nil {
+					rd, _ := req.GetBody()
+					sent, _ = io.ReadAll(rd)
 				}
 				var r response
 				if ctype != "" && ctype != "application/json" {
@@ -89,42 +106,200 @@ func TestEveryOperationAsDescribed(t *testing.T) {
 				if r.status >= 500 {
 					t.Fatalf("%s %s: %d %s", o.method, target, r.status, r.body)
 				}
-				return r
+				return r, contractError(req, sent, r.status, r.header, r.body)
 			}
-			refuse := func(why string, c client, path, query string, body any, ctype string) {
-				t.Helper()
+			for _, bad := range badRequests(o.path, o.op, fx, path, query, body, ctype) {
+				c := caller
+				if bad.anonymous {
+					if !secured {
+						continue
+					}
+					c = client{s: s}
+				}
 				before := head()
-				r := send(c, path, query, body, ctype)
-				if r.status < 400 {
-					t.Errorf("%s: %d %s, want a 4xx", why, r.status, r.body)
+				r, contractErr := send(c, bad.path, bad.query, bad.body, bad.ctype)
+				after := head()
+				tally.tried++
+				switch {
+				case r.status < 400:
+					t.Errorf("%s: %d %.300s, want a 4xx", bad.why, r.status, r.body)
+				case after != before:
+					t.Errorf("%s: refused with %d yet the log moved from %s to %s", bad.why, r.status, before, after)
+				case contractErr != nil:
+					// client.do has reported it
+				default:
+					tally.clean++
+					refused++
+					continue
 				}
-				if after := head(); after != before {
-					t.Errorf("%s: refused with %d yet the log moved from %s to %s", why, r.status, before, after)
-				}
-				refused++
+				tally.wrong++
 			}
-			if ctype == "application/json" {
-				refuse("an unknown body field", caller, path, query, withUnknownField(body), ctype)
-				refuse("a body that is not JSON", caller, path, query, "{", ctype)
-			}
-			for _, p := range pathParams(o.path) {
-				bad := strings.Replace(path, "/"+url.PathEscape(fx.param(o.path, p))+"/", "/"+url.PathEscape("no such "+p+"!")+"/", 1)
-				if bad == path {
-					bad = strings.TrimSuffix(path, url.PathEscape(fx.param(o.path, p))) + url.PathEscape("no such "+p+"!")
-				}
-				refuse("a malformed "+p, caller, bad, query, body, ctype)
-			}
-			if secured {
-				refuse("no token", client{s: s}, path, query, body, ctype)
-			}
-			r := send(caller, path, query, body, ctype)
+			r, _ := send(caller, path, query, body, ctype)
 			outcomes[r.status]++
 			if testing.Verbose() && r.status >= 300 {
 				t.Logf("the valid request answered %d %.200s", r.status, r.body)
 			}
 		})
+		table = append(table, tally)
 	}
 	t.Logf("%d operations, %d requests, %d refusals checked; the valid requests answered %v", len(ops), tried, refused, outcomes)
+	writeReport(t, "bad-inputs", badInputReport(table))
+}
+
+// routeTally counts the bad requests sent to one route: how many, how
+// many were refused cleanly (a documented 4xx, nothing appended), and how
+// many were not.
+type routeTally struct {
+	route               string
+	tried, clean, wrong int
+}
+
+func badInputReport(table []routeTally) string {
+	var b strings.Builder
+	total := routeTally{route: "all routes"}
+	b.WriteString("| route | bad inputs tried | refused cleanly | wrong |\n| --- | --- | --- | --- |\n")
+	for _, r := range table {
+		fmt.Fprintf(&b, "| `%s` | %d | %d | %d |\n", r.route, r.tried, r.clean, r.wrong)
+		total.tried, total.clean, total.wrong = total.tried+r.tried, total.clean+r.clean, total.wrong+r.wrong
+	}
+	fmt.Fprintf(&b, "| **%s** | **%d** | **%d** | **%d** |\n", total.route, total.tried, total.clean, total.wrong)
+	return b.String()
+}
+
+// writeReport writes a figure of docs/reliability.md to the folder named
+// by SHARELEDGER_RELIABILITY_OUT, when it is set.
+func writeReport(t *testing.T, name, text string) {
+	t.Helper()
+	dir := os.Getenv("SHARELEDGER_RELIABILITY_OUT")
+	if dir == "" {
+		return
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".md"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// badRequest is one way to get a request wrong.
+type badRequest struct {
+	why         string
+	path, query string
+	body        any
+	ctype       string
+	anonymous   bool
+}
+
+// badRequests are the wrong variants of an operation's valid request:
+// the body (unknown field, not JSON, each field missing, of the wrong
+// type, too long, with NUL or a bidirectional override, too many list
+// items), each path parameter malformed, query parameters out of range,
+// and no token.
+func badRequests(route string, op *openapi3.Operation, fx *fixtures, path, query string, body any, ctype string) []badRequest {
+	var out []badRequest
+	add := func(why string, p, q string, b any) {
+		out = append(out, badRequest{why: why, path: p, query: q, body: b, ctype: ctype})
+	}
+	if ctype == "application/json" {
+		add("an unknown body field", path, query, withUnknownField(body))
+		add("a body that is not JSON", path, query, "{")
+		add("two JSON values", path, query, "{} {}")
+		add("a JSON array for an object", path, query, "[]")
+		schema := op.RequestBody.Value.Content.Get("application/json").Schema.Value
+		valid, _ := body.(map[string]any)
+		for _, field := range schema.Required {
+			add("no "+field, path, query, without(valid, field))
+		}
+		for field, ref := range schema.Properties {
+			f := ref.Value
+			switch {
+			case f.Type.Is("string") || len(f.AnyOf) > 0 || len(f.Enum) > 0:
+				long := 100_000
+				if f.MaxLength != nil {
+					long = int(*f.MaxLength) + 1
+				}
+				add(field+" too long", path, query, with(valid, field, strings.Repeat("x", long)))
+				add(field+" with NUL", path, query, with(valid, field, "a\u0000b"))
+				add(field+" with a right-to-left override", path, query, with(valid, field, "a\u202eb"))
+				add(field+" a number", path, query, with(valid, field, 12345))
+			case f.Type.Is("array"):
+				many := make([]string, 1001)
+				for i := range many {
+					many[i] = fmt.Sprintf("x%d@x.test", i)
+				}
+				add(field+" with 1,001 items", path, query, with(valid, field, many))
+				add(field+" a string", path, query, with(valid, field, "x"))
+			case f.Type.Is("boolean"):
+				add(field+" a string", path, query, with(valid, field, "yes"))
+			case f.Type.Is("object"):
+				add(field+" a string", path, query, with(valid, field, "x"))
+			}
+		}
+	}
+	if ctype == "text/csv" {
+		add("a CSV row that is not an e-mail address", path, query, "email,group,role\nnot-an-email,,User\n")
+		add("an empty file", path, query, "")
+	}
+	for _, p := range pathParams(route) {
+		v := url.PathEscape(fx.param(route, p))
+		for _, bad := range []string{"no such " + p + "!", strings.Repeat("y", 300), "a\x00b"} {
+			bp := strings.Replace(path, "/"+v+"/", "/"+url.PathEscape(bad)+"/", 1)
+			if bp == path {
+				bp = strings.TrimSuffix(path, v) + url.PathEscape(bad)
+			}
+			add(fmt.Sprintf("path parameter %s %.20q", p, bad), bp, query, body)
+		}
+	}
+	for _, ref := range op.Parameters {
+		p := ref.Value
+		if p == nil || p.In != "query" {
+			continue
+		}
+		q, _ := url.ParseQuery(query)
+		var bad []string
+		switch p.Name {
+		case "limit":
+			bad = []string{"0", "-1", "100000", "ten"}
+		case "position", "atPosition":
+			bad = []string{"not-a-position", "-5"}
+		case "asOf", "from", "to":
+			bad = []string{"yesterday", "2026-13-45T99:00:00Z"}
+		case "cursor":
+			bad = []string{strings.Repeat("z", 5000)}
+		default:
+			if p.Schema != nil && p.Schema.Value != nil && len(p.Schema.Value.Enum) > 0 {
+				bad = []string{"bogus"}
+			}
+		}
+		for _, v := range bad {
+			q2 := url.Values{}
+			for k, vs := range q {
+				q2[k] = vs
+			}
+			q2.Set(p.Name, v)
+			add(fmt.Sprintf("query %s=%.20s", p.Name, v), path, q2.Encode(), body)
+		}
+	}
+	out = append(out, badRequest{why: "no token", path: path, query: query, body: body, ctype: ctype, anonymous: true})
+	return out
+}
+
+func with(m map[string]any, k string, v any) map[string]any {
+	out := map[string]any{k: v}
+	for k2, v2 := range m {
+		if k2 != k {
+			out[k2] = v2
+		}
+	}
+	return out
+}
+
+func without(m map[string]any, k string) map[string]any {
+	out := map[string]any{}
+	for k2, v2 := range m {
+		if k2 != k {
+			out[k2] = v2
+		}
+	}
+	return out
 }
 
 // fixtures names things that exist, for path parameters and bodies.

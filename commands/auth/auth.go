@@ -190,7 +190,7 @@ func (k *Keys) Require(onError func(http.ResponseWriter, *http.Request, error)) 
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h := r.Header.Get("Authorization")
-			token, ok := strings.CutPrefix(h, "Bearer ")
+			token, ok := bearer(h)
 			if !ok || token == "" {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="shareledger"`)
 				onError(w, r, fmt.Errorf("%w: send Authorization: Bearer <token> (mint one with `shareledger token`)", ErrUnauthenticated))
@@ -215,7 +215,7 @@ func (k *Keys) Require(onError func(http.ResponseWriter, *http.Request, error)) 
 func (k *Keys) RequireOperator(onError func(http.ResponseWriter, *http.Request, error)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			token, ok := bearer(r.Header.Get("Authorization"))
 			if !ok || token == "" {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="shareledger"`)
 				onError(w, r, fmt.Errorf("%w: send Authorization: Bearer <operator token> (mint one with `shareledger token --operator`)", ErrUnauthenticated))
@@ -235,6 +235,13 @@ func (k *Keys) RequireOperator(onError func(http.ResponseWriter, *http.Request, 
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// bearer is the token of an Authorization header of the Bearer scheme,
+// whose name is case-insensitive (RFC 9110, 11.1).
+func bearer(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(h, " ")
+	return token, ok && strings.EqualFold(scheme, "Bearer")
 }
 
 // Caller is the authenticated caller of a request that passed Require.

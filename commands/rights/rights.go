@@ -210,6 +210,11 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		if err := commands.Decode(w, r, &b); err != nil {
 			return err
 		}
+		if b.Rights == nil {
+			// Defining a role again replaces its rights: say them, even
+			// when there are none ({}).
+			return domain.Invalidf("no-rights", "name the role's rights by kind, e.g. {\"fleet\":{\"item\":\"view\",\"member\":\"view\"}}, or {} for none")
+		}
 		set := map[rights.Kind]rights.Rights{}
 		for k, v := range b.Rights {
 			kind, err := rights.ParseKind(k)
