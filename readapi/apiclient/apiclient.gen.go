@@ -1019,6 +1019,9 @@ type PartnerPage struct {
 	Next  *string   `json:"next,omitempty"`
 }
 
+// Position a log position as commands answer it: 42, or 42.40 on EventStoreDB (commit.prepare)
+type Position = string
+
 // Problem defines model for Problem.
 type Problem struct {
 	// Code stable machine-readable code
@@ -1116,17 +1119,14 @@ type TeamRole string
 // AsOf defines model for AsOf.
 type AsOf = time.Time
 
-// AtPosition defines model for AtPosition.
-type AtPosition = string
+// AtPosition a log position as commands answer it: 42, or 42.40 on EventStoreDB (commit.prepare)
+type AtPosition = Position
 
 // CorrelationID defines model for CorrelationID.
 type CorrelationID = string
 
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
-
-// Position defines model for Position.
-type Position = string
 
 // TooManyMails defines model for TooManyMails.
 type TooManyMails = Problem
@@ -1154,9 +1154,11 @@ type OpenAccountJSONBody struct {
 
 // OpenAccountParams defines parameters for OpenAccount.
 type OpenAccountParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // GetAuditTrailParams defines parameters for GetAuditTrail.
@@ -1199,16 +1201,20 @@ type CreateCloudProjectJSONBody struct {
 
 // CreateCloudProjectParams defines parameters for CreateCloudProject.
 type CreateCloudProjectParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // DeleteCloudProjectParams defines parameters for DeleteCloudProject.
 type DeleteCloudProjectParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // RenameCloudProjectJSONBody defines parameters for RenameCloudProject.
@@ -1219,16 +1225,20 @@ type RenameCloudProjectJSONBody struct {
 
 // RenameCloudProjectParams defines parameters for RenameCloudProject.
 type RenameCloudProjectParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // AccessCloudProjectParams defines parameters for AccessCloudProject.
 type AccessCloudProjectParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // InviteMemberJSONBody defines parameters for InviteMember.
@@ -1244,16 +1254,20 @@ type InviteMemberJSONBody struct {
 
 // InviteMemberParams defines parameters for InviteMember.
 type InviteMemberParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // InviteMembersFromCSVParams defines parameters for InviteMembersFromCSV.
 type InviteMembersFromCSVParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // ListJobsParams defines parameters for ListJobs.
@@ -1278,16 +1292,20 @@ type CreateJobJSONBody struct {
 
 // CreateJobParams defines parameters for CreateJob.
 type CreateJobParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // DeleteJobParams defines parameters for DeleteJob.
 type DeleteJobParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // RenameJobJSONBody defines parameters for RenameJob.
@@ -1298,9 +1316,11 @@ type RenameJobJSONBody struct {
 
 // RenameJobParams defines parameters for RenameJob.
 type RenameJobParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // AssignJobJSONBody defines parameters for AssignJob.
@@ -1310,16 +1330,20 @@ type AssignJobJSONBody struct {
 
 // AssignJobParams defines parameters for AssignJob.
 type AssignJobParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // UnassignJobParams defines parameters for UnassignJob.
 type UnassignJobParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // ReassignJobJSONBody defines parameters for ReassignJob.
@@ -1332,23 +1356,29 @@ type ReassignJobJSONBody struct {
 
 // ReassignJobParams defines parameters for ReassignJob.
 type ReassignJobParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // LeaveCloudProjectParams defines parameters for LeaveCloudProject.
 type LeaveCloudProjectParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // RemoveMemberParams defines parameters for RemoveMember.
 type RemoveMemberParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // ChangeMemberRoleJSONBody defines parameters for ChangeMemberRole.
@@ -1359,9 +1389,11 @@ type ChangeMemberRoleJSONBody struct {
 
 // ChangeMemberRoleParams defines parameters for ChangeMemberRole.
 type ChangeMemberRoleParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // AddStylesheetJSONBody defines parameters for AddStylesheet.
@@ -1372,16 +1404,20 @@ type AddStylesheetJSONBody struct {
 
 // AddStylesheetParams defines parameters for AddStylesheet.
 type AddStylesheetParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // RemoveStylesheetParams defines parameters for RemoveStylesheet.
 type RemoveStylesheetParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // GetTeamParams defines parameters for GetTeam.
@@ -1413,9 +1449,11 @@ type CreateCollectionJSONBody struct {
 
 // CreateCollectionParams defines parameters for CreateCollection.
 type CreateCollectionParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // CreateCollectionJSONBodyKind defines parameters for CreateCollection.
@@ -1431,9 +1469,11 @@ type AddCollectionMemberJSONBody struct {
 
 // AddCollectionMemberParams defines parameters for AddCollectionMember.
 type AddCollectionMemberParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // AddCollectionMemberJSONBodyKind defines parameters for AddCollectionMember.
@@ -1441,9 +1481,11 @@ type AddCollectionMemberJSONBodyKind string
 
 // RemoveCollectionMemberParams defines parameters for RemoveCollectionMember.
 type RemoveCollectionMemberParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // MakeCollectionPrivateJSONBody defines parameters for MakeCollectionPrivate.
@@ -1453,23 +1495,29 @@ type MakeCollectionPrivateJSONBody struct {
 
 // MakeCollectionPrivateParams defines parameters for MakeCollectionPrivate.
 type MakeCollectionPrivateParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // MakeCollectionPublicParams defines parameters for MakeCollectionPublic.
 type MakeCollectionPublicParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // UnshareCollectionParams defines parameters for UnshareCollection.
 type UnshareCollectionParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // ShareCollectionJSONBody defines parameters for ShareCollection.
@@ -1480,9 +1528,11 @@ type ShareCollectionJSONBody struct {
 
 // ShareCollectionParams defines parameters for ShareCollection.
 type ShareCollectionParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // ShareCollectionJSONBodyItem defines parameters for ShareCollection.
@@ -1524,9 +1574,11 @@ type RegisterDeviceJSONBody struct {
 
 // RegisterDeviceParams defines parameters for RegisterDevice.
 type RegisterDeviceParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // GetDeviceParams defines parameters for GetDevice.
@@ -1549,9 +1601,11 @@ type UseBaseStationServiceJSONBody struct {
 
 // UseBaseStationServiceParams defines parameters for UseBaseStationService.
 type UseBaseStationServiceParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // SendDesignToDeviceJSONBody defines parameters for SendDesignToDevice.
@@ -1564,9 +1618,11 @@ type SendDesignToDeviceJSONBody struct {
 
 // SendDesignToDeviceParams defines parameters for SendDesignToDevice.
 type SendDesignToDeviceParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // AssignDeviceToProjectJSONBody defines parameters for AssignDeviceToProject.
@@ -1577,16 +1633,20 @@ type AssignDeviceToProjectJSONBody struct {
 
 // AssignDeviceToProjectParams defines parameters for AssignDeviceToProject.
 type AssignDeviceToProjectParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // UnassignDeviceFromProjectParams defines parameters for UnassignDeviceFromProject.
 type UnassignDeviceFromProjectParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // AddHierarchyNodeJSONBody defines parameters for AddHierarchyNode.
@@ -1603,9 +1663,11 @@ type AddHierarchyNodeJSONBody struct {
 
 // AddHierarchyNodeParams defines parameters for AddHierarchyNode.
 type AddHierarchyNodeParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // MoveHierarchyNodeJSONBody defines parameters for MoveHierarchyNode.
@@ -1616,9 +1678,11 @@ type MoveHierarchyNodeJSONBody struct {
 
 // MoveHierarchyNodeParams defines parameters for MoveHierarchyNode.
 type MoveHierarchyNodeParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // PlaceOnHierarchyJSONBody defines parameters for PlaceOnHierarchy.
@@ -1631,9 +1695,11 @@ type PlaceOnHierarchyJSONBody struct {
 
 // PlaceOnHierarchyParams defines parameters for PlaceOnHierarchy.
 type PlaceOnHierarchyParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // PlaceOnHierarchyJSONBodyKind defines parameters for PlaceOnHierarchy.
@@ -1655,9 +1721,11 @@ type CreateIdentityJSONBody struct {
 
 // CreateIdentityParams defines parameters for CreateIdentity.
 type CreateIdentityParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // ListMyCloudProjectsParams defines parameters for ListMyCloudProjects.
@@ -1733,9 +1801,11 @@ type RequestPartnerJSONBody struct {
 
 // RequestPartnerParams defines parameters for RequestPartner.
 type RequestPartnerParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // RequestPartnerJSONBodyType defines parameters for RequestPartner.
@@ -1743,16 +1813,20 @@ type RequestPartnerJSONBodyType string
 
 // ApprovePartnerParams defines parameters for ApprovePartner.
 type ApprovePartnerParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // DeclinePartnerParams defines parameters for DeclinePartner.
 type DeclinePartnerParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // ShareDevicesWithPartnerJSONBody defines parameters for ShareDevicesWithPartner.
@@ -1762,16 +1836,20 @@ type ShareDevicesWithPartnerJSONBody struct {
 
 // ShareDevicesWithPartnerParams defines parameters for ShareDevicesWithPartner.
 type ShareDevicesWithPartnerParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // EndPartnershipParams defines parameters for EndPartnership.
 type EndPartnershipParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // UnshareDevicesFromPartnerJSONBody defines parameters for UnshareDevicesFromPartner.
@@ -1781,16 +1859,20 @@ type UnshareDevicesFromPartnerJSONBody struct {
 
 // UnshareDevicesFromPartnerParams defines parameters for UnshareDevicesFromPartner.
 type UnshareDevicesFromPartnerParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // WithdrawPartnerRequestParams defines parameters for WithdrawPartnerRequest.
 type WithdrawPartnerRequestParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // ListProjectionStatusParams defines parameters for ListProjectionStatus.
@@ -1807,9 +1889,11 @@ type CreateProjectJSONBody struct {
 
 // CreateProjectParams defines parameters for CreateProject.
 type CreateProjectParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // CheckRightParams defines parameters for CheckRight.
@@ -1934,9 +2018,11 @@ type DefineRoleJSONBody struct {
 
 // DefineRoleParams defines parameters for DefineRole.
 type DefineRoleParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // DefineRoleJSONBodyRightsItem defines parameters for DefineRole.
@@ -1968,9 +2054,11 @@ type SetDirectRightsJSONBody struct {
 
 // SetDirectRightsParams defines parameters for SetDirectRights.
 type SetDirectRightsParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // SetDirectRightsJSONBodyItem defines parameters for SetDirectRights.
@@ -1986,16 +2074,20 @@ type GrantRoleJSONBody struct {
 
 // GrantRoleParams defines parameters for GrantRole.
 type GrantRoleParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // RevokeRoleParams defines parameters for RevokeRole.
 type RevokeRoleParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // AddUserJSONBody defines parameters for AddUser.
@@ -2012,9 +2104,11 @@ type AddUserJSONBody struct {
 
 // AddUserParams defines parameters for AddUser.
 type AddUserParams struct {
-	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
-	XCorrelationID *CorrelationID  `json:"X-Correlation-ID,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // AddUserJSONBodyRole defines parameters for AddUser.
@@ -10743,6 +10837,8 @@ type StartRebuildResponse struct {
 	ApplicationproblemJSON403 *Problem
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
 	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
 	ApplicationproblemJSON501 *Problem
 }
@@ -10770,6 +10866,11 @@ func (r StartRebuildResponse) GetApplicationproblemJSON403() *Problem {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r StartRebuildResponse) GetApplicationproblemJSON409() *Problem {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r StartRebuildResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
@@ -15603,6 +15704,8 @@ type ListVisibleMembersResponse struct {
 	ApplicationproblemJSON403 *Problem
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Problem
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -15639,6 +15742,11 @@ func (r ListVisibleMembersResponse) GetApplicationproblemJSON403() *Problem {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ListVisibleMembersResponse) GetApplicationproblemJSON404() *Problem {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListVisibleMembersResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -17823,6 +17931,13 @@ func ParseStartRebuildResponse(rsp *http.Response) (*StartRebuildResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
 		var dest Problem
@@ -21892,6 +22007,13 @@ func ParseListVisibleMembersResponse(rsp *http.Response) (*ListVisibleMembersRes
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Problem
