@@ -5,16 +5,12 @@ import (
 
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/domain/account"
-	"github.com/shareledger/shareledger/domain/partnership"
 )
-
-// AccountStream is the stream of an account.
-func AccountStream(id domain.AccountID) string { return "account-" + string(id) }
 
 // Member loads the caller's account and checks that the caller belongs to
 // it. Every command starts here: nobody acts for an account they are not in.
 func (r Repo) Member(ctx context.Context, m Meta) (*account.Account, domain.Member, error) {
-	l, err := r.Load(ctx, AccountStream(m.Caller.Account))
+	l, err := r.Load(ctx, account.Stream(m.Caller.Account))
 	if err != nil {
 		return nil, domain.Member{}, err
 	}
@@ -32,7 +28,7 @@ func (r Repo) Account(ctx context.Context, organization string) (*account.Accoun
 	if err != nil {
 		return nil, err
 	}
-	l, err := r.Load(ctx, AccountStream(id))
+	l, err := r.Load(ctx, account.Stream(id))
 	if err != nil {
 		return nil, err
 	}
@@ -42,26 +38,3 @@ func (r Repo) Account(ctx context.Context, organization string) (*account.Accoun
 	}
 	return acc, nil
 }
-
-// DeviceStream is the stream of a device.
-func DeviceStream(id string) string { return "device-" + id }
-
-// PartnershipStream is the stream of the partnership of two accounts.
-func PartnershipStream(a, b domain.AccountID) string {
-	return "partnership-" + string(partnership.IDOf(a, b))
-}
-
-// AccessStream is the stream of an account's roles and direct rights.
-func AccessStream(acc domain.AccountID) string { return "access-" + string(acc) }
-
-// HierarchyStream is the stream of an account's hierarchy.
-func HierarchyStream(acc domain.AccountID) string { return "hierarchy-" + string(acc) }
-
-// CollectionStream is the stream of a fleet, team, category or report.
-func CollectionStream(id string) string { return "collection-" + id }
-
-// CloudProjectStream is the stream of a cloud project.
-func CloudProjectStream(id string) string { return "cloudproject-" + id }
-
-// IdentityStream is the stream of a person's identity.
-func IdentityStream(u domain.UserID) string { return "identity-" + string(u) }

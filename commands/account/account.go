@@ -69,7 +69,7 @@ func (u useCases) open(ctx context.Context, c Open) (commands.Result, error) {
 	if id != c.Meta.Caller.Account {
 		return commands.Result{}, ErrTokenAccount.Withf("the token acts for account %q, not %q: mint a token with --account %s", c.Meta.Caller.Account, id, id)
 	}
-	l, err := u.repo.LoadFor(ctx, commands.AccountStream(id), c.Meta)
+	l, err := u.repo.LoadFor(ctx, account.Stream(id), c.Meta)
 	if err != nil {
 		return commands.Result{}, err
 	}
@@ -109,7 +109,7 @@ func (u useCases) createProject(ctx context.Context, c CreateProject) (commands.
 
 // change loads the caller's account, checks membership, decides and saves.
 func (u useCases) change(ctx context.Context, m commands.Meta, id string, decide func(*account.Account, domain.Member) error) (commands.Result, error) {
-	l, err := u.repo.LoadFor(ctx, commands.AccountStream(m.Caller.Account), m)
+	l, err := u.repo.LoadFor(ctx, account.Stream(m.Caller.Account), m)
 	if err != nil {
 		return commands.Result{}, err
 	}

@@ -78,7 +78,7 @@ func (u useCases) register(ctx context.Context, c Register) (commands.Result, er
 	if err != nil {
 		return commands.Result{}, err
 	}
-	l, err := u.repo.LoadFor(ctx, commands.DeviceStream(id), c.Meta)
+	l, err := u.repo.LoadFor(ctx, device.Stream(device.ID(id)), c.Meta)
 	if err != nil {
 		return commands.Result{}, err
 	}
@@ -145,7 +145,7 @@ func (u useCases) use(ctx context.Context, m commands.Meta, id device.ID,
 	if err != nil {
 		return commands.Result{}, err
 	}
-	dl, err := u.repo.LoadFor(ctx, commands.DeviceStream(string(id)), m)
+	dl, err := u.repo.LoadFor(ctx, device.Stream(id), m)
 	if err != nil {
 		return commands.Result{}, err
 	}
@@ -162,7 +162,7 @@ func (u useCases) use(ctx context.Context, m commands.Meta, id device.ID,
 		}
 		return u.repo.Save(ctx, dl, m, "", d.Changes())
 	}
-	pl, err := u.repo.LoadFor(ctx, commands.PartnershipStream(by.Account, d.Owner()), m)
+	pl, err := u.repo.LoadFor(ctx, partnership.Stream(by.Account, d.Owner()), m)
 	if err != nil {
 		return commands.Result{}, err
 	}

@@ -123,7 +123,7 @@ func (u useCases) decide(ctx context.Context, c Decide) (commands.Result, error)
 func (u useCases) share(ctx context.Context, c Share) (commands.Result, error) {
 	var owned []partnership.Owned
 	for _, id := range c.Devices {
-		l, err := u.repo.Load(ctx, commands.DeviceStream(string(id)))
+		l, err := u.repo.Load(ctx, device.Stream(id))
 		if err != nil {
 			return commands.Result{}, err
 		}
@@ -160,7 +160,7 @@ func (u useCases) change(ctx context.Context, m commands.Meta, organization stri
 	if partner.ID() == by.Account {
 		return commands.Result{}, partnership.ErrSelf
 	}
-	l, err := u.repo.LoadFor(ctx, commands.PartnershipStream(by.Account, partner.ID()), m)
+	l, err := u.repo.LoadFor(ctx, partnership.Stream(by.Account, partner.ID()), m)
 	if err != nil {
 		return commands.Result{}, err
 	}

@@ -100,19 +100,19 @@ func (u useCases) change(ctx context.Context, c Change, stream func(acc domain.A
 }
 
 func (u useCases) access(ctx context.Context, c Change) (commands.Result, error) {
-	return u.change(ctx, c, commands.AccessStream, func(by domain.Member, h []domain.Event) (aggregate, error) {
+	return u.change(ctx, c, rights.AccessStream, func(by domain.Member, h []domain.Event) (aggregate, error) {
 		return rights.AccessFromHistory(by.Account, h), nil
 	})
 }
 
 func (u useCases) hierarchy(ctx context.Context, c Change) (commands.Result, error) {
-	return u.change(ctx, c, commands.HierarchyStream, func(by domain.Member, h []domain.Event) (aggregate, error) {
+	return u.change(ctx, c, rights.HierarchyStream, func(by domain.Member, h []domain.Event) (aggregate, error) {
 		return rights.HierarchyFromHistory(by.Account, h), nil
 	})
 }
 
 func (u useCases) collection(ctx context.Context, c Change) (commands.Result, error) {
-	collection := func(domain.AccountID) string { return commands.CollectionStream(c.Target) }
+	collection := func(domain.AccountID) string { return rights.CollectionStream(rights.ItemID(c.Target)) }
 	return u.change(ctx, c, collection, func(by domain.Member, h []domain.Event) (aggregate, error) {
 		col := rights.CollectionFromHistory(h)
 		if col == nil || col.Account() != by.Account {
@@ -132,7 +132,7 @@ func (u useCases) create(ctx context.Context, c Create) (commands.Result, error)
 		return commands.Result{}, err
 	}
 	id := commands.NewID(c.Meta.CommandID, "collection")
-	l, err := u.repo.LoadFor(ctx, commands.CollectionStream(id), c.Meta)
+	l, err := u.repo.LoadFor(ctx, rights.CollectionStream(rights.ItemID(id)), c.Meta)
 	if err != nil {
 		return commands.Result{}, err
 	}

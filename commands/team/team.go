@@ -72,12 +72,12 @@ type useCases struct {
 var ErrIdentityExists = domain.NewError(domain.Conflict, "identity-exists", "this person has an identity already")
 
 func (u useCases) hasIdentity(ctx context.Context, email domain.UserID) (bool, error) {
-	recs, err := u.repo.Events.ReadStream(ctx, commands.IdentityStream(email), 0, 1)
+	recs, err := u.repo.Events.ReadStream(ctx, team.IdentityStream(email), 0, 1)
 	return len(recs) > 0, err
 }
 
 func (u useCases) createIdentity(ctx context.Context, c CreateIdentity) (commands.Result, error) {
-	l, err := u.repo.LoadFor(ctx, commands.IdentityStream(c.Meta.Caller.User), c.Meta)
+	l, err := u.repo.LoadFor(ctx, team.IdentityStream(c.Meta.Caller.User), c.Meta)
 	if err != nil {
 		return commands.Result{}, err
 	}
@@ -96,7 +96,7 @@ func (u useCases) createIdentity(ctx context.Context, c CreateIdentity) (command
 
 func (u useCases) createProject(ctx context.Context, c CreateProject) (commands.Result, error) {
 	id := commands.NewID(c.Meta.CommandID, "cloud-project")
-	l, err := u.repo.LoadFor(ctx, commands.CloudProjectStream(id), c.Meta)
+	l, err := u.repo.LoadFor(ctx, team.Stream(team.ID(id)), c.Meta)
 	if err != nil {
 		return commands.Result{}, err
 	}
@@ -111,7 +111,7 @@ func (u useCases) createProject(ctx context.Context, c CreateProject) (commands.
 }
 
 func (u useCases) change(ctx context.Context, c Change) (commands.Result, error) {
-	l, err := u.repo.LoadFor(ctx, commands.CloudProjectStream(string(c.Project)), c.Meta)
+	l, err := u.repo.LoadFor(ctx, team.Stream(c.Project), c.Meta)
 	if err != nil {
 		return commands.Result{}, err
 	}

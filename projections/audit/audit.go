@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shareledger/shareledger/domain/partnership"
+	"github.com/shareledger/shareledger/domain/team"
 	"github.com/shareledger/shareledger/eventstore"
 	"github.com/shareledger/shareledger/projections"
 )
@@ -94,9 +96,9 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 	// A partnership's stream is the shared record of its two accounts:
 	// both see everything in it (the owner sees where its shared device is
 	// used, the partner what was lent to it).
-	if pair, ok := strings.CutPrefix(r.Stream, "partnership-"); ok {
-		for _, a := range strings.Split(pair, "+") {
-			accounts[a] = true
+	if pair, ok := partnership.AccountsOfStream(r.Stream); ok {
+		for _, a := range pair {
+			accounts[string(a)] = true
 		}
 	}
 	for a := range accounts {
@@ -115,7 +117,7 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 	}
 	if v, ok := payload["project"].(string); ok && v != "" {
 		kind := "project"
-		if strings.HasPrefix(r.Stream, "cloudproject-") {
+		if team.IsProjectStream(r.Stream) {
 			kind = "cloud-project"
 		}
 		entities[Key(kind, v)] = true

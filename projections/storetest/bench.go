@@ -46,23 +46,23 @@ func SharingLog(ctx context.Context, es eventstore.Store, pairs, devicesPerPair 
 		owner, partner := domain.AccountID(fmt.Sprintf("rent%d", p)), domain.AccountID(fmt.Sprintf("build%d", p))
 		pid := partnership.IDOf(owner, partner)
 		for _, acc := range []domain.AccountID{owner, partner} {
-			if err := add("account-"+string(acc),
+			if err := add(account.Stream(acc),
 				account.AccountOpened{Account: acc, Organization: string(acc), Administrator: domain.UserID("admin@" + string(acc)), Name: "Admin"},
 				account.ProjectCreated{Account: acc, Project: "site", Name: "Site"}); err != nil {
 				return head, err
 			}
 		}
-		if err := add("partnership-"+string(pid),
+		if err := add(partnership.Stream(owner, partner),
 			partnership.PartnerRequested{Partnership: pid, Requester: partner, Partner: owner, Type: partnership.Rental, By: "admin@x"},
 			partnership.PartnerApproved{Partnership: pid, Requester: partner, Partner: owner, By: "admin@y"}); err != nil {
 			return head, err
 		}
 		for d := range devicesPerPair {
 			id := device.ID(fmt.Sprintf("dev-%d-%d", p, d))
-			if err := add("device-"+string(id), device.DeviceRegistered{Device: id, Owner: owner, Serial: string(id), Name: "Rover", Credentials: "login"}); err != nil {
+			if err := add(device.Stream(id), device.DeviceRegistered{Device: id, Owner: owner, Serial: string(id), Name: "Rover", Credentials: "login"}); err != nil {
 				return head, err
 			}
-			if err := add("partnership-"+string(pid),
+			if err := add(partnership.Stream(owner, partner),
 				partnership.DeviceSharedWithPartner{Partnership: pid, Device: id, Owner: owner, Partner: partner, By: "admin@x"},
 				device.DeviceAssignedToProject{Device: id, Account: partner, Project: "site"},
 				device.DesignSentToDevice{Device: id, Account: partner, Project: "site", Design: "deck.dxf", By: "u@y"}); err != nil {

@@ -82,14 +82,14 @@ func (g *Generator) Pair(ctx context.Context, p, devices int) error {
 	admin := func(a domain.AccountID) domain.UserID { return domain.UserID("admin@" + string(a) + ".test") }
 	sub := func(a domain.AccountID) domain.UserID { return domain.UserID("crew@" + string(a) + ".test") }
 	for _, acc := range []domain.AccountID{owner, partner} {
-		if err := g.add(ctx, "account-"+string(acc), acc,
+		if err := g.add(ctx, account.Stream(acc), acc,
 			account.AccountOpened{Account: acc, Organization: string(acc), Administrator: admin(acc), Name: "Admin"},
 			account.UserAdded{Account: acc, User: sub(acc), Name: "Crew", Role: account.User},
 			account.ProjectCreated{Account: acc, Project: "site", Name: "Site"}); err != nil {
 			return err
 		}
 	}
-	if err := g.add(ctx, "partnership-"+string(pid), partner,
+	if err := g.add(ctx, partnership.Stream(owner, partner), partner,
 		partnership.PartnerRequested{Partnership: pid, Requester: partner, Partner: owner, Type: partnership.Rental, By: admin(partner), Message: "rovers for the bridge"},
 		partnership.PartnerApproved{Partnership: pid, Requester: partner, Partner: owner, By: admin(owner)}); err != nil {
 		return err
@@ -105,7 +105,7 @@ func (g *Generator) Pair(ctx context.Context, p, devices int) error {
 		return err
 	}
 	project := team.ID(fmt.Sprintf("bridge-%d", p))
-	if err := g.add(ctx, "cloudproject-"+string(project), partner,
+	if err := g.add(ctx, team.Stream(project), partner,
 		team.CloudProjectCreated{Project: project, Name: "Bridge", By: admin(partner)},
 		team.MemberInvited{Project: project, Email: admin(partner), Role: team.Administrator, Active: true, By: admin(partner)},
 		team.MemberInvited{Project: project, Email: sub(partner), Role: team.User, Active: true, By: admin(partner)},
@@ -115,10 +115,10 @@ func (g *Generator) Pair(ctx context.Context, p, devices int) error {
 	}
 	for d := range devices {
 		id := device.ID(fmt.Sprintf("dev-%d-%d", p, d))
-		if err := g.add(ctx, "device-"+string(id), owner, device.DeviceRegistered{Device: id, Owner: owner, Serial: string(id), Name: "Rover", Credentials: "login"}); err != nil {
+		if err := g.add(ctx, device.Stream(id), owner, device.DeviceRegistered{Device: id, Owner: owner, Serial: string(id), Name: "Rover", Credentials: "login"}); err != nil {
 			return err
 		}
-		if err := g.add(ctx, "partnership-"+string(pid), owner,
+		if err := g.add(ctx, partnership.Stream(owner, partner), owner,
 			partnership.DeviceSharedWithPartner{Partnership: pid, Device: id, Owner: owner, Partner: partner, By: admin(owner)},
 			device.DeviceAssignedToProject{Device: id, Account: partner, Project: "site"},
 			device.DesignSentToDevice{Device: id, Account: partner, Project: "site", Design: "deck.dxf", By: sub(partner)}); err != nil {
@@ -136,7 +136,7 @@ func (g *Generator) Pair(ctx context.Context, p, devices int) error {
 	}
 	for d := 0; d < devices; d += 4 {
 		id := device.ID(fmt.Sprintf("dev-%d-%d", p, d))
-		if err := g.add(ctx, "partnership-"+string(pid), owner,
+		if err := g.add(ctx, partnership.Stream(owner, partner), owner,
 			partnership.DeviceUnsharedFromPartner{Partnership: pid, Device: id, Owner: owner, Partner: partner, Reason: "returned"}); err != nil {
 			return err
 		}
