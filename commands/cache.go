@@ -51,18 +51,15 @@ func (c *HistoryCache) Len() int {
 // history is an immutable value: with returns a new one whose slices never
 // share a writable tail with the old, so loads may run concurrently.
 type history struct {
-	events    []domain.Event
-	commands  []string // the command ID of each event
-	hashes    []string // the fingerprint of the request of each event
-	positions []eventstore.Position
-	last      uint64
-	exists    bool
-	bytes     int64 // estimated memory held
+	events []domain.Event
+	last   uint64
+	exists bool
+	bytes  int64 // estimated memory held
 }
 
 // perEvent is the estimated memory of one cached event beside its decoded
-// data: the slice slots, the interface, the command ID and the hash.
-const perEvent = 256
+// data: the slice slot and the interface.
+const perEvent = 64
 
 // extend returns h with the records of a stream's tail and their decoded
 // events appended, copying h's slices once.
@@ -71,20 +68,14 @@ func (h history) extend(events []domain.Event, recs []eventstore.Record) history
 		return h
 	}
 	out := history{
-		events:    append(slices.Clip(h.events), events...),
-		commands:  slices.Clip(h.commands),
-		hashes:    slices.Clip(h.hashes),
-		positions: slices.Clip(h.positions),
-		last:      recs[len(recs)-1].Revision,
-		exists:    true,
-		bytes:     h.bytes,
+		events: append(slices.Clip(h.events), events...),
+		last:   recs[len(recs)-1].Revision,
+		exists: true,
+		bytes:  h.bytes,
 	}
 	for _, r := range recs {
-		out.commands = append(out.commands, r.Meta.CommandID)
-		out.hashes = append(out.hashes, r.Meta.RequestHash)
-		out.positions = append(out.positions, r.Position)
 		// Decoded Go values take about twice their JSON's bytes.
-		out.bytes += perEvent + 2*int64(len(r.Data)) + int64(len(r.Meta.CommandID)+len(r.Meta.RequestHash))
+		out.bytes += perEvent + 2*int64(len(r.Data))
 	}
 	return out
 }

@@ -148,31 +148,57 @@ type Loaded struct {
 // command appended if it was handled before. A command whose key was
 // used before with another request is refused.
 func (r Repo) LoadFor(ctx context.Context, stream string, m Meta) (*Loaded, error) {
-	l, hashes, err := r.load(ctx, stream, m.CommandID)
+	l, err := r.Load(ctx, stream)
 	if err != nil {
 		return nil, err
 	}
-	for _, h := range hashes {
-		if h != "" && m.RequestHash != "" && h != m.RequestHash {
-			return nil, ErrIdempotencyKeyReused
-		}
+	if m.IdempotencyKey == "" {
+		// Without a key, the command's id is new: nothing to look up.
+		return l, nil
 	}
+	done, hash, err := r.handled(ctx, stream, m.CommandID)
+	if err != nil {
+		return nil, err
+	}
+	if len(done) > 0 && hash != "" && m.RequestHash != "" && hash != m.RequestHash {
+		return nil, ErrIdempotencyKeyReused
+	}
+	l.done = done
 	return l, nil
 }
+
+// handled looks up what a command appended to a stream before: the
+// positions of its events and the fingerprint of its request. It asks the
+// store for the command's first event by id, then reads on from there:
+// the cost does not depend on the stream's length.
+func (r Repo) handled(ctx context.Context, stream, cmdID string) ([]eventstore.Position, string, error) {
+	first, found, err := r.Events.Lookup(ctx, stream, EventID(cmdID, stream, 0))
+	if err != nil || !found {
+		return nil, "", err
+	}
+	recs, err := r.Events.ReadStream(ctx, stream, first.Revision, MaxEventsPerCommand)
+	if err != nil {
+		return nil, "", fmt.Errorf("load %s: %w", stream, err)
+	}
+	var done []eventstore.Position
+	for i, rec := range recs {
+		if rec.ID != EventID(cmdID, stream, i) {
+			break
+		}
+		done = append(done, rec.Position)
+	}
+	return done, first.Meta.RequestHash, nil
+}
+
+// MaxEventsPerCommand bounds what one command appends to one stream (the
+// largest is an invitation file of 20,000 rows).
+const MaxEventsPerCommand = 20_001
 
 // Exists says whether the stream has events.
 func (l *Loaded) Exists() bool { return l.exists }
 
 // Load reads and decodes a stream that a command reads but does not change.
 func (r Repo) Load(ctx context.Context, stream string) (*Loaded, error) {
-	l, _, err := r.load(ctx, stream, "")
-	return l, err
-}
-
-// load reads and decodes a stream; the events that cmdID appended before
-// are remembered, so the command can return its first outcome, with the
-// fingerprints of the requests they came from.
-func (r Repo) load(ctx context.Context, stream, cmdID string) (*Loaded, []string, error) {
 	h := r.Cache.get(stream)
 	const page = 1000
 	for {
@@ -182,12 +208,12 @@ func (r Repo) load(ctx context.Context, stream, cmdID string) (*Loaded, []string
 		}
 		recs, err := r.Events.ReadStream(ctx, stream, from, page)
 		if err != nil {
-			return nil, nil, fmt.Errorf("load %s: %w", stream, err)
+			return nil, fmt.Errorf("load %s: %w", stream, err)
 		}
 		events := make([]domain.Event, len(recs))
 		for i, rec := range recs {
 			if events[i], err = r.Registry.Decode(rec.Type, rec.Version, rec.Data); err != nil {
-				return nil, nil, fmt.Errorf("load %s: %w", stream, err)
+				return nil, fmt.Errorf("load %s: %w", stream, err)
 			}
 		}
 		h = h.extend(events, recs)
@@ -196,17 +222,7 @@ func (r Repo) load(ctx context.Context, stream, cmdID string) (*Loaded, []string
 		}
 	}
 	r.Cache.put(stream, h)
-	l := &Loaded{Stream: stream, History: h.events, last: h.last, exists: h.exists}
-	var hashes []string
-	if cmdID != "" {
-		for i, c := range h.commands {
-			if c == cmdID {
-				l.done = append(l.done, h.positions[i])
-				hashes = append(hashes, h.hashes[i])
-			}
-		}
-	}
-	return l, hashes, nil
+	return &Loaded{Stream: stream, History: h.events, last: h.last, exists: h.exists}, nil
 }
 
 // Replayed returns the first outcome of a command that was handled before.

@@ -230,6 +230,12 @@ type Store interface {
 	// ReadStream returns up to limit events of a stream from revision from
 	// on; a stream that does not exist reads as empty.
 	ReadStream(ctx context.Context, stream string, from uint64, limit int) ([]Record, error)
+	// Lookup returns the event of a stream with this id, if it is stored:
+	// how a command sent again finds what it appended the first time,
+	// whatever the length of the stream. Stores that index events by id
+	// answer from the index; EventStoreDB, which has none, reads the
+	// stream backwards from its end, up to a configured number of events.
+	Lookup(ctx context.Context, stream, id string) (Record, bool, error)
 	// ReadAll returns up to limit events of every stream after position.
 	ReadAll(ctx context.Context, after Position, limit int) ([]Record, error)
 	// Subscribe calls h with every event after position, in order: first

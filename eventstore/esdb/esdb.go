@@ -34,6 +34,11 @@ type Config struct {
 	Logger     *slog.Logger
 	// Retry is the pause before a dropped subscription resumes.
 	Retry time.Duration
+	// LookupWindow is how many of a stream's last events Lookup reads
+	// (EventStoreDB has no index of event ids): a command sent again
+	// finds its first outcome while fewer events than this were appended
+	// to its stream since (default 10,000).
+	LookupWindow int
 }
 
 // Store is the EventStoreDB event store.
@@ -57,6 +62,9 @@ func Open(cfg Config) (*Store, error) {
 	}
 	if cfg.Retry <= 0 {
 		cfg.Retry = time.Second
+	}
+	if cfg.LookupWindow <= 0 {
+		cfg.LookupWindow = 10_000
 	}
 	settings, err := esdb.ParseConnectionString(cfg.URL)
 	if err != nil {
@@ -170,6 +178,36 @@ func count(limit int) uint64 {
 		return math.MaxInt64
 	}
 	return uint64(limit)
+}
+
+// Lookup implements eventstore.Store by reading the stream backwards from
+// its end, at most LookupWindow events.
+func (s *Store) Lookup(ctx context.Context, stream, id string) (eventstore.Record, bool, error) {
+	rs, err := s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{From: esdb.End{}, Direction: esdb.Backwards}, uint64(s.cfg.LookupWindow))
+	if err != nil {
+		return eventstore.Record{}, false, fmt.Errorf("look up %s in %s: %w", id, stream, err)
+	}
+	defer rs.Close()
+	for {
+		ev, err := rs.Recv()
+		if errors.Is(err, io.EOF) {
+			return eventstore.Record{}, false, nil
+		}
+		var ee *esdb.Error
+		if errors.As(err, &ee) && ee.Code() == esdb.ErrorCodeResourceNotFound {
+			return eventstore.Record{}, false, nil
+		}
+		if err != nil {
+			return eventstore.Record{}, false, fmt.Errorf("look up %s in %s: %w", id, stream, err)
+		}
+		rec, ok, err := record(ev)
+		if err != nil {
+			return eventstore.Record{}, false, err
+		}
+		if ok && rec.ID == id {
+			return rec, true, nil
+		}
+	}
 }
 
 // ReadStream implements eventstore.Store.

@@ -111,3 +111,38 @@ func BenchmarkCatchUpFromTheDouble(b *testing.B) {
 		return s
 	})
 }
+
+// TestLookupReadsOnlyItsWindow: with no index of event ids, Lookup reads a
+// stream's last LookupWindow events and no more, so its cost does not grow
+// with the stream; an event further back is not found.
+func TestLookupReadsOnlyItsWindow(t *testing.T) {
+	d := esdbtest.Start(t)
+	s, err := esdb.Open(esdb.Config{URL: d.URL(), LookupWindow: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	evs := storetest.Events("E", 120)
+	if _, err := s.Append(ctx, "win-1", eventstore.NoStream(), evs...); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		index int
+		found bool
+	}{
+		{"the last event", 119, true},
+		{"the oldest within the window", 70, true},
+		{"just outside the window", 69, false},
+		{"the first event", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, found, err := s.Lookup(ctx, "win-1", evs[tt.index].ID)
+			if err != nil || found != tt.found || (found && rec.Revision != uint64(tt.index)) {
+				t.Fatalf("found %v at %d (err %v), want found %v", found, rec.Revision, err, tt.found)
+			}
+		})
+	}
+}

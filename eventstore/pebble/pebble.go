@@ -223,6 +223,27 @@ func replayed(b *pebble.Batch, r *eventstore.Request) (eventstore.AppendResult, 
 	return eventstore.AppendResult{LastRevision: prev.Revision, Position: eventstore.At(seq)}, true, nil
 }
 
+// Lookup implements eventstore.Store from the index of event ids.
+func (s *Store) Lookup(ctx context.Context, stream, id string) (eventstore.Record, bool, error) {
+	release, err := s.open()
+	if err != nil {
+		return eventstore.Record{}, false, err
+	}
+	defer release()
+	seq, found, err := getU64(s.db, idKey(id))
+	if err != nil || !found {
+		return eventstore.Record{}, false, err
+	}
+	var st stored
+	if err := getJSON(s.db, logKey(seq), &st); err != nil {
+		return eventstore.Record{}, false, err
+	}
+	if st.Stream != stream {
+		return eventstore.Record{}, false, nil
+	}
+	return record(seq, st), true, nil
+}
+
 // ReadStream implements eventstore.Store.
 func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, limit int) ([]eventstore.Record, error) {
 	release, err := s.open()

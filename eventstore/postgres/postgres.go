@@ -344,6 +344,19 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, limi
 	return recs, nil
 }
 
+// Lookup implements eventstore.Store from the unique index on event ids.
+func (s *Store) Lookup(ctx context.Context, stream, id string) (eventstore.Record, bool, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM es_events WHERE id = $1 AND stream = $2`, id, stream)
+	if err != nil {
+		return eventstore.Record{}, false, fmt.Errorf("look up %s in %s: %w", id, stream, err)
+	}
+	recs, err := scan(rows)
+	if err != nil || len(recs) == 0 {
+		return eventstore.Record{}, false, err
+	}
+	return recs[0], true, nil
+}
+
 // ReadAll implements eventstore.Store.
 func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM es_events WHERE position > $1 ORDER BY position`+limitSQL(limit), int64(after.Commit))

@@ -36,6 +36,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("idempotent appends", func(t *testing.T) { testIdempotent(t, h) })
 	t.Run("invalid appends", func(t *testing.T) { testInvalid(t, h) })
 	t.Run("read stream", func(t *testing.T) { testReadStream(t, h) })
+	t.Run("look up an event by id", func(t *testing.T) { testLookup(t, h) })
 	t.Run("metadata round trip", func(t *testing.T) { testMeta(t, h) })
 	t.Run("subscribe catches up then follows", func(t *testing.T) { testSubscribe(t, h) })
 	t.Run("subscribe handler error stops it", func(t *testing.T) { testSubscribeError(t, h) })
@@ -250,6 +251,51 @@ func testIdempotent(t *testing.T, h Harness) {
 	}
 	if _, err := s.Append(ctx, stream(t), eventstore.Any(), evs...); !errors.Is(err, eventstore.ErrIdempotency) {
 		t.Fatalf("same ids in another stream: err = %v, want ErrIdempotency", err)
+	}
+}
+
+// testLookup: an event is found by its stream and id, wherever it is in
+// the stream, with everything it was stored with; an id of another
+// stream, or of nothing, is not found.
+func testLookup(t *testing.T, h Harness) {
+	s := open(t, h)
+	ctx := context.Background()
+	st, other := stream(t), stream(t)
+	evs := Events("E", 300)
+	for i := 0; i < len(evs); i += 100 {
+		mustAppend(t, s, st, eventstore.Any(), evs[i:i+100]...)
+	}
+	elsewhere := Events("F", 1)
+	mustAppend(t, s, other, eventstore.NoStream(), elsewhere...)
+	all, err := s.ReadStream(ctx, st, 0, 0)
+	if err != nil || len(all) != len(evs) {
+		t.Fatalf("read %d events (err %v)", len(all), err)
+	}
+	cases := []struct {
+		name   string
+		stream string
+		id     string
+		want   *eventstore.Record
+	}{
+		{"the first event", st, evs[0].ID, &all[0]},
+		{"one in the middle", st, evs[150].ID, &all[150]},
+		{"the last event", st, evs[299].ID, &all[299]},
+		{"an id of another stream", st, elsewhere[0].ID, nil},
+		{"an id nobody stored", st, Events("G", 1)[0].ID, nil},
+		{"a stream that does not exist", stream(t), evs[0].ID, nil},
+	}
+	for _, c := range cases {
+		got, found, err := s.Lookup(ctx, c.stream, c.id)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if found != (c.want != nil) {
+			t.Fatalf("%s: found %v", c.name, found)
+		}
+		if c.want != nil && (got.ID != c.want.ID || got.Revision != c.want.Revision || got.Position != c.want.Position ||
+			got.Stream != c.want.Stream || got.Meta != c.want.Meta || string(got.Data) != string(c.want.Data)) {
+			t.Fatalf("%s: %+v, want %+v", c.name, got, *c.want)
+		}
 	}
 }
 

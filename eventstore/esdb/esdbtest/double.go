@@ -204,6 +204,22 @@ func (d *Double) Read(req *streams.ReadReq, srv streams.Streams_ReadServer) erro
 		if _, ok := s.GetRevisionOption().(*streams.ReadReq_Options_StreamOptions_Revision); ok {
 			from = int(s.GetRevision())
 		}
+		if o.GetReadDirection() == streams.ReadReq_Options_Backwards {
+			// From the end, or from a revision, towards the start.
+			k := len(idx) - 1
+			if _, ok := s.GetRevisionOption().(*streams.ReadReq_Options_StreamOptions_Revision); ok {
+				k = min(from, k)
+			}
+			for n := uint64(0); k >= 0 && n < o.GetCount(); k, n = k-1, n+1 {
+				d.mu.Lock()
+				ev := d.log[idx[k]]
+				d.mu.Unlock()
+				if err := send(ev); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		for n, k := 0, from; k < len(idx) && uint64(n) < o.GetCount(); n, k = n+1, k+1 {
 			d.mu.Lock()
 			ev := d.log[idx[k]]
