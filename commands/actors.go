@@ -10,12 +10,11 @@ import (
 // Member loads the caller's account and checks that the caller belongs to
 // it. Every command starts here: nobody acts for an account they are not in.
 func (r Repo) Member(ctx context.Context, m Meta) (*account.Account, domain.Member, error) {
-	l, err := r.Load(ctx, account.Stream(m.Caller.Account))
+	l, acc, err := LoadState(ctx, r, account.Stream(m.Caller.Account), Meta{}, account.Empty)
 	if err != nil {
 		return nil, domain.Member{}, err
 	}
-	acc := account.FromHistory(l.History)
-	if acc == nil {
+	if !l.Exists() {
 		return nil, domain.Member{}, account.ErrNotMember.Withf("account %s does not exist; open it first", m.Caller.Account)
 	}
 	member, err := acc.Member(m.Caller.User)
@@ -28,12 +27,11 @@ func (r Repo) Account(ctx context.Context, organization string) (*account.Accoun
 	if err != nil {
 		return nil, err
 	}
-	l, err := r.Load(ctx, account.Stream(id))
+	l, acc, err := LoadState(ctx, r, account.Stream(id), Meta{}, account.Empty)
 	if err != nil {
 		return nil, err
 	}
-	acc := account.FromHistory(l.History)
-	if acc == nil {
+	if !l.Exists() {
 		return nil, account.ErrAccountNotFound.Withf("no account has the short organization name %q", organization)
 	}
 	return acc, nil

@@ -126,45 +126,123 @@ func Decorate[C any](f func(context.Context, C) (Result, error), log *slog.Logge
 type Repo struct {
 	Events   eventstore.Store
 	Registry *domain.Registry
-	// Cache, if set, keeps decoded histories so a load reads only the
-	// events appended since.
-	Cache *HistoryCache
+	// Cache, if set, keeps folded states so a load folds only the events
+	// appended since.
+	Cache *StateCache
 	// Metrics, if set, counts appended events and command latencies.
 	Metrics *Metrics
 }
 
 // Loaded is a stream as a handler read it.
 type Loaded struct {
-	Stream  string
-	History []domain.Event
-	last    uint64
-	exists  bool
+	Stream string
+	last   uint64
+	exists bool
 	// done holds the positions of the events that the loading command
 	// appended before, if it was handled before.
 	done []eventstore.Position
 }
 
-// LoadFor loads the stream a command changes, remembering what the
-// command appended if it was handled before. A command whose key was
-// used before with another request is refused.
-func (r Repo) LoadFor(ctx context.Context, stream string, m Meta) (*Loaded, error) {
-	l, err := r.Load(ctx, stream)
-	if err != nil {
-		return nil, err
+// Aggregate is a domain aggregate the repository keeps folded: it brings
+// itself up to date with stored events, copies itself for a handler to
+// decide on, and estimates its memory.
+type Aggregate[A any] interface {
+	Replay(events ...domain.Event)
+	Clone() A
+	Footprint() int64
+}
+
+// LoadState loads the aggregate of a stream that a command changes or
+// reads: the cached state, brought up to date with the events appended
+// since it was cached (all of them, folded into empty() the first time),
+// as a copy the handler may change. A command sent with an
+// Idempotency-Key that was handled before finds its first outcome
+// (Loaded.Replayed); one whose key was used before with another request
+// is refused. Nothing here costs more as the stream grows, once its state
+// is cached.
+func LoadState[A Aggregate[A]](ctx context.Context, r Repo, stream string, m Meta, empty func() A) (*Loaded, A, error) {
+	var zero A
+	key := fmt.Sprintf("%s\x00%T", stream, zero)
+	c, ok := r.Cache.get(key)
+	state, owned := zero, false
+	if ok {
+		state = c.state.(A)
+	} else {
+		state, owned = empty(), true
+		c = cached{key: key}
 	}
+	const page = 1000
+	for {
+		from := uint64(0)
+		if c.exists {
+			from = c.last + 1
+		}
+		recs, err := r.Events.ReadStream(ctx, stream, from, page)
+		if err != nil {
+			return nil, zero, fmt.Errorf("load %s: %w", stream, err)
+		}
+		if len(recs) > 0 {
+			events := make([]domain.Event, len(recs))
+			for i, rec := range recs {
+				if events[i], err = r.Registry.Decode(rec.Type, rec.Version, rec.Data); err != nil {
+					return nil, zero, fmt.Errorf("load %s: %w", stream, err)
+				}
+			}
+			if !owned {
+				state, owned = state.Clone(), true
+			}
+			state.Replay(events...)
+			c.last, c.exists = recs[len(recs)-1].Revision, true
+		}
+		if len(recs) < page {
+			break
+		}
+	}
+	if owned && c.exists {
+		c.state, c.bytes = state, state.Footprint()
+		r.Cache.put(c)
+		state = state.Clone()
+	} else if !owned {
+		state = state.Clone()
+	}
+	l := &Loaded{Stream: stream, last: c.last, exists: c.exists}
+	if err := r.lookUpReplay(ctx, l, m); err != nil {
+		return nil, zero, err
+	}
+	return l, state, nil
+}
+
+// LoadFor loads a stream that a command changes without deciding on its
+// events (a stream whose existence is all that matters), remembering what
+// the command appended if it was handled before.
+func (r Repo) LoadFor(ctx context.Context, stream string, m Meta) (*Loaded, error) {
+	l, _, err := LoadState(ctx, r, stream, m, func() existence { return existence{} })
+	return l, err
+}
+
+// existence is the state of a stream whose events no rule reads.
+type existence struct{}
+
+func (existence) Replay(...domain.Event) {}
+func (existence) Clone() existence       { return existence{} }
+func (existence) Footprint() int64       { return 64 }
+
+// lookUpReplay remembers in l what a command sent with an Idempotency-Key
+// appended before, and refuses a key sent again with another request.
+func (r Repo) lookUpReplay(ctx context.Context, l *Loaded, m Meta) error {
 	if m.IdempotencyKey == "" {
 		// Without a key, the command's id is new: nothing to look up.
-		return l, nil
+		return nil
 	}
-	done, hash, err := r.handled(ctx, stream, m.CommandID)
+	done, hash, err := r.handled(ctx, l.Stream, m.CommandID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(done) > 0 && hash != "" && m.RequestHash != "" && hash != m.RequestHash {
-		return nil, ErrIdempotencyKeyReused
+		return ErrIdempotencyKeyReused
 	}
 	l.done = done
-	return l, nil
+	return nil
 }
 
 // handled looks up what a command appended to a stream before: the
@@ -196,34 +274,6 @@ const MaxEventsPerCommand = 20_001
 
 // Exists says whether the stream has events.
 func (l *Loaded) Exists() bool { return l.exists }
-
-// Load reads and decodes a stream that a command reads but does not change.
-func (r Repo) Load(ctx context.Context, stream string) (*Loaded, error) {
-	h := r.Cache.get(stream)
-	const page = 1000
-	for {
-		from := uint64(0)
-		if h.exists {
-			from = h.last + 1
-		}
-		recs, err := r.Events.ReadStream(ctx, stream, from, page)
-		if err != nil {
-			return nil, fmt.Errorf("load %s: %w", stream, err)
-		}
-		events := make([]domain.Event, len(recs))
-		for i, rec := range recs {
-			if events[i], err = r.Registry.Decode(rec.Type, rec.Version, rec.Data); err != nil {
-				return nil, fmt.Errorf("load %s: %w", stream, err)
-			}
-		}
-		h = h.extend(events, recs)
-		if len(recs) < page {
-			break
-		}
-	}
-	r.Cache.put(stream, h)
-	return &Loaded{Stream: stream, History: h.events, last: h.last, exists: h.exists}, nil
-}
 
 // Replayed returns the first outcome of a command that was handled before.
 func (l *Loaded) Replayed(id string) (Result, bool) {

@@ -14,7 +14,7 @@ import (
 // Metrics counts what commands do, for the Prometheus endpoint.
 type Metrics struct {
 	// Cache, if set, is reported with the metrics.
-	Cache    *HistoryCache
+	Cache    *StateCache
 	appended atomic.Int64
 	mu       sync.Mutex
 	commands map[string]*latency
@@ -95,8 +95,8 @@ func (m *Metrics) Write(w io.Writer) {
 		fmt.Fprintf(w, "shareledger_command_duration_seconds_sum{command=%q} %g\nshareledger_command_duration_seconds_count{command=%q} %d\n", n, l.sum, n, l.count)
 	}
 	if m.Cache != nil {
-		fmt.Fprintf(w, "# HELP shareledger_command_cache_bytes Estimated memory of the decoded histories kept for commands (at most --command-cache).\n# TYPE shareledger_command_cache_bytes gauge\nshareledger_command_cache_bytes %d\n", m.Cache.Size())
-		fmt.Fprintf(w, "# HELP shareledger_command_cache_streams Streams whose decoded histories are kept for commands.\n# TYPE shareledger_command_cache_streams gauge\nshareledger_command_cache_streams %d\n", m.Cache.Len())
+		fmt.Fprintf(w, "# HELP shareledger_command_cache_bytes Estimated memory of the aggregate states kept for commands (at most --command-cache).\n# TYPE shareledger_command_cache_bytes gauge\nshareledger_command_cache_bytes %d\n", m.Cache.Size())
+		fmt.Fprintf(w, "# HELP shareledger_command_cache_streams Aggregate states kept for commands.\n# TYPE shareledger_command_cache_streams gauge\nshareledger_command_cache_streams %d\n", m.Cache.Len())
 	}
 	var heap [1]metrics.Sample
 	heap[0].Name = "/memory/classes/heap/objects:bytes"

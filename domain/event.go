@@ -109,3 +109,11 @@ func (r *Registry) Version(name string) int {
 	}
 	return 0
 }
+
+// Replay folds stored events into an aggregate with its apply function:
+// how an aggregate's Replay brings a loaded state up to date.
+func Replay(apply func(Event), events []Event) {
+	for _, e := range events {
+		apply(e)
+	}
+}

@@ -29,7 +29,7 @@ type config struct {
 	LogLevel       string
 	SnapshotEvery  int
 	// CommandCache is the memory, in bytes, that command handlers may keep
-	// of recently used streams' decoded histories.
+	// of recently used aggregates' folded states.
 	CommandCache int64
 	// InvitationsPerDay caps the invitation mails one person may cause in
 	// a day (0: no cap).
@@ -138,7 +138,7 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 	f.str(&c.SigningKeyFile, "signing-key-file", "SHARELEDGER_SIGNING_KEY_FILE", "", "file holding the token signing key (default <data>/signing.key, created on first start)")
 	f.dur(&c.WaitTimeout, "wait-timeout", "SHARELEDGER_WAIT_TIMEOUT", 5*time.Second, "how long a read waits for the position it asks for")
 	f.num(&c.SnapshotEvery, "snapshot-every", "SHARELEDGER_SNAPSHOT_EVERY", 10000, "snapshot the read models for point-in-time answers every so many events (0: never)")
-	f.bytes(&c.CommandCache, "command-cache", "SHARELEDGER_COMMAND_CACHE", 64<<20, "memory kept of recently used streams' decoded events, evicting the least recently used")
+	f.bytes(&c.CommandCache, "command-cache", "SHARELEDGER_COMMAND_CACHE", 64<<20, "memory kept of recently used aggregates' states for commands, evicting the least recently used")
 	f.num(&c.InvitationsPerDay, "invitations-per-day", "SHARELEDGER_INVITATIONS_PER_DAY", 500, "invitation mails one person may cause in 24 hours; more invitations are refused with 429 (0: no limit)")
 	f.str(&c.LogLevel, "log-level", "SHARELEDGER_LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := f.Parse(args); err != nil {

@@ -109,15 +109,14 @@ func (u useCases) createProject(ctx context.Context, c CreateProject) (commands.
 
 // change loads the caller's account, checks membership, decides and saves.
 func (u useCases) change(ctx context.Context, m commands.Meta, id string, decide func(*account.Account, domain.Member) error) (commands.Result, error) {
-	l, err := u.repo.LoadFor(ctx, account.Stream(m.Caller.Account), m)
+	l, acc, err := commands.LoadState(ctx, u.repo, account.Stream(m.Caller.Account), m, account.Empty)
 	if err != nil {
 		return commands.Result{}, err
 	}
 	if res, ok := l.Replayed(id); ok {
 		return res, nil
 	}
-	acc := account.FromHistory(l.History)
-	if acc == nil {
+	if !l.Exists() {
 		return commands.Result{}, account.ErrNotMember.Withf("account %s does not exist; open it first", m.Caller.Account)
 	}
 	by, err := acc.Member(m.Caller.User)

@@ -145,12 +145,11 @@ func (u useCases) use(ctx context.Context, m commands.Meta, id device.ID,
 	if err != nil {
 		return commands.Result{}, err
 	}
-	dl, err := u.repo.LoadFor(ctx, device.Stream(id), m)
+	dl, d, err := commands.LoadState(ctx, u.repo, device.Stream(id), m, device.Empty)
 	if err != nil {
 		return commands.Result{}, err
 	}
-	d := device.FromHistory(dl.History)
-	if d == nil {
+	if !dl.Exists() {
 		return commands.Result{}, device.ErrUnknownDevice.Withf("no device %s is visible to account %s", id, by.Account)
 	}
 	if d.Owner() == by.Account {
@@ -162,14 +161,14 @@ func (u useCases) use(ctx context.Context, m commands.Meta, id device.ID,
 		}
 		return u.repo.Save(ctx, dl, m, "", d.Changes())
 	}
-	pl, err := u.repo.LoadFor(ctx, partnership.Stream(by.Account, d.Owner()), m)
+	owner := d.Owner()
+	pl, p, err := commands.LoadState(ctx, u.repo, partnership.Stream(by.Account, owner), m, func() *partnership.Partnership { return partnership.New(by.Account, owner) })
 	if err != nil {
 		return commands.Result{}, err
 	}
 	if res, ok := pl.Replayed(""); ok {
 		return res, nil
 	}
-	p := partnership.FromHistory(by.Account, d.Owner(), pl.History)
 	if !p.IsSharedWith(by.Account, id) {
 		return commands.Result{}, device.ErrUnknownDevice.Withf("no device %s is visible to account %s", id, by.Account)
 	}

@@ -123,12 +123,11 @@ func (u useCases) decide(ctx context.Context, c Decide) (commands.Result, error)
 func (u useCases) share(ctx context.Context, c Share) (commands.Result, error) {
 	var owned []partnership.Owned
 	for _, id := range c.Devices {
-		l, err := u.repo.Load(ctx, device.Stream(id))
+		l, d, err := commands.LoadState(ctx, u.repo, device.Stream(id), commands.Meta{}, device.Empty)
 		if err != nil {
 			return commands.Result{}, err
 		}
-		d := device.FromHistory(l.History)
-		if d == nil || d.Owner() != c.Meta.Caller.Account {
+		if !l.Exists() || d.Owner() != c.Meta.Caller.Account {
 			// Another account's device is reported as unknown: sharing
 			// must not reveal which devices other accounts have.
 			return commands.Result{}, device.ErrUnknownDevice.Withf("account %s has no device %s to share", c.Meta.Caller.Account, id)
@@ -160,7 +159,7 @@ func (u useCases) change(ctx context.Context, m commands.Meta, organization stri
 	if partner.ID() == by.Account {
 		return commands.Result{}, partnership.ErrSelf
 	}
-	l, err := u.repo.LoadFor(ctx, partnership.Stream(by.Account, partner.ID()), m)
+	l, p, err := commands.LoadState(ctx, u.repo, partnership.Stream(by.Account, partner.ID()), m, func() *partnership.Partnership { return partnership.New(by.Account, partner.ID()) })
 	if err != nil {
 		return commands.Result{}, err
 	}
@@ -168,7 +167,6 @@ func (u useCases) change(ctx context.Context, m commands.Meta, organization stri
 	if res, ok := l.Replayed(id); ok {
 		return res, nil
 	}
-	p := partnership.FromHistory(by.Account, partner.ID(), l.History)
 	if err := decide(p, by, partner.ID()); err != nil {
 		return commands.Result{}, err
 	}

@@ -73,25 +73,30 @@ func (u useCases) prepare(ctx context.Context, c Change) (*account.Account, doma
 }
 
 // aggregate is what a rights change decides on.
-type aggregate interface{ Changes() []domain.Event }
+type aggregate[A any] interface {
+	commands.Aggregate[A]
+	Changes() []domain.Event
+}
 
-// change checks the caller, loads the stream, answers a command sent again
-// with its first outcome, rebuilds the aggregate, decides and saves.
-func (u useCases) change(ctx context.Context, c Change, stream func(acc domain.AccountID) string, rebuild func(by domain.Member, history []domain.Event) (aggregate, error)) (commands.Result, error) {
+// change checks the caller, loads the stream's aggregate, answers a
+// command sent again with its first outcome, decides and saves. check, if
+// set, refuses an aggregate the caller may not change.
+func change[A aggregate[A]](ctx context.Context, u useCases, c Change, stream string, empty func() A, check func(by domain.Member, exists bool, a A) error) (commands.Result, error) {
 	acc, by, err := u.prepare(ctx, c)
 	if err != nil {
 		return commands.Result{}, err
 	}
-	l, err := u.repo.LoadFor(ctx, stream(by.Account), c.Meta)
+	l, agg, err := commands.LoadState(ctx, u.repo, stream, c.Meta, empty)
 	if err != nil {
 		return commands.Result{}, err
 	}
 	if res, ok := l.Replayed(c.Target); ok {
 		return res, nil
 	}
-	agg, err := rebuild(by, l.History)
-	if err != nil {
-		return commands.Result{}, err
+	if check != nil {
+		if err := check(by, l.Exists(), agg); err != nil {
+			return commands.Result{}, err
+		}
 	}
 	if err := c.Decide(by, acc)(agg); err != nil {
 		return commands.Result{}, err
@@ -100,25 +105,21 @@ func (u useCases) change(ctx context.Context, c Change, stream func(acc domain.A
 }
 
 func (u useCases) access(ctx context.Context, c Change) (commands.Result, error) {
-	return u.change(ctx, c, rights.AccessStream, func(by domain.Member, h []domain.Event) (aggregate, error) {
-		return rights.AccessFromHistory(by.Account, h), nil
-	})
+	acc := c.Meta.Caller.Account
+	return change(ctx, u, c, rights.AccessStream(acc), func() *rights.Access { return rights.EmptyAccess(acc) }, nil)
 }
 
 func (u useCases) hierarchy(ctx context.Context, c Change) (commands.Result, error) {
-	return u.change(ctx, c, rights.HierarchyStream, func(by domain.Member, h []domain.Event) (aggregate, error) {
-		return rights.HierarchyFromHistory(by.Account, h), nil
-	})
+	acc := c.Meta.Caller.Account
+	return change(ctx, u, c, rights.HierarchyStream(acc), func() *rights.Hierarchy { return rights.EmptyHierarchy(acc) }, nil)
 }
 
 func (u useCases) collection(ctx context.Context, c Change) (commands.Result, error) {
-	collection := func(domain.AccountID) string { return rights.CollectionStream(rights.ItemID(c.Target)) }
-	return u.change(ctx, c, collection, func(by domain.Member, h []domain.Event) (aggregate, error) {
-		col := rights.CollectionFromHistory(h)
-		if col == nil || col.Account() != by.Account {
-			return nil, domain.NewError(domain.NotFound, "unknown-item", "no such fleet, team, category or report in this account")
+	return change(ctx, u, c, rights.CollectionStream(rights.ItemID(c.Target)), rights.EmptyCollection, func(by domain.Member, exists bool, col *rights.Collection) error {
+		if !exists || col.Account() != by.Account {
+			return domain.NewError(domain.NotFound, "unknown-item", "no such fleet, team, category or report in this account")
 		}
-		return col, nil
+		return nil
 	})
 }
 

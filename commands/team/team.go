@@ -111,15 +111,14 @@ func (u useCases) createProject(ctx context.Context, c CreateProject) (commands.
 }
 
 func (u useCases) change(ctx context.Context, c Change) (commands.Result, error) {
-	l, err := u.repo.LoadFor(ctx, team.Stream(c.Project), c.Meta)
+	l, p, err := commands.LoadState(ctx, u.repo, team.Stream(c.Project), c.Meta, team.New)
 	if err != nil {
 		return commands.Result{}, err
 	}
 	if res, ok := l.Replayed(c.ID); ok {
 		return res, nil
 	}
-	p := team.FromHistory(l.History)
-	if p == nil {
+	if !l.Exists() {
 		return commands.Result{}, domain.NewError(domain.NotFound, "unknown-cloud-project", "no such cloud project")
 	}
 	has, err := u.hasIdentity(ctx, c.Meta.Caller.User)

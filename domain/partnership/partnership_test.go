@@ -372,3 +372,26 @@ func TestIDIsTheSameWhoeverAsks(t *testing.T) {
 		t.Fatal("IDOf depends on the order of its accounts")
 	}
 }
+
+// TestACloneSharesNothing: decisions on a clone (a handler's copy of a
+// cached state) leave the original as it was, and a clone decides as the
+// original would.
+func TestACloneSharesNothing(t *testing.T) {
+	original := partnership.FromHistory("acme", "rentco", []domain.Event{requested(), approved, rentShares, acmeUses})
+	before := original.Clone()
+	dup := original.Clone()
+	if !reflect.DeepEqual(dup, before) {
+		t.Fatal("a clone differs from its original")
+	}
+	if err := dup.Unshare(rentAdmin, []device.ID{"dev-1"}); err != nil {
+		t.Fatal(err)
+	}
+	dup.Replay(partnership.DeviceSharedWithPartner{Partnership: id, Device: "dev-2", Owner: "rentco", Partner: "acme", By: rentAdmin.User},
+		device.DeviceAssignedToProject{Device: "dev-2", Account: "acme", Project: "bridge"})
+	if !reflect.DeepEqual(original.Clone(), before) {
+		t.Fatal("decisions on a clone changed the original")
+	}
+	if err := original.SendDesign(acmeAdmin, "dev-1", "bridge", "deck.dxf"); err != nil {
+		t.Fatalf("the original lost its shared device: %v", err)
+	}
+}
