@@ -22,16 +22,95 @@ import (
 // MaxCSVRows bounds an invitation file.
 const MaxCSVRows = 20000
 
-// Change is one change to a cloud project.
-type Change struct {
+// The use cases, each one command. Project names the cloud project a
+// command changes.
+
+// RenameProject gives a cloud project a new name (administrators).
+type RenameProject struct {
 	Meta    commands.Meta
 	Project team.ID
-	// ID names what the change creates, when it creates something.
-	ID string
-	// Invitees are people whose identities the decision needs.
-	Invitees []team.Invitation
-	Decide   func(p *team.Project, by team.Caller, invitees []team.Invitation) (details any, err error)
+	Name    string
 }
+
+// DeleteProject deletes a cloud project (administrators).
+type DeleteProject struct {
+	Meta    commands.Meta
+	Project team.ID
+}
+
+// AccessProject records that the caller opened the project.
+type AccessProject DeleteProject
+
+// LeaveProject takes the caller off the team.
+type LeaveProject DeleteProject
+
+// InviteMember invites one person with a role.
+type InviteMember struct {
+	Meta    commands.Meta
+	Project team.ID
+	Email   domain.UserID
+	Role    team.Role
+}
+
+// InviteMembersFromCSV invites the people of an invitation file.
+type InviteMembersFromCSV struct {
+	Meta    commands.Meta
+	Project team.ID
+	Import  team.Import
+}
+
+// ChangeMemberRole grants or takes back the Administrator role.
+type ChangeMemberRole InviteMember
+
+// RemoveMember takes a person off the team (administrators).
+type RemoveMember struct {
+	Meta    commands.Meta
+	Project team.ID
+	Email   domain.UserID
+}
+
+// CreateJob creates a job in the project.
+type CreateJob RenameProject
+
+// RenameJob renames a job.
+type RenameJob struct {
+	Meta    commands.Meta
+	Project team.ID
+	Job     team.JobID
+	Name    string
+}
+
+// DeleteJob deletes a job.
+type DeleteJob struct {
+	Meta    commands.Meta
+	Project team.ID
+	Job     team.JobID
+}
+
+// AssignJob adds members to a job's assignees.
+type AssignJob struct {
+	Meta    commands.Meta
+	Project team.ID
+	Job     team.JobID
+	Emails  []domain.UserID
+}
+
+// UnassignJob takes a member off a job.
+type UnassignJob struct {
+	Meta    commands.Meta
+	Project team.ID
+	Job     team.JobID
+	Email   domain.UserID
+}
+
+// ReassignJob hands the caller's job to another member.
+type ReassignJob UnassignJob
+
+// AddStylesheet adds a report stylesheet.
+type AddStylesheet RenameProject
+
+// RemoveStylesheet removes a report stylesheet.
+type RemoveStylesheet RenameProject
 
 // CreateProject starts a cloud project.
 type CreateProject struct {
@@ -45,21 +124,52 @@ type CreateIdentity struct {
 	Name string
 }
 
-// Handlers are the team use cases.
+// Handlers are the team use cases, each logged and measured by its name.
 type Handlers struct {
-	Change         commands.Handler[Change]
-	CreateProject  commands.Handler[CreateProject]
-	CreateIdentity commands.Handler[CreateIdentity]
+	CreateIdentity       commands.Handler[CreateIdentity]
+	CreateProject        commands.Handler[CreateProject]
+	RenameProject        commands.Handler[RenameProject]
+	DeleteProject        commands.Handler[DeleteProject]
+	AccessProject        commands.Handler[AccessProject]
+	LeaveProject         commands.Handler[LeaveProject]
+	InviteMember         commands.Handler[InviteMember]
+	InviteMembersFromCSV commands.Handler[InviteMembersFromCSV]
+	ChangeMemberRole     commands.Handler[ChangeMemberRole]
+	RemoveMember         commands.Handler[RemoveMember]
+	CreateJob            commands.Handler[CreateJob]
+	RenameJob            commands.Handler[RenameJob]
+	DeleteJob            commands.Handler[DeleteJob]
+	AssignJob            commands.Handler[AssignJob]
+	UnassignJob          commands.Handler[UnassignJob]
+	ReassignJob          commands.Handler[ReassignJob]
+	AddStylesheet        commands.Handler[AddStylesheet]
+	RemoveStylesheet     commands.Handler[RemoveStylesheet]
 }
 
 // New builds the handlers on repo, decorated. Invitations count against
 // their caller's mail quota (nil: none).
 func New(repo commands.Repo, log *slog.Logger, mails *commands.MailQuota) Handlers {
 	u := useCases{repo, mails}
+	m := repo.Metrics
 	return Handlers{
-		Change:         commands.Decorate(u.change, log, "ChangeCloudProject", repo.Metrics),
-		CreateProject:  commands.Decorate(u.createProject, log, "CreateCloudProject", repo.Metrics),
-		CreateIdentity: commands.Decorate(u.createIdentity, log, "CreateIdentity", repo.Metrics),
+		CreateIdentity:       commands.Decorate(u.createIdentity, log, "CreateIdentity", m),
+		CreateProject:        commands.Decorate(u.createProject, log, "CreateCloudProject", m),
+		RenameProject:        commands.Decorate(u.renameProject, log, "RenameCloudProject", m),
+		DeleteProject:        commands.Decorate(u.deleteProject, log, "DeleteCloudProject", m),
+		AccessProject:        commands.Decorate(u.accessProject, log, "AccessCloudProject", m),
+		LeaveProject:         commands.Decorate(u.leaveProject, log, "LeaveCloudProject", m),
+		InviteMember:         commands.Decorate(u.inviteMember, log, "InviteMember", m),
+		InviteMembersFromCSV: commands.Decorate(u.inviteMembersFromCSV, log, "InviteMembersFromCSV", m),
+		ChangeMemberRole:     commands.Decorate(u.changeMemberRole, log, "ChangeMemberRole", m),
+		RemoveMember:         commands.Decorate(u.removeMember, log, "RemoveMember", m),
+		CreateJob:            commands.Decorate(u.createJob, log, "CreateJob", m),
+		RenameJob:            commands.Decorate(u.renameJob, log, "RenameJob", m),
+		DeleteJob:            commands.Decorate(u.deleteJob, log, "DeleteJob", m),
+		AssignJob:            commands.Decorate(u.assignJob, log, "AssignJob", m),
+		UnassignJob:          commands.Decorate(u.unassignJob, log, "UnassignJob", m),
+		ReassignJob:          commands.Decorate(u.reassignJob, log, "ReassignJob", m),
+		AddStylesheet:        commands.Decorate(u.addStylesheet, log, "AddStylesheet", m),
+		RemoveStylesheet:     commands.Decorate(u.removeStylesheet, log, "RemoveStylesheet", m),
 	}
 }
 
@@ -110,18 +220,34 @@ func (u useCases) createProject(ctx context.Context, c CreateProject) (commands.
 	return u.repo.Save(ctx, l, c.Meta, id, p.Changes())
 }
 
-func (u useCases) change(ctx context.Context, c Change) (commands.Result, error) {
-	l, p, err := commands.LoadState(ctx, u.repo, team.Stream(c.Project), c.Meta, team.New)
+// decision is what a use case decides on the loaded project, for a caller,
+// with the invitees' identities looked up; details say more about what it
+// did.
+type decision func(p *team.Project, by team.Caller, invitees []team.Invitation) (details any, err error)
+
+// simple is a decision that says nothing more than its events.
+func simple(f func(p *team.Project, by team.Caller) error) decision {
+	return func(p *team.Project, by team.Caller, _ []team.Invitation) (any, error) { return nil, f(p, by) }
+}
+
+// change is the pipeline every use case on a project goes through: load
+// the project's state, answer a command sent again with its first outcome,
+// look up the identities the rules need (the caller's, pending
+// administrators', invitees'), decide, count the mails it causes against
+// the caller's quota, and save. id names what the command creates, if
+// anything.
+func (u useCases) change(ctx context.Context, m commands.Meta, project team.ID, id string, invitees []team.Invitation, decide decision) (commands.Result, error) {
+	l, p, err := commands.LoadState(ctx, u.repo, team.Stream(project), m, team.New)
 	if err != nil {
 		return commands.Result{}, err
 	}
-	if res, ok := l.Replayed(c.ID); ok {
+	if res, ok := l.Replayed(id); ok {
 		return res, nil
 	}
 	if !l.Exists() {
 		return commands.Result{}, domain.NewError(domain.NotFound, "unknown-cloud-project", "no such cloud project")
 	}
-	has, err := u.hasIdentity(ctx, c.Meta.Caller.User)
+	has, err := u.hasIdentity(ctx, m.Caller.User)
 	if err != nil {
 		return commands.Result{}, err
 	}
@@ -134,14 +260,14 @@ func (u useCases) change(ctx context.Context, c Change) (commands.Result, error)
 			p.Joined(admin)
 		}
 	}
-	invitees := make([]team.Invitation, len(c.Invitees))
-	for i, inv := range c.Invitees {
+	looked := make([]team.Invitation, len(invitees))
+	for i, inv := range invitees {
 		if inv.HasIdentity, err = u.hasIdentity(ctx, inv.Email); err != nil {
 			return commands.Result{}, err
 		}
-		invitees[i] = inv
+		looked[i] = inv
 	}
-	details, err := c.Decide(p, team.Caller{Email: c.Meta.Caller.User, HasIdentity: has}, invitees)
+	details, err := decide(p, team.Caller{Email: m.Caller.User, HasIdentity: has}, looked)
 	if err != nil {
 		return commands.Result{}, err
 	}
@@ -151,15 +277,110 @@ func (u useCases) change(ctx context.Context, c Change) (commands.Result, error)
 			mails++
 		}
 	}
-	if err := u.mails.Take(c.Meta.Caller, mails, c.Meta.Time); err != nil {
+	if err := u.mails.Take(m.Caller, mails, m.Time); err != nil {
 		return commands.Result{}, err
 	}
-	res, err := u.repo.Save(ctx, l, c.Meta, c.ID, p.Changes())
+	res, err := u.repo.Save(ctx, l, m, id, p.Changes())
 	if err != nil {
-		u.mails.Give(c.Meta.Caller, mails, c.Meta.Time)
+		u.mails.Give(m.Caller, mails, m.Time)
 	}
 	res.Details = details
 	return res, err
+}
+
+func (u useCases) renameProject(ctx context.Context, c RenameProject) (commands.Result, error) {
+	return u.change(ctx, c.Meta, c.Project, "", nil, simple(func(p *team.Project, by team.Caller) error { return p.Rename(by, c.Name) }))
+}
+
+func (u useCases) deleteProject(ctx context.Context, c DeleteProject) (commands.Result, error) {
+	return u.change(ctx, c.Meta, c.Project, "", nil, simple(func(p *team.Project, by team.Caller) error { return p.Delete(by) }))
+}
+
+func (u useCases) accessProject(ctx context.Context, c AccessProject) (commands.Result, error) {
+	return u.change(ctx, c.Meta, c.Project, "", nil, simple(func(p *team.Project, by team.Caller) error { return p.Access(by) }))
+}
+
+func (u useCases) leaveProject(ctx context.Context, c LeaveProject) (commands.Result, error) {
+	return u.change(ctx, c.Meta, c.Project, "", nil, simple(func(p *team.Project, by team.Caller) error { return p.Leave(by) }))
+}
+
+// invite invites people and says who was invited and who was on the team
+// already.
+func invite(p *team.Project, by team.Caller, invitees []team.Invitation) (map[string]any, error) {
+	skipped, err := p.Invite(by, invitees...)
+	if skipped == nil {
+		skipped = []domain.UserID{}
+	}
+	return map[string]any{"invited": len(p.Changes()), "alreadyOnTeam": skipped}, err
+}
+
+func (u useCases) inviteMember(ctx context.Context, c InviteMember) (commands.Result, error) {
+	return u.change(ctx, c.Meta, c.Project, "", []team.Invitation{{Email: c.Email, Role: c.Role}},
+		func(p *team.Project, by team.Caller, invitees []team.Invitation) (any, error) {
+			return invite(p, by, invitees)
+		})
+}
+
+func (u useCases) inviteMembersFromCSV(ctx context.Context, c InviteMembersFromCSV) (commands.Result, error) {
+	if len(c.Import.Invitations) == 0 {
+		return commands.Result{}, domain.Invalidf("empty-csv", "the file has no rows of people to invite (email, group, role)")
+	}
+	return u.change(ctx, c.Meta, c.Project, "", c.Import.Invitations, func(p *team.Project, by team.Caller, invitees []team.Invitation) (any, error) {
+		d, err := invite(p, by, invitees)
+		if err != nil {
+			return nil, err
+		}
+		dups := c.Import.Duplicates
+		if dups == nil {
+			dups = []team.RowProblem{}
+		}
+		d["duplicateRows"] = dups
+		return d, nil
+	})
+}
+
+func (u useCases) changeMemberRole(ctx context.Context, c ChangeMemberRole) (commands.Result, error) {
+	return u.change(ctx, c.Meta, c.Project, "", nil, simple(func(p *team.Project, by team.Caller) error { return p.ChangeRole(by, c.Email, c.Role) }))
+}
+
+func (u useCases) removeMember(ctx context.Context, c RemoveMember) (commands.Result, error) {
+	return u.change(ctx, c.Meta, c.Project, "", nil, simple(func(p *team.Project, by team.Caller) error { return p.Remove(by, c.Email) }))
+}
+
+func (u useCases) createJob(ctx context.Context, c CreateJob) (commands.Result, error) {
+	id := commands.NewID(c.Meta.CommandID, "job")
+	return u.change(ctx, c.Meta, c.Project, id, nil, simple(func(p *team.Project, by team.Caller) error { return p.CreateJob(by, team.JobID(id), c.Name) }))
+}
+
+func (u useCases) renameJob(ctx context.Context, c RenameJob) (commands.Result, error) {
+	return u.change(ctx, c.Meta, c.Project, "", nil, simple(func(p *team.Project, by team.Caller) error { return p.UpdateJob(by, c.Job, c.Name) }))
+}
+
+func (u useCases) deleteJob(ctx context.Context, c DeleteJob) (commands.Result, error) {
+	return u.change(ctx, c.Meta, c.Project, "", nil, simple(func(p *team.Project, by team.Caller) error { return p.DeleteJob(by, c.Job) }))
+}
+
+func (u useCases) assignJob(ctx context.Context, c AssignJob) (commands.Result, error) {
+	if len(c.Emails) == 0 {
+		return commands.Result{}, domain.Invalidf("no-assignees", "name at least one assignee")
+	}
+	return u.change(ctx, c.Meta, c.Project, "", nil, simple(func(p *team.Project, by team.Caller) error { return p.Assign(by, c.Job, c.Emails...) }))
+}
+
+func (u useCases) unassignJob(ctx context.Context, c UnassignJob) (commands.Result, error) {
+	return u.change(ctx, c.Meta, c.Project, "", nil, simple(func(p *team.Project, by team.Caller) error { return p.Unassign(by, c.Job, c.Email) }))
+}
+
+func (u useCases) reassignJob(ctx context.Context, c ReassignJob) (commands.Result, error) {
+	return u.change(ctx, c.Meta, c.Project, "", nil, simple(func(p *team.Project, by team.Caller) error { return p.Reassign(by, c.Job, c.Email) }))
+}
+
+func (u useCases) addStylesheet(ctx context.Context, c AddStylesheet) (commands.Result, error) {
+	return u.change(ctx, c.Meta, c.Project, "", nil, simple(func(p *team.Project, by team.Caller) error { return p.AddStylesheet(by, c.Name) }))
+}
+
+func (u useCases) removeStylesheet(ctx context.Context, c RemoveStylesheet) (commands.Result, error) {
+	return u.change(ctx, c.Meta, c.Project, "", nil, simple(func(p *team.Project, by team.Caller) error { return p.RemoveStylesheet(by, c.Name) }))
 }
 
 // csvError is a refused invitation file with its report.
@@ -172,21 +393,9 @@ func (e *csvError) Error() string    { return e.err.Error() }
 func (e *csvError) Unwrap() error    { return e.err }
 func (e *csvError) ProblemRows() any { return e.rows }
 
-// Routes mounts the team commands.
+// Routes mounts the team commands: each route decodes its command (path
+// and body, into their normal forms) and hands it to its use case.
 func (h Handlers) Routes(r chi.Router, now func() time.Time) {
-	change := func(created bool, build func(w http.ResponseWriter, r *http.Request, c *Change) error) http.HandlerFunc {
-		return commands.Serve(h.Change, now, created, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (Change, error) {
-			p, err := team.ParseID(chi.URLParam(r, "project"))
-			if err != nil {
-				return Change{}, err
-			}
-			c := Change{Meta: m, Project: p}
-			return c, build(w, r, &c)
-		})
-	}
-	simple := func(f func(p *team.Project, by team.Caller) error) func(*team.Project, team.Caller, []team.Invitation) (any, error) {
-		return func(p *team.Project, by team.Caller, _ []team.Invitation) (any, error) { return nil, f(p, by) }
-	}
 	r.Post("/v1/identities", commands.Serve(h.CreateIdentity, now, true, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (CreateIdentity, error) {
 		var b struct {
 			Name string `json:"name"`
@@ -201,204 +410,141 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		err := commands.Decode(w, r, &b)
 		return CreateProject{Meta: m, Name: b.Name}, err
 	}))
-	r.Put("/v1/cloud-projects/{project}", change(false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
-		var b struct {
-			Name string `json:"name"`
-		}
-		err := commands.Decode(w, r, &b)
-		c.Decide = simple(func(p *team.Project, by team.Caller) error { return p.Rename(by, b.Name) })
-		return err
+	r.Put("/v1/cloud-projects/{project}", commands.Serve(h.RenameProject, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (RenameProject, error) {
+		return named[RenameProject](w, r, m)
 	}))
-	r.Delete("/v1/cloud-projects/{project}", change(false, func(_ http.ResponseWriter, _ *http.Request, c *Change) error {
-		c.Decide = simple(func(p *team.Project, by team.Caller) error { return p.Delete(by) })
-		return nil
+	r.Delete("/v1/cloud-projects/{project}", commands.Serve(h.DeleteProject, now, false, func(_ http.ResponseWriter, r *http.Request, m commands.Meta) (DeleteProject, error) {
+		p, err := project(r)
+		return DeleteProject{Meta: m, Project: p}, err
 	}))
-	r.Post("/v1/cloud-projects/{project}/access", change(false, func(_ http.ResponseWriter, _ *http.Request, c *Change) error {
-		c.Decide = simple(func(p *team.Project, by team.Caller) error { return p.Access(by) })
-		return nil
+	r.Post("/v1/cloud-projects/{project}/access", commands.Serve(h.AccessProject, now, false, func(_ http.ResponseWriter, r *http.Request, m commands.Meta) (AccessProject, error) {
+		p, err := project(r)
+		return AccessProject{Meta: m, Project: p}, err
 	}))
-	r.Post("/v1/cloud-projects/{project}/leave", change(false, func(_ http.ResponseWriter, _ *http.Request, c *Change) error {
-		c.Decide = simple(func(p *team.Project, by team.Caller) error { return p.Leave(by) })
-		return nil
+	r.Post("/v1/cloud-projects/{project}/leave", commands.Serve(h.LeaveProject, now, false, func(_ http.ResponseWriter, r *http.Request, m commands.Meta) (LeaveProject, error) {
+		p, err := project(r)
+		return LeaveProject{Meta: m, Project: p}, err
 	}))
-	invite := func(p *team.Project, by team.Caller, invitees []team.Invitation) (any, error) {
-		skipped, err := p.Invite(by, invitees...)
-		if skipped == nil {
-			skipped = []domain.UserID{}
-		}
-		return map[string]any{"invited": len(p.Changes()), "alreadyOnTeam": skipped}, err
-	}
-	r.Post("/v1/cloud-projects/{project}/invitations", change(false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
+	r.Post("/v1/cloud-projects/{project}/invitations", commands.Serve(h.InviteMember, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (InviteMember, error) {
 		var b struct {
 			Email string `json:"email"`
 			Role  string `json:"role"`
 		}
 		if err := commands.Decode(w, r, &b); err != nil {
-			return err
+			return InviteMember{}, err
 		}
-		email, err := domain.ParseUser(b.Email)
-		if err != nil {
-			return err
-		}
-		role, err := team.ParseRoleName(b.Role)
-		if err != nil {
-			return err
-		}
-		c.Invitees, c.Decide = []team.Invitation{{Email: email, Role: role}}, invite
-		return nil
+		p, errP := project(r)
+		email, errE := domain.ParseUser(b.Email)
+		role, errR := team.ParseRoleName(b.Role)
+		return InviteMember{Meta: m, Project: p, Email: email, Role: role}, errors.Join(errP, errE, errR)
 	}))
-	r.Post("/v1/cloud-projects/{project}/invitations/csv", change(false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
+	r.Post("/v1/cloud-projects/{project}/invitations/csv", commands.Serve(h.InviteMembersFromCSV, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (InviteMembersFromCSV, error) {
+		p, err := project(r)
+		if err != nil {
+			return InviteMembersFromCSV{}, err
+		}
 		body := http.MaxBytesReader(w, r.Body, 16<<20)
 		imp, err := team.ParseCSV(body, MaxCSVRows)
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				return &problem.BadRequest{Code: "csv-too-large", Err: errors.New("the file is larger than 16 MiB")}
+				return InviteMembersFromCSV{}, &problem.BadRequest{Code: "csv-too-large", Err: errors.New("the file is larger than 16 MiB")}
 			}
-			return &csvError{err: err, rows: imp.Problems}
+			return InviteMembersFromCSV{}, &csvError{err: err, rows: imp.Problems}
 		}
 		if _, err := io.Copy(io.Discard, body); err != nil {
-			return &problem.BadRequest{Code: "invalid-csv", Err: err}
+			return InviteMembersFromCSV{}, &problem.BadRequest{Code: "invalid-csv", Err: err}
 		}
-		if len(imp.Invitations) == 0 {
-			return domain.Invalidf("empty-csv", "the file has no rows of people to invite (email, group, role)")
-		}
-		c.Invitees = imp.Invitations
-		c.Decide = func(p *team.Project, by team.Caller, invitees []team.Invitation) (any, error) {
-			d, err := invite(p, by, invitees)
-			if err != nil {
-				return nil, err
-			}
-			dups := imp.Duplicates
-			if dups == nil {
-				dups = []team.RowProblem{}
-			}
-			d.(map[string]any)["duplicateRows"] = dups
-			return d, nil
-		}
-		return nil
+		return InviteMembersFromCSV{Meta: m, Project: p, Import: imp}, nil
 	}))
-	r.Put("/v1/cloud-projects/{project}/members/{email}/role", change(false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
+	r.Put("/v1/cloud-projects/{project}/members/{email}/role", commands.Serve(h.ChangeMemberRole, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (ChangeMemberRole, error) {
 		var b struct {
 			Role string `json:"role"`
 		}
 		if err := commands.Decode(w, r, &b); err != nil {
-			return err
+			return ChangeMemberRole{}, err
 		}
-		role, err := team.ParseRoleName(b.Role)
-		if err != nil {
-			return err
-		}
-		email, err := domain.ParseUser(chi.URLParam(r, "email"))
-		if err != nil {
-			return err
-		}
-		c.Decide = simple(func(p *team.Project, by team.Caller) error { return p.ChangeRole(by, email, role) })
-		return nil
+		p, errP := project(r)
+		role, errR := team.ParseRoleName(b.Role)
+		email, errE := domain.ParseUser(chi.URLParam(r, "email"))
+		return ChangeMemberRole{Meta: m, Project: p, Email: email, Role: role}, errors.Join(errP, errR, errE)
 	}))
-	r.Delete("/v1/cloud-projects/{project}/members/{email}", change(false, func(_ http.ResponseWriter, r *http.Request, c *Change) error {
-		email, err := domain.ParseUser(chi.URLParam(r, "email"))
+	r.Delete("/v1/cloud-projects/{project}/members/{email}", commands.Serve(h.RemoveMember, now, false, func(_ http.ResponseWriter, r *http.Request, m commands.Meta) (RemoveMember, error) {
+		p, errP := project(r)
+		email, errE := domain.ParseUser(chi.URLParam(r, "email"))
+		return RemoveMember{Meta: m, Project: p, Email: email}, errors.Join(errP, errE)
+	}))
+	r.Post("/v1/cloud-projects/{project}/jobs", commands.Serve(h.CreateJob, now, true, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (CreateJob, error) {
+		return named[CreateJob](w, r, m)
+	}))
+	r.Put("/v1/cloud-projects/{project}/jobs/{job}", commands.Serve(h.RenameJob, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (RenameJob, error) {
+		n, err := named[RenameProject](w, r, m)
 		if err != nil {
-			return err
-		}
-		c.Decide = simple(func(p *team.Project, by team.Caller) error { return p.Remove(by, email) })
-		return nil
-	}))
-	r.Post("/v1/cloud-projects/{project}/jobs", change(true, func(w http.ResponseWriter, r *http.Request, c *Change) error {
-		var b struct {
-			Name string `json:"name"`
-		}
-		if err := commands.Decode(w, r, &b); err != nil {
-			return err
-		}
-		c.ID = commands.NewID(c.Meta.CommandID, "job")
-		c.Decide = simple(func(p *team.Project, by team.Caller) error { return p.CreateJob(by, team.JobID(c.ID), b.Name) })
-		return nil
-	}))
-	r.Put("/v1/cloud-projects/{project}/jobs/{job}", change(false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
-		var b struct {
-			Name string `json:"name"`
-		}
-		if err := commands.Decode(w, r, &b); err != nil {
-			return err
+			return RenameJob{}, err
 		}
 		job, err := team.ParseJobID(chi.URLParam(r, "job"))
-		if err != nil {
-			return err
-		}
-		c.Decide = simple(func(p *team.Project, by team.Caller) error { return p.UpdateJob(by, job, b.Name) })
-		return nil
+		return RenameJob{Meta: m, Project: n.Project, Job: job, Name: n.Name}, err
 	}))
-	r.Delete("/v1/cloud-projects/{project}/jobs/{job}", change(false, func(_ http.ResponseWriter, r *http.Request, c *Change) error {
-		job, err := team.ParseJobID(chi.URLParam(r, "job"))
-		if err != nil {
-			return err
-		}
-		c.Decide = simple(func(p *team.Project, by team.Caller) error { return p.DeleteJob(by, job) })
-		return nil
+	r.Delete("/v1/cloud-projects/{project}/jobs/{job}", commands.Serve(h.DeleteJob, now, false, func(_ http.ResponseWriter, r *http.Request, m commands.Meta) (DeleteJob, error) {
+		p, errP := project(r)
+		job, errJ := team.ParseJobID(chi.URLParam(r, "job"))
+		return DeleteJob{Meta: m, Project: p, Job: job}, errors.Join(errP, errJ)
 	}))
-	r.Post("/v1/cloud-projects/{project}/jobs/{job}/assignees", change(false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
+	r.Post("/v1/cloud-projects/{project}/jobs/{job}/assignees", commands.Serve(h.AssignJob, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (AssignJob, error) {
 		var b struct {
 			Emails []string `json:"emails"`
 		}
 		if err := commands.Decode(w, r, &b); err != nil {
-			return err
+			return AssignJob{}, err
 		}
-		emails, err := domain.ParseUsers("emails", b.Emails)
-		if err != nil {
-			return err
-		}
-		if len(emails) == 0 {
-			return domain.Invalidf("no-assignees", "name at least one assignee")
-		}
-		job, err := team.ParseJobID(chi.URLParam(r, "job"))
-		if err != nil {
-			return err
-		}
-		c.Decide = simple(func(p *team.Project, by team.Caller) error { return p.Assign(by, job, emails...) })
-		return nil
+		p, errP := project(r)
+		emails, errE := domain.ParseUsers("emails", b.Emails)
+		job, errJ := team.ParseJobID(chi.URLParam(r, "job"))
+		return AssignJob{Meta: m, Project: p, Job: job, Emails: emails}, errors.Join(errP, errE, errJ)
 	}))
-	r.Delete("/v1/cloud-projects/{project}/jobs/{job}/assignees/{email}", change(false, func(_ http.ResponseWriter, r *http.Request, c *Change) error {
-		job, err := team.ParseJobID(chi.URLParam(r, "job"))
-		if err != nil {
-			return err
-		}
-		email, err := domain.ParseUser(chi.URLParam(r, "email"))
-		if err != nil {
-			return err
-		}
-		c.Decide = simple(func(p *team.Project, by team.Caller) error { return p.Unassign(by, job, email) })
-		return nil
+	r.Delete("/v1/cloud-projects/{project}/jobs/{job}/assignees/{email}", commands.Serve(h.UnassignJob, now, false, func(_ http.ResponseWriter, r *http.Request, m commands.Meta) (UnassignJob, error) {
+		p, errP := project(r)
+		job, errJ := team.ParseJobID(chi.URLParam(r, "job"))
+		email, errE := domain.ParseUser(chi.URLParam(r, "email"))
+		return UnassignJob{Meta: m, Project: p, Job: job, Email: email}, errors.Join(errP, errJ, errE)
 	}))
-	r.Post("/v1/cloud-projects/{project}/jobs/{job}/reassign", change(false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
+	r.Post("/v1/cloud-projects/{project}/jobs/{job}/reassign", commands.Serve(h.ReassignJob, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (ReassignJob, error) {
 		var b struct {
 			To string `json:"to"`
 		}
 		if err := commands.Decode(w, r, &b); err != nil {
-			return err
+			return ReassignJob{}, err
 		}
-		to, err := domain.ParseUser(b.To)
-		if err != nil {
-			return err
-		}
-		job, err := team.ParseJobID(chi.URLParam(r, "job"))
-		if err != nil {
-			return err
-		}
-		c.Decide = simple(func(p *team.Project, by team.Caller) error { return p.Reassign(by, job, to) })
-		return nil
+		p, errP := project(r)
+		to, errT := domain.ParseUser(b.To)
+		job, errJ := team.ParseJobID(chi.URLParam(r, "job"))
+		return ReassignJob{Meta: m, Project: p, Job: job, Email: to}, errors.Join(errP, errT, errJ)
 	}))
-	r.Post("/v1/cloud-projects/{project}/stylesheets", change(false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
-		var b struct {
-			Name string `json:"name"`
-		}
-		err := commands.Decode(w, r, &b)
-		c.Decide = simple(func(p *team.Project, by team.Caller) error { return p.AddStylesheet(by, b.Name) })
-		return err
+	r.Post("/v1/cloud-projects/{project}/stylesheets", commands.Serve(h.AddStylesheet, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (AddStylesheet, error) {
+		return named[AddStylesheet](w, r, m)
 	}))
-	r.Delete("/v1/cloud-projects/{project}/stylesheets/{name}", change(false, func(_ http.ResponseWriter, r *http.Request, c *Change) error {
-		name := chi.URLParam(r, "name")
-		c.Decide = simple(func(p *team.Project, by team.Caller) error { return p.RemoveStylesheet(by, name) })
-		return nil
+	r.Delete("/v1/cloud-projects/{project}/stylesheets/{name}", commands.Serve(h.RemoveStylesheet, now, false, func(_ http.ResponseWriter, r *http.Request, m commands.Meta) (RemoveStylesheet, error) {
+		p, err := project(r)
+		return RemoveStylesheet{Meta: m, Project: p, Name: chi.URLParam(r, "name")}, err
 	}))
+}
+
+// project is the cloud project a route names.
+func project(r *http.Request) (team.ID, error) { return team.ParseID(chi.URLParam(r, "project")) }
+
+// named decodes the commands that name something in a project: the
+// project from the path, the name from the body ({"name": ...}).
+func named[C ~struct {
+	Meta    commands.Meta
+	Project team.ID
+	Name    string
+}](w http.ResponseWriter, r *http.Request, m commands.Meta) (C, error) {
+	var b struct {
+		Name string `json:"name"`
+	}
+	if err := commands.Decode(w, r, &b); err != nil {
+		return C{}, err
+	}
+	p, err := project(r)
+	return C{Meta: m, Project: p, Name: b.Name}, err
 }
