@@ -15,82 +15,184 @@ import (
 
 	"github.com/shareledger/shareledger/commands"
 	"github.com/shareledger/shareledger/domain"
-	"github.com/shareledger/shareledger/domain/account"
 	"github.com/shareledger/shareledger/domain/rights"
 )
 
-// Change is one change to an account's rights. Target names the stream's
-// subject: the collection for collection changes, else unused.
-type Change struct {
+// The use cases, each one command.
+
+// DefineRole defines a role's rights on public items by kind, or redefines
+// them (administrators).
+type DefineRole struct {
 	Meta   commands.Meta
-	Target string
-	// Subuser is checked to be a user of the account when set.
+	Name   string
+	Rights map[rights.Kind]rights.Rights
+}
+
+// GrantRole gives a subuser a role; RevokeRole takes it back.
+type GrantRole struct {
+	Meta    commands.Meta
 	Subuser domain.UserID
-	Decide  func(by domain.Member, acc *account.Account) func(agg any) error
+	Role    string
 }
 
-// Handlers are the rights use cases; each kind of aggregate has one.
-type Handlers struct {
-	Access     commands.Handler[Change]
-	Hierarchy  commands.Handler[Change]
-	Collection commands.Handler[Change]
-	Create     commands.Handler[Create]
+// RevokeRole takes a role from a subuser.
+type RevokeRole GrantRole
+
+// SetDirectRights sets a subuser's own rights on every public item of a
+// kind.
+type SetDirectRights struct {
+	Meta    commands.Meta
+	Subuser domain.UserID
+	Kind    rights.Kind
+	Rights  rights.Rights
 }
 
-// Create makes a fleet, team, category or report.
-type Create struct {
+// CreateCollection makes a fleet, team, category or report.
+type CreateCollection struct {
 	Meta   commands.Meta
 	Kind   string
 	Name   string
 	Public bool
 }
 
+// MakeCollectionPrivate withdraws public sharing of an item at once; it
+// needs Confirm.
+type MakeCollectionPrivate struct {
+	Meta    commands.Meta
+	Item    rights.ItemID
+	Confirm bool
+}
+
+// MakeCollectionPublic restores public sharing of an item.
+type MakeCollectionPublic struct {
+	Meta commands.Meta
+	Item rights.ItemID
+}
+
+// ShareCollection shares an item privately with a subuser, with item and
+// member rights.
+type ShareCollection struct {
+	Meta    commands.Meta
+	Item    rights.ItemID
+	Subuser domain.UserID
+	Rights  rights.Rights
+}
+
+// UnshareCollection revokes a subuser's private share of an item.
+type UnshareCollection struct {
+	Meta    commands.Meta
+	Item    rights.ItemID
+	Subuser domain.UserID
+}
+
+// AddCollectionMember puts a vehicle, driver or marker into an item.
+type AddCollectionMember struct {
+	Meta   commands.Meta
+	Item   rights.ItemID
+	Member rights.MemberID
+	Kind   rights.MemberKind
+}
+
+// RemoveCollectionMember takes a member out of an item.
+type RemoveCollectionMember struct {
+	Meta   commands.Meta
+	Item   rights.ItemID
+	Member rights.MemberID
+}
+
+// AddHierarchyNode adds a node under a parent (none: the root).
+type AddHierarchyNode struct {
+	Meta   commands.Meta
+	ID     rights.ItemID
+	Parent rights.ItemID
+	Name   string
+}
+
+// MoveHierarchyNode moves a node, and what it grants, under another.
+type MoveHierarchyNode struct {
+	Meta   commands.Meta
+	Node   rights.ItemID
+	Parent rights.ItemID
+}
+
+// PlaceOnHierarchy places a user, vehicle or driver on a node (none: off
+// the hierarchy).
+type PlaceOnHierarchy struct {
+	Meta   commands.Meta
+	Member rights.MemberID
+	Kind   rights.MemberKind
+	Node   rights.ItemID
+}
+
+// Handlers are the rights use cases, each logged and measured by its name.
+type Handlers struct {
+	DefineRole             commands.Handler[DefineRole]
+	GrantRole              commands.Handler[GrantRole]
+	RevokeRole             commands.Handler[RevokeRole]
+	SetDirectRights        commands.Handler[SetDirectRights]
+	CreateCollection       commands.Handler[CreateCollection]
+	MakeCollectionPrivate  commands.Handler[MakeCollectionPrivate]
+	MakeCollectionPublic   commands.Handler[MakeCollectionPublic]
+	ShareCollection        commands.Handler[ShareCollection]
+	UnshareCollection      commands.Handler[UnshareCollection]
+	AddCollectionMember    commands.Handler[AddCollectionMember]
+	RemoveCollectionMember commands.Handler[RemoveCollectionMember]
+	AddHierarchyNode       commands.Handler[AddHierarchyNode]
+	MoveHierarchyNode      commands.Handler[MoveHierarchyNode]
+	PlaceOnHierarchy       commands.Handler[PlaceOnHierarchy]
+}
+
 // New builds the handlers on repo, decorated.
 func New(repo commands.Repo, log *slog.Logger) Handlers {
 	u := useCases{repo}
+	m := repo.Metrics
 	return Handlers{
-		Access:     commands.Decorate(u.access, log, "ChangeAccess", repo.Metrics),
-		Hierarchy:  commands.Decorate(u.hierarchy, log, "ChangeHierarchy", repo.Metrics),
-		Collection: commands.Decorate(u.collection, log, "ChangeCollection", repo.Metrics),
-		Create:     commands.Decorate(u.create, log, "CreateCollection", repo.Metrics),
+		DefineRole:             commands.Decorate(u.defineRole, log, "DefineRole", m),
+		GrantRole:              commands.Decorate(u.grantRole, log, "GrantRole", m),
+		RevokeRole:             commands.Decorate(u.revokeRole, log, "RevokeRole", m),
+		SetDirectRights:        commands.Decorate(u.setDirectRights, log, "SetDirectRights", m),
+		CreateCollection:       commands.Decorate(u.createCollection, log, "CreateCollection", m),
+		MakeCollectionPrivate:  commands.Decorate(u.makeCollectionPrivate, log, "MakeCollectionPrivate", m),
+		MakeCollectionPublic:   commands.Decorate(u.makeCollectionPublic, log, "MakeCollectionPublic", m),
+		ShareCollection:        commands.Decorate(u.shareCollection, log, "ShareCollection", m),
+		UnshareCollection:      commands.Decorate(u.unshareCollection, log, "UnshareCollection", m),
+		AddCollectionMember:    commands.Decorate(u.addCollectionMember, log, "AddCollectionMember", m),
+		RemoveCollectionMember: commands.Decorate(u.removeCollectionMember, log, "RemoveCollectionMember", m),
+		AddHierarchyNode:       commands.Decorate(u.addHierarchyNode, log, "AddHierarchyNode", m),
+		MoveHierarchyNode:      commands.Decorate(u.moveHierarchyNode, log, "MoveHierarchyNode", m),
+		PlaceOnHierarchy:       commands.Decorate(u.placeOnHierarchy, log, "PlaceOnHierarchy", m),
 	}
 }
 
 type useCases struct{ repo commands.Repo }
 
-// prepare checks the caller and, when named, the subuser the change is about.
-func (u useCases) prepare(ctx context.Context, c Change) (*account.Account, domain.Member, error) {
-	acc, by, err := u.repo.Member(ctx, c.Meta)
-	if err != nil {
-		return nil, by, err
-	}
-	if c.Subuser != "" {
-		if _, err := acc.Member(c.Subuser); err != nil {
-			return nil, by, err
-		}
-	}
-	return acc, by, nil
-}
-
-// aggregate is what a rights change decides on.
+// aggregate is what a rights use case decides on.
 type aggregate[A any] interface {
 	commands.Aggregate[A]
 	Changes() []domain.Event
 }
 
-// change checks the caller, loads the stream's aggregate, answers a
-// command sent again with its first outcome, decides and saves. check, if
-// set, refuses an aggregate the caller may not change.
-func change[A aggregate[A]](ctx context.Context, u useCases, c Change, stream string, empty func() A, check func(by domain.Member, exists bool, a A) error) (commands.Result, error) {
-	acc, by, err := u.prepare(ctx, c)
+// change is the pipeline every rights use case goes through: check that
+// the caller (and the subuser the command names, if any) belongs to the
+// account, load the aggregate's state, answer a command sent again with
+// its first outcome, refuse an aggregate the caller may not change
+// (check), decide and save. id names what the command creates, if
+// anything.
+func change[A aggregate[A]](ctx context.Context, u useCases, m commands.Meta, subuser domain.UserID, id, stream string, empty func() A, check func(by domain.Member, exists bool, a A) error, decide func(by domain.Member, a A) error) (commands.Result, error) {
+	acc, by, err := u.repo.Member(ctx, m)
 	if err != nil {
 		return commands.Result{}, err
 	}
-	l, agg, err := commands.LoadState(ctx, u.repo, stream, c.Meta, empty)
+	if subuser != "" {
+		if _, err := acc.Member(subuser); err != nil {
+			return commands.Result{}, err
+		}
+	}
+	l, agg, err := commands.LoadState(ctx, u.repo, stream, m, empty)
 	if err != nil {
 		return commands.Result{}, err
 	}
-	if res, ok := l.Replayed(c.Target); ok {
+	if res, ok := l.Replayed(id); ok {
 		return res, nil
 	}
 	if check != nil {
@@ -98,32 +200,51 @@ func change[A aggregate[A]](ctx context.Context, u useCases, c Change, stream st
 			return commands.Result{}, err
 		}
 	}
-	if err := c.Decide(by, acc)(agg); err != nil {
+	if err := decide(by, agg); err != nil {
 		return commands.Result{}, err
 	}
-	return u.repo.Save(ctx, l, c.Meta, c.Target, agg.Changes())
+	return u.repo.Save(ctx, l, m, id, agg.Changes())
 }
 
-func (u useCases) access(ctx context.Context, c Change) (commands.Result, error) {
-	acc := c.Meta.Caller.Account
-	return change(ctx, u, c, rights.AccessStream(acc), func() *rights.Access { return rights.EmptyAccess(acc) }, nil)
+// access runs a decision on the account's roles and direct rights.
+func (u useCases) access(ctx context.Context, m commands.Meta, subuser domain.UserID, decide func(by domain.Member, a *rights.Access) error) (commands.Result, error) {
+	acc := m.Caller.Account
+	return change(ctx, u, m, subuser, "", rights.AccessStream(acc), func() *rights.Access { return rights.EmptyAccess(acc) }, nil, decide)
 }
 
-func (u useCases) hierarchy(ctx context.Context, c Change) (commands.Result, error) {
-	acc := c.Meta.Caller.Account
-	return change(ctx, u, c, rights.HierarchyStream(acc), func() *rights.Hierarchy { return rights.EmptyHierarchy(acc) }, nil)
+// hierarchy runs a decision on the account's hierarchy.
+func (u useCases) hierarchy(ctx context.Context, m commands.Meta, subuser domain.UserID, id string, decide func(by domain.Member, h *rights.Hierarchy) error) (commands.Result, error) {
+	acc := m.Caller.Account
+	return change(ctx, u, m, subuser, id, rights.HierarchyStream(acc), func() *rights.Hierarchy { return rights.EmptyHierarchy(acc) }, nil, decide)
 }
 
-func (u useCases) collection(ctx context.Context, c Change) (commands.Result, error) {
-	return change(ctx, u, c, rights.CollectionStream(rights.ItemID(c.Target)), rights.EmptyCollection, func(by domain.Member, exists bool, col *rights.Collection) error {
+// collection runs a decision on one of the account's collections.
+func (u useCases) collection(ctx context.Context, m commands.Meta, item rights.ItemID, subuser domain.UserID, decide func(by domain.Member, c *rights.Collection) error) (commands.Result, error) {
+	return change(ctx, u, m, subuser, string(item), rights.CollectionStream(item), rights.EmptyCollection, func(by domain.Member, exists bool, col *rights.Collection) error {
 		if !exists || col.Account() != by.Account {
 			return domain.NewError(domain.NotFound, "unknown-item", "no such fleet, team, category or report in this account")
 		}
 		return nil
-	})
+	}, decide)
 }
 
-func (u useCases) create(ctx context.Context, c Create) (commands.Result, error) {
+func (u useCases) defineRole(ctx context.Context, c DefineRole) (commands.Result, error) {
+	return u.access(ctx, c.Meta, "", func(by domain.Member, a *rights.Access) error { return a.DefineRole(by, c.Name, c.Rights) })
+}
+
+func (u useCases) grantRole(ctx context.Context, c GrantRole) (commands.Result, error) {
+	return u.access(ctx, c.Meta, c.Subuser, func(by domain.Member, a *rights.Access) error { return a.Assign(by, c.Subuser, c.Role) })
+}
+
+func (u useCases) revokeRole(ctx context.Context, c RevokeRole) (commands.Result, error) {
+	return u.access(ctx, c.Meta, c.Subuser, func(by domain.Member, a *rights.Access) error { return a.Unassign(by, c.Subuser, c.Role) })
+}
+
+func (u useCases) setDirectRights(ctx context.Context, c SetDirectRights) (commands.Result, error) {
+	return u.access(ctx, c.Meta, c.Subuser, func(by domain.Member, a *rights.Access) error { return a.SetDirect(by, c.Subuser, c.Kind, c.Rights) })
+}
+
+func (u useCases) createCollection(ctx context.Context, c CreateCollection) (commands.Result, error) {
 	kind, err := rights.ParseKind(c.Kind)
 	if err != nil {
 		return commands.Result{}, err
@@ -145,6 +266,46 @@ func (u useCases) create(ctx context.Context, c Create) (commands.Result, error)
 		return commands.Result{}, err
 	}
 	return u.repo.Save(ctx, l, c.Meta, id, col.Changes())
+}
+
+func (u useCases) makeCollectionPrivate(ctx context.Context, c MakeCollectionPrivate) (commands.Result, error) {
+	return u.collection(ctx, c.Meta, c.Item, "", func(by domain.Member, col *rights.Collection) error { return col.MakePrivate(by, c.Confirm) })
+}
+
+func (u useCases) makeCollectionPublic(ctx context.Context, c MakeCollectionPublic) (commands.Result, error) {
+	return u.collection(ctx, c.Meta, c.Item, "", func(by domain.Member, col *rights.Collection) error { return col.MakePublic(by) })
+}
+
+func (u useCases) shareCollection(ctx context.Context, c ShareCollection) (commands.Result, error) {
+	return u.collection(ctx, c.Meta, c.Item, c.Subuser, func(by domain.Member, col *rights.Collection) error { return col.Share(by, c.Subuser, c.Rights) })
+}
+
+func (u useCases) unshareCollection(ctx context.Context, c UnshareCollection) (commands.Result, error) {
+	return u.collection(ctx, c.Meta, c.Item, c.Subuser, func(by domain.Member, col *rights.Collection) error { return col.Revoke(by, c.Subuser) })
+}
+
+func (u useCases) addCollectionMember(ctx context.Context, c AddCollectionMember) (commands.Result, error) {
+	return u.collection(ctx, c.Meta, c.Item, "", func(by domain.Member, col *rights.Collection) error { return col.Add(by, c.Member, c.Kind) })
+}
+
+func (u useCases) removeCollectionMember(ctx context.Context, c RemoveCollectionMember) (commands.Result, error) {
+	return u.collection(ctx, c.Meta, c.Item, "", func(by domain.Member, col *rights.Collection) error { return col.Remove(by, c.Member) })
+}
+
+func (u useCases) addHierarchyNode(ctx context.Context, c AddHierarchyNode) (commands.Result, error) {
+	return u.hierarchy(ctx, c.Meta, "", string(c.ID), func(by domain.Member, h *rights.Hierarchy) error { return h.Add(by, c.ID, c.Parent, c.Name) })
+}
+
+func (u useCases) moveHierarchyNode(ctx context.Context, c MoveHierarchyNode) (commands.Result, error) {
+	return u.hierarchy(ctx, c.Meta, "", "", func(by domain.Member, h *rights.Hierarchy) error { return h.Move(by, c.Node, c.Parent) })
+}
+
+func (u useCases) placeOnHierarchy(ctx context.Context, c PlaceOnHierarchy) (commands.Result, error) {
+	var subuser domain.UserID
+	if c.Kind == rights.User {
+		subuser = domain.UserID(c.Member)
+	}
+	return u.hierarchy(ctx, c.Meta, subuser, "", func(by domain.Member, h *rights.Hierarchy) error { return h.Place(by, c.Member, c.Kind, c.Node) })
 }
 
 type rightsBody struct {
@@ -175,269 +336,168 @@ func decodeRights(w http.ResponseWriter, r *http.Request) (rights.Rights, error)
 	return b.parse()
 }
 
-// as adapts a decision on one kind of aggregate to Change.Decide.
-func as[A any](f func(a A) error) func(agg any) error {
-	return func(agg any) error { return f(agg.(A)) }
+// item is the collection a route names.
+func item(r *http.Request) (rights.ItemID, error) {
+	return rights.ParseItemID("item", chi.URLParam(r, "item"))
 }
 
-// item reads the collection the path names.
-func (c *Change) item(r *http.Request) error {
-	id, err := rights.ParseItemID("item", chi.URLParam(r, "item"))
-	c.Target = string(id)
-	return err
+// subuser is the person a route names, in the normal form of an address,
+// so every spelling of one address is one subuser.
+func subuser(r *http.Request) (domain.UserID, error) {
+	return domain.ParseUser(chi.URLParam(r, "user"))
 }
 
-// subuser reads the person the path names, in the normal form of an
-// address, so every spelling of one address is one subuser.
-func (c *Change) subuser(r *http.Request) error {
-	u, err := domain.ParseUser(chi.URLParam(r, "user"))
-	c.Subuser = u
-	return err
-}
-
-// Routes mounts the rights commands.
+// Routes mounts the rights commands: each route decodes its command (path
+// and body, into their normal forms) and hands it to its use case.
 func (h Handlers) Routes(r chi.Router, now func() time.Time) {
-	serve := func(hd commands.Handler[Change], created bool, build func(w http.ResponseWriter, r *http.Request, c *Change) error) http.HandlerFunc {
-		return commands.Serve(hd, now, created, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (Change, error) {
-			c := Change{Meta: m}
-			return c, build(w, r, &c)
-		})
-	}
-	r.Post("/v1/roles", serve(h.Access, false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
+	r.Post("/v1/roles", commands.Serve(h.DefineRole, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (DefineRole, error) {
 		var b struct {
 			Name   string                `json:"name"`
 			Rights map[string]rightsBody `json:"rights"`
 		}
 		if err := commands.Decode(w, r, &b); err != nil {
-			return err
+			return DefineRole{}, err
 		}
 		if b.Rights == nil {
 			// Defining a role again replaces its rights: say them, even
 			// when there are none ({}).
-			return domain.Invalidf("no-rights", "name the role's rights by kind, e.g. {\"fleet\":{\"item\":\"view\",\"member\":\"view\"}}, or {} for none")
+			return DefineRole{}, domain.Invalidf("no-rights", "name the role's rights by kind, e.g. {\"fleet\":{\"item\":\"view\",\"member\":\"view\"}}, or {} for none")
 		}
 		set := map[rights.Kind]rights.Rights{}
 		for k, v := range b.Rights {
 			kind, err := rights.ParseKind(k)
 			if err != nil {
-				return err
+				return DefineRole{}, err
 			}
 			if set[kind], err = v.parse(); err != nil {
-				return err
+				return DefineRole{}, err
 			}
 		}
-		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
-			return as(func(a *rights.Access) error { return a.DefineRole(by, b.Name, set) })
-		}
-		return nil
+		return DefineRole{Meta: m, Name: b.Name, Rights: set}, nil
 	}))
-	r.Post("/v1/subusers/{user}/roles", serve(h.Access, false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
+	r.Post("/v1/subusers/{user}/roles", commands.Serve(h.GrantRole, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (GrantRole, error) {
 		var b struct {
 			Role string `json:"role"`
 		}
 		if err := commands.Decode(w, r, &b); err != nil {
-			return err
+			return GrantRole{}, err
 		}
-		if err := c.subuser(r); err != nil {
-			return err
-		}
-		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
-			return as(func(a *rights.Access) error { return a.Assign(by, c.Subuser, b.Role) })
-		}
-		return nil
+		u, err := subuser(r)
+		return GrantRole{Meta: m, Subuser: u, Role: b.Role}, err
 	}))
-	r.Delete("/v1/subusers/{user}/roles/{role}", serve(h.Access, false, func(_ http.ResponseWriter, r *http.Request, c *Change) error {
-		if err := c.subuser(r); err != nil {
-			return err
-		}
-		role := chi.URLParam(r, "role")
-		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
-			return as(func(a *rights.Access) error { return a.Unassign(by, c.Subuser, role) })
-		}
-		return nil
+	r.Delete("/v1/subusers/{user}/roles/{role}", commands.Serve(h.RevokeRole, now, false, func(_ http.ResponseWriter, r *http.Request, m commands.Meta) (RevokeRole, error) {
+		u, err := subuser(r)
+		return RevokeRole{Meta: m, Subuser: u, Role: chi.URLParam(r, "role")}, err
 	}))
-	r.Put("/v1/subusers/{user}/rights/{kind}", serve(h.Access, false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
+	r.Put("/v1/subusers/{user}/rights/{kind}", commands.Serve(h.SetDirectRights, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (SetDirectRights, error) {
 		set, err := decodeRights(w, r)
 		if err != nil {
-			return err
+			return SetDirectRights{}, err
 		}
-		kind, err := rights.ParseKind(chi.URLParam(r, "kind"))
-		if err != nil {
-			return err
-		}
-		if err := c.subuser(r); err != nil {
-			return err
-		}
-		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
-			return as(func(a *rights.Access) error { return a.SetDirect(by, c.Subuser, kind, set) })
-		}
-		return nil
+		kind, errK := rights.ParseKind(chi.URLParam(r, "kind"))
+		u, errU := subuser(r)
+		return SetDirectRights{Meta: m, Subuser: u, Kind: kind, Rights: set}, errors.Join(errK, errU)
 	}))
-	r.Post("/v1/collections", commands.Serve(h.Create, now, true, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (Create, error) {
+	r.Post("/v1/collections", commands.Serve(h.CreateCollection, now, true, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (CreateCollection, error) {
 		var b struct {
 			Kind   string `json:"kind"`
 			Name   string `json:"name"`
 			Public bool   `json:"public"`
 		}
 		err := commands.Decode(w, r, &b)
-		return Create{Meta: m, Kind: b.Kind, Name: b.Name, Public: b.Public}, err
+		return CreateCollection{Meta: m, Kind: b.Kind, Name: b.Name, Public: b.Public}, err
 	}))
-	r.Post("/v1/collections/{item}/private", serve(h.Collection, false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
+	r.Post("/v1/collections/{item}/private", commands.Serve(h.MakeCollectionPrivate, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (MakeCollectionPrivate, error) {
 		var b struct {
 			Confirm bool `json:"confirm"`
 		}
 		if err := commands.Decode(w, r, &b); err != nil {
-			return err
+			return MakeCollectionPrivate{}, err
 		}
-		if err := c.item(r); err != nil {
-			return err
-		}
-		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
-			return as(func(col *rights.Collection) error { return col.MakePrivate(by, b.Confirm) })
-		}
-		return nil
+		id, err := item(r)
+		return MakeCollectionPrivate{Meta: m, Item: id, Confirm: b.Confirm}, err
 	}))
-	r.Post("/v1/collections/{item}/public", serve(h.Collection, false, func(_ http.ResponseWriter, r *http.Request, c *Change) error {
-		if err := c.item(r); err != nil {
-			return err
-		}
-		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
-			return as(func(col *rights.Collection) error { return col.MakePublic(by) })
-		}
-		return nil
+	r.Post("/v1/collections/{item}/public", commands.Serve(h.MakeCollectionPublic, now, false, func(_ http.ResponseWriter, r *http.Request, m commands.Meta) (MakeCollectionPublic, error) {
+		id, err := item(r)
+		return MakeCollectionPublic{Meta: m, Item: id}, err
 	}))
-	r.Put("/v1/collections/{item}/shares/{user}", serve(h.Collection, false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
+	r.Put("/v1/collections/{item}/shares/{user}", commands.Serve(h.ShareCollection, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (ShareCollection, error) {
 		set, err := decodeRights(w, r)
 		if err != nil {
-			return err
+			return ShareCollection{}, err
 		}
-		if err := errors.Join(c.item(r), c.subuser(r)); err != nil {
-			return err
-		}
-		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
-			return as(func(col *rights.Collection) error { return col.Share(by, c.Subuser, set) })
-		}
-		return nil
+		id, errI := item(r)
+		u, errU := subuser(r)
+		return ShareCollection{Meta: m, Item: id, Subuser: u, Rights: set}, errors.Join(errI, errU)
 	}))
-	r.Delete("/v1/collections/{item}/shares/{user}", serve(h.Collection, false, func(_ http.ResponseWriter, r *http.Request, c *Change) error {
-		if err := errors.Join(c.item(r), c.subuser(r)); err != nil {
-			return err
-		}
-		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
-			return as(func(col *rights.Collection) error { return col.Revoke(by, c.Subuser) })
-		}
-		return nil
+	r.Delete("/v1/collections/{item}/shares/{user}", commands.Serve(h.UnshareCollection, now, false, func(_ http.ResponseWriter, r *http.Request, m commands.Meta) (UnshareCollection, error) {
+		id, errI := item(r)
+		u, errU := subuser(r)
+		return UnshareCollection{Meta: m, Item: id, Subuser: u}, errors.Join(errI, errU)
 	}))
-	r.Post("/v1/collections/{item}/members", serve(h.Collection, false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
+	r.Post("/v1/collections/{item}/members", commands.Serve(h.AddCollectionMember, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (AddCollectionMember, error) {
 		var b struct {
 			Member string `json:"member"`
 			Kind   string `json:"kind"`
 		}
 		if err := commands.Decode(w, r, &b); err != nil {
-			return err
+			return AddCollectionMember{}, err
 		}
 		kind, err := rights.ParseMemberKind(b.Kind)
 		if err != nil {
-			return err
+			return AddCollectionMember{}, err
 		}
-		m, err := rights.ParseMember(kind, b.Member)
-		if err != nil {
-			return err
-		}
-		if err := c.item(r); err != nil {
-			return err
-		}
-		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
-			return as(func(col *rights.Collection) error { return col.Add(by, m, kind) })
-		}
-		return nil
+		member, errM := rights.ParseMember(kind, b.Member)
+		id, errI := item(r)
+		return AddCollectionMember{Meta: m, Item: id, Member: member, Kind: kind}, errors.Join(errM, errI)
 	}))
-	r.Delete("/v1/collections/{item}/members/{member}", serve(h.Collection, false, func(_ http.ResponseWriter, r *http.Request, c *Change) error {
-		m, err := rights.ParseAnyMember(chi.URLParam(r, "member"))
-		if err != nil {
-			return err
-		}
-		if err := c.item(r); err != nil {
-			return err
-		}
-		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
-			return as(func(col *rights.Collection) error { return col.Remove(by, m) })
-		}
-		return nil
+	r.Delete("/v1/collections/{item}/members/{member}", commands.Serve(h.RemoveCollectionMember, now, false, func(_ http.ResponseWriter, r *http.Request, m commands.Meta) (RemoveCollectionMember, error) {
+		member, errM := rights.ParseAnyMember(chi.URLParam(r, "member"))
+		id, errI := item(r)
+		return RemoveCollectionMember{Meta: m, Item: id, Member: member}, errors.Join(errM, errI)
 	}))
-	r.Post("/v1/hierarchy/nodes", serve(h.Hierarchy, true, func(w http.ResponseWriter, r *http.Request, c *Change) error {
+	r.Post("/v1/hierarchy/nodes", commands.Serve(h.AddHierarchyNode, now, true, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (AddHierarchyNode, error) {
 		var b struct {
 			ID     string `json:"id"`
 			Parent string `json:"parent"`
 			Name   string `json:"name"`
 		}
 		if err := commands.Decode(w, r, &b); err != nil {
-			return err
+			return AddHierarchyNode{}, err
 		}
 		if b.ID == "" {
-			b.ID = commands.NewID(c.Meta.CommandID, "node")
+			b.ID = commands.NewID(m.CommandID, "node")
 		}
-		id, err := rights.ParseItemID("id", b.ID)
-		if err != nil {
-			return err
-		}
-		parent, err := optionalNode("parent", b.Parent)
-		if err != nil {
-			return err
-		}
-		c.Target = string(id)
-		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
-			return as(func(h *rights.Hierarchy) error { return h.Add(by, id, parent, b.Name) })
-		}
-		return nil
+		id, errI := rights.ParseItemID("id", b.ID)
+		parent, errP := optionalNode("parent", b.Parent)
+		return AddHierarchyNode{Meta: m, ID: id, Parent: parent, Name: b.Name}, errors.Join(errI, errP)
 	}))
-	r.Post("/v1/hierarchy/nodes/{node}/move", serve(h.Hierarchy, false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
+	r.Post("/v1/hierarchy/nodes/{node}/move", commands.Serve(h.MoveHierarchyNode, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (MoveHierarchyNode, error) {
 		var b struct {
 			Parent string `json:"parent"`
 		}
 		if err := commands.Decode(w, r, &b); err != nil {
-			return err
+			return MoveHierarchyNode{}, err
 		}
-		node, err := rights.ParseItemID("node", chi.URLParam(r, "node"))
-		if err != nil {
-			return err
-		}
-		parent, err := rights.ParseItemID("parent", b.Parent)
-		if err != nil {
-			return err
-		}
-		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
-			return as(func(h *rights.Hierarchy) error { return h.Move(by, node, parent) })
-		}
-		return nil
+		node, errN := rights.ParseItemID("node", chi.URLParam(r, "node"))
+		parent, errP := rights.ParseItemID("parent", b.Parent)
+		return MoveHierarchyNode{Meta: m, Node: node, Parent: parent}, errors.Join(errN, errP)
 	}))
-	r.Put("/v1/hierarchy/placements/{member}", serve(h.Hierarchy, false, func(w http.ResponseWriter, r *http.Request, c *Change) error {
+	r.Put("/v1/hierarchy/placements/{member}", commands.Serve(h.PlaceOnHierarchy, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (PlaceOnHierarchy, error) {
 		var b struct {
 			Node string `json:"node"`
 			Kind string `json:"kind"`
 		}
 		if err := commands.Decode(w, r, &b); err != nil {
-			return err
+			return PlaceOnHierarchy{}, err
 		}
 		kind, err := rights.ParseMemberKind(b.Kind)
 		if err != nil {
-			return err
+			return PlaceOnHierarchy{}, err
 		}
-		m, err := rights.ParseMember(kind, chi.URLParam(r, "member"))
-		if err != nil {
-			return err
-		}
-		node, err := optionalNode("node", b.Node)
-		if err != nil {
-			return err
-		}
-		if kind == rights.User {
-			c.Subuser = domain.UserID(m)
-		}
-		c.Decide = func(by domain.Member, _ *account.Account) func(any) error {
-			return as(func(h *rights.Hierarchy) error { return h.Place(by, m, kind, node) })
-		}
-		return nil
+		member, errM := rights.ParseMember(kind, chi.URLParam(r, "member"))
+		node, errN := optionalNode("node", b.Node)
+		return PlaceOnHierarchy{Meta: m, Member: member, Kind: kind, Node: node}, errors.Join(errM, errN)
 	}))
 }
 
