@@ -1,0 +1,158 @@
+// Package commandtest runs the use cases of the command packages in the
+// given events, when command, then events (or error) style, against a real
+// embedded event store: the given events are appended to their streams,
+// the command goes through its decorated handler, and what it appended to
+// the log is compared with what the case expects.
+package commandtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/shareledger/shareledger/commands"
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/domain/catalog"
+	"github.com/shareledger/shareledger/eventstore"
+	eventpebble "github.com/shareledger/shareledger/eventstore/pebble"
+)
+
+// Given is an event already in a stream.
+type Given struct {
+	Stream string
+	Event  domain.Event
+}
+
+// In files events under a stream.
+func In(stream string, events ...domain.Event) []Given {
+	out := make([]Given, len(events))
+	for i, e := range events {
+		out[i] = Given{Stream: stream, Event: e}
+	}
+	return out
+}
+
+// Case is one decision: the history, the command, and the events it
+// appends or the rule it breaks (a domain.Error code, or an error that
+// errors.Is finds).
+type Case[C any] struct {
+	Name  string
+	Given [][]Given
+	When  C
+	Then  []domain.Event
+	Code  string
+	Err   error
+}
+
+// Env is a fresh repository for one case.
+type Env struct {
+	Repo commands.Repo
+	Log  *slog.Logger
+}
+
+// NewEnv opens an empty embedded event store.
+func NewEnv(t testing.TB) Env {
+	t.Helper()
+	es, err := eventpebble.Open(eventpebble.Config{Dir: t.TempDir(), NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { es.Close() })
+	return Env{
+		Repo: commands.Repo{Events: es, Registry: catalog.New(), Cache: commands.NewStateCache(1 << 20)},
+		Log:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+}
+
+// Meta is the metadata of command cmd by a caller of an account; what the
+// command creates derives its id from cmd (commands.NewID).
+func Meta(user domain.UserID, account domain.AccountID, cmd string) commands.Meta {
+	return commands.Meta{Caller: domain.Actor{User: user, Account: account}, CommandID: cmd, CorrelationID: "test", Time: time.Unix(1_800_000_000, 0).UTC()}
+}
+
+// Run runs the cases; handler picks the use case from a case's fresh
+// handlers.
+func Run[C any](t *testing.T, cases []Case[C], handler func(env Env) commands.Handler[C]) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			ctx := context.Background()
+			env := NewEnv(t)
+			for _, group := range c.Given {
+				for _, g := range group {
+					appendEvent(t, env.Repo.Events, g)
+				}
+			}
+			before, err := env.Repo.Events.Head(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = handler(env).Handle(ctx, c.When)
+			switch {
+			case c.Code != "":
+				var de *domain.Error
+				if !errors.As(err, &de) || de.Code != c.Code {
+					t.Fatalf("error %v, want the rule %s", err, c.Code)
+				}
+			case c.Err != nil:
+				if !errors.Is(err, c.Err) {
+					t.Fatalf("error %v, want %v", err, c.Err)
+				}
+			case err != nil:
+				t.Fatalf("refused: %v", err)
+			}
+			recs, err := env.Repo.Events.ReadAll(ctx, before, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make([]domain.Event, len(recs))
+			for i, r := range recs {
+				if got[i], err = env.Repo.Registry.Decode(r.Type, r.Version, r.Data); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := c.Then
+			if want == nil {
+				want = []domain.Event{}
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("appended\n%s\nwant\n%s", describe(got), describe(want))
+			}
+		})
+	}
+}
+
+func appendEvent(t *testing.T, es eventstore.Store, g Given) {
+	t.Helper()
+	data, err := json.Marshal(g.Event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := eventstore.Event{ID: uuid.NewString(), Type: g.Event.EventType(), Version: g.Event.EventVersion(), Data: data,
+		Meta: eventstore.Meta{CommandID: "given", Time: time.Unix(1_700_000_000, 0).UTC()}}
+	if _, err := es.Append(context.Background(), g.Stream, eventstore.Any(), e); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func describe(events []domain.Event) string {
+	if len(events) == 0 {
+		return "  (nothing)"
+	}
+	out := ""
+	for _, e := range events {
+		out += fmt.Sprintf("  %s %+v\n", e.EventType(), e)
+	}
+	return out
+}
+
+// Events lists the events a case expects.
+func Events(events ...domain.Event) []domain.Event { return events }

@@ -1,0 +1,97 @@
+package device_test
+
+import (
+	"testing"
+
+	"github.com/shareledger/shareledger/commands"
+	"github.com/shareledger/shareledger/commands/commandtest"
+	devicecmd "github.com/shareledger/shareledger/commands/device"
+	"github.com/shareledger/shareledger/domain/account"
+	"github.com/shareledger/shareledger/domain/device"
+	"github.com/shareledger/shareledger/domain/partnership"
+)
+
+var (
+	pid      = partnership.IDOf("acme", "rentco")
+	pstream  = partnership.Stream("acme", "rentco")
+	accounts = append(commandtest.In(account.Stream("acme"),
+		account.AccountOpened{Account: "acme", Organization: "ACME", Administrator: "alice@acme.test", Name: "Alice"},
+		account.ProjectCreated{Account: "acme", Project: "bridge", Name: "Bridge"}),
+		commandtest.In(account.Stream("rentco"),
+			account.AccountOpened{Account: "rentco", Organization: "RentCo", Administrator: "bob@rentco.test", Name: "Bob"},
+			account.ProjectCreated{Account: "rentco", Project: "yard", Name: "Yard"})...)
+	rover  = commandtest.In(device.Stream("rover"), device.DeviceRegistered{Device: "rover", Owner: "rentco", Serial: "S1", Name: "Rover"})
+	inYard = commandtest.In(device.Stream("rover"), device.DeviceAssignedToProject{Device: "rover", Account: "rentco", Project: "yard"})
+	shared = commandtest.In(pstream,
+		partnership.PartnerRequested{Partnership: pid, Requester: "acme", Partner: "rentco", Type: partnership.Rental, By: "alice@acme.test"},
+		partnership.PartnerApproved{Partnership: pid, Requester: "acme", Partner: "rentco", By: "bob@rentco.test"},
+		partnership.DeviceSharedWithPartner{Partnership: pid, Device: "rover", Owner: "rentco", Partner: "acme", By: "bob@rentco.test"})
+	onBridge = commandtest.In(pstream, device.DeviceAssignedToProject{Device: "rover", Account: "acme", Project: "bridge"})
+	alice    = commandtest.Meta("alice@acme.test", "acme", "c1")
+	bob      = commandtest.Meta("bob@rentco.test", "rentco", "c1")
+)
+
+func given(g ...[]commandtest.Given) [][]commandtest.Given { return g }
+
+func handlers(env commandtest.Env) devicecmd.Handlers { return devicecmd.New(env.Repo, env.Log) }
+
+func TestRegister(t *testing.T) {
+	id := device.ID(commands.NewID("c1", "device"))
+	commandtest.Run(t, []commandtest.Case[devicecmd.Register]{
+		{Name: "a member registers a device of its account, with its credentials", Given: given(accounts),
+			When: devicecmd.Register{Meta: bob, Serial: "S9", Name: "Drone", Model: "D1", Credentials: "login"},
+			Then: commandtest.Events(device.DeviceRegistered{Device: id, Owner: "rentco", Serial: "S9", Name: "Drone", Model: "D1", Credentials: "login"})},
+		{Name: "a device needs a serial", Given: given(accounts), When: devicecmd.Register{Meta: bob, Serial: "", Name: "Drone"}, Code: "missing-serial"},
+		{Name: "someone of no account", When: devicecmd.Register{Meta: bob, Serial: "S9", Name: "Drone"}, Code: "not-member"},
+	}, func(env commandtest.Env) commands.Handler[devicecmd.Register] { return handlers(env).Register })
+}
+
+func TestAssign(t *testing.T) {
+	commandtest.Run(t, []commandtest.Case[devicecmd.Assign]{
+		{Name: "the owner assigns its device to its project", Given: given(accounts, rover),
+			When: devicecmd.Assign{Meta: bob, Device: "rover", Project: "yard"},
+			Then: commandtest.Events(device.DeviceAssignedToProject{Device: "rover", Account: "rentco", Project: "yard"})},
+		{Name: "the partner assigns a shared device to its own project, in the partnership", Given: given(accounts, rover, shared),
+			When: devicecmd.Assign{Meta: alice, Device: "rover", Project: "bridge"},
+			Then: commandtest.Events(device.DeviceAssignedToProject{Device: "rover", Account: "acme", Project: "bridge"})},
+		{Name: "a device not shared with the caller is unknown", Given: given(accounts, rover),
+			When: devicecmd.Assign{Meta: alice, Device: "rover", Project: "bridge"}, Code: "unknown-device"},
+		{Name: "only the caller's own projects", Given: given(accounts, rover),
+			When: devicecmd.Assign{Meta: bob, Device: "rover", Project: "bridge"}, Code: "unknown-project"},
+		{Name: "once per project", Given: given(accounts, rover, inYard),
+			When: devicecmd.Assign{Meta: bob, Device: "rover", Project: "yard"}, Code: "already-assigned"},
+	}, func(env commandtest.Env) commands.Handler[devicecmd.Assign] { return handlers(env).Assign })
+}
+
+func TestUnassign(t *testing.T) {
+	commandtest.Run(t, []commandtest.Case[devicecmd.Unassign]{
+		{Name: "the owner takes its device out of its project", Given: given(accounts, rover, inYard),
+			When: devicecmd.Unassign{Meta: bob, Device: "rover", Project: "yard"},
+			Then: commandtest.Events(device.DeviceUnassignedFromProject{Device: "rover", Account: "rentco", Project: "yard", Reason: device.ReasonUnassigned})},
+		{Name: "not assigned", Given: given(accounts, rover), When: devicecmd.Unassign{Meta: bob, Device: "rover", Project: "yard"}, Code: "not-assigned"},
+	}, func(env commandtest.Env) commands.Handler[devicecmd.Unassign] { return handlers(env).Unassign })
+}
+
+func TestSendDesign(t *testing.T) {
+	commandtest.Run(t, []commandtest.Case[devicecmd.SendDesign]{
+		{Name: "data transfer to a shared device works", Given: given(accounts, rover, shared, onBridge),
+			When: devicecmd.SendDesign{Meta: alice, Device: "rover", Project: "bridge", Design: "deck.dxf"},
+			Then: commandtest.Events(device.DesignSentToDevice{Device: "rover", Account: "acme", Project: "bridge", Design: "deck.dxf", By: "alice@acme.test"})},
+		{Name: "only to a device working in the project", Given: given(accounts, rover, shared),
+			When: devicecmd.SendDesign{Meta: alice, Device: "rover", Project: "bridge", Design: "deck.dxf"}, Code: "not-assigned"},
+		{Name: "a design needs a name", Given: given(accounts, rover, shared, onBridge),
+			When: devicecmd.SendDesign{Meta: alice, Device: "rover", Project: "bridge", Design: ""}, Code: "missing-design"},
+	}, func(env commandtest.Env) commands.Handler[devicecmd.SendDesign] { return handlers(env).SendDesign })
+}
+
+func TestStartBaseStation(t *testing.T) {
+	commandtest.Run(t, []commandtest.Case[devicecmd.StartBaseStation]{
+		{Name: "the owner starts the base-station service", Given: given(accounts, rover, inYard),
+			When: devicecmd.StartBaseStation{Meta: bob, Device: "rover", Project: "yard"},
+			Then: commandtest.Events(device.BaseStationServiceStarted{Device: "rover", Account: "rentco", Project: "yard", By: "bob@rentco.test"})},
+		{Name: "not on a shared device", Given: given(accounts, rover, shared, onBridge),
+			When: devicecmd.StartBaseStation{Meta: alice, Device: "rover", Project: "bridge"}, Code: "ibss-not-supported-for-shared-device"},
+	}, func(env commandtest.Env) commands.Handler[devicecmd.StartBaseStation] {
+		return handlers(env).StartBaseStation
+	})
+}
