@@ -27,6 +27,7 @@ type cached struct {
 	last   uint64
 	exists bool
 	bytes  int64
+	folded int // events folded since the last snapshot, or since the start
 }
 
 // NewStateCache keeps at most budget bytes of states (as the aggregates

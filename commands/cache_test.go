@@ -10,8 +10,11 @@ import (
 
 	"github.com/shareledger/shareledger/commands"
 	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/domain/account"
 	"github.com/shareledger/shareledger/domain/catalog"
 	"github.com/shareledger/shareledger/domain/device"
+	"github.com/shareledger/shareledger/domain/partnership"
+	"github.com/shareledger/shareledger/domain/rights"
 	"github.com/shareledger/shareledger/domain/team"
 	"github.com/shareledger/shareledger/eventstore"
 	eventpebble "github.com/shareledger/shareledger/eventstore/pebble"
@@ -124,5 +127,114 @@ func TestStateCacheStaysWithinItsBudget(t *testing.T) {
 	}
 	if repo.Cache.Len() == 0 {
 		t.Fatal("the cache kept nothing")
+	}
+}
+
+// TestSnapshotsRestoreWhatWasFolded: with nothing cached, a load starts
+// from the stream's snapshot, which a load saved after folding the events:
+// for every aggregate, the restored state (and what it decides) is the
+// folded one, and a snapshot of another fold's version is ignored.
+func TestSnapshotsRestoreWhatWasFolded(t *testing.T) {
+	ctx := context.Background()
+	pid := partnership.IDOf("acme", "rentco")
+	type load func(repo commands.Repo) (any, error)
+	loader := func(stream string, f func(repo commands.Repo) (any, error)) load { return f }
+	tests := []struct {
+		name   string
+		stream string
+		events []domain.Event
+		load   load
+	}{
+		{"an account", account.Stream("acme"), []domain.Event{
+			account.AccountOpened{Account: "acme", Organization: "ACME", Administrator: "alice@acme.test", Name: "Alice"},
+			account.UserAdded{Account: "acme", User: "ann@acme.test", Name: "Ann", Role: account.User},
+			account.ProjectCreated{Account: "acme", Project: "bridge", Name: "Bridge"}},
+			loader(account.Stream("acme"), func(repo commands.Repo) (any, error) {
+				_, a, err := commands.LoadState(ctx, repo, account.Stream("acme"), commands.Meta{}, account.Empty)
+				return a, err
+			})},
+		{"a device", device.Stream("d1"), []domain.Event{
+			device.DeviceRegistered{Device: "d1", Owner: "acme", Serial: "s", Name: "Rover"},
+			device.DeviceAssignedToProject{Device: "d1", Account: "acme", Project: "bridge"}},
+			loader(device.Stream("d1"), func(repo commands.Repo) (any, error) {
+				_, d, err := commands.LoadState(ctx, repo, device.Stream("d1"), commands.Meta{}, device.Empty)
+				return d, err
+			})},
+		{"a partnership", partnership.Stream("acme", "rentco"), []domain.Event{
+			partnership.PartnerRequested{Partnership: pid, Requester: "acme", Partner: "rentco", Type: partnership.Rental, Notify: []domain.UserID{"bob@rentco.test"}, By: "alice@acme.test"},
+			partnership.PartnerApproved{Partnership: pid, Requester: "acme", Partner: "rentco", By: "bob@rentco.test"},
+			partnership.DeviceSharedWithPartner{Partnership: pid, Device: "d1", Owner: "rentco", Partner: "acme", By: "bob@rentco.test"},
+			device.DeviceAssignedToProject{Device: "d1", Account: "acme", Project: "bridge"}},
+			loader(partnership.Stream("acme", "rentco"), func(repo commands.Repo) (any, error) {
+				_, p, err := commands.LoadState(ctx, repo, partnership.Stream("acme", "rentco"), commands.Meta{}, func() *partnership.Partnership { return partnership.New("acme", "rentco") })
+				return p, err
+			})},
+		{"an account's rules", rights.AccessStream("acme"), []domain.Event{
+			rights.RoleDefined{Account: "acme", Role: "viewer", Rights: map[rights.Kind]rights.Rights{rights.Fleet: {Item: rights.View}}},
+			rights.RoleAssigned{Account: "acme", User: "ann@acme.test", Role: "viewer"}},
+			loader(rights.AccessStream("acme"), func(repo commands.Repo) (any, error) {
+				_, a, err := commands.LoadState(ctx, repo, rights.AccessStream("acme"), commands.Meta{}, func() *rights.Access { return rights.EmptyAccess("acme") })
+				return a, err
+			})},
+		{"a hierarchy", rights.HierarchyStream("acme"), []domain.Event{
+			rights.NodeAdded{Account: "acme", Node: "hq", Name: "HQ"},
+			rights.NodeAdded{Account: "acme", Node: "east", Parent: "hq", Name: "East"},
+			rights.MemberPlaced{Account: "acme", Member: "ann@acme.test", Kind: rights.User, Node: "east"}},
+			loader(rights.HierarchyStream("acme"), func(repo commands.Repo) (any, error) {
+				_, h, err := commands.LoadState(ctx, repo, rights.HierarchyStream("acme"), commands.Meta{}, func() *rights.Hierarchy { return rights.EmptyHierarchy("acme") })
+				return h, err
+			})},
+		{"a collection", rights.CollectionStream("north"), []domain.Event{
+			rights.CollectionCreated{Account: "acme", Item: "north", Kind: rights.Fleet, Name: "North", Public: true, Creator: "alice@acme.test"},
+			rights.SharedPrivately{Account: "acme", Item: "north", User: "ann@acme.test", Rights: rights.Rights{Item: rights.View, Member: rights.Edit}, By: "alice@acme.test"},
+			rights.MemberAdded{Account: "acme", Item: "north", Member: "truck-7", Kind: rights.Vehicle}},
+			loader(rights.CollectionStream("north"), func(repo commands.Repo) (any, error) {
+				_, c, err := commands.LoadState(ctx, repo, rights.CollectionStream("north"), commands.Meta{}, rights.EmptyCollection)
+				return c, err
+			})},
+		{"a cloud project", team.Stream("p1"), []domain.Event{
+			team.CloudProjectCreated{Project: "p1", Name: "Bridge", By: "ada@crew.test"},
+			team.MemberInvited{Project: "p1", Email: "kim@crew.test", Role: team.User, By: "ada@crew.test"},
+			team.JobCreated{Project: "p1", Job: "j1", Name: "Survey", By: "ada@crew.test"},
+			team.JobAssigned{Project: "p1", Job: "j1", Email: "ada@crew.test", By: "ada@crew.test"},
+			team.StylesheetAdded{Project: "p1", Stylesheet: "Plain", By: "ada@crew.test"}},
+			loader(team.Stream("p1"), func(repo commands.Repo) (any, error) {
+				_, p, err := commands.LoadState(ctx, repo, team.Stream("p1"), commands.Meta{}, team.New)
+				return p, err
+			})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			repo := testRepo(t, 0) // nothing cached: every load starts from the store
+			repo.SnapshotEvery = 1
+			appendEvents(t, repo, tt.stream, "given", tt.events...)
+			folded, err := tt.load(repo) // folds every event, then saves a snapshot
+			if err != nil {
+				t.Fatal(err)
+			}
+			snap, found, err := repo.Events.LoadSnapshot(ctx, tt.stream)
+			if err != nil || !found || snap.Revision != uint64(len(tt.events)-1) {
+				t.Fatalf("snapshot %+v, found %v, err %v", snap, found, err)
+			}
+			restored, err := tt.load(repo) // starts from the snapshot
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(restored, folded) {
+				t.Fatalf("restored %+v\nfolded   %+v", restored, folded)
+			}
+			// A snapshot of another fold is ignored: the load folds from
+			// the start, says the same, and replaces it.
+			if err := repo.Events.SaveSnapshot(ctx, tt.stream, eventstore.Snapshot{Revision: 99, Version: "older-fold/0", Data: []byte(`{}`)}); err != nil {
+				t.Fatal(err)
+			}
+			again, err := tt.load(repo)
+			if err != nil || !reflect.DeepEqual(again, folded) {
+				t.Fatalf("with another fold's snapshot: %+v (err %v)", again, err)
+			}
+			if snap, _, _ := repo.Events.LoadSnapshot(ctx, tt.stream); snap.Version == "older-fold/0" {
+				t.Fatal("another fold's snapshot was kept")
+			}
+		})
 	}
 }

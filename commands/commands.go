@@ -129,6 +129,11 @@ type Repo struct {
 	// Cache, if set, keeps folded states so a load folds only the events
 	// appended since.
 	Cache *StateCache
+	// SnapshotEvery, if positive, saves an aggregate's state in the event
+	// store after every so many events folded, so that a load that misses
+	// the cache (after a restart, or an eviction) folds only the events
+	// after the snapshot.
+	SnapshotEvery int
 	// Metrics, if set, counts appended events and command latencies.
 	Metrics *Metrics
 }
@@ -150,6 +155,11 @@ type Aggregate[A any] interface {
 	Replay(events ...domain.Event)
 	Clone() A
 	Footprint() int64
+	// SnapshotVersion names the fold a snapshot holds (empty: never
+	// snapshotted); Snapshot encodes the state, Restore sets it.
+	SnapshotVersion() string
+	Snapshot() ([]byte, error)
+	Restore(data []byte) error
 }
 
 // LoadState loads the aggregate of a stream that a command changes or
@@ -168,8 +178,8 @@ func LoadState[A Aggregate[A]](ctx context.Context, r Repo, stream string, m Met
 	if ok {
 		state = c.state.(A)
 	} else {
-		state, owned = empty(), true
-		c = cached{key: key}
+		state, owned = restore(ctx, r, stream, empty, &c), true
+		c.key = key
 	}
 	const page = 1000
 	for {
@@ -193,12 +203,14 @@ func LoadState[A Aggregate[A]](ctx context.Context, r Repo, stream string, m Met
 			}
 			state.Replay(events...)
 			c.last, c.exists = recs[len(recs)-1].Revision, true
+			c.folded += len(recs)
 		}
 		if len(recs) < page {
 			break
 		}
 	}
 	if owned && c.exists {
+		r.snapshot(ctx, stream, state, &c)
 		c.state, c.bytes = state, state.Footprint()
 		r.Cache.put(c)
 		state = state.Clone()
@@ -212,6 +224,24 @@ func LoadState[A Aggregate[A]](ctx context.Context, r Repo, stream string, m Met
 	return l, state, nil
 }
 
+// restore starts a load that missed the cache: from the stream's snapshot
+// when there is one of the aggregate's fold, else from the empty state.
+func restore[A Aggregate[A]](ctx context.Context, r Repo, stream string, empty func() A, c *cached) A {
+	state := empty()
+	if r.SnapshotEvery <= 0 || state.SnapshotVersion() == "" {
+		return state
+	}
+	snap, found, err := r.Events.LoadSnapshot(ctx, stream)
+	if err != nil || !found || snap.Version != state.SnapshotVersion() {
+		return state // none, or of another fold: fold from the start
+	}
+	if err := state.Restore(snap.Data); err != nil {
+		return empty()
+	}
+	c.last, c.exists = snap.Revision, true
+	return state
+}
+
 // LoadFor loads a stream that a command changes without deciding on its
 // events (a stream whose existence is all that matters), remembering what
 // the command appended if it was handled before.
@@ -220,12 +250,35 @@ func (r Repo) LoadFor(ctx context.Context, stream string, m Meta) (*Loaded, erro
 	return l, err
 }
 
+// snapshot saves the state after every SnapshotEvery events folded. It is
+// only a shortcut: a snapshot that fails to save is left for the next one.
+func (r Repo) snapshot(ctx context.Context, stream string, state interface {
+	SnapshotVersion() string
+	Snapshot() ([]byte, error)
+}, c *cached) {
+	if r.SnapshotEvery <= 0 || c.folded < r.SnapshotEvery || state.SnapshotVersion() == "" {
+		return
+	}
+	data, err := state.Snapshot()
+	if err != nil {
+		return
+	}
+	snap := eventstore.Snapshot{Revision: c.last, Version: state.SnapshotVersion(), Data: data}
+	if err := r.Events.SaveSnapshot(ctx, stream, snap); err == nil {
+		c.folded = 0
+		r.Metrics.snapshotSaved()
+	}
+}
+
 // existence is the state of a stream whose events no rule reads.
 type existence struct{}
 
-func (existence) Replay(...domain.Event) {}
-func (existence) Clone() existence       { return existence{} }
-func (existence) Footprint() int64       { return 64 }
+func (existence) Replay(...domain.Event)    {}
+func (existence) Clone() existence          { return existence{} }
+func (existence) Footprint() int64          { return 64 }
+func (existence) SnapshotVersion() string   { return "" }
+func (existence) Snapshot() ([]byte, error) { return nil, nil }
+func (existence) Restore([]byte) error      { return nil }
 
 // lookUpReplay remembers in l what a command sent with an Idempotency-Key
 // appended before, and refuses a key sent again with another request.

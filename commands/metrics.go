@@ -14,10 +14,11 @@ import (
 // Metrics counts what commands do, for the Prometheus endpoint.
 type Metrics struct {
 	// Cache, if set, is reported with the metrics.
-	Cache    *StateCache
-	appended atomic.Int64
-	mu       sync.Mutex
-	commands map[string]*latency
+	Cache     *StateCache
+	appended  atomic.Int64
+	snapshots atomic.Int64
+	mu        sync.Mutex
+	commands  map[string]*latency
 }
 
 type latency struct {
@@ -53,6 +54,12 @@ func (m *Metrics) observe(name string, took time.Duration, failed bool) {
 	l.sum += s
 	if failed {
 		l.errors++
+	}
+}
+
+func (m *Metrics) snapshotSaved() {
+	if m != nil {
+		m.snapshots.Add(1)
 	}
 }
 
@@ -94,6 +101,7 @@ func (m *Metrics) Write(w io.Writer) {
 		fmt.Fprintf(w, "shareledger_command_duration_seconds_bucket{command=%q,le=\"+Inf\"} %d\n", n, l.count)
 		fmt.Fprintf(w, "shareledger_command_duration_seconds_sum{command=%q} %g\nshareledger_command_duration_seconds_count{command=%q} %d\n", n, l.sum, n, l.count)
 	}
+	fmt.Fprintf(w, "# HELP shareledger_aggregate_snapshots_total Snapshots of aggregate state saved by commands in this instance.\n# TYPE shareledger_aggregate_snapshots_total counter\nshareledger_aggregate_snapshots_total %d\n", m.snapshots.Load())
 	if m.Cache != nil {
 		fmt.Fprintf(w, "# HELP shareledger_command_cache_bytes Estimated memory of the aggregate states kept for commands (at most --command-cache).\n# TYPE shareledger_command_cache_bytes gauge\nshareledger_command_cache_bytes %d\n", m.Cache.Size())
 		fmt.Fprintf(w, "# HELP shareledger_command_cache_streams Aggregate states kept for commands.\n# TYPE shareledger_command_cache_streams gauge\nshareledger_command_cache_streams %d\n", m.Cache.Len())

@@ -98,6 +98,15 @@ type Event struct {
 	Meta    Meta
 }
 
+// Snapshot is the folded state of a stream's aggregate right after the
+// event at Revision. Version names the fold that made Data: a changed
+// fold gets a new version, and snapshots of other versions are ignored.
+type Snapshot struct {
+	Revision uint64 `json:"revision"`
+	Version  string `json:"version"`
+	Data     []byte `json:"data"`
+}
+
 // Record is a stored event.
 type Record struct {
 	Event
@@ -236,6 +245,14 @@ type Store interface {
 	// answer from the index; EventStoreDB, which has none, reads the
 	// stream backwards from its end, up to a configured number of events.
 	Lookup(ctx context.Context, stream, id string) (Record, bool, error)
+	// SaveSnapshot keeps the folded state of a stream's aggregate at a
+	// revision, replacing an older one, or one of another version (a
+	// changed fold); LoadSnapshot returns the one kept.
+	// Snapshots are derived and may be lost: they are never part of the
+	// log (ReadAll and Subscribe never see them), and a load without one
+	// folds the stream from its start.
+	SaveSnapshot(ctx context.Context, stream string, s Snapshot) error
+	LoadSnapshot(ctx context.Context, stream string) (Snapshot, bool, error)
 	// ReadAll returns up to limit events of every stream after position.
 	ReadAll(ctx context.Context, after Position, limit int) ([]Record, error)
 	// Subscribe calls h with every event after position, in order: first

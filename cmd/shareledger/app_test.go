@@ -45,7 +45,8 @@ var backends = []backend{
 
 func testConfig(t testing.TB, b backend) config {
 	c := config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), MailFrom: "shareledger@test", WaitTimeout: 10 * time.Second, LogLevel: "warn",
-		CommandCache: 16 << 20, InvitationsPerDay: 500}
+		CommandCache: 16 << 20, InvitationsPerDay: 500,
+		AggregateSnapshotEvery: 3} // small, so the tests go through snapshots on every store
 	b.config(t, &c)
 	c.fill()
 	if err := c.validate(); err != nil {

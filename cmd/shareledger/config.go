@@ -31,6 +31,9 @@ type config struct {
 	// CommandCache is the memory, in bytes, that command handlers may keep
 	// of recently used aggregates' folded states.
 	CommandCache int64
+	// AggregateSnapshotEvery saves an aggregate's state every so many
+	// events that commands fold (0: never).
+	AggregateSnapshotEvery int
 	// InvitationsPerDay caps the invitation mails one person may cause in
 	// a day (0: no cap).
 	InvitationsPerDay int
@@ -139,6 +142,7 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 	f.dur(&c.WaitTimeout, "wait-timeout", "SHARELEDGER_WAIT_TIMEOUT", 5*time.Second, "how long a read waits for the position it asks for")
 	f.num(&c.SnapshotEvery, "snapshot-every", "SHARELEDGER_SNAPSHOT_EVERY", 10000, "snapshot the read models for point-in-time answers every so many events (0: never)")
 	f.bytes(&c.CommandCache, "command-cache", "SHARELEDGER_COMMAND_CACHE", 64<<20, "memory kept of recently used aggregates' states for commands, evicting the least recently used")
+	f.num(&c.AggregateSnapshotEvery, "aggregate-snapshot-every", "SHARELEDGER_AGGREGATE_SNAPSHOT_EVERY", 1000, "save an aggregate's state for commands every so many events, so a cold load folds only the events after it (0: never)")
 	f.num(&c.InvitationsPerDay, "invitations-per-day", "SHARELEDGER_INVITATIONS_PER_DAY", 500, "invitation mails one person may cause in 24 hours; more invitations are refused with 429 (0: no limit)")
 	f.str(&c.LogLevel, "log-level", "SHARELEDGER_LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := f.Parse(args); err != nil {
@@ -180,6 +184,9 @@ func (c config) validate() error {
 	}
 	if c.WaitTimeout <= 0 {
 		errs = append(errs, errors.New("--wait-timeout must be positive"))
+	}
+	if c.AggregateSnapshotEvery < 0 {
+		errs = append(errs, errors.New("--aggregate-snapshot-every must be 0 (never) or more"))
 	}
 	if c.SnapshotEvery < 0 {
 		errs = append(errs, errors.New("--snapshot-every must be 0 (never) or more"))

@@ -207,6 +207,8 @@ func badRequests(route string, op *openapi3.Operation, fx *fixtures, path, query
 		valid, _ := body.(map[string]any)
 		for _, field := range schema.Required {
 			add("no "+field, path, query, without(valid, field))
+			// Field names are case-sensitive, as described.
+			add(field+" spelled in another case", path, query, with(without(valid, field), strings.ToUpper(field[:1])+field[1:], valid[field]))
 		}
 		for field, ref := range schema.Properties {
 			f := ref.Value

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -26,6 +28,9 @@ import (
 // command as its history grows.
 //
 //	go test -run '^$' -bench SendDesignAfterALongHistory -benchtime 3000x ./commands/device/
+//
+// SHARELEDGER_BENCH_COLD=N runs it with nothing cached and a snapshot
+// every N events (0: none), as after a restart.
 func BenchmarkSendDesignAfterALongHistory(b *testing.B) {
 	for _, n := range []int{1_000, 10_000, 100_000} {
 		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) {
@@ -64,6 +69,12 @@ func BenchmarkSendDesignAfterALongHistory(b *testing.B) {
 				}
 			}
 			repo := newRepo(es, catalog.New())
+			if cold := os.Getenv("SHARELEDGER_BENCH_COLD"); cold != "" {
+				// Nothing cached: every command starts from the store,
+				// from a snapshot when SnapshotEvery is set.
+				repo.Cache = commands.NewStateCache(0)
+				repo.SnapshotEvery, _ = strconv.Atoi(cold)
+			}
 			h := devicecmd.New(repo, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			send := func(i int) {
 				m := commands.Meta{Caller: domain.Actor{User: "alice@acme.test", Account: "acme"}, CommandID: fmt.Sprint("send-", i), Time: time.Now()}

@@ -180,6 +180,58 @@ func count(limit int) uint64 {
 	return uint64(limit)
 }
 
+// snapshotType is the event type of snapshots: a system type (it starts
+// with $), so reads of the log and subscriptions skip it.
+const snapshotType = "$shareledger-snapshot"
+
+// snapshotStream is where a stream's snapshots go; a real server should
+// keep one event of each ($maxCount 1), which an operator sets on the
+// category, or a scavenge reclaims.
+func snapshotStream(stream string) string { return "snapshot-" + stream }
+
+// SaveSnapshot implements eventstore.Store as an event of a system type in
+// the stream's snapshot stream.
+func (s *Store) SaveSnapshot(ctx context.Context, stream string, snap eventstore.Snapshot) error {
+	if old, found, err := s.LoadSnapshot(ctx, stream); err != nil {
+		return err
+	} else if found && old.Revision >= snap.Revision && old.Version == snap.Version {
+		return nil
+	}
+	body, err := json.Marshal(snap)
+	if err != nil {
+		return err
+	}
+	_, err = s.client.AppendToStream(ctx, snapshotStream(stream), esdb.AppendToStreamOptions{ExpectedRevision: esdb.Any{}},
+		esdb.EventData{EventID: uuid.New(), EventType: snapshotType, ContentType: esdb.ContentTypeJson, Data: body})
+	if err != nil {
+		return fmt.Errorf("save snapshot of %s: %w", stream, err)
+	}
+	return nil
+}
+
+// LoadSnapshot implements eventstore.Store: the last event of the
+// stream's snapshot stream.
+func (s *Store) LoadSnapshot(ctx context.Context, stream string) (eventstore.Snapshot, bool, error) {
+	rs, err := s.client.ReadStream(ctx, snapshotStream(stream), esdb.ReadStreamOptions{From: esdb.End{}, Direction: esdb.Backwards}, 1)
+	if err != nil {
+		return eventstore.Snapshot{}, false, fmt.Errorf("load snapshot of %s: %w", stream, err)
+	}
+	defer rs.Close()
+	ev, err := rs.Recv()
+	var ee *esdb.Error
+	if errors.Is(err, io.EOF) || (errors.As(err, &ee) && ee.Code() == esdb.ErrorCodeResourceNotFound) {
+		return eventstore.Snapshot{}, false, nil
+	}
+	if err != nil {
+		return eventstore.Snapshot{}, false, fmt.Errorf("load snapshot of %s: %w", stream, err)
+	}
+	var snap eventstore.Snapshot
+	if e := ev.OriginalEvent(); e == nil || json.Unmarshal(e.Data, &snap) != nil {
+		return eventstore.Snapshot{}, false, nil // unreadable: fold from the start
+	}
+	return snap, true, nil
+}
+
 // Lookup implements eventstore.Store by reading the stream backwards from
 // its end, at most LookupWindow events.
 func (s *Store) Lookup(ctx context.Context, stream, id string) (eventstore.Record, bool, error) {

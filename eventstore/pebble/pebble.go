@@ -27,6 +27,7 @@ const (
 	kindIndex = 's' // s stream 0x00 revision -> seq
 	kindHead  = 'h' // h stream -> last revision
 	kindID    = 'i' // i event id -> seq
+	kindSnap  = 'n' // n stream -> snapshot of its aggregate
 )
 
 // Config configures the store.
@@ -53,6 +54,8 @@ type Store struct {
 	// when a closed database is read.
 	life   sync.RWMutex
 	closed bool
+
+	snapMu sync.Mutex // orders snapshot writes: the newest revision wins
 }
 
 // ErrClosed is returned by a store used after Close.
@@ -243,6 +246,50 @@ func (s *Store) Lookup(ctx context.Context, stream, id string) (eventstore.Recor
 	}
 	return record(seq, st), true, nil
 }
+
+// SaveSnapshot implements eventstore.Store. Snapshots can be rebuilt, so
+// they are written without waiting for the disk; an older one than the
+// stored one, of the same version, is ignored.
+func (s *Store) SaveSnapshot(ctx context.Context, stream string, snap eventstore.Snapshot) error {
+	release, err := s.open()
+	if err != nil {
+		return err
+	}
+	defer release()
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
+	if old, found, err := s.loadSnapshot(stream); err != nil {
+		return err
+	} else if found && old.Revision >= snap.Revision && old.Version == snap.Version {
+		return nil
+	}
+	b, err := json.Marshal(snap)
+	if err != nil {
+		return err
+	}
+	return s.db.Set(snapKey(stream), b, pebble.NoSync)
+}
+
+// LoadSnapshot implements eventstore.Store.
+func (s *Store) LoadSnapshot(ctx context.Context, stream string) (eventstore.Snapshot, bool, error) {
+	release, err := s.open()
+	if err != nil {
+		return eventstore.Snapshot{}, false, err
+	}
+	defer release()
+	return s.loadSnapshot(stream)
+}
+
+func (s *Store) loadSnapshot(stream string) (eventstore.Snapshot, bool, error) {
+	var snap eventstore.Snapshot
+	err := getJSON(s.db, snapKey(stream), &snap)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return snap, false, nil
+	}
+	return snap, err == nil, err
+}
+
+func snapKey(stream string) []byte { return append([]byte{kindSnap}, stream...) }
 
 // ReadStream implements eventstore.Store.
 func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, limit int) ([]eventstore.Record, error) {

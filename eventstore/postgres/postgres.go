@@ -357,6 +357,33 @@ func (s *Store) Lookup(ctx context.Context, stream, id string) (eventstore.Recor
 	return recs[0], true, nil
 }
 
+// SaveSnapshot implements eventstore.Store: an older snapshot than the
+// stored one, of the same version, is ignored.
+func (s *Store) SaveSnapshot(ctx context.Context, stream string, snap eventstore.Snapshot) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO es_snapshots (stream, revision, version, data) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (stream) DO UPDATE SET revision = excluded.revision, version = excluded.version, data = excluded.data
+		WHERE es_snapshots.revision < excluded.revision OR es_snapshots.version <> excluded.version`, stream, int64(snap.Revision), snap.Version, snap.Data)
+	if err != nil {
+		return fmt.Errorf("save snapshot of %s: %w", stream, err)
+	}
+	return nil
+}
+
+// LoadSnapshot implements eventstore.Store.
+func (s *Store) LoadSnapshot(ctx context.Context, stream string) (eventstore.Snapshot, bool, error) {
+	var snap eventstore.Snapshot
+	var rev int64
+	err := s.pool.QueryRow(ctx, `SELECT revision, version, data FROM es_snapshots WHERE stream = $1`, stream).Scan(&rev, &snap.Version, &snap.Data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return snap, false, nil
+	}
+	if err != nil {
+		return snap, false, fmt.Errorf("load snapshot of %s: %w", stream, err)
+	}
+	snap.Revision = uint64(rev)
+	return snap, true, nil
+}
+
 // ReadAll implements eventstore.Store.
 func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM es_events WHERE position > $1 ORDER BY position`+limitSQL(limit), int64(after.Commit))

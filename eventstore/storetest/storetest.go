@@ -37,6 +37,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("invalid appends", func(t *testing.T) { testInvalid(t, h) })
 	t.Run("read stream", func(t *testing.T) { testReadStream(t, h) })
 	t.Run("look up an event by id", func(t *testing.T) { testLookup(t, h) })
+	t.Run("snapshots", func(t *testing.T) { testSnapshots(t, h) })
 	t.Run("metadata round trip", func(t *testing.T) { testMeta(t, h) })
 	t.Run("subscribe catches up then follows", func(t *testing.T) { testSubscribe(t, h) })
 	t.Run("subscribe handler error stops it", func(t *testing.T) { testSubscribeError(t, h) })
@@ -296,6 +297,56 @@ func testLookup(t *testing.T, h Harness) {
 			got.Stream != c.want.Stream || got.Meta != c.want.Meta || string(got.Data) != string(c.want.Data)) {
 			t.Fatalf("%s: %+v, want %+v", c.name, got, *c.want)
 		}
+	}
+}
+
+// testSnapshots: a stream has no snapshot until one is saved; the newest
+// revision wins; snapshots are per stream and never part of the log.
+func testSnapshots(t *testing.T, h Harness) {
+	s := open(t, h)
+	ctx := context.Background()
+	st, other := stream(t), stream(t)
+	mustAppend(t, s, st, eventstore.NoStream(), Events("E", 3)...)
+	head, err := s.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := s.LoadSnapshot(ctx, st); err != nil || found {
+		t.Fatalf("a snapshot before any was saved: found %v, err %v", found, err)
+	}
+	steps := []struct {
+		name string
+		save eventstore.Snapshot
+		want eventstore.Snapshot
+	}{
+		{"the first", eventstore.Snapshot{Revision: 1, Version: "v1", Data: []byte(`{"a":1}`)}, eventstore.Snapshot{Revision: 1, Version: "v1", Data: []byte(`{"a":1}`)}},
+		{"a newer one replaces it", eventstore.Snapshot{Revision: 2, Version: "v2", Data: []byte("binary\x00ok")}, eventstore.Snapshot{Revision: 2, Version: "v2", Data: []byte("binary\x00ok")}},
+		{"an older one does not", eventstore.Snapshot{Revision: 0, Version: "v2", Data: []byte(`{}`)}, eventstore.Snapshot{Revision: 2, Version: "v2", Data: []byte("binary\x00ok")}},
+		{"one of another version (a changed fold) does", eventstore.Snapshot{Revision: 1, Version: "v3", Data: []byte(`{"b":2}`)}, eventstore.Snapshot{Revision: 1, Version: "v3", Data: []byte(`{"b":2}`)}},
+	}
+	for _, step := range steps {
+		if err := s.SaveSnapshot(ctx, st, step.save); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		got, found, err := s.LoadSnapshot(ctx, st)
+		if err != nil || !found || got.Revision != step.want.Revision || got.Version != step.want.Version || string(got.Data) != string(step.want.Data) {
+			t.Fatalf("%s: %+v (found %v, err %v), want %+v", step.name, got, found, err, step.want)
+		}
+	}
+	if _, found, _ := s.LoadSnapshot(ctx, other); found {
+		t.Fatal("another stream has the snapshot")
+	}
+	all, err := s.ReadAll(ctx, eventstore.Position{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range all {
+		if r.Stream != st {
+			t.Fatalf("the log holds %s of stream %s", r.Type, r.Stream)
+		}
+	}
+	if after, err := s.Head(ctx); err != nil || after != head {
+		t.Fatalf("the head moved from %s to %s with snapshots (err %v)", head, after, err)
 	}
 }
 
