@@ -40,16 +40,7 @@ func BenchmarkSendDesignAfterALongHistory(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer es.Close()
-			add := func(stream string, events ...domain.Event) {
-				out := make([]eventstore.Event, len(events))
-				for i, e := range events {
-					data, _ := json.Marshal(e)
-					out[i] = eventstore.Event{ID: fmt.Sprintf("%s-%d-%d", stream, time.Now().UnixNano(), i), Type: e.EventType(), Version: e.EventVersion(), Data: data}
-				}
-				if _, err := es.Append(ctx, stream, eventstore.Any(), out...); err != nil {
-					b.Fatal(err)
-				}
-			}
+			add := func(stream string, events ...domain.Event) { add(b, es, stream, events...) }
 			add(account.Stream("rentco"), account.AccountOpened{Account: "rentco", Organization: "RentCo", Administrator: "bob@rentco.test", Name: "Bob"})
 			add(account.Stream("acme"), account.AccountOpened{Account: "acme", Organization: "ACME", Administrator: "alice@acme.test", Name: "Alice"},
 				account.ProjectCreated{Account: "acme", Project: "site", Name: "Site"})
@@ -88,5 +79,18 @@ func BenchmarkSendDesignAfterALongHistory(b *testing.B) {
 				send(i)
 			}
 		})
+	}
+}
+
+// add appends events to a stream, as given history.
+func add(t testing.TB, es eventstore.Store, stream string, events ...domain.Event) {
+	t.Helper()
+	out := make([]eventstore.Event, len(events))
+	for i, e := range events {
+		data, _ := json.Marshal(e)
+		out[i] = eventstore.Event{ID: fmt.Sprintf("%s-%d-%d", stream, time.Now().UnixNano(), i), Type: e.EventType(), Version: e.EventVersion(), Data: data}
+	}
+	if _, err := es.Append(context.Background(), stream, eventstore.Any(), out...); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 
 	"github.com/shareledger/shareledger/eventstore"
 )
@@ -93,7 +94,14 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	db, err := pebble.Open(cfg.Dir, &pebble.Options{Logger: logger{cfg.Logger}})
+	opts := &pebble.Options{Logger: logger{cfg.Logger}}
+	// Every append looks up ids and stream heads that mostly do not exist
+	// yet (a new event's id, a new stream): Bloom filters answer those
+	// misses without reading each level's blocks.
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	db, err := pebble.Open(cfg.Dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open event store %s (is another shareledger using it?): %w", cfg.Dir, err)
 	}

@@ -1,0 +1,86 @@
+package device_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/shareledger/shareledger/commands"
+	devicecmd "github.com/shareledger/shareledger/commands/device"
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/domain/account"
+	"github.com/shareledger/shareledger/domain/catalog"
+	"github.com/shareledger/shareledger/domain/device"
+	"github.com/shareledger/shareledger/domain/partnership"
+	eventpebble "github.com/shareledger/shareledger/eventstore/pebble"
+)
+
+// TestHeapStaysFlatOverManyCommands runs SHARELEDGER_HEAP_COMMANDS
+// commands through the handlers (each registering a new device, and then
+// sending a design to a shared device whose partnership stream grows by
+// one event each time) with a 64 MiB command cache, and reports the live
+// heap (after a collection) at a tenth of them and at the end. It is a
+// measurement, not a check, and runs only when asked:
+//
+//	SHARELEDGER_HEAP_COMMANDS=1000000 go test -run HeapStaysFlat -v -timeout 60m ./commands/device/
+func TestHeapStaysFlatOverManyCommands(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("SHARELEDGER_HEAP_COMMANDS"))
+	if n <= 0 {
+		t.Skip("a measurement: set SHARELEDGER_HEAP_COMMANDS to the number of commands to run")
+	}
+	ctx := context.Background()
+	es, err := eventpebble.Open(eventpebble.Config{Dir: t.TempDir(), NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer es.Close()
+	seed := func(stream string, events ...domain.Event) {
+		t.Helper()
+		add(t, es, stream, events...)
+	}
+	seed(account.Stream("rentco"), account.AccountOpened{Account: "rentco", Organization: "RentCo", Administrator: "bob@rentco.test", Name: "Bob"})
+	seed(account.Stream("acme"), account.AccountOpened{Account: "acme", Organization: "ACME", Administrator: "alice@acme.test", Name: "Alice"},
+		account.ProjectCreated{Account: "acme", Project: "site", Name: "Site"})
+	seed(device.Stream("d1"), device.DeviceRegistered{Device: "d1", Owner: "rentco", Serial: "S1", Name: "Rover"})
+	pid := partnership.IDOf("acme", "rentco")
+	seed(partnership.Stream("acme", "rentco"),
+		partnership.PartnerRequested{Partnership: pid, Requester: "acme", Partner: "rentco", Type: partnership.Rental, By: "alice@acme.test"},
+		partnership.PartnerApproved{Partnership: pid, Requester: "acme", Partner: "rentco", By: "bob@rentco.test"},
+		partnership.DeviceSharedWithPartner{Partnership: pid, Device: "d1", Owner: "rentco", Partner: "acme", By: "bob@rentco.test"},
+		device.DeviceAssignedToProject{Device: "d1", Account: "acme", Project: "site"})
+	repo := commands.Repo{Events: es, Registry: catalog.New(), Cache: commands.NewStateCache(64 << 20), SnapshotEvery: 1000}
+	h := devicecmd.New(repo, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	start := time.Now()
+	var atTenth uint64
+	for i := range n {
+		var err error
+		if i%2 == 0 {
+			m := commands.Meta{Caller: domain.Actor{User: "bob@rentco.test", Account: "rentco"}, CommandID: fmt.Sprint("r", i), Time: time.Now()}
+			_, err = h.Register.Handle(ctx, devicecmd.Register{Meta: m, Serial: fmt.Sprint("S", i), Name: "Drone"})
+		} else {
+			m := commands.Meta{Caller: domain.Actor{User: "alice@acme.test", Account: "acme"}, CommandID: fmt.Sprint("d", i), Time: time.Now()}
+			_, err = h.SendDesign.Handle(ctx, devicecmd.SendDesign{Meta: m, Device: "d1", Project: "site", Design: "deck.dxf"})
+		}
+		if err != nil {
+			t.Fatalf("command %d: %v", i, err)
+		}
+		if i+1 == n/10 {
+			atTenth = heap()
+			t.Logf("after %d commands (%s): live heap %.1f MB, command cache %.1f MB in %d states", i+1, time.Since(start).Round(time.Second), float64(atTenth)/1e6, float64(repo.Cache.Size())/1e6, repo.Cache.Len())
+		}
+	}
+	end := heap()
+	t.Logf("after %d commands (%s): live heap %.1f MB, command cache %.1f MB in %d states; %.2fx the heap at a tenth", n, time.Since(start).Round(time.Second), float64(end)/1e6, float64(repo.Cache.Size())/1e6, repo.Cache.Len(), float64(end)/float64(atTenth))
+}
