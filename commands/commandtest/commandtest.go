@@ -78,6 +78,16 @@ func Meta(user domain.UserID, account domain.AccountID, cmd string) commands.Met
 	return commands.Meta{Caller: domain.Actor{User: user, Account: account}, CommandID: cmd, CorrelationID: "test", Time: time.Unix(1_800_000_000, 0).UTC()}
 }
 
+// Seed appends given events to their streams.
+func Seed(t *testing.T, env Env, given ...[]Given) {
+	t.Helper()
+	for _, group := range given {
+		for _, g := range group {
+			appendEvent(t, env.Repo.Events, g)
+		}
+	}
+}
+
 // Run runs the cases; handler picks the use case from a case's fresh
 // handlers.
 func Run[C any](t *testing.T, cases []Case[C], handler func(env Env) commands.Handler[C]) {
@@ -86,11 +96,7 @@ func Run[C any](t *testing.T, cases []Case[C], handler func(env Env) commands.Ha
 		t.Run(c.Name, func(t *testing.T) {
 			ctx := context.Background()
 			env := NewEnv(t)
-			for _, group := range c.Given {
-				for _, g := range group {
-					appendEvent(t, env.Repo.Events, g)
-				}
-			}
+			Seed(t, env, c.Given...)
 			before, err := env.Repo.Events.Head(ctx)
 			if err != nil {
 				t.Fatal(err)

@@ -40,17 +40,8 @@ func BenchmarkSendDesignAfterALongHistory(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer es.Close()
+			seedSharedDevice(b, es)
 			add := func(stream string, events ...domain.Event) { add(b, es, stream, events...) }
-			add(account.Stream("rentco"), account.AccountOpened{Account: "rentco", Organization: "RentCo", Administrator: "bob@rentco.test", Name: "Bob"})
-			add(account.Stream("acme"), account.AccountOpened{Account: "acme", Organization: "ACME", Administrator: "alice@acme.test", Name: "Alice"},
-				account.ProjectCreated{Account: "acme", Project: "site", Name: "Site"})
-			add(device.Stream("d1"), device.DeviceRegistered{Device: "d1", Owner: "rentco", Serial: "S1", Name: "Rover"})
-			pid := partnership.IDOf("acme", "rentco")
-			add(partnership.Stream("acme", "rentco"),
-				partnership.PartnerRequested{Partnership: pid, Requester: "acme", Partner: "rentco", Type: partnership.Rental, By: "alice@acme.test"},
-				partnership.PartnerApproved{Partnership: pid, Requester: "acme", Partner: "rentco", By: "bob@rentco.test"},
-				partnership.DeviceSharedWithPartner{Partnership: pid, Device: "d1", Owner: "rentco", Partner: "acme", By: "bob@rentco.test"},
-				device.DeviceAssignedToProject{Device: "d1", Account: "acme", Project: "site"})
 			designs := make([]domain.Event, 0, 1000)
 			for i := 4; i < n; i++ {
 				designs = append(designs, device.DesignSentToDevice{Device: "d1", Account: "acme", Project: "site", Design: "deck.dxf", By: "alice@acme.test"})
@@ -93,4 +84,20 @@ func add(t testing.TB, es eventstore.Store, stream string, events ...domain.Even
 	if _, err := es.Append(context.Background(), stream, eventstore.Any(), out...); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// seedSharedDevice opens RentCo and ACME (with its project "site"), makes
+// them partners, and shares RentCo's device d1 with ACME, in ACME's site.
+func seedSharedDevice(t testing.TB, es eventstore.Store) {
+	t.Helper()
+	add(t, es, account.Stream("rentco"), account.AccountOpened{Account: "rentco", Organization: "RentCo", Administrator: "bob@rentco.test", Name: "Bob"})
+	add(t, es, account.Stream("acme"), account.AccountOpened{Account: "acme", Organization: "ACME", Administrator: "alice@acme.test", Name: "Alice"},
+		account.ProjectCreated{Account: "acme", Project: "site", Name: "Site"})
+	add(t, es, device.Stream("d1"), device.DeviceRegistered{Device: "d1", Owner: "rentco", Serial: "S1", Name: "Rover"})
+	pid := partnership.IDOf("acme", "rentco")
+	add(t, es, partnership.Stream("acme", "rentco"),
+		partnership.PartnerRequested{Partnership: pid, Requester: "acme", Partner: "rentco", Type: partnership.Rental, By: "alice@acme.test"},
+		partnership.PartnerApproved{Partnership: pid, Requester: "acme", Partner: "rentco", By: "bob@rentco.test"},
+		partnership.DeviceSharedWithPartner{Partnership: pid, Device: "d1", Owner: "rentco", Partner: "acme", By: "bob@rentco.test"},
+		device.DeviceAssignedToProject{Device: "d1", Account: "acme", Project: "site"})
 }

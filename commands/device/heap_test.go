@@ -14,10 +14,7 @@ import (
 	"github.com/shareledger/shareledger/commands"
 	devicecmd "github.com/shareledger/shareledger/commands/device"
 	"github.com/shareledger/shareledger/domain"
-	"github.com/shareledger/shareledger/domain/account"
 	"github.com/shareledger/shareledger/domain/catalog"
-	"github.com/shareledger/shareledger/domain/device"
-	"github.com/shareledger/shareledger/domain/partnership"
 	eventpebble "github.com/shareledger/shareledger/eventstore/pebble"
 )
 
@@ -40,20 +37,7 @@ func TestHeapStaysFlatOverManyCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer es.Close()
-	seed := func(stream string, events ...domain.Event) {
-		t.Helper()
-		add(t, es, stream, events...)
-	}
-	seed(account.Stream("rentco"), account.AccountOpened{Account: "rentco", Organization: "RentCo", Administrator: "bob@rentco.test", Name: "Bob"})
-	seed(account.Stream("acme"), account.AccountOpened{Account: "acme", Organization: "ACME", Administrator: "alice@acme.test", Name: "Alice"},
-		account.ProjectCreated{Account: "acme", Project: "site", Name: "Site"})
-	seed(device.Stream("d1"), device.DeviceRegistered{Device: "d1", Owner: "rentco", Serial: "S1", Name: "Rover"})
-	pid := partnership.IDOf("acme", "rentco")
-	seed(partnership.Stream("acme", "rentco"),
-		partnership.PartnerRequested{Partnership: pid, Requester: "acme", Partner: "rentco", Type: partnership.Rental, By: "alice@acme.test"},
-		partnership.PartnerApproved{Partnership: pid, Requester: "acme", Partner: "rentco", By: "bob@rentco.test"},
-		partnership.DeviceSharedWithPartner{Partnership: pid, Device: "d1", Owner: "rentco", Partner: "acme", By: "bob@rentco.test"},
-		device.DeviceAssignedToProject{Device: "d1", Account: "acme", Project: "site"})
+	seedSharedDevice(t, es)
 	repo := commands.Repo{Events: es, Registry: catalog.New(), Cache: commands.NewStateCache(64 << 20), SnapshotEvery: 1000}
 	h := devicecmd.New(repo, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	heap := func() uint64 {

@@ -240,8 +240,12 @@ func (u useCases) revokeRole(ctx context.Context, c RevokeRole) (commands.Result
 	return u.access(ctx, c.Meta, c.Subuser, func(by domain.Member, a *rights.Access) error { return a.Unassign(by, c.Subuser, c.Role) })
 }
 
+// setDirectRights decides on the user's own stream of direct rights: they
+// share no rule with roles or with other users' rights.
 func (u useCases) setDirectRights(ctx context.Context, c SetDirectRights) (commands.Result, error) {
-	return u.access(ctx, c.Meta, c.Subuser, func(by domain.Member, a *rights.Access) error { return a.SetDirect(by, c.Subuser, c.Kind, c.Rights) })
+	acc := c.Meta.Caller.Account
+	return change(ctx, u, c.Meta, c.Subuser, "", rights.DirectRightsStream(acc, c.Subuser), func() *rights.Access { return rights.EmptyAccess(acc) }, nil,
+		func(by domain.Member, a *rights.Access) error { return a.SetDirect(by, c.Subuser, c.Kind, c.Rights) })
 }
 
 func (u useCases) createCollection(ctx context.Context, c CreateCollection) (commands.Result, error) {

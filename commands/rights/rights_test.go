@@ -1,6 +1,7 @@
 package rights_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/shareledger/shareledger/commands"
@@ -138,4 +139,30 @@ func TestHierarchy(t *testing.T) {
 	}, func(env commandtest.Env) commands.Handler[rightscmd.PlaceOnHierarchy] {
 		return handlers(env).PlaceOnHierarchy
 	})
+}
+
+// TestDirectRightsHaveAStreamPerUser: setting one user's direct rights
+// appends to that user's own stream, so it contends with no other change
+// of the account's rights.
+func TestDirectRightsHaveAStreamPerUser(t *testing.T) {
+	ctx := context.Background()
+	env := commandtest.NewEnv(t)
+	commandtest.Seed(t, env, acme)
+	h := handlers(env)
+	if _, err := h.SetDirectRights.Handle(ctx, rightscmd.SetDirectRights{Meta: alice, Subuser: "ann@acme.test", Kind: rights.Fleet, Rights: edit}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		stream string
+		events int
+	}{
+		{rights.DirectRightsStream("acme", "ann@acme.test"), 1},
+		{rights.AccessStream("acme"), 0},
+	}
+	for _, tt := range tests {
+		recs, err := env.Repo.Events.ReadStream(ctx, tt.stream, 0, 0)
+		if err != nil || len(recs) != tt.events {
+			t.Fatalf("%s holds %d events (err %v), want %d", tt.stream, len(recs), err, tt.events)
+		}
+	}
 }
