@@ -13,6 +13,8 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -79,7 +81,7 @@ func Meta(user domain.UserID, account domain.AccountID, cmd string) commands.Met
 }
 
 // Seed appends given events to their streams.
-func Seed(t *testing.T, env Env, given ...[]Given) {
+func Seed(t testing.TB, env Env, given ...[]Given) {
 	t.Helper()
 	for _, group := range given {
 		for _, g := range group {
@@ -136,7 +138,7 @@ func Run[C any](t *testing.T, cases []Case[C], handler func(env Env) commands.Ha
 	}
 }
 
-func appendEvent(t *testing.T, es eventstore.Store, g Given) {
+func appendEvent(t testing.TB, es eventstore.Store, g Given) {
 	t.Helper()
 	data, err := json.Marshal(g.Event)
 	if err != nil {
@@ -162,3 +164,60 @@ func describe(events []domain.Event) string {
 
 // Events lists the events a case expects.
 func Events(events ...domain.Event) []domain.Event { return events }
+
+// Latencies runs one command to warm up (run(-1)), then b.N commands
+// through run, and reports the median and the 99th percentile of their
+// durations, beside the mean.
+func Latencies(b *testing.B, run func(i int) error) {
+	b.Helper()
+	if err := run(-1); err != nil {
+		b.Fatalf("warm-up: %v", err)
+	}
+	took := make([]time.Duration, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		start := time.Now()
+		if err := run(i); err != nil {
+			b.Fatalf("command %d: %v", i, err)
+		}
+		took[i] = time.Since(start)
+	}
+	b.StopTimer()
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-µs")
+}
+
+// SeedMany appends n events made by event(i) to a stream, in batches.
+func SeedMany(b testing.TB, env Env, stream string, n int, event func(i int) domain.Event) {
+	b.Helper()
+	batch := make([]eventstore.Event, 0, 1000)
+	for i := range n {
+		e := event(i)
+		data, err := json.Marshal(e)
+		if err != nil {
+			b.Fatal(err)
+		}
+		batch = append(batch, eventstore.Event{ID: uuid.NewString(), Type: e.EventType(), Version: e.EventVersion(), Data: data,
+			Meta: eventstore.Meta{CommandID: "seed", Time: time.Unix(1_700_000_000, 0).UTC()}})
+		if len(batch) == cap(batch) || i == n-1 {
+			if _, err := env.Repo.Events.Append(context.Background(), stream, eventstore.Any(), batch...); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+}
+
+// Coldness makes every load of env start from the store, with snapshots
+// every n events, when cold names n ("0": no snapshots); empty keeps env
+// as it is (the cache warm).
+func Coldness(env Env, cold string) Env {
+	if cold == "" {
+		return env
+	}
+	n, _ := strconv.Atoi(cold)
+	env.Repo.Cache = commands.NewStateCache(0)
+	env.Repo.SnapshotEvery = n
+	return env
+}

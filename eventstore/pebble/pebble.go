@@ -38,7 +38,9 @@ type Config struct {
 	MaxBatch int
 	// NoSync skips fsync on commit: for tests and benchmarks only.
 	NoSync bool
-	Logger *slog.Logger
+	// CacheBytes is the block cache's size (default 64 MiB).
+	CacheBytes int64
+	Logger     *slog.Logger
 }
 
 // Store is a Pebble-backed event store.
@@ -82,6 +84,13 @@ type stored struct {
 	Meta     eventstore.Meta `json:"meta"`
 }
 
+func (c Config) cacheBytes() int64 {
+	if c.CacheBytes > 0 {
+		return c.CacheBytes
+	}
+	return 64 << 20
+}
+
 // Open opens (or creates) the store in cfg.Dir. Pebble locks the folder, so
 // a second process fails at once.
 func Open(cfg Config) (*Store, error) {
@@ -94,7 +103,13 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	opts := &pebble.Options{Logger: logger{cfg.Logger}}
+	// The block cache keeps the index, filter and data blocks that every
+	// append and load reads (a stream's head, an event's id, the log's
+	// tail); Pebble's default of 8 MiB is outgrown by a log of a few
+	// hundred thousand events, and then each read goes to the disk.
+	cache := pebble.NewCache(cfg.cacheBytes())
+	defer cache.Unref()
+	opts := &pebble.Options{Logger: logger{cfg.Logger}, Cache: cache}
 	// Every append looks up ids and stream heads that mostly do not exist
 	// yet (a new event's id, a new stream): Bloom filters answer those
 	// misses without reading each level's blocks.
@@ -306,6 +321,17 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, limi
 		return nil, err
 	}
 	defer release()
+	// A command's load asks for the events after the revision it has
+	// cached, and mostly there are none: the stream's head, one point
+	// read that the Bloom filters answer, says so without an iterator
+	// over every level.
+	last, exists, err := getU64(s.db, headKey(stream))
+	if err != nil {
+		return nil, err
+	}
+	if !exists || from > last {
+		return nil, nil
+	}
 	prefix := indexKey(stream, 0)[:len(stream)+2]
 	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: indexKey(stream, from), UpperBound: append(bytes.Clone(prefix), 0xff)})
 	if err != nil {
