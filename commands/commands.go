@@ -91,7 +91,9 @@ func WithRetry[C any](h Handler[C], attempts int) Handler[C] {
 				}
 			}
 			var res Result
-			res, err = h.Handle(ctx, c)
+			attempt, release := withHeld(ctx)
+			res, err = h.Handle(attempt, c)
+			release()
 			if !errors.Is(err, eventstore.ErrWrongExpectedVersion) && !errors.Is(err, eventstore.ErrIdempotency) {
 				return res, err
 			}
@@ -129,6 +131,9 @@ type Repo struct {
 	// Cache, if set, keeps folded states so a load folds only the events
 	// appended since.
 	Cache *StateCache
+	// Locks, if set, makes this process's commands that change one stream
+	// wait for each other instead of colliding (see StreamLocks).
+	Locks *StreamLocks
 	// SnapshotEvery, if positive, saves an aggregate's state in the event
 	// store after every so many events folded, so that a load that misses
 	// the cache (after a restart, or an eviction) folds only the events
@@ -172,6 +177,11 @@ type Aggregate[A any] interface {
 // is cached.
 func LoadState[A Aggregate[A]](ctx context.Context, r Repo, stream string, m Meta, empty func() A) (*Loaded, A, error) {
 	var zero A
+	if m.CommandID != "" {
+		// A load for a command (not a read of another stream, which
+		// passes an empty Meta) is of a stream the command may change.
+		r.lockFor(ctx, stream)
+	}
 	key := fmt.Sprintf("%s\x00%T", stream, zero)
 	c, ok := r.Cache.get(key)
 	state, owned := zero, false

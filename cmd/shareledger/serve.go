@@ -106,7 +106,8 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		a.close()
 		return nil, err
 	}
-	repo := commands.Repo{Events: a.events, Registry: reg, Cache: commands.NewStateCache(cfg.CommandCache), SnapshotEvery: cfg.AggregateSnapshotEvery, Metrics: commands.NewMetrics()}
+	repo := commands.Repo{Events: a.events, Registry: reg, Cache: commands.NewStateCache(cfg.CommandCache), Locks: commands.NewStreamLocks(),
+		SnapshotEvery: cfg.AggregateSnapshotEvery, Metrics: commands.NewMetrics()}
 	repo.Metrics.Cache = repo.Cache
 	a.history = &replay.History{Events: a.events, Store: a.raw, Registry: reg, Projections: pointInTime()}
 	a.snapshots = &replay.Snapshotter{Events: a.events, Store: a.raw, Projections: pointInTime(), Every: cfg.SnapshotEvery, History: a.history,

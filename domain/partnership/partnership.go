@@ -407,6 +407,19 @@ func (p *Partnership) record(e domain.Event) {
 	p.changes = append(p.changes, e)
 }
 
+// use folds a usage event into a shared device's share. Shares are never
+// changed in place, only replaced, so a clone may share them (Clone copies
+// the map, not every share).
+func (p *Partnership) use(id device.ID, e domain.Event) {
+	s, ok := p.shared[id]
+	if !ok {
+		return
+	}
+	u := s.use.Clone()
+	u.Apply(e)
+	p.shared[id] = &share{owner: s.owner, use: u}
+}
+
 func (p *Partnership) apply(e domain.Event) {
 	switch e := e.(type) {
 	case PartnerRequested:
@@ -424,12 +437,8 @@ func (p *Partnership) apply(e domain.Event) {
 	case DeviceUnsharedFromPartner:
 		delete(p.shared, e.Device)
 	case device.DeviceAssignedToProject:
-		if s, ok := p.shared[e.Device]; ok {
-			s.use.Apply(e)
-		}
+		p.use(e.Device, e)
 	case device.DeviceUnassignedFromProject:
-		if s, ok := p.shared[e.Device]; ok {
-			s.use.Apply(e)
-		}
+		p.use(e.Device, e)
 	}
 }
