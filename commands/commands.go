@@ -252,6 +252,35 @@ func restore[A Aggregate[A]](ctx context.Context, r Repo, stream string, empty f
 	return state
 }
 
+// Decided is an aggregate whose decisions record events.
+type Decided[A any] interface {
+	Aggregate[A]
+	Changes() []domain.Event
+}
+
+// Change is the pipeline of every use case that changes one aggregate:
+// load its state (LoadState), answer a command sent again with its first
+// outcome, decide, and append what the decision recorded with the
+// revision read. id names what the command creates, if anything; decide
+// may say more about what it did (details) and sees whether the stream
+// existed.
+func Change[A Decided[A]](ctx context.Context, r Repo, stream string, m Meta, empty func() A, id string, decide func(l *Loaded, a A) (details any, err error)) (Result, error) {
+	l, a, err := LoadState(ctx, r, stream, m, empty)
+	if err != nil {
+		return Result{}, err
+	}
+	if res, ok := l.Replayed(id); ok {
+		return res, nil
+	}
+	details, err := decide(l, a)
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := r.Save(ctx, l, m, id, a.Changes())
+	res.Details = details
+	return res, err
+}
+
 // LoadFor loads a stream that a command changes without deciding on its
 // events (a stream whose existence is all that matters), remembering what
 // the command appended if it was handled before.

@@ -109,24 +109,16 @@ func (u useCases) createProject(ctx context.Context, c CreateProject) (commands.
 
 // change loads the caller's account, checks membership, decides and saves.
 func (u useCases) change(ctx context.Context, m commands.Meta, id string, decide func(*account.Account, domain.Member) error) (commands.Result, error) {
-	l, acc, err := commands.LoadState(ctx, u.repo, account.Stream(m.Caller.Account), m, account.Empty)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	if res, ok := l.Replayed(id); ok {
-		return res, nil
-	}
-	if !l.Exists() {
-		return commands.Result{}, account.ErrNotMember.Withf("account %s does not exist; open it first", m.Caller.Account)
-	}
-	by, err := acc.Member(m.Caller.User)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	if err := decide(acc, by); err != nil {
-		return commands.Result{}, err
-	}
-	return u.repo.Save(ctx, l, m, id, acc.Changes())
+	return commands.Change(ctx, u.repo, account.Stream(m.Caller.Account), m, account.Empty, id, func(l *commands.Loaded, acc *account.Account) (any, error) {
+		if !l.Exists() {
+			return nil, account.ErrNotMember.Withf("account %s does not exist; open it first", m.Caller.Account)
+		}
+		by, err := acc.Member(m.Caller.User)
+		if err != nil {
+			return nil, err
+		}
+		return nil, decide(acc, by)
+	})
 }
 
 // Routes mounts the account commands.

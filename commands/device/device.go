@@ -145,7 +145,9 @@ func (u useCases) use(ctx context.Context, m commands.Meta, id device.ID,
 	if err != nil {
 		return commands.Result{}, err
 	}
-	dl, d, err := commands.LoadState(ctx, u.repo, device.Stream(id), m, device.Empty)
+	// Who owns the device decides which stream the command changes; an
+	// owner never changes, so this read needs no lock.
+	dl, d, err := commands.LoadState(ctx, u.repo, device.Stream(id), commands.Meta{}, device.Empty)
 	if err != nil {
 		return commands.Result{}, err
 	}
@@ -153,29 +155,18 @@ func (u useCases) use(ctx context.Context, m commands.Meta, id device.ID,
 		return commands.Result{}, device.ErrUnknownDevice.Withf("no device %s is visible to account %s", id, by.Account)
 	}
 	if d.Owner() == by.Account {
-		if res, ok := dl.Replayed(""); ok {
-			return res, nil
-		}
-		if err := own(d, acc, by); err != nil {
-			return commands.Result{}, err
-		}
-		return u.repo.Save(ctx, dl, m, "", d.Changes())
+		return commands.Change(ctx, u.repo, device.Stream(id), m, device.Empty, "", func(_ *commands.Loaded, d *device.Device) (any, error) {
+			return nil, own(d, acc, by)
+		})
 	}
 	owner := d.Owner()
-	pl, p, err := commands.LoadState(ctx, u.repo, partnership.Stream(by.Account, owner), m, func() *partnership.Partnership { return partnership.New(by.Account, owner) })
-	if err != nil {
-		return commands.Result{}, err
-	}
-	if res, ok := pl.Replayed(""); ok {
-		return res, nil
-	}
-	if !p.IsSharedWith(by.Account, id) {
-		return commands.Result{}, device.ErrUnknownDevice.Withf("no device %s is visible to account %s", id, by.Account)
-	}
-	if err := shared(p, acc, by); err != nil {
-		return commands.Result{}, err
-	}
-	return u.repo.Save(ctx, pl, m, "", p.Changes())
+	empty := func() *partnership.Partnership { return partnership.New(by.Account, owner) }
+	return commands.Change(ctx, u.repo, partnership.Stream(by.Account, owner), m, empty, "", func(_ *commands.Loaded, p *partnership.Partnership) (any, error) {
+		if !p.IsSharedWith(by.Account, id) {
+			return nil, device.ErrUnknownDevice.Withf("no device %s is visible to account %s", id, by.Account)
+		}
+		return nil, shared(p, acc, by)
+	})
 }
 
 // Routes mounts the device commands.

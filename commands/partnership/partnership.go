@@ -159,18 +159,11 @@ func (u useCases) change(ctx context.Context, m commands.Meta, organization stri
 	if partner.ID() == by.Account {
 		return commands.Result{}, partnership.ErrSelf
 	}
-	l, p, err := commands.LoadState(ctx, u.repo, partnership.Stream(by.Account, partner.ID()), m, func() *partnership.Partnership { return partnership.New(by.Account, partner.ID()) })
-	if err != nil {
-		return commands.Result{}, err
-	}
+	empty := func() *partnership.Partnership { return partnership.New(by.Account, partner.ID()) }
 	id := string(partnership.IDOf(by.Account, partner.ID()))
-	if res, ok := l.Replayed(id); ok {
-		return res, nil
-	}
-	if err := decide(p, by, partner.ID()); err != nil {
-		return commands.Result{}, err
-	}
-	return u.repo.Save(ctx, l, m, id, p.Changes())
+	return commands.Change(ctx, u.repo, partnership.Stream(by.Account, partner.ID()), m, empty, id, func(_ *commands.Loaded, p *partnership.Partnership) (any, error) {
+		return nil, decide(p, by, partner.ID())
+	})
 }
 
 // Routes mounts the partnership commands.

@@ -166,19 +166,12 @@ func New(repo commands.Repo, log *slog.Logger) Handlers {
 
 type useCases struct{ repo commands.Repo }
 
-// aggregate is what a rights use case decides on.
-type aggregate[A any] interface {
-	commands.Aggregate[A]
-	Changes() []domain.Event
-}
-
 // change is the pipeline every rights use case goes through: check that
 // the caller (and the subuser the command names, if any) belongs to the
-// account, load the aggregate's state, answer a command sent again with
-// its first outcome, refuse an aggregate the caller may not change
-// (check), decide and save. id names what the command creates, if
+// account, then the repository's pipeline (commands.Change), refusing an
+// aggregate the caller may not change (check) before deciding. id names what the command creates, if
 // anything.
-func change[A aggregate[A]](ctx context.Context, u useCases, m commands.Meta, subuser domain.UserID, id, stream string, empty func() A, check func(by domain.Member, exists bool, a A) error, decide func(by domain.Member, a A) error) (commands.Result, error) {
+func change[A commands.Decided[A]](ctx context.Context, u useCases, m commands.Meta, subuser domain.UserID, id, stream string, empty func() A, check func(by domain.Member, exists bool, a A) error, decide func(by domain.Member, a A) error) (commands.Result, error) {
 	acc, by, err := u.repo.Member(ctx, m)
 	if err != nil {
 		return commands.Result{}, err
@@ -188,22 +181,14 @@ func change[A aggregate[A]](ctx context.Context, u useCases, m commands.Meta, su
 			return commands.Result{}, err
 		}
 	}
-	l, agg, err := commands.LoadState(ctx, u.repo, stream, m, empty)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	if res, ok := l.Replayed(id); ok {
-		return res, nil
-	}
-	if check != nil {
-		if err := check(by, l.Exists(), agg); err != nil {
-			return commands.Result{}, err
+	return commands.Change(ctx, u.repo, stream, m, empty, id, func(l *commands.Loaded, agg A) (any, error) {
+		if check != nil {
+			if err := check(by, l.Exists(), agg); err != nil {
+				return nil, err
+			}
 		}
-	}
-	if err := decide(by, agg); err != nil {
-		return commands.Result{}, err
-	}
-	return u.repo.Save(ctx, l, m, id, agg.Changes())
+		return nil, decide(by, agg)
+	})
 }
 
 // access runs a decision on the account's roles and direct rights.

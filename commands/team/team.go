@@ -230,61 +230,58 @@ func simple(f func(p *team.Project, by team.Caller) error) decision {
 	return func(p *team.Project, by team.Caller, _ []team.Invitation) (any, error) { return nil, f(p, by) }
 }
 
-// change is the pipeline every use case on a project goes through: load
-// the project's state, answer a command sent again with its first outcome,
-// look up the identities the rules need (the caller's, pending
-// administrators', invitees'), decide, count the mails it causes against
-// the caller's quota, and save. id names what the command creates, if
+// change is the pipeline every use case on a project goes through: the
+// repository's (commands.Change: load the project's state, answer a
+// command sent again with its first outcome, decide, save), deciding after
+// looking up the identities the rules need (the caller's, pending
+// administrators', invitees') and counting the mails the decision causes
+// against the caller's quota. id names what the command creates, if
 // anything.
 func (u useCases) change(ctx context.Context, m commands.Meta, project team.ID, id string, invitees []team.Invitation, decide decision) (commands.Result, error) {
-	l, p, err := commands.LoadState(ctx, u.repo, team.Stream(project), m, team.New)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	if res, ok := l.Replayed(id); ok {
-		return res, nil
-	}
-	if !l.Exists() {
-		return commands.Result{}, domain.NewError(domain.NotFound, "unknown-cloud-project", "no such cloud project")
-	}
-	has, err := u.hasIdentity(ctx, m.Caller.User)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	for _, admin := range p.PendingAdministrators() {
-		joined, err := u.hasIdentity(ctx, admin)
+	mails := 0 // taken from the caller's quota, given back if the append fails
+	res, err := commands.Change(ctx, u.repo, team.Stream(project), m, team.New, id, func(l *commands.Loaded, p *team.Project) (any, error) {
+		if !l.Exists() {
+			return nil, domain.NewError(domain.NotFound, "unknown-cloud-project", "no such cloud project")
+		}
+		has, err := u.hasIdentity(ctx, m.Caller.User)
 		if err != nil {
-			return commands.Result{}, err
+			return nil, err
 		}
-		if joined {
-			p.Joined(admin)
+		for _, admin := range p.PendingAdministrators() {
+			joined, err := u.hasIdentity(ctx, admin)
+			if err != nil {
+				return nil, err
+			}
+			if joined {
+				p.Joined(admin)
+			}
 		}
-	}
-	looked := make([]team.Invitation, len(invitees))
-	for i, inv := range invitees {
-		if inv.HasIdentity, err = u.hasIdentity(ctx, inv.Email); err != nil {
-			return commands.Result{}, err
+		looked := make([]team.Invitation, len(invitees))
+		for i, inv := range invitees {
+			if inv.HasIdentity, err = u.hasIdentity(ctx, inv.Email); err != nil {
+				return nil, err
+			}
+			looked[i] = inv
 		}
-		looked[i] = inv
-	}
-	details, err := decide(p, team.Caller{Email: m.Caller.User, HasIdentity: has}, looked)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	mails := 0
-	for _, e := range p.Changes() {
-		if _, ok := e.(team.MemberInvited); ok {
-			mails++
+		details, err := decide(p, team.Caller{Email: m.Caller.User, HasIdentity: has}, looked)
+		if err != nil {
+			return nil, err
 		}
-	}
-	if err := u.mails.Take(m.Caller, mails, m.Time); err != nil {
-		return commands.Result{}, err
-	}
-	res, err := u.repo.Save(ctx, l, m, id, p.Changes())
-	if err != nil {
+		n := 0
+		for _, e := range p.Changes() {
+			if _, ok := e.(team.MemberInvited); ok {
+				n++
+			}
+		}
+		if err := u.mails.Take(m.Caller, n, m.Time); err != nil {
+			return nil, err
+		}
+		mails = n
+		return details, nil
+	})
+	if err != nil && mails > 0 {
 		u.mails.Give(m.Caller, mails, m.Time)
 	}
-	res.Details = details
 	return res, err
 }
 
