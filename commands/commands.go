@@ -281,6 +281,32 @@ func Change[A Decided[A]](ctx context.Context, r Repo, stream string, m Meta, em
 	return res, err
 }
 
+// Create is the pipeline of every use case that starts a new stream: answer
+// a command sent again with its first outcome, refuse a stream that exists
+// already with taken, and append what create records. id names what the
+// command creates.
+func Create(ctx context.Context, r Repo, stream string, m Meta, id string, taken error, create func() ([]domain.Event, error)) (Result, error) {
+	l, err := r.LoadFor(ctx, stream, m)
+	if err != nil {
+		return Result{}, err
+	}
+	if res, ok := l.Replayed(id); ok {
+		return res, nil
+	}
+	if l.Exists() {
+		return Result{}, taken
+	}
+	events, err := create()
+	if err != nil {
+		return Result{}, err
+	}
+	return r.Save(ctx, l, m, id, events)
+}
+
+// ErrStreamExists: a stream that a command would start exists already
+// (its id derives from another command's).
+var ErrStreamExists = domain.NewError(domain.Conflict, "already-exists", "what this command would create exists already")
+
 // LoadFor loads a stream that a command changes without deciding on its
 // events (a stream whose existence is all that matters), remembering what
 // the command appended if it was handled before.

@@ -69,21 +69,14 @@ func (u useCases) open(ctx context.Context, c Open) (commands.Result, error) {
 	if id != c.Meta.Caller.Account {
 		return commands.Result{}, ErrTokenAccount.Withf("the token acts for account %q, not %q: mint a token with --account %s", c.Meta.Caller.Account, id, id)
 	}
-	l, err := u.repo.LoadFor(ctx, account.Stream(id), c.Meta)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	if res, ok := l.Replayed(string(id)); ok {
-		return res, nil
-	}
-	if l.Exists() {
-		return commands.Result{}, ErrOrganizationTaken.Withf("an account with the short organization name %q exists already", c.Organization)
-	}
-	acc, err := account.Open(c.Organization, c.Meta.Caller.User, c.Name)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	return u.repo.Save(ctx, l, c.Meta, string(id), acc.Changes())
+	taken := ErrOrganizationTaken.Withf("an account with the short organization name %q exists already", c.Organization)
+	return commands.Create(ctx, u.repo, account.Stream(id), c.Meta, string(id), taken, func() ([]domain.Event, error) {
+		acc, err := account.Open(c.Organization, c.Meta.Caller.User, c.Name)
+		if err != nil {
+			return nil, err
+		}
+		return acc.Changes(), nil
+	})
 }
 
 func (u useCases) addUser(ctx context.Context, c AddUser) (commands.Result, error) {

@@ -78,21 +78,13 @@ func (u useCases) register(ctx context.Context, c Register) (commands.Result, er
 	if err != nil {
 		return commands.Result{}, err
 	}
-	l, err := u.repo.LoadFor(ctx, device.Stream(device.ID(id)), c.Meta)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	if res, ok := l.Replayed(id); ok {
-		return res, nil
-	}
-	if l.Exists() {
-		return commands.Result{}, device.ErrDeviceRegistered
-	}
-	d, err := device.Register(by, device.ID(id), c.Serial, c.Name, c.Model, c.Credentials)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	return u.repo.Save(ctx, l, c.Meta, id, d.Changes())
+	return commands.Create(ctx, u.repo, device.Stream(device.ID(id)), c.Meta, id, device.ErrDeviceRegistered, func() ([]domain.Event, error) {
+		d, err := device.Register(by, device.ID(id), c.Serial, c.Name, c.Model, c.Credentials)
+		if err != nil {
+			return nil, err
+		}
+		return d.Changes(), nil
+	})
 }
 
 func (u useCases) assign(ctx context.Context, c Assign) (commands.Result, error) {

@@ -243,18 +243,13 @@ func (u useCases) createCollection(ctx context.Context, c CreateCollection) (com
 		return commands.Result{}, err
 	}
 	id := commands.NewID(c.Meta.CommandID, "collection")
-	l, err := u.repo.LoadFor(ctx, rights.CollectionStream(rights.ItemID(id)), c.Meta)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	if res, ok := l.Replayed(id); ok {
-		return res, nil
-	}
-	col, err := rights.Create(by, kind, rights.ItemID(id), c.Name, c.Public)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	return u.repo.Save(ctx, l, c.Meta, id, col.Changes())
+	return commands.Create(ctx, u.repo, rights.CollectionStream(rights.ItemID(id)), c.Meta, id, commands.ErrStreamExists, func() ([]domain.Event, error) {
+		col, err := rights.Create(by, kind, rights.ItemID(id), c.Name, c.Public)
+		if err != nil {
+			return nil, err
+		}
+		return col.Changes(), nil
+	})
 }
 
 func (u useCases) makeCollectionPrivate(ctx context.Context, c MakeCollectionPrivate) (commands.Result, error) {

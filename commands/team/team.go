@@ -187,37 +187,24 @@ func (u useCases) hasIdentity(ctx context.Context, email domain.UserID) (bool, e
 }
 
 func (u useCases) createIdentity(ctx context.Context, c CreateIdentity) (commands.Result, error) {
-	l, err := u.repo.LoadFor(ctx, team.IdentityStream(c.Meta.Caller.User), c.Meta)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	if res, ok := l.Replayed(string(c.Meta.Caller.User)); ok {
-		return res, nil
-	}
-	if l.Exists() {
-		return commands.Result{}, ErrIdentityExists
-	}
-	name, err := domain.RequireText("name", c.Name, 200)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	return u.repo.Save(ctx, l, c.Meta, string(c.Meta.Caller.User), []domain.Event{team.IdentityCreated{Email: c.Meta.Caller.User, Name: name}})
+	return commands.Create(ctx, u.repo, team.IdentityStream(c.Meta.Caller.User), c.Meta, string(c.Meta.Caller.User), ErrIdentityExists, func() ([]domain.Event, error) {
+		name, err := domain.RequireText("name", c.Name, 200)
+		if err != nil {
+			return nil, err
+		}
+		return []domain.Event{team.IdentityCreated{Email: c.Meta.Caller.User, Name: name}}, nil
+	})
 }
 
 func (u useCases) createProject(ctx context.Context, c CreateProject) (commands.Result, error) {
 	id := commands.NewID(c.Meta.CommandID, "cloud-project")
-	l, err := u.repo.LoadFor(ctx, team.Stream(team.ID(id)), c.Meta)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	if res, ok := l.Replayed(id); ok {
-		return res, nil
-	}
-	p, err := team.Create(team.Caller{Email: c.Meta.Caller.User, HasIdentity: true}, team.ID(id), c.Name)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	return u.repo.Save(ctx, l, c.Meta, id, p.Changes())
+	return commands.Create(ctx, u.repo, team.Stream(team.ID(id)), c.Meta, id, commands.ErrStreamExists, func() ([]domain.Event, error) {
+		p, err := team.Create(team.Caller{Email: c.Meta.Caller.User, HasIdentity: true}, team.ID(id), c.Name)
+		if err != nil {
+			return nil, err
+		}
+		return p.Changes(), nil
+	})
 }
 
 // decision is what a use case decides on the loaded project, for a caller,
