@@ -1,6 +1,7 @@
 package readapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/shareledger/shareledger/commands"
 	"github.com/shareledger/shareledger/commands/problem"
 	"github.com/shareledger/shareledger/projections"
 	"github.com/shareledger/shareledger/replay"
@@ -46,24 +48,20 @@ func (a *API) startRebuild(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, &problem.RouteError{Status: http.StatusNotImplemented, Code: "no-operations", Err: errors.New("this instance runs no rebuilds")})
 		return
 	}
-	// The body is optional; when there is one it is decoded as strictly
-	// as a command's: no unknown fields, nothing after the value.
+	// The body is optional; when there is one it is decoded as a
+	// command's is (commands.Decode).
 	var req RebuildRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&req)
-	if err == nil {
-		if _, err = dec.Token(); errors.Is(err, io.EOF) {
-			err = nil
-		} else {
-			err = errors.New("unexpected data after the JSON value")
-		}
-	} else if errors.Is(err, io.EOF) {
-		err = nil
-	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<16))
 	if err != nil {
 		problem.Write(w, r, &problem.BadRequest{Code: "invalid-json", Err: fmt.Errorf("request body: %w", err)})
 		return
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if err := commands.Decode(w, r, &req); err != nil {
+			problem.Write(w, r, err)
+			return
+		}
 	}
 	names, err := a.Operations.Rebuild(req.Projections)
 	if err != nil {

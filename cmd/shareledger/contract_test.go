@@ -79,13 +79,6 @@ func contractError(req *http.Request, reqBody []byte, status int, header http.He
 	return nil
 }
 
-func checkContract(t testing.TB, req *http.Request, reqBody []byte, res response) {
-	t.Helper()
-	if err := contractError(req, reqBody, res.status, res.header, res.body); err != nil {
-		t.Errorf("contract: %v", err)
-	}
-}
-
 // TestTheContractCheckCatchesDisagreements: the check that every
 // end-to-end request goes through refuses what the description does not
 // allow, and lets through what it does.
