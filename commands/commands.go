@@ -151,6 +151,10 @@ type Loaded struct {
 	// done holds the positions of the events that the loading command
 	// appended before, if it was handled before.
 	done []eventstore.Position
+	// guard, if set, is the revision of another stream that the command
+	// decided on: the append requires it unchanged, and expects nothing of
+	// this stream (see Guarded).
+	guard *eventstore.Guard
 }
 
 // Aggregate is a domain aggregate the repository keeps folded: it brings
@@ -281,6 +285,54 @@ func Change[A Decided[A]](ctx context.Context, r Repo, stream string, m Meta, em
 	return res, err
 }
 
+// Guarded is the pipeline of a use case that decides on one aggregate
+// without changing it and records its decision in a stream of its own
+// (target), so that such commands do not contend with each other on the
+// aggregate's stream: a design sent to a shared device is decided on the
+// partnership (the device must be shared with the caller today, and in
+// the project) and recorded in the pair's stream of that device's
+// transfers. The append requires the aggregate's stream still at the
+// revision decided on (eventstore.Guard), so nothing that changed it in
+// between (the device unshared a moment before) is overtaken; a lost race
+// is retried like any conflict. Such commands hold the aggregate's stream
+// lock shared, so in one process they wait only for commands that change
+// it. A store that cannot guard an append (EventStoreDB) gets the decision
+// appended to the aggregate's own stream, as Change does: correct, only
+// contended. The decision must record nothing that the aggregate's fold
+// reads.
+func Guarded[A Decided[A]](ctx context.Context, r Repo, on, target string, m Meta, empty func() A, id string, decide func(a A) (details any, err error)) (Result, error) {
+	guarded, ok := r.Events.(eventstore.Guarded)
+	if !ok {
+		return Change(ctx, r, on, m, empty, id, func(_ *Loaded, a A) (any, error) { return decide(a) })
+	}
+	// A command sent again finds what it appended the first time, in the
+	// target or, if it was handled before its decisions moved there, in
+	// the aggregate's own stream.
+	for _, stream := range []string{target, on} {
+		l := &Loaded{Stream: stream}
+		if err := r.lookUpReplay(ctx, l, m); err != nil {
+			return Result{}, err
+		}
+		if res, ok := l.Replayed(id); ok {
+			return res, nil
+		}
+	}
+	l := &Loaded{Stream: target}
+	r.shareLockFor(ctx, on)
+	decided, a, err := LoadState(ctx, r, on, Meta{}, empty)
+	if err != nil {
+		return Result{}, err
+	}
+	details, err := decide(a)
+	if err != nil {
+		return Result{}, err
+	}
+	l.guard = &eventstore.Guard{Stream: on, Expected: eventstore.After(decided.last, decided.exists)}
+	res, err := r.save(ctx, l, m, id, a.Changes(), guarded)
+	res.Details = details
+	return res, err
+}
+
 // Create is the pipeline of every use case that starts a new stream: answer
 // a command sent again with its first outcome, refuse a stream that exists
 // already with taken, and append what create records. id names what the
@@ -405,6 +457,10 @@ func (l *Loaded) Replayed(id string) (Result, bool) {
 // it was read. Event IDs derive from the command ID, so two instances that
 // handle the same command at once cannot both append it.
 func (r Repo) Save(ctx context.Context, l *Loaded, m Meta, id string, changes []domain.Event) (Result, error) {
+	return r.save(ctx, l, m, id, changes, nil)
+}
+
+func (r Repo) save(ctx context.Context, l *Loaded, m Meta, id string, changes []domain.Event, guarded eventstore.Guarded) (Result, error) {
 	if len(changes) == 0 {
 		return Result{ID: id, Stream: l.Stream}, nil
 	}
@@ -426,7 +482,15 @@ func (r Repo) Save(ctx context.Context, l *Loaded, m Meta, id string, changes []
 			},
 		}
 	}
-	res, err := r.Events.Append(ctx, l.Stream, eventstore.After(l.last, l.exists), events...)
+	var res eventstore.AppendResult
+	var err error
+	if l.guard != nil {
+		// The guard is the decision's condition; what the target holds
+		// does not matter (its events share no rule), so it expects any.
+		res, err = guarded.AppendGuarded(ctx, l.Stream, eventstore.Any(), *l.guard, events...)
+	} else {
+		res, err = r.Events.Append(ctx, l.Stream, eventstore.After(l.last, l.exists), events...)
+	}
 	if err != nil {
 		return Result{}, fmt.Errorf("append to %s: %w", l.Stream, err)
 	}

@@ -18,8 +18,12 @@ type StreamLocks struct {
 }
 
 type streamLock struct {
-	token chan struct{} // holds one token while nobody holds the lock
-	refs  int
+	refs    int  // commands holding or waiting for the lock
+	readers int  // holders in shared mode
+	writer  bool // held exclusively
+	writers int  // commands waiting to hold it exclusively
+	// changed is closed and replaced whenever a holder lets go.
+	changed chan struct{}
 }
 
 // LockWait is how long a command waits for another command of the same
@@ -31,34 +35,71 @@ func NewStreamLocks() *StreamLocks { return &StreamLocks{streams: map[string]*st
 
 // lock waits for a stream's lock; unlock gives it back (and forgets the
 // stream when nobody waits for it, so the map holds only streams in use).
-func (s *StreamLocks) lock(ctx context.Context, stream string) (unlock func(), ok bool) {
+// Shared holders (commands that decide on the stream without changing it)
+// hold it together; an exclusive holder (a command that changes it) holds
+// it alone, and once one waits, new shared holders wait behind it.
+func (s *StreamLocks) lock(ctx context.Context, stream string, shared bool) (unlock func(), ok bool) {
 	s.mu.Lock()
 	l := s.streams[stream]
 	if l == nil {
-		l = &streamLock{token: make(chan struct{}, 1)}
-		l.token <- struct{}{}
+		l = &streamLock{changed: make(chan struct{})}
 		s.streams[stream] = l
 	}
 	l.refs++
-	s.mu.Unlock()
-	release := func() {
-		s.mu.Lock()
-		l.refs--
-		if l.refs == 0 {
-			delete(s.streams, stream)
-		}
-		s.mu.Unlock()
+	if !shared {
+		l.writers++
 	}
 	wait := time.NewTimer(LockWait)
 	defer wait.Stop()
-	select {
-	case <-l.token:
-		return func() { l.token <- struct{}{}; release() }, true
-	case <-wait.C:
-	case <-ctx.Done():
+	for {
+		if !l.writer && ((shared && l.writers == 0) || (!shared && l.readers == 0)) {
+			if shared {
+				l.readers++
+			} else {
+				l.writers--
+				l.writer = true
+			}
+			s.mu.Unlock()
+			return func() { s.release(stream, l, shared, true) }, true
+		}
+		changed := l.changed
+		s.mu.Unlock()
+		select {
+		case <-changed:
+			s.mu.Lock()
+			continue
+		case <-wait.C:
+		case <-ctx.Done():
+		}
+		s.mu.Lock()
+		if !shared {
+			l.writers--
+		}
+		s.mu.Unlock()
+		s.release(stream, l, shared, false)
+		return nil, false
 	}
-	release()
-	return nil, false
+}
+
+// release lets go of a lock (held: it was had, not only waited for).
+func (s *StreamLocks) release(stream string, l *streamLock, shared, held bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if held {
+		if shared {
+			l.readers--
+		} else {
+			l.writer = false
+		}
+	}
+	// Waking every waiter also lets shared holders go on once a writer
+	// that waited gave up.
+	close(l.changed)
+	l.changed = make(chan struct{})
+	l.refs--
+	if l.refs == 0 {
+		delete(s.streams, stream)
+	}
 }
 
 // held is the set of stream locks one attempt of a command holds.
@@ -86,7 +127,15 @@ func withHeld(ctx context.Context) (context.Context, func()) {
 // lockFor takes the lock of a stream the command changes, once per
 // attempt. A load outside a command's attempt, or with no locks, takes
 // none.
-func (r Repo) lockFor(ctx context.Context, stream string) {
+func (r Repo) lockFor(ctx context.Context, stream string) { r.lockIn(ctx, stream, false) }
+
+// shareLockFor takes a stream's lock in shared mode, once per attempt: the
+// command decides on the stream but records its decision elsewhere,
+// guarded by the revision it read, so such commands need not wait for
+// each other, only for those that change the stream.
+func (r Repo) shareLockFor(ctx context.Context, stream string) { r.lockIn(ctx, stream, true) }
+
+func (r Repo) lockIn(ctx context.Context, stream string, shared bool) {
 	h, _ := ctx.Value(heldKey{}).(*held)
 	if h == nil || r.Locks == nil {
 		return
@@ -97,7 +146,7 @@ func (r Repo) lockFor(ctx context.Context, stream string) {
 	if have {
 		return
 	}
-	if unlock, ok := r.Locks.lock(ctx, stream); ok {
+	if unlock, ok := r.Locks.lock(ctx, stream, shared); ok {
 		h.mu.Lock()
 		h.streams[stream] = unlock
 		h.mu.Unlock()

@@ -15,6 +15,9 @@ type Request struct {
 	Stream   string
 	Expected Expected
 	Events   []Event
+	// Guard, if set, is a condition on another stream that the append
+	// requires as well (see Guarded).
+	Guard *Guard
 	// Result or Err is the group's decision about this append.
 	Result AppendResult
 	Err    error
@@ -49,13 +52,27 @@ func NewBatcher(max int, commit func([]*Request) error) *Batcher {
 // Once queued, it waits even if ctx ends, so that a committed append is
 // never reported as a failure.
 func (b *Batcher) Append(ctx context.Context, stream string, expected Expected, events []Event) (AppendResult, error) {
+	return b.AppendGuarded(ctx, stream, expected, nil, events)
+}
+
+// AppendGuarded is Append with a guard (nil for none) that the commit
+// checks in the same step.
+func (b *Batcher) AppendGuarded(ctx context.Context, stream string, expected Expected, guard *Guard, events []Event) (AppendResult, error) {
 	if err := Validate(stream, events); err != nil {
 		return AppendResult{}, err
+	}
+	if guard != nil {
+		if err := Validate(guard.Stream, events); err != nil {
+			return AppendResult{}, fmt.Errorf("guard: %w", err)
+		}
+		if guard.Stream == stream {
+			return AppendResult{}, fmt.Errorf("%w: a guard on the stream appended to", ErrInvalid)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return AppendResult{}, err
 	}
-	r := &Request{Stream: stream, Expected: expected, Events: events, done: make(chan struct{})}
+	r := &Request{Stream: stream, Expected: expected, Guard: guard, Events: events, done: make(chan struct{})}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()

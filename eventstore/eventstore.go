@@ -226,6 +226,31 @@ func (e *WrongVersionError) Error() string {
 // Unwrap lets errors.Is match ErrWrongExpectedVersion.
 func (e *WrongVersionError) Unwrap() error { return ErrWrongExpectedVersion }
 
+// Guard is a condition on another stream that a guarded append requires
+// as well: the append goes through only if, at the moment it is written,
+// the guard's stream is in the Expected state. A command that decides on
+// one stream (a partnership's shares) and records its decision in another
+// (a design transfer to one shared device) guards its append with the
+// revision it decided on, so that nothing that changed the first stream in
+// between can be overtaken.
+type Guard struct {
+	Stream   string
+	Expected Expected
+}
+
+// Guarded is a store that checks a guard in the same atomic step as the
+// append it guards. Pebble and PostgreSQL are; EventStoreDB (whose client
+// appends to one stream at a time, with no condition on another) is not,
+// and commands then record such decisions in the guard's own stream.
+type Guarded interface {
+	// AppendGuarded is Append that also requires guard. A guard that
+	// does not hold fails like a wrong expected version, with a
+	// WrongVersionError naming the guard's stream. Events appended before
+	// (the same ids, order and stream) answer their first result whatever
+	// the guard's stream holds now, as Append does.
+	AppendGuarded(ctx context.Context, stream string, expected Expected, guard Guard, events ...Event) (AppendResult, error)
+}
+
 // Handler receives records in order; an error stops the subscription.
 type Handler func(ctx context.Context, batch []Record) error
 

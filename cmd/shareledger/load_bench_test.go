@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,23 +23,58 @@ import (
 //
 //	go test -run '^$' -bench CommandsOverHTTP -benchtime 20000x -cpuprofile cpu.out ./cmd/shareledger/
 func BenchmarkCommandsOverHTTP(b *testing.B) {
+	const pairs, workers = 8, 64
+	f := newLoadFixture(b, pairs, workers)
+	send, owners, partners, projects := f.send, f.owners, f.partners, f.projects
+	f.drive(b, workers, func(w int) func(i int64) error {
+		p, step := w%pairs, 0
+		var device string
+		return func(i int64) error {
+			defer func() { step = (step + 1) % 4 }()
+			var err error
+			var res commandResult
+			switch step {
+			case 0:
+				res, err = send(owners[p], "POST", "/v1/devices", map[string]any{"serial": fmt.Sprint("S", w, "-", i), "name": "Rover"})
+				device = res.ID
+			case 1:
+				_, err = send(owners[p], "POST", fmt.Sprintf("/v1/partners/build%d/devices", p), map[string]any{"devices": []string{device}})
+			case 2:
+				_, err = send(partners[p], "POST", "/v1/devices/"+device+"/projects", map[string]any{"project": projects[p]})
+			case 3:
+				_, err = send(partners[p], "POST", "/v1/devices/"+device+"/designs", map[string]any{"project": projects[p], "design": "deck.dxf"})
+			}
+			return err
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commands/s")
+}
+
+// loadFixture is a started service with partner pairs (an owner account
+// rent<p> and a partner build<p> with a project) and a client without
+// contract checks.
+type loadFixture struct {
+	owners, partners []string // tokens
+	projects         []string
+	send             func(token, method, path string, body any) (commandResult, error)
+}
+
+func newLoadFixture(b *testing.B, pairs, workers int) loadFixture {
 	cfg := testConfig(b, backends[0])
 	cfg.AggregateSnapshotEvery = 1000
 	s := start(b, cfg)
-	const pairs, workers = 8, 64
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * workers}, Timeout: 30 * time.Second}
-	type side struct{ token string }
-	owners, partners, projects := make([]side, pairs), make([]side, pairs), make([]string, pairs)
+	f := loadFixture{owners: make([]string, pairs), partners: make([]string, pairs), projects: make([]string, pairs)}
 	for p := range pairs {
 		o, q := s.as(fmt.Sprintf("own%d@rent%d.test", p, p), fmt.Sprintf("rent%d", p)), s.as(fmt.Sprintf("use%d@build%d.test", p, p), fmt.Sprintf("build%d", p))
 		o.command("POST", "/v1/accounts", map[string]any{"organization": fmt.Sprintf("rent%d", p), "name": "Owner"})
 		q.command("POST", "/v1/accounts", map[string]any{"organization": fmt.Sprintf("build%d", p), "name": "User"})
 		q.command("POST", "/v1/partners", map[string]any{"organization": fmt.Sprintf("rent%d", p), "type": "rental"})
 		o.command("POST", fmt.Sprintf("/v1/partners/build%d/approve", p), nil)
-		projects[p] = q.command("POST", "/v1/projects", map[string]any{"name": "Site"}).ID
-		owners[p], partners[p] = side{o.token}, side{q.token}
+		f.projects[p] = q.command("POST", "/v1/projects", map[string]any{"name": "Site"}).ID
+		f.owners[p], f.partners[p] = o.token, q.token
 	}
-	send := func(token, method, path string, body any) (commandResult, error) {
+	f.send = func(token, method, path string, body any) (commandResult, error) {
 		j, _ := json.Marshal(body)
 		req, _ := http.NewRequest(method, s.base+path, bytes.NewReader(j))
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -55,28 +91,63 @@ func BenchmarkCommandsOverHTTP(b *testing.B) {
 		}
 		return out, json.Unmarshal(data, &out)
 	}
+	return f
+}
+
+// BenchmarkDesignsOverHTTP: 64 clients of 8 partner pairs send designs to
+// devices their pair shares (8 per pair, each shared and in the partner's
+// project), the product's most frequent command. It reports commands per
+// second and the median and 99th percentile of their latency.
+//
+//	go test -run '^$' -bench DesignsOverHTTP -benchtime 20000x ./cmd/shareledger/
+func BenchmarkDesignsOverHTTP(b *testing.B) {
+	const pairs, workers, devices = 8, 64, 8
+	f := newLoadFixture(b, pairs, workers)
+	shared := make([][]string, pairs)
+	for p := range pairs {
+		for d := range devices {
+			res, err := f.send(f.owners[p], "POST", "/v1/devices", map[string]any{"serial": fmt.Sprint("S", p, "-", d), "name": "Rover"})
+			if err == nil {
+				_, err = f.send(f.owners[p], "POST", fmt.Sprintf("/v1/partners/build%d/devices", p), map[string]any{"devices": []string{res.ID}})
+			}
+			if err == nil {
+				_, err = f.send(f.partners[p], "POST", "/v1/devices/"+res.ID+"/projects", map[string]any{"project": f.projects[p]})
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			shared[p] = append(shared[p], res.ID)
+		}
+	}
+	took := make([]time.Duration, b.N)
+	f.drive(b, workers, func(w int) func(i int64) error {
+		p := w % pairs
+		return func(i int64) error {
+			device := shared[p][(w/pairs+int(i))%devices]
+			t0 := time.Now()
+			_, err := f.send(f.partners[p], "POST", "/v1/devices/"+device+"/designs", map[string]any{"project": f.projects[p], "design": "deck.dxf"})
+			took[i-1] = time.Since(t0)
+			return err
+		}
+	})
+	b.StopTimer()
+	slices.Sort(took)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commands/s")
+	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// drive runs b.N commands from concurrent workers: each worker makes its
+// own step function, called with the commands' numbers 1..b.N it takes.
+func (f loadFixture) drive(b *testing.B, workers int, worker func(w int) func(i int64) error) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()
 	for w := range workers {
+		step := worker(w)
 		wg.Go(func() {
-			p := w % pairs
-			var device string
-			for step := 0; next.Add(1) <= int64(b.N); step = (step + 1) % 4 {
-				var err error
-				var res commandResult
-				switch step {
-				case 0:
-					res, err = send(owners[p].token, "POST", "/v1/devices", map[string]any{"serial": fmt.Sprint("S", w, "-", next.Load()), "name": "Rover"})
-					device = res.ID
-				case 1:
-					_, err = send(owners[p].token, "POST", fmt.Sprintf("/v1/partners/build%d/devices", p), map[string]any{"devices": []string{device}})
-				case 2:
-					_, err = send(partners[p].token, "POST", "/v1/devices/"+device+"/projects", map[string]any{"project": projects[p]})
-				case 3:
-					_, err = send(partners[p].token, "POST", "/v1/devices/"+device+"/designs", map[string]any{"project": projects[p], "design": "deck.dxf"})
-				}
-				if err != nil {
+			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+				if err := step(i); err != nil {
 					b.Error(err)
 					return
 				}
@@ -84,5 +155,4 @@ func BenchmarkCommandsOverHTTP(b *testing.B) {
 		})
 	}
 	wg.Wait()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commands/s")
 }

@@ -50,8 +50,10 @@ type Case[C any] struct {
 	Given [][]Given
 	When  C
 	Then  []domain.Event
-	Code  string
-	Err   error
+	// Into, when set, is the stream every appended event must be in.
+	Into string
+	Code string
+	Err  error
 }
 
 // Env is a fresh repository for one case.
@@ -123,6 +125,9 @@ func Run[C any](t *testing.T, cases []Case[C], handler func(env Env) commands.Ha
 			}
 			got := make([]domain.Event, len(recs))
 			for i, r := range recs {
+				if c.Into != "" && r.Stream != c.Into {
+					t.Errorf("%s appended to %s, want %s", r.Type, r.Stream, c.Into)
+				}
 				if got[i], err = env.Repo.Registry.Decode(r.Type, r.Version, r.Data); err != nil {
 					t.Fatal(err)
 				}

@@ -106,12 +106,23 @@ func (u useCases) unassign(ctx context.Context, c Unassign) (commands.Result, er
 }
 
 func (u useCases) sendDesign(ctx context.Context, c SendDesign) (commands.Result, error) {
-	return u.use(ctx, c.Meta, c.Device,
-		func(d *device.Device, _ *account.Account, by domain.Member) error {
-			return d.SendDesign(by, c.Project, c.Design)
-		},
-		func(p *partnership.Partnership, _ *account.Account, by domain.Member) error {
-			return p.SendDesign(by, c.Device, c.Project, c.Design)
+	_, by, owner, err := u.whose(ctx, c.Meta, c.Device)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	if owner == by.Account {
+		return commands.Change(ctx, u.repo, device.Stream(c.Device), c.Meta, device.Empty, "", func(_ *commands.Loaded, d *device.Device) (any, error) {
+			return nil, d.SendDesign(by, c.Project, c.Design)
+		})
+	}
+	// Decided on the partnership, recorded in the transfers of this
+	// device: designs sent by many clients of a pair do not contend.
+	return commands.Guarded(ctx, u.repo, partnership.Stream(by.Account, owner), partnership.TransferStream(by.Account, owner, c.Device),
+		c.Meta, partnershipOf(by.Account, owner), "", func(p *partnership.Partnership) (any, error) {
+			if !p.IsSharedWith(by.Account, c.Device) {
+				return nil, device.ErrUnknownDevice.Withf("no device %s is visible to account %s", c.Device, by.Account)
+			}
+			return nil, p.SendDesign(by, c.Device, c.Project, c.Design)
 		})
 }
 
@@ -133,32 +144,43 @@ func (u useCases) use(ctx context.Context, m commands.Meta, id device.ID,
 	own func(*device.Device, *account.Account, domain.Member) error,
 	shared func(*partnership.Partnership, *account.Account, domain.Member) error,
 ) (commands.Result, error) {
-	acc, by, err := u.repo.Member(ctx, m)
+	acc, by, owner, err := u.whose(ctx, m, id)
 	if err != nil {
 		return commands.Result{}, err
 	}
-	// Who owns the device decides which stream the command changes; an
-	// owner never changes, so this read needs no lock.
-	dl, d, err := commands.LoadState(ctx, u.repo, device.Stream(id), commands.Meta{}, device.Empty)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	if !dl.Exists() {
-		return commands.Result{}, device.ErrUnknownDevice.Withf("no device %s is visible to account %s", id, by.Account)
-	}
-	if d.Owner() == by.Account {
+	if owner == by.Account {
 		return commands.Change(ctx, u.repo, device.Stream(id), m, device.Empty, "", func(_ *commands.Loaded, d *device.Device) (any, error) {
 			return nil, own(d, acc, by)
 		})
 	}
-	owner := d.Owner()
-	empty := func() *partnership.Partnership { return partnership.New(by.Account, owner) }
-	return commands.Change(ctx, u.repo, partnership.Stream(by.Account, owner), m, empty, "", func(_ *commands.Loaded, p *partnership.Partnership) (any, error) {
+	return commands.Change(ctx, u.repo, partnership.Stream(by.Account, owner), m, partnershipOf(by.Account, owner), "", func(_ *commands.Loaded, p *partnership.Partnership) (any, error) {
 		if !p.IsSharedWith(by.Account, id) {
 			return nil, device.ErrUnknownDevice.Withf("no device %s is visible to account %s", id, by.Account)
 		}
 		return nil, shared(p, acc, by)
 	})
+}
+
+// whose loads the caller and the owner of a device the caller names. Who
+// owns the device decides which stream the command changes; an owner never
+// changes, so this read needs no lock.
+func (u useCases) whose(ctx context.Context, m commands.Meta, id device.ID) (*account.Account, domain.Member, domain.AccountID, error) {
+	acc, by, err := u.repo.Member(ctx, m)
+	if err != nil {
+		return nil, by, "", err
+	}
+	dl, d, err := commands.LoadState(ctx, u.repo, device.Stream(id), commands.Meta{}, device.Empty)
+	if err != nil {
+		return nil, by, "", err
+	}
+	if !dl.Exists() {
+		return nil, by, "", device.ErrUnknownDevice.Withf("no device %s is visible to account %s", id, by.Account)
+	}
+	return acc, by, d.Owner(), nil
+}
+
+func partnershipOf(a, b domain.AccountID) func() *partnership.Partnership {
+	return func() *partnership.Partnership { return partnership.New(a, b) }
 }
 
 // Routes mounts the device commands.

@@ -9,6 +9,7 @@ import (
 	"github.com/shareledger/shareledger/domain/account"
 	"github.com/shareledger/shareledger/domain/device"
 	"github.com/shareledger/shareledger/domain/partnership"
+	"github.com/shareledger/shareledger/eventstore"
 )
 
 var (
@@ -27,8 +28,11 @@ var (
 		partnership.PartnerApproved{Partnership: pid, Requester: "acme", Partner: "rentco", By: "bob@rentco.test"},
 		partnership.DeviceSharedWithPartner{Partnership: pid, Device: "rover", Owner: "rentco", Partner: "acme", By: "bob@rentco.test"})
 	onBridge = commandtest.In(pstream, device.DeviceAssignedToProject{Device: "rover", Account: "acme", Project: "bridge"})
-	alice    = commandtest.Meta("alice@acme.test", "acme", "c1")
-	bob      = commandtest.Meta("bob@rentco.test", "rentco", "c1")
+	unshared = commandtest.In(pstream,
+		device.DeviceUnassignedFromProject{Device: "rover", Account: "acme", Project: "bridge", Reason: device.ReasonUnshared},
+		partnership.DeviceUnsharedFromPartner{Partnership: pid, Device: "rover", Owner: "rentco", Partner: "acme", Reason: device.ReasonUnshared})
+	alice = commandtest.Meta("alice@acme.test", "acme", "c1")
+	bob   = commandtest.Meta("bob@rentco.test", "rentco", "c1")
 )
 
 func given(g ...[]commandtest.Given) [][]commandtest.Given { return g }
@@ -73,16 +77,35 @@ func TestUnassign(t *testing.T) {
 }
 
 func TestSendDesign(t *testing.T) {
+	sent := device.DesignSentToDevice{Device: "rover", Account: "acme", Project: "bridge", Design: "deck.dxf", By: "alice@acme.test"}
 	commandtest.Run(t, []commandtest.Case[devicecmd.SendDesign]{
-		{Name: "data transfer to a shared device works", Given: given(accounts, rover, shared, onBridge),
+		{Name: "data transfer to a shared device works, recorded in the pair's transfers of that device", Given: given(accounts, rover, shared, onBridge),
 			When: devicecmd.SendDesign{Meta: alice, Device: "rover", Project: "bridge", Design: "deck.dxf"},
-			Then: commandtest.Events(device.DesignSentToDevice{Device: "rover", Account: "acme", Project: "bridge", Design: "deck.dxf", By: "alice@acme.test"})},
+			Then: commandtest.Events(sent), Into: partnership.TransferStream("acme", "rentco", "rover")},
+		{Name: "the owner's own transfers stay in the device's stream", Given: given(accounts, rover, inYard),
+			When: devicecmd.SendDesign{Meta: bob, Device: "rover", Project: "yard", Design: "deck.dxf"},
+			Then: commandtest.Events(device.DesignSentToDevice{Device: "rover", Account: "rentco", Project: "yard", Design: "deck.dxf", By: "bob@rentco.test"}), Into: device.Stream("rover")},
+		{Name: "not to a device unshared since", Given: given(accounts, rover, shared, onBridge, unshared),
+			When: devicecmd.SendDesign{Meta: alice, Device: "rover", Project: "bridge", Design: "deck.dxf"}, Code: "unknown-device"},
 		{Name: "only to a device working in the project", Given: given(accounts, rover, shared),
 			When: devicecmd.SendDesign{Meta: alice, Device: "rover", Project: "bridge", Design: "deck.dxf"}, Code: "not-assigned"},
 		{Name: "a design needs a name", Given: given(accounts, rover, shared, onBridge),
 			When: devicecmd.SendDesign{Meta: alice, Device: "rover", Project: "bridge", Design: ""}, Code: "missing-design"},
 	}, func(env commandtest.Env) commands.Handler[devicecmd.SendDesign] { return handlers(env).SendDesign })
+	// A store that cannot guard an append (EventStoreDB) gets the
+	// transfer in the partnership's stream.
+	commandtest.Run(t, []commandtest.Case[devicecmd.SendDesign]{
+		{Name: "on a store without guards, in the partnership", Given: given(accounts, rover, shared, onBridge),
+			When: devicecmd.SendDesign{Meta: alice, Device: "rover", Project: "bridge", Design: "deck.dxf"},
+			Then: commandtest.Events(sent), Into: pstream},
+	}, func(env commandtest.Env) commands.Handler[devicecmd.SendDesign] {
+		env.Repo.Events = unguarded{env.Repo.Events}
+		return handlers(env).SendDesign
+	})
 }
+
+// unguarded hides a store's guarded appends, as EventStoreDB has none.
+type unguarded struct{ eventstore.Store }
 
 func TestStartBaseStation(t *testing.T) {
 	commandtest.Run(t, []commandtest.Case[devicecmd.StartBaseStation]{

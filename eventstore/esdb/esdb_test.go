@@ -27,6 +27,7 @@ func TestConformanceAgainstTheProtocolDouble(t *testing.T) {
 			return s
 		},
 		StreamIDsOnly: true,
+		NoGuards:      true,
 	})
 }
 

@@ -163,6 +163,13 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	return s.batcher.Append(ctx, stream, expected, events)
 }
 
+// AppendGuarded implements eventstore.Guarded: the guard's stream head is
+// read in the same indexed batch as the append's, so appends of the same
+// group that change the guard's stream count.
+func (s *Store) AppendGuarded(ctx context.Context, stream string, expected eventstore.Expected, guard eventstore.Guard, events ...eventstore.Event) (eventstore.AppendResult, error) {
+	return s.batcher.AppendGuarded(ctx, stream, expected, &guard, events)
+}
+
 // commit decides every append of a group against one indexed batch (so
 // later appends see earlier ones) and writes them with one synced commit.
 func (s *Store) commit(reqs []*eventstore.Request) error {
@@ -189,6 +196,15 @@ func (s *Store) appendTo(b *pebble.Batch, r *eventstore.Request) (eventstore.App
 	for _, e := range r.Events[1:] {
 		if _, found, err := getU64(b, idKey(e.ID)); err != nil || found {
 			return eventstore.AppendResult{}, errors.Join(err, fmt.Errorf("append to %s: %w: event %s is stored already", r.Stream, eventstore.ErrIdempotency, e.ID))
+		}
+	}
+	if g := r.Guard; g != nil {
+		last, exists, err := getU64(b, headKey(g.Stream))
+		if err != nil {
+			return eventstore.AppendResult{}, err
+		}
+		if !g.Expected.Check(last, exists) {
+			return eventstore.AppendResult{}, &eventstore.WrongVersionError{Stream: g.Stream, Expected: g.Expected, Last: last, Exists: exists}
 		}
 	}
 	last, exists, err := getU64(b, headKey(r.Stream))

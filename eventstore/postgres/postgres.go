@@ -166,6 +166,12 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	return s.batcher.Append(ctx, stream, expected, events)
 }
 
+// AppendGuarded implements eventstore.Guarded: the group's transaction
+// reads the guard's stream head with the others, under the same lock.
+func (s *Store) AppendGuarded(ctx context.Context, stream string, expected eventstore.Expected, guard eventstore.Guard, events ...eventstore.Event) (eventstore.AppendResult, error) {
+	return s.batcher.AppendGuarded(ctx, stream, expected, &guard, events)
+}
+
 // commitGroup commits one group of appends.
 func (s *Store) commitGroup(batch []*eventstore.Request) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -199,6 +205,9 @@ func (s *Store) commit(ctx context.Context, reqs []*eventstore.Request) error {
 		var ids, streams []string
 		for _, r := range reqs {
 			streams = append(streams, r.Stream)
+			if r.Guard != nil {
+				streams = append(streams, r.Guard.Stream)
+			}
 			for _, e := range r.Events {
 				ids = append(ids, e.ID)
 			}
@@ -276,6 +285,12 @@ func decide(r *eventstore.Request, stored map[string]found, heads map[string]uin
 	for _, e := range r.Events[1:] {
 		if _, ok := stored[e.ID]; ok {
 			return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w: event %s is stored already", r.Stream, eventstore.ErrIdempotency, e.ID)
+		}
+	}
+	if g := r.Guard; g != nil {
+		last, exists := heads[g.Stream]
+		if !g.Expected.Check(last, exists) {
+			return eventstore.AppendResult{}, &eventstore.WrongVersionError{Stream: g.Stream, Expected: g.Expected, Last: last, Exists: exists}
 		}
 	}
 	last, exists := heads[r.Stream]

@@ -27,6 +27,10 @@ type Harness struct {
 	// StreamIDsOnly is true when event ids are unique within a stream only
 	// (EventStoreDB): the same ids appended to another stream are new events.
 	StreamIDsOnly bool
+	// NoGuards is true when the store cannot check a guard on another
+	// stream in the same step as an append (EventStoreDB): the suite then
+	// checks that it does not claim to (eventstore.Guarded).
+	NoGuards bool
 }
 
 // Run runs the whole suite.
@@ -38,6 +42,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("read stream", func(t *testing.T) { testReadStream(t, h) })
 	t.Run("look up an event by id", func(t *testing.T) { testLookup(t, h) })
 	t.Run("snapshots", func(t *testing.T) { testSnapshots(t, h) })
+	t.Run("guarded appends", func(t *testing.T) { testGuarded(t, h) })
 	t.Run("metadata round trip", func(t *testing.T) { testMeta(t, h) })
 	t.Run("subscribe catches up then follows", func(t *testing.T) { testSubscribe(t, h) })
 	t.Run("subscribe handler error stops it", func(t *testing.T) { testSubscribeError(t, h) })
@@ -601,4 +606,137 @@ func testReopen(t *testing.T, h Harness) {
 	if !first.Position.Less(next.Position) {
 		t.Fatalf("position after reopen %v is not after %v", next.Position, first.Position)
 	}
+}
+
+func testGuarded(t *testing.T, h Harness) {
+	s := open(t, h)
+	g, ok := s.(eventstore.Guarded)
+	if h.NoGuards {
+		if ok {
+			t.Fatalf("%T implements eventstore.Guarded but its harness says it cannot guard", s)
+		}
+		return
+	}
+	if !ok {
+		t.Fatalf("%T does not implement eventstore.Guarded", s)
+	}
+	ctx := context.Background()
+	cases := []struct {
+		name    string
+		guarded int // events in the guard's stream
+		guard   eventstore.Expected
+		ok      bool
+	}{
+		{"guard at the revision read", 3, eventstore.Exactly(2), true},
+		{"guard stream moved on", 3, eventstore.Exactly(1), false},
+		{"guard stream ahead of the append", 3, eventstore.Exactly(5), false},
+		{"guard requires no stream, none", 0, eventstore.NoStream(), true},
+		{"guard requires no stream, one exists", 1, eventstore.NoStream(), false},
+		{"guard requires a stream, none", 0, eventstore.StreamExists(), false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			guard, target := stream(t), stream(t)
+			if c.guarded > 0 {
+				mustAppend(t, s, guard, eventstore.NoStream(), Events("Seed", c.guarded)...)
+			}
+			evs := Events("Guarded", 2)
+			res, err := g.AppendGuarded(ctx, target, eventstore.NoStream(), eventstore.Guard{Stream: guard, Expected: c.guard}, evs...)
+			got, _ := s.ReadStream(ctx, target, 0, 0)
+			if !c.ok {
+				var wv *eventstore.WrongVersionError
+				if !errors.Is(err, eventstore.ErrWrongExpectedVersion) || !errors.As(err, &wv) || wv.Stream != guard {
+					t.Fatalf("err = %v, want a wrong expected version of the guard's stream %s", err, guard)
+				}
+				if len(got) != 0 {
+					t.Fatalf("a refused guarded append stored %d events", len(got))
+				}
+				return
+			}
+			if err != nil || res.LastRevision != 1 || len(got) != 2 {
+				t.Fatalf("guarded append = %+v, %v, stream holds %d events; want revision 1 and 2 events", res, err, len(got))
+			}
+			guardEvents, _ := s.ReadStream(ctx, guard, 0, 0)
+			if len(guardEvents) != c.guarded {
+				t.Fatalf("the guard's stream holds %d events after the append, want %d: a guard is only read", len(guardEvents), c.guarded)
+			}
+			// The same events again answer their first result, even once
+			// the guard no longer holds.
+			mustAppend(t, s, guard, eventstore.Any(), Events("Moved", 1)...)
+			again, err := g.AppendGuarded(ctx, target, eventstore.NoStream(), eventstore.Guard{Stream: guard, Expected: c.guard}, evs...)
+			if err != nil || again != res {
+				t.Fatalf("guarded append sent again = %+v, %v, want the first result %+v", again, err, res)
+			}
+		})
+	}
+	t.Run("the target's expectation still counts", func(t *testing.T) {
+		guard, target := stream(t), stream(t)
+		mustAppend(t, s, target, eventstore.NoStream(), Events("Seed", 1)...)
+		_, err := g.AppendGuarded(ctx, target, eventstore.NoStream(), eventstore.Guard{Stream: guard, Expected: eventstore.NoStream()}, Events("Guarded", 1)...)
+		var wv *eventstore.WrongVersionError
+		if !errors.As(err, &wv) || wv.Stream != target {
+			t.Fatalf("err = %v, want a wrong expected version of the target %s", err, target)
+		}
+	})
+	t.Run("a guard on the stream appended to is refused", func(t *testing.T) {
+		st := stream(t)
+		_, err := g.AppendGuarded(ctx, st, eventstore.Any(), eventstore.Guard{Stream: st, Expected: eventstore.Any()}, Events("Guarded", 1)...)
+		if !errors.Is(err, eventstore.ErrInvalid) {
+			t.Fatalf("err = %v, want invalid", err)
+		}
+	})
+	t.Run("racing a change of the guard's stream", func(t *testing.T) {
+		// Writers append to the guard's stream while guarded appends
+		// expect it unchanged since they read it: every guarded append
+		// that went through must have been decided on the revision it
+		// was appended after.
+		guard := stream(t)
+		mustAppend(t, s, guard, eventstore.NoStream(), Events("Seed", 1)...)
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for range 10 {
+					_, _ = s.Append(ctx, guard, eventstore.Any(), Events("Change", 1)...)
+				}
+			})
+		}
+		var mu sync.Mutex
+		decided := map[string]uint64{} // target stream → guard revision read
+		for range 8 {
+			wg.Go(func() {
+				for range 10 {
+					recs, err := s.ReadStream(ctx, guard, 0, 0)
+					if err != nil || len(recs) == 0 {
+						t.Errorf("read guard: %v", err)
+						return
+					}
+					read := recs[len(recs)-1].Revision
+					target := "test-" + uuid.NewString()
+					if _, err := g.AppendGuarded(ctx, target, eventstore.NoStream(), eventstore.Guard{Stream: guard, Expected: eventstore.Exactly(read)}, Events("Guarded", 1)...); err == nil {
+						mu.Lock()
+						decided[target] = read
+						mu.Unlock()
+					} else if !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+						t.Errorf("guarded append: %v", err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		for target, read := range decided {
+			recs, err := s.ReadStream(ctx, target, 0, 0)
+			if err != nil || len(recs) != 1 {
+				t.Fatalf("read %s: %v", target, err)
+			}
+			// Nothing of the guard's stream after the revision read may
+			// come before the guarded event in the log.
+			next, err := s.ReadStream(ctx, guard, read+1, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(next) == 1 && next[0].Position.Less(recs[0].Position) {
+				t.Fatalf("a guarded append decided on revision %d of the guard's stream landed after its revision %d", read, read+1)
+			}
+		}
+	})
 }
