@@ -18,6 +18,10 @@ type Request struct {
 	// Guard, if set, is a condition on another stream that the append
 	// requires as well (see Guarded).
 	Guard *Guard
+	// Encoded is what a store prepared of each event before queueing it,
+	// so that the work is done by the writers in parallel rather than by
+	// the one goroutine that commits.
+	Encoded [][]byte
 	// Result or Err is the group's decision about this append.
 	Result AppendResult
 	Err    error
@@ -58,21 +62,27 @@ func (b *Batcher) Append(ctx context.Context, stream string, expected Expected, 
 // AppendGuarded is Append with a guard (nil for none) that the commit
 // checks in the same step.
 func (b *Batcher) AppendGuarded(ctx context.Context, stream string, expected Expected, guard *Guard, events []Event) (AppendResult, error) {
-	if err := Validate(stream, events); err != nil {
+	return b.Submit(ctx, &Request{Stream: stream, Expected: expected, Guard: guard, Events: events})
+}
+
+// Submit queues a request the store prepared (Encoded, say) for the next
+// group and waits for its decision.
+func (b *Batcher) Submit(ctx context.Context, r *Request) (AppendResult, error) {
+	if err := Validate(r.Stream, r.Events); err != nil {
 		return AppendResult{}, err
 	}
-	if guard != nil {
-		if err := Validate(guard.Stream, events); err != nil {
+	if g := r.Guard; g != nil {
+		if err := Validate(g.Stream, r.Events); err != nil {
 			return AppendResult{}, fmt.Errorf("guard: %w", err)
 		}
-		if guard.Stream == stream {
+		if g.Stream == r.Stream {
 			return AppendResult{}, fmt.Errorf("%w: a guard on the stream appended to", ErrInvalid)
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		return AppendResult{}, err
 	}
-	r := &Request{Stream: stream, Expected: expected, Guard: guard, Events: events, done: make(chan struct{})}
+	r.done = make(chan struct{})
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()

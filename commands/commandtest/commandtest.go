@@ -65,7 +65,15 @@ type Env struct {
 // NewEnv opens an empty embedded event store.
 func NewEnv(t testing.TB) Env {
 	t.Helper()
-	es, err := eventpebble.Open(eventpebble.Config{Dir: t.TempDir(), NoSync: true})
+	return OpenEnv(t, t.TempDir())
+}
+
+// OpenEnv opens the embedded event store in dir (without fsync), as a
+// process starting on it would: nothing cached. The store closes when t
+// ends, or earlier with Close.
+func OpenEnv(t testing.TB, dir string) Env {
+	t.Helper()
+	es, err := eventpebble.Open(eventpebble.Config{Dir: dir, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -74,14 +75,21 @@ func (s *Store) open() (release func(), err error) {
 	return s.life.RUnlock, nil
 }
 
+// storedBody is a stored record without its revision, which only the
+// commit knows; the commit writes {"rev":N, in front of its fields.
+type storedBody struct {
+	ID      string          `json:"id"`
+	Stream  string          `json:"stream"`
+	Type    string          `json:"type"`
+	Version int             `json:"v"`
+	Data    json.RawMessage `json:"data"`
+	Meta    eventstore.Meta `json:"meta"`
+}
+
+// stored is a record as the log keeps it.
 type stored struct {
-	ID       string          `json:"id"`
-	Stream   string          `json:"stream"`
-	Revision uint64          `json:"rev"`
-	Type     string          `json:"type"`
-	Version  int             `json:"v"`
-	Data     json.RawMessage `json:"data"`
-	Meta     eventstore.Meta `json:"meta"`
+	Revision uint64 `json:"rev"`
+	storedBody
 }
 
 func (c Config) cacheBytes() int64 {
@@ -158,28 +166,79 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
+// Compact compacts the whole store now, as Pebble would over time: for
+// maintenance after a bulk load, and for benchmarks that measure a store
+// whose compactions have settled rather than one still paying for a load.
+func (s *Store) Compact(ctx context.Context) error {
+	release, err := s.open()
+	if err != nil {
+		return err
+	}
+	defer release()
+	if err := s.db.Flush(); err != nil {
+		return err
+	}
+	return s.db.Compact(ctx, []byte{0}, []byte{0xff}, true)
+}
+
 // Append implements eventstore.Store.
 func (s *Store) Append(ctx context.Context, stream string, expected eventstore.Expected, events ...eventstore.Event) (eventstore.AppendResult, error) {
-	return s.batcher.Append(ctx, stream, expected, events)
+	return s.submit(ctx, &eventstore.Request{Stream: stream, Expected: expected, Events: events})
 }
 
 // AppendGuarded implements eventstore.Guarded: the guard's stream head is
 // read in the same indexed batch as the append's, so appends of the same
 // group that change the guard's stream count.
 func (s *Store) AppendGuarded(ctx context.Context, stream string, expected eventstore.Expected, guard eventstore.Guard, events ...eventstore.Event) (eventstore.AppendResult, error) {
-	return s.batcher.AppendGuarded(ctx, stream, expected, &guard, events)
+	return s.submit(ctx, &eventstore.Request{Stream: stream, Expected: expected, Guard: &guard, Events: events})
 }
 
-// commit decides every append of a group against one indexed batch (so
-// later appends see earlier ones) and writes them with one synced commit.
+// submit encodes each event's record, all but its revision, before the
+// append queues: the writers encode in parallel, and the one goroutine
+// that commits only puts the revision in front.
+func (s *Store) submit(ctx context.Context, r *eventstore.Request) (eventstore.AppendResult, error) {
+	r.Encoded = make([][]byte, len(r.Events))
+	for i, e := range r.Events {
+		data := e.Data
+		if len(data) == 0 {
+			data = []byte("null")
+		}
+		body, err := json.Marshal(storedBody{ID: e.ID, Stream: r.Stream, Type: e.Type, Version: e.Version, Data: data, Meta: e.Meta})
+		if err != nil {
+			return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", r.Stream, err)
+		}
+		r.Encoded[i] = body
+	}
+	return s.batcher.Submit(ctx, r)
+}
+
+// group is what one commit has decided so far: its batch, and the stream
+// heads and event ids it wrote, which later appends of the group must see
+// (the batch itself is write-only: an indexed one costs more per write
+// than these maps).
+type group struct {
+	b     *pebble.Batch
+	heads map[string]uint64
+	ids   map[string]placed
+}
+
+// placed is where an event id is stored.
+type placed struct {
+	seq    uint64
+	stream string
+	rev    uint64
+}
+
+// commit decides every append of a group (later appends see earlier ones)
+// and writes them with one synced commit.
 func (s *Store) commit(reqs []*eventstore.Request) error {
-	b := s.db.NewIndexedBatch()
-	defer b.Close()
+	g := &group{b: s.db.NewBatch(), heads: map[string]uint64{}, ids: map[string]placed{}}
+	defer g.b.Close()
 	start := s.seq
 	for _, r := range reqs {
-		r.Result, r.Err = s.appendTo(b, r)
+		r.Result, r.Err = s.appendTo(g, r)
 	}
-	if err := b.Commit(s.sync); err != nil {
+	if err := g.b.Commit(s.sync); err != nil {
 		s.seq = start
 		return err
 	}
@@ -187,27 +246,60 @@ func (s *Store) commit(reqs []*eventstore.Request) error {
 	return nil
 }
 
-// appendTo decides one append and writes it into the batch. It writes
+// head is a stream's last revision, as the group left it.
+func (s *Store) head(g *group, stream string) (uint64, bool, error) {
+	if last, ok := g.heads[stream]; ok {
+		return last, true, nil
+	}
+	return getU64(s.db, headKey(stream))
+}
+
+// stored reports whether an event id is stored, or written by the group.
+func (s *Store) idTaken(g *group, id string) (bool, error) {
+	if _, ok := g.ids[id]; ok {
+		return true, nil
+	}
+	_, found, err := getU64(s.db, idKey(id))
+	return found, err
+}
+
+// place finds where an event id is stored, if it is.
+func (s *Store) place(g *group, id string) (placed, bool, error) {
+	if p, ok := g.ids[id]; ok {
+		return p, true, nil
+	}
+	seq, found, err := getU64(s.db, idKey(id))
+	if err != nil || !found {
+		return placed{}, false, err
+	}
+	var st stored
+	if err := getJSON(s.db, logKey(seq), &st); err != nil {
+		return placed{}, false, err
+	}
+	return placed{seq: seq, stream: st.Stream, rev: st.Revision}, true, nil
+}
+
+// appendTo decides one append and writes it into the group. It writes
 // nothing unless the whole append is accepted.
-func (s *Store) appendTo(b *pebble.Batch, r *eventstore.Request) (eventstore.AppendResult, error) {
-	if res, done, err := replayed(b, r); done || err != nil {
+func (s *Store) appendTo(g *group, r *eventstore.Request) (eventstore.AppendResult, error) {
+	if res, done, err := s.replayed(g, r); done || err != nil {
 		return res, err
 	}
 	for _, e := range r.Events[1:] {
-		if _, found, err := getU64(b, idKey(e.ID)); err != nil || found {
+		if taken, err := s.idTaken(g, e.ID); err != nil || taken {
 			return eventstore.AppendResult{}, errors.Join(err, fmt.Errorf("append to %s: %w: event %s is stored already", r.Stream, eventstore.ErrIdempotency, e.ID))
 		}
 	}
-	if g := r.Guard; g != nil {
-		last, exists, err := getU64(b, headKey(g.Stream))
+	if gd := r.Guard; gd != nil {
+		last, exists, err := s.head(g, gd.Stream)
 		if err != nil {
 			return eventstore.AppendResult{}, err
 		}
-		if !g.Expected.Check(last, exists) {
-			return eventstore.AppendResult{}, &eventstore.WrongVersionError{Stream: g.Stream, Expected: g.Expected, Last: last, Exists: exists}
+		if !gd.Expected.Check(last, exists) {
+			return eventstore.AppendResult{}, &eventstore.WrongVersionError{Stream: gd.Stream, Expected: gd.Expected, Last: last, Exists: exists}
 		}
 	}
-	last, exists, err := getU64(b, headKey(r.Stream))
+	last, exists, err := s.head(g, r.Stream)
 	if err != nil {
 		return eventstore.AppendResult{}, err
 	}
@@ -218,51 +310,48 @@ func (s *Store) appendTo(b *pebble.Batch, r *eventstore.Request) (eventstore.App
 	if exists {
 		rev++
 	}
-	encoded := make([][]byte, len(r.Events))
-	for i, e := range r.Events {
-		data := e.Data
-		if len(data) == 0 {
-			data = []byte("null")
-		}
-		if encoded[i], err = json.Marshal(stored{ID: e.ID, Stream: r.Stream, Revision: rev + uint64(i), Type: e.Type, Version: e.Version, Data: data, Meta: e.Meta}); err != nil {
-			return eventstore.AppendResult{}, err
-		}
-	}
 	for i, e := range r.Events {
 		s.seq++
 		seq := u64(s.seq)
-		_ = b.Set(logKey(s.seq), encoded[i], nil)
-		_ = b.Set(indexKey(r.Stream, rev+uint64(i)), seq, nil)
-		_ = b.Set(idKey(e.ID), seq, nil)
+		// The record is the body encoded before queueing, with the
+		// revision put in front: {"rev":N, + "id":...}.
+		body := r.Encoded[i]
+		value := make([]byte, 0, len(body)+24)
+		value = append(value, `{"rev":`...)
+		value = strconv.AppendUint(value, rev+uint64(i), 10)
+		value = append(value, ',')
+		value = append(value, body[1:]...)
+		_ = g.b.Set(logKey(s.seq), value, nil)
+		_ = g.b.Set(indexKey(r.Stream, rev+uint64(i)), seq, nil)
+		_ = g.b.Set(idKey(e.ID), seq, nil)
+		g.ids[e.ID] = placed{seq: s.seq, stream: r.Stream, rev: rev + uint64(i)}
 	}
 	last = rev + uint64(len(r.Events)) - 1
-	_ = b.Set(headKey(r.Stream), u64(last), nil)
+	_ = g.b.Set(headKey(r.Stream), u64(last), nil)
+	g.heads[r.Stream] = last
 	return eventstore.AppendResult{LastRevision: last, Position: eventstore.At(s.seq)}, nil
 }
 
 // replayed recognises an append whose events were all stored before, in
 // the same order and stream, and returns the original result.
-func replayed(b *pebble.Batch, r *eventstore.Request) (eventstore.AppendResult, bool, error) {
-	seq, found, err := getU64(b, idKey(r.Events[0].ID))
+func (s *Store) replayed(g *group, r *eventstore.Request) (eventstore.AppendResult, bool, error) {
+	first, found, err := s.place(g, r.Events[0].ID)
 	if err != nil || !found {
 		return eventstore.AppendResult{}, false, err
 	}
 	conflict := fmt.Errorf("append to %s: %w", r.Stream, eventstore.ErrIdempotency)
-	var prev stored
+	prev := first
 	for i, e := range r.Events {
-		if seq, found, err = getU64(b, idKey(e.ID)); err != nil || !found {
+		p, found, err := s.place(g, e.ID)
+		if err != nil || !found {
 			return eventstore.AppendResult{}, false, errors.Join(err, conflict)
 		}
-		var st stored
-		if err := getJSON(b, logKey(seq), &st); err != nil {
-			return eventstore.AppendResult{}, false, err
-		}
-		if st.Stream != r.Stream || (i > 0 && st.Revision != prev.Revision+1) {
+		if p.stream != r.Stream || (i > 0 && p.rev != prev.rev+1) {
 			return eventstore.AppendResult{}, false, conflict
 		}
-		prev = st
+		prev = p
 	}
-	return eventstore.AppendResult{LastRevision: prev.Revision, Position: eventstore.At(seq)}, true, nil
+	return eventstore.AppendResult{LastRevision: prev.rev, Position: eventstore.At(prev.seq)}, true, nil
 }
 
 // Lookup implements eventstore.Store from the index of event ids.
