@@ -1,6 +1,22 @@
 // Package projections turns the event log into read models. A Projection's
 // logic is written once against the Store port, whose implementations are
-// the embedded bolt store and PostgreSQL; a Runner feeds every consumer
-// from the event store through a watermill router, each from its own
-// durable checkpoint.
+// the embedded bolt store and PostgreSQL.
+//
+// Live delivery goes through a watermill router: each projection (and the
+// notifier, and the NATS relay) is a router handler, so that retries with
+// back-off, panic recovery and the poison queue are the router's
+// middleware, and one bad event stops no other consumer. What the router
+// carries is decoded already: one reader of the log (the runner's feed)
+// starts from the checkpoint of the projection furthest behind, decodes
+// each event once (DecodeBatch) and hands the same batch to every
+// projection's subscriber, which delivers it as a message whose context
+// holds the batch; nothing is serialized into the messages. A projection
+// that falls behind (an outage of what it talks to) is left to read the log
+// on its own, so it never holds the others back. Each projection applies a
+// batch in one transaction that also moves its checkpoint (ApplyDecoded).
+//
+// Rebuilds and point-in-time answers (package replay) read the log
+// directly, a page at a time, decode each page once and apply it to every
+// projection they build: there is nothing to route, retry or quarantine in
+// a rebuild that fails as a whole, so the router would only add its cost.
 package projections

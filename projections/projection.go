@@ -24,22 +24,62 @@ type Projection interface {
 	Apply(ctx context.Context, tx Tx, e Envelope) error
 }
 
-// ApplyBatch applies the records of batch that lie after p's checkpoint in
+// Decoded is an event of a batch, decoded once for every projection that
+// applies the batch: projections read it and must not change it.
+type Decoded struct {
+	Envelope
+	// Err says the event could not be decoded (an unknown type or
+	// version, a payload that does not fit): every projection fails on it,
+	// and each quarantines it as it would any event it fails on.
+	Err error
+}
+
+// Batch is a run of events in the log's order, read and decoded once.
+type Batch []Decoded
+
+// DecodeBatch decodes records once, for every projection to apply.
+func DecodeBatch(reg *domain.Registry, recs []eventstore.Record) Batch {
+	page := make(Batch, len(recs))
+	for i, rec := range recs {
+		ev, err := reg.Decode(rec.Type, rec.Version, rec.Data)
+		page[i] = Decoded{Envelope: Envelope{Event: ev, Record: rec}, Err: err}
+	}
+	return page
+}
+
+// Last is the position of the batch's last event.
+func (p Batch) Last() eventstore.Position { return p[len(p)-1].Record.Position }
+
+// After is the part of the batch after position at.
+func (p Batch) After(at eventstore.Position) Batch {
+	for i, d := range p {
+		if at.Less(d.Record.Position) {
+			return p[i:]
+		}
+	}
+	return nil
+}
+
+// ApplyBatch decodes records and applies them (ApplyDecoded), for a single
+// projection. Several projections fed the same records share one
+// DecodeBatch instead.
+func ApplyBatch(ctx context.Context, store Store, reg *domain.Registry, p Projection, batch []eventstore.Record) (eventstore.Position, error) {
+	return ApplyDecoded(ctx, store, p, DecodeBatch(reg, batch))
+}
+
+// ApplyDecoded applies the events of page that lie after p's checkpoint in
 // one transaction and moves the checkpoint to the last of them. It returns
 // where the checkpoint stands afterwards.
-func ApplyBatch(ctx context.Context, store Store, reg *domain.Registry, p Projection, batch []eventstore.Record) (eventstore.Position, error) {
+func ApplyDecoded(ctx context.Context, store Store, p Projection, page Batch) (eventstore.Position, error) {
 	var at eventstore.Position
 	err := store.Update(ctx, p.Name(), func(tx Tx, cp eventstore.Position) (eventstore.Position, error) {
 		at = cp
 		applied := false
-		for _, rec := range batch {
-			if !cp.Less(rec.Position) {
-				continue
-			}
-			if err := applyOne(ctx, tx, reg, p, rec); err != nil {
+		for _, d := range page.After(cp) {
+			if err := applyOne(ctx, tx, p, d); err != nil {
 				return cp, err
 			}
-			at, applied = rec.Position, true
+			at, applied = d.Record.Position, true
 		}
 		if !applied {
 			return cp, ErrStopUpdate
@@ -83,20 +123,19 @@ func (e *EventError) Error() string {
 
 func (e *EventError) Unwrap() error { return e.Err }
 
-func applyOne(ctx context.Context, tx Tx, reg *domain.Registry, p Projection, rec eventstore.Record) (err error) {
+func applyOne(ctx context.Context, tx Tx, p Projection, d Decoded) (err error) {
 	// A panic names its event like any other failure, so that the batch
 	// can be split and only this event quarantined.
 	defer func() {
 		if v := recover(); v != nil {
-			err = &EventError{Record: rec, Err: fmt.Errorf("panic: %v", v)}
+			err = &EventError{Record: d.Record, Err: fmt.Errorf("panic: %v", v)}
 		}
 	}()
-	ev, err := reg.Decode(rec.Type, rec.Version, rec.Data)
-	if err != nil {
-		return &EventError{Record: rec, Err: err}
+	if d.Err != nil {
+		return &EventError{Record: d.Record, Err: d.Err}
 	}
-	if err := p.Apply(ctx, tx, Envelope{Event: ev, Record: rec}); err != nil {
-		return &EventError{Record: rec, Err: err}
+	if err := p.Apply(ctx, tx, d.Envelope); err != nil {
+		return &EventError{Record: d.Record, Err: err}
 	}
 	return nil
 }

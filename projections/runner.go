@@ -2,10 +2,10 @@ package projections
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -78,10 +78,11 @@ func (c RunnerConfig) Validate() error {
 }
 
 // Runner feeds every projection from the event store through a watermill
-// router: each projection is a router handler with its own subscriber that
-// starts from the projection's durable checkpoint. Middleware recovers
-// panics, retries, and moves an event that keeps failing to the poison
-// table, so one bad event never stops the other consumers.
+// router: one feed reads and decodes the log once, and each projection is a
+// router handler with its own subscriber that takes the feed's batches
+// after the projection's durable checkpoint. Middleware recovers panics,
+// retries, and moves an event that keeps failing to the poison table, so
+// one bad event never stops the other consumers.
 type Runner struct {
 	cfg      RunnerConfig
 	byName   map[string]Projection
@@ -149,21 +150,45 @@ func (r *Runner) Run(ctx context.Context) error {
 		}.Middleware,
 		middleware.Recoverer,
 	)
+	// One reader of the log for every projection: it decodes each event
+	// once and hands the same decoded batch to each projection's handler.
+	from, err := r.earliestCheckpoint(ctx)
+	if err != nil {
+		return err
+	}
+	f := &feed{runner: r, from: from}
 	for _, p := range r.cfg.Projections {
-		sub := &subscriber{runner: r, name: p.Name(), closed: make(chan struct{})}
+		sub := &subscriber{runner: r, name: p.Name(), closed: make(chan struct{}), queue: make(chan Batch, feedQueue), feedFrom: from}
+		f.subs = append(f.subs, sub)
 		router.AddConsumerHandler(p.Name(), topic, sub, r.handler(p))
 	}
+	go f.run(ctx)
 	return router.Run(ctx)
+}
+
+// earliestCheckpoint is where the projection furthest behind stands.
+func (r *Runner) earliestCheckpoint(ctx context.Context) (eventstore.Position, error) {
+	var from eventstore.Position
+	for i, p := range r.cfg.Projections {
+		cp, err := r.cfg.Store.Checkpoint(ctx, p.Name())
+		if err != nil {
+			return from, fmt.Errorf("checkpoint of %s: %w", p.Name(), err)
+		}
+		if i == 0 || cp.Less(from) {
+			from = cp
+		}
+	}
+	return from, nil
 }
 
 func (r *Runner) handler(p Projection) message.NoPublishHandlerFunc {
 	return func(msg *message.Message) error {
-		batch, err := decodeBatch(msg.Payload)
+		batch, err := batchOf(msg)
 		if err != nil {
 			return err
 		}
 		ctx := msg.Context()
-		at, err := ApplyBatch(ctx, r.cfg.Store, r.cfg.Registry, p, batch)
+		at, err := ApplyDecoded(ctx, r.cfg.Store, p, batch)
 		if err == nil {
 			r.advanced(p.Name(), at, len(batch))
 			return nil
@@ -172,8 +197,8 @@ func (r *Runner) handler(p Projection) message.NoPublishHandlerFunc {
 			return err
 		}
 		// Find the failing event: apply one by one; those before it commit.
-		for _, rec := range batch {
-			at, err := ApplyBatch(ctx, r.cfg.Store, r.cfg.Registry, p, []eventstore.Record{rec})
+		for i := range batch {
+			at, err := ApplyDecoded(ctx, r.cfg.Store, p, batch[i:i+1])
 			if err != nil {
 				return err
 			}
@@ -224,17 +249,17 @@ func (s poisonSink) Publish(_ string, msgs ...*message.Message) error {
 		if !ok {
 			return fmt.Errorf("poison queue: unknown consumer %q", name)
 		}
-		batch, err := decodeBatch(msg.Payload)
+		batch, err := batchOf(msg)
 		if err != nil {
 			return err
 		}
-		for _, rec := range batch {
-			at, err := ApplyBatch(msg.Context(), s.r.cfg.Store, s.r.cfg.Registry, p, []eventstore.Record{rec})
+		for i, d := range batch {
+			at, err := ApplyDecoded(msg.Context(), s.r.cfg.Store, p, batch[i:i+1])
 			if err == nil {
 				s.r.advanced(name, at, 1)
 				continue
 			}
-			if _, err := s.r.quarantine(msg.Context(), name, rec, err.Error()); err != nil {
+			if _, err := s.r.quarantine(msg.Context(), name, d.Record, err.Error()); err != nil {
 				return err
 			}
 		}
@@ -268,15 +293,86 @@ func (r *Runner) quarantine(ctx context.Context, consumer string, rec eventstore
 	return done, nil
 }
 
-// subscriber is a watermill subscriber over the event store for one
-// consumer. It starts after the consumer's checkpoint and delivers batches
-// one at a time, waiting for each to be acknowledged.
+// feedQueue is how many decoded batches wait for each projection; a
+// projection that lets its queue fill for feedPatience (a notifier whose
+// mail server is down, say) is left to read the log on its own, so that it
+// never holds the others back.
+const (
+	feedQueue    = 8
+	feedPatience = 2 * time.Second
+)
+
+// feed reads the log once for every projection of a runner, from the
+// checkpoint of the one furthest behind, decodes each event once, and puts
+// each batch in every projection's queue.
+type feed struct {
+	runner *Runner
+	from   eventstore.Position
+	subs   []*subscriber
+}
+
+func (f *feed) run(ctx context.Context) {
+	err := f.runner.cfg.Events.Subscribe(ctx, f.from, func(ctx context.Context, recs []eventstore.Record) error {
+		for start := 0; start < len(recs); start += f.runner.cfg.Batch {
+			batch := DecodeBatch(f.runner.cfg.Registry, recs[start:min(start+f.runner.cfg.Batch, len(recs))])
+			f.subs = slices.DeleteFunc(f.subs, func(s *subscriber) bool { return !s.offer(ctx, batch) })
+			if len(f.subs) == 0 {
+				return errFeedDone
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFeedDone) && ctx.Err() == nil {
+		f.runner.cfg.Logger.Error("event subscription ended", "err", err)
+	}
+	for _, s := range f.subs {
+		s.detach()
+	}
+}
+
+var errFeedDone = errors.New("no projection reads the feed")
+
+// subscriber is a watermill subscriber for one projection. It delivers
+// the feed's decoded batches one at a time, waiting for each to be
+// acknowledged; left by the feed, it reads the log itself from where the
+// feed left it. Each message carries its batch in its context, decoded
+// already: nothing is serialized on the way.
 type subscriber struct {
 	runner    *Runner
 	name      string
 	closeOnce sync.Once
 	closed    chan struct{}
+	queue     chan Batch          // the feed's batches; closed when the feed leaves this projection
+	feedFrom  eventstore.Position // where the feed started
+	detached  sync.Once
 }
+
+// offer puts a batch in the queue, waiting at most feedPatience for room;
+// false when the subscriber is left to read on its own (queue closed).
+func (s *subscriber) offer(ctx context.Context, b Batch) bool {
+	select {
+	case s.queue <- b:
+		return true
+	case <-s.closed:
+		s.detach()
+		return false
+	default:
+	}
+	wait := time.NewTimer(feedPatience)
+	defer wait.Stop()
+	select {
+	case s.queue <- b:
+		return true
+	case <-s.closed:
+	case <-wait.C:
+		s.runner.cfg.Logger.Warn("projection fell behind the shared feed; it reads the log on its own", "consumer", s.name)
+	case <-ctx.Done():
+	}
+	s.detach()
+	return false
+}
+
+func (s *subscriber) detach() { s.detached.Do(func() { close(s.queue) }) }
 
 func (s *subscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
 	from, err := s.runner.cfg.Store.Checkpoint(ctx, s.name)
@@ -296,10 +392,28 @@ func (s *subscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.M
 	go func() {
 		defer close(out)
 		defer cancel()
-		err := s.runner.cfg.Events.Subscribe(ctx, from, func(ctx context.Context, recs []eventstore.Record) error {
+		at := from
+		if s.feedFrom.Less(from) || s.feedFrom == from {
+			// The feed starts at or before this projection: take its
+			// batches, past what the projection has.
+			for b := range s.queue {
+				if b = b.After(at); len(b) == 0 {
+					continue
+				}
+				if err := s.deliver(ctx, out, b); err != nil {
+					return
+				}
+				at = b.Last()
+			}
+		} else {
+			s.detach() // the feed starts after this projection: it cannot serve it
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		err := s.runner.cfg.Events.Subscribe(ctx, at, func(ctx context.Context, recs []eventstore.Record) error {
 			for start := 0; start < len(recs); start += s.runner.cfg.Batch {
-				end := min(start+s.runner.cfg.Batch, len(recs))
-				if err := s.deliver(ctx, out, recs[start:end]); err != nil {
+				if err := s.deliver(ctx, out, DecodeBatch(s.runner.cfg.Registry, recs[start:min(start+s.runner.cfg.Batch, len(recs))])); err != nil {
 					return err
 				}
 			}
@@ -312,16 +426,23 @@ func (s *subscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.M
 	return out, nil
 }
 
-func (s *subscriber) deliver(ctx context.Context, out chan<- *message.Message, batch []eventstore.Record) error {
-	payload, err := json.Marshal(batch)
-	if err != nil {
-		return err
+type batchKey struct{}
+
+// batchOf is the decoded batch a message carries.
+func batchOf(msg *message.Message) (Batch, error) {
+	b, ok := msg.Context().Value(batchKey{}).(Batch)
+	if !ok || len(b) == 0 {
+		return nil, fmt.Errorf("message %s carries no events", msg.UUID)
 	}
+	return b, nil
+}
+
+func (s *subscriber) deliver(ctx context.Context, out chan<- *message.Message, batch Batch) error {
 	for {
-		msg := message.NewMessage(watermill.NewUUID(), payload)
-		msg.Metadata.Set("first_position", batch[0].Position.String())
+		msg := message.NewMessage(watermill.NewUUID(), nil)
+		msg.Metadata.Set("first_position", batch[0].Record.Position.String())
 		msg.Metadata.Set("events", strconv.Itoa(len(batch)))
-		msg.SetContext(ctx)
+		msg.SetContext(context.WithValue(ctx, batchKey{}, batch))
 		select {
 		case out <- msg:
 		case <-ctx.Done():
@@ -347,14 +468,6 @@ func (s *subscriber) deliver(ctx context.Context, out chan<- *message.Message, b
 func (s *subscriber) Close() error {
 	s.closeOnce.Do(func() { close(s.closed) })
 	return nil
-}
-
-func decodeBatch(b []byte) ([]eventstore.Record, error) {
-	var batch []eventstore.Record
-	if err := json.Unmarshal(b, &batch); err != nil {
-		return nil, fmt.Errorf("decode event batch: %w", err)
-	}
-	return batch, nil
 }
 
 type counter struct {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -308,5 +309,76 @@ func TestTransientFailuresAreRetriedNotPoisoned(t *testing.T) {
 	}
 	if p := f.poisoned(t, "flaky"); len(p) != 0 {
 		t.Fatalf("transient failures were poisoned: %+v", p)
+	}
+}
+
+// A projection held up by an outage does not hold back the others: the
+// shared feed leaves it to read the log on its own, and once the outage
+// ends it applies every event, in order, once.
+func TestAnOutageInOneProjectionDoesNotHoldBackTheOthers(t *testing.T) {
+	f := newFixture(t)
+	back := make(chan struct{})
+	r, _ := f.start(t, flaky{counter: counter{name: "flaky"}, back: back}, counter{name: "steady"})
+	var want []int
+	var head eventstore.Position
+	for i := range 200 {
+		head = f.append(t, tick{N: i})
+		want = append(want, i)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.Progress().Wait(ctx, head, "steady"); err != nil {
+		t.Fatalf("the steady projection waited for the one in an outage: %v", err)
+	}
+	close(back)
+	f.wait(t, r, head)
+	for _, name := range []string{"steady", "flaky"} {
+		if got := f.ticks(t, name); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s applied %v, want 0..199 once each in order", name, got)
+		}
+	}
+}
+
+// decodes counts how often a counted tick is decoded.
+var decodes atomic.Int64
+
+type countedTick tick
+
+func (countedTick) EventType() string { return "CountedTick" }
+func (countedTick) EventVersion() int { return 1 }
+
+func (c *countedTick) UnmarshalJSON(b []byte) error {
+	decodes.Add(1)
+	return json.Unmarshal(b, (*tick)(c))
+}
+
+// counted projects counted ticks like counter projects ticks.
+type counted struct{ name string }
+
+func (c counted) Name() string { return c.name }
+
+func (c counted) Apply(ctx context.Context, tx projections.Tx, e projections.Envelope) error {
+	return counter{name: c.name}.Apply(ctx, tx, projections.Envelope{Event: tick(e.Event.(countedTick)), Record: e.Record})
+}
+
+// Every event is read and decoded once for all the projections a runner
+// feeds, not once per projection.
+func TestEachEventIsDecodedOnceForAllProjections(t *testing.T) {
+	f := newFixture(t)
+	domain.Register[countedTick](f.reg)
+	var head eventstore.Position
+	for i := range 40 {
+		data, _ := json.Marshal(tick{N: i})
+		res, err := f.events.Append(context.Background(), "counted", eventstore.Any(), eventstore.Event{ID: uuid.NewString(), Type: "CountedTick", Version: 1, Data: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		head = res.Position
+	}
+	decodes.Store(0)
+	r, _ := f.start(t, counted{name: "a"}, counted{name: "b"}, counted{name: "c"})
+	f.wait(t, r, head)
+	if n := decodes.Load(); n != 40 {
+		t.Fatalf("40 events were decoded %d times for 3 projections, want 40", n)
 	}
 }

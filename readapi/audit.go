@@ -23,7 +23,7 @@ import (
 
 // AuditRoutes mounts the audit trail.
 func (a *API) AuditRoutes(r chi.Router) {
-	r.Get("/v1/audit/{kind}/{id}", a.serve([]string{"audit"}, a.auditTrail))
+	r.Get("/v1/audit/{kind}/{id}", a.serve([]string{audit.Name}, a.auditTrail))
 }
 
 // auditFilter selects entries of a history.

@@ -11,6 +11,7 @@ import (
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/eventstore"
 	"github.com/shareledger/shareledger/projections"
+	"github.com/shareledger/shareledger/projections/directory"
 	"github.com/shareledger/shareledger/replay"
 )
 
@@ -55,7 +56,7 @@ func parseMoment(r *http.Request) (m replay.Moment, past bool, err error) {
 // builds the read models as they stood at m, and names the moment they
 // answer for in the response's headers.
 func (a *API) then(ctx context.Context, w http.ResponseWriter, actor domain.Actor, m replay.Moment, needs []string, mayLookBack func(context.Context, projections.Reader, domain.Actor) (context.Context, error)) (projections.Store, context.Context, error) {
-	if a.History == nil || !a.History.Covers(append([]string{"directory"}, needs...)) {
+	if a.History == nil || !a.History.Covers(append([]string{directory.Name}, needs...)) {
 		return nil, ctx, &problem.BadRequest{Code: "point-in-time-unsupported", Err: fmt.Errorf("this question has no point-in-time answer (it reads %v); the audit trail has the history of every entity", needs)}
 	}
 	if mayLookBack != nil {

@@ -108,10 +108,10 @@ var errNotFound = &domain.Error{Kind: domain.NotFound, Code: "not-found", Messag
 
 // Routes mounts the read endpoints.
 func (a *API) Routes(r chi.Router) {
-	r.Get("/v1/devices", a.serve([]string{"devices"}, a.myDevices))
-	r.Get("/v1/devices/{device}", a.serve([]string{"devices"}, a.oneDevice))
-	r.Get("/v1/partners", a.serve([]string{"partners"}, a.partnersPage))
-	r.Get("/v1/notifications", a.serve([]string{"notifier"}, a.outbox))
+	r.Get("/v1/devices", a.serve([]string{devices.Name}, a.myDevices))
+	r.Get("/v1/devices/{device}", a.serve([]string{devices.Name}, a.oneDevice))
+	r.Get("/v1/partners", a.serve([]string{partners.Name}, a.partnersPage))
+	r.Get("/v1/notifications", a.serve([]string{notify.Name}, a.outbox))
 	r.Get("/v1/account", a.serve(nil, a.account))
 	r.Get("/v1/projections", a.serve(a.Status.Names(), a.projections))
 }
@@ -196,7 +196,7 @@ func (a *API) serveWith(needs []string, q func(context.Context, *http.Request, p
 				return
 			}
 			wctx, cancel := context.WithTimeout(ctx, a.waitTimeout())
-			err = a.Progress.Wait(wctx, pos, append([]string{"directory"}, needs...)...)
+			err = a.Progress.Wait(wctx, pos, append([]string{directory.Name}, needs...)...)
 			cancel()
 			if err != nil {
 				problem.Write(w, r, err)

@@ -135,7 +135,7 @@ func subject(r *http.Request, caller directory.User) (domain.UserID, error) {
 
 // RightsRoutes mounts the rights queries.
 func (a *API) RightsRoutes(r chi.Router) {
-	needs := []string{"rights"}
+	needs := []string{rightsmodel.Name}
 	r.Get("/v1/rights/check", a.serve(needs, a.check))
 	r.Get("/v1/rights/items", a.serve(needs, a.listItems))
 	r.Get("/v1/rights/items/{item}/grid", a.serve(needs, a.grid))

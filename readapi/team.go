@@ -14,7 +14,7 @@ import (
 
 // TeamRoutes mounts the cloud project queries.
 func (a *API) TeamRoutes(r chi.Router) {
-	needs := []string{"team"}
+	needs := []string{teammodel.Name}
 	r.Get("/v1/cloud-projects/{project}/team", a.servePerson(needs, a.teamTab))
 	r.Get("/v1/cloud-projects/{project}/jobs", a.servePerson(needs, a.projectJobs))
 	r.Get("/v1/me/cloud-projects", a.servePerson(needs, a.myProjects))

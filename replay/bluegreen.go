@@ -294,7 +294,7 @@ func (rb Rebuilder) catchUp(ctx context.Context, jobs []*job, until eventstore.P
 	if len(jobs) == 1 {
 		name = jobs[0].sh.Tabled.Name()
 	}
-	// Start from the job furthest behind; ApplyBatch skips what a job
+	// Start from the job furthest behind; ApplyDecoded skips what a job
 	// already has.
 	var at eventstore.Position
 	for i, j := range going() {
@@ -315,8 +315,9 @@ func (rb Rebuilder) catchUp(ctx context.Context, jobs []*job, until eventstore.P
 		at := recs[len(recs)-1].Position
 		rate := float64(at.Commit) / max(time.Since(start).Seconds(), 1e-9)
 		save := time.Since(saved) > time.Second
+		decoded := projections.DecodeBatch(rb.Registry, recs) // once, for every job
 		for _, j := range going() {
-			done, err := projections.ApplyBatch(ctx, rb.Store, rb.Registry, j.sh, recs)
+			done, err := projections.ApplyDecoded(ctx, rb.Store, j.sh, decoded)
 			if err != nil {
 				rb.fail(ctx, j, err)
 				continue

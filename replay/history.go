@@ -106,8 +106,9 @@ func (h *History) At(ctx context.Context, m Moment) (Then, error) {
 		ps[i] = p
 	}
 	err = pages(ctx, h.Events, from, 1000, m.includes, func(recs []eventstore.Record) error {
+		decoded := projections.DecodeBatch(h.Registry, recs) // once, for every projection
 		for _, p := range ps {
-			if _, err := projections.ApplyBatch(ctx, store, h.Registry, p, recs); err != nil {
+			if _, err := projections.ApplyDecoded(ctx, store, p, decoded); err != nil {
 				return err
 			}
 		}

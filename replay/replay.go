@@ -60,11 +60,12 @@ func rebuildTo(ctx context.Context, es eventstore.Store, target projections.Stor
 	name := fmt.Sprintf("%d projections", len(ps))
 	start := time.Now()
 	return pages(ctx, es, from, 1000, upTo(head), func(recs []eventstore.Record) error {
+		decoded := projections.DecodeBatch(reg, recs) // once, for every projection
 		for _, p := range ps {
-			batch := recs
+			batch := decoded
 			if e := end(p); e.Less(recs[len(recs)-1].Position) {
 				n := 0
-				for n < len(batch) && !e.Less(batch[n].Position) {
+				for n < len(batch) && !e.Less(batch[n].Record.Position) {
 					n++
 				}
 				batch = batch[:n]
@@ -72,7 +73,7 @@ func rebuildTo(ctx context.Context, es eventstore.Store, target projections.Stor
 			if len(batch) == 0 {
 				continue
 			}
-			if _, err := projections.ApplyBatch(ctx, target, reg, p, batch); err != nil {
+			if _, err := projections.ApplyDecoded(ctx, target, p, batch); err != nil {
 				return fmt.Errorf("rebuild %s: %w", p.Name(), err)
 			}
 		}

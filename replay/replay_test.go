@@ -389,7 +389,7 @@ func TestAFailedRebuildLeavesTheLiveModel(t *testing.T) {
 			noDifference(t, before, live, tablesOf(ps))
 			err = raw.View(ctx, func(r projections.Reader) error {
 				var gen projections.Generation
-				if _, err := r.Get(ctx, projections.GenerationsTable, "devices", &gen); err != nil || gen.Number != 0 {
+				if _, err := r.Get(ctx, projections.GenerationsTable, devices.Name, &gen); err != nil || gen.Number != 0 {
 					t.Errorf("live generation %d (%v), want 0", gen.Number, err)
 				}
 				for _, table := range devices.Projection.Tables(devices.Projection{}) {

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/shareledger/shareledger/commands/auth"
+	"github.com/shareledger/shareledger/projections/notify"
+	"github.com/shareledger/shareledger/projections/relay"
 	"github.com/shareledger/shareledger/readapi"
 	"github.com/shareledger/shareledger/replay"
 )
@@ -158,7 +160,7 @@ func TestOnlineRebuildWhileServing(t *testing.T) {
 			var status readapi.Page[readapi.ProjectionStatus]
 			alice.read("/v1/projections", last.Position, &status)
 			for _, st := range status.Items {
-				if st.Name == "notifier" || st.Name == "relay" {
+				if st.Name == notify.Name || st.Name == relay.Name {
 					continue
 				}
 				if st.Rebuild == nil || st.Rebuild.State != replay.Swapped || st.Rebuild.Generation != 1 {

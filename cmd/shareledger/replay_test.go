@@ -37,7 +37,7 @@ func TestReplayVerifyFindsAPlantedDifferenceAndRebuildMendsIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = live.Update(context.Background(), "devices", func(tx projections.Tx, cp eventstore.Position) (eventstore.Position, error) {
+	err = live.Update(context.Background(), devices.Name, func(tx projections.Tx, cp eventstore.Position) (eventstore.Position, error) {
 		var d devices.Device
 		if _, err := tx.Get(context.Background(), devices.Table, devices.Key("acme", "")+dev, &d); err != nil {
 			return cp, err
@@ -56,7 +56,7 @@ func TestReplayVerifyFindsAPlantedDifferenceAndRebuildMendsIt(t *testing.T) {
 	if _, err := replayRun("rebuild", "nosuch"); err == nil {
 		t.Fatal("rebuilding an unknown projection succeeded")
 	}
-	if _, err := replayRun("rebuild", "devices"); err != nil {
+	if _, err := replayRun("rebuild", devices.Name); err != nil {
 		t.Fatalf("rebuild: %v", err)
 	}
 	if out, err := replayRun("verify"); err != nil {

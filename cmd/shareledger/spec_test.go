@@ -12,6 +12,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/shareledger/shareledger/projections/devices"
 	"github.com/shareledger/shareledger/readapi"
 )
 
@@ -429,7 +430,7 @@ func (fx *fixtures) value(field string, ref *openapi3.SchemaRef) any {
 		return out
 	case s.Type.Is("array"):
 		if field == "projections" {
-			return []string{"devices"}
+			return []string{devices.Name}
 		}
 		return []any{fx.value(strings.TrimSuffix(field, "s"), s.Items)}
 	case s.Type.Is("boolean"):

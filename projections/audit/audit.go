@@ -69,8 +69,12 @@ func Key(kind, id string) string { return projections.KeyPart(kind+":"+id) + "/"
 // Projection maintains the index.
 type Projection struct{}
 
+// Name is the projection's name: the key of its checkpoint and of its
+// progress, and how readers, rebuilds and audits refer to it.
+const Name = "audit"
+
 // Name implements projections.Projection.
-func (Projection) Name() string { return "audit" }
+func (Projection) Name() string { return Name }
 
 // Apply implements projections.Projection.
 func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.Envelope) error {

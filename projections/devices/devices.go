@@ -74,8 +74,12 @@ func Key(acc domain.AccountID, d device.ID) string {
 // Projection maintains My Devices.
 type Projection struct{}
 
+// Name is the projection's name: the key of its checkpoint and of its
+// progress, and how readers, rebuilds and audits refer to it.
+const Name = "devices"
+
 // Name implements projections.Projection.
-func (Projection) Name() string { return "devices" }
+func (Projection) Name() string { return Name }
 
 // Apply implements projections.Projection.
 func (p Projection) Apply(ctx context.Context, tx projections.Tx, env projections.Envelope) error {

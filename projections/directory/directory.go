@@ -41,8 +41,12 @@ type Project struct {
 // Projection maintains the directory tables.
 type Projection struct{}
 
+// Name is the projection's name: the key of its checkpoint and of its
+// progress, and how readers, rebuilds and audits refer to it.
+const Name = "directory"
+
 // Name implements projections.Projection.
-func (Projection) Name() string { return "directory" }
+func (Projection) Name() string { return Name }
 
 // Apply implements projections.Projection.
 func (Projection) Apply(ctx context.Context, tx projections.Tx, e projections.Envelope) error {

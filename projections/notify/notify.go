@@ -136,8 +136,12 @@ type Projection struct {
 	PerDay int
 }
 
+// Name is the projection's name: the key of its checkpoint and of its
+// progress, and how readers, rebuilds and audits refer to it.
+const Name = "notifier"
+
 // Name implements projections.Projection.
-func (Projection) Name() string { return "notifier" }
+func (Projection) Name() string { return Name }
 
 // Apply implements projections.Projection.
 func (p Projection) Apply(ctx context.Context, tx projections.Tx, env projections.Envelope) error {

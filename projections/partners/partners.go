@@ -48,8 +48,12 @@ func Key(acc domain.AccountID, id partnership.ID) string {
 // Projection maintains the Partners pages.
 type Projection struct{}
 
+// Name is the projection's name: the key of its checkpoint and of its
+// progress, and how readers, rebuilds and audits refer to it.
+const Name = "partners"
+
 // Name implements projections.Projection.
-func (Projection) Name() string { return "partners" }
+func (Projection) Name() string { return Name }
 
 // Apply implements projections.Projection.
 func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.Envelope) error {

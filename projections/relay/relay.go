@@ -43,8 +43,12 @@ type Projection struct {
 	Topic string
 }
 
+// Name is the projection's name: the key of its checkpoint and of its
+// progress, and how readers, rebuilds and audits refer to it.
+const Name = "relay"
+
 // Name implements projections.Projection.
-func (Projection) Name() string { return "relay" }
+func (Projection) Name() string { return Name }
 
 // Apply implements projections.Projection.
 func (p Projection) Apply(ctx context.Context, _ projections.Tx, e projections.Envelope) error {

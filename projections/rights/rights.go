@@ -56,8 +56,12 @@ func Key(parts ...string) string { return projections.Key(parts...) }
 // Projection maintains the tables.
 type Projection struct{}
 
+// Name is the projection's name: the key of its checkpoint and of its
+// progress, and how readers, rebuilds and audits refer to it.
+const Name = "rights"
+
 // Name implements projections.Projection.
-func (Projection) Name() string { return "rights" }
+func (Projection) Name() string { return Name }
 
 // Apply implements projections.Projection.
 func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.Envelope) error {

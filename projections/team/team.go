@@ -68,8 +68,12 @@ type MyJob struct {
 // Projection maintains the tables.
 type Projection struct{}
 
+// Name is the projection's name: the key of its checkpoint and of its
+// progress, and how readers, rebuilds and audits refer to it.
+const Name = "team"
+
 // Name implements projections.Projection.
-func (Projection) Name() string { return "team" }
+func (Projection) Name() string { return Name }
 
 func k(parts ...string) string {
 	return projections.Key(parts...)

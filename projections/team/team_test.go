@@ -34,7 +34,7 @@ func TestTeamTabAgreesWithTheDecisions(t *testing.T) {
 				for _, e := range evs {
 					pos++
 					rec := eventstore.Record{Position: eventstore.At(pos), Event: eventstore.Event{Type: e.EventType(), Meta: eventstore.Meta{Time: time.Unix(int64(pos), 0)}}}
-					err := store.Update(ctx, "team", func(tx projections.Tx, _ eventstore.Position) (eventstore.Position, error) {
+					err := store.Update(ctx, teammodel.Name, func(tx projections.Tx, _ eventstore.Position) (eventstore.Position, error) {
 						return rec.Position, teammodel.Projection{}.Apply(ctx, tx, projections.Envelope{Event: e, Record: rec})
 					})
 					if err != nil {
