@@ -145,6 +145,14 @@ func applyOne(ctx context.Context, tx Tx, p Projection, d Decoded) (err error) {
 // it reached. It is how a projection is rebuilt into fresh storage, or
 // stopped at a chosen position.
 func CatchUp(ctx context.Context, es eventstore.Store, store Store, reg *domain.Registry, p Projection, until eventstore.Position, page int) (eventstore.Position, error) {
+	return CatchUpAll(ctx, es, store, reg, []Projection{p}, until, page)
+}
+
+// CatchUpAll catches several projections up in one pass over the log, from
+// the checkpoint of the one furthest behind: each page is read and decoded
+// once and applied to each projection in a transaction of its own (each
+// skips what it has). It returns the position the pass reached.
+func CatchUpAll(ctx context.Context, es eventstore.Store, store Store, reg *domain.Registry, ps []Projection, until eventstore.Position, page int) (eventstore.Position, error) {
 	if page <= 0 {
 		page = 1000
 	}
@@ -155,9 +163,15 @@ func CatchUp(ctx context.Context, es eventstore.Store, store Store, reg *domain.
 		}
 		until = head
 	}
-	at, err := store.Checkpoint(ctx, p.Name())
-	if err != nil {
-		return at, err
+	var at eventstore.Position
+	for i, p := range ps {
+		cp, err := store.Checkpoint(ctx, p.Name())
+		if err != nil {
+			return at, err
+		}
+		if i == 0 || cp.Less(at) {
+			at = cp
+		}
 	}
 	for at.Less(until) {
 		recs, err := es.ReadAll(ctx, at, page)
@@ -171,9 +185,13 @@ func CatchUp(ctx context.Context, es eventstore.Store, store Store, reg *domain.
 		if n == 0 {
 			break
 		}
-		if at, err = ApplyBatch(ctx, store, reg, p, recs[:n]); err != nil {
-			return at, fmt.Errorf("catch up %s: %w", p.Name(), err)
+		batch := DecodeBatch(reg, recs[:n])
+		for _, p := range ps {
+			if _, err := ApplyDecoded(ctx, store, p, batch); err != nil {
+				return at, fmt.Errorf("catch up %s: %w", p.Name(), err)
+			}
 		}
+		at = batch.Last()
 	}
 	return at, nil
 }

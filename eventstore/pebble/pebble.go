@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -73,23 +72,6 @@ func (s *Store) open() (release func(), err error) {
 		return nil, ErrClosed
 	}
 	return s.life.RUnlock, nil
-}
-
-// storedBody is a stored record without its revision, which only the
-// commit knows; the commit writes {"rev":N, in front of its fields.
-type storedBody struct {
-	ID      string          `json:"id"`
-	Stream  string          `json:"stream"`
-	Type    string          `json:"type"`
-	Version int             `json:"v"`
-	Data    json.RawMessage `json:"data"`
-	Meta    eventstore.Meta `json:"meta"`
-}
-
-// stored is a record as the log keeps it.
-type stored struct {
-	Revision uint64 `json:"rev"`
-	storedBody
 }
 
 func (c Config) cacheBytes() int64 {
@@ -203,11 +185,7 @@ func (s *Store) submit(ctx context.Context, r *eventstore.Request) (eventstore.A
 		if len(data) == 0 {
 			data = []byte("null")
 		}
-		body, err := json.Marshal(storedBody{ID: e.ID, Stream: r.Stream, Type: e.Type, Version: e.Version, Data: data, Meta: e.Meta})
-		if err != nil {
-			return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", r.Stream, err)
-		}
-		r.Encoded[i] = body
+		r.Encoded[i] = encodeBody(storedBody{ID: e.ID, Stream: r.Stream, Type: e.Type, Version: e.Version, Data: data, Meta: e.Meta})
 	}
 	return s.batcher.Submit(ctx, r)
 }
@@ -272,8 +250,8 @@ func (s *Store) place(g *group, id string) (placed, bool, error) {
 	if err != nil || !found {
 		return placed{}, false, err
 	}
-	var st stored
-	if err := getJSON(s.db, logKey(seq), &st); err != nil {
+	st, err := getRecord(s.db, seq)
+	if err != nil {
 		return placed{}, false, err
 	}
 	return placed{seq: seq, stream: st.Stream, rev: st.Revision}, true, nil
@@ -314,13 +292,8 @@ func (s *Store) appendTo(g *group, r *eventstore.Request) (eventstore.AppendResu
 		s.seq++
 		seq := u64(s.seq)
 		// The record is the body encoded before queueing, with the
-		// revision put in front: {"rev":N, + "id":...}.
-		body := r.Encoded[i]
-		value := make([]byte, 0, len(body)+24)
-		value = append(value, `{"rev":`...)
-		value = strconv.AppendUint(value, rev+uint64(i), 10)
-		value = append(value, ',')
-		value = append(value, body[1:]...)
+		// revision put in front.
+		value := encodeRecord(rev+uint64(i), r.Encoded[i])
 		_ = g.b.Set(logKey(s.seq), value, nil)
 		_ = g.b.Set(indexKey(r.Stream, rev+uint64(i)), seq, nil)
 		_ = g.b.Set(idKey(e.ID), seq, nil)
@@ -365,8 +338,8 @@ func (s *Store) Lookup(ctx context.Context, stream, id string) (eventstore.Recor
 	if err != nil || !found {
 		return eventstore.Record{}, false, err
 	}
-	var st stored
-	if err := getJSON(s.db, logKey(seq), &st); err != nil {
+	st, err := getRecord(s.db, seq)
+	if err != nil {
 		return eventstore.Record{}, false, err
 	}
 	if st.Stream != stream {
@@ -449,8 +422,8 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, limi
 			continue
 		}
 		seq := binary.BigEndian.Uint64(it.Value())
-		var st stored
-		if err := getJSON(s.db, logKey(seq), &st); err != nil {
+		st, err := getRecord(s.db, seq)
+		if err != nil {
 			return nil, fmt.Errorf("read stream %s: %w", stream, err)
 		}
 		out = append(out, record(seq, st))
@@ -475,8 +448,8 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 	defer it.Close()
 	var out []eventstore.Record
 	for ok := it.First(); ok && (limit <= 0 || len(out) < limit); ok = it.Next() {
-		var st stored
-		if err := json.Unmarshal(it.Value(), &st); err != nil {
+		st, err := decodeRecord(it.Value())
+		if err != nil {
 			return nil, fmt.Errorf("read all: decode: %w", err)
 		}
 		out = append(out, record(binary.BigEndian.Uint64(it.Key()[1:]), st))
@@ -526,6 +499,16 @@ func getU64(g getter, key []byte) (uint64, bool, error) {
 	}
 	defer closer.Close()
 	return binary.BigEndian.Uint64(v), true, nil
+}
+
+// getRecord reads the record at a position of the log.
+func getRecord(g getter, seq uint64) (stored, error) {
+	b, closer, err := g.Get(logKey(seq))
+	if err != nil {
+		return stored{}, err
+	}
+	defer closer.Close()
+	return decodeRecord(b)
 }
 
 func getJSON(g getter, key []byte, v any) error {
