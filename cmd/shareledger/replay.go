@@ -90,8 +90,8 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	cfg.DataDir = c.dataDir
-	all := tabled(projectionList(notify.Dir{Path: os.DevNull}, 0))
-	chosen, err := choose(all, f.Args())
+	bg := &replay.BlueGreen{All: tabled(projectionList(notify.Dir{Path: os.DevNull}, 0))}
+	chosen, err := bg.Choose(f.Args())
 	if err != nil {
 		return err
 	}
@@ -112,13 +112,13 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer raw.Close()
 	report := progressBar(stderr)
 	if action == "rebuild" {
-		rb := replay.Rebuilder{Events: es, Store: raw, Registry: reg, Report: report, SnapshotEvery: cfg.SnapshotEvery, Snapshotted: projectionNames(pointInTime())}
-		err := rb.Run(ctx, chosen)
+		bg.Rebuilder = replay.Rebuilder{Events: es, Store: raw, Registry: reg, Report: report, SnapshotEvery: cfg.SnapshotEvery, Snapshotted: replay.Names(pointInTime())}
+		names, err := bg.Run(ctx, f.Args())
 		fmt.Fprintln(stderr)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "rebuilt and swapped in %v\n", projectionNames(chosen))
+		fmt.Fprintf(stderr, "rebuilt and swapped in %v\n", names)
 		return nil
 	}
 	dir, err := os.MkdirTemp("", "shareledger-verify-")

@@ -62,7 +62,7 @@ type app struct {
 
 	history   *replay.History
 	snapshots *replay.Snapshotter
-	ops       *operations
+	ops       *replay.BlueGreen
 }
 
 func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
@@ -115,7 +115,8 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 			log.Info("snapshot taken", "projection", s.Projection, "position", s.Position, "documents", s.Documents)
 		},
 		Failed: func(err error) { log.Warn("snapshot failed; trying again", "err", err) }}
-	a.ops = &operations{log: log, all: tabled(ps), rebuild: replay.Rebuilder{Events: a.events, Store: a.raw, Registry: reg, SnapshotEvery: cfg.SnapshotEvery, Snapshotted: projectionNames(pointInTime())}}
+	a.ops = &replay.BlueGreen{All: tabled(ps), Log: log,
+		Rebuilder: replay.Rebuilder{Events: a.events, Store: a.raw, Registry: reg, SnapshotEvery: cfg.SnapshotEvery, Snapshotted: replay.Names(pointInTime())}}
 	read := &readapi.API{Store: a.models, Events: a.events, Progress: a.runner.Progress(), Status: status{a}, WaitTimeout: cfg.WaitTimeout,
 		History: a.history, Operations: a.ops}
 	a.handler = router(keys, repo, &commands.MailQuota{PerDay: cfg.InvitationsPerDay}, read, log, time.Now)
@@ -238,7 +239,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 		WriteTimeout: 3 * time.Minute, IdleTimeout: 2 * time.Minute}
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
-	a.ops.start(ctx)
+	a.ops.Serve(ctx)
 	wg.Go(func() { a.project(ctx) })
 	wg.Go(func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -251,7 +252,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 	defer stop()
 	_ = srv.Shutdown(shutdown)
 	wg.Wait()
-	a.ops.wait()
+	a.ops.Wait()
 	a.close()
 	close(errs)
 	return errors.Join(func() (all []error) {

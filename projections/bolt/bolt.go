@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -42,8 +44,12 @@ func (s *Store) Update(ctx context.Context, consumer string, fn func(projections
 			return err
 		}
 		current := readPosition(cp.Get([]byte(consumer)))
-		next, err := fn(&tx{reader{btx}}, current)
+		t := &tx{reader: reader{btx}, pending: map[docKey]*pending{}}
+		next, err := fn(t, current)
 		if err != nil {
+			return err
+		}
+		if err := t.flush(); err != nil {
 			return err
 		}
 		return cp.Put([]byte(consumer), writePosition(next))
@@ -120,26 +126,87 @@ func (r reader) Scan(ctx context.Context, table string, page projections.Page, f
 	return nil
 }
 
-type tx struct{ reader }
+// tx gathers a transaction's writes in memory, so that a document that a
+// page of events changes many times is written to the B+tree once, and
+// writes them in key order (which bbolt fills pages best with) when the
+// transaction ends, or before a Scan, which must see them.
+type tx struct {
+	reader
+	pending map[docKey]*pending
+}
+
+type docKey struct{ table, key string }
+
+// pending is a document as this transaction left it: doc nil means deleted.
+type pending struct{ doc []byte }
+
+func (t *tx) Get(ctx context.Context, table, key string, v any) (bool, error) {
+	p, ok := t.pending[docKey{table, key}]
+	if !ok {
+		return t.reader.Get(ctx, table, key, v)
+	}
+	if p.doc == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(p.doc, v); err != nil {
+		return false, fmt.Errorf("decode %s/%s: %w", table, key, err)
+	}
+	return true, nil
+}
+
+func (t *tx) Scan(ctx context.Context, table string, page projections.Page, fn func(string, []byte) error) error {
+	if err := t.flush(); err != nil {
+		return err
+	}
+	return t.reader.Scan(ctx, table, page, fn)
+}
 
 func (t *tx) Put(ctx context.Context, table, key string, v any) error {
 	doc, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %s/%s: %w", table, key, err)
 	}
-	b, err := t.btx.CreateBucketIfNotExists([]byte(table))
-	if err != nil {
-		return err
-	}
-	return b.Put([]byte(key), doc)
+	t.pending[docKey{table, key}] = &pending{doc: doc}
+	return nil
 }
 
 func (t *tx) Delete(ctx context.Context, table, key string) error {
-	b := t.btx.Bucket([]byte(table))
-	if b == nil {
-		return nil
+	t.pending[docKey{table, key}] = &pending{}
+	return nil
+}
+
+// flush writes the gathered writes, table by table, in key order.
+func (t *tx) flush() error {
+	keys := make([]docKey, 0, len(t.pending))
+	for k := range t.pending {
+		keys = append(keys, k)
 	}
-	return b.Delete([]byte(key))
+	slices.SortFunc(keys, func(a, b docKey) int {
+		if c := strings.Compare(a.table, b.table); c != 0 {
+			return c
+		}
+		return strings.Compare(a.key, b.key)
+	})
+	var b *bbolt.Bucket
+	for i, k := range keys {
+		if i == 0 || k.table != keys[i-1].table {
+			var err error
+			if b, err = t.btx.CreateBucketIfNotExists([]byte(k.table)); err != nil {
+				return err
+			}
+		}
+		var err error
+		if doc := t.pending[k].doc; doc != nil {
+			err = b.Put([]byte(k.key), doc)
+		} else {
+			err = b.Delete([]byte(k.key))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	clear(t.pending)
+	return nil
 }
 
 func readPosition(b []byte) eventstore.Position {
