@@ -198,6 +198,9 @@ func (a *API) serveWith(needs []string, q func(context.Context, *http.Request, p
 			wctx, cancel := context.WithTimeout(ctx, a.waitTimeout())
 			err = a.Progress.Wait(wctx, pos, append([]string{directory.Name}, needs...)...)
 			cancel()
+			if errors.Is(err, projections.ErrLagging) {
+				err = &problem.Unavailable{Code: "read-model-lagging", Err: fmt.Errorf("%w; retry shortly", err)}
+			}
 			if err != nil {
 				problem.Write(w, r, err)
 				return

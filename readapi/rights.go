@@ -308,7 +308,10 @@ func (a *API) listItems(ctx context.Context, r *http.Request, tx projections.Rea
 		}
 		out := Page[VisibleItem]{Items: []VisibleItem{}, Next: items.Next}
 		for _, it := range items.Items {
-			g, _ := rights.OnItem(v, user, it.ID)
+			g, err := rights.OnItem(v, user, it.ID)
+			if err != nil {
+				return nil, err
+			}
 			out.Items = append(out.Items, VisibleItem{ID: it.ID, Kind: it.Kind, Name: it.Name, Public: it.Public, Rights: g.Rights})
 		}
 		return out, v.err
@@ -351,24 +354,12 @@ func (a *API) subusers(ctx context.Context, r *http.Request, tx projections.Read
 }
 
 // narrowMembers answers the members list for a user whose member rights
-// come only from particular collections (no administrator, no hierarchy
-// place, no member rights on public kinds): the candidates are the members
-// of those collections, not every member of the account. It returns nil
-// for the other users.
+// come only from particular collections (rights.MembersOnlyThroughCollections):
+// the candidates are the members of those collections, not every member
+// of the account. It returns nil for the other users.
 func (a *API) narrowMembers(ctx context.Context, tx projections.Reader, v *accountView, user domain.UserID, kind rights.MemberKind, page projections.Page) (*Page[VisibleMember], error) {
-	u, ok := v.Subuser(user)
-	if !ok || u.Admin || u.Node != "" {
+	if !rights.MembersOnlyThroughCollections(v, user) {
 		return nil, v.err
-	}
-	for _, k := range []rights.Kind{rights.Fleet, rights.Team, rights.Category, rights.Node} {
-		if u.Direct[k].Member != rights.None {
-			return nil, nil
-		}
-		for _, role := range u.Roles {
-			if v.RoleRights(role, k).Member != rights.None {
-				return nil, v.err
-			}
-		}
 	}
 	// Private shares and the collections the user created.
 	candidates := map[rights.MemberID]bool{}

@@ -15,7 +15,6 @@ import (
 	"github.com/shareledger/shareledger/commands/auth"
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/eventstore"
-	"github.com/shareledger/shareledger/projections"
 )
 
 // Details is a problem document.
@@ -53,6 +52,17 @@ type Limited interface {
 	Limit() (code string, retryAfter time.Duration)
 }
 
+// Unavailable is something the server cannot answer yet, though it will
+// soon (a read model behind the position a client asked to read at): 503
+// with Retry-After.
+type Unavailable struct {
+	Code string
+	Err  error
+}
+
+func (e *Unavailable) Error() string { return e.Err.Error() }
+func (e *Unavailable) Unwrap() error { return e.Err }
+
 // RouteError is a request for a route or method the API does not serve.
 type RouteError struct {
 	Status int
@@ -68,6 +78,7 @@ func Of(err error) Details {
 	var de *domain.Error
 	var br *BadRequest
 	var re *RouteError
+	var un *Unavailable
 	var lim Limited
 	switch {
 	case errors.As(err, &lim):
@@ -75,6 +86,8 @@ func Of(err error) Details {
 		return details(http.StatusTooManyRequests, code, lim.Error())
 	case errors.As(err, &re):
 		return details(re.Status, re.Code, re.Err.Error())
+	case errors.As(err, &un):
+		return details(http.StatusServiceUnavailable, un.Code, un.Err.Error())
 	case errors.As(err, &de):
 		status := map[domain.Kind]int{
 			domain.Invalid:   http.StatusUnprocessableEntity,
@@ -99,8 +112,6 @@ func Of(err error) Details {
 		// failed on the server's side, and nothing was appended unless the
 		// append had already been decided.
 		return details(http.StatusServiceUnavailable, "request-canceled", "the request was canceled before it completed")
-	case errors.Is(err, projections.ErrLagging):
-		return details(http.StatusServiceUnavailable, "read-model-lagging", err.Error()+"; retry shortly")
 	}
 	return details(http.StatusInternalServerError, "internal", "an internal error occurred; it has been logged")
 }

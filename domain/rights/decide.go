@@ -201,3 +201,28 @@ func sortSources(g *Grant) {
 		}
 	}
 }
+
+// MembersOnlyThroughCollections says whether a subuser's member rights can
+// come only from particular collections (shared with them privately, or
+// made by them): they are no administrator, are placed on no node, and no
+// role or direct right of theirs grants member rights on a public kind.
+// Then the vehicles, drivers and markers they may see are among the
+// members of those collections, and a list need not look at every member
+// of the account.
+func MembersOnlyThroughCollections(v Account, user domain.UserID) bool {
+	u, ok := v.Subuser(user)
+	if !ok || u.Admin || u.Node != "" {
+		return false
+	}
+	for _, k := range []Kind{Fleet, Team, Category, Node} {
+		if u.Direct[k].Member != None {
+			return false
+		}
+		for _, role := range u.Roles {
+			if v.RoleRights(role, k).Member != None {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -224,3 +224,25 @@ func TestLevels(t *testing.T) {
 		t.Fatalf("Max = %+v", got)
 	}
 }
+
+// Whose member rights can come only from particular collections: only then
+// may a list of what they see start from those collections' members.
+func TestMembersOnlyThroughCollections(t *testing.T) {
+	v := account()
+	cases := []struct {
+		user domain.UserID
+		want bool
+	}{
+		{"bob@x", true},   // nothing public; a private share of his own
+		{"fred@x", true},  // item rights only, no member rights
+		{"ann@x", false},  // a role with member rights on public fleets
+		{"dora@x", false}, // placed on a node
+		{"erin@x", false}, // an administrator
+		{"nobody@x", false},
+	}
+	for _, c := range cases {
+		if got := rights.MembersOnlyThroughCollections(v, c.user); got != c.want {
+			t.Errorf("%s: %v, want %v", c.user, got, c.want)
+		}
+	}
+}
