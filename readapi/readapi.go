@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	devicedomain "github.com/shareledger/shareledger/domain/device"
 	"net/http"
 	"slices"
 	"strconv"
@@ -25,9 +24,7 @@ import (
 	"github.com/shareledger/shareledger/domain/account"
 	"github.com/shareledger/shareledger/eventstore"
 	"github.com/shareledger/shareledger/projections"
-	"github.com/shareledger/shareledger/projections/devices"
 	"github.com/shareledger/shareledger/projections/directory"
-	"github.com/shareledger/shareledger/projections/notify"
 	"github.com/shareledger/shareledger/projections/partners"
 	"github.com/shareledger/shareledger/replay"
 )
@@ -108,10 +105,7 @@ var errNotFound = &domain.Error{Kind: domain.NotFound, Code: "not-found", Messag
 
 // Routes mounts the read endpoints.
 func (a *API) Routes(r chi.Router) {
-	r.Get("/v1/devices", a.serve([]string{devices.Name}, a.myDevices))
-	r.Get("/v1/devices/{device}", a.serve([]string{devices.Name}, a.oneDevice))
-	r.Get("/v1/partners", a.serve([]string{partners.Name}, a.partnersPage))
-	r.Get("/v1/notifications", a.serve([]string{notify.Name}, a.outbox))
+	a.sharingRoutes(r)
 	r.Get("/v1/account", a.serve(nil, a.account))
 	r.Get("/v1/projections", a.serve(a.Status.Names(), a.projections))
 }
@@ -310,60 +304,6 @@ func list[T any](ctx context.Context, tx projections.Reader, table string, page 
 }
 
 var errStop = errors.New("stop")
-
-func (a *API) myDevices(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
-	page, err := pageOf(r, string(caller.Account)+"/")
-	if err != nil {
-		return nil, err
-	}
-	source, err := filter(r, "source", "own", "shared-in")
-	if err != nil {
-		return nil, err
-	}
-	return list(ctx, tx, devices.Table, page, func(d *devices.Device) bool { return source == "" || d.Source == source })
-}
-
-func (a *API) oneDevice(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
-	var d devices.Device
-	found, err := tx.Get(ctx, devices.Table, devices.Key(caller.Account, devicedomain.ID(chi.URLParam(r, "device"))), &d)
-	if err != nil {
-		return nil, err
-	}
-	if !found {
-		return nil, errNotFound.Withf("no device %s is visible to account %s", chi.URLParam(r, "device"), caller.Account)
-	}
-	return d, nil
-}
-
-func (a *API) partnersPage(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
-	page, err := pageOf(r, string(caller.Account)+"/")
-	if err != nil {
-		return nil, err
-	}
-	state, err := filter(r, "state", "pending", "approved", "declined", "withdrawn", "ended")
-	if err != nil {
-		return nil, err
-	}
-	rows, err := list(ctx, tx, partners.Table, page, func(p *partners.Partner) bool { return state == "" || p.State == state })
-	if err != nil {
-		return nil, err
-	}
-	out := Page[Partner]{Items: make([]Partner, 0, len(rows.Items)), Next: rows.Next}
-	for _, p := range rows.Items {
-		can := p.State == "pending" && p.Direction == "received" &&
-			(len(p.Notify) == 0 || caller.Role == account.Administrator.String() || slices.Contains(p.Notify, caller.User))
-		out.Items = append(out.Items, Partner{Partner: p, CanApprove: can})
-	}
-	return out, nil
-}
-
-func (a *API) outbox(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
-	page, err := pageOf(r, string(caller.Account)+"/")
-	if err != nil {
-		return nil, err
-	}
-	return list[notify.Notification](ctx, tx, notify.Table, page, nil)
-}
 
 func (a *API) account(ctx context.Context, _ *http.Request, tx projections.Reader, caller directory.User) (any, error) {
 	var acc Account

@@ -166,10 +166,18 @@ func (p *Partnership) CanAnswer(by domain.Member) error {
 	if by.Account != p.partner {
 		return ErrNotPartner
 	}
-	if len(p.notify) == 0 || by.Admin || slices.Contains(p.notify, by.User) {
+	if MayAnswer(p.notify, by) {
 		return nil
 	}
 	return ErrNotApprover.Withf("the request names other people to answer it; %s is neither one of them nor an administrator of %s", by.User, by.Account)
+}
+
+// MayAnswer says whether a member of the partner account may answer a
+// request that named the people in notify: anyone there when nobody was
+// named, otherwise those named and the account's administrators. The
+// Partners page asks it to show who can approve.
+func MayAnswer(notify []domain.UserID, by domain.Member) bool {
+	return len(notify) == 0 || by.Admin || slices.Contains(notify, by.User)
 }
 
 // Approve accepts the pending request.
