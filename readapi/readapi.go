@@ -260,50 +260,12 @@ func pageOf(r *http.Request, prefix string) (projections.Page, error) {
 	return p, nil
 }
 
-// list returns up to page.Limit documents that keep accepts (nil: all),
-// scanning in chunks so that a filter never ends a page early, and the
-// cursor of the next page.
+// list reads a page of a table's documents (projections.List) as an
+// answer.
 func list[T any](ctx context.Context, tx projections.Reader, table string, page projections.Page, keep func(*T) bool) (Page[T], error) {
-	out := Page[T]{Items: []T{}}
-	chunk := projections.Page{Prefix: page.Prefix, After: page.After, Limit: page.Limit + 1}
-	if page.Limit == 0 {
-		chunk.Limit = 0
-	}
-	var returned string // key of the last item returned, across chunks
-	for {
-		scanned, more := 0, false
-		err := tx.Scan(ctx, table, chunk, func(key string, doc []byte) error {
-			scanned++
-			chunk.After = key
-			var v T
-			if err := json.Unmarshal(doc, &v); err != nil {
-				return err
-			}
-			if keep != nil && !keep(&v) {
-				return nil
-			}
-			if page.Limit > 0 && len(out.Items) == page.Limit {
-				more = true
-				return errStop
-			}
-			out.Items = append(out.Items, v)
-			returned = key
-			return nil
-		})
-		if err != nil && !errors.Is(err, errStop) {
-			return out, err
-		}
-		if more {
-			out.Next = returned[len(page.Prefix):]
-			return out, nil
-		}
-		if chunk.Limit == 0 || scanned < chunk.Limit {
-			return out, nil
-		}
-	}
+	items, next, err := projections.List(ctx, tx, table, page, keep)
+	return Page[T]{Items: items, Next: next}, err
 }
-
-var errStop = errors.New("stop")
 
 func (a *API) account(ctx context.Context, _ *http.Request, tx projections.Reader, caller directory.User) (any, error) {
 	var acc Account

@@ -27,7 +27,7 @@ func (a *API) sharingRoutes(r chi.Router) {
 }
 
 func (a *API) myDevices(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
-	page, err := pageOf(r, string(caller.Account)+"/")
+	page, err := pageOf(r, "")
 	if err != nil {
 		return nil, err
 	}
@@ -35,12 +35,12 @@ func (a *API) myDevices(ctx context.Context, r *http.Request, tx projections.Rea
 	if err != nil {
 		return nil, err
 	}
-	return list(ctx, tx, devices.Table, page, func(d *devices.Device) bool { return source == "" || d.Source == source })
+	items, next, err := devices.Query{R: tx}.Mine(ctx, caller.Account, source, page)
+	return Page[devices.Device]{Items: items, Next: next}, err
 }
 
 func (a *API) oneDevice(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
-	var d devices.Device
-	found, err := tx.Get(ctx, devices.Table, devices.Key(caller.Account, devicedomain.ID(chi.URLParam(r, "device"))), &d)
+	d, found, err := devices.Query{R: tx}.One(ctx, caller.Account, devicedomain.ID(chi.URLParam(r, "device")))
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +51,7 @@ func (a *API) oneDevice(ctx context.Context, r *http.Request, tx projections.Rea
 }
 
 func (a *API) partnersPage(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
-	page, err := pageOf(r, string(caller.Account)+"/")
+	page, err := pageOf(r, "")
 	if err != nil {
 		return nil, err
 	}
@@ -59,12 +59,12 @@ func (a *API) partnersPage(ctx context.Context, r *http.Request, tx projections.
 	if err != nil {
 		return nil, err
 	}
-	rows, err := list(ctx, tx, partners.Table, page, func(p *partners.Partner) bool { return state == "" || p.State == state })
+	rows, next, err := partners.Query{R: tx}.Of(ctx, caller.Account, state, page)
 	if err != nil {
 		return nil, err
 	}
-	out := Page[Partner]{Items: make([]Partner, 0, len(rows.Items)), Next: rows.Next}
-	for _, p := range rows.Items {
+	out := Page[Partner]{Items: make([]Partner, 0, len(rows)), Next: next}
+	for _, p := range rows {
 		by := domain.Member{User: caller.User, Account: caller.Account, Admin: caller.Role == account.Administrator.String()}
 		can := p.State == "pending" && p.Direction == "received" && partnership.MayAnswer(p.Notify, by)
 		out.Items = append(out.Items, Partner{Partner: p, CanApprove: can})

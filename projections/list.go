@@ -1,0 +1,62 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+)
+
+// Within is a page of the keys under prefix, from a page whose After is a
+// cursor relative to it (as List's next returns it).
+func Within(prefix string, page Page) Page {
+	if page.After != "" {
+		page.After = prefix + page.After
+	}
+	page.Prefix = prefix
+	return page
+}
+
+// List reads a page of a table's documents into values of type T, those
+// that keep accepts (nil: all), and returns the cursor of the next page
+// (empty on the last one): what projections' query types are made of.
+func List[T any](ctx context.Context, tx Reader, table string, page Page, keep func(*T) bool) (items []T, next string, err error) {
+	items = []T{}
+	chunk := Page{Prefix: page.Prefix, After: page.After, Limit: page.Limit + 1}
+	if page.Limit == 0 {
+		chunk.Limit = 0
+	}
+	var returned string // key of the last item returned, across chunks
+	for {
+		scanned, more := 0, false
+		err := tx.Scan(ctx, table, chunk, func(key string, doc []byte) error {
+			scanned++
+			chunk.After = key
+			var v T
+			if err := json.Unmarshal(doc, &v); err != nil {
+				return err
+			}
+			if keep != nil && !keep(&v) {
+				return nil
+			}
+			if page.Limit > 0 && len(items) == page.Limit {
+				more = true
+				return errStop
+			}
+			items = append(items, v)
+			returned = key
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			return items, next, err
+		}
+		if more {
+			next = returned[len(page.Prefix):]
+			return items, next, nil
+		}
+		if chunk.Limit == 0 || scanned < chunk.Limit {
+			return items, next, nil
+		}
+	}
+}
+
+var errStop = errors.New("stop")
