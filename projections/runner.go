@@ -294,12 +294,14 @@ func (r *Runner) quarantine(ctx context.Context, consumer string, rec eventstore
 }
 
 // feedQueue is how many decoded batches wait for each projection; a
-// projection that lets its queue fill for feedPatience (a notifier whose
-// mail server is down, say) is left to read the log on its own, so that it
-// never holds the others back.
+// projection that lets its queue stay full for feedPatience (a notifier
+// whose mail server is down, or one slower than the rate of new events)
+// is left to read the log on its own, so that it never holds the others
+// back: a projection that reads for itself costs a second decoding, one
+// that paces the others costs every reader its freshness.
 const (
-	feedQueue    = 8
-	feedPatience = 2 * time.Second
+	feedQueue    = 32
+	feedPatience = 200 * time.Millisecond
 )
 
 // feed reads the log once for every projection of a runner, from the
@@ -315,7 +317,20 @@ func (f *feed) run(ctx context.Context) {
 	err := f.runner.cfg.Events.Subscribe(ctx, f.from, func(ctx context.Context, recs []eventstore.Record) error {
 		for start := 0; start < len(recs); start += f.runner.cfg.Batch {
 			batch := DecodeBatch(f.runner.cfg.Registry, recs[start:min(start+f.runner.cfg.Batch, len(recs))])
-			f.subs = slices.DeleteFunc(f.subs, func(s *subscriber) bool { return !s.offer(ctx, batch) })
+			// Every projection with room takes the batch at once; only
+			// then does the feed wait for the ones whose queues are full,
+			// so a slow projection never delays a fast one's next batch.
+			var full []*subscriber
+			for _, s := range f.subs {
+				if !s.put(batch) {
+					full = append(full, s)
+				}
+			}
+			for _, s := range full {
+				if !s.offer(ctx, batch) {
+					f.subs = slices.DeleteFunc(f.subs, func(x *subscriber) bool { return x == s })
+				}
+			}
 			if len(f.subs) == 0 {
 				return errFeedDone
 			}
@@ -347,12 +362,20 @@ type subscriber struct {
 	detached  sync.Once
 }
 
+// put puts a batch in the queue if there is room.
+func (s *subscriber) put(b Batch) bool {
+	select {
+	case s.queue <- b:
+		return true
+	default:
+		return false
+	}
+}
+
 // offer puts a batch in the queue, waiting at most feedPatience for room;
 // false when the subscriber is left to read on its own (queue closed).
 func (s *subscriber) offer(ctx context.Context, b Batch) bool {
 	select {
-	case s.queue <- b:
-		return true
 	case <-s.closed:
 		s.detach()
 		return false
@@ -396,8 +419,8 @@ func (s *subscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.M
 		if s.feedFrom.Less(from) || s.feedFrom == from {
 			// The feed starts at or before this projection: take its
 			// batches, past what the projection has.
-			for b := range s.queue {
-				if b = b.After(at); len(b) == 0 {
+			for b, open := s.next(at); len(b) > 0 || open; b, open = s.next(at) {
+				if len(b) == 0 {
 					continue
 				}
 				if err := s.deliver(ctx, out, b); err != nil {
@@ -424,6 +447,40 @@ func (s *subscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.M
 		}
 	}()
 	return out, nil
+}
+
+// next takes the next batch from the queue, after position at, merged
+// with the batches queued behind it up to the runner's batch size: under
+// load a projection then applies many events per transaction, as it did
+// when it read the log itself, instead of one small batch per append.
+// open is false once the queue is closed and empty.
+func (s *subscriber) next(at eventstore.Position) (b Batch, open bool) {
+	first, open := <-s.queue
+	if !open {
+		return nil, false
+	}
+	b = first.After(at)
+	merged := false
+	for len(b) < s.runner.cfg.Batch {
+		select {
+		case more, ok := <-s.queue:
+			if !ok {
+				return b, true // the closed queue is seen on the next call
+			}
+			if len(b) > 0 {
+				more = more.After(b.Last())
+			} else {
+				more = more.After(at)
+			}
+			if !merged {
+				b, merged = append(Batch(nil), b...), true // batches are shared: copy before growing
+			}
+			b = append(b, more...)
+		default:
+			return b, true
+		}
+	}
+	return b, true
 }
 
 type batchKey struct{}
