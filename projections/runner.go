@@ -158,7 +158,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	f := &feed{runner: r, from: from}
 	for _, p := range r.cfg.Projections {
-		sub := &subscriber{runner: r, name: p.Name(), closed: make(chan struct{}), queue: make(chan Batch, feedQueue), feedFrom: from}
+		sub := &subscriber{runner: r, name: p.Name(), closed: make(chan struct{}), left: make(chan struct{}), queue: make(chan Batch, feedQueue), feedFrom: from}
 		f.subs = append(f.subs, sub)
 		router.AddConsumerHandler(p.Name(), topic, sub, r.handler(p))
 	}
@@ -357,13 +357,23 @@ type subscriber struct {
 	name      string
 	closeOnce sync.Once
 	closed    chan struct{}
-	queue     chan Batch          // the feed's batches; closed when the feed leaves this projection
+	queue     chan Batch    // the feed's batches; closed (by the feed's goroutine only) when the feed leaves this projection
+	left      chan struct{} // closed when the subscriber stops taking the feed's batches
+	leaveOnce sync.Once
 	feedFrom  eventstore.Position // where the feed started
 	detached  sync.Once
 }
 
-// put puts a batch in the queue if there is room.
+// put puts a batch in the queue if there is room and the subscriber
+// still takes them.
 func (s *subscriber) put(b Batch) bool {
+	select {
+	case <-s.left:
+		return false
+	case <-s.closed:
+		return false
+	default:
+	}
 	select {
 	case s.queue <- b:
 		return true
@@ -379,6 +389,9 @@ func (s *subscriber) offer(ctx context.Context, b Batch) bool {
 	case <-s.closed:
 		s.detach()
 		return false
+	case <-s.left:
+		s.detach()
+		return false
 	default:
 	}
 	wait := time.NewTimer(feedPatience)
@@ -387,6 +400,7 @@ func (s *subscriber) offer(ctx context.Context, b Batch) bool {
 	case s.queue <- b:
 		return true
 	case <-s.closed:
+	case <-s.left:
 	case <-wait.C:
 		s.runner.cfg.Logger.Warn("projection fell behind the shared feed; it reads the log on its own", "consumer", s.name)
 	case <-ctx.Done():
@@ -395,7 +409,13 @@ func (s *subscriber) offer(ctx context.Context, b Batch) bool {
 	return false
 }
 
+// detach closes the queue; only the feed's goroutine calls it, so that the
+// feed never sends on a closed queue.
 func (s *subscriber) detach() { s.detached.Do(func() { close(s.queue) }) }
+
+// leave tells the feed that this subscriber takes no more of its batches;
+// the feed then closes the queue (detach) and drops it.
+func (s *subscriber) leave() { s.leaveOnce.Do(func() { close(s.left) }) }
 
 func (s *subscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
 	from, err := s.runner.cfg.Store.Checkpoint(ctx, s.name)
@@ -429,7 +449,7 @@ func (s *subscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.M
 				at = b.Last()
 			}
 		} else {
-			s.detach() // the feed starts after this projection: it cannot serve it
+			s.leave() // the feed starts after this projection: it cannot serve it
 		}
 		if ctx.Err() != nil {
 			return

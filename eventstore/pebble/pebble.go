@@ -313,13 +313,16 @@ func (s *Store) replayed(g *group, r *eventstore.Request) (eventstore.AppendResu
 		return eventstore.AppendResult{}, false, err
 	}
 	conflict := fmt.Errorf("append to %s: %w", r.Stream, eventstore.ErrIdempotency)
+	if first.stream != r.Stream {
+		return eventstore.AppendResult{}, false, conflict
+	}
 	prev := first
-	for i, e := range r.Events {
+	for _, e := range r.Events[1:] {
 		p, found, err := s.place(g, e.ID)
 		if err != nil || !found {
 			return eventstore.AppendResult{}, false, errors.Join(err, conflict)
 		}
-		if p.stream != r.Stream || (i > 0 && p.rev != prev.rev+1) {
+		if p.stream != r.Stream || p.rev != prev.rev+1 {
 			return eventstore.AppendResult{}, false, conflict
 		}
 		prev = p
