@@ -13,7 +13,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/shareledger/shareledger/commands/problem"
+	"github.com/shareledger/shareledger/commands/httpapi"
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/domain/account"
 	"github.com/shareledger/shareledger/projections"
@@ -39,7 +39,7 @@ func parseAuditFilter(r *http.Request) (auditFilter, error) {
 		if v := q.Get(name); v != "" {
 			t, err := time.Parse(time.RFC3339, v)
 			if err != nil {
-				return f, &problem.BadRequest{Code: "invalid-time", Err: errors.New(name + " must be an RFC 3339 time, e.g. 2026-03-01T00:00:00Z")}
+				return f, &httpapi.BadRequest{Code: "invalid-time", Err: errors.New(name + " must be an RFC 3339 time, e.g. 2026-03-01T00:00:00Z")}
 			}
 			*at = t
 		}
@@ -47,9 +47,8 @@ func parseAuditFilter(r *http.Request) (auditFilter, error) {
 	return f, nil
 }
 
-func (f auditFilter) keep(e *audit.Entry, viewer domain.AccountID) bool {
-	return slices.Contains(e.Accounts, string(viewer)) &&
-		(f.actor == "" || e.Actor == f.actor) &&
+func (f auditFilter) keep(e *audit.Entry) bool {
+	return (f.actor == "" || e.Actor == f.actor) &&
 		(f.account == "" || slices.Contains(e.Accounts, f.account)) &&
 		(f.typ == "" || e.Type == f.typ) &&
 		(f.from.IsZero() || !e.Time.Before(f.from)) &&
@@ -71,31 +70,30 @@ func (a *API) auditTrail(ctx context.Context, r *http.Request, tx projections.Re
 	if !slices.Contains(audit.Kinds, kind) {
 		return nil, errNotFound.Withf("no kind of entity %s; the kinds are %s", domain.Quote(kind), strings.Join(audit.Kinds, ", "))
 	}
-	prefix := audit.Key(kind, chi.URLParam(r, "id"))
-	var seen bool
-	if ok, err := tx.Get(ctx, audit.Seen, audit.SeenKey(prefix, string(caller.Account)), &seen); err != nil {
+	q, id := audit.Query{R: tx}, chi.URLParam(r, "id")
+	if ok, err := q.Knows(ctx, kind, id, caller.Account); err != nil {
 		return nil, err
 	} else if !ok {
 		// Another account's entity, or none: the same answer, so the
 		// audit trail does not tell which ids other accounts use.
-		return nil, errNotFound.Withf("account %s has no history of %s %s", caller.Account, kind, domain.Quote(chi.URLParam(r, "id")))
+		return nil, errNotFound.Withf("account %s has no history of %s %s", caller.Account, kind, domain.Quote(id))
 	}
 	format := r.URL.Query().Get("format")
-	page := projections.Page{Prefix: prefix}
+	var page projections.Page
 	switch format {
 	case "", "json":
-		if page, err = pageOf(r, prefix); err != nil {
+		if page, err = pageOf(r, ""); err != nil {
 			return nil, err
 		}
 	case "jsonl", "csv":
 	default:
-		return nil, &problem.BadRequest{Code: "invalid-format", Err: errors.New("format must be json, jsonl or csv")}
+		return nil, &httpapi.BadRequest{Code: "invalid-format", Err: errors.New("format must be json, jsonl or csv")}
 	}
-	entries, err := list(ctx, tx, audit.Table, page, func(e *audit.Entry) bool { return filter.keep(e, caller.Account) })
+	entries, next, err := q.History(ctx, kind, id, caller.Account, page, filter.keep)
 	if err != nil || format == "" || format == "json" {
-		return entries, err
+		return Page[audit.Entry]{Items: entries, Next: next}, err
 	}
-	return auditExport{format: format, entries: entries.Items}, nil
+	return auditExport{format: format, entries: entries}, nil
 }
 
 // auditExport is a whole history as JSON lines or CSV.

@@ -7,7 +7,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/shareledger/shareledger/commands/problem"
+	"github.com/shareledger/shareledger/commands/httpapi"
 	"github.com/shareledger/shareledger/projections"
 	"github.com/shareledger/shareledger/replay"
 )
@@ -20,7 +20,7 @@ func (a *API) MetricsRoute(r chi.Router, commands interface{ Write(io.Writer) })
 		ctx := r.Context()
 		head, err := a.Events.Head(ctx)
 		if err != nil {
-			problem.Write(w, r, err)
+			httpapi.WriteProblem(w, r, err)
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")

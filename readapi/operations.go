@@ -10,8 +10,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/shareledger/shareledger/commands"
-	"github.com/shareledger/shareledger/commands/problem"
+	"github.com/shareledger/shareledger/commands/httpapi"
 	"github.com/shareledger/shareledger/projections"
 	"github.com/shareledger/shareledger/replay"
 )
@@ -45,27 +44,27 @@ func (a *API) OperatorRoutes(r chi.Router) {
 
 func (a *API) startRebuild(w http.ResponseWriter, r *http.Request) {
 	if a.Operations == nil {
-		problem.Write(w, r, &problem.RouteError{Status: http.StatusNotImplemented, Code: "no-operations", Err: errors.New("this instance runs no rebuilds")})
+		httpapi.WriteProblem(w, r, &httpapi.RouteError{Status: http.StatusNotImplemented, Code: "no-operations", Err: errors.New("this instance runs no rebuilds")})
 		return
 	}
 	// The body is optional; when there is one it is decoded as a
-	// command's is (commands.Decode).
+	// command's is (httpapi.Decode).
 	var req RebuildRequest
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<16))
 	if err != nil {
-		problem.Write(w, r, &problem.BadRequest{Code: "invalid-json", Err: fmt.Errorf("request body: %w", err)})
+		httpapi.WriteProblem(w, r, &httpapi.BadRequest{Code: "invalid-json", Err: fmt.Errorf("request body: %w", err)})
 		return
 	}
 	if len(bytes.TrimSpace(body)) > 0 {
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		if err := commands.Decode(w, r, &req); err != nil {
-			problem.Write(w, r, err)
+		if err := httpapi.Decode(w, r, &req); err != nil {
+			httpapi.WriteProblem(w, r, err)
 			return
 		}
 	}
 	names, err := a.Operations.Rebuild(req.Projections)
 	if err != nil {
-		problem.Write(w, r, err)
+		httpapi.WriteProblem(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -82,7 +81,7 @@ func (a *API) rebuildStates(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		problem.Write(w, r, err)
+		httpapi.WriteProblem(w, r, err)
 		return
 	}
 	if states == nil {

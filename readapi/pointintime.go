@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/shareledger/shareledger/commands/problem"
+	"github.com/shareledger/shareledger/commands/httpapi"
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/eventstore"
 	"github.com/shareledger/shareledger/projections"
@@ -35,17 +35,17 @@ func parseMoment(r *http.Request) (m replay.Moment, past bool, err error) {
 	q := r.URL.Query()
 	asOf, atPos := q.Get("asOf"), q.Get("atPosition")
 	if asOf != "" && atPos != "" {
-		return m, false, &problem.BadRequest{Code: "invalid-moment", Err: errors.New("give asOf or atPosition, not both")}
+		return m, false, &httpapi.BadRequest{Code: "invalid-moment", Err: errors.New("give asOf or atPosition, not both")}
 	}
 	if asOf != "" {
 		if m.Time, err = time.Parse(time.RFC3339Nano, asOf); err != nil {
-			return m, false, &problem.BadRequest{Code: "invalid-moment", Err: fmt.Errorf("asOf must be an RFC 3339 time, e.g. 2026-03-01T00:00:00Z: %v", err)}
+			return m, false, &httpapi.BadRequest{Code: "invalid-moment", Err: fmt.Errorf("asOf must be an RFC 3339 time, e.g. 2026-03-01T00:00:00Z: %v", err)}
 		}
 		return m, true, nil
 	}
 	if atPos != "" {
 		if m.Position, err = eventstore.ParsePosition(atPos); err != nil || m.Position.IsZero() {
-			return m, false, &problem.BadRequest{Code: "invalid-moment", Err: fmt.Errorf("atPosition must be a position a command or the audit trail returned: %q", atPos)}
+			return m, false, &httpapi.BadRequest{Code: "invalid-moment", Err: fmt.Errorf("atPosition must be a position a command or the audit trail returned: %q", atPos)}
 		}
 		return m, true, nil
 	}
@@ -57,7 +57,7 @@ func parseMoment(r *http.Request) (m replay.Moment, past bool, err error) {
 // answer for in the response's headers.
 func (a *API) then(ctx context.Context, w http.ResponseWriter, actor domain.Actor, m replay.Moment, needs []string, mayLookBack func(context.Context, projections.Reader, domain.Actor) (context.Context, error)) (projections.Store, context.Context, error) {
 	if a.History == nil || !a.History.Covers(append([]string{directory.Name}, needs...)) {
-		return nil, ctx, &problem.BadRequest{Code: "point-in-time-unsupported", Err: fmt.Errorf("this question has no point-in-time answer (it reads %v); the audit trail has the history of every entity", needs)}
+		return nil, ctx, &httpapi.BadRequest{Code: "point-in-time-unsupported", Err: fmt.Errorf("this question has no point-in-time answer (it reads %v); the audit trail has the history of every entity", needs)}
 	}
 	if mayLookBack != nil {
 		err := a.Store.View(ctx, func(tx projections.Reader) error {

@@ -1,7 +1,11 @@
 // Package readapi answers questions from the read models that projections
-// wrote: My Devices, Partners, the notification outbox, the account
-// directory and the projections' own status. Every answer is limited to
-// what the caller's account may see, and a request may pass the position a
+// wrote, one file per surface mounting its own routes: device sharing (My
+// Devices, Partners, the outbox), rights, cloud project teams, the audit
+// trail, point-in-time answers and operations. Each reads its projection
+// through the query type that projection exports (devices.Query,
+// rights.Query, ...), so tables and keys stay the projection's own, and
+// leaves every rule to the domain packages. Every answer is limited to what
+// the caller's account may see, and a request may pass the position a
 // command returned to read its own writes.
 package readapi
 
@@ -18,8 +22,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/shareledger/shareledger/commands/auth"
-	"github.com/shareledger/shareledger/commands/problem"
+	"github.com/shareledger/shareledger/commands/httpapi"
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/domain/account"
 	"github.com/shareledger/shareledger/eventstore"
@@ -142,8 +145,7 @@ func (a *API) serve(needs []string, q query) http.HandlerFunc {
 }
 
 func member(ctx context.Context, tx projections.Reader, actor domain.Actor) (directory.User, error) {
-	var caller directory.User
-	found, err := tx.Get(ctx, directory.Users, directory.UserKey(actor.Account, actor.User), &caller)
+	caller, found, err := directory.Query{R: tx}.User(ctx, actor.Account, actor.User)
 	if err != nil {
 		return caller, err
 	}
@@ -173,37 +175,37 @@ func (a *API) auditor(ctx context.Context, tx projections.Reader, actor domain.A
 func (a *API) serveWith(needs []string, q func(context.Context, *http.Request, projections.Reader, domain.Actor) (any, error), mayLookBack func(context.Context, projections.Reader, domain.Actor) (context.Context, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		actor, ok := auth.Caller(ctx)
+		actor, ok := httpapi.Caller(ctx)
 		if !ok {
-			problem.Write(w, r, auth.ErrUnauthenticated)
+			httpapi.WriteProblem(w, r, httpapi.ErrUnauthenticated)
 			return
 		}
 		moment, past, err := parseMoment(r)
 		if err != nil {
-			problem.Write(w, r, err)
+			httpapi.WriteProblem(w, r, err)
 			return
 		}
 		if raw := r.URL.Query().Get("position"); raw != "" {
 			pos, err := eventstore.ParsePosition(raw)
 			if err != nil {
-				problem.Write(w, r, &problem.BadRequest{Code: "invalid-position", Err: err})
+				httpapi.WriteProblem(w, r, &httpapi.BadRequest{Code: "invalid-position", Err: err})
 				return
 			}
 			wctx, cancel := context.WithTimeout(ctx, a.waitTimeout())
 			err = a.Progress.Wait(wctx, pos, append([]string{directory.Name}, needs...)...)
 			cancel()
 			if errors.Is(err, projections.ErrLagging) {
-				err = &problem.Unavailable{Code: "read-model-lagging", Err: fmt.Errorf("%w; retry shortly", err)}
+				err = &httpapi.Unavailable{Code: "read-model-lagging", Err: fmt.Errorf("%w; retry shortly", err)}
 			}
 			if err != nil {
-				problem.Write(w, r, err)
+				httpapi.WriteProblem(w, r, err)
 				return
 			}
 		}
 		store := a.Store
 		if past {
 			if store, ctx, err = a.then(ctx, w, actor, moment, needs, mayLookBack); err != nil {
-				problem.Write(w, r, err)
+				httpapi.WriteProblem(w, r, err)
 				return
 			}
 		}
@@ -214,7 +216,7 @@ func (a *API) serveWith(needs []string, q func(context.Context, *http.Request, p
 			return err
 		})
 		if err != nil {
-			problem.Write(w, r, err)
+			httpapi.WriteProblem(w, r, err)
 			return
 		}
 		if self, ok := out.(selfWriting); ok {
@@ -244,7 +246,7 @@ func pageOf(r *http.Request, prefix string) (projections.Page, error) {
 	if s := r.URL.Query().Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 500 {
-			return p, &problem.BadRequest{Code: "invalid-limit", Err: errors.New("limit must be a whole number from 1 to 500")}
+			return p, &httpapi.BadRequest{Code: "invalid-limit", Err: errors.New("limit must be a whole number from 1 to 500")}
 		}
 		p.Limit = n
 	}
@@ -253,35 +255,26 @@ func pageOf(r *http.Request, prefix string) (projections.Page, error) {
 		// list's prefix: keys are bounded (projections.Key), so a longer
 		// one was never handed out.
 		if len(c) > MaxCursor {
-			return p, &problem.BadRequest{Code: "invalid-cursor", Err: fmt.Errorf("cursor must be at most %d bytes, as the previous page's next gave it", MaxCursor)}
+			return p, &httpapi.BadRequest{Code: "invalid-cursor", Err: fmt.Errorf("cursor must be at most %d bytes, as the previous page's next gave it", MaxCursor)}
 		}
 		p.After = prefix + c
 	}
 	return p, nil
 }
 
-// list reads a page of a table's documents (projections.List) as an
-// answer.
-func list[T any](ctx context.Context, tx projections.Reader, table string, page projections.Page, keep func(*T) bool) (Page[T], error) {
-	items, next, err := projections.List(ctx, tx, table, page, keep)
-	return Page[T]{Items: items, Next: next}, err
-}
-
 func (a *API) account(ctx context.Context, _ *http.Request, tx projections.Reader, caller directory.User) (any, error) {
+	q := directory.Query{R: tx}
 	var acc Account
-	if _, err := tx.Get(ctx, directory.Accounts, projections.KeyPart(string(caller.Account)), &acc.Account); err != nil {
+	var err error
+	if acc.Account, _, err = q.Account(ctx, caller.Account); err != nil {
 		return nil, err
 	}
-	prefix := projections.Page{Prefix: string(caller.Account) + "/"}
-	users, err := list[directory.User](ctx, tx, directory.Users, prefix, nil)
-	if err != nil {
+	if acc.Users, _, err = q.Users(ctx, caller.Account, projections.Page{}); err != nil {
 		return nil, err
 	}
-	projects, err := list[directory.Project](ctx, tx, directory.Projects, prefix, nil)
-	if err != nil {
+	if acc.Projects, _, err = q.Projects(ctx, caller.Account, projections.Page{}); err != nil {
 		return nil, err
 	}
-	acc.Users, acc.Projects = users.Items, projects.Items
 	return acc, nil
 }
 
@@ -363,5 +356,5 @@ func filter(r *http.Request, name string, allowed ...string) (string, error) {
 	if v == "" || slices.Contains(allowed, v) {
 		return v, nil
 	}
-	return "", &problem.BadRequest{Code: "invalid-" + name, Err: fmt.Errorf("%s must be one of %s", name, strings.Join(allowed, ", "))}
+	return "", &httpapi.BadRequest{Code: "invalid-" + name, Err: fmt.Errorf("%s must be one of %s", name, strings.Join(allowed, ", "))}
 }

@@ -2,7 +2,6 @@ package readapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -10,81 +9,13 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/shareledger/shareledger/commands/problem"
+	"github.com/shareledger/shareledger/commands/httpapi"
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/domain/rights"
 	"github.com/shareledger/shareledger/projections"
 	"github.com/shareledger/shareledger/projections/directory"
 	rightsmodel "github.com/shareledger/shareledger/projections/rights"
 )
-
-// accountView is rights.Account over one read-model snapshot of one
-// account. The interface has no errors; the first one is kept and
-// reported after the evaluation.
-type accountView struct {
-	ctx context.Context
-	tx  projections.Reader
-	acc string
-	err error
-}
-
-func (v *accountView) get(table, key string, out any) bool {
-	found, err := v.tx.Get(v.ctx, table, key, out)
-	if err != nil && v.err == nil {
-		v.err = err
-	}
-	return found
-}
-
-func (v *accountView) Subuser(id domain.UserID) (rights.Subuser, bool) {
-	var u rightsmodel.User
-	ok := v.get(rightsmodel.Users, rightsmodel.Key(v.acc, string(id)), &u)
-	return u.Subuser, ok
-}
-
-func (v *accountView) RoleRights(role string, k rights.Kind) rights.Rights {
-	var r map[rights.Kind]rights.Rights
-	v.get(rightsmodel.Roles, rightsmodel.Key(v.acc, role), &r)
-	return r[k]
-}
-
-func (v *accountView) Item(id rights.ItemID) (rights.Item, bool) {
-	var it rightsmodel.Item
-	ok := v.get(rightsmodel.Items, rightsmodel.Key(v.acc, string(id)), &it)
-	return it.Item, ok
-}
-
-func (v *accountView) Share(item rights.ItemID, u domain.UserID) (rights.Rights, bool) {
-	var r rights.Rights
-	ok := v.get(rightsmodel.Shares, rightsmodel.Key(v.acc, string(item), string(u)), &r)
-	return r, ok
-}
-
-func (v *accountView) CollectionsOf(m rights.MemberID) []rights.ItemID {
-	prefix := rightsmodel.Key(v.acc, string(m)) + "/"
-	var out []rights.ItemID
-	err := v.tx.Scan(v.ctx, rightsmodel.In, projections.Page{Prefix: prefix}, func(k string, doc []byte) error {
-		id, err := projections.SetMember(k, prefix, doc)
-		out = append(out, rights.ItemID(id))
-		return err
-	})
-	if err != nil && v.err == nil {
-		v.err = err
-	}
-	return out
-}
-
-func (v *accountView) Placement(m rights.MemberID) rights.ItemID {
-	var n rights.ItemID
-	v.get(rightsmodel.Placed, rightsmodel.Key(v.acc, string(m)), &n)
-	return n
-}
-
-func (v *accountView) Parent(n rights.ItemID) rights.ItemID {
-	var p rights.ItemID
-	v.get(rightsmodel.Parents, rightsmodel.Key(v.acc, string(n)), &p)
-	return p
-}
 
 // Check is the answer to "may user U act at level L on object O?".
 type Check struct {
@@ -164,17 +95,18 @@ func (a *API) visibleMembers(ctx context.Context, r *http.Request, tx projection
 			return nil, err
 		}
 	}
-	page, err := pageOf(r, string(caller.Account)+"/")
+	page, err := pageOf(r, "")
 	if err != nil {
 		return nil, err
 	}
-	v := &accountView{ctx: ctx, tx: tx, acc: string(caller.Account)}
-	if narrow, err := a.narrowMembers(ctx, tx, v, user, kind, page); narrow != nil || err != nil {
+	q := rightsmodel.Query{R: tx}
+	v := q.Account(ctx, caller.Account)
+	if narrow, err := narrowMembers(ctx, q, v, caller.Account, user, kind, page); narrow != nil || err != nil {
 		return narrow, err
 	}
 	levels := map[rights.MemberID]rights.Level{}
 	var evalErr error
-	members, err := list(ctx, tx, rightsmodel.Known, page, func(m *rightsmodel.Member) bool {
+	members, next, err := q.Members(ctx, caller.Account, page, func(m *rightsmodel.Member) bool {
 		if (kind != "" && m.Kind != kind) || m.Kind == rights.User {
 			return false
 		}
@@ -186,11 +118,11 @@ func (a *API) visibleMembers(ctx context.Context, r *http.Request, tx projection
 		levels[m.ID] = g.Rights.Member
 		return g.Rights.Member != rights.None
 	})
-	if err = errors.Join(err, evalErr, v.err); err != nil {
+	if err = errors.Join(err, evalErr, v.Err()); err != nil {
 		return nil, err
 	}
-	out := Page[VisibleMember]{Items: []VisibleMember{}, Next: members.Next}
-	for _, m := range members.Items {
+	out := Page[VisibleMember]{Items: []VisibleMember{}, Next: next}
+	for _, m := range members {
 		out.Items = append(out.Items, VisibleMember{ID: m.ID, Kind: m.Kind, Member: levels[m.ID]})
 	}
 	return out, nil
@@ -202,7 +134,7 @@ func (a *API) check(ctx context.Context, r *http.Request, tx projections.Reader,
 		return nil, err
 	}
 	q := r.URL.Query()
-	v := &accountView{ctx: ctx, tx: tx, acc: string(caller.Account)}
+	v := rightsmodel.Query{R: tx}.Account(ctx, caller.Account)
 	out := Check{User: user, Level: q.Get("level")}
 	var g rights.Grant
 	switch {
@@ -213,13 +145,13 @@ func (a *API) check(ctx context.Context, r *http.Request, tx projections.Reader,
 		out.Object, out.Kind = q.Get("member"), "member"
 		g, err = rights.OnMember(v, user, rights.MemberID(out.Object))
 	default:
-		return nil, &problem.BadRequest{Code: "invalid-check", Err: errors.New("name exactly one of item= or member=")}
+		return nil, &httpapi.BadRequest{Code: "invalid-check", Err: errors.New("name exactly one of item= or member=")}
 	}
 	if err != nil {
 		return nil, err
 	}
-	if v.err != nil {
-		return nil, v.err
+	if v.Err() != nil {
+		return nil, v.Err()
 	}
 	out.Rights, out.Sources = g.Rights, g.Sources
 	if out.Sources == nil {
@@ -241,7 +173,8 @@ func (a *API) check(ctx context.Context, r *http.Request, tx projections.Reader,
 
 func (a *API) grid(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
 	item := rights.ItemID(chi.URLParam(r, "item"))
-	v := &accountView{ctx: ctx, tx: tx, acc: string(caller.Account)}
+	q := rightsmodel.Query{R: tx}
+	v := q.Account(ctx, caller.Account)
 	mine, err := rights.OnItem(v, caller.User, item)
 	if err != nil {
 		return nil, err
@@ -249,16 +182,16 @@ func (a *API) grid(ctx context.Context, r *http.Request, tx projections.Reader, 
 	if mine.Rights.Item == rights.None {
 		return nil, errNotFound.Withf("no item %s is visible to %s", item, caller.User)
 	}
-	page, err := pageOf(r, string(caller.Account)+"/")
+	page, err := pageOf(r, "")
 	if err != nil {
 		return nil, err
 	}
-	users, err := list[rightsmodel.User](ctx, tx, rightsmodel.Users, page, nil)
+	users, next, err := q.Users(ctx, caller.Account, page, nil)
 	if err != nil {
 		return nil, err
 	}
-	out := Page[GridRow]{Items: []GridRow{}, Next: users.Next}
-	for _, u := range users.Items {
+	out := Page[GridRow]{Items: []GridRow{}, Next: next}
+	for _, u := range users {
 		g, err := rights.OnItem(v, u.ID, item)
 		if err != nil {
 			return nil, err
@@ -268,7 +201,7 @@ func (a *API) grid(ctx context.Context, r *http.Request, tx projections.Reader, 
 		}
 		out.Items = append(out.Items, GridRow{User: u.ID, Name: u.Name, Rights: g.Rights, Sources: g.Sources})
 	}
-	return out, v.err
+	return out, v.Err()
 }
 
 // listItems lists the items of a kind a user can see, with their rights;
@@ -285,13 +218,14 @@ func (a *API) listItems(ctx context.Context, r *http.Request, tx projections.Rea
 				return nil, err
 			}
 		}
-		page, err := pageOf(r, string(caller.Account)+"/")
+		page, err := pageOf(r, "")
 		if err != nil {
 			return nil, err
 		}
-		v := &accountView{ctx: ctx, tx: tx, acc: string(caller.Account)}
+		q := rightsmodel.Query{R: tx}
+		v := q.Account(ctx, caller.Account)
 		var evalErr error
-		items, err := list(ctx, tx, rightsmodel.Items, page, func(it *rightsmodel.Item) bool {
+		items, next, err := q.Items(ctx, caller.Account, page, func(it *rightsmodel.Item) bool {
 			if kind != "" && it.Kind != kind {
 				return false
 			}
@@ -303,18 +237,18 @@ func (a *API) listItems(ctx context.Context, r *http.Request, tx projections.Rea
 			it.Public = it.Public && it.Node == "" // report the implied hierarchy items as not "public"
 			return g.Rights.Item != rights.None || g.Rights.Member != rights.None
 		})
-		if err = errors.Join(err, evalErr, v.err); err != nil {
+		if err = errors.Join(err, evalErr, v.Err()); err != nil {
 			return nil, err
 		}
-		out := Page[VisibleItem]{Items: []VisibleItem{}, Next: items.Next}
-		for _, it := range items.Items {
+		out := Page[VisibleItem]{Items: []VisibleItem{}, Next: next}
+		for _, it := range items {
 			g, err := rights.OnItem(v, user, it.ID)
 			if err != nil {
 				return nil, err
 			}
 			out.Items = append(out.Items, VisibleItem{ID: it.ID, Kind: it.Kind, Name: it.Name, Public: it.Public, Rights: g.Rights})
 		}
-		return out, v.err
+		return out, v.Err()
 	}
 }
 
@@ -322,13 +256,14 @@ func (a *API) listItems(ctx context.Context, r *http.Request, tx projections.Rea
 // administrator, otherwise those placed on the caller's node or below it,
 // or on no node; search filters by name or e-mail.
 func (a *API) subusers(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
-	page, err := pageOf(r, string(caller.Account)+"/")
+	page, err := pageOf(r, "")
 	if err != nil {
 		return nil, err
 	}
 	search := strings.ToLower(r.URL.Query().Get("search"))
-	v := &accountView{ctx: ctx, tx: tx, acc: string(caller.Account)}
-	users, err := list(ctx, tx, rightsmodel.Users, page, func(u *rightsmodel.User) bool {
+	q := rightsmodel.Query{R: tx}
+	v := q.Account(ctx, caller.Account)
+	users, next, err := q.Users(ctx, caller.Account, page, func(u *rightsmodel.User) bool {
 		if search != "" && !strings.Contains(strings.ToLower(u.Name), search) && !strings.Contains(string(u.ID), search) {
 			return false
 		}
@@ -346,42 +281,41 @@ func (a *API) subusers(ctx context.Context, r *http.Request, tx projections.Read
 		Name string        `json:"name"`
 		Node rights.ItemID `json:"node,omitempty"`
 	}
-	out := Page[row]{Items: []row{}, Next: users.Next}
-	for _, u := range users.Items {
+	out := Page[row]{Items: []row{}, Next: next}
+	for _, u := range users {
 		out.Items = append(out.Items, row{User: u.ID, Name: u.Name, Node: u.Node})
 	}
-	return out, v.err
+	return out, v.Err()
 }
 
 // narrowMembers answers the members list for a user whose member rights
 // come only from particular collections (rights.MembersOnlyThroughCollections):
-// the candidates are the members of those collections, not every member
-// of the account. It returns nil for the other users.
-func (a *API) narrowMembers(ctx context.Context, tx projections.Reader, v *accountView, user domain.UserID, kind rights.MemberKind, page projections.Page) (*Page[VisibleMember], error) {
+// the candidates are the members of those collections (the private shares
+// and the collections the user created), not every member of the account;
+// each is then evaluated as any other. It returns nil for the other users.
+func narrowMembers(ctx context.Context, q rightsmodel.Query, v *rightsmodel.View, acc domain.AccountID, user domain.UserID, kind rights.MemberKind, page projections.Page) (*Page[VisibleMember], error) {
 	if !rights.MembersOnlyThroughCollections(v, user) {
-		return nil, v.err
+		return nil, v.Err()
 	}
-	// Private shares and the collections the user created.
 	candidates := map[rights.MemberID]bool{}
-	prefix := rightsmodel.Key(v.acc) + "/"
-	err := tx.Scan(ctx, rightsmodel.Items, projections.Page{Prefix: prefix}, func(_ string, doc []byte) error {
-		var it rightsmodel.Item
-		if err := json.Unmarshal(doc, &it); err != nil {
-			return err
+	var scanErr error
+	_, _, err := q.Items(ctx, acc, projections.Page{}, func(it *rightsmodel.Item) bool {
+		if scanErr != nil {
+			return false
 		}
 		if it.Creator != user {
 			if r, ok := v.Share(it.ID, user); !ok || r.Member == rights.None {
-				return nil
+				return false
 			}
 		}
-		mp := rightsmodel.Key(v.acc, string(it.ID)) + "/"
-		return tx.Scan(ctx, rightsmodel.Members, projections.Page{Prefix: mp}, func(k string, doc []byte) error {
-			id, err := projections.SetMember(k, mp, doc)
-			candidates[rights.MemberID(id)] = true
-			return err
-		})
+		members, err := q.MembersOf(ctx, acc, it.ID)
+		for _, m := range members {
+			candidates[m] = true
+		}
+		scanErr = err
+		return false
 	})
-	if err != nil {
+	if err = errors.Join(err, scanErr); err != nil {
 		return nil, err
 	}
 	ids := make([]string, 0, len(candidates))
@@ -389,14 +323,16 @@ func (a *API) narrowMembers(ctx context.Context, tx projections.Reader, v *accou
 		ids = append(ids, string(id))
 	}
 	slices.Sort(ids)
-	after := strings.TrimPrefix(page.After, page.Prefix)
 	out := &Page[VisibleMember]{Items: []VisibleMember{}}
 	for _, id := range ids {
-		if page.After != "" && id <= after {
+		if page.After != "" && id <= page.After {
 			continue
 		}
-		var m rightsmodel.Member
-		if !v.get(rightsmodel.Known, rightsmodel.Key(v.acc, id), &m) || (kind != "" && m.Kind != kind) {
+		m, found, err := q.Member(ctx, acc, rights.MemberID(id))
+		if err != nil {
+			return nil, err
+		}
+		if !found || (kind != "" && m.Kind != kind) {
 			continue
 		}
 		g, err := rights.OnMember(v, user, m.ID)
@@ -412,5 +348,5 @@ func (a *API) narrowMembers(ctx context.Context, tx projections.Reader, v *accou
 		}
 		out.Items = append(out.Items, VisibleMember{ID: m.ID, Kind: m.Kind, Member: g.Rights.Member})
 	}
-	return out, v.err
+	return out, v.Err()
 }

@@ -146,13 +146,13 @@ func BenchmarkRightsCheck(b *testing.B) {
 	rnd := rand.New(rand.NewPCG(3, 4))
 	cases := []struct {
 		name string
-		run  func(v *accountView) error
+		run  func(v *rightsmodel.View) error
 	}{
-		{"item", func(v *accountView) error {
+		{"item", func(v *rightsmodel.View) error {
 			_, err := rights.OnItem(v, domain.UserID(fmt.Sprintf("u%d@big.test", rnd.IntN(benchUsers))), rights.ItemID(fmt.Sprint("fleet", rnd.IntN(benchFleets))))
 			return err
 		}},
-		{"member", func(v *accountView) error {
+		{"member", func(v *rightsmodel.View) error {
 			_, err := rights.OnMember(v, domain.UserID(fmt.Sprintf("u%d@big.test", rnd.IntN(benchUsers))), rights.MemberID(fmt.Sprintf("v%06d", rnd.IntN(benchVehicles))))
 			return err
 		}},
@@ -161,11 +161,11 @@ func BenchmarkRightsCheck(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
 				err := store.View(ctx, func(tx projections.Reader) error {
-					v := &accountView{ctx: ctx, tx: tx, acc: "big"}
+					v := rightsmodel.Query{R: tx}.Account(ctx, "big")
 					if err := c.run(v); err != nil {
 						return err
 					}
-					return v.err
+					return v.Err()
 				})
 				if err != nil {
 					b.Fatal(err)

@@ -73,9 +73,10 @@ func (a *API) partnersPage(ctx context.Context, r *http.Request, tx projections.
 }
 
 func (a *API) outbox(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
-	page, err := pageOf(r, string(caller.Account)+"/")
+	page, err := pageOf(r, "")
 	if err != nil {
 		return nil, err
 	}
-	return list[notify.Notification](ctx, tx, notify.Table, page, nil)
+	items, next, err := notify.Query{R: tx}.Outbox(ctx, caller.Account, page)
+	return Page[notify.Notification]{Items: items, Next: next}, err
 }

@@ -21,33 +21,29 @@ func (a *API) TeamRoutes(r chi.Router) {
 	r.Get("/v1/me/jobs", a.servePerson(needs, a.myJobs))
 }
 
-// onTeam applies the rule the commands apply: only an active member of a
-// project that still exists reads its team and jobs. Someone invited
-// before having an identity is not active yet; a removed member no longer
-// is; a deleted project is not there.
-func onTeam(ctx context.Context, tx projections.Reader, project string, person domain.UserID) error {
-	var m teammodel.Member
-	var p teammodel.Project
-	found, err := tx.Get(ctx, teammodel.Members, projections.Key(project, string(person)), &m)
+// onTeam applies the rule the commands apply (team.MayRead): only an
+// active member of a project that still exists reads its team and jobs.
+func onTeam(ctx context.Context, q teammodel.Query, project team.ID, person domain.UserID) error {
+	m, found, err := q.Member(ctx, project, person)
 	if err != nil {
 		return err
 	}
-	exists, err := tx.Get(ctx, teammodel.Projects, projections.KeyPart(project), &p)
+	p, exists, err := q.Project(ctx, project)
 	if err != nil {
 		return err
 	}
-	if !found || !exists || p.Deleted || m.Status != string(team.Active) {
+	if !found || !exists || !team.MayRead(p.Deleted, team.Status(m.Status)) {
 		return errNotFound.Withf("no cloud project %s has %s as an active member", project, person)
 	}
 	return nil
 }
 
 func (a *API) teamTab(ctx context.Context, r *http.Request, tx projections.Reader, person domain.UserID) (any, error) {
-	project := chi.URLParam(r, "project")
-	if err := onTeam(ctx, tx, project, person); err != nil {
+	q, project := teammodel.Query{R: tx}, team.ID(chi.URLParam(r, "project"))
+	if err := onTeam(ctx, q, project, person); err != nil {
 		return nil, err
 	}
-	page, err := pageOf(r, projections.KeyPart(project)+"/")
+	page, err := pageOf(r, "")
 	if err != nil {
 		return nil, err
 	}
@@ -55,33 +51,37 @@ func (a *API) teamTab(ctx context.Context, r *http.Request, tx projections.Reade
 	if err != nil {
 		return nil, err
 	}
-	return list(ctx, tx, teammodel.Members, page, func(m *teammodel.Member) bool { return status == "" || m.Status == status })
+	items, next, err := q.Team(ctx, project, team.Status(status), page)
+	return Page[teammodel.Member]{Items: items, Next: next}, err
 }
 
 func (a *API) projectJobs(ctx context.Context, r *http.Request, tx projections.Reader, person domain.UserID) (any, error) {
-	project := chi.URLParam(r, "project")
-	if err := onTeam(ctx, tx, project, person); err != nil {
+	q, project := teammodel.Query{R: tx}, team.ID(chi.URLParam(r, "project"))
+	if err := onTeam(ctx, q, project, person); err != nil {
 		return nil, err
 	}
-	page, err := pageOf(r, projections.KeyPart(project)+"/")
+	page, err := pageOf(r, "")
 	if err != nil {
 		return nil, err
 	}
-	return list[teammodel.Job](ctx, tx, teammodel.Jobs, page, nil)
+	items, next, err := q.Jobs(ctx, project, page)
+	return Page[teammodel.Job]{Items: items, Next: next}, err
 }
 
 func (a *API) myProjects(ctx context.Context, r *http.Request, tx projections.Reader, person domain.UserID) (any, error) {
-	page, err := pageOf(r, projections.KeyPart(string(person))+"/")
+	page, err := pageOf(r, "")
 	if err != nil {
 		return nil, err
 	}
-	return list(ctx, tx, teammodel.Mine, page, func(p *teammodel.MyProject) bool { return p.Status != string(team.Removed) })
+	items, next, err := teammodel.Query{R: tx}.ProjectsOf(ctx, person, page)
+	return Page[teammodel.MyProject]{Items: items, Next: next}, err
 }
 
 func (a *API) myJobs(ctx context.Context, r *http.Request, tx projections.Reader, person domain.UserID) (any, error) {
-	page, err := pageOf(r, projections.KeyPart(string(person))+"/")
+	page, err := pageOf(r, "")
 	if err != nil {
 		return nil, err
 	}
-	return list[teammodel.MyJob](ctx, tx, teammodel.MyJobs, page, nil)
+	items, next, err := teammodel.Query{R: tx}.JobsOf(ctx, person, page)
+	return Page[teammodel.MyJob]{Items: items, Next: next}, err
 }

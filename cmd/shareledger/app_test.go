@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shareledger/shareledger/commands/auth"
+	"github.com/shareledger/shareledger/commands/httpapi"
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/eventstore/esdb/esdbtest"
 	"github.com/shareledger/shareledger/projections/postgres/pgtest"
@@ -116,7 +116,7 @@ type client struct {
 
 func (s *server) as(user, account string) client {
 	s.t.Helper()
-	keys, err := auth.LoadOrCreate(s.cfg.SigningKeyFile)
+	keys, err := httpapi.LoadOrCreateKeys(s.cfg.SigningKeyFile)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func (s *server) as(user, account string) client {
 // operator is a client with an operator's token.
 func (s *server) operator() client {
 	s.t.Helper()
-	keys, err := auth.LoadOrCreate(s.cfg.SigningKeyFile)
+	keys, err := httpapi.LoadOrCreateKeys(s.cfg.SigningKeyFile)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/shareledger/shareledger/commands/auth"
+	"github.com/shareledger/shareledger/commands/httpapi"
 	"github.com/shareledger/shareledger/domain"
 )
 
@@ -45,7 +45,7 @@ func (c *remote) bearer(operator bool) (string, error) {
 			return "", fmt.Errorf("give --token, or --user and --account: %w", err)
 		}
 	}
-	keys, err := auth.Load(filepath.Join(c.dataDir, "signing.key"))
+	keys, err := httpapi.LoadKeys(filepath.Join(c.dataDir, "signing.key"))
 	if err != nil {
 		return "", err
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 
-	"github.com/shareledger/shareledger/readapi"
+	"github.com/shareledger/shareledger/commands/httpapi"
 )
 
 // The OpenAPI description is the contract: every request the end-to-end
@@ -32,7 +32,7 @@ var contract struct {
 
 func contractRouter() (routers.Router, error) {
 	contract.once.Do(func() {
-		doc, err := openapi3.NewLoader().LoadFromData(readapi.OpenAPI)
+		doc, err := openapi3.NewLoader().LoadFromData(httpapi.OpenAPI)
 		if err != nil {
 			contract.err = fmt.Errorf("load openapi.json: %w", err)
 			return

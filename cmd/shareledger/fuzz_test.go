@@ -8,6 +8,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/shareledger/shareledger/commands/httpapi"
 	"github.com/shareledger/shareledger/readapi"
 )
 
@@ -27,7 +28,7 @@ func FuzzCommandBodies(f *testing.F) {
 	s := start(f, testConfig(f, backends[0]))
 	alice, bob := s.partnered()
 	fx := specFixtures(s, alice, bob)
-	doc, err := openapi3.NewLoader().LoadFromData(readapi.OpenAPI)
+	doc, err := openapi3.NewLoader().LoadFromData(httpapi.OpenAPI)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -12,13 +12,13 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/shareledger/shareledger/commands"
-	"github.com/shareledger/shareledger/commands/auth"
+	"github.com/shareledger/shareledger/commands/httpapi"
 	"github.com/shareledger/shareledger/readapi"
 )
 
 // The OpenAPI description lists exactly the routes the service serves.
 func TestOpenAPIMatchesTheRoutes(t *testing.T) {
-	keys, err := auth.NewKeys(make([]byte, 32))
+	keys, err := httpapi.NewKeys(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestOpenAPIMatchesTheRoutes(t *testing.T) {
 		OpenAPI string                                `json:"openapi"`
 		Paths   map[string]map[string]json.RawMessage `json:"paths"`
 	}
-	if err := json.Unmarshal(readapi.OpenAPI, &spec); err != nil {
+	if err := json.Unmarshal(httpapi.OpenAPI, &spec); err != nil {
 		t.Fatalf("openapi.json: %v", err)
 	}
 	if spec.OpenAPI != "3.1.0" {
@@ -58,7 +58,7 @@ func TestOpenAPIMatchesTheRoutes(t *testing.T) {
 // Every $ref in the description points at a component it defines.
 func TestOpenAPIReferencesResolve(t *testing.T) {
 	var doc map[string]any
-	if err := json.Unmarshal(readapi.OpenAPI, &doc); err != nil {
+	if err := json.Unmarshal(httpapi.OpenAPI, &doc); err != nil {
 		t.Fatal(err)
 	}
 	var walk func(v any)

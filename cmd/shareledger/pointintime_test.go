@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/shareledger/shareledger/commands/auth"
+	"github.com/shareledger/shareledger/commands/httpapi"
 	"github.com/shareledger/shareledger/projections/notify"
 	"github.com/shareledger/shareledger/projections/relay"
 	"github.com/shareledger/shareledger/readapi"
@@ -167,7 +167,7 @@ func TestOnlineRebuildWhileServing(t *testing.T) {
 					t.Errorf("%s: rebuild %+v, want swapped into generation 1", st.Name, st.Rebuild)
 				}
 			}
-			keys, _ := auth.LoadOrCreate(cfg.SigningKeyFile)
+			keys, _ := httpapi.LoadOrCreateKeys(cfg.SigningKeyFile)
 			op, _ := keys.MintOperator(3600e9)
 			metrics := string((client{s: s, token: op}).do(http.MethodGet, "/metrics", nil).body)
 			for _, want := range []string{`shareledger_rebuild_running{projection="devices"} 0`, `shareledger_rebuild_target_position{projection="devices"} `} {

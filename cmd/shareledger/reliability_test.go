@@ -14,7 +14,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
-	"github.com/shareledger/shareledger/commands/auth"
+	"github.com/shareledger/shareledger/commands/httpapi"
 	"github.com/shareledger/shareledger/readapi"
 )
 
@@ -28,7 +28,7 @@ type describedOperation struct {
 }
 
 func describedOperations(t testing.TB) []describedOperation {
-	doc, err := openapi3.NewLoader().LoadFromData(readapi.OpenAPI)
+	doc, err := openapi3.NewLoader().LoadFromData(httpapi.OpenAPI)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestForgedTokensAreRefused(t *testing.T) {
 	s := start(t, testConfig(t, backends[0]))
 	alice, bob := s.partnered()
 	fx := specFixtures(s, alice, bob)
-	keys, err := auth.Load(s.cfg.SigningKeyFile)
+	keys, err := httpapi.LoadKeys(s.cfg.SigningKeyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,8 +76,8 @@ func TestForgedTokensAreRefused(t *testing.T) {
 	expired, _ := keys.Mint("alice@acme.test", "acme", -time.Minute)
 	operator := s.operator().token
 	now := time.Now().Unix()
-	claims := func(sub, acc, scope string) auth.Claims {
-		return auth.Claims{Subject: sub, Account: acc, Issued: now, Expires: now + 3600, Scope: scope}
+	claims := func(sub, acc, scope string) httpapi.Claims {
+		return httpapi.Claims{Subject: sub, Account: acc, Issued: now, Expires: now + 3600, Scope: scope}
 	}
 	hs := map[string]string{"alg": "HS256", "typ": "JWT"}
 	parts := strings.Split(good, ".")

@@ -21,10 +21,9 @@ import (
 
 	"github.com/shareledger/shareledger/commands"
 	accountcmd "github.com/shareledger/shareledger/commands/account"
-	"github.com/shareledger/shareledger/commands/auth"
 	devicecmd "github.com/shareledger/shareledger/commands/device"
+	"github.com/shareledger/shareledger/commands/httpapi"
 	partnershipcmd "github.com/shareledger/shareledger/commands/partnership"
-	"github.com/shareledger/shareledger/commands/problem"
 	rightscmd "github.com/shareledger/shareledger/commands/rights"
 	teamcmd "github.com/shareledger/shareledger/commands/team"
 	"github.com/shareledger/shareledger/domain"
@@ -69,7 +68,7 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
-	keys, err := auth.LoadOrCreate(cfg.SigningKeyFile)
+	keys, err := httpapi.LoadOrCreateKeys(cfg.SigningKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
@@ -184,27 +183,27 @@ func pointInTime() []replay.Tabled {
 
 // router assembles the HTTP API: health and the API description are
 // public, everything else needs a bearer token.
-func router(keys *auth.Keys, repo commands.Repo, mails *commands.MailQuota, read *readapi.API, log *slog.Logger, now func() time.Time) http.Handler {
+func router(keys *httpapi.Keys, repo commands.Repo, mails *commands.MailQuota, read *readapi.API, log *slog.Logger, now func() time.Time) http.Handler {
 	if repo.Metrics == nil {
 		repo.Metrics = commands.NewMetrics()
 	}
 	r := chi.NewRouter()
-	r.Use(chimw.Recoverer, commands.DecodedPaths)
+	r.Use(chimw.Recoverer, httpapi.DecodedPaths)
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
 	r.Get("/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(readapi.OpenAPI)
+		_, _ = w.Write(httpapi.OpenAPI)
 	})
 	r.Group(func(r chi.Router) {
-		r.Use(keys.RequireOperator(problem.Write))
+		r.Use(keys.RequireOperator(httpapi.WriteProblem))
 		read.OperatorRoutes(r)
 		read.MetricsRoute(r, repo.Metrics)
 	})
 	r.Group(func(r chi.Router) {
-		r.Use(keys.Require(problem.Write))
+		r.Use(keys.Require(httpapi.WriteProblem))
 		accountcmd.New(repo, log).Routes(r, now)
 		devicecmd.New(repo, log).Routes(r, now)
 		partnershipcmd.New(repo, log, mails).Routes(r, now)
@@ -216,11 +215,11 @@ func router(keys *auth.Keys, repo commands.Repo, mails *commands.MailQuota, read
 		read.AuditRoutes(r)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		problem.Write(w, r, &problem.RouteError{Status: http.StatusNotFound, Code: "no-such-route", Err: fmt.Errorf("no route %s; see /openapi.json", r.URL.Path)})
+		httpapi.WriteProblem(w, r, &httpapi.RouteError{Status: http.StatusNotFound, Code: "no-such-route", Err: fmt.Errorf("no route %s; see /openapi.json", r.URL.Path)})
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
-		w.Header().Set("Allow", strings.Join(commands.AllowedMethods(r, req.URL.Path), ", "))
-		problem.Write(w, req, &problem.RouteError{Status: http.StatusMethodNotAllowed, Code: "method-not-allowed", Err: fmt.Errorf("%s is not served at %s; see /openapi.json", req.Method, req.URL.Path)})
+		w.Header().Set("Allow", strings.Join(httpapi.AllowedMethods(r, req.URL.Path), ", "))
+		httpapi.WriteProblem(w, req, &httpapi.RouteError{Status: http.StatusMethodNotAllowed, Code: "method-not-allowed", Err: fmt.Errorf("%s is not served at %s; see /openapi.json", req.Method, req.URL.Path)})
 	})
 	return r
 }

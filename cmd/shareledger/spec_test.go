@@ -12,6 +12,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/shareledger/shareledger/commands/httpapi"
 	"github.com/shareledger/shareledger/projections/devices"
 	"github.com/shareledger/shareledger/readapi"
 )
@@ -29,7 +30,7 @@ func TestEveryOperationAsDescribed(t *testing.T) {
 	op := s.operator()
 	fx := specFixtures(s, alice, bob)
 
-	doc, err := openapi3.NewLoader().LoadFromData(readapi.OpenAPI)
+	doc, err := openapi3.NewLoader().LoadFromData(httpapi.OpenAPI)
 	if err != nil {
 		t.Fatal(err)
 	}

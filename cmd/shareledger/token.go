@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/shareledger/shareledger/commands/auth"
+	"github.com/shareledger/shareledger/commands/httpapi"
 	"github.com/shareledger/shareledger/domain"
 )
 
@@ -39,7 +39,7 @@ func token(args []string, stdout, stderr io.Writer) error {
 		if ttl <= 0 {
 			return errors.New("--ttl must be positive")
 		}
-		keys, err := auth.Load(keyFile)
+		keys, err := httpapi.LoadKeys(keyFile)
 		if err != nil {
 			return err
 		}
@@ -59,7 +59,7 @@ func token(args []string, stdout, stderr io.Writer) error {
 	if err := errors.Join(errU, errA, errT); err != nil {
 		return err
 	}
-	keys, err := auth.Load(keyFile)
+	keys, err := httpapi.LoadKeys(keyFile)
 	if err != nil {
 		return err
 	}

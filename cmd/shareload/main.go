@@ -26,7 +26,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/shareledger/shareledger/commands/auth"
+	"github.com/shareledger/shareledger/commands/httpapi"
 	"github.com/shareledger/shareledger/domain"
 )
 
@@ -72,7 +72,7 @@ func run(args []string, out io.Writer) error {
 	if o.workers < 1 || o.pairs < 1 || o.duration <= 0 || o.duration > time.Hour {
 		return errors.New("--workers and --pairs must be positive, --duration between 0 and 1h")
 	}
-	keys, err := auth.LoadOrCreate(o.keyFile)
+	keys, err := httpapi.LoadOrCreateKeys(o.keyFile)
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func run(args []string, out io.Writer) error {
 
 type load struct {
 	o      options
-	keys   *auth.Keys
+	keys   *httpapi.Keys
 	client *http.Client
 	mu     sync.Mutex
 	stats  map[string]*stat

@@ -11,6 +11,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/shareledger/shareledger/commands"
+	"github.com/shareledger/shareledger/commands/httpapi"
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/domain/account"
 )
@@ -121,7 +122,7 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 			Organization string `json:"organization"`
 			Name         string `json:"name"`
 		}
-		err := commands.Decode(w, r, &body)
+		err := httpapi.Decode(w, r, &body)
 		return Open{Meta: m, Organization: body.Organization, Name: body.Name}, err
 	}))
 	r.Post("/v1/users", commands.Serve(h.AddUser, now, true, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (AddUser, error) {
@@ -130,14 +131,14 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 			Name  string `json:"name"`
 			Role  string `json:"role"`
 		}
-		err := commands.Decode(w, r, &body)
+		err := httpapi.Decode(w, r, &body)
 		return AddUser{Meta: m, Email: body.Email, Name: body.Name, Role: body.Role}, err
 	}))
 	r.Post("/v1/projects", commands.Serve(h.CreateProject, now, true, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (CreateProject, error) {
 		var body struct {
 			Name string `json:"name"`
 		}
-		err := commands.Decode(w, r, &body)
+		err := httpapi.Decode(w, r, &body)
 		return CreateProject{Meta: m, Name: body.Name}, err
 	}))
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/shareledger/shareledger/commands"
+	"github.com/shareledger/shareledger/commands/httpapi"
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/domain/account"
 	"github.com/shareledger/shareledger/domain/device"
@@ -192,14 +193,14 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 			Model       string `json:"model"`
 			Credentials string `json:"credentials"`
 		}
-		err := commands.Decode(w, r, &b)
+		err := httpapi.Decode(w, r, &b)
 		return Register{Meta: m, Serial: b.Serial, Name: b.Name, Model: b.Model, Credentials: b.Credentials}, err
 	}))
 	r.Post("/v1/devices/{device}/projects", commands.Serve(h.Assign, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (Assign, error) {
 		var b struct {
 			Project string `json:"project"`
 		}
-		if err := commands.Decode(w, r, &b); err != nil {
+		if err := httpapi.Decode(w, r, &b); err != nil {
 			return Assign{}, err
 		}
 		return parseUse(r, m, b.Project)
@@ -213,7 +214,7 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 			Project string `json:"project"`
 			Design  string `json:"design"`
 		}
-		if err := commands.Decode(w, r, &b); err != nil {
+		if err := httpapi.Decode(w, r, &b); err != nil {
 			return SendDesign{}, err
 		}
 		a, err := parseUse(r, m, b.Project)
@@ -223,7 +224,7 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		var b struct {
 			Project string `json:"project"`
 		}
-		if err := commands.Decode(w, r, &b); err != nil {
+		if err := httpapi.Decode(w, r, &b); err != nil {
 			return StartBaseStation{}, err
 		}
 		a, err := parseUse(r, m, b.Project)

@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/shareledger/shareledger/commands"
+	"github.com/shareledger/shareledger/commands/httpapi"
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/domain/device"
 	"github.com/shareledger/shareledger/domain/partnership"
@@ -175,7 +176,7 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 			Notify       []string `json:"notify"`
 			Message      string   `json:"message"`
 		}
-		err := commands.Decode(w, r, &b)
+		err := httpapi.Decode(w, r, &b)
 		return Request{Meta: m, Organization: b.Organization, Type: b.Type, Notify: b.Notify, Message: b.Message}, err
 	}))
 	for path, d := range map[string]Decision{"approve": Approve, "decline": Decline, "withdraw": Withdraw, "end": End} {
@@ -187,7 +188,7 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		var b struct {
 			Devices []string `json:"devices"`
 		}
-		if err := commands.Decode(w, r, &b); err != nil {
+		if err := httpapi.Decode(w, r, &b); err != nil {
 			return Share{}, err
 		}
 		ids, err := device.ParseIDs(b.Devices)

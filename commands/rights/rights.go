@@ -14,6 +14,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/shareledger/shareledger/commands"
+	"github.com/shareledger/shareledger/commands/httpapi"
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/domain/rights"
 )
@@ -314,7 +315,7 @@ func (b rightsBody) parse() (rights.Rights, error) {
 // decodeRights reads a body of item and member rights.
 func decodeRights(w http.ResponseWriter, r *http.Request) (rights.Rights, error) {
 	var b rightsBody
-	if err := commands.Decode(w, r, &b); err != nil {
+	if err := httpapi.Decode(w, r, &b); err != nil {
 		return rights.Rights{}, err
 	}
 	return b.parse()
@@ -339,7 +340,7 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 			Name   string                `json:"name"`
 			Rights map[string]rightsBody `json:"rights"`
 		}
-		if err := commands.Decode(w, r, &b); err != nil {
+		if err := httpapi.Decode(w, r, &b); err != nil {
 			return DefineRole{}, err
 		}
 		if b.Rights == nil {
@@ -363,7 +364,7 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		var b struct {
 			Role string `json:"role"`
 		}
-		if err := commands.Decode(w, r, &b); err != nil {
+		if err := httpapi.Decode(w, r, &b); err != nil {
 			return GrantRole{}, err
 		}
 		u, err := subuser(r)
@@ -388,14 +389,14 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 			Name   string `json:"name"`
 			Public bool   `json:"public"`
 		}
-		err := commands.Decode(w, r, &b)
+		err := httpapi.Decode(w, r, &b)
 		return CreateCollection{Meta: m, Kind: b.Kind, Name: b.Name, Public: b.Public}, err
 	}))
 	r.Post("/v1/collections/{item}/private", commands.Serve(h.MakeCollectionPrivate, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (MakeCollectionPrivate, error) {
 		var b struct {
 			Confirm bool `json:"confirm"`
 		}
-		if err := commands.Decode(w, r, &b); err != nil {
+		if err := httpapi.Decode(w, r, &b); err != nil {
 			return MakeCollectionPrivate{}, err
 		}
 		id, err := item(r)
@@ -424,7 +425,7 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 			Member string `json:"member"`
 			Kind   string `json:"kind"`
 		}
-		if err := commands.Decode(w, r, &b); err != nil {
+		if err := httpapi.Decode(w, r, &b); err != nil {
 			return AddCollectionMember{}, err
 		}
 		kind, err := rights.ParseMemberKind(b.Kind)
@@ -446,7 +447,7 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 			Parent string `json:"parent"`
 			Name   string `json:"name"`
 		}
-		if err := commands.Decode(w, r, &b); err != nil {
+		if err := httpapi.Decode(w, r, &b); err != nil {
 			return AddHierarchyNode{}, err
 		}
 		if b.ID == "" {
@@ -460,7 +461,7 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		var b struct {
 			Parent string `json:"parent"`
 		}
-		if err := commands.Decode(w, r, &b); err != nil {
+		if err := httpapi.Decode(w, r, &b); err != nil {
 			return MoveHierarchyNode{}, err
 		}
 		node, errN := rights.ParseItemID("node", chi.URLParam(r, "node"))
@@ -472,7 +473,7 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 			Node string `json:"node"`
 			Kind string `json:"kind"`
 		}
-		if err := commands.Decode(w, r, &b); err != nil {
+		if err := httpapi.Decode(w, r, &b); err != nil {
 			return PlaceOnHierarchy{}, err
 		}
 		kind, err := rights.ParseMemberKind(b.Kind)

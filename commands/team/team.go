@@ -14,7 +14,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/shareledger/shareledger/commands"
-	"github.com/shareledger/shareledger/commands/problem"
+	"github.com/shareledger/shareledger/commands/httpapi"
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/domain/team"
 )
@@ -384,14 +384,14 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		var b struct {
 			Name string `json:"name"`
 		}
-		err := commands.Decode(w, r, &b)
+		err := httpapi.Decode(w, r, &b)
 		return CreateIdentity{Meta: m, Name: b.Name}, err
 	}))
 	r.Post("/v1/cloud-projects", commands.Serve(h.CreateProject, now, true, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (CreateProject, error) {
 		var b struct {
 			Name string `json:"name"`
 		}
-		err := commands.Decode(w, r, &b)
+		err := httpapi.Decode(w, r, &b)
 		return CreateProject{Meta: m, Name: b.Name}, err
 	}))
 	r.Put("/v1/cloud-projects/{project}", commands.Serve(h.RenameProject, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (RenameProject, error) {
@@ -414,7 +414,7 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 			Email string `json:"email"`
 			Role  string `json:"role"`
 		}
-		if err := commands.Decode(w, r, &b); err != nil {
+		if err := httpapi.Decode(w, r, &b); err != nil {
 			return InviteMember{}, err
 		}
 		p, errP := project(r)
@@ -432,12 +432,12 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				return InviteMembersFromCSV{}, &problem.BadRequest{Code: "csv-too-large", Err: errors.New("the file is larger than 16 MiB")}
+				return InviteMembersFromCSV{}, &httpapi.BadRequest{Code: "csv-too-large", Err: errors.New("the file is larger than 16 MiB")}
 			}
 			return InviteMembersFromCSV{}, &csvError{err: err, rows: imp.Problems}
 		}
 		if _, err := io.Copy(io.Discard, body); err != nil {
-			return InviteMembersFromCSV{}, &problem.BadRequest{Code: "invalid-csv", Err: err}
+			return InviteMembersFromCSV{}, &httpapi.BadRequest{Code: "invalid-csv", Err: err}
 		}
 		return InviteMembersFromCSV{Meta: m, Project: p, Import: imp}, nil
 	}))
@@ -445,7 +445,7 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		var b struct {
 			Role string `json:"role"`
 		}
-		if err := commands.Decode(w, r, &b); err != nil {
+		if err := httpapi.Decode(w, r, &b); err != nil {
 			return ChangeMemberRole{}, err
 		}
 		p, errP := project(r)
@@ -478,7 +478,7 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		var b struct {
 			Emails []string `json:"emails"`
 		}
-		if err := commands.Decode(w, r, &b); err != nil {
+		if err := httpapi.Decode(w, r, &b); err != nil {
 			return AssignJob{}, err
 		}
 		p, errP := project(r)
@@ -496,7 +496,7 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		var b struct {
 			To string `json:"to"`
 		}
-		if err := commands.Decode(w, r, &b); err != nil {
+		if err := httpapi.Decode(w, r, &b); err != nil {
 			return ReassignJob{}, err
 		}
 		p, errP := project(r)
@@ -526,7 +526,7 @@ func named[C ~struct {
 	var b struct {
 		Name string `json:"name"`
 	}
-	if err := commands.Decode(w, r, &b); err != nil {
+	if err := httpapi.Decode(w, r, &b); err != nil {
 		return C{}, err
 	}
 	p, err := project(r)

@@ -99,6 +99,11 @@ var (
 	ErrUserInvitesAdmin  = domain.NewError(domain.Forbidden, "cannot-invite-administrator", "Users invite with the User role; only administrators invite administrators")
 )
 
+// MayRead says who reads a project's team tab and jobs: its active members,
+// while the project exists. Someone invited before having an identity is
+// not active yet; a removed member no longer is.
+func MayRead(projectDeleted bool, s Status) bool { return !projectDeleted && s == Active }
+
 type member struct {
 	role   Role
 	status Status

@@ -228,3 +228,26 @@ func FuzzParseCSV(f *testing.F) {
 		}
 	})
 }
+
+// Only active members of a project that exists read its team and jobs.
+func TestMayRead(t *testing.T) {
+	cases := []struct {
+		name    string
+		deleted bool
+		status  team.Status
+		want    bool
+	}{
+		{"active member", false, team.Active, true},
+		{"invited, no identity yet", false, team.Invited, false},
+		{"removed", false, team.Removed, false},
+		{"active member of a deleted project", true, team.Active, false},
+		{"never on the team", false, "", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := team.MayRead(c.deleted, c.status); got != c.want {
+				t.Fatalf("MayRead(%v, %q) = %v, want %v", c.deleted, c.status, got, c.want)
+			}
+		})
+	}
+}

@@ -10,7 +10,7 @@ import (
 
 // TestTheClientIsGeneratedFromTheCurrentDescription: apiclient.gen.go is
 // what oapi-codegen (pinned in go.mod's tool directive) makes of
-// readapi/openapi.json today, so the client never drifts from the
+// commands/httpapi/openapi.json today, so the client never drifts from the
 // description.
 func TestTheClientIsGeneratedFromTheCurrentDescription(t *testing.T) {
 	dir := t.TempDir()
@@ -23,7 +23,7 @@ func TestTheClientIsGeneratedFromTheCurrentDescription(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "cfg.yaml"), cfg, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("go", "tool", "oapi-codegen", "-config", filepath.Join(dir, "cfg.yaml"), "../openapi.json")
+	cmd := exec.Command("go", "tool", "oapi-codegen", "-config", filepath.Join(dir, "cfg.yaml"), "../../commands/httpapi/openapi.json")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("oapi-codegen: %v\n%s", err, b)
 	}
@@ -36,6 +36,6 @@ func TestTheClientIsGeneratedFromTheCurrentDescription(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatal("apiclient.gen.go is not what readapi/openapi.json generates: run go generate ./readapi/apiclient/")
+		t.Fatal("apiclient.gen.go is not what commands/httpapi/openapi.json generates: run go generate ./readapi/apiclient/")
 	}
 }

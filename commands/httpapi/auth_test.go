@@ -1,4 +1,4 @@
-package auth_test
+package httpapi_test
 
 import (
 	"path/filepath"
@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shareledger/shareledger/commands/auth"
+	"github.com/shareledger/shareledger/commands/httpapi"
 	"github.com/shareledger/shareledger/domain"
 )
 
 // FuzzVerify: no forged or mangled token is accepted, and none crashes
 // the verifier; the only tokens accepted are those the key minted.
 func FuzzVerify(f *testing.F) {
-	keys, err := auth.LoadOrCreate(filepath.Join(f.TempDir(), "signing.key"))
+	keys, err := httpapi.LoadOrCreateKeys(filepath.Join(f.TempDir(), "signing.key"))
 	if err != nil {
 		f.Fatal(err)
 	}

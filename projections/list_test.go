@@ -1,4 +1,4 @@
-package readapi
+package projections_test
 
 import (
 	"context"
@@ -55,27 +55,28 @@ func TestFilteredPagesChainThroughEveryMatch(t *testing.T) {
 				if pages > 200 {
 					t.Fatal("cursors do not end")
 				}
-				var page Page[int]
+				var items []int
+				var next string
 				err := store.View(ctx, func(r projections.Reader) error {
 					p := projections.Page{Prefix: "acc/", Limit: c.limit}
 					if after != "" {
 						p.After = "acc/" + after
 					}
 					var err error
-					page, err = list(ctx, r, "t", p, func(n *int) bool { return c.keep(*n) })
+					items, next, err = projections.List(ctx, r, "t", p, func(n *int) bool { return c.keep(*n) })
 					return err
 				})
 				if err != nil {
 					t.Fatal(err)
 				}
-				if len(page.Items) > c.limit || (page.Next != "" && len(page.Items) != c.limit) {
-					t.Fatalf("page of %d items with next %q (limit %d)", len(page.Items), page.Next, c.limit)
+				if len(items) > c.limit || (next != "" && len(items) != c.limit) {
+					t.Fatalf("page of %d items with next %q (limit %d)", len(items), next, c.limit)
 				}
-				got = append(got, page.Items...)
-				if page.Next == "" {
+				got = append(got, items...)
+				if next == "" {
 					break
 				}
-				after = page.Next
+				after = next
 			}
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Fatalf("pages gave %v, want %v", got, want)

@@ -1,4 +1,4 @@
-package readapi
+package httpapi
 
 import _ "embed"
 

@@ -1,7 +1,7 @@
-// Package auth issues and checks the bearer tokens that identify a caller:
-// compact JWS tokens (HS256) naming a user and the account they act for,
-// with an expiry.
-package auth
+package httpapi
+
+// The bearer tokens that identify a caller: compact JWS tokens (HS256)
+// naming a user and the account they act for, with an expiry.
 
 import (
 	"context"
@@ -45,18 +45,18 @@ func NewKeys(secret []byte) (*Keys, error) {
 	return &Keys{secret: secret, now: time.Now}, nil
 }
 
-// Load reads the signing key the service created; it refuses when there is
+// LoadKeys reads the signing key the service created; it refuses when there is
 // none, for a token signed with a new key would be refused by the service.
-func Load(path string) (*Keys, error) {
+func LoadKeys(path string) (*Keys, error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("no signing key at %s: start the service once with this data folder (shareledger serve --data %s), or name the service's key with --signing-key-file", path, filepath.Dir(path))
 	}
-	return LoadOrCreate(path)
+	return LoadOrCreateKeys(path)
 }
 
-// LoadOrCreate reads the signing key at path, creating a random one on first
+// LoadOrCreateKeys reads the signing key at path, creating a random one on first
 // use (the embedded default keeps it in the data folder).
-func LoadOrCreate(path string) (*Keys, error) {
+func LoadOrCreateKeys(path string) (*Keys, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		b = make([]byte, 32)
@@ -68,7 +68,7 @@ func LoadOrCreate(path string) (*Keys, error) {
 		}
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if errors.Is(err, os.ErrExist) {
-			return LoadOrCreate(path) // another process created it first
+			return LoadOrCreateKeys(path) // another process created it first
 		}
 		if err != nil {
 			return nil, err

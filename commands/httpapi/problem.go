@@ -1,7 +1,8 @@
-// Package problem writes errors as RFC 9457 problem details
-// (application/problem+json) with a stable machine-readable code, mapping
-// every error kind to its status in this one place.
-package problem
+package httpapi
+
+// Errors are written as RFC 9457 problem details (application/problem+json)
+// with a stable machine-readable code; every error kind is mapped to its
+// status in this one place.
 
 import (
 	"context"
@@ -12,13 +13,12 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/shareledger/shareledger/commands/auth"
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/eventstore"
 )
 
-// Details is a problem document.
-type Details struct {
+// Problem is a problem document.
+type Problem struct {
 	Type     string `json:"type"`
 	Title    string `json:"title"`
 	Status   int    `json:"status"`
@@ -73,8 +73,8 @@ type RouteError struct {
 func (e *RouteError) Error() string { return e.Err.Error() }
 func (e *RouteError) Unwrap() error { return e.Err }
 
-// Of turns an error into problem details.
-func Of(err error) Details {
+// ProblemOf turns an error into problem details.
+func ProblemOf(err error) Problem {
 	var de *domain.Error
 	var br *BadRequest
 	var re *RouteError
@@ -101,7 +101,7 @@ func Of(err error) Details {
 		return details(status, de.Code, de.Message)
 	case errors.As(err, &br):
 		return details(http.StatusBadRequest, br.Code, br.Err.Error())
-	case errors.Is(err, auth.ErrUnauthenticated):
+	case errors.Is(err, ErrUnauthenticated):
 		return details(http.StatusUnauthorized, "unauthenticated", err.Error())
 	case errors.Is(err, eventstore.ErrWrongExpectedVersion):
 		return details(http.StatusConflict, "concurrency-conflict", "the data changed while the command ran, several times in a row; send it again")
@@ -116,13 +116,13 @@ func Of(err error) Details {
 	return details(http.StatusInternalServerError, "internal", "an internal error occurred; it has been logged")
 }
 
-func details(status int, code, detail string) Details {
-	return Details{Type: "urn:shareledger:problem:" + code, Title: http.StatusText(status), Status: status, Detail: detail, Code: code}
+func details(status int, code, detail string) Problem {
+	return Problem{Type: "urn:shareledger:problem:" + code, Title: http.StatusText(status), Status: status, Detail: detail, Code: code}
 }
 
-// Write answers a request with err's problem details.
-func Write(w http.ResponseWriter, r *http.Request, err error) {
-	d := Of(err)
+// WriteProblem answers a request with err's problem details.
+func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
+	d := ProblemOf(err)
 	var rows WithRows
 	if errors.As(err, &rows) {
 		d.Rows = rows.ProblemRows()

@@ -1,0 +1,140 @@
+package rights
+
+import (
+	"context"
+	"slices"
+
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/domain/rights"
+	"github.com/shareledger/shareledger/projections"
+)
+
+// Query reads the rights tables: how the read side asks this projection,
+// so that its tables and keys stay its own. What the rows mean (who may see
+// what) is for domain/rights to say, over the View.
+type Query struct{ R projections.Reader }
+
+// Account is the account's rights tables as domain/rights reads them
+// (rights.Account), over the query's snapshot.
+func (q Query) Account(ctx context.Context, acc domain.AccountID) *View {
+	return &View{ctx: ctx, r: q.R, acc: string(acc)}
+}
+
+// Items is a page of the account's items (after the cursor in page.After),
+// those keep accepts, and the cursor of the next page.
+func (q Query) Items(ctx context.Context, acc domain.AccountID, page projections.Page, keep func(*Item) bool) ([]Item, string, error) {
+	return projections.List(ctx, q.R, Items, projections.Within(Key(string(acc))+"/", page), keep)
+}
+
+// Users is a page of the account's subusers.
+func (q Query) Users(ctx context.Context, acc domain.AccountID, page projections.Page, keep func(*User) bool) ([]User, string, error) {
+	return projections.List(ctx, q.R, Users, projections.Within(Key(string(acc))+"/", page), keep)
+}
+
+// Members is a page of the vehicles, drivers, markers and placed users the
+// account knows of.
+func (q Query) Members(ctx context.Context, acc domain.AccountID, page projections.Page, keep func(*Member) bool) ([]Member, string, error) {
+	return projections.List(ctx, q.R, Known, projections.Within(Key(string(acc))+"/", page), keep)
+}
+
+// Member is one vehicle, driver, marker or placed user, if the account
+// knows of it.
+func (q Query) Member(ctx context.Context, acc domain.AccountID, id rights.MemberID) (Member, bool, error) {
+	var m Member
+	found, err := q.R.Get(ctx, Known, Key(string(acc), string(id)), &m)
+	return m, found, err
+}
+
+// MembersOf lists the members of a collection, in key order.
+func (q Query) MembersOf(ctx context.Context, acc domain.AccountID, item rights.ItemID) ([]rights.MemberID, error) {
+	prefix := Key(string(acc), string(item)) + "/"
+	var out []rights.MemberID
+	err := q.R.Scan(ctx, Members, projections.Page{Prefix: prefix}, func(k string, doc []byte) error {
+		id, err := projections.SetMember(k, prefix, doc)
+		out = append(out, rights.MemberID(id))
+		return err
+	})
+	return out, err
+}
+
+// View is an account's rights tables as rights.Account. That interface
+// has no errors (the evaluation is pure); the first error a read meets is
+// kept, and Err reports it after the evaluation. It holds the request's
+// context because the interface's methods take none: a View lives for one
+// request.
+type View struct {
+	ctx context.Context
+	r   projections.Reader
+	acc string
+	err error
+}
+
+// Err is the first error a read met, if any.
+func (v *View) Err() error { return v.err }
+
+func (v *View) get(table, key string, out any) bool {
+	found, err := v.r.Get(v.ctx, table, key, out)
+	if err != nil && v.err == nil {
+		v.err = err
+	}
+	return found
+}
+
+// Subuser implements rights.Account.
+func (v *View) Subuser(id domain.UserID) (rights.Subuser, bool) {
+	var u User
+	ok := v.get(Users, Key(v.acc, string(id)), &u)
+	return u.Subuser, ok
+}
+
+// RoleRights implements rights.Account.
+func (v *View) RoleRights(role string, k rights.Kind) rights.Rights {
+	var r map[rights.Kind]rights.Rights
+	v.get(Roles, Key(v.acc, role), &r)
+	return r[k]
+}
+
+// Item implements rights.Account.
+func (v *View) Item(id rights.ItemID) (rights.Item, bool) {
+	var it Item
+	ok := v.get(Items, Key(v.acc, string(id)), &it)
+	return it.Item, ok
+}
+
+// Share implements rights.Account.
+func (v *View) Share(item rights.ItemID, u domain.UserID) (rights.Rights, bool) {
+	var r rights.Rights
+	ok := v.get(Shares, Key(v.acc, string(item), string(u)), &r)
+	return r, ok
+}
+
+// CollectionsOf implements rights.Account.
+func (v *View) CollectionsOf(m rights.MemberID) []rights.ItemID {
+	prefix := Key(v.acc, string(m)) + "/"
+	var out []rights.ItemID
+	err := v.r.Scan(v.ctx, In, projections.Page{Prefix: prefix}, func(k string, doc []byte) error {
+		id, err := projections.SetMember(k, prefix, doc)
+		out = append(out, rights.ItemID(id))
+		return err
+	})
+	if err != nil && v.err == nil {
+		v.err = err
+	}
+	return slices.Clip(out)
+}
+
+// Placement implements rights.Account.
+func (v *View) Placement(m rights.MemberID) rights.ItemID {
+	var n rights.ItemID
+	v.get(Placed, Key(v.acc, string(m)), &n)
+	return n
+}
+
+// Parent implements rights.Account.
+func (v *View) Parent(n rights.ItemID) rights.ItemID {
+	var p rights.ItemID
+	v.get(Parents, Key(v.acc, string(n)), &p)
+	return p
+}
+
+var _ rights.Account = (*View)(nil)
