@@ -63,7 +63,7 @@ func BenchmarkReplay(b *testing.B) {
 					_ = r.Scan(ctx, table, projections.Page{}, func(string, []byte) error { c++; return nil })
 					return c
 				}
-				snapDocs = count(replay.SnapshotDocsTable)
+				snapDocs = count(replay.VersionsTable)
 				live, err := projections.LiveTables(ctx, r)
 				for _, t := range tablesOf(pit) {
 					liveDocs += count(live[t])
@@ -79,7 +79,7 @@ func BenchmarkReplay(b *testing.B) {
 			moment := func() replay.Moment {
 				return replay.Moment{Time: start.Add(time.Duration(rng.Int64N(int64(end.Sub(start)))))}
 			}
-			warm := &replay.History{Events: es, Store: store, Registry: catalog.New(), Projections: pit, CacheBytes: 1 << 30}
+			warm := &replay.History{Events: es, Store: store, Registry: catalog.New(), Projections: pit}
 			for _, c := range []struct {
 				name    string
 				history func() *replay.History

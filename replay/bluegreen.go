@@ -153,29 +153,29 @@ func newShadow(p Tabled, gen int) *shadow {
 func (s *shadow) Name() string { return s.Tabled.Name() + "~" + strconv.Itoa(s.gen) }
 
 func (s *shadow) Apply(ctx context.Context, tx projections.Tx, e projections.Envelope) error {
-	return s.Tabled.Apply(ctx, noting{Tx: projections.Renamed(tx, s.names), changed: s.changed}, e)
+	return s.Tabled.Apply(ctx, noting{Tx: projections.Renamed(tx, s.names), note: s.note}, e)
+}
+
+func (s *shadow) note(table, key string) {
+	if s.changed[table] == nil {
+		s.changed[table] = map[string]bool{}
+	}
+	s.changed[table][key] = true
 }
 
 // plan is what the shadow's next snapshot holds: the changes since its
-// last, or everything every maxDepth snapshots.
+// last, or everything for its first.
 func (s *shadow) plan() plan {
-	if s.last == nil || s.last.Depth+1 >= maxDepth {
+	if s.last == nil {
 		return plan{}
 	}
 	return plan{base: s.last, changed: s.changed}
 }
 
-// noting is a transaction that notes the documents it changes.
+// noting is a transaction that tells note of every document it changes.
 type noting struct {
 	projections.Tx
-	changed map[string]map[string]bool
-}
-
-func (n noting) note(table, key string) {
-	if n.changed[table] == nil {
-		n.changed[table] = map[string]bool{}
-	}
-	n.changed[table][key] = true
+	note func(table, key string)
 }
 
 func (n noting) Put(ctx context.Context, table, key string, v any) error {
@@ -331,8 +331,10 @@ func (rb Rebuilder) catchUp(ctx context.Context, jobs []*job, until eventstore.P
 					rb.fail(ctx, j, err)
 					continue
 				}
-				j.sh.last, j.sh.changed, j.since = &snap, map[string]map[string]bool{}, 0
-				j.state.Snapshots++
+				if !snap.Position.IsZero() {
+					j.sh.last, j.sh.changed, j.since = &snap, map[string]map[string]bool{}, 0
+					j.state.Snapshots++
+				}
 			}
 			if save {
 				j.state.Updated = time.Now().UTC()

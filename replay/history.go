@@ -1,7 +1,6 @@
 package replay
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -43,21 +42,17 @@ type Then struct {
 	Replayed int
 }
 
-// History answers read-model questions as of a past moment: it loads,
-// for each projection, the newest snapshot at or before the moment and
-// replays the events between it and the moment. Loaded snapshots are kept
-// in memory (up to CacheBytes) for the next question.
+// History answers read-model questions as of a past moment: for each
+// projection it finds the newest snapshot at or before the moment, lays an
+// in-memory store over the snapshots' versions (read by key, as the answer
+// needs them, never loaded whole) and replays the events between the
+// snapshots and the moment into it. What a question costs is the events it
+// replays and the documents it reads, not the size of the models.
 type History struct {
 	Events      eventstore.Store
 	Store       projections.Store // the raw store
 	Registry    *domain.Registry
 	Projections []Tabled
-	CacheBytes  int // default 256 MiB
-
-	mu     sync.Mutex
-	layers map[string]*memory.Layer
-	order  []string // least recently used first
-	bytes  int
 }
 
 // At builds the read models as they stood at m.
@@ -71,7 +66,7 @@ func (h *History) At(ctx context.Context, m Moment) (Then, error) {
 			}
 			chosen[i] = Snapshot{Projection: p.Name(), Generation: g.Number}
 			for _, s := range all {
-				if m.includesSnapshot(s) {
+				if s.Format == VersionedFormat && m.includesSnapshot(s) {
 					chosen[i] = s
 				}
 			}
@@ -81,42 +76,47 @@ func (h *History) At(ctx context.Context, m Moment) (Then, error) {
 	if err != nil {
 		return Then{}, err
 	}
-	var layers []*memory.Layer
+	base := &past{store: h.Store, tables: map[string]versions{}, checkpoints: map[string]eventstore.Position{}}
 	then := Then{}
 	from := chosen[0].Position
-	for _, s := range chosen {
+	for i, s := range chosen {
 		if s.Position.Less(from) {
 			from = s.Position
 		}
 		if s.Position.IsZero() {
 			continue
 		}
-		l, err := h.layer(ctx, s)
-		if err != nil {
-			return Then{}, err
+		for _, t := range h.Projections[i].Tables() {
+			base.tables[t] = versionsAt(s.Projection, s.Generation, t, s.Position)
 		}
-		layers = append(layers, l)
+		base.checkpoints[s.Projection] = s.Position
 		if then.Position.Less(s.Position) {
 			then.Position, then.Time = s.Position, s.Time
 		}
 	}
-	store := memory.New(memory.Merge(layers...))
+	store := memory.New(base)
 	ps := make([]projections.Projection, len(h.Projections))
 	for i, p := range h.Projections {
 		ps[i] = p
 	}
-	err = pages(ctx, h.Events, from, 1000, m.includes, func(recs []eventstore.Record) error {
-		decoded := projections.DecodeBatch(h.Registry, recs) // once, for every projection
-		for _, p := range ps {
-			if _, err := projections.ApplyDecoded(ctx, store, p, decoded); err != nil {
-				return err
+	// The replay reads the snapshots through one read transaction; the
+	// answer's own reads, after it, each take one.
+	err = h.Store.View(ctx, func(r projections.Reader) error {
+		base.r = r
+		defer func() { base.r = nil }()
+		return pages(ctx, h.Events, from, 1000, m.includes, func(recs []eventstore.Record) error {
+			decoded := projections.DecodeBatch(h.Registry, recs) // once, for every projection
+			for _, p := range ps {
+				if _, err := projections.ApplyDecoded(ctx, store, p, decoded); err != nil {
+					return err
+				}
 			}
-		}
-		then.Replayed += len(recs)
-		if last := recs[len(recs)-1]; then.Position.Less(last.Position) {
-			then.Position, then.Time = last.Position, last.Meta.Time
-		}
-		return nil
+			then.Replayed += len(recs)
+			if last := recs[len(recs)-1]; then.Position.Less(last.Position) {
+				then.Position, then.Time = last.Position, last.Meta.Time
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return Then{}, err
@@ -125,94 +125,44 @@ func (h *History) At(ctx context.Context, m Moment) (Then, error) {
 	return then, nil
 }
 
-// layer loads a snapshot's documents, over those of the snapshot it holds
-// the changes since, or takes them from the cache.
-func (h *History) layer(ctx context.Context, s Snapshot) (*memory.Layer, error) {
-	key := s.key()
-	h.mu.Lock()
-	if l, ok := h.layers[key]; ok {
-		h.touch(key)
-		h.mu.Unlock()
-		return l, nil
-	}
-	h.mu.Unlock()
-	var parent *memory.Layer
-	if s.Base != "" {
-		var base Snapshot
-		err := h.Store.View(ctx, func(r projections.Reader) error {
-			found, err := r.Get(ctx, SnapshotsTable, s.Base, &base)
-			if err == nil && !found {
-				err = fmt.Errorf("snapshot %s: its base %s is gone", key, s.Base)
-			}
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		if parent, err = h.layer(ctx, base); err != nil {
-			return nil, err
-		}
-	}
-	docs := map[string]map[string][]byte{}
-	prefix := key + "/"
-	err := h.Store.View(ctx, func(r projections.Reader) error {
-		return r.Scan(ctx, SnapshotDocsTable, projections.Page{Prefix: prefix}, func(k string, d []byte) error {
-			table, key, ok := splitDocKey(k[len(prefix):])
-			if !ok {
-				return fmt.Errorf("snapshot %s: malformed key %q", s.key(), k)
-			}
-			if docs[table] == nil {
-				docs[table] = map[string][]byte{}
-			}
-			if bytes.Equal(d, deleted) {
-				docs[table][key] = nil
-			} else {
-				docs[table][key] = append([]byte(nil), d...)
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, err
-	}
-	cps := map[string]eventstore.Position{s.Projection: s.Position}
-	var l *memory.Layer
-	if parent != nil {
-		l = parent.With(docs, cps)
-	} else {
-		l = memory.NewLayer(docs, cps)
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.layers == nil {
-		h.layers = map[string]*memory.Layer{}
-	}
-	if _, ok := h.layers[key]; !ok {
-		h.layers[key] = l
-		h.order = append(h.order, key)
-		h.bytes += l.Bytes()
-	}
-	limit := h.CacheBytes
-	if limit <= 0 {
-		limit = 256 << 20
-	}
-	for h.bytes > limit && len(h.order) > 1 {
-		old := h.order[0]
-		h.order = h.order[1:]
-		h.bytes -= h.layers[old].Bytes()
-		delete(h.layers, old)
-	}
-	return l, nil
+// past is the snapshots' documents as they stood at the chosen snapshots
+// (memory.Base), read from the store that holds them, one look-up each.
+type past struct {
+	store       projections.Store
+	tables      map[string]versions
+	checkpoints map[string]eventstore.Position
+	r           projections.Reader // while At replays: its read transaction
 }
 
-func (h *History) touch(key string) {
-	for i, k := range h.order {
-		if k == key {
-			h.order = append(append(h.order[:i:i], h.order[i+1:]...), key)
-			return
-		}
+// view runs fn in the replay's read transaction, or in one of its own.
+func (p *past) view(ctx context.Context, fn func(projections.Reader) error) error {
+	if p.r != nil {
+		return fn(p.r)
 	}
+	return p.store.View(ctx, fn)
 }
+
+func (p *past) Doc(ctx context.Context, table, key string) (doc []byte, found bool, err error) {
+	v, ok := p.tables[table]
+	if !ok {
+		return nil, false, nil
+	}
+	err = p.view(ctx, func(r projections.Reader) error {
+		doc, found, err = v.doc(ctx, r, key)
+		return err
+	})
+	return doc, found, err
+}
+
+func (p *past) Each(ctx context.Context, table, prefix, after string, fn func(key string, doc []byte) error) error {
+	v, ok := p.tables[table]
+	if !ok {
+		return nil
+	}
+	return p.view(ctx, func(r projections.Reader) error { return v.each(ctx, r, prefix, after, fn) })
+}
+
+func (p *past) Checkpoint(consumer string) eventstore.Position { return p.checkpoints[consumer] }
 
 // Covers says whether the history holds every projection named.
 func (h *History) Covers(names []string) bool {
@@ -247,15 +197,17 @@ func (h *History) Snapshots(ctx context.Context) ([]Snapshot, error) {
 
 // Snapshotter takes a snapshot of each live projection whenever it has
 // applied Every events since the last one. It runs beside the
-// projections, on the instance that runs them.
+// projections, on the instance that runs them. A snapshot writes the
+// documents the projection noted as changed (Note) since the last one;
+// without trustworthy notes (a projection not run through Note, the first
+// snapshot after a start) it compares every document with the last
+// snapshot's versions, which costs a read of the model and of its
+// versions.
 type Snapshotter struct {
 	Events      eventstore.Store
 	Store       projections.Store // the raw store
 	Projections []Tabled
 	Every       int
-	// History, if set, loads the last snapshot so that the next holds only
-	// the documents that changed since (nil: every snapshot is full).
-	History *History
 	// Tick is how often it looks (default one second).
 	Tick time.Duration
 	// Taken, if set, hears of every snapshot, and Failed of every
@@ -264,6 +216,109 @@ type Snapshotter struct {
 	Failed func(error)
 
 	cursors map[string]*cursor
+
+	mu sync.Mutex
+	// noted holds, per projection that runs through Note, the documents
+	// it changed (table → key → the position of the latest change);
+	// trusted says which projections' notes hold every change since their
+	// last snapshot, so that the next one can write just those.
+	noted   map[string]map[string]map[string]eventstore.Position
+	noting  map[string]bool
+	trusted map[string]bool
+}
+
+// Note is p as it runs live, telling the snapshotter which documents it
+// changes, so that a snapshot writes those instead of comparing every
+// document with the snapshot before. Wrap the live projections the
+// snapshotter snapshots (not those a rebuild runs, which keep their own
+// notes). Until a snapshot has been taken since the process started (or
+// since a rebuild swapped a projection's generation), the snapshotter
+// compares: changes made before the notes began are not in them.
+func (s *Snapshotter) Note(p Tabled) Tabled {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.noting == nil {
+		s.noting = map[string]bool{}
+	}
+	s.noting[p.Name()] = true
+	return noted{Tabled: p, s: s}
+}
+
+type noted struct {
+	Tabled
+	s *Snapshotter
+}
+
+func (n noted) Apply(ctx context.Context, tx projections.Tx, e projections.Envelope) error {
+	note := func(table, key string) { n.s.note(n.Name(), table, key, e.Record.Position) }
+	return n.Tabled.Apply(ctx, noting{Tx: tx, note: note}, e)
+}
+
+// note records that a live projection changed a document at a position. A
+// change noted in a transaction that then fails costs only a version
+// written twice.
+func (s *Snapshotter) note(projection, table, key string, at eventstore.Position) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.noted == nil {
+		s.noted = map[string]map[string]map[string]eventstore.Position{}
+	}
+	byTable := s.noted[projection]
+	if byTable == nil {
+		byTable = map[string]map[string]eventstore.Position{}
+		s.noted[projection] = byTable
+	}
+	if byTable[table] == nil {
+		byTable[table] = map[string]eventstore.Position{}
+	}
+	byTable[table][key] = at
+}
+
+// changedSince is a copy of what a projection's notes hold, if they are to
+// be trusted.
+func (s *Snapshotter) changedSince(projection string) (map[string]map[string]bool, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.noting[projection] || !s.trusted[projection] {
+		return nil, false
+	}
+	out := map[string]map[string]bool{}
+	for t, keys := range s.noted[projection] {
+		out[t] = make(map[string]bool, len(keys))
+		for k := range keys {
+			out[t][k] = true
+		}
+	}
+	return out, true
+}
+
+// taken forgets the notes a snapshot at pos covered: those it wrote
+// (covered; nil when it compared instead, and covered every change up to
+// pos) of changes at or before pos. Notes of later changes, and notes
+// taken after the snapshot chose what to write, stay for the next one.
+// From now on the notes are trusted: every change after pos is either
+// noted or still to come.
+func (s *Snapshotter) taken(projection string, pos eventstore.Position, covered map[string]map[string]bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for t, keys := range s.noted[projection] {
+		for k, at := range keys {
+			if !pos.Less(at) && (covered == nil || covered[t][k]) {
+				delete(keys, k)
+			}
+		}
+	}
+	if s.trusted == nil {
+		s.trusted = map[string]bool{}
+	}
+	s.trusted[projection] = true
+}
+
+// distrust makes the next snapshot of a projection compare.
+func (s *Snapshotter) distrust(projection string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.trusted, projection)
 }
 
 // cursor is how far the snapshotter has counted a projection's events.
@@ -274,8 +329,13 @@ type cursor struct {
 	count int
 }
 
-// Run takes snapshots until ctx ends.
+// Run takes snapshots until ctx ends. Its first snapshot of each
+// projection compares: while it did not run (another instance held the
+// projections), changes went unnoted here.
 func (s *Snapshotter) Run(ctx context.Context) {
+	s.mu.Lock()
+	s.trusted = nil
+	s.mu.Unlock()
 	tick := s.Tick
 	if tick <= 0 {
 		tick = time.Second
@@ -327,6 +387,7 @@ func (s *Snapshotter) one(ctx context.Context, p Tabled) error {
 	}
 	c := s.cursors[p.Name()]
 	if c == nil || c.gen != g.Number {
+		s.distrust(p.Name())
 		c = &cursor{gen: g.Number}
 		if len(last) > 0 {
 			c.at, c.time = last[len(last)-1].Position, last[len(last)-1].Time
@@ -337,9 +398,10 @@ func (s *Snapshotter) one(ctx context.Context, p Tabled) error {
 		return err
 	}
 	var pl plan
-	if n := len(last); n > 0 && last[n-1].Depth+1 < maxDepth && s.History != nil {
-		if prev, err := s.History.layer(ctx, last[n-1]); err == nil {
-			pl = plan{base: &last[n-1], prev: prev}
+	if n := len(last); n > 0 && last[n-1].Format == VersionedFormat {
+		pl = plan{base: &last[n-1], compare: true}
+		if changed, ok := s.changedSince(p.Name()); ok {
+			pl = plan{base: &last[n-1], changed: changed}
 		}
 	}
 	snap, err := takeSnapshot(ctx, s.Store, p, g.Number, p.Name(), pl, func(pos eventstore.Position) (time.Time, error) {
@@ -349,6 +411,7 @@ func (s *Snapshotter) one(ctx context.Context, p Tabled) error {
 	if err != nil || snap.Position.IsZero() {
 		return err
 	}
+	s.taken(p.Name(), snap.Position, pl.changed)
 	c.count = 0
 	if s.Taken != nil {
 		s.Taken(snap)

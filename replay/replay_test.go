@@ -157,7 +157,7 @@ func TestPointInTimeEqualsTheLiveStateThen(t *testing.T) {
 			tables := tablesOf(ps)
 			start := g.Start
 			h := &replay.History{Events: es, Store: raw, Registry: catalog.New(), Projections: ps}
-			snaps := &replay.Snapshotter{Events: es, Store: raw, Projections: ps, Every: 100, History: h}
+			snaps := &replay.Snapshotter{Events: es, Store: raw, Projections: ps, Every: 100}
 			type moment struct {
 				pos   eventstore.Position
 				time  time.Time

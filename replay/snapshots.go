@@ -6,20 +6,39 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/shareledger/shareledger/eventstore"
 	"github.com/shareledger/shareledger/projections"
-	"github.com/shareledger/shareledger/projections/memory"
 )
 
 // Snapshots of projection state live in the read-model store beside the
-// models: a list of what was taken, and the documents of each.
+// models: a list of what was taken, and the versions of the documents.
+//
+// A projection's first snapshot in a generation holds every document; each
+// later one holds only the documents that changed since the one before (a
+// deleted document as a tombstone). The versions are keyed by document
+// and then by position, newest first, so that the document as it stood at
+// any snapshot is one ordered look-up, however many snapshots came before:
+// a point-in-time answer reads the documents it needs, by key, and never
+// loads a whole snapshot, and the snapshots together hold each version of
+// a document once instead of a full copy every so often.
 const (
-	SnapshotsTable    = "_snapshots"     // projection/generation/position -> Snapshot
-	SnapshotDocsTable = "_snapshot_docs" // projection/generation/position/table/key -> document
+	SnapshotsTable = "_snapshots"         // projection/generation/position -> Snapshot
+	VersionsTable  = "_snapshot_versions" // projection/generation/table/key 0x01 ^position. -> document, or null when deleted
+	// SnapshotDocsTable held the documents of snapshots of the first
+	// format (every document of a full snapshot, a full one every 16);
+	// they are no longer read, and are dropped with their generation.
+	SnapshotDocsTable = "_snapshot_docs"
 )
+
+// VersionedFormat marks the snapshots whose documents are in VersionsTable.
+// Snapshots of the first format (zero) are ignored: the next snapshot of
+// the projection is a full one.
+const VersionedFormat = 2
 
 // Snapshot says what one snapshot holds: a projection's tables in one
 // generation, as they stood at Position, whose event was recorded at Time.
@@ -28,30 +47,27 @@ type Snapshot struct {
 	Generation int                 `json:"generation"`
 	Position   eventstore.Position `json:"position"`
 	Time       time.Time           `json:"time"`
-	Documents  int                 `json:"documents"`
-	Taken      time.Time           `json:"taken"`
+	// Documents counts the versions the snapshot wrote.
+	Documents int       `json:"documents"`
+	Taken     time.Time `json:"taken"`
 	// Base is the key of the snapshot this one holds the changes since
-	// (empty: it holds every document); Depth counts the changes on top
-	// of a full snapshot.
-	Base  string `json:"base,omitempty"`
-	Depth int    `json:"depth"`
+	// (empty: it holds every document); Depth counts the snapshots of
+	// changes since the full one.
+	Base   string `json:"base,omitempty"`
+	Depth  int    `json:"depth"`
+	Format int    `json:"format,omitempty"`
 }
 
-// maxDepth bounds a chain of change snapshots: every so many, a full one,
-// so that loading a snapshot reads one full one and at most this many
-// changes.
-const maxDepth = 16
-
-// deleted marks a document a change snapshot deletes.
+// deleted marks a document a snapshot deletes.
 var deleted = json.RawMessage("null")
 
-// plan says what a snapshot holds: everything (zero plan), the documents
+// plan says what a snapshot holds: everything (no base), the documents
 // changed since base (changed, as a rebuild knows them), or the documents
-// that differ from base's (prev, as the live snapshotter finds them).
+// that differ from base's (compare, as the live snapshotter finds them).
 type plan struct {
 	base    *Snapshot
 	changed map[string]map[string]bool
-	prev    *memory.Layer
+	compare bool
 }
 
 func (s Snapshot) key() string {
@@ -69,13 +85,96 @@ func generationOf(ctx context.Context, r projections.Reader, name string) (proje
 	return g, err
 }
 
+// Keys of VersionsTable. A document's key is escaped so that it never holds
+// the separator 0x01 (0x01 and 0x02 become 0x02 0x01 and 0x02 0x02, which
+// keeps the keys' order); the position after it is inverted, so that the
+// newest version comes first, in fixed-width hex, and ends in '.', so that
+// "after the key and position p" finds the first version at or before p.
+var (
+	escapeKey   = strings.NewReplacer("\x02", "\x02\x02", "\x01", "\x02\x01")
+	unescapeKey = strings.NewReplacer("\x02\x02", "\x02", "\x02\x01", "\x01")
+)
+
+const versionSuffix = 1 + 32 + 1 // 0x01, the inverted position, '.'
+
+func versionsPrefix(projection string, generation int, table string) string {
+	return snapshotPrefix(projection, generation) + table + "/"
+}
+
+func invertedPosition(p eventstore.Position) string {
+	return fmt.Sprintf("%016x%016x", ^p.Commit, ^p.Prepare)
+}
+
+func versionKey(tablePrefix, key string, at eventstore.Position) string {
+	return tablePrefix + escapeKey.Replace(key) + "\x01" + invertedPosition(at) + "."
+}
+
+// versions reads one table of a projection's snapshots as it stood at a
+// snapshot's position.
+type versions struct {
+	prefix string // versionsPrefix
+	at     eventstore.Position
+	inv    string // invertedPosition(at)
+}
+
+func versionsAt(projection string, generation int, table string, at eventstore.Position) versions {
+	return versions{prefix: versionsPrefix(projection, generation, table), at: at, inv: invertedPosition(at)}
+}
+
+// doc is the document at key as it stood: the first version at or before
+// the position, one ordered look-up.
+func (v versions) doc(ctx context.Context, r projections.Reader, key string) ([]byte, bool, error) {
+	head := v.prefix + escapeKey.Replace(key) + "\x01"
+	var out []byte
+	err := r.Scan(ctx, VersionsTable, projections.Page{Prefix: head, After: head + v.inv, Limit: 1}, func(_ string, d []byte) error {
+		out = append([]byte(nil), d...)
+		return nil
+	})
+	if err != nil || out == nil || bytes.Equal(out, deleted) {
+		return nil, false, err
+	}
+	return out, true, nil
+}
+
+// each calls fn with the documents whose keys start with prefix and sort
+// after after, as they stood, in key order. It reads every version of
+// those documents, newest first, and skips those after the position.
+func (v versions) each(ctx context.Context, r projections.Reader, prefix, after string, fn func(key string, doc []byte) error) error {
+	page := projections.Page{Prefix: v.prefix + escapeKey.Replace(prefix)}
+	if after != "" {
+		page.After = v.prefix + escapeKey.Replace(after) + "\x01g" // past every version of after
+	}
+	var done string
+	started := false
+	return r.Scan(ctx, VersionsTable, page, func(k string, d []byte) error {
+		body := k[len(v.prefix):]
+		if len(body) < versionSuffix || body[len(body)-versionSuffix] != 0x01 {
+			return fmt.Errorf("snapshot versions: malformed key %q", k)
+		}
+		key := unescapeKey.Replace(body[:len(body)-versionSuffix])
+		if started && key == done {
+			return nil // an older version of a document already answered
+		}
+		if body[len(body)-versionSuffix+1:len(body)-1] < v.inv {
+			return nil // a version after the position
+		}
+		done, started = key, true
+		if bytes.Equal(d, deleted) {
+			return nil
+		}
+		return fn(key, d)
+	})
+}
+
 // takeSnapshot copies p's tables of generation gen, as consumer's
-// checkpoint had them, into the snapshot tables: all of them, or what
-// changed since the plan's base. It reads one consistent view and writes
-// in chunks; the list entry goes last, so a snapshot cut short is never
-// used. timeAt tells when the event at a position was recorded.
+// checkpoint had them, into versions at the checkpoint: all of them, or
+// what changed since the plan's base. It reads one consistent view and
+// writes in chunks; the list entry goes last, so a snapshot cut short is
+// never used (its versions are at a position no listed snapshot has, and
+// a look-up at a listed one finds the versions before them). timeAt tells
+// when the event at a position was recorded.
 func takeSnapshot(ctx context.Context, store projections.Store, p Tabled, gen int, consumer string, pl plan, timeAt func(eventstore.Position) (time.Time, error)) (Snapshot, error) {
-	snap := Snapshot{Projection: p.Name(), Generation: gen}
+	snap := Snapshot{Projection: p.Name(), Generation: gen, Format: VersionedFormat}
 	if pl.base != nil {
 		snap.Base, snap.Depth = pl.base.key(), pl.base.Depth+1
 	}
@@ -91,6 +190,7 @@ func takeSnapshot(ctx context.Context, store projections.Store, p Tabled, gen in
 		}
 		for _, t := range p.Tables() {
 			table := projections.TableIn(t, gen)
+			vp := versionsPrefix(p.Name(), gen, t)
 			if pl.changed != nil {
 				for k := range pl.changed[t] {
 					var d json.RawMessage
@@ -101,30 +201,39 @@ func takeSnapshot(ctx context.Context, store projections.Store, p Tabled, gen in
 					if !found {
 						d = deleted
 					}
-					docs = append(docs, doc{t + "/" + k, d})
+					docs = append(docs, doc{versionKey(vp, k, snap.Position), d})
 				}
 				continue
 			}
-			seen := map[string]bool{}
+			// What the base held, by a hash of each document: the live
+			// tables are compared with it and only what differs is kept.
+			var before map[string]uint64
+			if pl.compare && pl.base != nil {
+				before = map[string]uint64{}
+				err := versionsAt(p.Name(), gen, t, pl.base.Position).each(ctx, r, "", "", func(k string, d []byte) error {
+					before[k] = hash(d)
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+			}
 			err := r.Scan(ctx, table, projections.Page{}, func(k string, d []byte) error {
-				if pl.prev != nil {
-					seen[k] = true
-					if old, ok := pl.prev.Doc(t, k); ok && bytes.Equal(old, d) {
+				if before != nil {
+					h, ok := before[k]
+					delete(before, k)
+					if ok && h == hash(d) {
 						return nil
 					}
 				}
-				docs = append(docs, doc{t + "/" + k, append(json.RawMessage(nil), d...)})
+				docs = append(docs, doc{versionKey(vp, k, snap.Position), append(json.RawMessage(nil), d...)})
 				return nil
 			})
 			if err != nil {
 				return err
 			}
-			if pl.prev != nil {
-				pl.prev.Each(t, func(k string, _ []byte) {
-					if !seen[k] {
-						docs = append(docs, doc{t + "/" + k, deleted})
-					}
-				})
+			for k := range before {
+				docs = append(docs, doc{versionKey(vp, k, snap.Position), deleted})
 			}
 		}
 		return nil
@@ -132,17 +241,20 @@ func takeSnapshot(ctx context.Context, store projections.Store, p Tabled, gen in
 	if err != nil || snap.Position.IsZero() {
 		return snap, err
 	}
+	if pl.base != nil && !pl.base.Position.Less(snap.Position) {
+		return Snapshot{}, nil // nothing new since the base
+	}
 	if snap.Time, err = timeAt(snap.Position); err != nil {
 		return snap, err
 	}
-	prefix := snap.key() + "/"
+	slices.SortFunc(docs, func(a, b doc) int { return strings.Compare(a.key, b.key) })
 	for len(docs) > 0 {
 		n := min(len(docs), 2000)
 		chunk := docs[:n]
 		docs = docs[n:]
 		err := store.Update(ctx, "_snapshots", func(tx projections.Tx, cp eventstore.Position) (eventstore.Position, error) {
 			for _, d := range chunk {
-				if err := tx.Put(ctx, SnapshotDocsTable, prefix+d.key, d.raw); err != nil {
+				if err := tx.Put(ctx, VersionsTable, d.key, d.raw); err != nil {
 					return cp, err
 				}
 			}
@@ -158,6 +270,13 @@ func takeSnapshot(ctx context.Context, store projections.Store, p Tabled, gen in
 		return cp, tx.Put(ctx, SnapshotsTable, snap.key(), snap)
 	})
 	return snap, err
+}
+
+// hash is a document's FNV-1a hash, to compare it with its version.
+func hash(d []byte) uint64 {
+	h := fnv.New64a()
+	h.Write(d)
+	return h.Sum64()
 }
 
 // snapshotsOf lists the snapshots of a projection's generation, oldest
@@ -189,7 +308,7 @@ func liveSnapshots(ctx context.Context, r projections.Reader, projection string)
 // dropSnapshots deletes every snapshot of a projection's generation.
 func dropSnapshots(ctx context.Context, store projections.Store, projection string, gen int) error {
 	prefix := snapshotPrefix(projection, gen)
-	return errors.Join(drop(ctx, store, SnapshotsTable, prefix), drop(ctx, store, SnapshotDocsTable, prefix))
+	return errors.Join(drop(ctx, store, SnapshotsTable, prefix), drop(ctx, store, VersionsTable, prefix), drop(ctx, store, SnapshotDocsTable, prefix))
 }
 
 // drop deletes the documents of table under prefix, a chunk per
@@ -222,10 +341,4 @@ func drop(ctx context.Context, store projections.Store, table, prefix string) er
 			return err
 		}
 	}
-}
-
-// splitDocKey splits a snapshot document key after its prefix into table
-// and key.
-func splitDocKey(rest string) (table, key string, ok bool) {
-	return strings.Cut(rest, "/")
 }

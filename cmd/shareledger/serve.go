@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -90,7 +91,21 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 			return nil, err
 		}
 	}
-	ps := projectionList(mailer, cfg.InvitationsPerDay)
+	a.snapshots = &replay.Snapshotter{Events: a.events, Store: a.raw, Projections: pointInTime(), Every: cfg.SnapshotEvery,
+		Taken: func(s replay.Snapshot) {
+			log.Info("snapshot taken", "projection", s.Projection, "position", s.Position, "documents", s.Documents)
+		},
+		Failed: func(err error) { log.Warn("snapshot failed; trying again", "err", err) }}
+	// The live point-in-time projections tell the snapshotter what they
+	// change, so that a snapshot writes just that; rebuilds run the plain
+	// ones (plain), which keep their own notes.
+	plain := projectionList(mailer, cfg.InvitationsPerDay)
+	ps := slices.Clone(plain)
+	for i, p := range ps {
+		if t, ok := p.(replay.Tabled); ok && slices.Contains(replay.Names(pointInTime()), p.Name()) {
+			ps[i] = a.snapshots.Note(t)
+		}
+	}
 	if cfg.Relay != "" {
 		if a.relay, err = relay.JetStream(cfg.Relay, log); err != nil {
 			a.close()
@@ -109,12 +124,7 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		SnapshotEvery: cfg.AggregateSnapshotEvery, Metrics: commands.NewMetrics()}
 	repo.Metrics.Cache = repo.Cache
 	a.history = &replay.History{Events: a.events, Store: a.raw, Registry: reg, Projections: pointInTime()}
-	a.snapshots = &replay.Snapshotter{Events: a.events, Store: a.raw, Projections: pointInTime(), Every: cfg.SnapshotEvery, History: a.history,
-		Taken: func(s replay.Snapshot) {
-			log.Info("snapshot taken", "projection", s.Projection, "position", s.Position, "documents", s.Documents)
-		},
-		Failed: func(err error) { log.Warn("snapshot failed; trying again", "err", err) }}
-	a.ops = &replay.BlueGreen{All: tabled(ps), Log: log,
+	a.ops = &replay.BlueGreen{All: tabled(plain), Log: log,
 		Rebuilder: replay.Rebuilder{Events: a.events, Store: a.raw, Registry: reg, SnapshotEvery: cfg.SnapshotEvery, Snapshotted: replay.Names(pointInTime())}}
 	read := &readapi.API{Store: a.models, Events: a.events, Progress: a.runner.Progress(), Status: status{a}, WaitTimeout: cfg.WaitTimeout,
 		History: a.history, Operations: a.ops}

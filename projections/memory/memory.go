@@ -1,7 +1,9 @@
 // Package memory is a read-model store held in memory, over an optional
-// read-only base layer: a snapshot loaded once and shared by every store
-// built on it. Point-in-time answers replay the few events after a snapshot
-// into such a store; the snapshot itself is never copied.
+// read-only base: documents that do not change while the store lives, read
+// on demand and never copied. A Layer is a base held in memory; replay's
+// point-in-time answers lie over the snapshots in the read-model store,
+// read by key as the answer needs them, and replay the few events after
+// the snapshots into the store's own changes.
 package memory
 
 import (
@@ -119,53 +121,49 @@ func (l *Layer) With(docs map[string]map[string][]byte, checkpoints map[string]e
 	return out
 }
 
-// Doc is the document at table/key in l or its parents.
-func (l *Layer) Doc(table, key string) ([]byte, bool) { return l.tables[table].get(key) }
-
-// Each calls fn with every document of table in l and its parents, in key
-// order.
-func (l *Layer) Each(table string, fn func(key string, doc []byte)) {
-	for _, e := range l.tables[table].collect("", "") {
-		fn(e.key, e.doc)
-	}
+// Base is what a Store lies over: documents and checkpoints that do not
+// change while the store lives.
+type Base interface {
+	// Doc is the document at table/key, if there is one.
+	Doc(ctx context.Context, table, key string) ([]byte, bool, error)
+	// Each calls fn with the documents of table whose keys start with
+	// prefix and sort after after, in key order, until fn returns an
+	// error, which Each returns.
+	Each(ctx context.Context, table, prefix, after string, fn func(key string, doc []byte) error) error
+	// Checkpoint is a consumer's position in the base.
+	Checkpoint(consumer string) eventstore.Position
 }
 
-// Merge is one layer of the tables and checkpoints of several; where
-// they hold the same table, the later one wins. It shares their documents.
-func Merge(layers ...*Layer) *Layer {
-	out := &Layer{tables: map[string]*run{}, checkpoints: map[string]eventstore.Position{}}
-	for _, l := range layers {
-		for t, r := range l.tables {
-			out.tables[t] = r
+// Doc implements Base: the document at table/key in l or its parents.
+func (l *Layer) Doc(_ context.Context, table, key string) ([]byte, bool, error) {
+	d, ok := l.tables[table].get(key)
+	return d, ok, nil
+}
+
+// Each implements Base.
+func (l *Layer) Each(_ context.Context, table, prefix, after string, fn func(key string, doc []byte) error) error {
+	for _, e := range l.tables[table].collect(prefix, after) {
+		if err := fn(e.key, e.doc); err != nil {
+			return err
 		}
-		for c, p := range l.checkpoints {
-			out.checkpoints[c] = p
-		}
-		out.size += l.size
 	}
-	return out
+	return nil
 }
 
-// Bytes is roughly how much memory the layer's own documents take (not
-// its parent's).
-func (l *Layer) Bytes() int {
-	if l == nil {
-		return 0
-	}
-	return l.size
-}
+// Checkpoint implements Base.
+func (l *Layer) Checkpoint(consumer string) eventstore.Position { return l.checkpoints[consumer] }
 
 // Store is an in-memory read-model store.
 type Store struct {
 	mu          sync.RWMutex
-	base        *Layer
+	base        Base
 	tables      map[string]map[string][]byte // a nil document is a deletion
 	checkpoints map[string]eventstore.Position
 	closed      bool
 }
 
 // New returns an empty store over base (nil: no base).
-func New(base *Layer) *Store {
+func New(base Base) *Store {
 	if base == nil {
 		base = NewLayer(nil, nil)
 	}
@@ -207,7 +205,7 @@ func (s *Store) checkpoint(consumer string) eventstore.Position {
 	if p, ok := s.checkpoints[consumer]; ok {
 		return p
 	}
-	return s.base.checkpoints[consumer]
+	return s.base.Checkpoint(consumer)
 }
 
 // Checkpoint implements projections.Store.
@@ -242,32 +240,35 @@ func (v view) Checkpoint(_ context.Context, consumer string) (eventstore.Positio
 	return v.s.checkpoint(consumer), nil
 }
 
-func (v view) lookup(table, key string) ([]byte, bool) {
+func (v view) lookup(ctx context.Context, table, key string) ([]byte, bool, error) {
 	if d, ok := v.s.tables[table][key]; ok {
-		return d, d != nil
+		return d, d != nil, nil
 	}
-	return v.s.base.tables[table].get(key)
+	return v.s.base.Doc(ctx, table, key)
 }
 
-func (v view) Get(_ context.Context, table, key string, out any) (bool, error) {
-	d, ok := v.lookup(table, key)
-	if !ok {
-		return false, nil
+func (v view) Get(ctx context.Context, table, key string, out any) (bool, error) {
+	d, ok, err := v.lookup(ctx, table, key)
+	if !ok || err != nil {
+		return false, err
 	}
 	return true, json.Unmarshal(d, out)
 }
 
-func (v view) Scan(_ context.Context, table string, page projections.Page, fn func(string, []byte) error) error {
-	return scan(page, v.s.base.tables[table].collect(page.Prefix, page.After), v.s.tables[table], nil, fn)
+func (v view) Scan(ctx context.Context, table string, page projections.Page, fn func(string, []byte) error) error {
+	return v.scan(ctx, table, page, nil, fn)
 }
 
-// scan merges the base entries (already limited to the page's prefix and
-// after) with the committed and pending changes (pending wins) in key
-// order.
-func scan(page projections.Page, base []entry, committed, pending map[string][]byte, fn func(string, []byte) error) error {
+// errEnough stops the base's Each once a page is full.
+var errEnough = errors.New("memory read models: page full")
+
+// scan merges the base's documents with the committed and pending changes
+// (pending wins) in key order, reading the base only as far as the page
+// needs.
+func (v view) scan(ctx context.Context, table string, page projections.Page, pending map[string][]byte, fn func(string, []byte) error) error {
 	in := func(k string) bool { return strings.HasPrefix(k, page.Prefix) && k > page.After }
 	changed := map[string][]byte{}
-	for _, kv := range []map[string][]byte{committed, pending} {
+	for _, kv := range []map[string][]byte{v.s.tables[table], pending} {
 		for k, d := range kv {
 			if in(k) {
 				changed[k] = d
@@ -279,40 +280,39 @@ func scan(page projections.Page, base []entry, committed, pending map[string][]b
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	i, n := 0, 0
-	emit := func(k string, d []byte) (bool, error) {
+	n := 0
+	emit := func(k string, d []byte) error {
 		if d == nil {
-			return true, nil
+			return nil
 		}
 		if err := fn(k, d); err != nil {
-			return false, err
-		}
-		n++
-		return page.Limit <= 0 || n < page.Limit, nil
-	}
-	j := 0
-	for {
-		baseOK := i < len(base)
-		var k string
-		var d []byte
-		switch {
-		case !baseOK && j == len(keys):
-			return nil
-		case !baseOK || (j < len(keys) && keys[j] <= base[i].key):
-			k, d = keys[j], changed[keys[j]]
-			if baseOK && keys[j] == base[i].key {
-				i++
-			}
-			j++
-		default:
-			k, d = base[i].key, base[i].doc
-			i++
-		}
-		more, err := emit(k, d)
-		if err != nil || !more {
 			return err
 		}
+		if n++; page.Limit > 0 && n >= page.Limit {
+			return errEnough
+		}
+		return nil
 	}
+	j := 0
+	err := v.s.base.Each(ctx, table, page.Prefix, page.After, func(k string, d []byte) error {
+		for ; j < len(keys) && keys[j] < k; j++ {
+			if err := emit(keys[j], changed[keys[j]]); err != nil {
+				return err
+			}
+		}
+		if j < len(keys) && keys[j] == k {
+			j++
+			return emit(k, changed[k])
+		}
+		return emit(k, d)
+	})
+	for ; err == nil && j < len(keys); j++ {
+		err = emit(keys[j], changed[keys[j]])
+	}
+	if errors.Is(err, errEnough) {
+		return nil
+	}
+	return err
 }
 
 type tx struct {
@@ -330,8 +330,8 @@ func (t *tx) Get(ctx context.Context, table, key string, out any) (bool, error) 
 	return t.view.Get(ctx, table, key, out)
 }
 
-func (t *tx) Scan(_ context.Context, table string, page projections.Page, fn func(string, []byte) error) error {
-	return scan(page, t.s.base.tables[table].collect(page.Prefix, page.After), t.s.tables[table], t.pending[table], fn)
+func (t *tx) Scan(ctx context.Context, table string, page projections.Page, fn func(string, []byte) error) error {
+	return t.scan(ctx, table, page, t.pending[table], fn)
 }
 
 func (t *tx) Put(_ context.Context, table, key string, v any) error {

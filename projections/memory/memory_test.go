@@ -31,7 +31,7 @@ func TestOverlay(t *testing.T) {
 	}, map[string]eventstore.Position{"p": eventstore.At(7)})
 	delta := base.With(map[string]map[string][]byte{"t": {"a": nil, "c": []byte(`30`), "e": []byte(`5`)}}, nil)
 	delta2 := delta.With(map[string]map[string][]byte{"t": {"a": []byte(`7`), "b": nil, "zz": nil}}, nil)
-	if d, ok := delta2.Doc("t", "b"); ok {
+	if d, ok, _ := delta2.Doc(ctx, "t", "b"); ok {
 		t.Errorf("a deleted document reads %s", d)
 	}
 	s := memory.New(base)
