@@ -83,7 +83,8 @@ func (rb Rebuilder) Run(ctx context.Context, ps []Tabled) error {
 			errs = append(errs, fmt.Errorf("rebuild %s: %w", p.Name(), err))
 			continue
 		}
-		jobs = append(jobs, &job{live: live, state: state, sh: newShadow(p, state.Generation)})
+		snapshotted := rb.SnapshotEvery > 0 && slices.Contains(rb.Snapshotted, p.Name())
+		jobs = append(jobs, &job{live: live, state: state, sh: newShadow(p, state.Generation, snapshotted)})
 	}
 	head, err := rb.Events.Head(ctx)
 	if err != nil {
@@ -132,27 +133,37 @@ func (rb Rebuilder) fail(ctx context.Context, j *job, err error) {
 }
 
 // shadow is a projection writing into another generation of its tables,
-// under a checkpoint of its own. It notes which documents it changed since
-// its last snapshot, so that the next one holds only those.
+// under a checkpoint of its own. If it is snapshotted, it notes which
+// documents it changed since its last snapshot, so that the next one holds
+// only those; otherwise it notes nothing (notes that no snapshot clears
+// would grow with the model, and the collector would mark them on every
+// cycle: that made a rebuild's rate fall as its models grew).
 type shadow struct {
 	Tabled
 	gen     int
 	names   map[string]string
-	changed map[string]map[string]bool
+	changed map[string]map[string]bool // nil: not snapshotted
 	last    *Snapshot
 }
 
-func newShadow(p Tabled, gen int) *shadow {
+func newShadow(p Tabled, gen int, snapshotted bool) *shadow {
 	names := map[string]string{}
 	for _, t := range p.Tables() {
 		names[t] = projections.TableIn(t, gen)
 	}
-	return &shadow{Tabled: p, gen: gen, names: names, changed: map[string]map[string]bool{}}
+	s := &shadow{Tabled: p, gen: gen, names: names}
+	if snapshotted {
+		s.changed = map[string]map[string]bool{}
+	}
+	return s
 }
 
 func (s *shadow) Name() string { return s.Tabled.Name() + "~" + strconv.Itoa(s.gen) }
 
 func (s *shadow) Apply(ctx context.Context, tx projections.Tx, e projections.Envelope) error {
+	if s.changed == nil {
+		return s.Tabled.Apply(ctx, projections.Renamed(tx, s.names), e)
+	}
 	return s.Tabled.Apply(ctx, noting{Tx: projections.Renamed(tx, s.names), note: s.note}, e)
 }
 
@@ -324,7 +335,7 @@ func (rb Rebuilder) catchUp(ctx context.Context, jobs []*job, until eventstore.P
 			}
 			j.since += len(recs)
 			j.state.Done, j.state.Rate = done.Commit, rate
-			if rb.SnapshotEvery > 0 && j.since >= rb.SnapshotEvery && slices.Contains(rb.Snapshotted, j.sh.Tabled.Name()) {
+			if j.sh.changed != nil && j.since >= rb.SnapshotEvery {
 				when := recs[len(recs)-1].Meta.Time
 				snap, err := takeSnapshot(ctx, rb.Store, j.sh.Tabled, j.sh.gen, j.sh.Name(), j.sh.plan(), func(eventstore.Position) (time.Time, error) { return when, nil })
 				if err != nil {

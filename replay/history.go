@@ -235,6 +235,9 @@ type Snapshotter struct {
 // since a rebuild swapped a projection's generation), the snapshotter
 // compares: changes made before the notes began are not in them.
 func (s *Snapshotter) Note(p Tabled) Tabled {
+	if s.Every <= 0 {
+		return p // no snapshots: nothing would ever clear the notes
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.noting == nil {
