@@ -33,6 +33,20 @@ type Page struct {
 	Limit  int
 }
 
+// Encoded is a document already encoded as JSON, which Put stores as it
+// is: a projection that writes the same document under several keys (the
+// audit index files an event under each entity it names) encodes it once.
+// It must be valid JSON; Encode checks nothing more for it.
+type Encoded []byte
+
+// Encode is how stores turn what Put is given into a document.
+func Encode(v any) ([]byte, error) {
+	if d, ok := v.(Encoded); ok {
+		return d, nil
+	}
+	return json.Marshal(v)
+}
+
 // Tx changes read-model documents inside one transaction.
 type Tx interface {
 	Reader

@@ -129,8 +129,12 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 	// The stream itself is an entity too (collection-x, hierarchy-acme...).
 	entities[Key("stream", r.Stream)] = true
 	pos := fmt.Sprintf("%020d.%020d", r.Position.Commit, r.Position.Prepare)
+	doc, err := json.Marshal(e) // once, for every entity
+	if err != nil {
+		return err
+	}
 	for k := range entities {
-		if err := tx.Put(ctx, Table, k+pos, e); err != nil {
+		if err := tx.Put(ctx, Table, k+pos, projections.Encoded(doc)); err != nil {
 			return err
 		}
 		for _, a := range e.Accounts {

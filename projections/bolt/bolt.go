@@ -162,7 +162,7 @@ func (t *tx) Scan(ctx context.Context, table string, page projections.Page, fn f
 }
 
 func (t *tx) Put(ctx context.Context, table, key string, v any) error {
-	doc, err := json.Marshal(v)
+	doc, err := projections.Encode(v)
 	if err != nil {
 		return fmt.Errorf("encode %s/%s: %w", table, key, err)
 	}

@@ -335,7 +335,7 @@ func (t *tx) Scan(ctx context.Context, table string, page projections.Page, fn f
 }
 
 func (t *tx) Put(_ context.Context, table, key string, v any) error {
-	d, err := json.Marshal(v)
+	d, err := projections.Encode(v)
 	if err != nil {
 		return err
 	}

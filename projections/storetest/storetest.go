@@ -108,6 +108,16 @@ func testCRUD(t *testing.T, h Harness) {
 	if _, ok := get(t, s, "a"); ok {
 		t.Fatal("deleted document still there")
 	}
+	// A document already encoded is stored as it is.
+	err = s.Update(ctx, "c", func(tx projections.Tx, cp eventstore.Position) (eventstore.Position, error) {
+		return eventstore.At(4), tx.Put(ctx, "docs", "enc", projections.Encoded(`{"n":4,"name":"as encoded"}`))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := get(t, s, "enc"); !ok || d != (doc{N: 4, Name: "as encoded"}) {
+		t.Fatalf("an encoded document reads %+v %v", d, ok)
+	}
 }
 
 func testAtomic(t *testing.T, h Harness) {
