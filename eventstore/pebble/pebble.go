@@ -59,6 +59,8 @@ type Store struct {
 	closed bool
 
 	snapMu sync.Mutex // orders snapshot writes: the newest revision wins
+
+	heads *heads // the last revisions of recently used streams
 }
 
 // ErrClosed is returned by a store used after Close.
@@ -110,7 +112,7 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open event store %s (is another shareledger using it?): %w", cfg.Dir, err)
 	}
-	s := &Store{db: db, sync: pebble.Sync, stop: make(chan struct{}), changes: eventstore.NewSignal()}
+	s := &Store{db: db, sync: pebble.Sync, stop: make(chan struct{}), changes: eventstore.NewSignal(), heads: newHeads(1 << 16)}
 	if cfg.NoSync {
 		s.sync = pebble.NoSync
 	}
@@ -220,6 +222,7 @@ func (s *Store) commit(reqs []*eventstore.Request) error {
 		s.seq = start
 		return err
 	}
+	s.heads.committed(g.heads)
 	s.changes.Broadcast()
 	return nil
 }
@@ -229,7 +232,20 @@ func (s *Store) head(g *group, stream string) (uint64, bool, error) {
 	if last, ok := g.heads[stream]; ok {
 		return last, true, nil
 	}
-	return getU64(s.db, headKey(stream))
+	return s.headOf(stream)
+}
+
+// headOf is a stream's last revision as committed.
+func (s *Store) headOf(stream string) (uint64, bool, error) {
+	last, ok, commits := s.heads.get(stream)
+	if ok {
+		return last, true, nil
+	}
+	last, exists, err := getU64(s.db, headKey(stream))
+	if err == nil && exists {
+		s.heads.read(stream, last, commits)
+	}
+	return last, exists, err
 }
 
 // stored reports whether an event id is stored, or written by the group.
@@ -406,7 +422,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, limi
 	// cached, and mostly there are none: the stream's head, one point
 	// read that the Bloom filters answer, says so without an iterator
 	// over every level.
-	last, exists, err := getU64(s.db, headKey(stream))
+	last, exists, err := s.headOf(stream)
 	if err != nil {
 		return nil, err
 	}
