@@ -126,7 +126,9 @@ func TestSharingWithSubusers(t *testing.T) {
 				want  bool
 			}{
 				{"item=depot", true}, {"item=east", true}, {"item=hq", false}, {"item=west", false},
-				{"member=v3", true}, {"member=v4", false}, {"member=v9", true}, // v9 is on no node
+				{"member=v3", true}, {"member=v4", false},
+				{"member=v1", true},  // v1 is on no node: the hierarchy reaches it
+				{"member=v9", false}, // no vehicle v9 is held by the account
 			}
 			for _, c := range cases {
 				if got := check(dora, last.Position, c.query); got.Allowed != c.want {

@@ -51,6 +51,10 @@ type Account interface {
 	Placement(m MemberID) ItemID
 	// Parent is a node's parent ("" at the root).
 	Parent(n ItemID) ItemID
+	// Holds says whether the account holds a vehicle, driver or marker by
+	// this id: one added to a collection or placed on a node. (Its
+	// subusers are members of the hierarchy too; Subuser says which.)
+	Holds(m MemberID) bool
 }
 
 // Source says where rights come from.
@@ -136,6 +140,12 @@ func OnMember(v Account, user domain.UserID, m MemberID) (Grant, error) {
 		return Grant{}, ErrUnknownUser.Withf("no subuser %s in this account", user)
 	}
 	var g Grant
+	if _, isUser := v.Subuser(domain.UserID(m)); !isUser && !v.Holds(m) {
+		// Another account's vehicle, or none: no one here has rights on
+		// it, whatever reaches "every vehicle" (an administrator, the
+		// hierarchy's unplaced members).
+		return g, nil
+	}
 	if u.Admin {
 		g.add(Source{Via: "administrator", Rights: Rights{Item: Full, Member: Full}})
 	}

@@ -17,6 +17,7 @@ type memory struct {
 	collections map[rights.MemberID][]rights.ItemID
 	placements  map[rights.MemberID]rights.ItemID
 	parents     map[rights.ItemID]rights.ItemID
+	held        map[rights.MemberID]bool // held, in no collection and on no node
 }
 
 func (m memory) Subuser(id domain.UserID) (rights.Subuser, bool)     { u, ok := m.users[id]; return u, ok }
@@ -29,6 +30,10 @@ func (m memory) Share(item rights.ItemID, u domain.UserID) (rights.Rights, bool)
 func (m memory) CollectionsOf(x rights.MemberID) []rights.ItemID { return m.collections[x] }
 func (m memory) Placement(x rights.MemberID) rights.ItemID       { return m.placements[x] }
 func (m memory) Parent(n rights.ItemID) rights.ItemID            { return m.parents[n] }
+func (m memory) Holds(x rights.MemberID) bool {
+	_, placed := m.placements[x]
+	return len(m.collections[x]) > 0 || placed || m.held[x]
+}
 
 var (
 	none    = rights.Rights{}
@@ -80,6 +85,7 @@ func account() memory {
 			"v2": {"secret"},
 		},
 		placements: map[rights.MemberID]rights.ItemID{"v3": "depot-e1", "v4": "hq", "v5": "depot-w1"},
+		held:       map[rights.MemberID]bool{"v6": true},
 		parents:    map[rights.ItemID]rights.ItemID{"east": "hq", "west": "hq", "depot-e1": "east", "depot-e2": "east", "depot-w1": "west"},
 	}
 }
@@ -149,6 +155,8 @@ func TestMemberRights(t *testing.T) {
 		{"one placed on no node reaches hierarchy users", "dora@x", "v6", rights.Edit, "hierarchy", ""},
 		{"users are members of the hierarchy too", "dora@x", "gina@x", rights.Edit, "hierarchy", ""},
 		{"administrators", "erin@x", "v5", rights.Full, "administrator", ""},
+		{"no one has rights on a vehicle the account does not hold, not through the hierarchy", "dora@x", "no-such-vehicle", rights.None, "", ""},
+		{"nor as an administrator", "erin@x", "no-such-vehicle", rights.None, "", ""},
 	}
 	acc := account()
 	acc.placements["gina@x"] = "depot-e1"

@@ -137,4 +137,10 @@ func (v *View) Parent(n rights.ItemID) rights.ItemID {
 	return p
 }
 
+// Holds implements rights.Account.
+func (v *View) Holds(m rights.MemberID) bool {
+	var known Member
+	return v.get(Known, Key(v.acc, string(m)), &known)
+}
+
 var _ rights.Account = (*View)(nil)

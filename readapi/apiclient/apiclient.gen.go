@@ -2890,6 +2890,8 @@ type ClientInterface interface {
 
 	// CheckRight May a user act at a level on an item or member, and why
 	//
+	// Answers with the user's rights on the item or member and every source of them. A member the account does not hold (an id no collection or placement of the account names, or another account's vehicle) is allowed to no one, administrators included: the check answers allowed false with no sources, exactly as the list of what the user can see (/v1/rights/members) leaves it out.
+	//
 	// Corresponds with GET /v1/rights/check (the `CheckRight` operationId).
 	CheckRight(ctx context.Context, params *CheckRightParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -4371,6 +4373,8 @@ func (c *Client) CreateProject(ctx context.Context, params *CreateProjectParams,
 }
 
 // CheckRight May a user act at a level on an item or member, and why
+//
+// Answers with the user's rights on the item or member and every source of them. A member the account does not hold (an id no collection or placement of the account names, or another account's vehicle) is allowed to no one, administrators included: the check answers allowed false with no sources, exactly as the list of what the user can see (/v1/rights/members) leaves it out.
 //
 // Corresponds with GET /v1/rights/check (the `CheckRight` operationId).
 func (c *Client) CheckRight(ctx context.Context, params *CheckRightParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -10363,6 +10367,8 @@ type ClientWithResponsesInterface interface {
 	CreateProjectWithResponse(ctx context.Context, params *CreateProjectParams, body CreateProjectJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateProjectResponse, error)
 
 	// CheckRightWithResponse May a user act at a level on an item or member, and why
+	//
+	// Answers with the user's rights on the item or member and every source of them. A member the account does not hold (an id no collection or placement of the account names, or another account's vehicle) is allowed to no one, administrators included: the check answers allowed false with no sources, exactly as the list of what the user can see (/v1/rights/members) leaves it out.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -17419,6 +17425,8 @@ func (c *ClientWithResponses) CreateProjectWithResponse(ctx context.Context, par
 }
 
 // CheckRightWithResponse May a user act at a level on an item or member, and why
+//
+// Answers with the user's rights on the item or member and every source of them. A member the account does not hold (an id no collection or placement of the account names, or another account's vehicle) is allowed to no one, administrators included: the check answers allowed false with no sources, exactly as the list of what the user can see (/v1/rights/members) leaves it out.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"testing"
+
+	"github.com/shareledger/shareledger/readapi"
+)
+
+// TestCheckAndListAgree builds random accounts (roles, direct rights,
+// public and private collections with vehicles, drivers and markers, a
+// hierarchy with placements, private shares) and asks, for every subuser,
+// both questions the API answers: the list of the members they can see,
+// and a check on every member the account holds, on ids it does not hold,
+// and on another account's vehicle. A member is allowed by the check
+// exactly when it is in the list, at the same level.
+func TestCheckAndListAgree(t *testing.T) {
+	s := start(t, testConfig(t, backends[0]))
+	other := s.as("olga@other.test", "other")
+	other.command("POST", "/v1/accounts", map[string]any{"organization": "Other", "name": "Olga"})
+	fleet := other.command("POST", "/v1/collections", map[string]any{"kind": "fleet", "name": "Theirs", "public": true}).ID
+	other.command("POST", "/v1/collections/"+fleet+"/members", map[string]any{"member": "their-truck", "kind": "vehicle"})
+
+	levels := []string{"none", "view", "edit", "full"}
+	for seed := range uint64(6) {
+		{
+			rnd := rand.New(rand.NewPCG(seed, 7))
+			acc := fmt.Sprintf("acc%d", seed)
+			domainOf := acc + ".test"
+			admin := s.as("admin@"+domainOf, acc)
+			admin.command("POST", "/v1/accounts", map[string]any{"organization": acc, "name": "Admin"})
+			users := []string{"u0@" + domainOf, "u1@" + domainOf, "u2@" + domainOf, "u3@" + domainOf}
+			for _, u := range users {
+				admin.command("POST", "/v1/users", map[string]any{"email": u, "name": u, "role": "user"})
+			}
+			pick := func(xs []string) string { return xs[rnd.IntN(len(xs))] }
+			rightsOf := func() map[string]string { return map[string]string{"item": pick(levels), "member": pick(levels)} }
+			some := func() map[string]string { return map[string]string{"item": pick(levels[1:]), "member": pick(levels)} }
+			admin.command("POST", "/v1/roles", map[string]any{"name": "r", "rights": map[string]any{"fleet": rightsOf(), "team": rightsOf(), "category": rightsOf()}})
+			for _, u := range users {
+				if rnd.IntN(2) == 0 {
+					admin.command("POST", "/v1/subusers/"+u+"/roles", map[string]any{"role": "r"})
+				}
+				if rnd.IntN(3) == 0 {
+					admin.command("PUT", "/v1/subusers/"+u+"/rights/"+pick([]string{"fleet", "team", "category", "node"}), some())
+				}
+			}
+			type member struct{ id, kind string }
+			var held []member
+			for i := range 10 {
+				held = append(held, member{fmt.Sprintf("%s-m%d", acc, i), pick([]string{"vehicle", "driver", "marker"})})
+			}
+			for i := range 4 {
+				kind := pick([]string{"fleet", "team", "category"})
+				id := admin.command("POST", "/v1/collections", map[string]any{"kind": kind, "name": fmt.Sprint("c", i), "public": rnd.IntN(2) == 0}).ID
+				for _, m := range held {
+					if (kind == "category") == (m.kind == "marker") && rnd.IntN(3) == 0 {
+						admin.command("POST", "/v1/collections/"+id+"/members", map[string]any{"member": m.id, "kind": m.kind})
+					}
+				}
+				if rnd.IntN(2) == 0 {
+					admin.command("PUT", "/v1/collections/"+id+"/shares/"+pick(users), some())
+				}
+			}
+			for _, n := range []map[string]any{{"id": acc + "-hq", "name": "HQ"}, {"id": acc + "-east", "parent": acc + "-hq", "name": "East"}, {"id": acc + "-west", "parent": acc + "-hq", "name": "West"}} {
+				admin.command("POST", "/v1/hierarchy/nodes", n)
+			}
+			nodes := []string{acc + "-hq", acc + "-east", acc + "-west"}
+			for _, m := range held {
+				if m.kind != "marker" && rnd.IntN(2) == 0 {
+					admin.command("PUT", "/v1/hierarchy/placements/"+m.id, map[string]any{"node": pick(nodes), "kind": m.kind})
+				}
+			}
+			for _, u := range users {
+				if rnd.IntN(2) == 0 {
+					admin.command("PUT", "/v1/hierarchy/placements/"+u, map[string]any{"node": pick(nodes), "kind": "user"})
+				}
+			}
+			// The last command: every read below waits for its position.
+			last := admin.command("PUT", "/v1/subusers/"+users[0]+"/rights/node", map[string]any{"item": "view", "member": "edit"}).Position
+
+			asked := []string{acc + "-ghost", "their-truck"}
+			for _, m := range held {
+				asked = append(asked, m.id)
+			}
+			for _, u := range append(users, "admin@"+domainOf) {
+				var list struct {
+					Items []readapi.VisibleMember `json:"items"`
+				}
+				admin.read("/v1/rights/members?limit=500&user="+url.QueryEscape(u), last, &list)
+				listed := map[string]string{}
+				for _, m := range list.Items {
+					listed[string(m.ID)] = m.Member.String()
+				}
+				for _, id := range asked {
+					var c readapi.Check
+					admin.read("/v1/rights/check?member="+url.QueryEscape(id)+"&user="+url.QueryEscape(u), last, &c)
+					level, inList := listed[id]
+					if c.Allowed != inList || (inList && c.Rights.Member.String() != level) {
+						t.Errorf("account %d: %s on %s: check says allowed %v at %s (sources %+v), the list says %v at %q",
+							seed, u, id, c.Allowed, c.Rights.Member, c.Sources, inList, level)
+					}
+				}
+				for id := range listed {
+					if id == "their-truck" || id == acc+"-ghost" {
+						t.Errorf("%s's list holds %s, which the account does not hold", u, id)
+					}
+				}
+			}
+		}
+	}
+}
