@@ -161,7 +161,7 @@ func TestSnapshotsRestoreWhatWasFolded(t *testing.T) {
 				return d, err
 			})},
 		{"a partnership", partnership.Stream("acme", "rentco"), []domain.Event{
-			partnership.PartnerRequested{Partnership: pid, Requester: "acme", Partner: "rentco", Type: partnership.Rental, Notify: []domain.UserID{"bob@rentco.test"}, By: "alice@acme.test"},
+			partnership.PartnerRequested{Partnership: pid, Requester: "acme", Partner: "rentco", Type: partnership.Rental, RequesterType: partnership.Contractor, Notify: []domain.UserID{"bob@rentco.test"}, By: "alice@acme.test"},
 			partnership.PartnerApproved{Partnership: pid, Requester: "acme", Partner: "rentco", By: "bob@rentco.test"},
 			partnership.DeviceSharedWithPartner{Partnership: pid, Device: "d1", Owner: "rentco", Partner: "acme", By: "bob@rentco.test"},
 			device.DeviceAssignedToProject{Device: "d1", Account: "acme", Project: "bridge"}},

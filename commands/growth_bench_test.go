@@ -53,7 +53,7 @@ var (
 			event: func(i int) domain.Event {
 				switch {
 				case i == 0:
-					return partnership.PartnerRequested{Partnership: pid, Requester: "acme", Partner: "rentco", Type: partnership.Rental, By: "alice@acme.test"}
+					return partnership.PartnerRequested{Partnership: pid, Requester: "acme", Partner: "rentco", Type: partnership.Rental, RequesterType: partnership.Contractor, By: "alice@acme.test"}
 				case i == 1:
 					return partnership.PartnerApproved{Partnership: pid, Requester: "acme", Partner: "rentco", By: "bob@rentco.test"}
 				case i == 2:

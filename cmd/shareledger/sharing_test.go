@@ -45,6 +45,11 @@ func TestShareDevicesAcrossAccounts(t *testing.T) {
 			if len(pp.Items) != 1 || pp.Items[0].State != "pending" || pp.Items[0].Direction != "received" || !pp.Items[0].CanApprove || pp.Items[0].Organization != "ACME" {
 				t.Fatalf("RentCo's Partners page: %+v", pp.Items)
 			}
+			// Each side sees what the other is to it: ACME asked RentCo as
+			// its rental agency, so ACME is RentCo's contractor.
+			if pp.Items[0].Type != "contractor" || pp.Items[0].OwnType != "rental" {
+				t.Fatalf("RentCo sees ACME as its %q and itself as ACME's %q", pp.Items[0].Type, pp.Items[0].OwnType)
+			}
 			nina.read("/v1/partners", req.Position, &pp)
 			if pp.Items[0].CanApprove {
 				t.Fatal("nina may approve a request that names someone else")
@@ -53,7 +58,7 @@ func TestShareDevicesAcrossAccounts(t *testing.T) {
 				t.Fatalf("nina approving: %d %s", r.status, r.body)
 			}
 			alice.read("/v1/partners", req.Position, &pp)
-			if pp.Items[0].Direction != "sent" || pp.Items[0].CanApprove {
+			if pp.Items[0].Direction != "sent" || pp.Items[0].CanApprove || pp.Items[0].Type != "rental" || pp.Items[0].OwnType != "contractor" {
 				t.Fatalf("ACME's Partners page: %+v", pp.Items)
 			}
 			var outbox struct {
@@ -191,6 +196,8 @@ func TestBadCommandsAppendNothing(t *testing.T) {
 		{"missing name", alice, "POST", "/v1/projects", map[string]any{"name": " "}, 422, "missing-name"},
 		{"unknown organization", alice, "POST", "/v1/partners", map[string]any{"organization": "nobody", "type": "rental"}, 422, "unknown-organization"},
 		{"invalid partner type", alice, "POST", "/v1/partners", map[string]any{"organization": "RentCo", "type": "friend"}, 422, "invalid-partner-type"},
+		{"invalid own type", alice, "POST", "/v1/partners", map[string]any{"organization": "RentCo", "type": "rental", "ownType": "friend"}, 422, "invalid-partner-type"},
+		{"two rental agencies", alice, "POST", "/v1/partners", map[string]any{"organization": "RentCo", "type": "rental", "ownType": "rental"}, 422, "invalid-partner-types"},
 		{"invalid e-mail to notify", alice, "POST", "/v1/partners", map[string]any{"organization": "RentCo", "type": "rental", "notify": []string{"bob"}}, 422, "invalid-email"},
 		{"partner with itself", alice, "POST", "/v1/partners", map[string]any{"organization": "acme", "type": "rental"}, 409, "self-partnership"},
 		{"request twice", alice, "POST", "/v1/partners", map[string]any{"organization": "RentCo", "type": "rental"}, 409, "already-requested"},

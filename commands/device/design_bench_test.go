@@ -96,7 +96,7 @@ func seedSharedDevice(t testing.TB, es eventstore.Store) {
 	add(t, es, device.Stream("d1"), device.DeviceRegistered{Device: "d1", Owner: "rentco", Serial: "S1", Name: "Rover"})
 	pid := partnership.IDOf("acme", "rentco")
 	add(t, es, partnership.Stream("acme", "rentco"),
-		partnership.PartnerRequested{Partnership: pid, Requester: "acme", Partner: "rentco", Type: partnership.Rental, By: "alice@acme.test"},
+		partnership.PartnerRequested{Partnership: pid, Requester: "acme", Partner: "rentco", Type: partnership.Rental, RequesterType: partnership.Contractor, By: "alice@acme.test"},
 		partnership.PartnerApproved{Partnership: pid, Requester: "acme", Partner: "rentco", By: "bob@rentco.test"},
 		partnership.DeviceSharedWithPartner{Partnership: pid, Device: "d1", Owner: "rentco", Partner: "acme", By: "bob@rentco.test"},
 		device.DeviceAssignedToProject{Device: "d1", Account: "acme", Project: "site"})

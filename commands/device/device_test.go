@@ -24,7 +24,7 @@ var (
 	rover  = commandtest.In(device.Stream("rover"), device.DeviceRegistered{Device: "rover", Owner: "rentco", Serial: "S1", Name: "Rover"})
 	inYard = commandtest.In(device.Stream("rover"), device.DeviceAssignedToProject{Device: "rover", Account: "rentco", Project: "yard"})
 	shared = commandtest.In(pstream,
-		partnership.PartnerRequested{Partnership: pid, Requester: "acme", Partner: "rentco", Type: partnership.Rental, By: "alice@acme.test"},
+		partnership.PartnerRequested{Partnership: pid, Requester: "acme", Partner: "rentco", Type: partnership.Rental, RequesterType: partnership.Contractor, By: "alice@acme.test"},
 		partnership.PartnerApproved{Partnership: pid, Requester: "acme", Partner: "rentco", By: "bob@rentco.test"},
 		partnership.DeviceSharedWithPartner{Partnership: pid, Device: "rover", Owner: "rentco", Partner: "acme", By: "bob@rentco.test"})
 	onBridge = commandtest.In(pstream, device.DeviceAssignedToProject{Device: "rover", Account: "acme", Project: "bridge"})

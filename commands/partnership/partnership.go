@@ -18,11 +18,14 @@ import (
 	"github.com/shareledger/shareledger/domain/partnership"
 )
 
-// Request asks the account with a short organization name to partner.
+// Request asks the account with a short organization name to partner:
+// Type is what that account is to the caller's, OwnType what the caller's
+// is to it (empty: the counterpart of Type).
 type Request struct {
 	Meta         commands.Meta
 	Organization string
 	Type         string
+	OwnType      string
 	Notify       []string
 	Message      string
 }
@@ -86,13 +89,19 @@ func (u useCases) request(ctx context.Context, c Request) (commands.Result, erro
 	if err != nil {
 		return commands.Result{}, err
 	}
+	var own partnership.Type
+	if c.OwnType != "" {
+		if own, err = partnership.ParseType(c.OwnType); err != nil {
+			return commands.Result{}, err
+		}
+	}
 	notify, err := domain.ParseUsers("notify", c.Notify)
 	if err != nil {
 		return commands.Result{}, err
 	}
 	took := false
 	res, err := u.change(ctx, c.Meta, c.Organization, func(p *partnership.Partnership, by domain.Member, partner domain.AccountID) error {
-		if err := p.Request(by, partner, typ, notify, c.Message); err != nil {
+		if err := p.Request(by, partner, typ, own, notify, c.Message); err != nil {
 			return err
 		}
 		err := u.mails.Take(c.Meta.Caller, len(notify), c.Meta.Time)
@@ -173,11 +182,12 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		var b struct {
 			Organization string   `json:"organization"`
 			Type         string   `json:"type"`
+			OwnType      string   `json:"ownType"`
 			Notify       []string `json:"notify"`
 			Message      string   `json:"message"`
 		}
 		err := httpapi.Decode(w, r, &b)
-		return Request{Meta: m, Organization: b.Organization, Type: b.Type, Notify: b.Notify, Message: b.Message}, err
+		return Request{Meta: m, Organization: b.Organization, Type: b.Type, OwnType: b.OwnType, Notify: b.Notify, Message: b.Message}, err
 	}))
 	for path, d := range map[string]Decision{"approve": Approve, "decline": Decline, "withdraw": Withdraw, "end": End} {
 		r.Post("/v1/partners/{organization}/"+path, commands.Serve(h.Decide, now, false, func(_ http.ResponseWriter, r *http.Request, m commands.Meta) (Decide, error) {

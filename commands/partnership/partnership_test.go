@@ -21,7 +21,7 @@ var (
 		commandtest.In(account.Stream("rentco"),
 			account.AccountOpened{Account: "rentco", Organization: "RentCo", Administrator: "bob@rentco.test", Name: "Bob"},
 			account.UserAdded{Account: "rentco", User: "dora@rentco.test", Name: "Dora", Role: account.User})...)
-	requested = partnership.PartnerRequested{Partnership: pid, Requester: "acme", Partner: "rentco", Type: partnership.Rental, Notify: []domain.UserID{}, By: "alice@acme.test"}
+	requested = partnership.PartnerRequested{Partnership: pid, Requester: "acme", Partner: "rentco", Type: partnership.Rental, RequesterType: partnership.Contractor, Notify: []domain.UserID{}, By: "alice@acme.test"}
 	approved  = partnership.PartnerApproved{Partnership: pid, Requester: "acme", Partner: "rentco", By: "bob@rentco.test"}
 	pending   = commandtest.In(pstream, requested)
 	partners  = commandtest.In(pstream, requested, approved)
@@ -40,7 +40,7 @@ func TestRequest(t *testing.T) {
 	commandtest.Run(t, []commandtest.Case[partnershipcmd.Request]{
 		{Name: "an administrator asks another account by its organization name, in any case", Given: given(accounts),
 			When: partnershipcmd.Request{Meta: alice, Organization: "rentco", Type: "Rental", Notify: []string{"Bob@RentCo.test"}, Message: "Hello"},
-			Then: commandtest.Events(partnership.PartnerRequested{Partnership: pid, Requester: "acme", Partner: "rentco", Type: partnership.Rental,
+			Then: commandtest.Events(partnership.PartnerRequested{Partnership: pid, Requester: "acme", Partner: "rentco", Type: partnership.Rental, RequesterType: partnership.Contractor,
 				Notify: []domain.UserID{"bob@rentco.test"}, Message: "Hello", By: "alice@acme.test"})},
 		{Name: "one request at a time", Given: given(accounts, pending), When: partnershipcmd.Request{Meta: alice, Organization: "RentCo", Type: "rental"}, Code: "already-requested"},
 		{Name: "not again once partners", Given: given(accounts, partners), When: partnershipcmd.Request{Meta: alice, Organization: "RentCo", Type: "rental"}, Code: "already-partners"},

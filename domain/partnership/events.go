@@ -13,10 +13,14 @@ type PartnerRequested struct {
 	Partnership ID               `json:"partnership"`
 	Requester   domain.AccountID `json:"requester"`
 	Partner     domain.AccountID `json:"partner"`
-	Type        Type             `json:"type"`
-	Notify      []domain.UserID  `json:"notify"`
-	Message     string           `json:"message"`
-	By          domain.UserID    `json:"by"`
+	// Type is what the partner is to the requester; RequesterType what the
+	// requester is to the partner (version 3; earlier versions read as the
+	// counterpart of Type).
+	Type          Type            `json:"type"`
+	RequesterType Type            `json:"requesterType"`
+	Notify        []domain.UserID `json:"notify"`
+	Message       string          `json:"message"`
+	By            domain.UserID   `json:"by"`
 }
 
 // PartnerApproved: the partner accepted the request.
@@ -56,7 +60,7 @@ type DeviceUnsharedFromPartner struct {
 }
 
 func (PartnerRequested) EventType() string          { return "PartnerRequested" }
-func (PartnerRequested) EventVersion() int          { return 2 }
+func (PartnerRequested) EventVersion() int          { return 3 }
 func (PartnerApproved) EventType() string           { return "PartnerApproved" }
 func (PartnerApproved) EventVersion() int           { return 1 }
 func (PartnerDeclined) EventType() string           { return "PartnerDeclined" }
@@ -74,12 +78,29 @@ func (DeviceUnsharedFromPartner) EventVersion() int { return 1 }
 func RegisterEvents(r *domain.Registry) {
 	domain.Register[PartnerRequested](r)
 	r.Upcast("PartnerRequested", 1, addField("message", ""))
+	r.Upcast("PartnerRequested", 2, addRequesterType)
 	domain.Register[PartnerApproved](r)
 	domain.Register[PartnerDeclined](r)
 	domain.Register[PartnerRequestWithdrawn](r)
 	domain.Register[PartnershipEnded](r)
 	domain.Register[DeviceSharedWithPartner](r)
 	domain.Register[DeviceUnsharedFromPartner](r)
+}
+
+// addRequesterType upcasts a request of version 2, which named only what
+// the partner is to the requester, with the counterpart of that type.
+func addRequesterType(data []byte) ([]byte, error) {
+	var v map[string]any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return nil, err
+	}
+	name, _ := v["type"].(string)
+	t, err := ParseType(name)
+	if err != nil {
+		return nil, err
+	}
+	v["requesterType"] = t.Counterpart().String()
+	return json.Marshal(v)
 }
 
 // addField upcasts by adding a field with a default value.

@@ -36,6 +36,28 @@ func ParseType(s string) (Type, error) {
 	return Type{}, domain.Invalidf("invalid-partner-type", "partner type %q is not one of rental, subcontractor, contractor", s)
 }
 
+// Counterpart is what the requester is, by default, to a partner of type
+// t: a rental agency's customer and a subcontractor's client are
+// contractors; a contractor's partner is its subcontractor (a rental agency
+// asking a contractor says so with its own type).
+func (t Type) Counterpart() Type {
+	if t == Contractor {
+		return Subcontractor
+	}
+	if t == (Type{}) {
+		return Type{}
+	}
+	return Contractor
+}
+
+// counterparts are the types a requester may say it is to a partner of
+// each type.
+var counterparts = map[Type][]Type{
+	Rental:        {Contractor, Subcontractor},
+	Subcontractor: {Contractor},
+	Contractor:    {Subcontractor, Rental},
+}
+
 // MarshalText stores a type by name.
 func (t Type) MarshalText() ([]byte, error) { return []byte(t.name), nil }
 
@@ -71,6 +93,7 @@ func IDOf(a, b domain.AccountID) ID {
 
 var (
 	ErrSelf              = domain.NewError(domain.Conflict, "self-partnership", "an account cannot partner with itself")
+	ErrPartnerTypes      = domain.NewError(domain.Invalid, "invalid-partner-types", "to a rental agency an account is its contractor or subcontractor, to a subcontractor its contractor, to a contractor its subcontractor or rental agency")
 	ErrAlreadyRequested  = domain.NewError(domain.Conflict, "already-requested", "a partnership request between these accounts is already pending")
 	ErrAlreadyPartners   = domain.NewError(domain.Conflict, "already-partners", "these accounts are already partners")
 	ErrNotPending        = domain.NewError(domain.Conflict, "not-pending", "there is no pending partnership request")
@@ -128,8 +151,11 @@ func (p *Partnership) State() State { return p.state }
 func (p *Partnership) Changes() []domain.Event { return p.changes }
 
 // Request asks partner for a partnership; the people in notify get an
-// e-mail, with the requester's message if there is one.
-func (p *Partnership) Request(by domain.Member, partner domain.AccountID, typ Type, notify []domain.UserID, message string) error {
+// e-mail, with the requester's message if there is one. typ is what the
+// partner is to the requester (its rental agency, subcontractor or
+// contractor), own what the requester is to the partner (zero: the
+// counterpart of typ).
+func (p *Partnership) Request(by domain.Member, partner domain.AccountID, typ, own Type, notify []domain.UserID, message string) error {
 	message, err := domain.OptionalText("message", message, domain.MaxText)
 	if err != nil {
 		return err
@@ -143,13 +169,19 @@ func (p *Partnership) Request(by domain.Member, partner domain.AccountID, typ Ty
 	if typ == (Type{}) {
 		return domain.Invalidf("invalid-partner-type", "a partner type is required: rental, subcontractor or contractor")
 	}
+	if own == (Type{}) {
+		own = typ.Counterpart()
+	}
+	if !slices.Contains(counterparts[typ], own) {
+		return ErrPartnerTypes.Withf("an account cannot be the %s of its %s: to a %s an account is one of %v", own, typ, typ, counterparts[typ])
+	}
 	switch p.state {
 	case Pending:
 		return ErrAlreadyRequested.Withf("a partnership request between %s and %s is already pending", by.Account, partner)
 	case Approved:
 		return ErrAlreadyPartners.Withf("%s and %s are already partners", by.Account, partner)
 	}
-	p.record(PartnerRequested{Partnership: p.id, Requester: by.Account, Partner: partner, Type: typ, Notify: notify, Message: message, By: by.User})
+	p.record(PartnerRequested{Partnership: p.id, Requester: by.Account, Partner: partner, Type: typ, RequesterType: own, Notify: notify, Message: message, By: by.User})
 	return nil
 }
 

@@ -23,7 +23,7 @@ var (
 
 // Given events, for the acme (requester) and rentco (partner) pair.
 func requested(notify ...domain.UserID) partnership.PartnerRequested {
-	return partnership.PartnerRequested{Partnership: id, Requester: "acme", Partner: "rentco", Type: partnership.Contractor, Notify: notify, By: acmeAdmin.User}
+	return partnership.PartnerRequested{Partnership: id, Requester: "acme", Partner: "rentco", Type: partnership.Contractor, RequesterType: partnership.Subcontractor, Notify: notify, By: acmeAdmin.User}
 }
 
 var (
@@ -53,35 +53,63 @@ func TestPartnership(t *testing.T) {
 		{
 			name: "request names people to notify",
 			when: func(p *partnership.Partnership) error {
-				return p.Request(acmeAdmin, "rentco", partnership.Contractor, []domain.UserID{named.User}, "")
+				return p.Request(acmeAdmin, "rentco", partnership.Contractor, partnership.Type{}, []domain.UserID{named.User}, "")
 			},
 			then: []domain.Event{requested(named.User)},
 		},
 		{
+			name: "the requester says what it is to the partner: a rental agency asking a contractor",
+			when: func(p *partnership.Partnership) error {
+				return p.Request(acmeAdmin, "rentco", partnership.Contractor, partnership.Rental, nil, "")
+			},
+			then: []domain.Event{partnership.PartnerRequested{Partnership: id, Requester: "acme", Partner: "rentco", Type: partnership.Contractor, RequesterType: partnership.Rental, By: acmeAdmin.User}},
+		},
+		{
+			name: "without saying, a rental agency's customer is its contractor",
+			when: func(p *partnership.Partnership) error {
+				return p.Request(acmeAdmin, "rentco", partnership.Rental, partnership.Type{}, nil, "")
+			},
+			then: []domain.Event{partnership.PartnerRequested{Partnership: id, Requester: "acme", Partner: "rentco", Type: partnership.Rental, RequesterType: partnership.Contractor, By: acmeAdmin.User}},
+		},
+		{
+			name: "two rental agencies are no partnership the product knows",
+			when: func(p *partnership.Partnership) error {
+				return p.Request(acmeAdmin, "rentco", partnership.Rental, partnership.Rental, nil, "")
+			},
+			err: partnership.ErrPartnerTypes,
+		},
+		{
+			name: "a subcontractor's partner is its contractor",
+			when: func(p *partnership.Partnership) error {
+				return p.Request(acmeAdmin, "rentco", partnership.Subcontractor, partnership.Rental, nil, "")
+			},
+			err: partnership.ErrPartnerTypes,
+		},
+		{
 			name: "request with nobody to notify is still sent",
 			when: func(p *partnership.Partnership) error {
-				return p.Request(acmeAdmin, "rentco", partnership.Contractor, nil, "")
+				return p.Request(acmeAdmin, "rentco", partnership.Contractor, partnership.Type{}, nil, "")
 			},
 			then: []domain.Event{requested()},
 		},
 		{
 			name: "an account cannot partner with itself",
 			when: func(p *partnership.Partnership) error {
-				return p.Request(acmeAdmin, "acme", partnership.Rental, nil, "")
+				return p.Request(acmeAdmin, "acme", partnership.Rental, partnership.Type{}, nil, "")
 			},
 			err: partnership.ErrSelf,
 		},
 		{
 			name: "only administrators request",
 			when: func(p *partnership.Partnership) error {
-				return p.Request(acmeUser, "rentco", partnership.Rental, nil, "")
+				return p.Request(acmeUser, "rentco", partnership.Rental, partnership.Type{}, nil, "")
 			},
 			err: domain.ErrNotAdministrator,
 		},
 		{
 			name: "a partner type is required",
 			when: func(p *partnership.Partnership) error {
-				return p.Request(acmeAdmin, "rentco", partnership.Type{}, nil, "")
+				return p.Request(acmeAdmin, "rentco", partnership.Type{}, partnership.Type{}, nil, "")
 			},
 			err: domain.Invalidf("invalid-partner-type", ""),
 		},
@@ -89,7 +117,7 @@ func TestPartnership(t *testing.T) {
 			name:  "no second request while one is pending",
 			given: []domain.Event{requested()},
 			when: func(p *partnership.Partnership) error {
-				return p.Request(acmeAdmin, "rentco", partnership.Rental, nil, "")
+				return p.Request(acmeAdmin, "rentco", partnership.Rental, partnership.Type{}, nil, "")
 			},
 			err: partnership.ErrAlreadyRequested,
 		},
@@ -97,7 +125,7 @@ func TestPartnership(t *testing.T) {
 			name:  "no crossing request while one is pending",
 			given: []domain.Event{requested()},
 			when: func(p *partnership.Partnership) error {
-				return p.Request(rentAdmin, "acme", partnership.Rental, nil, "")
+				return p.Request(rentAdmin, "acme", partnership.Rental, partnership.Type{}, nil, "")
 			},
 			err: partnership.ErrAlreadyRequested,
 		},
@@ -105,7 +133,7 @@ func TestPartnership(t *testing.T) {
 			name:  "no request between partners",
 			given: []domain.Event{requested(), approved},
 			when: func(p *partnership.Partnership) error {
-				return p.Request(rentAdmin, "acme", partnership.Rental, nil, "")
+				return p.Request(rentAdmin, "acme", partnership.Rental, partnership.Type{}, nil, "")
 			},
 			err: partnership.ErrAlreadyPartners,
 		},
@@ -113,7 +141,7 @@ func TestPartnership(t *testing.T) {
 			name:  "ask again after a decline",
 			given: []domain.Event{requested(), declined},
 			when: func(p *partnership.Partnership) error {
-				return p.Request(acmeAdmin, "rentco", partnership.Contractor, nil, "")
+				return p.Request(acmeAdmin, "rentco", partnership.Contractor, partnership.Type{}, nil, "")
 			},
 			then: []domain.Event{requested()},
 		},
@@ -121,7 +149,7 @@ func TestPartnership(t *testing.T) {
 			name:  "ask again after the partnership ended",
 			given: []domain.Event{requested(), approved, ended},
 			when: func(p *partnership.Partnership) error {
-				return p.Request(acmeAdmin, "rentco", partnership.Contractor, nil, "")
+				return p.Request(acmeAdmin, "rentco", partnership.Contractor, partnership.Type{}, nil, "")
 			},
 			then: []domain.Event{requested()},
 		},

@@ -54,7 +54,7 @@ func TestARefusedRecipientIsRecordedAndSkipped(t *testing.T) {
 	for _, e := range []domain.Event{
 		account.AccountOpened{Account: "acme", Organization: "ACME"},
 		account.AccountOpened{Account: "rentco", Organization: "RentCo"},
-		partnership.PartnerRequested{Partnership: "acme+rentco", Requester: "acme", Partner: "rentco", Type: partnership.Rental,
+		partnership.PartnerRequested{Partnership: "acme+rentco", Requester: "acme", Partner: "rentco", Type: partnership.Rental, RequesterType: partnership.Contractor,
 			Notify: []domain.UserID{"gone@rentco.test", "bob@rentco.test"}, By: "alice@acme.test"},
 		team.CloudProjectCreated{Project: "p1", Name: "Bridge", By: "alice@acme.test"},
 		team.MemberInvited{Project: "p1", Email: "gone@rentco.test", Role: team.User, By: "alice@acme.test"},

@@ -24,8 +24,11 @@ type Partner struct {
 	Partnership  partnership.ID   `json:"partnership"`
 	Partner      domain.AccountID `json:"partner"`
 	Organization string           `json:"organization"`
-	Type         string           `json:"type"`
-	State        string           `json:"state"`
+	// Type is what the partner is to this account (its rental agency,
+	// subcontractor or contractor); OwnType what this account is to it.
+	Type    string `json:"type"`
+	OwnType string `json:"ownType"`
+	State   string `json:"state"`
 	// Direction is "sent" when this account asked, "received" otherwise.
 	Direction   string          `json:"direction"`
 	RequestedBy domain.UserID   `json:"requestedBy"`
@@ -63,11 +66,12 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 		return tx.Put(ctx, orgs, projections.KeyPart(string(e.Account)), e.Organization)
 	case partnership.PartnerRequested:
 		for _, side := range []struct {
-			acc, other domain.AccountID
-			dir        string
-		}{{e.Requester, e.Partner, "sent"}, {e.Partner, e.Requester, "received"}} {
+			acc, other  domain.AccountID
+			dir         string
+			theirs, own partnership.Type
+		}{{e.Requester, e.Partner, "sent", e.Type, e.RequesterType}, {e.Partner, e.Requester, "received", e.RequesterType, e.Type}} {
 			row := Partner{
-				Partnership: e.Partnership, Partner: side.other, Type: e.Type.String(), State: string(partnership.Pending),
+				Partnership: e.Partnership, Partner: side.other, Type: side.theirs.String(), OwnType: side.own.String(), State: string(partnership.Pending),
 				Direction: side.dir, RequestedBy: e.By, Message: e.Message, Notify: e.Notify, RequestedAt: at, UpdatedAt: at, UpdatedBy: e.By,
 			}
 			if row.Notify == nil {

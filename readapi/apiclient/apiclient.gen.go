@@ -74,6 +74,27 @@ func (e PartnerDirection) Valid() bool {
 	}
 }
 
+// Defines values for PartnerType.
+const (
+	Contractor    PartnerType = "contractor"
+	Rental        PartnerType = "rental"
+	Subcontractor PartnerType = "subcontractor"
+)
+
+// Valid indicates whether the value is a known member of the PartnerType enum.
+func (e PartnerType) Valid() bool {
+	switch e {
+	case Contractor:
+		return true
+	case Rental:
+		return true
+	case Subcontractor:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ProjectionStatusState.
 const (
 	ProjectionStatusStateCatchingUp ProjectionStatusState = "catching-up"
@@ -386,27 +407,6 @@ func (e ListPartnersParamsState) Valid() bool {
 	case Pending:
 		return true
 	case Withdrawn:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for RequestPartnerJSONBodyType.
-const (
-	Contractor    RequestPartnerJSONBodyType = "contractor"
-	Rental        RequestPartnerJSONBodyType = "rental"
-	Subcontractor RequestPartnerJSONBodyType = "subcontractor"
-)
-
-// Valid indicates whether the value is a known member of the RequestPartnerJSONBodyType enum.
-func (e RequestPartnerJSONBodyType) Valid() bool {
-	switch e {
-	case Contractor:
-		return true
-	case Rental:
-		return true
-	case Subcontractor:
 		return true
 	default:
 		return false
@@ -1000,14 +1000,19 @@ type Partner struct {
 	Message         *string          `json:"message,omitempty"`
 	Notify          []string         `json:"notify"`
 	Organization    string           `json:"organization"`
-	Partner         string           `json:"partner"`
-	Partnership     string           `json:"partnership"`
-	RequestedAt     time.Time        `json:"requestedAt"`
-	RequestedBy     string           `json:"requestedBy"`
-	State           string           `json:"state"`
-	Type            string           `json:"type"`
-	UpdatedAt       time.Time        `json:"updatedAt"`
-	UpdatedBy       string           `json:"updatedBy"`
+
+	// OwnType what this account is to the partner
+	OwnType     string    `json:"ownType"`
+	Partner     string    `json:"partner"`
+	Partnership string    `json:"partnership"`
+	RequestedAt time.Time `json:"requestedAt"`
+	RequestedBy string    `json:"requestedBy"`
+	State       string    `json:"state"`
+
+	// Type what the partner is to this account (its rental agency, subcontractor or contractor): each side sees the other's type
+	Type      string    `json:"type"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	UpdatedBy string    `json:"updatedBy"`
 }
 
 // PartnerDirection defines model for Partner.Direction.
@@ -1018,6 +1023,9 @@ type PartnerPage struct {
 	Items []Partner `json:"items"`
 	Next  *string   `json:"next,omitempty"`
 }
+
+// PartnerType a kind of partner account: a rental agency, a subcontractor or a contractor
+type PartnerType string
 
 // Position a log position as commands answer it: 42, or 42.40 on EventStoreDB (commit.prepare)
 type Position = string
@@ -1795,8 +1803,13 @@ type RequestPartnerJSONBody struct {
 	Notify *[]Email `json:"notify,omitempty"`
 
 	// Organization the partner's short organization name
-	Organization Organization               `json:"organization"`
-	Type         RequestPartnerJSONBodyType `json:"type"`
+	Organization Organization `json:"organization"`
+
+	// OwnType what the caller's account is to the partner; by default a rental agency's or a subcontractor's partner is its contractor, and a contractor's partner its subcontractor. To a rental agency an account is its contractor or subcontractor, to a subcontractor its contractor, to a contractor its subcontractor or rental agency; other pairs answer 422 invalid-partner-types
+	OwnType *PartnerType `json:"ownType,omitempty"`
+
+	// Type what the partner is to the caller's account: its rental agency, subcontractor or contractor
+	Type PartnerType `json:"type"`
 }
 
 // RequestPartnerParams defines parameters for RequestPartner.
@@ -1807,9 +1820,6 @@ type RequestPartnerParams struct {
 	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
 	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
-
-// RequestPartnerJSONBodyType defines parameters for RequestPartner.
-type RequestPartnerJSONBodyType string
 
 // ApprovePartnerParams defines parameters for ApprovePartner.
 type ApprovePartnerParams struct {
