@@ -53,7 +53,7 @@ func SharingLog(ctx context.Context, es eventstore.Store, pairs, devicesPerPair 
 			}
 		}
 		if err := add(partnership.Stream(owner, partner),
-			partnership.PartnerRequested{Partnership: pid, Requester: partner, Partner: owner, Type: partnership.Rental, By: "admin@x"},
+			partnership.PartnerRequested{Partnership: pid, Requester: partner, Partner: owner, Type: partnership.Rental, RequesterType: partnership.Contractor, By: "admin@x"},
 			partnership.PartnerApproved{Partnership: pid, Requester: partner, Partner: owner, By: "admin@y"}); err != nil {
 			return head, err
 		}

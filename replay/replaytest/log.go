@@ -90,7 +90,7 @@ func (g *Generator) Pair(ctx context.Context, p, devices int) error {
 		}
 	}
 	if err := g.add(ctx, partnership.Stream(owner, partner), partner,
-		partnership.PartnerRequested{Partnership: pid, Requester: partner, Partner: owner, Type: partnership.Rental, By: admin(partner), Message: "rovers for the bridge"},
+		partnership.PartnerRequested{Partnership: pid, Requester: partner, Partner: owner, Type: partnership.Rental, RequesterType: partnership.Contractor, By: admin(partner), Message: "rovers for the bridge"},
 		partnership.PartnerApproved{Partnership: pid, Requester: partner, Partner: owner, By: admin(owner)}); err != nil {
 		return err
 	}
