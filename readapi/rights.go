@@ -3,6 +3,7 @@ package readapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -49,8 +50,7 @@ var errNotYours = &domain.Error{Kind: domain.Forbidden, Code: "not-administrator
 
 // subject is the user a rights query is about: the caller, or another
 // subuser when the caller administers the account.
-func subject(r *http.Request, caller directory.User) (domain.UserID, error) {
-	raw := r.URL.Query().Get("user")
+func subject(raw string, caller directory.User) (domain.UserID, error) {
 	if raw == "" {
 		return caller.User, nil
 	}
@@ -68,6 +68,8 @@ func subject(r *http.Request, caller directory.User) (domain.UserID, error) {
 func (a *API) RightsRoutes(r chi.Router) {
 	needs := []string{rightsmodel.Name}
 	r.Get("/v1/rights/check", a.serve(needs, a.check))
+	r.Post("/v1/rights/checks", a.batchCheck)
+	r.Get("/v1/rights/members/{member}/grid", a.serve(needs, a.memberGrid))
 	r.Get("/v1/rights/items", a.serve(needs, a.listItems))
 	r.Get("/v1/rights/items/{item}/grid", a.serve(needs, a.grid))
 	r.Get("/v1/subusers", a.serve(needs, a.subusers))
@@ -85,7 +87,7 @@ type VisibleMember struct {
 // with their member rights, scanning the account's members in key order
 // until the page is full.
 func (a *API) visibleMembers(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
-	user, err := subject(r, caller)
+	user, err := subject(r.URL.Query().Get("user"), caller)
 	if err != nil {
 		return nil, err
 	}
@@ -129,29 +131,45 @@ func (a *API) visibleMembers(ctx context.Context, r *http.Request, tx projection
 }
 
 func (a *API) check(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
-	user, err := subject(r, caller)
+	raw := r.URL.Query().Get("user")
+	user, err := subject(raw, caller)
 	if err != nil {
 		return nil, err
 	}
 	q := r.URL.Query()
 	v := rightsmodel.Query{R: tx}.Account(ctx, caller.Account)
-	out := Check{User: user, Level: q.Get("level")}
+	return checkOne(v, CheckRequest{User: user, Item: q.Get("item"), Member: q.Get("member"), Level: q.Get("level")})
+}
+
+// CheckRequest is one question of a batch check: may User act at Level
+// (default view) on the item or the member (name exactly one)?
+type CheckRequest struct {
+	User   domain.UserID `json:"user"`
+	Item   string        `json:"item,omitempty"`
+	Member string        `json:"member,omitempty"`
+	Level  string        `json:"level,omitempty"`
+}
+
+// checkOne answers one question from the account's rights tables.
+func checkOne(v *rightsmodel.View, c CheckRequest) (Check, error) {
+	out := Check{User: c.User, Level: c.Level}
 	var g rights.Grant
+	var err error
 	switch {
-	case q.Get("item") != "" && q.Get("member") == "":
-		out.Object, out.Kind = q.Get("item"), "item"
-		g, err = rights.OnItem(v, user, rights.ItemID(out.Object))
-	case q.Get("member") != "" && q.Get("item") == "":
-		out.Object, out.Kind = q.Get("member"), "member"
-		g, err = rights.OnMember(v, user, rights.MemberID(out.Object))
+	case c.Item != "" && c.Member == "":
+		out.Object, out.Kind = c.Item, "item"
+		g, err = rights.OnItem(v, c.User, rights.ItemID(out.Object))
+	case c.Member != "" && c.Item == "":
+		out.Object, out.Kind = c.Member, "member"
+		g, err = rights.OnMember(v, c.User, rights.MemberID(out.Object))
 	default:
-		return nil, &httpapi.BadRequest{Code: "invalid-check", Err: errors.New("name exactly one of item= or member=")}
+		return out, &httpapi.BadRequest{Code: "invalid-check", Err: errors.New("name exactly one of item or member")}
 	}
 	if err != nil {
-		return nil, err
+		return out, err
 	}
 	if v.Err() != nil {
-		return nil, v.Err()
+		return out, v.Err()
 	}
 	out.Rights, out.Sources = g.Rights, g.Sources
 	if out.Sources == nil {
@@ -160,7 +178,7 @@ func (a *API) check(ctx context.Context, r *http.Request, tx projections.Reader,
 	level := rights.View
 	if out.Level != "" {
 		if level, err = rights.ParseLevel(out.Level); err != nil {
-			return nil, err
+			return out, err
 		}
 	}
 	granted := g.Rights.Item
@@ -171,10 +189,55 @@ func (a *API) check(ctx context.Context, r *http.Request, tx projections.Reader,
 	return out, nil
 }
 
+// MaxChecks bounds a batch check.
+const MaxChecks = 500
+
+// BatchCheck asks many questions at once, for a screen that marks each
+// row: the answers come in the order of the questions.
+type BatchCheck struct {
+	Checks []CheckRequest `json:"checks"`
+}
+
+// BatchAnswer answers a batch check.
+type BatchAnswer struct {
+	Results []Check `json:"results"`
+}
+
+// batchCheck decodes the questions before it waits for the read models,
+// then answers them all from one snapshot. Asking about other subusers
+// needs an administrator, as for one check.
+func (a *API) batchCheck(w http.ResponseWriter, r *http.Request) {
+	var b BatchCheck
+	if err := httpapi.Decode(w, r, &b); err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	if len(b.Checks) == 0 || len(b.Checks) > MaxChecks {
+		httpapi.WriteProblem(w, r, &httpapi.BadRequest{Code: "invalid-check", Err: fmt.Errorf("a batch holds 1 to %d checks", MaxChecks)})
+		return
+	}
+	a.serve([]string{rightsmodel.Name}, func(ctx context.Context, _ *http.Request, tx projections.Reader, caller directory.User) (any, error) {
+		v := rightsmodel.Query{R: tx}.Account(ctx, caller.Account)
+		out := BatchAnswer{Results: make([]Check, 0, len(b.Checks))}
+		for i, c := range b.Checks {
+			user, err := subject(string(c.User), caller)
+			if err != nil {
+				return nil, fmt.Errorf("check %d: %w", i, err)
+			}
+			c.User = user
+			answer, err := checkOne(v, c)
+			if err != nil {
+				return nil, fmt.Errorf("check %d: %w", i, err)
+			}
+			out.Results = append(out.Results, answer)
+		}
+		return out, nil
+	})(w, r)
+}
+
 func (a *API) grid(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
 	item := rights.ItemID(chi.URLParam(r, "item"))
-	q := rightsmodel.Query{R: tx}
-	v := q.Account(ctx, caller.Account)
+	v := rightsmodel.Query{R: tx}.Account(ctx, caller.Account)
 	mine, err := rights.OnItem(v, caller.User, item)
 	if err != nil {
 		return nil, err
@@ -182,33 +245,79 @@ func (a *API) grid(ctx context.Context, r *http.Request, tx projections.Reader, 
 	if mine.Rights.Item == rights.None {
 		return nil, errNotFound.Withf("no item %s is visible to %s", item, caller.User)
 	}
+	out, err := whoCan(ctx, r, tx, caller, func(u domain.UserID) (rights.Grant, rights.Level, error) {
+		g, err := rights.OnItem(v, u, item)
+		return g, g.Rights.Item, err
+	})
+	return out, errors.Join(err, v.Err())
+}
+
+// memberGrid answers who can see (or, with level, edit) a vehicle, driver,
+// marker or placed user, and why: every subuser with their member rights
+// and sources. Only a caller who can see the member asks.
+func (a *API) memberGrid(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
+	member := rights.MemberID(chi.URLParam(r, "member"))
+	v := rightsmodel.Query{R: tx}.Account(ctx, caller.Account)
+	mine, err := rights.OnMember(v, caller.User, member)
+	if err != nil {
+		return nil, err
+	}
+	if mine.Rights.Member == rights.None {
+		return nil, errNotFound.Withf("no member %s is visible to %s", member, caller.User)
+	}
+	out, err := whoCan(ctx, r, tx, caller, func(u domain.UserID) (rights.Grant, rights.Level, error) {
+		g, err := rights.OnMember(v, u, member)
+		return g, g.Rights.Member, err
+	})
+	return out, errors.Join(err, v.Err())
+}
+
+// whoCan is a page of the account's subusers with their rights on one
+// object and the sources of them; with level=, only those holding at
+// least that level (a page may then hold fewer rows than its limit, and
+// next goes on).
+func whoCan(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User, on func(domain.UserID) (rights.Grant, rights.Level, error)) (any, error) {
+	var least rights.Level
+	if raw := r.URL.Query().Get("level"); raw != "" {
+		var err error
+		if least, err = rights.ParseLevel(raw); err != nil {
+			return nil, &httpapi.BadRequest{Code: "invalid-level", Err: errors.New(err.Error())} // a query parameter: 400, not the rule's 422
+		}
+	}
 	page, err := pageOf(r, "")
 	if err != nil {
 		return nil, err
 	}
-	users, next, err := q.Users(ctx, caller.Account, page, nil)
-	if err != nil {
+	grants := map[domain.UserID]rights.Grant{}
+	var evalErr error
+	users, next, err := rightsmodel.Query{R: tx}.Users(ctx, caller.Account, page, func(u *rightsmodel.User) bool {
+		g, level, err := on(u.ID)
+		if err != nil {
+			evalErr = err
+			return false
+		}
+		grants[u.ID] = g
+		return least == rights.None || level.AtLeast(least)
+	})
+	if err = errors.Join(err, evalErr); err != nil {
 		return nil, err
 	}
 	out := Page[GridRow]{Items: []GridRow{}, Next: next}
 	for _, u := range users {
-		g, err := rights.OnItem(v, u.ID, item)
-		if err != nil {
-			return nil, err
-		}
+		g := grants[u.ID]
 		if g.Sources == nil {
 			g.Sources = []rights.Source{}
 		}
 		out.Items = append(out.Items, GridRow{User: u.ID, Name: u.Name, Rights: g.Rights, Sources: g.Sources})
 	}
-	return out, v.Err()
+	return out, nil
 }
 
 // listItems lists the items of a kind a user can see, with their rights;
 // it scans the account's items in key order until the page is full.
 func (a *API) listItems(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
 	{
-		user, err := subject(r, caller)
+		user, err := subject(r.URL.Query().Get("user"), caller)
 		if err != nil {
 			return nil, err
 		}

@@ -15,7 +15,9 @@ import (
 // both questions the API answers: the list of the members they can see,
 // and a check on every member the account holds, on ids it does not hold,
 // and on another account's vehicle. A member is allowed by the check
-// exactly when it is in the list, at the same level.
+// exactly when it is in the list, at the same level; a batch of the same
+// checks answers alike; and who can see a member (its grid at level view)
+// is exactly the users the checks allowed.
 func TestCheckAndListAgree(t *testing.T) {
 	s := start(t, testConfig(t, backends[0]))
 	other := s.as("olga@other.test", "other")
@@ -85,7 +87,9 @@ func TestCheckAndListAgree(t *testing.T) {
 			for _, m := range held {
 				asked = append(asked, m.id)
 			}
-			for _, u := range append(users, "admin@"+domainOf) {
+			everyone := append(users, "admin@"+domainOf)
+			allowed := map[string]map[string]bool{} // member -> users allowed by the check
+			for _, u := range everyone {
 				var list struct {
 					Items []readapi.VisibleMember `json:"items"`
 				}
@@ -97,6 +101,12 @@ func TestCheckAndListAgree(t *testing.T) {
 				for _, id := range asked {
 					var c readapi.Check
 					admin.read("/v1/rights/check?member="+url.QueryEscape(id)+"&user="+url.QueryEscape(u), last, &c)
+					if c.Allowed {
+						if allowed[id] == nil {
+							allowed[id] = map[string]bool{}
+						}
+						allowed[id][u] = true
+					}
 					level, inList := listed[id]
 					if c.Allowed != inList || (inList && c.Rights.Member.String() != level) {
 						t.Errorf("account %d: %s on %s: check says allowed %v at %s (sources %+v), the list says %v at %q",
@@ -107,6 +117,42 @@ func TestCheckAndListAgree(t *testing.T) {
 					if id == "their-truck" || id == acc+"-ghost" {
 						t.Errorf("%s's list holds %s, which the account does not hold", u, id)
 					}
+				}
+				// One batch of the same questions answers as the checks did.
+				var batch []map[string]string
+				for _, id := range asked {
+					batch = append(batch, map[string]string{"user": u, "member": id})
+				}
+				var answers struct {
+					Results []readapi.Check `json:"results"`
+				}
+				admin.post("/v1/rights/checks", last, map[string]any{"checks": batch}, &answers)
+				for i, id := range asked {
+					if i >= len(answers.Results) || answers.Results[i].Object != id || answers.Results[i].Allowed != allowed[id][u] {
+						t.Errorf("account %d: the batch check of %s on %s disagrees with the single check (%+v)", seed, u, id, answers.Results)
+						break
+					}
+				}
+			}
+			// Who can see each member: exactly the users the checks allowed.
+			for _, m := range held {
+				if !allowed[m.id]["admin@"+domainOf] {
+					// Never added nor placed: the account does not hold it.
+					if r := admin.do("GET", "/v1/rights/members/"+url.PathEscape(m.id)+"/grid", nil); r.status != 404 {
+						t.Errorf("account %d: who can see %s, which the account does not hold: %d %s", seed, m.id, r.status, r.body)
+					}
+					continue
+				}
+				var grid struct {
+					Items []readapi.GridRow `json:"items"`
+				}
+				admin.read("/v1/rights/members/"+url.PathEscape(m.id)+"/grid?level=view&limit=500", last, &grid)
+				got := map[string]bool{}
+				for _, row := range grid.Items {
+					got[string(row.User)] = true
+				}
+				if fmt.Sprint(got) != fmt.Sprint(allowed[m.id]) {
+					t.Errorf("account %d: who can see %s: %v; the checks allowed %v", seed, m.id, got, allowed[m.id])
 				}
 			}
 		}

@@ -268,6 +268,17 @@ func (c client) read(path, pos string, v any) {
 	r.decode(c.s.t, v)
 }
 
+// post POSTs body to a read route (a batch of questions) once the read
+// models reached pos, into v.
+func (c client) post(path, pos string, body, v any) {
+	c.s.t.Helper()
+	r := c.do(http.MethodPost, path+"?position="+pos, body)
+	if r.status != http.StatusOK {
+		c.s.t.Fatalf("POST %s: %d %s", path, r.status, r.body)
+	}
+	r.decode(c.s.t, v)
+}
+
 func mails(t testing.TB, cfg config) []string {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(cfg.DataDir, "outbox", "*.eml"))

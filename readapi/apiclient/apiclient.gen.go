@@ -17,6 +17,132 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for CheckRightsItem.
+const (
+	CheckRightsItemEdit CheckRightsItem = "edit"
+	CheckRightsItemFull CheckRightsItem = "full"
+	CheckRightsItemNone CheckRightsItem = "none"
+	CheckRightsItemView CheckRightsItem = "view"
+)
+
+// Valid indicates whether the value is a known member of the CheckRightsItem enum.
+func (e CheckRightsItem) Valid() bool {
+	switch e {
+	case CheckRightsItemEdit:
+		return true
+	case CheckRightsItemFull:
+		return true
+	case CheckRightsItemNone:
+		return true
+	case CheckRightsItemView:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CheckRightsMember.
+const (
+	CheckRightsMemberEdit CheckRightsMember = "edit"
+	CheckRightsMemberFull CheckRightsMember = "full"
+	CheckRightsMemberNone CheckRightsMember = "none"
+	CheckRightsMemberView CheckRightsMember = "view"
+)
+
+// Valid indicates whether the value is a known member of the CheckRightsMember enum.
+func (e CheckRightsMember) Valid() bool {
+	switch e {
+	case CheckRightsMemberEdit:
+		return true
+	case CheckRightsMemberFull:
+		return true
+	case CheckRightsMemberNone:
+		return true
+	case CheckRightsMemberView:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CheckSourcesRightsItem.
+const (
+	CheckSourcesRightsItemEdit CheckSourcesRightsItem = "edit"
+	CheckSourcesRightsItemFull CheckSourcesRightsItem = "full"
+	CheckSourcesRightsItemNone CheckSourcesRightsItem = "none"
+	CheckSourcesRightsItemView CheckSourcesRightsItem = "view"
+)
+
+// Valid indicates whether the value is a known member of the CheckSourcesRightsItem enum.
+func (e CheckSourcesRightsItem) Valid() bool {
+	switch e {
+	case CheckSourcesRightsItemEdit:
+		return true
+	case CheckSourcesRightsItemFull:
+		return true
+	case CheckSourcesRightsItemNone:
+		return true
+	case CheckSourcesRightsItemView:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CheckSourcesRightsMember.
+const (
+	CheckSourcesRightsMemberEdit CheckSourcesRightsMember = "edit"
+	CheckSourcesRightsMemberFull CheckSourcesRightsMember = "full"
+	CheckSourcesRightsMemberNone CheckSourcesRightsMember = "none"
+	CheckSourcesRightsMemberView CheckSourcesRightsMember = "view"
+)
+
+// Valid indicates whether the value is a known member of the CheckSourcesRightsMember enum.
+func (e CheckSourcesRightsMember) Valid() bool {
+	switch e {
+	case CheckSourcesRightsMemberEdit:
+		return true
+	case CheckSourcesRightsMemberFull:
+		return true
+	case CheckSourcesRightsMemberNone:
+		return true
+	case CheckSourcesRightsMemberView:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CheckSourcesVia.
+const (
+	CheckSourcesViaAdministrator CheckSourcesVia = "administrator"
+	CheckSourcesViaCreator       CheckSourcesVia = "creator"
+	CheckSourcesViaDirect        CheckSourcesVia = "direct"
+	CheckSourcesViaHierarchy     CheckSourcesVia = "hierarchy"
+	CheckSourcesViaPrivateShare  CheckSourcesVia = "private-share"
+	CheckSourcesViaRole          CheckSourcesVia = "role"
+)
+
+// Valid indicates whether the value is a known member of the CheckSourcesVia enum.
+func (e CheckSourcesVia) Valid() bool {
+	switch e {
+	case CheckSourcesViaAdministrator:
+		return true
+	case CheckSourcesViaCreator:
+		return true
+	case CheckSourcesViaDirect:
+		return true
+	case CheckSourcesViaHierarchy:
+		return true
+	case CheckSourcesViaPrivateShare:
+		return true
+	case CheckSourcesViaRole:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DeviceSource.
 const (
 	DeviceSourceOwn      DeviceSource = "own"
@@ -413,126 +539,24 @@ func (e ListPartnersParamsState) Valid() bool {
 	}
 }
 
-// Defines values for CheckRight200JSONResponseBodyRightsItem.
+// Defines values for BatchCheckJSONBodyChecksLevel.
 const (
-	CheckRight200JSONResponseBodyRightsItemEdit CheckRight200JSONResponseBodyRightsItem = "edit"
-	CheckRight200JSONResponseBodyRightsItemFull CheckRight200JSONResponseBodyRightsItem = "full"
-	CheckRight200JSONResponseBodyRightsItemNone CheckRight200JSONResponseBodyRightsItem = "none"
-	CheckRight200JSONResponseBodyRightsItemView CheckRight200JSONResponseBodyRightsItem = "view"
+	BatchCheckJSONBodyChecksLevelEdit BatchCheckJSONBodyChecksLevel = "edit"
+	BatchCheckJSONBodyChecksLevelFull BatchCheckJSONBodyChecksLevel = "full"
+	BatchCheckJSONBodyChecksLevelNone BatchCheckJSONBodyChecksLevel = "none"
+	BatchCheckJSONBodyChecksLevelView BatchCheckJSONBodyChecksLevel = "view"
 )
 
-// Valid indicates whether the value is a known member of the CheckRight200JSONResponseBodyRightsItem enum.
-func (e CheckRight200JSONResponseBodyRightsItem) Valid() bool {
+// Valid indicates whether the value is a known member of the BatchCheckJSONBodyChecksLevel enum.
+func (e BatchCheckJSONBodyChecksLevel) Valid() bool {
 	switch e {
-	case CheckRight200JSONResponseBodyRightsItemEdit:
+	case BatchCheckJSONBodyChecksLevelEdit:
 		return true
-	case CheckRight200JSONResponseBodyRightsItemFull:
+	case BatchCheckJSONBodyChecksLevelFull:
 		return true
-	case CheckRight200JSONResponseBodyRightsItemNone:
+	case BatchCheckJSONBodyChecksLevelNone:
 		return true
-	case CheckRight200JSONResponseBodyRightsItemView:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for CheckRight200JSONResponseBodyRightsMember.
-const (
-	CheckRight200JSONResponseBodyRightsMemberEdit CheckRight200JSONResponseBodyRightsMember = "edit"
-	CheckRight200JSONResponseBodyRightsMemberFull CheckRight200JSONResponseBodyRightsMember = "full"
-	CheckRight200JSONResponseBodyRightsMemberNone CheckRight200JSONResponseBodyRightsMember = "none"
-	CheckRight200JSONResponseBodyRightsMemberView CheckRight200JSONResponseBodyRightsMember = "view"
-)
-
-// Valid indicates whether the value is a known member of the CheckRight200JSONResponseBodyRightsMember enum.
-func (e CheckRight200JSONResponseBodyRightsMember) Valid() bool {
-	switch e {
-	case CheckRight200JSONResponseBodyRightsMemberEdit:
-		return true
-	case CheckRight200JSONResponseBodyRightsMemberFull:
-		return true
-	case CheckRight200JSONResponseBodyRightsMemberNone:
-		return true
-	case CheckRight200JSONResponseBodyRightsMemberView:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for CheckRight200JSONResponseBodySourcesRightsItem.
-const (
-	CheckRight200JSONResponseBodySourcesRightsItemEdit CheckRight200JSONResponseBodySourcesRightsItem = "edit"
-	CheckRight200JSONResponseBodySourcesRightsItemFull CheckRight200JSONResponseBodySourcesRightsItem = "full"
-	CheckRight200JSONResponseBodySourcesRightsItemNone CheckRight200JSONResponseBodySourcesRightsItem = "none"
-	CheckRight200JSONResponseBodySourcesRightsItemView CheckRight200JSONResponseBodySourcesRightsItem = "view"
-)
-
-// Valid indicates whether the value is a known member of the CheckRight200JSONResponseBodySourcesRightsItem enum.
-func (e CheckRight200JSONResponseBodySourcesRightsItem) Valid() bool {
-	switch e {
-	case CheckRight200JSONResponseBodySourcesRightsItemEdit:
-		return true
-	case CheckRight200JSONResponseBodySourcesRightsItemFull:
-		return true
-	case CheckRight200JSONResponseBodySourcesRightsItemNone:
-		return true
-	case CheckRight200JSONResponseBodySourcesRightsItemView:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for CheckRight200JSONResponseBodySourcesRightsMember.
-const (
-	CheckRight200JSONResponseBodySourcesRightsMemberEdit CheckRight200JSONResponseBodySourcesRightsMember = "edit"
-	CheckRight200JSONResponseBodySourcesRightsMemberFull CheckRight200JSONResponseBodySourcesRightsMember = "full"
-	CheckRight200JSONResponseBodySourcesRightsMemberNone CheckRight200JSONResponseBodySourcesRightsMember = "none"
-	CheckRight200JSONResponseBodySourcesRightsMemberView CheckRight200JSONResponseBodySourcesRightsMember = "view"
-)
-
-// Valid indicates whether the value is a known member of the CheckRight200JSONResponseBodySourcesRightsMember enum.
-func (e CheckRight200JSONResponseBodySourcesRightsMember) Valid() bool {
-	switch e {
-	case CheckRight200JSONResponseBodySourcesRightsMemberEdit:
-		return true
-	case CheckRight200JSONResponseBodySourcesRightsMemberFull:
-		return true
-	case CheckRight200JSONResponseBodySourcesRightsMemberNone:
-		return true
-	case CheckRight200JSONResponseBodySourcesRightsMemberView:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for CheckRight200JSONResponseBodySourcesVia.
-const (
-	CheckRight200JSONResponseBodySourcesViaAdministrator CheckRight200JSONResponseBodySourcesVia = "administrator"
-	CheckRight200JSONResponseBodySourcesViaCreator       CheckRight200JSONResponseBodySourcesVia = "creator"
-	CheckRight200JSONResponseBodySourcesViaDirect        CheckRight200JSONResponseBodySourcesVia = "direct"
-	CheckRight200JSONResponseBodySourcesViaHierarchy     CheckRight200JSONResponseBodySourcesVia = "hierarchy"
-	CheckRight200JSONResponseBodySourcesViaPrivateShare  CheckRight200JSONResponseBodySourcesVia = "private-share"
-	CheckRight200JSONResponseBodySourcesViaRole          CheckRight200JSONResponseBodySourcesVia = "role"
-)
-
-// Valid indicates whether the value is a known member of the CheckRight200JSONResponseBodySourcesVia enum.
-func (e CheckRight200JSONResponseBodySourcesVia) Valid() bool {
-	switch e {
-	case CheckRight200JSONResponseBodySourcesViaAdministrator:
-		return true
-	case CheckRight200JSONResponseBodySourcesViaCreator:
-		return true
-	case CheckRight200JSONResponseBodySourcesViaDirect:
-		return true
-	case CheckRight200JSONResponseBodySourcesViaHierarchy:
-		return true
-	case CheckRight200JSONResponseBodySourcesViaPrivateShare:
-		return true
-	case CheckRight200JSONResponseBodySourcesViaRole:
+	case BatchCheckJSONBodyChecksLevelView:
 		return true
 	default:
 		return false
@@ -581,6 +605,30 @@ func (e ListVisibleItems200JSONResponseBodyItemsRightsMember) Valid() bool {
 	case ListVisibleItems200JSONResponseBodyItemsRightsMemberNone:
 		return true
 	case ListVisibleItems200JSONResponseBodyItemsRightsMemberView:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetPermissionGridParamsLevel.
+const (
+	GetPermissionGridParamsLevelEdit GetPermissionGridParamsLevel = "edit"
+	GetPermissionGridParamsLevelFull GetPermissionGridParamsLevel = "full"
+	GetPermissionGridParamsLevelNone GetPermissionGridParamsLevel = "none"
+	GetPermissionGridParamsLevelView GetPermissionGridParamsLevel = "view"
+)
+
+// Valid indicates whether the value is a known member of the GetPermissionGridParamsLevel enum.
+func (e GetPermissionGridParamsLevel) Valid() bool {
+	switch e {
+	case GetPermissionGridParamsLevelEdit:
+		return true
+	case GetPermissionGridParamsLevelFull:
+		return true
+	case GetPermissionGridParamsLevelNone:
+		return true
+	case GetPermissionGridParamsLevelView:
 		return true
 	default:
 		return false
@@ -758,6 +806,156 @@ func (e ListVisibleMembers200JSONResponseBodyItemsMember) Valid() bool {
 	}
 }
 
+// Defines values for WhoCanSeeMemberParamsLevel.
+const (
+	WhoCanSeeMemberParamsLevelEdit WhoCanSeeMemberParamsLevel = "edit"
+	WhoCanSeeMemberParamsLevelFull WhoCanSeeMemberParamsLevel = "full"
+	WhoCanSeeMemberParamsLevelNone WhoCanSeeMemberParamsLevel = "none"
+	WhoCanSeeMemberParamsLevelView WhoCanSeeMemberParamsLevel = "view"
+)
+
+// Valid indicates whether the value is a known member of the WhoCanSeeMemberParamsLevel enum.
+func (e WhoCanSeeMemberParamsLevel) Valid() bool {
+	switch e {
+	case WhoCanSeeMemberParamsLevelEdit:
+		return true
+	case WhoCanSeeMemberParamsLevelFull:
+		return true
+	case WhoCanSeeMemberParamsLevelNone:
+		return true
+	case WhoCanSeeMemberParamsLevelView:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WhoCanSeeMember200JSONResponseBodyItemsRightsItem.
+const (
+	WhoCanSeeMember200JSONResponseBodyItemsRightsItemEdit WhoCanSeeMember200JSONResponseBodyItemsRightsItem = "edit"
+	WhoCanSeeMember200JSONResponseBodyItemsRightsItemFull WhoCanSeeMember200JSONResponseBodyItemsRightsItem = "full"
+	WhoCanSeeMember200JSONResponseBodyItemsRightsItemNone WhoCanSeeMember200JSONResponseBodyItemsRightsItem = "none"
+	WhoCanSeeMember200JSONResponseBodyItemsRightsItemView WhoCanSeeMember200JSONResponseBodyItemsRightsItem = "view"
+)
+
+// Valid indicates whether the value is a known member of the WhoCanSeeMember200JSONResponseBodyItemsRightsItem enum.
+func (e WhoCanSeeMember200JSONResponseBodyItemsRightsItem) Valid() bool {
+	switch e {
+	case WhoCanSeeMember200JSONResponseBodyItemsRightsItemEdit:
+		return true
+	case WhoCanSeeMember200JSONResponseBodyItemsRightsItemFull:
+		return true
+	case WhoCanSeeMember200JSONResponseBodyItemsRightsItemNone:
+		return true
+	case WhoCanSeeMember200JSONResponseBodyItemsRightsItemView:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WhoCanSeeMember200JSONResponseBodyItemsRightsMember.
+const (
+	WhoCanSeeMember200JSONResponseBodyItemsRightsMemberEdit WhoCanSeeMember200JSONResponseBodyItemsRightsMember = "edit"
+	WhoCanSeeMember200JSONResponseBodyItemsRightsMemberFull WhoCanSeeMember200JSONResponseBodyItemsRightsMember = "full"
+	WhoCanSeeMember200JSONResponseBodyItemsRightsMemberNone WhoCanSeeMember200JSONResponseBodyItemsRightsMember = "none"
+	WhoCanSeeMember200JSONResponseBodyItemsRightsMemberView WhoCanSeeMember200JSONResponseBodyItemsRightsMember = "view"
+)
+
+// Valid indicates whether the value is a known member of the WhoCanSeeMember200JSONResponseBodyItemsRightsMember enum.
+func (e WhoCanSeeMember200JSONResponseBodyItemsRightsMember) Valid() bool {
+	switch e {
+	case WhoCanSeeMember200JSONResponseBodyItemsRightsMemberEdit:
+		return true
+	case WhoCanSeeMember200JSONResponseBodyItemsRightsMemberFull:
+		return true
+	case WhoCanSeeMember200JSONResponseBodyItemsRightsMemberNone:
+		return true
+	case WhoCanSeeMember200JSONResponseBodyItemsRightsMemberView:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsItem.
+const (
+	WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsItemEdit WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsItem = "edit"
+	WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsItemFull WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsItem = "full"
+	WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsItemNone WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsItem = "none"
+	WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsItemView WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsItem = "view"
+)
+
+// Valid indicates whether the value is a known member of the WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsItem enum.
+func (e WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsItem) Valid() bool {
+	switch e {
+	case WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsItemEdit:
+		return true
+	case WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsItemFull:
+		return true
+	case WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsItemNone:
+		return true
+	case WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsItemView:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsMember.
+const (
+	WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsMemberEdit WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsMember = "edit"
+	WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsMemberFull WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsMember = "full"
+	WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsMemberNone WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsMember = "none"
+	WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsMemberView WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsMember = "view"
+)
+
+// Valid indicates whether the value is a known member of the WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsMember enum.
+func (e WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsMember) Valid() bool {
+	switch e {
+	case WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsMemberEdit:
+		return true
+	case WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsMemberFull:
+		return true
+	case WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsMemberNone:
+		return true
+	case WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsMemberView:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WhoCanSeeMember200JSONResponseBodyItemsSourcesVia.
+const (
+	WhoCanSeeMember200JSONResponseBodyItemsSourcesViaAdministrator WhoCanSeeMember200JSONResponseBodyItemsSourcesVia = "administrator"
+	WhoCanSeeMember200JSONResponseBodyItemsSourcesViaCreator       WhoCanSeeMember200JSONResponseBodyItemsSourcesVia = "creator"
+	WhoCanSeeMember200JSONResponseBodyItemsSourcesViaDirect        WhoCanSeeMember200JSONResponseBodyItemsSourcesVia = "direct"
+	WhoCanSeeMember200JSONResponseBodyItemsSourcesViaHierarchy     WhoCanSeeMember200JSONResponseBodyItemsSourcesVia = "hierarchy"
+	WhoCanSeeMember200JSONResponseBodyItemsSourcesViaPrivateShare  WhoCanSeeMember200JSONResponseBodyItemsSourcesVia = "private-share"
+	WhoCanSeeMember200JSONResponseBodyItemsSourcesViaRole          WhoCanSeeMember200JSONResponseBodyItemsSourcesVia = "role"
+)
+
+// Valid indicates whether the value is a known member of the WhoCanSeeMember200JSONResponseBodyItemsSourcesVia enum.
+func (e WhoCanSeeMember200JSONResponseBodyItemsSourcesVia) Valid() bool {
+	switch e {
+	case WhoCanSeeMember200JSONResponseBodyItemsSourcesViaAdministrator:
+		return true
+	case WhoCanSeeMember200JSONResponseBodyItemsSourcesViaCreator:
+		return true
+	case WhoCanSeeMember200JSONResponseBodyItemsSourcesViaDirect:
+		return true
+	case WhoCanSeeMember200JSONResponseBodyItemsSourcesViaHierarchy:
+		return true
+	case WhoCanSeeMember200JSONResponseBodyItemsSourcesViaPrivateShare:
+		return true
+	case WhoCanSeeMember200JSONResponseBodyItemsSourcesViaRole:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DefineRoleJSONBodyRightsItem.
 const (
 	DefineRoleJSONBodyRightsItemEdit DefineRoleJSONBodyRightsItem = "edit"
@@ -894,6 +1092,43 @@ type AccountRef struct {
 	Id           string `json:"id"`
 	Organization string `json:"organization"`
 }
+
+// Check defines model for Check.
+type Check struct {
+	Allowed *bool   `json:"allowed,omitempty"`
+	Kind    *string `json:"kind,omitempty"`
+	Level   *string `json:"level,omitempty"`
+	Object  *string `json:"object,omitempty"`
+	Rights  *struct {
+		Item   *CheckRightsItem   `json:"item,omitempty"`
+		Member *CheckRightsMember `json:"member,omitempty"`
+	} `json:"rights,omitempty"`
+	Sources *[]struct {
+		Collection *string `json:"collection,omitempty"`
+		Name       *string `json:"name,omitempty"`
+		Rights     *struct {
+			Item   *CheckSourcesRightsItem   `json:"item,omitempty"`
+			Member *CheckSourcesRightsMember `json:"member,omitempty"`
+		} `json:"rights,omitempty"`
+		Via *CheckSourcesVia `json:"via,omitempty"`
+	} `json:"sources,omitempty"`
+	User *string `json:"user,omitempty"`
+}
+
+// CheckRightsItem defines model for Check.Rights.Item.
+type CheckRightsItem string
+
+// CheckRightsMember defines model for Check.Rights.Member.
+type CheckRightsMember string
+
+// CheckSourcesRightsItem defines model for Check.Sources.Rights.Item.
+type CheckSourcesRightsItem string
+
+// CheckSourcesRightsMember defines model for Check.Sources.Rights.Member.
+type CheckSourcesRightsMember string
+
+// CheckSourcesVia defines model for Check.Sources.Via.
+type CheckSourcesVia string
 
 // CommandResult defines model for CommandResult.
 type CommandResult struct {
@@ -1926,20 +2161,37 @@ type CheckRightParams struct {
 	AtPosition *AtPosition `form:"atPosition,omitempty" json:"atPosition,omitempty"`
 }
 
-// CheckRight200JSONResponseBodyRightsItem defines parameters for CheckRight.
-type CheckRight200JSONResponseBodyRightsItem string
+// BatchCheckJSONBody defines parameters for BatchCheck.
+type BatchCheckJSONBody struct {
+	Checks []struct {
+		// Item a fleet, team, category, report or hierarchy node (name exactly one of item and member)
+		Item *string `json:"item,omitempty"`
 
-// CheckRight200JSONResponseBodyRightsMember defines parameters for CheckRight.
-type CheckRight200JSONResponseBodyRightsMember string
+		// Level default view
+		Level *BatchCheckJSONBodyChecksLevel `json:"level,omitempty"`
 
-// CheckRight200JSONResponseBodySourcesRightsItem defines parameters for CheckRight.
-type CheckRight200JSONResponseBodySourcesRightsItem string
+		// Member a vehicle, driver, marker or placed user
+		Member *string `json:"member,omitempty"`
 
-// CheckRight200JSONResponseBodySourcesRightsMember defines parameters for CheckRight.
-type CheckRight200JSONResponseBodySourcesRightsMember string
+		// User the subuser asked about (default: the caller; another subuser: administrators only)
+		User *string `json:"user,omitempty"`
+	} `json:"checks"`
+}
 
-// CheckRight200JSONResponseBodySourcesVia defines parameters for CheckRight.
-type CheckRight200JSONResponseBodySourcesVia string
+// BatchCheckParams defines parameters for BatchCheck.
+type BatchCheckParams struct {
+	// Position answer only once the read models reached this position (a command's result); 503 read-model-lagging after the wait timeout
+	Position *Position `form:"position,omitempty" json:"position,omitempty"`
+
+	// AsOf Answer as the read models stood at this time: after the last event recorded at or before it, in log order. Only administrators of the caller's account may ask about its past (person routes: the caller's own past). The answer names the moment in the ShareLedger-As-Of-Position and ShareLedger-As-Of-Time headers. Not with atPosition.
+	AsOf *AsOf `form:"asOf,omitempty" json:"asOf,omitempty"`
+
+	// AtPosition Answer as the read models stood right after the event at this log position (as a command or the audit trail returned it). Same rules as asOf.
+	AtPosition *AtPosition `form:"atPosition,omitempty" json:"atPosition,omitempty"`
+}
+
+// BatchCheckJSONBodyChecksLevel defines parameters for BatchCheck.
+type BatchCheckJSONBodyChecksLevel string
 
 // ListVisibleItemsParams defines parameters for ListVisibleItems.
 type ListVisibleItemsParams struct {
@@ -1975,7 +2227,13 @@ type GetPermissionGridParams struct {
 
 	// AtPosition Answer as the read models stood right after the event at this log position (as a command or the audit trail returned it). Same rules as asOf.
 	AtPosition *AtPosition `form:"atPosition,omitempty" json:"atPosition,omitempty"`
+
+	// Level only the subusers holding at least this level (a page may then hold fewer rows than its limit; follow next)
+	Level *GetPermissionGridParamsLevel `form:"level,omitempty" json:"level,omitempty"`
 }
+
+// GetPermissionGridParamsLevel defines parameters for GetPermissionGrid.
+type GetPermissionGridParamsLevel string
 
 // GetPermissionGrid200JSONResponseBodyItemsRightsItem defines parameters for GetPermissionGrid.
 type GetPermissionGrid200JSONResponseBodyItemsRightsItem string
@@ -2013,6 +2271,41 @@ type ListVisibleMembersParamsKind string
 
 // ListVisibleMembers200JSONResponseBodyItemsMember defines parameters for ListVisibleMembers.
 type ListVisibleMembers200JSONResponseBodyItemsMember string
+
+// WhoCanSeeMemberParams defines parameters for WhoCanSeeMember.
+type WhoCanSeeMemberParams struct {
+	// Position answer only once the read models reached this position (a command's result); 503 read-model-lagging after the wait timeout
+	Position *Position `form:"position,omitempty" json:"position,omitempty"`
+	Limit    *int      `form:"limit,omitempty" json:"limit,omitempty"`
+	Cursor   *string   `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// AsOf Answer as the read models stood at this time: after the last event recorded at or before it, in log order. Only administrators of the caller's account may ask about its past (person routes: the caller's own past). The answer names the moment in the ShareLedger-As-Of-Position and ShareLedger-As-Of-Time headers. Not with atPosition.
+	AsOf *AsOf `form:"asOf,omitempty" json:"asOf,omitempty"`
+
+	// AtPosition Answer as the read models stood right after the event at this log position (as a command or the audit trail returned it). Same rules as asOf.
+	AtPosition *AtPosition `form:"atPosition,omitempty" json:"atPosition,omitempty"`
+
+	// Level only the subusers holding at least this level (a page may then hold fewer rows than its limit; follow next)
+	Level *WhoCanSeeMemberParamsLevel `form:"level,omitempty" json:"level,omitempty"`
+}
+
+// WhoCanSeeMemberParamsLevel defines parameters for WhoCanSeeMember.
+type WhoCanSeeMemberParamsLevel string
+
+// WhoCanSeeMember200JSONResponseBodyItemsRightsItem defines parameters for WhoCanSeeMember.
+type WhoCanSeeMember200JSONResponseBodyItemsRightsItem string
+
+// WhoCanSeeMember200JSONResponseBodyItemsRightsMember defines parameters for WhoCanSeeMember.
+type WhoCanSeeMember200JSONResponseBodyItemsRightsMember string
+
+// WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsItem defines parameters for WhoCanSeeMember.
+type WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsItem string
+
+// WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsMember defines parameters for WhoCanSeeMember.
+type WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsMember string
+
+// WhoCanSeeMember200JSONResponseBodyItemsSourcesVia defines parameters for WhoCanSeeMember.
+type WhoCanSeeMember200JSONResponseBodyItemsSourcesVia string
 
 // DefineRoleJSONBody defines parameters for DefineRole.
 type DefineRoleJSONBody struct {
@@ -2204,6 +2497,9 @@ type UnshareDevicesFromPartnerJSONRequestBody UnshareDevicesFromPartnerJSONBody
 
 // CreateProjectJSONRequestBody defines body for CreateProject for application/json ContentType.
 type CreateProjectJSONRequestBody CreateProjectJSONBody
+
+// BatchCheckJSONRequestBody defines body for BatchCheck for application/json ContentType.
+type BatchCheckJSONRequestBody BatchCheckJSONBody
 
 // DefineRoleJSONRequestBody defines body for DefineRole for application/json ContentType.
 type DefineRoleJSONRequestBody DefineRoleJSONBody
@@ -2905,6 +3201,24 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/rights/check (the `CheckRight` operationId).
 	CheckRight(ctx context.Context, params *CheckRightParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// BatchCheckWithBody Many checks at once, for a screen that marks each row
+	//
+	// Answers each (user, item or member, level) question as GET /v1/rights/check does, from one snapshot of the read models, in the order asked. Asking about other subusers needs an administrator. Nothing is appended.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/rights/checks (the `BatchCheck` operationId).
+	BatchCheckWithBody(ctx context.Context, params *BatchCheckParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// BatchCheck Many checks at once, for a screen that marks each row
+	//
+	// Answers each (user, item or member, level) question as GET /v1/rights/check does, from one snapshot of the read models, in the order asked. Asking about other subusers needs an administrator. Nothing is appended.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/rights/checks (the `BatchCheck` operationId).
+	BatchCheck(ctx context.Context, params *BatchCheckParams, body BatchCheckJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListVisibleItems The items a user can see, with their rights
 	//
 	// Corresponds with GET /v1/rights/items (the `ListVisibleItems` operationId).
@@ -2919,6 +3233,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/rights/members (the `ListVisibleMembers` operationId).
 	ListVisibleMembers(ctx context.Context, params *ListVisibleMembersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// WhoCanSeeMember Who can see (or edit) a vehicle, driver, marker or placed user, and why: every subuser's member rights and their sources
+	//
+	// The auditor's question, also as of a past moment (asOf, atPosition). Only a caller who can see the member asks; a member the account does not hold is visible to no one.
+	//
+	// Corresponds with GET /v1/rights/members/{member}/grid (the `WhoCanSeeMember` operationId).
+	WhoCanSeeMember(ctx context.Context, member ID, params *WhoCanSeeMemberParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DefineRoleWithBody Define or redefine a role: rights on public items, by kind
 	//
@@ -4399,6 +4720,44 @@ func (c *Client) CheckRight(ctx context.Context, params *CheckRightParams, reqEd
 	return c.Client.Do(req)
 }
 
+// BatchCheckWithBody Many checks at once, for a screen that marks each row
+//
+// Answers each (user, item or member, level) question as GET /v1/rights/check does, from one snapshot of the read models, in the order asked. Asking about other subusers needs an administrator. Nothing is appended.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/rights/checks (the `BatchCheck` operationId).
+func (c *Client) BatchCheckWithBody(ctx context.Context, params *BatchCheckParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewBatchCheckRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// BatchCheck Many checks at once, for a screen that marks each row
+//
+// Answers each (user, item or member, level) question as GET /v1/rights/check does, from one snapshot of the read models, in the order asked. Asking about other subusers needs an administrator. Nothing is appended.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/rights/checks (the `BatchCheck` operationId).
+func (c *Client) BatchCheck(ctx context.Context, params *BatchCheckParams, body BatchCheckJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewBatchCheckRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListVisibleItems The items a user can see, with their rights
 //
 // Corresponds with GET /v1/rights/items (the `ListVisibleItems` operationId).
@@ -4434,6 +4793,23 @@ func (c *Client) GetPermissionGrid(ctx context.Context, item ID, params *GetPerm
 // Corresponds with GET /v1/rights/members (the `ListVisibleMembers` operationId).
 func (c *Client) ListVisibleMembers(ctx context.Context, params *ListVisibleMembersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListVisibleMembersRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// WhoCanSeeMember Who can see (or edit) a vehicle, driver, marker or placed user, and why: every subuser's member rights and their sources
+//
+// The auditor's question, also as of a past moment (asOf, atPosition). Only a caller who can see the member asks; a member the account does not hold is visible to no one.
+//
+// Corresponds with GET /v1/rights/members/{member}/grid (the `WhoCanSeeMember` operationId).
+func (c *Client) WhoCanSeeMember(ctx context.Context, member ID, params *WhoCanSeeMemberParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWhoCanSeeMemberRequest(c.Server, member, params)
 	if err != nil {
 		return nil, err
 	}
@@ -8900,6 +9276,97 @@ func NewCheckRightRequest(server string, params *CheckRightParams) (*http.Reques
 	return req, nil
 }
 
+// NewBatchCheckRequest calls the generic BatchCheck builder with application/json body
+func NewBatchCheckRequest(server string, params *BatchCheckParams, body BatchCheckJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewBatchCheckRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewBatchCheckRequestWithBody constructs an http.Request for the BatchCheck method, with any body, and a specified content type
+func NewBatchCheckRequestWithBody(server string, params *BatchCheckParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/rights/checks")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Position != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "position", *params.Position, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AsOf != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "asOf", *params.AsOf, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AtPosition != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "atPosition", *params.AtPosition, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewListVisibleItemsRequest constructs an http.Request for the ListVisibleItems method
 func NewListVisibleItemsRequest(server string, params *ListVisibleItemsParams) (*http.Request, error) {
 	var err error
@@ -9121,6 +9588,18 @@ func NewGetPermissionGridRequest(server string, item ID, params *GetPermissionGr
 
 		}
 
+		if params.Level != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "level", *params.Level, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -9238,6 +9717,127 @@ func NewListVisibleMembersRequest(server string, params *ListVisibleMembersParam
 		if params.AtPosition != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "atPosition", *params.AtPosition, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewWhoCanSeeMemberRequest constructs an http.Request for the WhoCanSeeMember method
+func NewWhoCanSeeMemberRequest(server string, member ID, params *WhoCanSeeMemberParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "member", member, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/rights/members/%s/grid", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Position != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "position", *params.Position, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AsOf != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "asOf", *params.AsOf, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AtPosition != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "atPosition", *params.AtPosition, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Level != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "level", *params.Level, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -10385,6 +10985,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/rights/check (the `CheckRight` operationId).
 	CheckRightWithResponse(ctx context.Context, params *CheckRightParams, reqEditors ...RequestEditorFn) (*CheckRightResponse, error)
 
+	// BatchCheckWithBodyWithResponse Many checks at once, for a screen that marks each row
+	//
+	// Answers each (user, item or member, level) question as GET /v1/rights/check does, from one snapshot of the read models, in the order asked. Asking about other subusers needs an administrator. Nothing is appended.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/rights/checks (the `BatchCheck` operationId).
+	BatchCheckWithBodyWithResponse(ctx context.Context, params *BatchCheckParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*BatchCheckResponse, error)
+
+	// BatchCheckWithResponse Many checks at once, for a screen that marks each row
+	//
+	// Answers each (user, item or member, level) question as GET /v1/rights/check does, from one snapshot of the read models, in the order asked. Asking about other subusers needs an administrator. Nothing is appended.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/rights/checks (the `BatchCheck` operationId).
+	BatchCheckWithResponse(ctx context.Context, params *BatchCheckParams, body BatchCheckJSONRequestBody, reqEditors ...RequestEditorFn) (*BatchCheckResponse, error)
+
 	// ListVisibleItemsWithResponse The items a user can see, with their rights
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -10405,6 +11023,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/rights/members (the `ListVisibleMembers` operationId).
 	ListVisibleMembersWithResponse(ctx context.Context, params *ListVisibleMembersParams, reqEditors ...RequestEditorFn) (*ListVisibleMembersResponse, error)
+
+	// WhoCanSeeMemberWithResponse Who can see (or edit) a vehicle, driver, marker or placed user, and why: every subuser's member rights and their sources
+	//
+	// The auditor's question, also as of a past moment (asOf, atPosition). Only a caller who can see the member asks; a member the account does not hold is visible to no one.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/rights/members/{member}/grid (the `WhoCanSeeMember` operationId).
+	WhoCanSeeMemberWithResponse(ctx context.Context, member ID, params *WhoCanSeeMemberParams, reqEditors ...RequestEditorFn) (*WhoCanSeeMemberResponse, error)
 
 	// DefineRoleWithBodyWithResponse Define or redefine a role: rights on public items, by kind
 	//
@@ -15352,26 +15979,7 @@ type CheckRightResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *struct {
-		Allowed *bool   `json:"allowed,omitempty"`
-		Kind    *string `json:"kind,omitempty"`
-		Level   *string `json:"level,omitempty"`
-		Object  *string `json:"object,omitempty"`
-		Rights  *struct {
-			Item   *CheckRight200JSONResponseBodyRightsItem   `json:"item,omitempty"`
-			Member *CheckRight200JSONResponseBodyRightsMember `json:"member,omitempty"`
-		} `json:"rights,omitempty"`
-		Sources *[]struct {
-			Collection *string `json:"collection,omitempty"`
-			Name       *string `json:"name,omitempty"`
-			Rights     *struct {
-				Item   *CheckRight200JSONResponseBodySourcesRightsItem   `json:"item,omitempty"`
-				Member *CheckRight200JSONResponseBodySourcesRightsMember `json:"member,omitempty"`
-			} `json:"rights,omitempty"`
-			Via *CheckRight200JSONResponseBodySourcesVia `json:"via,omitempty"`
-		} `json:"sources,omitempty"`
-		User *string `json:"user,omitempty"`
-	}
+	JSON200 *Check
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *Problem
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -15387,26 +15995,7 @@ type CheckRightResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r CheckRightResponse) GetJSON200() *struct {
-	Allowed *bool   `json:"allowed,omitempty"`
-	Kind    *string `json:"kind,omitempty"`
-	Level   *string `json:"level,omitempty"`
-	Object  *string `json:"object,omitempty"`
-	Rights  *struct {
-		Item   *CheckRight200JSONResponseBodyRightsItem   `json:"item,omitempty"`
-		Member *CheckRight200JSONResponseBodyRightsMember `json:"member,omitempty"`
-	} `json:"rights,omitempty"`
-	Sources *[]struct {
-		Collection *string `json:"collection,omitempty"`
-		Name       *string `json:"name,omitempty"`
-		Rights     *struct {
-			Item   *CheckRight200JSONResponseBodySourcesRightsItem   `json:"item,omitempty"`
-			Member *CheckRight200JSONResponseBodySourcesRightsMember `json:"member,omitempty"`
-		} `json:"rights,omitempty"`
-		Via *CheckRight200JSONResponseBodySourcesVia `json:"via,omitempty"`
-	} `json:"sources,omitempty"`
-	User *string `json:"user,omitempty"`
-} {
+func (r CheckRightResponse) GetJSON200() *Check {
 	return r.JSON200
 }
 
@@ -15458,6 +16047,93 @@ func (r CheckRightResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CheckRightResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type BatchCheckResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Results []Check `json:"results"`
+	}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r BatchCheckResponse) GetJSON200() *struct {
+	Results []Check `json:"results"`
+} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r BatchCheckResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r BatchCheckResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r BatchCheckResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r BatchCheckResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r BatchCheckResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r BatchCheckResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r BatchCheckResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r BatchCheckResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r BatchCheckResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r BatchCheckResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -15793,6 +16469,128 @@ func (r ListVisibleMembersResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListVisibleMembersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// WhoCanSeeMemberResponse200Headers the declared response headers of an HTTP 200 response for WhoCanSeeMember
+type WhoCanSeeMemberResponse200Headers struct {
+	ShareLedgerAsOfPosition *string
+	ShareLedgerAsOfTime     *time.Time
+}
+
+type WhoCanSeeMemberResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Items *[]struct {
+			Name   *string `json:"name,omitempty"`
+			Rights *struct {
+				Item   *WhoCanSeeMember200JSONResponseBodyItemsRightsItem   `json:"item,omitempty"`
+				Member *WhoCanSeeMember200JSONResponseBodyItemsRightsMember `json:"member,omitempty"`
+			} `json:"rights,omitempty"`
+			Sources *[]struct {
+				Collection *string `json:"collection,omitempty"`
+				Name       *string `json:"name,omitempty"`
+				Rights     *struct {
+					Item   *WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsItem   `json:"item,omitempty"`
+					Member *WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsMember `json:"member,omitempty"`
+				} `json:"rights,omitempty"`
+				Via *WhoCanSeeMember200JSONResponseBodyItemsSourcesVia `json:"via,omitempty"`
+			} `json:"sources,omitempty"`
+			User *string `json:"user,omitempty"`
+		} `json:"items,omitempty"`
+		Next *string `json:"next,omitempty"`
+	}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *WhoCanSeeMemberResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r WhoCanSeeMemberResponse) GetJSON200() *struct {
+	Items *[]struct {
+		Name   *string `json:"name,omitempty"`
+		Rights *struct {
+			Item   *WhoCanSeeMember200JSONResponseBodyItemsRightsItem   `json:"item,omitempty"`
+			Member *WhoCanSeeMember200JSONResponseBodyItemsRightsMember `json:"member,omitempty"`
+		} `json:"rights,omitempty"`
+		Sources *[]struct {
+			Collection *string `json:"collection,omitempty"`
+			Name       *string `json:"name,omitempty"`
+			Rights     *struct {
+				Item   *WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsItem   `json:"item,omitempty"`
+				Member *WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsMember `json:"member,omitempty"`
+			} `json:"rights,omitempty"`
+			Via *WhoCanSeeMember200JSONResponseBodyItemsSourcesVia `json:"via,omitempty"`
+		} `json:"sources,omitempty"`
+		User *string `json:"user,omitempty"`
+	} `json:"items,omitempty"`
+	Next *string `json:"next,omitempty"`
+} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r WhoCanSeeMemberResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r WhoCanSeeMemberResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r WhoCanSeeMemberResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r WhoCanSeeMemberResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r WhoCanSeeMemberResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r WhoCanSeeMemberResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r WhoCanSeeMemberResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r WhoCanSeeMemberResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r WhoCanSeeMemberResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -17449,6 +18247,36 @@ func (c *ClientWithResponses) CheckRightWithResponse(ctx context.Context, params
 	return ParseCheckRightResponse(rsp)
 }
 
+// BatchCheckWithBodyWithResponse Many checks at once, for a screen that marks each row
+//
+// Answers each (user, item or member, level) question as GET /v1/rights/check does, from one snapshot of the read models, in the order asked. Asking about other subusers needs an administrator. Nothing is appended.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/rights/checks (the `BatchCheck` operationId).
+func (c *ClientWithResponses) BatchCheckWithBodyWithResponse(ctx context.Context, params *BatchCheckParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*BatchCheckResponse, error) {
+	rsp, err := c.BatchCheckWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseBatchCheckResponse(rsp)
+}
+
+// BatchCheckWithResponse Many checks at once, for a screen that marks each row
+//
+// Answers each (user, item or member, level) question as GET /v1/rights/check does, from one snapshot of the read models, in the order asked. Asking about other subusers needs an administrator. Nothing is appended.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/rights/checks (the `BatchCheck` operationId).
+func (c *ClientWithResponses) BatchCheckWithResponse(ctx context.Context, params *BatchCheckParams, body BatchCheckJSONRequestBody, reqEditors ...RequestEditorFn) (*BatchCheckResponse, error) {
+	rsp, err := c.BatchCheck(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseBatchCheckResponse(rsp)
+}
+
 // ListVisibleItemsWithResponse The items a user can see, with their rights
 //
 // Returns a wrapper object for the known response body format(s).
@@ -17486,6 +18314,21 @@ func (c *ClientWithResponses) ListVisibleMembersWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseListVisibleMembersResponse(rsp)
+}
+
+// WhoCanSeeMemberWithResponse Who can see (or edit) a vehicle, driver, marker or placed user, and why: every subuser's member rights and their sources
+//
+// The auditor's question, also as of a past moment (asOf, atPosition). Only a caller who can see the member asks; a member the account does not hold is visible to no one.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/rights/members/{member}/grid (the `WhoCanSeeMember` operationId).
+func (c *ClientWithResponses) WhoCanSeeMemberWithResponse(ctx context.Context, member ID, params *WhoCanSeeMemberParams, reqEditors ...RequestEditorFn) (*WhoCanSeeMemberResponse, error) {
+	rsp, err := c.WhoCanSeeMember(ctx, member, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWhoCanSeeMemberResponse(rsp)
 }
 
 // DefineRoleWithBodyWithResponse Define or redefine a role: rights on public items, by kind
@@ -21692,26 +22535,7 @@ func ParseCheckRightResponse(rsp *http.Response) (*CheckRightResponse, error) {
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest struct {
-			Allowed *bool   `json:"allowed,omitempty"`
-			Kind    *string `json:"kind,omitempty"`
-			Level   *string `json:"level,omitempty"`
-			Object  *string `json:"object,omitempty"`
-			Rights  *struct {
-				Item   *CheckRight200JSONResponseBodyRightsItem   `json:"item,omitempty"`
-				Member *CheckRight200JSONResponseBodyRightsMember `json:"member,omitempty"`
-			} `json:"rights,omitempty"`
-			Sources *[]struct {
-				Collection *string `json:"collection,omitempty"`
-				Name       *string `json:"name,omitempty"`
-				Rights     *struct {
-					Item   *CheckRight200JSONResponseBodySourcesRightsItem   `json:"item,omitempty"`
-					Member *CheckRight200JSONResponseBodySourcesRightsMember `json:"member,omitempty"`
-				} `json:"rights,omitempty"`
-				Via *CheckRight200JSONResponseBodySourcesVia `json:"via,omitempty"`
-			} `json:"sources,omitempty"`
-			User *string `json:"user,omitempty"`
-		}
+		var dest Check
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -21772,6 +22596,76 @@ func ParseCheckRightResponse(rsp *http.Response) (*CheckRightResponse, error) {
 			headers.ShareLedgerAsOfTime = &value
 		}
 		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseBatchCheckResponse parses an HTTP response from a BatchCheckWithResponse call
+func ParseBatchCheckResponse(rsp *http.Response) (*BatchCheckResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &BatchCheckResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Results []Check `json:"results"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	return response, nil
@@ -22045,6 +22939,106 @@ func ParseListVisibleMembersResponse(rsp *http.Response) (*ListVisibleMembersRes
 	switch {
 	case rsp.StatusCode == 200:
 		var headers ListVisibleMembersResponse200Headers
+		if values := rsp.Header.Values("ShareLedger-As-Of-Position"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ShareLedger-As-Of-Position", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ShareLedgerAsOfPosition = &value
+		}
+		if values := rsp.Header.Values("ShareLedger-As-Of-Time"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "ShareLedger-As-Of-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.ShareLedgerAsOfTime = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseWhoCanSeeMemberResponse parses an HTTP response from a WhoCanSeeMemberWithResponse call
+func ParseWhoCanSeeMemberResponse(rsp *http.Response) (*WhoCanSeeMemberResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &WhoCanSeeMemberResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Items *[]struct {
+				Name   *string `json:"name,omitempty"`
+				Rights *struct {
+					Item   *WhoCanSeeMember200JSONResponseBodyItemsRightsItem   `json:"item,omitempty"`
+					Member *WhoCanSeeMember200JSONResponseBodyItemsRightsMember `json:"member,omitempty"`
+				} `json:"rights,omitempty"`
+				Sources *[]struct {
+					Collection *string `json:"collection,omitempty"`
+					Name       *string `json:"name,omitempty"`
+					Rights     *struct {
+						Item   *WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsItem   `json:"item,omitempty"`
+						Member *WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsMember `json:"member,omitempty"`
+					} `json:"rights,omitempty"`
+					Via *WhoCanSeeMember200JSONResponseBodyItemsSourcesVia `json:"via,omitempty"`
+				} `json:"sources,omitempty"`
+				User *string `json:"user,omitempty"`
+			} `json:"items,omitempty"`
+			Next *string `json:"next,omitempty"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers WhoCanSeeMemberResponse200Headers
 		if values := rsp.Header.Values("ShareLedger-As-Of-Position"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "ShareLedger-As-Of-Position", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
