@@ -67,6 +67,7 @@ func subject(raw string, caller directory.User) (domain.UserID, error) {
 // RightsRoutes mounts the rights queries.
 func (a *API) RightsRoutes(r chi.Router) {
 	needs := []string{rightsmodel.Name}
+	a.screenRoutes(r)
 	r.Get("/v1/rights/check", a.serve(needs, a.check))
 	r.Post("/v1/rights/checks", a.batchCheck)
 	r.Get("/v1/rights/members/{member}/grid", a.serve(needs, a.memberGrid))
@@ -83,6 +84,15 @@ type VisibleMember struct {
 	Member rights.Level      `json:"member"`
 }
 
+// memberKind is the kind= filter of a list of members ("" for all).
+func memberKind(r *http.Request) (rights.MemberKind, error) {
+	k := r.URL.Query().Get("kind")
+	if k == "" {
+		return "", nil
+	}
+	return rights.ParseMemberKind(k)
+}
+
 // visibleMembers lists the vehicles, drivers or markers a user can see,
 // with their member rights, scanning the account's members in key order
 // until the page is full.
@@ -91,11 +101,9 @@ func (a *API) visibleMembers(ctx context.Context, r *http.Request, tx projection
 	if err != nil {
 		return nil, err
 	}
-	var kind rights.MemberKind
-	if k := r.URL.Query().Get("kind"); k != "" {
-		if kind, err = rights.ParseMemberKind(k); err != nil {
-			return nil, err
-		}
+	kind, err := memberKind(r)
+	if err != nil {
+		return nil, err
 	}
 	page, err := pageOf(r, "")
 	if err != nil {

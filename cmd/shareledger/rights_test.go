@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shareledger/shareledger/domain/rights"
 	"github.com/shareledger/shareledger/readapi"
 )
 
@@ -170,6 +171,58 @@ func TestSharingWithSubusers(t *testing.T) {
 			if len(vehicles.Items) != 1 || vehicles.Items[0].ID != "v1" || vehicles.Items[0].Member.String() != "edit" {
 				t.Fatalf("ann's members: %+v", vehicles.Items)
 			}
+			// The screens: the Hierarchy screen as dora sees it (her node
+			// and below, what is placed there), one subuser, a collection.
+			var nodes struct {
+				Items []readapi.Node `json:"items"`
+			}
+			dora.read("/v1/hierarchy/nodes", last.Position, &nodes)
+			var tree []string
+			for _, n := range nodes.Items {
+				tree = append(tree, string(n.ID)+"<"+string(n.Parent))
+			}
+			if strings.Join(tree, " ") != "depot<east east<hq" {
+				t.Fatalf("dora's hierarchy: %v", tree)
+			}
+			erin.read("/v1/hierarchy/nodes?search=EA", last.Position, &nodes)
+			if len(nodes.Items) != 1 || nodes.Items[0].ID != "east" {
+				t.Fatalf("erin searching nodes for EA: %+v", nodes.Items)
+			}
+			var placed struct {
+				Items []readapi.Placement `json:"items"`
+			}
+			dora.read("/v1/hierarchy/placements", last.Position, &placed)
+			var where []string
+			for _, p := range placed.Items {
+				where = append(where, string(p.Member)+"@"+string(p.Node))
+			}
+			if strings.Join(where, " ") != "ann@acme.test@depot dora@acme.test@east v3@depot" {
+				t.Fatalf("what dora sees placed: %v", where)
+			}
+			var ann0 readapi.Subuser
+			dora.read("/v1/subusers/ann@acme.test", last.Position, &ann0)
+			if ann0.Node != "depot" || ann0.AccountRole != "user" || len(ann0.Roles) != 1 || ann0.Roles[0] != "viewer" {
+				t.Fatalf("ann as dora sees her: %+v", ann0)
+			}
+			if r := dora.do("GET", "/v1/subusers/carl@acme.test?position="+last.Position, nil); r.status != http.StatusNotFound {
+				t.Fatalf("dora reading carl, on another branch: %d %s", r.status, r.body)
+			}
+			var hz readapi.Collection
+			bob.read("/v1/collections/"+hazards, last.Position, &hz)
+			if hz.Name != "Hazards" || hz.Kind != "category" || hz.Public || hz.Creator != "carl@acme.test" || hz.Rights.Item != rights.View {
+				t.Fatalf("the category carl shared with bob: %+v", hz)
+			}
+			var inside struct {
+				Items []readapi.VisibleMember `json:"items"`
+			}
+			bob.read("/v1/collections/"+hazards+"/members", last.Position, &inside)
+			if len(inside.Items) != 1 || inside.Items[0].ID != "m1" || inside.Items[0].Member != rights.View {
+				t.Fatalf("the markers bob sees in carl's category: %+v", inside.Items)
+			}
+			if r := ann.do("GET", "/v1/collections/"+hazards+"?position="+last.Position, nil); r.status != http.StatusNotFound {
+				t.Fatalf("ann reading carl's private category: %d %s", r.status, r.body)
+			}
+
 			// Moving a node moves what it grants.
 			moved := erin.command("POST", "/v1/hierarchy/nodes/depot/move", map[string]any{"parent": "west"})
 			if c := check(dora, moved.Position, "item=depot"); c.Allowed {

@@ -144,3 +144,23 @@ func (v *View) Holds(m rights.MemberID) bool {
 }
 
 var _ rights.Account = (*View)(nil)
+
+// User is one subuser, if the account has them.
+func (q Query) User(ctx context.Context, acc domain.AccountID, id domain.UserID) (User, bool, error) {
+	var u User
+	found, err := q.R.Get(ctx, Users, Key(string(acc), string(id)), &u)
+	return u, found, err
+}
+
+// Item is one fleet, team, category, report or node, if the account has it.
+func (q Query) Item(ctx context.Context, acc domain.AccountID, id rights.ItemID) (Item, bool, error) {
+	var it Item
+	found, err := q.R.Get(ctx, Items, Key(string(acc), string(id)), &it)
+	return it, found, err
+}
+
+// MembersPage is a page of a collection's members, in key order, after the
+// cursor in page.After, and the cursor of the next page.
+func (q Query) MembersPage(ctx context.Context, acc domain.AccountID, item rights.ItemID, page projections.Page, keep func(*rights.MemberID) bool) ([]rights.MemberID, string, error) {
+	return projections.List(ctx, q.R, Members, projections.Within(Key(string(acc), string(item))+"/", page), keep)
+}

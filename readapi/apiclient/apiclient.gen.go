@@ -143,6 +143,33 @@ func (e CheckSourcesVia) Valid() bool {
 	}
 }
 
+// Defines values for CollectionKind.
+const (
+	CollectionKindCategory CollectionKind = "category"
+	CollectionKindFleet    CollectionKind = "fleet"
+	CollectionKindNode     CollectionKind = "node"
+	CollectionKindReport   CollectionKind = "report"
+	CollectionKindTeam     CollectionKind = "team"
+)
+
+// Valid indicates whether the value is a known member of the CollectionKind enum.
+func (e CollectionKind) Valid() bool {
+	switch e {
+	case CollectionKindCategory:
+		return true
+	case CollectionKindFleet:
+		return true
+	case CollectionKindNode:
+		return true
+	case CollectionKindReport:
+		return true
+	case CollectionKindTeam:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DeviceSource.
 const (
 	DeviceSourceOwn      DeviceSource = "own"
@@ -266,6 +293,72 @@ func (e RebuildStateState) Valid() bool {
 	}
 }
 
+// Defines values for RightsItem.
+const (
+	RightsItemEdit RightsItem = "edit"
+	RightsItemFull RightsItem = "full"
+	RightsItemNone RightsItem = "none"
+	RightsItemView RightsItem = "view"
+)
+
+// Valid indicates whether the value is a known member of the RightsItem enum.
+func (e RightsItem) Valid() bool {
+	switch e {
+	case RightsItemEdit:
+		return true
+	case RightsItemFull:
+		return true
+	case RightsItemNone:
+		return true
+	case RightsItemView:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RightsMember.
+const (
+	RightsMemberEdit RightsMember = "edit"
+	RightsMemberFull RightsMember = "full"
+	RightsMemberNone RightsMember = "none"
+	RightsMemberView RightsMember = "view"
+)
+
+// Valid indicates whether the value is a known member of the RightsMember enum.
+func (e RightsMember) Valid() bool {
+	switch e {
+	case RightsMemberEdit:
+		return true
+	case RightsMemberFull:
+		return true
+	case RightsMemberNone:
+		return true
+	case RightsMemberView:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SubuserAccountRole.
+const (
+	SubuserAccountRoleAdministrator SubuserAccountRole = "administrator"
+	SubuserAccountRoleUser          SubuserAccountRole = "user"
+)
+
+// Valid indicates whether the value is a known member of the SubuserAccountRole enum.
+func (e SubuserAccountRole) Valid() bool {
+	switch e {
+	case SubuserAccountRoleAdministrator:
+		return true
+	case SubuserAccountRoleUser:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TeamRole.
 const (
 	TeamRoleAdministrator  TeamRole = "administrator"
@@ -382,22 +475,46 @@ func (e GetTeam200JSONResponseBodyItemsStatus) Valid() bool {
 
 // Defines values for CreateCollectionJSONBodyKind.
 const (
-	Category CreateCollectionJSONBodyKind = "category"
-	Fleet    CreateCollectionJSONBodyKind = "fleet"
-	Report   CreateCollectionJSONBodyKind = "report"
-	Team     CreateCollectionJSONBodyKind = "team"
+	CreateCollectionJSONBodyKindCategory CreateCollectionJSONBodyKind = "category"
+	CreateCollectionJSONBodyKindFleet    CreateCollectionJSONBodyKind = "fleet"
+	CreateCollectionJSONBodyKindReport   CreateCollectionJSONBodyKind = "report"
+	CreateCollectionJSONBodyKindTeam     CreateCollectionJSONBodyKind = "team"
 )
 
 // Valid indicates whether the value is a known member of the CreateCollectionJSONBodyKind enum.
 func (e CreateCollectionJSONBodyKind) Valid() bool {
 	switch e {
-	case Category:
+	case CreateCollectionJSONBodyKindCategory:
 		return true
-	case Fleet:
+	case CreateCollectionJSONBodyKindFleet:
 		return true
-	case Report:
+	case CreateCollectionJSONBodyKindReport:
 		return true
-	case Team:
+	case CreateCollectionJSONBodyKindTeam:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListCollectionMembers200JSONResponseBodyItemsMember.
+const (
+	ListCollectionMembers200JSONResponseBodyItemsMemberEdit ListCollectionMembers200JSONResponseBodyItemsMember = "edit"
+	ListCollectionMembers200JSONResponseBodyItemsMemberFull ListCollectionMembers200JSONResponseBodyItemsMember = "full"
+	ListCollectionMembers200JSONResponseBodyItemsMemberNone ListCollectionMembers200JSONResponseBodyItemsMember = "none"
+	ListCollectionMembers200JSONResponseBodyItemsMemberView ListCollectionMembers200JSONResponseBodyItemsMember = "view"
+)
+
+// Valid indicates whether the value is a known member of the ListCollectionMembers200JSONResponseBodyItemsMember enum.
+func (e ListCollectionMembers200JSONResponseBodyItemsMember) Valid() bool {
+	switch e {
+	case ListCollectionMembers200JSONResponseBodyItemsMemberEdit:
+		return true
+	case ListCollectionMembers200JSONResponseBodyItemsMemberFull:
+		return true
+	case ListCollectionMembers200JSONResponseBodyItemsMemberNone:
+		return true
+	case ListCollectionMembers200JSONResponseBodyItemsMemberView:
 		return true
 	default:
 		return false
@@ -485,6 +602,54 @@ func (e ListMyDevicesParamsSource) Valid() bool {
 	case ListMyDevicesParamsSourceOwn:
 		return true
 	case ListMyDevicesParamsSourceSharedIn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListPlacementsParamsKind.
+const (
+	ListPlacementsParamsKindDriver  ListPlacementsParamsKind = "driver"
+	ListPlacementsParamsKindMarker  ListPlacementsParamsKind = "marker"
+	ListPlacementsParamsKindUser    ListPlacementsParamsKind = "user"
+	ListPlacementsParamsKindVehicle ListPlacementsParamsKind = "vehicle"
+)
+
+// Valid indicates whether the value is a known member of the ListPlacementsParamsKind enum.
+func (e ListPlacementsParamsKind) Valid() bool {
+	switch e {
+	case ListPlacementsParamsKindDriver:
+		return true
+	case ListPlacementsParamsKindMarker:
+		return true
+	case ListPlacementsParamsKindUser:
+		return true
+	case ListPlacementsParamsKindVehicle:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListPlacements200JSONResponseBodyItemsKind.
+const (
+	ListPlacements200JSONResponseBodyItemsKindDriver  ListPlacements200JSONResponseBodyItemsKind = "driver"
+	ListPlacements200JSONResponseBodyItemsKindMarker  ListPlacements200JSONResponseBodyItemsKind = "marker"
+	ListPlacements200JSONResponseBodyItemsKindUser    ListPlacements200JSONResponseBodyItemsKind = "user"
+	ListPlacements200JSONResponseBodyItemsKindVehicle ListPlacements200JSONResponseBodyItemsKind = "vehicle"
+)
+
+// Valid indicates whether the value is a known member of the ListPlacements200JSONResponseBodyItemsKind enum.
+func (e ListPlacements200JSONResponseBodyItemsKind) Valid() bool {
+	switch e {
+	case ListPlacements200JSONResponseBodyItemsKindDriver:
+		return true
+	case ListPlacements200JSONResponseBodyItemsKindMarker:
+		return true
+	case ListPlacements200JSONResponseBodyItemsKindUser:
+		return true
+	case ListPlacements200JSONResponseBodyItemsKindVehicle:
 		return true
 	default:
 		return false
@@ -1130,6 +1295,24 @@ type CheckSourcesRightsMember string
 // CheckSourcesVia defines model for Check.Sources.Via.
 type CheckSourcesVia string
 
+// Collection defines model for Collection.
+type Collection struct {
+	Creator *string        `json:"creator,omitempty"`
+	Id      string         `json:"id"`
+	Kind    CollectionKind `json:"kind"`
+	Name    string         `json:"name"`
+
+	// Node the hierarchy node a node's implied fleet or team stands for
+	Node   *string `json:"node,omitempty"`
+	Public bool    `json:"public"`
+
+	// Rights the caller's rights on it
+	Rights Rights `json:"rights"`
+}
+
+// CollectionKind defines model for Collection.Kind.
+type CollectionKind string
+
 // CommandResult defines model for CommandResult.
 type CommandResult struct {
 	// Details more about what the command did (invitations: invited, alreadyOnTeam, duplicateRows)
@@ -1355,6 +1538,35 @@ type RebuildStatePage struct {
 	// Next never set: there is one entry per projection
 	Next *string `json:"next,omitempty"`
 }
+
+// Rights defines model for Rights.
+type Rights struct {
+	Item   *RightsItem   `json:"item,omitempty"`
+	Member *RightsMember `json:"member,omitempty"`
+}
+
+// RightsItem defines model for Rights.Item.
+type RightsItem string
+
+// RightsMember defines model for Rights.Member.
+type RightsMember string
+
+// Subuser defines model for Subuser.
+type Subuser struct {
+	AccountRole SubuserAccountRole `json:"accountRole"`
+
+	// Direct direct rights by kind of public item
+	Direct map[string]Rights `json:"direct"`
+	Name   string            `json:"name"`
+
+	// Node where the subuser is placed in the hierarchy
+	Node  *string  `json:"node,omitempty"`
+	Roles []string `json:"roles"`
+	User  string   `json:"user"`
+}
+
+// SubuserAccountRole defines model for Subuser.AccountRole.
+type SubuserAccountRole string
 
 // TeamRole A cloud project role, as the product writes it or in lower case; answers give it in lower case
 type TeamRole string
@@ -1702,6 +1914,35 @@ type CreateCollectionParams struct {
 // CreateCollectionJSONBodyKind defines parameters for CreateCollection.
 type CreateCollectionJSONBodyKind string
 
+// GetCollectionParams defines parameters for GetCollection.
+type GetCollectionParams struct {
+	// Position answer only once the read models reached this position (a command's result); 503 read-model-lagging after the wait timeout
+	Position *Position `form:"position,omitempty" json:"position,omitempty"`
+
+	// AsOf Answer as the read models stood at this time: after the last event recorded at or before it, in log order. Only administrators of the caller's account may ask about its past (person routes: the caller's own past). The answer names the moment in the ShareLedger-As-Of-Position and ShareLedger-As-Of-Time headers. Not with atPosition.
+	AsOf *AsOf `form:"asOf,omitempty" json:"asOf,omitempty"`
+
+	// AtPosition Answer as the read models stood right after the event at this log position (as a command or the audit trail returned it). Same rules as asOf.
+	AtPosition *AtPosition `form:"atPosition,omitempty" json:"atPosition,omitempty"`
+}
+
+// ListCollectionMembersParams defines parameters for ListCollectionMembers.
+type ListCollectionMembersParams struct {
+	// Position answer only once the read models reached this position (a command's result); 503 read-model-lagging after the wait timeout
+	Position *Position `form:"position,omitempty" json:"position,omitempty"`
+
+	// AsOf Answer as the read models stood at this time: after the last event recorded at or before it, in log order. Only administrators of the caller's account may ask about its past (person routes: the caller's own past). The answer names the moment in the ShareLedger-As-Of-Position and ShareLedger-As-Of-Time headers. Not with atPosition.
+	AsOf *AsOf `form:"asOf,omitempty" json:"asOf,omitempty"`
+
+	// AtPosition Answer as the read models stood right after the event at this log position (as a command or the audit trail returned it). Same rules as asOf.
+	AtPosition *AtPosition `form:"atPosition,omitempty" json:"atPosition,omitempty"`
+	Limit      *int        `form:"limit,omitempty" json:"limit,omitempty"`
+	Cursor     *string     `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListCollectionMembers200JSONResponseBodyItemsMember defines parameters for ListCollectionMembers.
+type ListCollectionMembers200JSONResponseBodyItemsMember string
+
 // AddCollectionMemberJSONBody defines parameters for AddCollectionMember.
 type AddCollectionMemberJSONBody struct {
 	Kind AddCollectionMemberJSONBodyKind `json:"kind"`
@@ -1892,6 +2133,23 @@ type UnassignDeviceFromProjectParams struct {
 	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
+// ListHierarchyNodesParams defines parameters for ListHierarchyNodes.
+type ListHierarchyNodesParams struct {
+	// Position answer only once the read models reached this position (a command's result); 503 read-model-lagging after the wait timeout
+	Position *Position `form:"position,omitempty" json:"position,omitempty"`
+
+	// AsOf Answer as the read models stood at this time: after the last event recorded at or before it, in log order. Only administrators of the caller's account may ask about its past (person routes: the caller's own past). The answer names the moment in the ShareLedger-As-Of-Position and ShareLedger-As-Of-Time headers. Not with atPosition.
+	AsOf *AsOf `form:"asOf,omitempty" json:"asOf,omitempty"`
+
+	// AtPosition Answer as the read models stood right after the event at this log position (as a command or the audit trail returned it). Same rules as asOf.
+	AtPosition *AtPosition `form:"atPosition,omitempty" json:"atPosition,omitempty"`
+
+	// Search a case-insensitive part of an id or a name
+	Search *string `form:"search,omitempty" json:"search,omitempty"`
+	Limit  *int    `form:"limit,omitempty" json:"limit,omitempty"`
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
 // AddHierarchyNodeJSONBody defines parameters for AddHierarchyNode.
 type AddHierarchyNodeJSONBody struct {
 	// Id An identifier: letters, digits and . _ : + -, starting with a letter or digit; case is kept.
@@ -1927,6 +2185,30 @@ type MoveHierarchyNodeParams struct {
 	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
 	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
+
+// ListPlacementsParams defines parameters for ListPlacements.
+type ListPlacementsParams struct {
+	// Position answer only once the read models reached this position (a command's result); 503 read-model-lagging after the wait timeout
+	Position *Position `form:"position,omitempty" json:"position,omitempty"`
+
+	// AsOf Answer as the read models stood at this time: after the last event recorded at or before it, in log order. Only administrators of the caller's account may ask about its past (person routes: the caller's own past). The answer names the moment in the ShareLedger-As-Of-Position and ShareLedger-As-Of-Time headers. Not with atPosition.
+	AsOf *AsOf `form:"asOf,omitempty" json:"asOf,omitempty"`
+
+	// AtPosition Answer as the read models stood right after the event at this log position (as a command or the audit trail returned it). Same rules as asOf.
+	AtPosition *AtPosition `form:"atPosition,omitempty" json:"atPosition,omitempty"`
+
+	// Search a case-insensitive part of an id or a name
+	Search *string                   `form:"search,omitempty" json:"search,omitempty"`
+	Kind   *ListPlacementsParamsKind `form:"kind,omitempty" json:"kind,omitempty"`
+	Limit  *int                      `form:"limit,omitempty" json:"limit,omitempty"`
+	Cursor *string                   `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListPlacementsParamsKind defines parameters for ListPlacements.
+type ListPlacementsParamsKind string
+
+// ListPlacements200JSONResponseBodyItemsKind defines parameters for ListPlacements.
+type ListPlacements200JSONResponseBodyItemsKind string
 
 // PlaceOnHierarchyJSONBody defines parameters for PlaceOnHierarchy.
 type PlaceOnHierarchyJSONBody struct {
@@ -2341,6 +2623,18 @@ type ListSubusersParams struct {
 	Search   *string   `form:"search,omitempty" json:"search,omitempty"`
 	Limit    *int      `form:"limit,omitempty" json:"limit,omitempty"`
 	Cursor   *string   `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// AsOf Answer as the read models stood at this time: after the last event recorded at or before it, in log order. Only administrators of the caller's account may ask about its past (person routes: the caller's own past). The answer names the moment in the ShareLedger-As-Of-Position and ShareLedger-As-Of-Time headers. Not with atPosition.
+	AsOf *AsOf `form:"asOf,omitempty" json:"asOf,omitempty"`
+
+	// AtPosition Answer as the read models stood right after the event at this log position (as a command or the audit trail returned it). Same rules as asOf.
+	AtPosition *AtPosition `form:"atPosition,omitempty" json:"atPosition,omitempty"`
+}
+
+// GetSubuserParams defines parameters for GetSubuser.
+type GetSubuserParams struct {
+	// Position answer only once the read models reached this position (a command's result); 503 read-model-lagging after the wait timeout
+	Position *Position `form:"position,omitempty" json:"position,omitempty"`
 
 	// AsOf Answer as the read models stood at this time: after the last event recorded at or before it, in log order. Only administrators of the caller's account may ask about its past (person routes: the caller's own past). The answer names the moment in the ShareLedger-As-Of-Position and ShareLedger-As-Of-Time headers. Not with atPosition.
 	AsOf *AsOf `form:"asOf,omitempty" json:"asOf,omitempty"`
@@ -2909,6 +3203,18 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/collections (the `CreateCollection` operationId).
 	CreateCollection(ctx context.Context, params *CreateCollectionParams, body CreateCollectionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetCollection A fleet, team, category, report or hierarchy node: name, kind, privacy, creator and the caller's rights
+	//
+	// Only a caller whose item rights reach it sees it; otherwise 404.
+	//
+	// Corresponds with GET /v1/collections/{item} (the `GetCollection` operationId).
+	GetCollection(ctx context.Context, item ID, params *GetCollectionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListCollectionMembers The members of a collection that the caller's member rights reach, with them
+	//
+	// Corresponds with GET /v1/collections/{item}/members (the `ListCollectionMembers` operationId).
+	ListCollectionMembers(ctx context.Context, item ID, params *ListCollectionMembersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AddCollectionMemberWithBody Add a vehicle, driver or marker
 	//
 	// Takes any type of body and a specified content type.
@@ -3037,6 +3343,13 @@ type ClientInterface interface {
 	// Corresponds with DELETE /v1/devices/{device}/projects/{project} (the `UnassignDeviceFromProject` operationId).
 	UnassignDeviceFromProject(ctx context.Context, device ID, project ID, params *UnassignDeviceFromProjectParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListHierarchyNodes The hierarchy as a tree: the nodes the caller sees, with their parents
+	//
+	// Administrators see every node; a subuser placed on a node sees it and the nodes below it, never its parents or other branches.
+	//
+	// Corresponds with GET /v1/hierarchy/nodes (the `ListHierarchyNodes` operationId).
+	ListHierarchyNodes(ctx context.Context, params *ListHierarchyNodesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AddHierarchyNodeWithBody Add a hierarchy node (the first is the root)
 	//
 	// Takes any type of body and a specified content type.
@@ -3064,6 +3377,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/hierarchy/nodes/{node}/move (the `MoveHierarchyNode` operationId).
 	MoveHierarchyNode(ctx context.Context, node ID, params *MoveHierarchyNodeParams, body MoveHierarchyNodeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListPlacements What is placed on the hierarchy's nodes: vehicles, drivers and users the caller sees, with their nodes
+	//
+	// Corresponds with GET /v1/hierarchy/placements (the `ListPlacements` operationId).
+	ListPlacements(ctx context.Context, params *ListPlacementsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PlaceOnHierarchyWithBody Place a user, vehicle or driver on a node (empty node: none)
 	//
@@ -3259,6 +3577,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/subusers (the `ListSubusers` operationId).
 	ListSubusers(ctx context.Context, params *ListSubusersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSubuser One subuser, as the Edit User dialog shows them: account role, roles, direct rights, node
+	//
+	// Visible to themself, to administrators, and to the subusers whose hierarchy rights reach them (as the list of subusers); otherwise 404.
+	//
+	// Corresponds with GET /v1/subusers/{user} (the `GetSubuser` operationId).
+	GetSubuser(ctx context.Context, user Email, params *GetSubuserParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SetDirectRightsWithBody Set a subuser's direct rights on public items of a kind
 	//
@@ -3968,6 +4293,38 @@ func (c *Client) CreateCollection(ctx context.Context, params *CreateCollectionP
 	return c.Client.Do(req)
 }
 
+// GetCollection A fleet, team, category, report or hierarchy node: name, kind, privacy, creator and the caller's rights
+//
+// Only a caller whose item rights reach it sees it; otherwise 404.
+//
+// Corresponds with GET /v1/collections/{item} (the `GetCollection` operationId).
+func (c *Client) GetCollection(ctx context.Context, item ID, params *GetCollectionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCollectionRequest(c.Server, item, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListCollectionMembers The members of a collection that the caller's member rights reach, with them
+//
+// Corresponds with GET /v1/collections/{item}/members (the `ListCollectionMembers` operationId).
+func (c *Client) ListCollectionMembers(ctx context.Context, item ID, params *ListCollectionMembersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListCollectionMembersRequest(c.Server, item, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // AddCollectionMemberWithBody Add a vehicle, driver or marker
 //
 // Takes any type of body and a specified content type.
@@ -4296,6 +4653,23 @@ func (c *Client) UnassignDeviceFromProject(ctx context.Context, device ID, proje
 	return c.Client.Do(req)
 }
 
+// ListHierarchyNodes The hierarchy as a tree: the nodes the caller sees, with their parents
+//
+// Administrators see every node; a subuser placed on a node sees it and the nodes below it, never its parents or other branches.
+//
+// Corresponds with GET /v1/hierarchy/nodes (the `ListHierarchyNodes` operationId).
+func (c *Client) ListHierarchyNodes(ctx context.Context, params *ListHierarchyNodesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListHierarchyNodesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // AddHierarchyNodeWithBody Add a hierarchy node (the first is the root)
 //
 // Takes any type of body and a specified content type.
@@ -4354,6 +4728,21 @@ func (c *Client) MoveHierarchyNodeWithBody(ctx context.Context, node ID, params 
 // Corresponds with POST /v1/hierarchy/nodes/{node}/move (the `MoveHierarchyNode` operationId).
 func (c *Client) MoveHierarchyNode(ctx context.Context, node ID, params *MoveHierarchyNodeParams, body MoveHierarchyNodeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewMoveHierarchyNodeRequest(c.Server, node, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListPlacements What is placed on the hierarchy's nodes: vehicles, drivers and users the caller sees, with their nodes
+//
+// Corresponds with GET /v1/hierarchy/placements (the `ListPlacements` operationId).
+func (c *Client) ListPlacements(ctx context.Context, params *ListPlacementsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListPlacementsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4859,6 +5248,23 @@ func (c *Client) DefineRole(ctx context.Context, params *DefineRoleParams, body 
 // Corresponds with GET /v1/subusers (the `ListSubusers` operationId).
 func (c *Client) ListSubusers(ctx context.Context, params *ListSubusersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListSubusersRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSubuser One subuser, as the Edit User dialog shows them: account role, roles, direct rights, node
+//
+// Visible to themself, to administrators, and to the subusers whose hierarchy rights reach them (as the list of subusers); otherwise 404.
+//
+// Corresponds with GET /v1/subusers/{user} (the `GetSubuser` operationId).
+func (c *Client) GetSubuser(ctx context.Context, user Email, params *GetSubuserParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSubuserRequest(c.Server, user, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6933,6 +7339,200 @@ func NewCreateCollectionRequestWithBody(server string, params *CreateCollectionP
 	return req, nil
 }
 
+// NewGetCollectionRequest constructs an http.Request for the GetCollection method
+func NewGetCollectionRequest(server string, item ID, params *GetCollectionParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "item", item, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/collections/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Position != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "position", *params.Position, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AsOf != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "asOf", *params.AsOf, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AtPosition != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "atPosition", *params.AtPosition, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListCollectionMembersRequest constructs an http.Request for the ListCollectionMembers method
+func NewListCollectionMembersRequest(server string, item ID, params *ListCollectionMembersParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "item", item, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/collections/%s/members", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Position != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "position", *params.Position, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AsOf != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "asOf", *params.AsOf, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AtPosition != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "atPosition", *params.AtPosition, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewAddCollectionMemberRequest calls the generic AddCollectionMember builder with application/json body
 func NewAddCollectionMemberRequest(server string, item ID, params *AddCollectionMemberParams, body AddCollectionMemberJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -7904,6 +8504,120 @@ func NewUnassignDeviceFromProjectRequest(server string, device ID, project ID, p
 	return req, nil
 }
 
+// NewListHierarchyNodesRequest constructs an http.Request for the ListHierarchyNodes method
+func NewListHierarchyNodesRequest(server string, params *ListHierarchyNodesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/hierarchy/nodes")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Position != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "position", *params.Position, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AsOf != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "asOf", *params.AsOf, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AtPosition != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "atPosition", *params.AtPosition, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewAddHierarchyNodeRequest calls the generic AddHierarchyNode builder with application/json body
 func NewAddHierarchyNodeRequest(server string, params *AddHierarchyNodeParams, body AddHierarchyNodeJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8038,6 +8752,132 @@ func NewMoveHierarchyNodeRequestWithBody(server string, node ID, params *MoveHie
 			req.Header.Set("X-Correlation-ID", headerParam1)
 		}
 
+	}
+
+	return req, nil
+}
+
+// NewListPlacementsRequest constructs an http.Request for the ListPlacements method
+func NewListPlacementsRequest(server string, params *ListPlacementsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/hierarchy/placements")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Position != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "position", *params.Position, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AsOf != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "asOf", *params.AsOf, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AtPosition != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "atPosition", *params.AtPosition, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Kind != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "kind", *params.Kind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -10041,6 +10881,91 @@ func NewListSubusersRequest(server string, params *ListSubusersParams) (*http.Re
 	return req, nil
 }
 
+// NewGetSubuserRequest constructs an http.Request for the GetSubuser method
+func NewGetSubuserRequest(server string, user Email, params *GetSubuserParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "user", user, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/subusers/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Position != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "position", *params.Position, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AsOf != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "asOf", *params.AsOf, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AtPosition != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "atPosition", *params.AtPosition, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewSetDirectRightsRequest calls the generic SetDirectRights builder with application/json body
 func NewSetDirectRightsRequest(server string, user Email, kind string, params *SetDirectRightsParams, body SetDirectRightsJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -10661,6 +11586,22 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/collections (the `CreateCollection` operationId).
 	CreateCollectionWithResponse(ctx context.Context, params *CreateCollectionParams, body CreateCollectionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCollectionResponse, error)
 
+	// GetCollectionWithResponse A fleet, team, category, report or hierarchy node: name, kind, privacy, creator and the caller's rights
+	//
+	// Only a caller whose item rights reach it sees it; otherwise 404.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/collections/{item} (the `GetCollection` operationId).
+	GetCollectionWithResponse(ctx context.Context, item ID, params *GetCollectionParams, reqEditors ...RequestEditorFn) (*GetCollectionResponse, error)
+
+	// ListCollectionMembersWithResponse The members of a collection that the caller's member rights reach, with them
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/collections/{item}/members (the `ListCollectionMembers` operationId).
+	ListCollectionMembersWithResponse(ctx context.Context, item ID, params *ListCollectionMembersParams, reqEditors ...RequestEditorFn) (*ListCollectionMembersResponse, error)
+
 	// AddCollectionMemberWithBodyWithResponse Add a vehicle, driver or marker
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -10801,6 +11742,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with DELETE /v1/devices/{device}/projects/{project} (the `UnassignDeviceFromProject` operationId).
 	UnassignDeviceFromProjectWithResponse(ctx context.Context, device ID, project ID, params *UnassignDeviceFromProjectParams, reqEditors ...RequestEditorFn) (*UnassignDeviceFromProjectResponse, error)
 
+	// ListHierarchyNodesWithResponse The hierarchy as a tree: the nodes the caller sees, with their parents
+	//
+	// Administrators see every node; a subuser placed on a node sees it and the nodes below it, never its parents or other branches.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/hierarchy/nodes (the `ListHierarchyNodes` operationId).
+	ListHierarchyNodesWithResponse(ctx context.Context, params *ListHierarchyNodesParams, reqEditors ...RequestEditorFn) (*ListHierarchyNodesResponse, error)
+
 	// AddHierarchyNodeWithBodyWithResponse Add a hierarchy node (the first is the root)
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -10828,6 +11778,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/hierarchy/nodes/{node}/move (the `MoveHierarchyNode` operationId).
 	MoveHierarchyNodeWithResponse(ctx context.Context, node ID, params *MoveHierarchyNodeParams, body MoveHierarchyNodeJSONRequestBody, reqEditors ...RequestEditorFn) (*MoveHierarchyNodeResponse, error)
+
+	// ListPlacementsWithResponse What is placed on the hierarchy's nodes: vehicles, drivers and users the caller sees, with their nodes
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/hierarchy/placements (the `ListPlacements` operationId).
+	ListPlacementsWithResponse(ctx context.Context, params *ListPlacementsParams, reqEditors ...RequestEditorFn) (*ListPlacementsResponse, error)
 
 	// PlaceOnHierarchyWithBodyWithResponse Place a user, vehicle or driver on a node (empty node: none)
 	//
@@ -11053,6 +12010,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/subusers (the `ListSubusers` operationId).
 	ListSubusersWithResponse(ctx context.Context, params *ListSubusersParams, reqEditors ...RequestEditorFn) (*ListSubusersResponse, error)
+
+	// GetSubuserWithResponse One subuser, as the Edit User dialog shows them: account role, roles, direct rights, node
+	//
+	// Visible to themself, to administrators, and to the subusers whose hierarchy rights reach them (as the list of subusers); otherwise 404.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/subusers/{user} (the `GetSubuser` operationId).
+	GetSubuserWithResponse(ctx context.Context, user Email, params *GetSubuserParams, reqEditors ...RequestEditorFn) (*GetSubuserResponse, error)
 
 	// SetDirectRightsWithBodyWithResponse Set a subuser's direct rights on public items of a kind
 	//
@@ -13409,6 +14375,186 @@ func (r CreateCollectionResponse) ContentType() string {
 	return ""
 }
 
+type GetCollectionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Collection
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetCollectionResponse) GetJSON200() *Collection {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetCollectionResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetCollectionResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetCollectionResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetCollectionResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetCollectionResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetCollectionResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetCollectionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetCollectionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetCollectionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetCollectionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListCollectionMembersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Items *[]struct {
+			Id     *string                                              `json:"id,omitempty"`
+			Kind   *string                                              `json:"kind,omitempty"`
+			Member *ListCollectionMembers200JSONResponseBodyItemsMember `json:"member,omitempty"`
+		} `json:"items,omitempty"`
+		Next *string `json:"next,omitempty"`
+	}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListCollectionMembersResponse) GetJSON200() *struct {
+	Items *[]struct {
+		Id     *string                                              `json:"id,omitempty"`
+		Kind   *string                                              `json:"kind,omitempty"`
+		Member *ListCollectionMembers200JSONResponseBodyItemsMember `json:"member,omitempty"`
+	} `json:"items,omitempty"`
+	Next *string `json:"next,omitempty"`
+} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListCollectionMembersResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListCollectionMembersResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListCollectionMembersResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListCollectionMembersResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListCollectionMembersResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListCollectionMembersResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListCollectionMembersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListCollectionMembersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListCollectionMembersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListCollectionMembersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type AddCollectionMemberResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14497,6 +15643,113 @@ func (r UnassignDeviceFromProjectResponse) ContentType() string {
 	return ""
 }
 
+type ListHierarchyNodesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Items []struct {
+			Id   string `json:"id"`
+			Name string `json:"name"`
+
+			// Parent absent at the root
+			Parent *string `json:"parent,omitempty"`
+			Rights Rights  `json:"rights"`
+		} `json:"items"`
+
+		// Next the cursor of the next page; absent on the last
+		Next *string `json:"next,omitempty"`
+	}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListHierarchyNodesResponse) GetJSON200() *struct {
+	Items []struct {
+		Id   string `json:"id"`
+		Name string `json:"name"`
+
+		// Parent absent at the root
+		Parent *string `json:"parent,omitempty"`
+		Rights Rights  `json:"rights"`
+	} `json:"items"`
+
+	// Next the cursor of the next page; absent on the last
+	Next *string `json:"next,omitempty"`
+} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListHierarchyNodesResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListHierarchyNodesResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListHierarchyNodesResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListHierarchyNodesResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListHierarchyNodesResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListHierarchyNodesResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListHierarchyNodesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListHierarchyNodesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListHierarchyNodesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListHierarchyNodesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type AddHierarchyNodeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14664,6 +15917,107 @@ func (r MoveHierarchyNodeResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r MoveHierarchyNodeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListPlacementsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Items []struct {
+			Kind   ListPlacements200JSONResponseBodyItemsKind `json:"kind"`
+			Member string                                     `json:"member"`
+			Node   string                                     `json:"node"`
+		} `json:"items"`
+
+		// Next the cursor of the next page; absent on the last
+		Next *string `json:"next,omitempty"`
+	}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListPlacementsResponse) GetJSON200() *struct {
+	Items []struct {
+		Kind   ListPlacements200JSONResponseBodyItemsKind `json:"kind"`
+		Member string                                     `json:"member"`
+		Node   string                                     `json:"node"`
+	} `json:"items"`
+
+	// Next the cursor of the next page; absent on the last
+	Next *string `json:"next,omitempty"`
+} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListPlacementsResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListPlacementsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListPlacementsResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListPlacementsResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListPlacementsResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListPlacementsResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListPlacementsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListPlacementsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListPlacementsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListPlacementsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -16778,6 +18132,89 @@ func (r ListSubusersResponse) ContentType() string {
 	return ""
 }
 
+type GetSubuserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Subuser
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSubuserResponse) GetJSON200() *Subuser {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetSubuserResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetSubuserResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetSubuserResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetSubuserResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetSubuserResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetSubuserResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSubuserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSubuserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSubuserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSubuserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type SetDirectRightsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17647,6 +19084,34 @@ func (c *ClientWithResponses) CreateCollectionWithResponse(ctx context.Context, 
 	return ParseCreateCollectionResponse(rsp)
 }
 
+// GetCollectionWithResponse A fleet, team, category, report or hierarchy node: name, kind, privacy, creator and the caller's rights
+//
+// Only a caller whose item rights reach it sees it; otherwise 404.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/collections/{item} (the `GetCollection` operationId).
+func (c *ClientWithResponses) GetCollectionWithResponse(ctx context.Context, item ID, params *GetCollectionParams, reqEditors ...RequestEditorFn) (*GetCollectionResponse, error) {
+	rsp, err := c.GetCollection(ctx, item, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetCollectionResponse(rsp)
+}
+
+// ListCollectionMembersWithResponse The members of a collection that the caller's member rights reach, with them
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/collections/{item}/members (the `ListCollectionMembers` operationId).
+func (c *ClientWithResponses) ListCollectionMembersWithResponse(ctx context.Context, item ID, params *ListCollectionMembersParams, reqEditors ...RequestEditorFn) (*ListCollectionMembersResponse, error) {
+	rsp, err := c.ListCollectionMembers(ctx, item, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListCollectionMembersResponse(rsp)
+}
+
 // AddCollectionMemberWithBodyWithResponse Add a vehicle, driver or marker
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -17907,6 +19372,21 @@ func (c *ClientWithResponses) UnassignDeviceFromProjectWithResponse(ctx context.
 	return ParseUnassignDeviceFromProjectResponse(rsp)
 }
 
+// ListHierarchyNodesWithResponse The hierarchy as a tree: the nodes the caller sees, with their parents
+//
+// Administrators see every node; a subuser placed on a node sees it and the nodes below it, never its parents or other branches.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/hierarchy/nodes (the `ListHierarchyNodes` operationId).
+func (c *ClientWithResponses) ListHierarchyNodesWithResponse(ctx context.Context, params *ListHierarchyNodesParams, reqEditors ...RequestEditorFn) (*ListHierarchyNodesResponse, error) {
+	rsp, err := c.ListHierarchyNodes(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListHierarchyNodesResponse(rsp)
+}
+
 // AddHierarchyNodeWithBodyWithResponse Add a hierarchy node (the first is the root)
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -17957,6 +19437,19 @@ func (c *ClientWithResponses) MoveHierarchyNodeWithResponse(ctx context.Context,
 		return nil, err
 	}
 	return ParseMoveHierarchyNodeResponse(rsp)
+}
+
+// ListPlacementsWithResponse What is placed on the hierarchy's nodes: vehicles, drivers and users the caller sees, with their nodes
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/hierarchy/placements (the `ListPlacements` operationId).
+func (c *ClientWithResponses) ListPlacementsWithResponse(ctx context.Context, params *ListPlacementsParams, reqEditors ...RequestEditorFn) (*ListPlacementsResponse, error) {
+	rsp, err := c.ListPlacements(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListPlacementsResponse(rsp)
 }
 
 // PlaceOnHierarchyWithBodyWithResponse Place a user, vehicle or driver on a node (empty node: none)
@@ -18368,6 +19861,21 @@ func (c *ClientWithResponses) ListSubusersWithResponse(ctx context.Context, para
 		return nil, err
 	}
 	return ParseListSubusersResponse(rsp)
+}
+
+// GetSubuserWithResponse One subuser, as the Edit User dialog shows them: account role, roles, direct rights, node
+//
+// Visible to themself, to administrators, and to the subusers whose hierarchy rights reach them (as the list of subusers); otherwise 404.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/subusers/{user} (the `GetSubuser` operationId).
+func (c *ClientWithResponses) GetSubuserWithResponse(ctx context.Context, user Email, params *GetSubuserParams, reqEditors ...RequestEditorFn) (*GetSubuserResponse, error) {
+	rsp, err := c.GetSubuser(ctx, user, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSubuserResponse(rsp)
 }
 
 // SetDirectRightsWithBodyWithResponse Set a subuser's direct rights on public items of a kind
@@ -20359,6 +21867,149 @@ func ParseCreateCollectionResponse(rsp *http.Response) (*CreateCollectionRespons
 	return response, nil
 }
 
+// ParseGetCollectionResponse parses an HTTP response from a GetCollectionWithResponse call
+func ParseGetCollectionResponse(rsp *http.Response) (*GetCollectionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetCollectionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Collection
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListCollectionMembersResponse parses an HTTP response from a ListCollectionMembersWithResponse call
+func ParseListCollectionMembersResponse(rsp *http.Response) (*ListCollectionMembersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListCollectionMembersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Items *[]struct {
+				Id     *string                                              `json:"id,omitempty"`
+				Kind   *string                                              `json:"kind,omitempty"`
+				Member *ListCollectionMembers200JSONResponseBodyItemsMember `json:"member,omitempty"`
+			} `json:"items,omitempty"`
+			Next *string `json:"next,omitempty"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseAddCollectionMemberResponse parses an HTTP response from a AddCollectionMemberWithResponse call
 func ParseAddCollectionMemberResponse(rsp *http.Response) (*AddCollectionMemberResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -21276,6 +22927,86 @@ func ParseUnassignDeviceFromProjectResponse(rsp *http.Response) (*UnassignDevice
 	return response, nil
 }
 
+// ParseListHierarchyNodesResponse parses an HTTP response from a ListHierarchyNodesWithResponse call
+func ParseListHierarchyNodesResponse(rsp *http.Response) (*ListHierarchyNodesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListHierarchyNodesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Items []struct {
+				Id   string `json:"id"`
+				Name string `json:"name"`
+
+				// Parent absent at the root
+				Parent *string `json:"parent,omitempty"`
+				Rights Rights  `json:"rights"`
+			} `json:"items"`
+
+			// Next the cursor of the next page; absent on the last
+			Next *string `json:"next,omitempty"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseAddHierarchyNodeResponse parses an HTTP response from a AddHierarchyNodeWithResponse call
 func ParseAddHierarchyNodeResponse(rsp *http.Response) (*AddHierarchyNodeResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -21413,6 +23144,83 @@ func ParseMoveHierarchyNodeResponse(rsp *http.Response) (*MoveHierarchyNodeRespo
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListPlacementsResponse parses an HTTP response from a ListPlacementsWithResponse call
+func ParseListPlacementsResponse(rsp *http.Response) (*ListPlacementsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListPlacementsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Items []struct {
+				Kind   ListPlacements200JSONResponseBodyItemsKind `json:"kind"`
+				Member string                                     `json:"member"`
+				Node   string                                     `json:"node"`
+			} `json:"items"`
+
+			// Next the cursor of the next page; absent on the last
+			Next *string `json:"next,omitempty"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -23210,6 +25018,74 @@ func ParseListSubusersResponse(rsp *http.Response) (*ListSubusersResponse, error
 			headers.ShareLedgerAsOfTime = &value
 		}
 		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetSubuserResponse parses an HTTP response from a GetSubuserWithResponse call
+func ParseGetSubuserResponse(rsp *http.Response) (*GetSubuserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSubuserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Subuser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	return response, nil
