@@ -20,7 +20,24 @@ func Within(prefix string, page Page) Page {
 // that keep accepts (nil: all), and returns the cursor of the next page
 // (empty on the last one): what projections' query types are made of.
 func List[T any](ctx context.Context, tx Reader, table string, page Page, keep func(*T) bool) (items []T, next string, err error) {
-	items = []T{}
+	keyed, next, err := ListKeyed(ctx, tx, table, page, func(_ string, v *T) bool { return keep == nil || keep(v) })
+	items = make([]T, len(keyed))
+	for i, k := range keyed {
+		items[i] = k.Value
+	}
+	return items, next, err
+}
+
+// Keyed is a document with its key after the page's prefix.
+type Keyed[T any] struct {
+	Key   string
+	Value T
+}
+
+// ListKeyed is List for documents whose key says what they are (a role's
+// name): keep sees the key after the page's prefix, and so do the items.
+func ListKeyed[T any](ctx context.Context, tx Reader, table string, page Page, keep func(key string, v *T) bool) (items []Keyed[T], next string, err error) {
+	items = []Keyed[T]{}
 	chunk := Page{Prefix: page.Prefix, After: page.After, Limit: page.Limit + 1}
 	if page.Limit == 0 {
 		chunk.Limit = 0
@@ -35,14 +52,14 @@ func List[T any](ctx context.Context, tx Reader, table string, page Page, keep f
 			if err := json.Unmarshal(doc, &v); err != nil {
 				return err
 			}
-			if keep != nil && !keep(&v) {
+			if keep != nil && !keep(key[len(page.Prefix):], &v) {
 				return nil
 			}
 			if page.Limit > 0 && len(items) == page.Limit {
 				more = true
 				return errStop
 			}
-			items = append(items, v)
+			items = append(items, Keyed[T]{Key: key[len(page.Prefix):], Value: v})
 			returned = key
 			return nil
 		})

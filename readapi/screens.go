@@ -24,6 +24,8 @@ import (
 // what the caller's rights reach, as the rights evaluation says.
 func (a *API) screenRoutes(r chi.Router) {
 	needs := []string{rightsmodel.Name}
+	r.Get("/v1/roles", a.serve(needs, a.roles))
+	r.Get("/v1/roles/{role}", a.serve(needs, a.oneRole))
 	r.Get("/v1/subusers/{user}", a.serve(needs, a.oneSubuser))
 	r.Get("/v1/collections/{item}", a.serve(needs, a.oneCollection))
 	r.Get("/v1/collections/{item}/members", a.serve(needs, a.collectionMembers))
@@ -68,6 +70,43 @@ type Placement struct {
 	Member rights.MemberID   `json:"member"`
 	Kind   rights.MemberKind `json:"kind"`
 	Node   rights.ItemID     `json:"node"`
+}
+
+// roles lists the account's roles with their rights: the administrators'
+// Roles screen.
+func (a *API) roles(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
+	if caller.Role != account.Administrator.String() {
+		return nil, domain.ErrNotAdministrator.Withf("only administrators of %s read its roles", caller.Account)
+	}
+	page, err := pageOf(r, "")
+	if err != nil {
+		return nil, err
+	}
+	items, next, err := rightsmodel.Query{R: tx}.Roles(ctx, caller.Account, page)
+	for i := range items {
+		if items[i].Rights == nil {
+			items[i].Rights = map[rights.Kind]rights.Rights{}
+		}
+	}
+	return Page[rightsmodel.Role]{Items: items, Next: next}, err
+}
+
+func (a *API) oneRole(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
+	if caller.Role != account.Administrator.String() {
+		return nil, domain.ErrNotAdministrator.Withf("only administrators of %s read its roles", caller.Account)
+	}
+	name := chi.URLParam(r, "role")
+	role, found, err := rightsmodel.Query{R: tx}.Role(ctx, caller.Account, name)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, errNotFound.Withf("account %s has no role %s", caller.Account, domain.Quote(name))
+	}
+	if role.Rights == nil {
+		role.Rights = map[rights.Kind]rights.Rights{}
+	}
+	return role, nil
 }
 
 // oneSubuser answers the subusers that the list of subusers shows the

@@ -223,6 +223,20 @@ func TestSharingWithSubusers(t *testing.T) {
 				t.Fatalf("ann reading carl's private category: %d %s", r.status, r.body)
 			}
 
+			var roles struct {
+				Items []struct {
+					Name   string                   `json:"name"`
+					Rights map[string]rights.Rights `json:"rights"`
+				} `json:"items"`
+			}
+			erin.read("/v1/roles", last.Position, &roles)
+			if len(roles.Items) != 1 || roles.Items[0].Name != "viewer" || roles.Items[0].Rights["fleet"] != (rights.Rights{Item: rights.View, Member: rights.View}) {
+				t.Fatalf("the account's roles: %+v", roles.Items)
+			}
+			if r := ann.do("GET", "/v1/roles/viewer?position="+last.Position, nil); r.status != http.StatusForbidden {
+				t.Fatalf("ann reading a role: %d %s", r.status, r.body)
+			}
+
 			// Moving a node moves what it grants.
 			moved := erin.command("POST", "/v1/hierarchy/nodes/depot/move", map[string]any{"parent": "west"})
 			if c := check(dora, moved.Position, "item=depot"); c.Allowed {

@@ -164,3 +164,26 @@ func (q Query) Item(ctx context.Context, acc domain.AccountID, id rights.ItemID)
 func (q Query) MembersPage(ctx context.Context, acc domain.AccountID, item rights.ItemID, page projections.Page, keep func(*rights.MemberID) bool) ([]rights.MemberID, string, error) {
 	return projections.List(ctx, q.R, Members, projections.Within(Key(string(acc), string(item))+"/", page), keep)
 }
+
+// Role is a role with the rights it grants by kind of public item.
+type Role struct {
+	Name   string                        `json:"name"`
+	Rights map[rights.Kind]rights.Rights `json:"rights"`
+}
+
+// Roles is a page of the account's roles, by name.
+func (q Query) Roles(ctx context.Context, acc domain.AccountID, page projections.Page) ([]Role, string, error) {
+	keyed, next, err := projections.ListKeyed[map[rights.Kind]rights.Rights](ctx, q.R, Roles, projections.Within(Key(string(acc))+"/", page), nil)
+	out := make([]Role, len(keyed))
+	for i, k := range keyed {
+		out[i] = Role{Name: k.Key, Rights: k.Value}
+	}
+	return out, next, err
+}
+
+// Role is one role, if the account defined it.
+func (q Query) Role(ctx context.Context, acc domain.AccountID, name string) (Role, bool, error) {
+	r := Role{Name: name}
+	found, err := q.R.Get(ctx, Roles, Key(string(acc), name), &r.Rights)
+	return r, found, err
+}
