@@ -103,7 +103,10 @@ func OnItem(v Account, user domain.UserID, id ItemID) (Grant, error) {
 	if u.Admin {
 		g.add(Source{Via: "administrator", Rights: all})
 	}
-	if !it.Public && it.Creator == user && it.Creator != "" {
+	// The creator keeps a creator's rights whether the item is private
+	// or public: making it public shares it with others, and takes
+	// nothing from the one who made it.
+	if it.Creator == user && it.Creator != "" {
 		g.add(Source{Via: "creator", Rights: all})
 	}
 	if it.Node != "" || it.Kind == Node {
