@@ -106,6 +106,19 @@ func TestSharingWithSubusers(t *testing.T) {
 			if r := ann.do("PUT", "/v1/collections/"+hazards+"/shares/ann@acme.test", map[string]any{"item": "full"}); r.status != http.StatusForbidden {
 				t.Fatalf("ann sharing carl's category with herself: %d %s", r.status, r.body)
 			}
+			// Item rights govern what a holder may do: bob's view share
+			// changes nothing; with full rights dora changes members and
+			// shares onward, as the creator would.
+			if r := bob.do("POST", "/v1/collections/"+hazards+"/members", map[string]any{"member": "m2", "kind": "marker"}); r.status != http.StatusForbidden || r.problemCode(t) != "not-item-manager" {
+				t.Fatalf("bob, holding view, adding a marker: %d %s", r.status, r.body)
+			}
+			carl.command("PUT", "/v1/collections/"+hazards+"/shares/dora@acme.test", map[string]any{"item": "full", "member": "full"})
+			dora.command("POST", "/v1/collections/"+hazards+"/members", map[string]any{"member": "m2", "kind": "marker"})
+			onward := dora.command("PUT", "/v1/collections/"+hazards+"/shares/ann@acme.test", map[string]any{"item": "view", "member": "view"})
+			if c := check(ann, onward.Position, "member=m2"); !c.Allowed || via(c) != "private-share" {
+				t.Fatalf("ann after dora shared carl's category onward: %+v", c)
+			}
+			dora.command("DELETE", "/v1/collections/"+hazards+"/shares/ann@acme.test", nil)
 
 			// The hierarchy: a user on a middle node of a three-level tree.
 			for _, n := range []map[string]any{
@@ -216,7 +229,7 @@ func TestSharingWithSubusers(t *testing.T) {
 				Items []readapi.VisibleMember `json:"items"`
 			}
 			bob.read("/v1/collections/"+hazards+"/members", last.Position, &inside)
-			if len(inside.Items) != 1 || inside.Items[0].ID != "m1" || inside.Items[0].Member != rights.View {
+			if len(inside.Items) != 2 || inside.Items[0].ID != "m1" || inside.Items[1].ID != "m2" || inside.Items[0].Member != rights.View {
 				t.Fatalf("the markers bob sees in carl's category: %+v", inside.Items)
 			}
 			if r := ann.do("GET", "/v1/collections/"+hazards+"?position="+last.Position, nil); r.status != http.StatusNotFound {

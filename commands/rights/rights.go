@@ -204,14 +204,33 @@ func (u useCases) hierarchy(ctx context.Context, m commands.Meta, subuser domain
 	return change(ctx, u, m, subuser, id, rights.HierarchyStream(acc), func() *rights.Hierarchy { return rights.EmptyHierarchy(acc) }, nil, decide)
 }
 
-// collection runs a decision on one of the account's collections.
-func (u useCases) collection(ctx context.Context, m commands.Meta, item rights.ItemID, subuser domain.UserID, decide func(by domain.Member, c *rights.Collection) error) (commands.Result, error) {
+// collection runs a decision on one of the account's collections, by a
+// holder: the caller, with what their roles and direct rights give them on
+// public items of the collection's kind, read from the account's access
+// rules and their own direct rights (other streams, read, not changed:
+// a role granted a moment ago may not count yet, as on the read side).
+func (u useCases) collection(ctx context.Context, m commands.Meta, item rights.ItemID, subuser domain.UserID, decide func(by rights.Holder, c *rights.Collection) error) (commands.Result, error) {
+	var holder rights.Holder
 	return change(ctx, u, m, subuser, string(item), rights.CollectionStream(item), rights.EmptyCollection, func(by domain.Member, exists bool, col *rights.Collection) error {
 		if !exists || col.Account() != by.Account {
 			return domain.NewError(domain.NotFound, "unknown-item", "no such fleet, team, category or report in this account")
 		}
+		holder = rights.Holder{Member: by}
+		if by.Admin {
+			return nil
+		}
+		acc := by.Account
+		_, roles, err := commands.LoadState(ctx, u.repo, rights.AccessStream(acc), commands.Meta{}, func() *rights.Access { return rights.EmptyAccess(acc) })
+		if err != nil {
+			return err
+		}
+		_, direct, err := commands.LoadState(ctx, u.repo, rights.DirectRightsStream(acc, by.User), commands.Meta{}, func() *rights.Access { return rights.EmptyAccess(acc) })
+		if err != nil {
+			return err
+		}
+		holder.Public = roles.PublicRights(by.User, col.Kind()).Max(direct.PublicRights(by.User, col.Kind()))
 		return nil
-	}, decide)
+	}, func(_ domain.Member, col *rights.Collection) error { return decide(holder, col) })
 }
 
 func (u useCases) defineRole(ctx context.Context, c DefineRole) (commands.Result, error) {
@@ -254,27 +273,27 @@ func (u useCases) createCollection(ctx context.Context, c CreateCollection) (com
 }
 
 func (u useCases) makeCollectionPrivate(ctx context.Context, c MakeCollectionPrivate) (commands.Result, error) {
-	return u.collection(ctx, c.Meta, c.Item, "", func(by domain.Member, col *rights.Collection) error { return col.MakePrivate(by, c.Confirm) })
+	return u.collection(ctx, c.Meta, c.Item, "", func(by rights.Holder, col *rights.Collection) error { return col.MakePrivate(by, c.Confirm) })
 }
 
 func (u useCases) makeCollectionPublic(ctx context.Context, c MakeCollectionPublic) (commands.Result, error) {
-	return u.collection(ctx, c.Meta, c.Item, "", func(by domain.Member, col *rights.Collection) error { return col.MakePublic(by) })
+	return u.collection(ctx, c.Meta, c.Item, "", func(by rights.Holder, col *rights.Collection) error { return col.MakePublic(by) })
 }
 
 func (u useCases) shareCollection(ctx context.Context, c ShareCollection) (commands.Result, error) {
-	return u.collection(ctx, c.Meta, c.Item, c.Subuser, func(by domain.Member, col *rights.Collection) error { return col.Share(by, c.Subuser, c.Rights) })
+	return u.collection(ctx, c.Meta, c.Item, c.Subuser, func(by rights.Holder, col *rights.Collection) error { return col.Share(by, c.Subuser, c.Rights) })
 }
 
 func (u useCases) unshareCollection(ctx context.Context, c UnshareCollection) (commands.Result, error) {
-	return u.collection(ctx, c.Meta, c.Item, c.Subuser, func(by domain.Member, col *rights.Collection) error { return col.Revoke(by, c.Subuser) })
+	return u.collection(ctx, c.Meta, c.Item, c.Subuser, func(by rights.Holder, col *rights.Collection) error { return col.Revoke(by, c.Subuser) })
 }
 
 func (u useCases) addCollectionMember(ctx context.Context, c AddCollectionMember) (commands.Result, error) {
-	return u.collection(ctx, c.Meta, c.Item, "", func(by domain.Member, col *rights.Collection) error { return col.Add(by, c.Member, c.Kind) })
+	return u.collection(ctx, c.Meta, c.Item, "", func(by rights.Holder, col *rights.Collection) error { return col.Add(by, c.Member, c.Kind) })
 }
 
 func (u useCases) removeCollectionMember(ctx context.Context, c RemoveCollectionMember) (commands.Result, error) {
-	return u.collection(ctx, c.Meta, c.Item, "", func(by domain.Member, col *rights.Collection) error { return col.Remove(by, c.Member) })
+	return u.collection(ctx, c.Meta, c.Item, "", func(by rights.Holder, col *rights.Collection) error { return col.Remove(by, c.Member) })
 }
 
 func (u useCases) addHierarchyNode(ctx context.Context, c AddHierarchyNode) (commands.Result, error) {

@@ -1,6 +1,7 @@
 package rights
 
 import (
+	"maps"
 	"regexp"
 
 	"github.com/shareledger/shareledger/domain"
@@ -19,12 +20,17 @@ type Access struct {
 	account domain.AccountID
 	roles   map[string]bool
 	held    map[domain.UserID]map[string]bool
+	// granted is what each role grants on public items of each kind;
+	// direct the rights set directly on subusers (version 2 of the fold).
+	granted map[string]map[Kind]Rights
+	direct  map[domain.UserID]map[Kind]Rights
 	changes []domain.Event
 }
 
 // AccessFromHistory rebuilds an account's access rules (empty when new).
 func AccessFromHistory(acc domain.AccountID, history []domain.Event) *Access {
-	a := &Access{account: acc, roles: map[string]bool{}, held: map[domain.UserID]map[string]bool{}}
+	a := &Access{account: acc, roles: map[string]bool{}, held: map[domain.UserID]map[string]bool{},
+		granted: map[string]map[Kind]Rights{}, direct: map[domain.UserID]map[Kind]Rights{}}
 	for _, e := range history {
 		a.apply(e)
 	}
@@ -95,10 +101,28 @@ func (a *Access) record(e domain.Event) {
 	a.changes = append(a.changes, e)
 }
 
+// PublicRights is what a subuser's roles and direct rights give on public
+// items of a kind: the most generous of them. Roles and direct rights live
+// in separate streams; a caller asks both and takes the most generous
+// (Rights.Max).
+func (a *Access) PublicRights(user domain.UserID, k Kind) Rights {
+	r := a.direct[user][k]
+	for role := range a.held[user] {
+		r = r.Max(a.granted[role][k])
+	}
+	return r
+}
+
 func (a *Access) apply(e domain.Event) {
 	switch e := e.(type) {
+	case DirectRightsSet:
+		if a.direct[e.User] == nil {
+			a.direct[e.User] = map[Kind]Rights{}
+		}
+		a.direct[e.User][e.Kind] = e.Rights
 	case RoleDefined:
 		a.roles[e.Role] = true
+		a.granted[e.Role] = maps.Clone(e.Rights)
 	case RoleAssigned:
 		if a.held[e.User] == nil {
 			a.held[e.User] = map[string]bool{}

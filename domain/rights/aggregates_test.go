@@ -20,6 +20,11 @@ func created(kind rights.Kind, public bool) rights.CollectionCreated {
 	return rights.CollectionCreated{Account: "acme", Item: "f1", Kind: kind, Name: "North", Public: public, Creator: creator.User}
 }
 
+// shared is a private share of f1 with bob.
+func shared(r rights.Rights) rights.SharedPrivately {
+	return rights.SharedPrivately{Account: "acme", Item: "f1", User: other.User, Rights: r, By: creator.User}
+}
+
 func TestCollections(t *testing.T) {
 	byCarl := rights.Privacy{Account: "acme", Item: "f1", By: creator.User}
 	cases := []struct {
@@ -30,47 +35,72 @@ func TestCollections(t *testing.T) {
 		err   error
 	}{
 		{"make a public fleet private, confirmed", []domain.Event{created(rights.Fleet, true)},
-			func(c *rights.Collection) error { return c.MakePrivate(creator, true) }, []domain.Event{rights.FleetMadePrivate(byCarl)}, nil},
+			func(c *rights.Collection) error { return c.MakePrivate(rights.Holder{Member: creator}, true) }, []domain.Event{rights.FleetMadePrivate(byCarl)}, nil},
 		{"not without confirmation", []domain.Event{created(rights.Fleet, true)},
-			func(c *rights.Collection) error { return c.MakePrivate(creator, false) }, nil, rights.ErrConfirmationRequired},
+			func(c *rights.Collection) error { return c.MakePrivate(rights.Holder{Member: creator}, false) }, nil, rights.ErrConfirmationRequired},
 		{"teams, categories and reports have their own events", []domain.Event{created(rights.Category, true)},
-			func(c *rights.Collection) error { return c.MakePrivate(creator, true) }, []domain.Event{rights.CategoryMadePrivate(byCarl)}, nil},
+			func(c *rights.Collection) error { return c.MakePrivate(rights.Holder{Member: creator}, true) }, []domain.Event{rights.CategoryMadePrivate(byCarl)}, nil},
 		{"a private fleet is private already", []domain.Event{created(rights.Fleet, false)},
-			func(c *rights.Collection) error { return c.MakePrivate(creator, true) }, nil, rights.ErrAlreadyPrivate},
+			func(c *rights.Collection) error { return c.MakePrivate(rights.Holder{Member: creator}, true) }, nil, rights.ErrAlreadyPrivate},
 		{"make it public again", []domain.Event{created(rights.Team, false)},
-			func(c *rights.Collection) error { return c.MakePublic(creator) }, []domain.Event{rights.TeamMadePublic(byCarl)}, nil},
+			func(c *rights.Collection) error { return c.MakePublic(rights.Holder{Member: creator}) }, []domain.Event{rights.TeamMadePublic(byCarl)}, nil},
 		{"only the creator or an administrator", []domain.Event{created(rights.Fleet, true)},
-			func(c *rights.Collection) error { return c.MakePrivate(other, true) }, nil, rights.ErrNotManager},
+			func(c *rights.Collection) error { return c.MakePrivate(rights.Holder{Member: other}, true) }, nil, rights.ErrNotManager},
 		{"an administrator may", []domain.Event{created(rights.Report, true)},
-			func(c *rights.Collection) error { return c.MakePrivate(admin, true) },
+			func(c *rights.Collection) error { return c.MakePrivate(rights.Holder{Member: admin}, true) },
 			[]domain.Event{rights.ReportMadePrivate{Account: "acme", Item: "f1", By: admin.User}}, nil},
 		{"another account's administrator may not", []domain.Event{created(rights.Fleet, true)},
-			func(c *rights.Collection) error { return c.MakePrivate(outside, true) }, nil, domain.NewError(domain.NotFound, "unknown-item", "")},
+			func(c *rights.Collection) error { return c.MakePrivate(rights.Holder{Member: outside}, true) }, nil, domain.NewError(domain.NotFound, "unknown-item", "")},
 		{"share privately with item and member rights", []domain.Event{created(rights.Fleet, false)},
-			func(c *rights.Collection) error { return c.Share(creator, "bob@x", edit) },
+			func(c *rights.Collection) error { return c.Share(rights.Holder{Member: creator}, "bob@x", edit) },
 			[]domain.Event{rights.SharedPrivately{Account: "acme", Item: "f1", User: "bob@x", Rights: edit, By: creator.User}}, nil},
 		{"a share needs some rights", []domain.Event{created(rights.Fleet, false)},
-			func(c *rights.Collection) error { return c.Share(creator, "bob@x", none) }, nil, rights.ErrNoRights},
+			func(c *rights.Collection) error { return c.Share(rights.Holder{Member: creator}, "bob@x", none) }, nil, rights.ErrNoRights},
 		{"reports have no member rights", []domain.Event{created(rights.Report, false)},
-			func(c *rights.Collection) error { return c.Share(creator, "bob@x", edit) }, nil, rights.ErrNoMembers},
+			func(c *rights.Collection) error { return c.Share(rights.Holder{Member: creator}, "bob@x", edit) }, nil, rights.ErrNoMembers},
 		{"revoke a share", []domain.Event{created(rights.Fleet, false), rights.SharedPrivately{Account: "acme", Item: "f1", User: "bob@x", Rights: view}},
-			func(c *rights.Collection) error { return c.Revoke(creator, "bob@x") },
+			func(c *rights.Collection) error { return c.Revoke(rights.Holder{Member: creator}, "bob@x") },
 			[]domain.Event{rights.PrivateShareRevoked{Account: "acme", Item: "f1", User: "bob@x", By: creator.User}}, nil},
 		{"revoke what is not shared", []domain.Event{created(rights.Fleet, false)},
-			func(c *rights.Collection) error { return c.Revoke(creator, "bob@x") }, nil, rights.ErrNotShared},
+			func(c *rights.Collection) error { return c.Revoke(rights.Holder{Member: creator}, "bob@x") }, nil, rights.ErrNotShared},
 		{"add a vehicle", []domain.Event{created(rights.Fleet, false)},
-			func(c *rights.Collection) error { return c.Add(creator, "v1", rights.Vehicle) },
+			func(c *rights.Collection) error { return c.Add(rights.Holder{Member: creator}, "v1", rights.Vehicle) },
 			[]domain.Event{rights.MemberAdded{Account: "acme", Item: "f1", Member: "v1", Kind: rights.Vehicle}}, nil},
 		{"not twice", []domain.Event{created(rights.Fleet, false), rights.MemberAdded{Account: "acme", Item: "f1", Member: "v1", Kind: rights.Vehicle}},
-			func(c *rights.Collection) error { return c.Add(creator, "v1", rights.Vehicle) }, nil, rights.ErrAlreadyMember},
+			func(c *rights.Collection) error { return c.Add(rights.Holder{Member: creator}, "v1", rights.Vehicle) }, nil, rights.ErrAlreadyMember},
 		{"reports have no members", []domain.Event{created(rights.Report, false)},
-			func(c *rights.Collection) error { return c.Add(creator, "v1", rights.Vehicle) }, nil, rights.ErrNoMembers},
+			func(c *rights.Collection) error { return c.Add(rights.Holder{Member: creator}, "v1", rights.Vehicle) }, nil, rights.ErrNoMembers},
 		{"fleets hold no markers", []domain.Event{created(rights.Fleet, false)},
-			func(c *rights.Collection) error { return c.Add(creator, "m1", rights.Marker) }, nil, rights.ErrWrongMember},
+			func(c *rights.Collection) error { return c.Add(rights.Holder{Member: creator}, "m1", rights.Marker) }, nil, rights.ErrWrongMember},
 		{"categories hold only markers", []domain.Event{created(rights.Category, false)},
-			func(c *rights.Collection) error { return c.Add(creator, "v1", rights.Vehicle) }, nil, rights.ErrWrongMember},
+			func(c *rights.Collection) error { return c.Add(rights.Holder{Member: creator}, "v1", rights.Vehicle) }, nil, rights.ErrWrongMember},
+		{"a holder of a full private share adds members", []domain.Event{created(rights.Fleet, false), shared(all)},
+			func(c *rights.Collection) error { return c.Add(rights.Holder{Member: other}, "v1", rights.Vehicle) },
+			[]domain.Event{rights.MemberAdded{Account: "acme", Item: "f1", Member: "v1", Kind: rights.Vehicle}}, nil},
+		{"and shares onward", []domain.Event{created(rights.Fleet, false), shared(all)},
+			func(c *rights.Collection) error { return c.Share(rights.Holder{Member: other}, "dan@x", view) },
+			[]domain.Event{rights.SharedPrivately{Account: "acme", Item: "f1", User: "dan@x", Rights: view, By: other.User}}, nil},
+		{"and changes its privacy", []domain.Event{created(rights.Team, false), shared(all)},
+			func(c *rights.Collection) error { return c.MakePublic(rights.Holder{Member: other}) },
+			[]domain.Event{rights.TeamMadePublic{Account: "acme", Item: "f1", By: other.User}}, nil},
+		{"an edit share changes members", []domain.Event{created(rights.Fleet, false), shared(edit)},
+			func(c *rights.Collection) error { return c.Add(rights.Holder{Member: other}, "v1", rights.Vehicle) },
+			[]domain.Event{rights.MemberAdded{Account: "acme", Item: "f1", Member: "v1", Kind: rights.Vehicle}}, nil},
+		{"but does not share onward", []domain.Event{created(rights.Fleet, false), shared(edit)},
+			func(c *rights.Collection) error { return c.Share(rights.Holder{Member: other}, "dan@x", view) }, nil, rights.ErrNotManager},
+		{"a view share changes nothing", []domain.Event{created(rights.Fleet, false), shared(view)},
+			func(c *rights.Collection) error { return c.Add(rights.Holder{Member: other}, "v1", rights.Vehicle) }, nil, rights.ErrNotManager},
+		{"public rights count while the item is public", []domain.Event{created(rights.Fleet, true)},
+			func(c *rights.Collection) error {
+				return c.Add(rights.Holder{Member: other, Public: edit}, "v1", rights.Vehicle)
+			},
+			[]domain.Event{rights.MemberAdded{Account: "acme", Item: "f1", Member: "v1", Kind: rights.Vehicle}}, nil},
+		{"and not once it is private", []domain.Event{created(rights.Fleet, false)},
+			func(c *rights.Collection) error {
+				return c.Add(rights.Holder{Member: other, Public: all}, "v1", rights.Vehicle)
+			}, nil, rights.ErrNotManager},
 		{"remove a marker", []domain.Event{created(rights.Category, false), rights.MemberAdded{Account: "acme", Item: "f1", Member: "m1", Kind: rights.Marker}},
-			func(c *rights.Collection) error { return c.Remove(creator, "m1") },
+			func(c *rights.Collection) error { return c.Remove(rights.Holder{Member: creator}, "m1") },
 			[]domain.Event{rights.MemberRemoved{Account: "acme", Item: "f1", Member: "m1", Kind: rights.Marker}}, nil},
 	}
 	for _, c := range cases {
@@ -178,6 +208,38 @@ func TestAccess(t *testing.T) {
 			}
 			if err != nil || !reflect.DeepEqual(a.Changes(), c.then) {
 				t.Fatalf("events = %#v, %v; want %#v", a.Changes(), err, c.then)
+			}
+		})
+	}
+}
+
+// What a subuser's roles and direct rights give on public items of a kind:
+// the most generous of them, per kind.
+func TestPublicRights(t *testing.T) {
+	a := rights.AccessFromHistory("acme", []domain.Event{
+		rights.RoleDefined{Account: "acme", Role: "viewer", Rights: map[rights.Kind]rights.Rights{rights.Fleet: view}},
+		rights.RoleDefined{Account: "acme", Role: "editor", Rights: map[rights.Kind]rights.Rights{rights.Fleet: {Item: rights.Edit}, rights.Team: edit}},
+		rights.RoleAssigned{Account: "acme", User: other.User, Role: "viewer"},
+		rights.RoleAssigned{Account: "acme", User: other.User, Role: "editor"},
+		rights.RoleUnassigned{Account: "acme", User: other.User, Role: "editor"},
+		rights.RoleAssigned{Account: "acme", User: creator.User, Role: "editor"},
+		rights.DirectRightsSet{Account: "acme", User: creator.User, Kind: rights.Fleet, Rights: rights.Rights{Member: rights.Full}},
+	})
+	cases := []struct {
+		name string
+		user domain.UserID
+		kind rights.Kind
+		want rights.Rights
+	}{
+		{"a role", other.User, rights.Fleet, view},
+		{"a role taken away gives nothing", other.User, rights.Team, none},
+		{"a role and direct rights: the most generous of each", creator.User, rights.Fleet, rights.Rights{Item: rights.Edit, Member: rights.Full}},
+		{"nothing for a kind no role names", creator.User, rights.Category, none},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := a.PublicRights(c.user, c.kind); got != c.want {
+				t.Fatalf("public rights = %+v, want %+v", got, c.want)
 			}
 		})
 	}

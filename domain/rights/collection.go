@@ -9,7 +9,7 @@ var (
 		"making a public item private takes it away from everyone it is shared with publicly; send the command again with confirm set to true")
 	ErrAlreadyPrivate  = domain.NewError(domain.Conflict, "already-private", "the item is private already")
 	ErrAlreadyPublic   = domain.NewError(domain.Conflict, "already-public", "the item is public already")
-	ErrNotManager      = domain.NewError(domain.Forbidden, "not-item-manager", "only the item's creator or an administrator may do this")
+	ErrNotManager      = domain.NewError(domain.Forbidden, "not-item-manager", "this needs item rights on the collection: edit to rename it or change its members, full to share it, change its privacy or delete it")
 	ErrNoMembers       = domain.NewError(domain.Invalid, "no-members", "saved reports have no members")
 	ErrAlreadyMember   = domain.NewError(domain.Conflict, "already-in-collection", "the member is in the collection already")
 	ErrNotInCollection = domain.NewError(domain.Conflict, "not-in-collection", "the member is not in the collection")
@@ -66,20 +66,48 @@ func (c *Collection) Changes() []domain.Event { return c.changes }
 // Account is the account the collection belongs to.
 func (c *Collection) Account() domain.AccountID { return c.account }
 
-func (c *Collection) requireManager(by domain.Member) error {
-	if by.Account != c.account {
+// Kind is the collection's kind.
+func (c *Collection) Kind() Kind { return c.kind }
+
+// Holder is who acts on a collection, with the rights on public items of
+// its kind that their roles and direct rights give them (Access.PublicRights).
+// The collection knows the rest: its creator, the administrators, its
+// private shares.
+type Holder struct {
+	domain.Member
+	Public Rights
+}
+
+// itemLevel is what a holder may do with the collection: full for an
+// administrator or its creator, else the most generous of their private
+// share and, while it is public, their public rights.
+func (c *Collection) itemLevel(h Holder) Level {
+	if h.Admin || (h.User == c.creator && c.creator != "") {
+		return Full
+	}
+	l := c.shares[h.User].Item
+	if c.public {
+		l = maxLevel(l, h.Public.Item)
+	}
+	return l
+}
+
+// require checks that the holder's item rights reach least: edit renames
+// and changes members, full shares, changes privacy and deletes.
+func (c *Collection) require(h Holder, least Level) error {
+	if h.Account != c.account {
 		return domain.NewError(domain.NotFound, "unknown-item", "no such item in this account")
 	}
-	if !by.Admin && by.User != c.creator {
-		return ErrNotManager
+	if l := c.itemLevel(h); !l.AtLeast(least) {
+		return ErrNotManager.Withf("%s holds %s item rights on this %s; this needs %s", h.User, l, c.kind, least)
 	}
 	return nil
 }
 
 // MakePrivate withdraws public sharing; the caller must confirm, because
 // it takes access away from everyone the item is shared with publicly.
-func (c *Collection) MakePrivate(by domain.Member, confirmed bool) error {
-	if err := c.requireManager(by); err != nil {
+func (c *Collection) MakePrivate(by Holder, confirmed bool) error {
+	if err := c.require(by, Full); err != nil {
 		return err
 	}
 	if !c.public {
@@ -103,8 +131,8 @@ func (c *Collection) MakePrivate(by domain.Member, confirmed bool) error {
 }
 
 // MakePublic restores public sharing (and only that).
-func (c *Collection) MakePublic(by domain.Member) error {
-	if err := c.requireManager(by); err != nil {
+func (c *Collection) MakePublic(by Holder) error {
+	if err := c.require(by, Full); err != nil {
 		return err
 	}
 	if c.public {
@@ -125,8 +153,8 @@ func (c *Collection) MakePublic(by domain.Member) error {
 }
 
 // Share sets one subuser's item and member rights on the collection.
-func (c *Collection) Share(by domain.Member, user domain.UserID, r Rights) error {
-	if err := c.requireManager(by); err != nil {
+func (c *Collection) Share(by Holder, user domain.UserID, r Rights) error {
+	if err := c.require(by, Full); err != nil {
 		return err
 	}
 	if r.IsNone() {
@@ -143,8 +171,8 @@ func (c *Collection) Share(by domain.Member, user domain.UserID, r Rights) error
 }
 
 // Revoke removes a subuser's private share.
-func (c *Collection) Revoke(by domain.Member, user domain.UserID) error {
-	if err := c.requireManager(by); err != nil {
+func (c *Collection) Revoke(by Holder, user domain.UserID) error {
+	if err := c.require(by, Full); err != nil {
 		return err
 	}
 	if _, ok := c.shares[user]; !ok {
@@ -160,8 +188,8 @@ var ErrWrongMember = domain.Invalidf("wrong-member-kind", "fleets and teams hold
 
 // Add puts a vehicle or driver into a fleet or team, or a marker into a
 // category. A member may belong to several collections.
-func (c *Collection) Add(by domain.Member, m MemberID, kind MemberKind) error {
-	if err := c.requireManager(by); err != nil {
+func (c *Collection) Add(by Holder, m MemberID, kind MemberKind) error {
+	if err := c.require(by, Edit); err != nil {
 		return err
 	}
 	if c.kind == Report {
@@ -178,8 +206,8 @@ func (c *Collection) Add(by domain.Member, m MemberID, kind MemberKind) error {
 }
 
 // Remove takes a member out.
-func (c *Collection) Remove(by domain.Member, m MemberID) error {
-	if err := c.requireManager(by); err != nil {
+func (c *Collection) Remove(by Holder, m MemberID) error {
+	if err := c.require(by, Edit); err != nil {
 		return err
 	}
 	if _, ok := c.members[m]; !ok {

@@ -10,14 +10,17 @@ type accessSnapshot struct {
 	Account domain.AccountID                  `json:"account"`
 	Roles   map[string]bool                   `json:"roles"`
 	Held    map[domain.UserID]map[string]bool `json:"held"`
+	Granted map[string]map[Kind]Rights        `json:"granted"`
+	Direct  map[domain.UserID]map[Kind]Rights `json:"direct"`
 }
 
-// SnapshotVersion names the fold that snapshots of rules hold.
-func (a *Access) SnapshotVersion() string { return "access/1" }
+// SnapshotVersion names the fold that snapshots of rules hold: version 2
+// keeps what roles grant and the direct rights.
+func (a *Access) SnapshotVersion() string { return "access/2" }
 
 // Snapshot encodes the rules' state.
 func (a *Access) Snapshot() ([]byte, error) {
-	return json.Marshal(accessSnapshot{Account: a.account, Roles: a.roles, Held: a.held})
+	return json.Marshal(accessSnapshot{Account: a.account, Roles: a.roles, Held: a.held, Granted: a.granted, Direct: a.direct})
 }
 
 // Restore sets the state from a snapshot.
@@ -26,7 +29,13 @@ func (a *Access) Restore(data []byte) error {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return err
 	}
-	a.account, a.roles, a.held = s.Account, s.Roles, s.Held
+	a.account, a.roles, a.held, a.granted, a.direct = s.Account, s.Roles, s.Held, s.Granted, s.Direct
+	if a.granted == nil {
+		a.granted = map[string]map[Kind]Rights{}
+	}
+	if a.direct == nil {
+		a.direct = map[domain.UserID]map[Kind]Rights{}
+	}
 	return nil
 }
 

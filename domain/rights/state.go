@@ -30,6 +30,14 @@ func (a *Access) Clone() *Access {
 	for u, roles := range a.held {
 		c.held[u] = maps.Clone(roles)
 	}
+	c.granted = make(map[string]map[Kind]Rights, len(a.granted))
+	for role, r := range a.granted {
+		c.granted[role] = maps.Clone(r)
+	}
+	c.direct = make(map[domain.UserID]map[Kind]Rights, len(a.direct))
+	for u, r := range a.direct {
+		c.direct[u] = maps.Clone(r)
+	}
 	return &c
 }
 
@@ -38,6 +46,12 @@ func (a *Access) Footprint() int64 {
 	n := 128 + 64*int64(len(a.roles))
 	for _, roles := range a.held {
 		n += 96 + 48*int64(len(roles))
+	}
+	for _, r := range a.granted {
+		n += 96 + 48*int64(len(r))
+	}
+	for _, r := range a.direct {
+		n += 96 + 48*int64(len(r))
 	}
 	return n
 }
