@@ -102,7 +102,7 @@ func TestRegistryRefusesDuplicates(t *testing.T) {
 func TestCatalogNamesAreStable(t *testing.T) {
 	want := []string{
 		"AccountOpened", "BaseStationServiceStarted", "CategoryMadePrivate", "CategoryMadePublic", "CloudProjectCreated",
-		"CloudProjectDeleted", "CloudProjectRenamed", "CollectionCreated", "IdentityCreated", "JobAssigned", "JobCreated",
+		"CloudProjectDeleted", "CloudProjectRenamed", "CollectionCreated", "CollectionDeleted", "CollectionRenamed", "IdentityCreated", "JobAssigned", "JobCreated",
 		"JobDeleted", "JobUnassigned", "JobUpdated", "MemberInvited", "MemberRoleChanged", "ProjectAccessed",
 		"StylesheetAdded", "StylesheetRemoved", "TeamMemberRemoved",
 		"DesignSentToDevice", "DeviceAssignedToProject", "DeviceRegistered", "DeviceSharedWithPartner",

@@ -250,6 +250,27 @@ func TestSharingWithSubusers(t *testing.T) {
 				t.Fatalf("ann reading a role: %d %s", r.status, r.body)
 			}
 
+			// Renamed by a holder with edit rights (dora holds full), then
+			// deleted by its creator: gone with its shares and memberships.
+			renamed := dora.command("PATCH", "/v1/collections/"+hazards, map[string]any{"name": "Dangers"})
+			bob.read("/v1/collections/"+hazards, renamed.Position, &hz)
+			if hz.Name != "Dangers" {
+				t.Fatalf("after the rename: %+v", hz)
+			}
+			if r := bob.do("DELETE", "/v1/collections/"+hazards, nil); r.status != http.StatusForbidden {
+				t.Fatalf("bob, holding view, deleting: %d %s", r.status, r.body)
+			}
+			deleted := carl.command("DELETE", "/v1/collections/"+hazards, nil)
+			if c := check(bob, deleted.Position, "member=m1"); c.Allowed {
+				t.Fatalf("bob still reaches a marker of a deleted category: %+v", c)
+			}
+			if r := bob.do("GET", "/v1/collections/"+hazards+"?position="+deleted.Position, nil); r.status != http.StatusNotFound {
+				t.Fatalf("reading a deleted category: %d %s", r.status, r.body)
+			}
+			if r := carl.do("PATCH", "/v1/collections/"+hazards, map[string]any{"name": "Again"}); r.status != http.StatusNotFound {
+				t.Fatalf("renaming a deleted category: %d %s", r.status, r.body)
+			}
+
 			// Moving a node moves what it grants.
 			moved := erin.command("POST", "/v1/hierarchy/nodes/depot/move", map[string]any{"parent": "west"})
 			if c := check(dora, moved.Position, "item=depot"); c.Allowed {

@@ -94,6 +94,19 @@ type AddCollectionMember struct {
 	Kind   rights.MemberKind
 }
 
+// RenameCollection gives a collection a new name.
+type RenameCollection struct {
+	Meta commands.Meta
+	Item rights.ItemID
+	Name string
+}
+
+// DeleteCollection removes a collection, its memberships and its shares.
+type DeleteCollection struct {
+	Meta commands.Meta
+	Item rights.ItemID
+}
+
 // RemoveCollectionMember takes a member out of an item.
 type RemoveCollectionMember struct {
 	Meta   commands.Meta
@@ -132,6 +145,8 @@ type Handlers struct {
 	RevokeRole             commands.Handler[RevokeRole]
 	SetDirectRights        commands.Handler[SetDirectRights]
 	CreateCollection       commands.Handler[CreateCollection]
+	RenameCollection       commands.Handler[RenameCollection]
+	DeleteCollection       commands.Handler[DeleteCollection]
 	MakeCollectionPrivate  commands.Handler[MakeCollectionPrivate]
 	MakeCollectionPublic   commands.Handler[MakeCollectionPublic]
 	ShareCollection        commands.Handler[ShareCollection]
@@ -153,6 +168,8 @@ func New(repo commands.Repo, log *slog.Logger) Handlers {
 		RevokeRole:             commands.Decorate(u.revokeRole, log, "RevokeRole", m),
 		SetDirectRights:        commands.Decorate(u.setDirectRights, log, "SetDirectRights", m),
 		CreateCollection:       commands.Decorate(u.createCollection, log, "CreateCollection", m),
+		RenameCollection:       commands.Decorate(u.renameCollection, log, "RenameCollection", m),
+		DeleteCollection:       commands.Decorate(u.deleteCollection, log, "DeleteCollection", m),
 		MakeCollectionPrivate:  commands.Decorate(u.makeCollectionPrivate, log, "MakeCollectionPrivate", m),
 		MakeCollectionPublic:   commands.Decorate(u.makeCollectionPublic, log, "MakeCollectionPublic", m),
 		ShareCollection:        commands.Decorate(u.shareCollection, log, "ShareCollection", m),
@@ -270,6 +287,14 @@ func (u useCases) createCollection(ctx context.Context, c CreateCollection) (com
 		}
 		return col.Changes(), nil
 	})
+}
+
+func (u useCases) renameCollection(ctx context.Context, c RenameCollection) (commands.Result, error) {
+	return u.collection(ctx, c.Meta, c.Item, "", func(by rights.Holder, col *rights.Collection) error { return col.Rename(by, c.Name) })
+}
+
+func (u useCases) deleteCollection(ctx context.Context, c DeleteCollection) (commands.Result, error) {
+	return u.collection(ctx, c.Meta, c.Item, "", func(by rights.Holder, col *rights.Collection) error { return col.Delete(by) })
 }
 
 func (u useCases) makeCollectionPrivate(ctx context.Context, c MakeCollectionPrivate) (commands.Result, error) {
@@ -438,6 +463,20 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		id, errI := item(r)
 		u, errU := subuser(r)
 		return UnshareCollection{Meta: m, Item: id, Subuser: u}, errors.Join(errI, errU)
+	}))
+	r.Patch("/v1/collections/{item}", commands.Serve(h.RenameCollection, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (RenameCollection, error) {
+		var b struct {
+			Name string `json:"name"`
+		}
+		if err := httpapi.Decode(w, r, &b); err != nil {
+			return RenameCollection{}, err
+		}
+		id, err := item(r)
+		return RenameCollection{Meta: m, Item: id, Name: b.Name}, err
+	}))
+	r.Delete("/v1/collections/{item}", commands.Serve(h.DeleteCollection, now, false, func(_ http.ResponseWriter, r *http.Request, m commands.Meta) (DeleteCollection, error) {
+		id, err := item(r)
+		return DeleteCollection{Meta: m, Item: id}, err
 	}))
 	r.Post("/v1/collections/{item}/members", commands.Serve(h.AddCollectionMember, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (AddCollectionMember, error) {
 		var b struct {

@@ -99,6 +99,18 @@ func TestCollections(t *testing.T) {
 			func(c *rights.Collection) error {
 				return c.Add(rights.Holder{Member: other, Public: all}, "v1", rights.Vehicle)
 			}, nil, rights.ErrNotManager},
+		{"an edit share renames", []domain.Event{created(rights.Fleet, false), shared(edit)},
+			func(c *rights.Collection) error { return c.Rename(rights.Holder{Member: other}, "  South  ") },
+			[]domain.Event{rights.CollectionRenamed{Account: "acme", Item: "f1", Name: "South", By: other.User}}, nil},
+		{"the same name changes nothing", []domain.Event{created(rights.Fleet, false)},
+			func(c *rights.Collection) error { return c.Rename(rights.Holder{Member: creator}, "North") }, nil, nil},
+		{"but does not delete", []domain.Event{created(rights.Fleet, false), shared(edit)},
+			func(c *rights.Collection) error { return c.Delete(rights.Holder{Member: other}) }, nil, rights.ErrNotManager},
+		{"a full share deletes", []domain.Event{created(rights.Fleet, false), shared(all)},
+			func(c *rights.Collection) error { return c.Delete(rights.Holder{Member: other}) },
+			[]domain.Event{rights.CollectionDeleted{Account: "acme", Item: "f1", Kind: rights.Fleet, By: other.User}}, nil},
+		{"a deleted collection is gone", []domain.Event{created(rights.Fleet, false), rights.CollectionDeleted{Account: "acme", Item: "f1", Kind: rights.Fleet, By: creator.User}},
+			func(c *rights.Collection) error { return c.Rename(rights.Holder{Member: admin}, "Again") }, nil, domain.NewError(domain.NotFound, "unknown-item", "")},
 		{"remove a marker", []domain.Event{created(rights.Category, false), rights.MemberAdded{Account: "acme", Item: "f1", Member: "m1", Kind: rights.Marker}},
 			func(c *rights.Collection) error { return c.Remove(rights.Holder{Member: creator}, "m1") },
 			[]domain.Event{rights.MemberRemoved{Account: "acme", Item: "f1", Member: "m1", Kind: rights.Marker}}, nil},

@@ -25,6 +25,8 @@ type Collection struct {
 	account domain.AccountID
 	kind    Kind
 	public  bool
+	deleted bool
+	name    string
 	creator domain.UserID
 	shares  map[domain.UserID]Rights
 	members map[MemberID]MemberKind
@@ -95,7 +97,7 @@ func (c *Collection) itemLevel(h Holder) Level {
 // require checks that the holder's item rights reach least: edit renames
 // and changes members, full shares, changes privacy and deletes.
 func (c *Collection) require(h Holder, least Level) error {
-	if h.Account != c.account {
+	if h.Account != c.account || c.deleted {
 		return domain.NewError(domain.NotFound, "unknown-item", "no such item in this account")
 	}
 	if l := c.itemLevel(h); !l.AtLeast(least) {
@@ -205,6 +207,32 @@ func (c *Collection) Add(by Holder, m MemberID, kind MemberKind) error {
 	return nil
 }
 
+// Rename gives the collection a new name; edit rights do.
+func (c *Collection) Rename(by Holder, name string) error {
+	if err := c.require(by, Edit); err != nil {
+		return err
+	}
+	name, err := domain.RequireText("name", name, domain.MaxName)
+	if err != nil {
+		return err
+	}
+	if name == c.name {
+		return nil
+	}
+	c.record(CollectionRenamed{Account: c.account, Item: c.id, Name: name, By: by.User})
+	return nil
+}
+
+// Delete removes the collection, its memberships and its private shares
+// (the vehicles, drivers and markers stay the account's); full rights do.
+func (c *Collection) Delete(by Holder) error {
+	if err := c.require(by, Full); err != nil {
+		return err
+	}
+	c.record(CollectionDeleted{Account: c.account, Item: c.id, Kind: c.kind, By: by.User})
+	return nil
+}
+
 // Remove takes a member out.
 func (c *Collection) Remove(by Holder, m MemberID) error {
 	if err := c.require(by, Edit); err != nil {
@@ -225,7 +253,12 @@ func (c *Collection) record(e domain.Event) {
 func (c *Collection) apply(e domain.Event) {
 	switch e := e.(type) {
 	case CollectionCreated:
-		c.id, c.account, c.kind, c.public, c.creator = e.Item, e.Account, e.Kind, e.Public, e.Creator
+		c.id, c.account, c.kind, c.public, c.creator, c.name = e.Item, e.Account, e.Kind, e.Public, e.Creator, e.Name
+		c.shares, c.members = map[domain.UserID]Rights{}, map[MemberID]MemberKind{}
+	case CollectionRenamed:
+		c.name = e.Name
+	case CollectionDeleted:
+		c.deleted = true
 		c.shares, c.members = map[domain.UserID]Rights{}, map[MemberID]MemberKind{}
 	case FleetMadePrivate, TeamMadePrivate, CategoryMadePrivate, ReportMadePrivate:
 		c.public = false

@@ -2,6 +2,28 @@ package rights
 
 import "github.com/shareledger/shareledger/domain"
 
+// CollectionRenamed: a collection has a new name.
+type CollectionRenamed struct {
+	Account domain.AccountID `json:"account"`
+	Item    ItemID           `json:"item"`
+	Name    string           `json:"name"`
+	By      domain.UserID    `json:"by"`
+}
+
+// CollectionDeleted: a collection is gone, with its members (who stay the
+// account's) and its private shares.
+type CollectionDeleted struct {
+	Account domain.AccountID `json:"account"`
+	Item    ItemID           `json:"item"`
+	Kind    Kind             `json:"kind"`
+	By      domain.UserID    `json:"by"`
+}
+
+func (CollectionRenamed) EventType() string { return "CollectionRenamed" }
+func (CollectionRenamed) EventVersion() int { return 1 }
+func (CollectionDeleted) EventType() string { return "CollectionDeleted" }
+func (CollectionDeleted) EventVersion() int { return 1 }
+
 // CollectionCreated: a fleet, team, marker category or saved report exists,
 // public or private.
 type CollectionCreated struct {
@@ -158,6 +180,8 @@ func (DirectRightsSet) EventVersion() int     { return 1 }
 // RegisterEvents adds the rights events to a registry.
 func RegisterEvents(r *domain.Registry) {
 	domain.Register[CollectionCreated](r)
+	domain.Register[CollectionRenamed](r)
+	domain.Register[CollectionDeleted](r)
 	domain.Register[FleetMadePrivate](r)
 	domain.Register[TeamMadePrivate](r)
 	domain.Register[CategoryMadePrivate](r)

@@ -72,14 +72,16 @@ type collectionSnapshot struct {
 	Creator domain.UserID            `json:"creator"`
 	Shares  map[domain.UserID]Rights `json:"shares"`
 	Members map[MemberID]MemberKind  `json:"members"`
+	Name    string                   `json:"name"`
+	Deleted bool                     `json:"deleted"`
 }
 
 // SnapshotVersion names the fold that snapshots of collections hold.
-func (c *Collection) SnapshotVersion() string { return "collection/1" }
+func (c *Collection) SnapshotVersion() string { return "collection/2" }
 
 // Snapshot encodes the collection's state.
 func (c *Collection) Snapshot() ([]byte, error) {
-	return json.Marshal(collectionSnapshot{ID: c.id, Account: c.account, Kind: c.kind, Public: c.public, Creator: c.creator, Shares: c.shares, Members: c.members})
+	return json.Marshal(collectionSnapshot{ID: c.id, Account: c.account, Kind: c.kind, Public: c.public, Creator: c.creator, Shares: c.shares, Members: c.members, Name: c.name, Deleted: c.deleted})
 }
 
 // Restore sets the state from a snapshot.
@@ -89,5 +91,6 @@ func (c *Collection) Restore(data []byte) error {
 		return err
 	}
 	c.id, c.account, c.kind, c.public, c.creator, c.shares, c.members = s.ID, s.Account, s.Kind, s.Public, s.Creator, s.Shares, s.Members
+	c.name, c.deleted = s.Name, s.Deleted
 	return nil
 }

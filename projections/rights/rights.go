@@ -6,6 +6,7 @@ package rights
 
 import (
 	"context"
+	"errors"
 
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/domain/account"
@@ -93,6 +94,16 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 		})
 	case rights.CollectionCreated:
 		return tx.Put(ctx, Items, Key(string(e.Account), string(e.Item)), Item{rights.Item{ID: e.Item, Kind: e.Kind, Name: e.Name, Public: e.Public, Creator: e.Creator}})
+	case rights.CollectionRenamed:
+		var it Item
+		key := Key(string(e.Account), string(e.Item))
+		if found, err := tx.Get(ctx, Items, key, &it); err != nil || !found {
+			return err
+		}
+		it.Name = e.Name
+		return tx.Put(ctx, Items, key, it)
+	case rights.CollectionDeleted:
+		return deleteCollection(ctx, tx, string(e.Account), string(e.Item))
 	case rights.FleetMadePrivate:
 		return setPublic(ctx, tx, rights.Privacy(e), false)
 	case rights.TeamMadePrivate:
@@ -183,6 +194,39 @@ func setPublic(ctx context.Context, tx projections.Tx, p rights.Privacy, public 
 	}
 	it.Public = public
 	return tx.Put(ctx, Items, key, it)
+}
+
+// deleteCollection removes an item, its private shares and its
+// memberships both ways; the members stay known to the account.
+func deleteCollection(ctx context.Context, tx projections.Tx, acc, item string) error {
+	prefix := Key(acc, item) + "/"
+	var shares, members []string
+	err := tx.Scan(ctx, Shares, projections.Page{Prefix: prefix}, func(k string, _ []byte) error {
+		shares = append(shares, k)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = tx.Scan(ctx, Members, projections.Page{Prefix: prefix}, func(k string, doc []byte) error {
+		m, err := projections.SetMember(k, prefix, doc)
+		members = append(members, m)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range shares {
+		if err := tx.Delete(ctx, Shares, k); err != nil {
+			return err
+		}
+	}
+	for _, m := range members {
+		if err := errors.Join(tx.Delete(ctx, Members, Key(acc, item, m)), tx.Delete(ctx, In, Key(acc, m, item))); err != nil {
+			return err
+		}
+	}
+	return tx.Delete(ctx, Items, Key(acc, item))
 }
 
 // Tables lists the tables the projection owns, for verification.

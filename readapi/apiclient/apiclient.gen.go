@@ -1922,6 +1922,15 @@ type CreateCollectionParams struct {
 // CreateCollectionJSONBodyKind defines parameters for CreateCollection.
 type CreateCollectionJSONBodyKind string
 
+// DeleteCollectionParams defines parameters for DeleteCollection.
+type DeleteCollectionParams struct {
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
+}
+
 // GetCollectionParams defines parameters for GetCollection.
 type GetCollectionParams struct {
 	// Position answer only once the read models reached this position (a command's result); 503 read-model-lagging after the wait timeout
@@ -1932,6 +1941,20 @@ type GetCollectionParams struct {
 
 	// AtPosition Answer as the read models stood right after the event at this log position (as a command or the audit trail returned it). Same rules as asOf.
 	AtPosition *AtPosition `form:"atPosition,omitempty" json:"atPosition,omitempty"`
+}
+
+// RenameCollectionJSONBody defines parameters for RenameCollection.
+type RenameCollectionJSONBody struct {
+	Name string `json:"name"`
+}
+
+// RenameCollectionParams defines parameters for RenameCollection.
+type RenameCollectionParams struct {
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
 // ListCollectionMembersParams defines parameters for ListCollectionMembers.
@@ -2781,6 +2804,9 @@ type AddStylesheetJSONRequestBody AddStylesheetJSONBody
 // CreateCollectionJSONRequestBody defines body for CreateCollection for application/json ContentType.
 type CreateCollectionJSONRequestBody CreateCollectionJSONBody
 
+// RenameCollectionJSONRequestBody defines body for RenameCollection for application/json ContentType.
+type RenameCollectionJSONRequestBody RenameCollectionJSONBody
+
 // AddCollectionMemberJSONRequestBody defines body for AddCollectionMember for application/json ContentType.
 type AddCollectionMemberJSONRequestBody AddCollectionMemberJSONBody
 
@@ -3237,12 +3263,31 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/collections (the `CreateCollection` operationId).
 	CreateCollection(ctx context.Context, params *CreateCollectionParams, body CreateCollectionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// DeleteCollection Delete a fleet, team, category or report with its memberships and private shares (full item rights); its vehicles, drivers and markers stay the account's
+	//
+	// Corresponds with DELETE /v1/collections/{item} (the `DeleteCollection` operationId).
+	DeleteCollection(ctx context.Context, item ID, params *DeleteCollectionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetCollection A fleet, team, category, report or hierarchy node: name, kind, privacy, creator and the caller's rights
 	//
 	// Only a caller whose item rights reach it sees it; otherwise 404.
 	//
 	// Corresponds with GET /v1/collections/{item} (the `GetCollection` operationId).
 	GetCollection(ctx context.Context, item ID, params *GetCollectionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RenameCollectionWithBody Rename a fleet, team, category or report (edit item rights)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/collections/{item} (the `RenameCollection` operationId).
+	RenameCollectionWithBody(ctx context.Context, item ID, params *RenameCollectionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RenameCollection Rename a fleet, team, category or report (edit item rights)
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/collections/{item} (the `RenameCollection` operationId).
+	RenameCollection(ctx context.Context, item ID, params *RenameCollectionParams, body RenameCollectionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListCollectionMembers The members of a collection that the caller's member rights reach, with them
 	//
@@ -4337,6 +4382,21 @@ func (c *Client) CreateCollection(ctx context.Context, params *CreateCollectionP
 	return c.Client.Do(req)
 }
 
+// DeleteCollection Delete a fleet, team, category or report with its memberships and private shares (full item rights); its vehicles, drivers and markers stay the account's
+//
+// Corresponds with DELETE /v1/collections/{item} (the `DeleteCollection` operationId).
+func (c *Client) DeleteCollection(ctx context.Context, item ID, params *DeleteCollectionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteCollectionRequest(c.Server, item, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetCollection A fleet, team, category, report or hierarchy node: name, kind, privacy, creator and the caller's rights
 //
 // Only a caller whose item rights reach it sees it; otherwise 404.
@@ -4344,6 +4404,40 @@ func (c *Client) CreateCollection(ctx context.Context, params *CreateCollectionP
 // Corresponds with GET /v1/collections/{item} (the `GetCollection` operationId).
 func (c *Client) GetCollection(ctx context.Context, item ID, params *GetCollectionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetCollectionRequest(c.Server, item, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RenameCollectionWithBody Rename a fleet, team, category or report (edit item rights)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/collections/{item} (the `RenameCollection` operationId).
+func (c *Client) RenameCollectionWithBody(ctx context.Context, item ID, params *RenameCollectionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRenameCollectionRequestWithBody(c.Server, item, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RenameCollection Rename a fleet, team, category or report (edit item rights)
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/collections/{item} (the `RenameCollection` operationId).
+func (c *Client) RenameCollection(ctx context.Context, item ID, params *RenameCollectionParams, body RenameCollectionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRenameCollectionRequest(c.Server, item, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7413,6 +7507,66 @@ func NewCreateCollectionRequestWithBody(server string, params *CreateCollectionP
 	return req, nil
 }
 
+// NewDeleteCollectionRequest constructs an http.Request for the DeleteCollection method
+func NewDeleteCollectionRequest(server string, item ID, params *DeleteCollectionParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "item", item, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/collections/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.XCorrelationID != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Correlation-ID", *params.XCorrelationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Correlation-ID", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewGetCollectionRequest constructs an http.Request for the GetCollection method
 func NewGetCollectionRequest(server string, item ID, params *GetCollectionParams) (*http.Request, error) {
 	var err error
@@ -7493,6 +7647,79 @@ func NewGetCollectionRequest(server string, item ID, params *GetCollectionParams
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRenameCollectionRequest calls the generic RenameCollection builder with application/json body
+func NewRenameCollectionRequest(server string, item ID, params *RenameCollectionParams, body RenameCollectionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRenameCollectionRequestWithBody(server, item, params, "application/json", bodyReader)
+}
+
+// NewRenameCollectionRequestWithBody constructs an http.Request for the RenameCollection method, with any body, and a specified content type
+func NewRenameCollectionRequestWithBody(server string, item ID, params *RenameCollectionParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "item", item, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/collections/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.XCorrelationID != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Correlation-ID", *params.XCorrelationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Correlation-ID", headerParam1)
+		}
+
 	}
 
 	return req, nil
@@ -11847,6 +12074,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/collections (the `CreateCollection` operationId).
 	CreateCollectionWithResponse(ctx context.Context, params *CreateCollectionParams, body CreateCollectionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCollectionResponse, error)
 
+	// DeleteCollectionWithResponse Delete a fleet, team, category or report with its memberships and private shares (full item rights); its vehicles, drivers and markers stay the account's
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/collections/{item} (the `DeleteCollection` operationId).
+	DeleteCollectionWithResponse(ctx context.Context, item ID, params *DeleteCollectionParams, reqEditors ...RequestEditorFn) (*DeleteCollectionResponse, error)
+
 	// GetCollectionWithResponse A fleet, team, category, report or hierarchy node: name, kind, privacy, creator and the caller's rights
 	//
 	// Only a caller whose item rights reach it sees it; otherwise 404.
@@ -11855,6 +12089,20 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/collections/{item} (the `GetCollection` operationId).
 	GetCollectionWithResponse(ctx context.Context, item ID, params *GetCollectionParams, reqEditors ...RequestEditorFn) (*GetCollectionResponse, error)
+
+	// RenameCollectionWithBodyWithResponse Rename a fleet, team, category or report (edit item rights)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/collections/{item} (the `RenameCollection` operationId).
+	RenameCollectionWithBodyWithResponse(ctx context.Context, item ID, params *RenameCollectionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RenameCollectionResponse, error)
+
+	// RenameCollectionWithResponse Rename a fleet, team, category or report (edit item rights)
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/collections/{item} (the `RenameCollection` operationId).
+	RenameCollectionWithResponse(ctx context.Context, item ID, params *RenameCollectionParams, body RenameCollectionJSONRequestBody, reqEditors ...RequestEditorFn) (*RenameCollectionResponse, error)
 
 	// ListCollectionMembersWithResponse The members of a collection that the caller's member rights reach, with them
 	//
@@ -14650,6 +14898,89 @@ func (r CreateCollectionResponse) ContentType() string {
 	return ""
 }
 
+type DeleteCollectionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CommandResult
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteCollectionResponse) GetJSON200() *CommandResult {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteCollectionResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteCollectionResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteCollectionResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteCollectionResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DeleteCollectionResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r DeleteCollectionResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteCollectionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteCollectionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteCollectionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteCollectionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetCollectionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14727,6 +15058,89 @@ func (r GetCollectionResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetCollectionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RenameCollectionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CommandResult
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RenameCollectionResponse) GetJSON200() *CommandResult {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RenameCollectionResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RenameCollectionResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RenameCollectionResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RenameCollectionResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RenameCollectionResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r RenameCollectionResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetBody returns the raw response body bytes
+func (r RenameCollectionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RenameCollectionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RenameCollectionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RenameCollectionResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -19517,6 +19931,19 @@ func (c *ClientWithResponses) CreateCollectionWithResponse(ctx context.Context, 
 	return ParseCreateCollectionResponse(rsp)
 }
 
+// DeleteCollectionWithResponse Delete a fleet, team, category or report with its memberships and private shares (full item rights); its vehicles, drivers and markers stay the account's
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/collections/{item} (the `DeleteCollection` operationId).
+func (c *ClientWithResponses) DeleteCollectionWithResponse(ctx context.Context, item ID, params *DeleteCollectionParams, reqEditors ...RequestEditorFn) (*DeleteCollectionResponse, error) {
+	rsp, err := c.DeleteCollection(ctx, item, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteCollectionResponse(rsp)
+}
+
 // GetCollectionWithResponse A fleet, team, category, report or hierarchy node: name, kind, privacy, creator and the caller's rights
 //
 // Only a caller whose item rights reach it sees it; otherwise 404.
@@ -19530,6 +19957,32 @@ func (c *ClientWithResponses) GetCollectionWithResponse(ctx context.Context, ite
 		return nil, err
 	}
 	return ParseGetCollectionResponse(rsp)
+}
+
+// RenameCollectionWithBodyWithResponse Rename a fleet, team, category or report (edit item rights)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/collections/{item} (the `RenameCollection` operationId).
+func (c *ClientWithResponses) RenameCollectionWithBodyWithResponse(ctx context.Context, item ID, params *RenameCollectionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RenameCollectionResponse, error) {
+	rsp, err := c.RenameCollectionWithBody(ctx, item, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRenameCollectionResponse(rsp)
+}
+
+// RenameCollectionWithResponse Rename a fleet, team, category or report (edit item rights)
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/collections/{item} (the `RenameCollection` operationId).
+func (c *ClientWithResponses) RenameCollectionWithResponse(ctx context.Context, item ID, params *RenameCollectionParams, body RenameCollectionJSONRequestBody, reqEditors ...RequestEditorFn) (*RenameCollectionResponse, error) {
+	rsp, err := c.RenameCollection(ctx, item, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRenameCollectionResponse(rsp)
 }
 
 // ListCollectionMembersWithResponse The members of a collection that the caller's member rights reach, with them
@@ -22326,6 +22779,74 @@ func ParseCreateCollectionResponse(rsp *http.Response) (*CreateCollectionRespons
 	return response, nil
 }
 
+// ParseDeleteCollectionResponse parses an HTTP response from a DeleteCollectionWithResponse call
+func ParseDeleteCollectionResponse(rsp *http.Response) (*DeleteCollectionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteCollectionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CommandResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetCollectionResponse parses an HTTP response from a GetCollectionWithResponse call
 func ParseGetCollectionResponse(rsp *http.Response) (*GetCollectionResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -22388,6 +22909,74 @@ func ParseGetCollectionResponse(rsp *http.Response) (*GetCollectionResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRenameCollectionResponse parses an HTTP response from a RenameCollectionWithResponse call
+func ParseRenameCollectionResponse(rsp *http.Response) (*RenameCollectionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RenameCollectionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CommandResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
 
 	}
 
