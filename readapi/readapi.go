@@ -110,6 +110,8 @@ var errNotFound = &domain.Error{Kind: domain.NotFound, Code: "not-found", Messag
 func (a *API) Routes(r chi.Router) {
 	a.sharingRoutes(r)
 	r.Get("/v1/account", a.serve(nil, a.account))
+	r.Get("/v1/account/users", a.serve(nil, a.accountUsers))
+	r.Get("/v1/account/projects", a.serve(nil, a.accountProjects))
 	r.Get("/v1/projections", a.serve(a.Status.Names(), a.projections))
 }
 
@@ -269,13 +271,37 @@ func (a *API) account(ctx context.Context, _ *http.Request, tx projections.Reade
 	if acc.Account, _, err = q.Account(ctx, caller.Account); err != nil {
 		return nil, err
 	}
-	if acc.Users, _, err = q.Users(ctx, caller.Account, projections.Page{}); err != nil {
+	// The first ones of each, bounded; the paged lists have them all.
+	first := projections.Page{Limit: MaxEmbedded}
+	if acc.Users, _, err = q.Users(ctx, caller.Account, first); err != nil {
 		return nil, err
 	}
-	if acc.Projects, _, err = q.Projects(ctx, caller.Account, projections.Page{}); err != nil {
+	if acc.Projects, _, err = q.Projects(ctx, caller.Account, first); err != nil {
 		return nil, err
 	}
 	return acc, nil
+}
+
+// MaxEmbedded bounds the users and projects that GET /v1/account holds;
+// /v1/account/users and /v1/account/projects page through all of them.
+const MaxEmbedded = 500
+
+func (a *API) accountUsers(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
+	page, err := pageOf(r, "")
+	if err != nil {
+		return nil, err
+	}
+	items, next, err := directory.Query{R: tx}.Users(ctx, caller.Account, page)
+	return Page[directory.User]{Items: items, Next: next}, err
+}
+
+func (a *API) accountProjects(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
+	page, err := pageOf(r, "")
+	if err != nil {
+		return nil, err
+	}
+	items, next, err := directory.Query{R: tx}.Projects(ctx, caller.Account, page)
+	return Page[directory.Project]{Items: items, Next: next}, err
 }
 
 // projections answers each projection's status. Every tenant sees the

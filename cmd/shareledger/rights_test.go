@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -280,5 +283,43 @@ func TestSharingWithSubusers(t *testing.T) {
 				t.Fatalf("moving the root: %d %s", r.status, r.body)
 			}
 		})
+	}
+}
+
+// An account's users and projects page through all of them, whatever
+// their number; /v1/account holds the first ones.
+func TestAccountListsPage(t *testing.T) {
+	s := start(t, testConfig(t, backends[0]))
+	erin := s.as("erin@acme.test", "acme")
+	erin.command("POST", "/v1/accounts", map[string]any{"organization": "ACME", "name": "Erin"})
+	var last string
+	for i := range 4 {
+		erin.command("POST", "/v1/users", map[string]any{"email": fmt.Sprintf("u%d@acme.test", i), "name": "U", "role": "user"})
+		last = erin.command("POST", "/v1/projects", map[string]any{"name": fmt.Sprint("P", i)}).Position
+	}
+	cases := []struct {
+		path string
+		want int
+	}{
+		{"/v1/account/users", 5}, // the four and erin
+		{"/v1/account/projects", 4},
+	}
+	for _, c := range cases {
+		seen, cursor := 0, ""
+		for pages := 0; ; pages++ {
+			var page struct {
+				Items []json.RawMessage `json:"items"`
+				Next  string            `json:"next"`
+			}
+			erin.read(c.path+"?limit=2&cursor="+url.QueryEscape(cursor), last, &page)
+			seen += len(page.Items)
+			if page.Next == "" || pages > 10 {
+				break
+			}
+			cursor = page.Next
+		}
+		if seen != c.want {
+			t.Errorf("%s paged through %d, want %d", c.path, seen, c.want)
+		}
 	}
 }

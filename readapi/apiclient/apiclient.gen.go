@@ -1606,6 +1606,34 @@ type GetMyAccountParams struct {
 	AtPosition *AtPosition `form:"atPosition,omitempty" json:"atPosition,omitempty"`
 }
 
+// ListAccountProjectsParams defines parameters for ListAccountProjects.
+type ListAccountProjectsParams struct {
+	// Position answer only once the read models reached this position (a command's result); 503 read-model-lagging after the wait timeout
+	Position *Position `form:"position,omitempty" json:"position,omitempty"`
+
+	// AsOf Answer as the read models stood at this time: after the last event recorded at or before it, in log order. Only administrators of the caller's account may ask about its past (person routes: the caller's own past). The answer names the moment in the ShareLedger-As-Of-Position and ShareLedger-As-Of-Time headers. Not with atPosition.
+	AsOf *AsOf `form:"asOf,omitempty" json:"asOf,omitempty"`
+
+	// AtPosition Answer as the read models stood right after the event at this log position (as a command or the audit trail returned it). Same rules as asOf.
+	AtPosition *AtPosition `form:"atPosition,omitempty" json:"atPosition,omitempty"`
+	Limit      *int        `form:"limit,omitempty" json:"limit,omitempty"`
+	Cursor     *string     `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListAccountUsersParams defines parameters for ListAccountUsers.
+type ListAccountUsersParams struct {
+	// Position answer only once the read models reached this position (a command's result); 503 read-model-lagging after the wait timeout
+	Position *Position `form:"position,omitempty" json:"position,omitempty"`
+
+	// AsOf Answer as the read models stood at this time: after the last event recorded at or before it, in log order. Only administrators of the caller's account may ask about its past (person routes: the caller's own past). The answer names the moment in the ShareLedger-As-Of-Position and ShareLedger-As-Of-Time headers. Not with atPosition.
+	AsOf *AsOf `form:"asOf,omitempty" json:"asOf,omitempty"`
+
+	// AtPosition Answer as the read models stood right after the event at this log position (as a command or the audit trail returned it). Same rules as asOf.
+	AtPosition *AtPosition `form:"atPosition,omitempty" json:"atPosition,omitempty"`
+	Limit      *int        `form:"limit,omitempty" json:"limit,omitempty"`
+	Cursor     *string     `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
 // OpenAccountJSONBody defines parameters for OpenAccount.
 type OpenAccountJSONBody struct {
 	// Name the caller's display name
@@ -3018,10 +3046,20 @@ type ClientInterface interface {
 	// Corresponds with GET /openapi.json (the `GetDescription` operationId).
 	GetDescription(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetMyAccount The caller's account, users and projects
+	// GetMyAccount The caller's account, with its first 500 users and projects (page them all with /v1/account/users and /v1/account/projects)
 	//
 	// Corresponds with GET /v1/account (the `GetMyAccount` operationId).
 	GetMyAccount(ctx context.Context, params *GetMyAccountParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListAccountProjects The caller's account's projects, paginated
+	//
+	// Corresponds with GET /v1/account/projects (the `ListAccountProjects` operationId).
+	ListAccountProjects(ctx context.Context, params *ListAccountProjectsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListAccountUsers The caller's account's users, paginated
+	//
+	// Corresponds with GET /v1/account/users (the `ListAccountUsers` operationId).
+	ListAccountUsers(ctx context.Context, params *ListAccountUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// OpenAccountWithBody Open an account; the caller becomes its first administrator
 	//
@@ -3767,11 +3805,41 @@ func (c *Client) GetDescription(ctx context.Context, reqEditors ...RequestEditor
 	return c.Client.Do(req)
 }
 
-// GetMyAccount The caller's account, users and projects
+// GetMyAccount The caller's account, with its first 500 users and projects (page them all with /v1/account/users and /v1/account/projects)
 //
 // Corresponds with GET /v1/account (the `GetMyAccount` operationId).
 func (c *Client) GetMyAccount(ctx context.Context, params *GetMyAccountParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetMyAccountRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListAccountProjects The caller's account's projects, paginated
+//
+// Corresponds with GET /v1/account/projects (the `ListAccountProjects` operationId).
+func (c *Client) ListAccountProjects(ctx context.Context, params *ListAccountProjectsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAccountProjectsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListAccountUsers The caller's account's users, paginated
+//
+// Corresponds with GET /v1/account/users (the `ListAccountUsers` operationId).
+func (c *Client) ListAccountUsers(ctx context.Context, params *ListAccountUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAccountUsersRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5696,6 +5764,210 @@ func NewGetMyAccountRequest(server string, params *GetMyAccountParams) (*http.Re
 		if params.AtPosition != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "atPosition", *params.AtPosition, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListAccountProjectsRequest constructs an http.Request for the ListAccountProjects method
+func NewListAccountProjectsRequest(server string, params *ListAccountProjectsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/account/projects")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Position != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "position", *params.Position, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AsOf != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "asOf", *params.AsOf, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AtPosition != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "atPosition", *params.AtPosition, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListAccountUsersRequest constructs an http.Request for the ListAccountUsers method
+func NewListAccountUsersRequest(server string, params *ListAccountUsersParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/account/users")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Position != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "position", *params.Position, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AsOf != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "asOf", *params.AsOf, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AtPosition != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "atPosition", *params.AtPosition, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -11805,12 +12077,26 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /openapi.json (the `GetDescription` operationId).
 	GetDescriptionWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDescriptionResponse, error)
 
-	// GetMyAccountWithResponse The caller's account, users and projects
+	// GetMyAccountWithResponse The caller's account, with its first 500 users and projects (page them all with /v1/account/users and /v1/account/projects)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/account (the `GetMyAccount` operationId).
 	GetMyAccountWithResponse(ctx context.Context, params *GetMyAccountParams, reqEditors ...RequestEditorFn) (*GetMyAccountResponse, error)
+
+	// ListAccountProjectsWithResponse The caller's account's projects, paginated
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/account/projects (the `ListAccountProjects` operationId).
+	ListAccountProjectsWithResponse(ctx context.Context, params *ListAccountProjectsParams, reqEditors ...RequestEditorFn) (*ListAccountProjectsResponse, error)
+
+	// ListAccountUsersWithResponse The caller's account's users, paginated
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/account/users (the `ListAccountUsers` operationId).
+	ListAccountUsersWithResponse(ctx context.Context, params *ListAccountUsersParams, reqEditors ...RequestEditorFn) (*ListAccountUsersResponse, error)
 
 	// OpenAccountWithBodyWithResponse Open an account; the caller becomes its first administrator
 	//
@@ -12805,6 +13091,212 @@ func (r GetMyAccountResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetMyAccountResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListAccountProjectsResponse200Headers the declared response headers of an HTTP 200 response for ListAccountProjects
+type ListAccountProjectsResponse200Headers struct {
+	ShareLedgerAsOfPosition *string
+	ShareLedgerAsOfTime     *time.Time
+}
+
+type ListAccountProjectsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Items []struct {
+			Account *string `json:"account,omitempty"`
+			Id      *string `json:"id,omitempty"`
+			Name    *string `json:"name,omitempty"`
+		} `json:"items"`
+
+		// Next the cursor of the next page; absent on the last
+		Next *string `json:"next,omitempty"`
+	}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListAccountProjectsResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAccountProjectsResponse) GetJSON200() *struct {
+	Items []struct {
+		Account *string `json:"account,omitempty"`
+		Id      *string `json:"id,omitempty"`
+		Name    *string `json:"name,omitempty"`
+	} `json:"items"`
+
+	// Next the cursor of the next page; absent on the last
+	Next *string `json:"next,omitempty"`
+} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListAccountProjectsResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListAccountProjectsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListAccountProjectsResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListAccountProjectsResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListAccountProjectsResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAccountProjectsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAccountProjectsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAccountProjectsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAccountProjectsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListAccountUsersResponse200Headers the declared response headers of an HTTP 200 response for ListAccountUsers
+type ListAccountUsersResponse200Headers struct {
+	ShareLedgerAsOfPosition *string
+	ShareLedgerAsOfTime     *time.Time
+}
+
+type ListAccountUsersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Items []struct {
+			Account *string `json:"account,omitempty"`
+			Name    *string `json:"name,omitempty"`
+			Role    *string `json:"role,omitempty"`
+			User    *string `json:"user,omitempty"`
+		} `json:"items"`
+
+		// Next the cursor of the next page; absent on the last
+		Next *string `json:"next,omitempty"`
+	}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListAccountUsersResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAccountUsersResponse) GetJSON200() *struct {
+	Items []struct {
+		Account *string `json:"account,omitempty"`
+		Name    *string `json:"name,omitempty"`
+		Role    *string `json:"role,omitempty"`
+		User    *string `json:"user,omitempty"`
+	} `json:"items"`
+
+	// Next the cursor of the next page; absent on the last
+	Next *string `json:"next,omitempty"`
+} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListAccountUsersResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListAccountUsersResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListAccountUsersResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListAccountUsersResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListAccountUsersResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAccountUsersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAccountUsersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAccountUsersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAccountUsersResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -19440,7 +19932,7 @@ func (c *ClientWithResponses) GetDescriptionWithResponse(ctx context.Context, re
 	return ParseGetDescriptionResponse(rsp)
 }
 
-// GetMyAccountWithResponse The caller's account, users and projects
+// GetMyAccountWithResponse The caller's account, with its first 500 users and projects (page them all with /v1/account/users and /v1/account/projects)
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -19451,6 +19943,32 @@ func (c *ClientWithResponses) GetMyAccountWithResponse(ctx context.Context, para
 		return nil, err
 	}
 	return ParseGetMyAccountResponse(rsp)
+}
+
+// ListAccountProjectsWithResponse The caller's account's projects, paginated
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/account/projects (the `ListAccountProjects` operationId).
+func (c *ClientWithResponses) ListAccountProjectsWithResponse(ctx context.Context, params *ListAccountProjectsParams, reqEditors ...RequestEditorFn) (*ListAccountProjectsResponse, error) {
+	rsp, err := c.ListAccountProjects(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAccountProjectsResponse(rsp)
+}
+
+// ListAccountUsersWithResponse The caller's account's users, paginated
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/account/users (the `ListAccountUsers` operationId).
+func (c *ClientWithResponses) ListAccountUsersWithResponse(ctx context.Context, params *ListAccountUsersParams, reqEditors ...RequestEditorFn) (*ListAccountUsersResponse, error) {
+	rsp, err := c.ListAccountUsers(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAccountUsersResponse(rsp)
 }
 
 // OpenAccountWithBodyWithResponse Open an account; the caller becomes its first administrator
@@ -21029,6 +21547,187 @@ func ParseGetMyAccountResponse(rsp *http.Response) (*GetMyAccountResponse, error
 	switch {
 	case rsp.StatusCode == 200:
 		var headers GetMyAccountResponse200Headers
+		if values := rsp.Header.Values("ShareLedger-As-Of-Position"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ShareLedger-As-Of-Position", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ShareLedgerAsOfPosition = &value
+		}
+		if values := rsp.Header.Values("ShareLedger-As-Of-Time"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "ShareLedger-As-Of-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.ShareLedgerAsOfTime = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListAccountProjectsResponse parses an HTTP response from a ListAccountProjectsWithResponse call
+func ParseListAccountProjectsResponse(rsp *http.Response) (*ListAccountProjectsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAccountProjectsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Items []struct {
+				Account *string `json:"account,omitempty"`
+				Id      *string `json:"id,omitempty"`
+				Name    *string `json:"name,omitempty"`
+			} `json:"items"`
+
+			// Next the cursor of the next page; absent on the last
+			Next *string `json:"next,omitempty"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListAccountProjectsResponse200Headers
+		if values := rsp.Header.Values("ShareLedger-As-Of-Position"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ShareLedger-As-Of-Position", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ShareLedgerAsOfPosition = &value
+		}
+		if values := rsp.Header.Values("ShareLedger-As-Of-Time"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "ShareLedger-As-Of-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.ShareLedgerAsOfTime = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListAccountUsersResponse parses an HTTP response from a ListAccountUsersWithResponse call
+func ParseListAccountUsersResponse(rsp *http.Response) (*ListAccountUsersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAccountUsersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Items []struct {
+				Account *string `json:"account,omitempty"`
+				Name    *string `json:"name,omitempty"`
+				Role    *string `json:"role,omitempty"`
+				User    *string `json:"user,omitempty"`
+			} `json:"items"`
+
+			// Next the cursor of the next page; absent on the last
+			Next *string `json:"next,omitempty"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListAccountUsersResponse200Headers
 		if values := rsp.Header.Values("ShareLedger-As-Of-Position"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "ShareLedger-As-Of-Position", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
