@@ -70,6 +70,7 @@ func (a *API) RightsRoutes(r chi.Router) {
 	a.screenRoutes(r)
 	r.Get("/v1/rights/check", a.serve(needs, a.check))
 	r.Post("/v1/rights/checks", a.batchCheck)
+	r.Post("/v1/rights/what-if", a.whatIf)
 	r.Get("/v1/rights/members/{member}/grid", a.serve(needs, a.memberGrid))
 	r.Get("/v1/rights/items", a.serve(needs, a.listItems))
 	r.Get("/v1/rights/items/{item}/grid", a.serve(needs, a.grid))

@@ -69,6 +69,29 @@ func TestSharingWithSubusers(t *testing.T) {
 			if r := ann.do("GET", "/v1/rights/check?user=bob@acme.test&item="+north, nil); r.status != http.StatusForbidden {
 				t.Fatalf("ann asking about bob: %d %s", r.status, r.body)
 			}
+			// What if North were private? Ann would lose her view of North
+			// (her role), not of v1 (her share of South); nothing is
+			// appended.
+			var whatIf readapi.WhatIfAnswer
+			erin.post("/v1/rights/what-if", last.Position, map[string]any{"change": "make-private", "item": north}, &whatIf)
+			if len(whatIf.Gains) != 0 || len(whatIf.Losses) != 1 || whatIf.Losses[0].User != "ann@acme.test" || whatIf.Losses[0].Object != north ||
+				whatIf.Losses[0].Before.Item != rights.View || whatIf.Losses[0].After.Item != rights.None || whatIf.Objects != 2 {
+				t.Fatalf("what if North were private: %+v", whatIf)
+			}
+			erin.post("/v1/rights/what-if", last.Position, map[string]any{"change": "unassign-role", "user": "ann@acme.test", "role": "viewer"}, &whatIf)
+			if len(whatIf.Losses) != 1 || whatIf.Losses[0].Object != north {
+				t.Fatalf("what if ann lost her role: %+v", whatIf)
+			}
+			erin.post("/v1/rights/what-if", last.Position, map[string]any{"change": "share", "item": north, "user": "bob@acme.test", "rights": map[string]string{"item": "view", "member": "edit"}}, &whatIf)
+			if len(whatIf.Gains) != 2 || len(whatIf.Losses) != 0 {
+				t.Fatalf("what if bob had a share of North: %+v", whatIf)
+			}
+			if r := ann.do("POST", "/v1/rights/what-if", map[string]any{"change": "make-private", "item": north}); r.status != http.StatusForbidden {
+				t.Fatalf("ann trying a change: %d %s", r.status, r.body)
+			}
+			if c := check(ann, last.Position, "item="+north); !c.Allowed {
+				t.Fatalf("a what-if changed something: %+v", c)
+			}
 			// Making North private withdraws public sharing at once, after confirmation.
 			if r := erin.do("POST", "/v1/collections/"+north+"/private", map[string]any{"confirm": false}); r.status != http.StatusUnprocessableEntity || r.problemCode(t) != "confirmation-required" {
 				t.Fatalf("unconfirmed: %d %s", r.status, r.body)
@@ -272,6 +295,20 @@ func TestSharingWithSubusers(t *testing.T) {
 			}
 			if r := carl.do("PATCH", "/v1/collections/"+hazards, map[string]any{"name": "Again"}); r.status != http.StatusNotFound {
 				t.Fatalf("renaming a deleted category: %d %s", r.status, r.body)
+			}
+
+			// What if depot moved to west: dora would lose it, and v3 and
+			// ann placed on it.
+			var moveIf readapi.WhatIfAnswer
+			erin.post("/v1/rights/what-if", deleted.Position, map[string]any{"change": "move-node", "node": "depot", "parent": "west"}, &moveIf)
+			lost := map[string]bool{}
+			for _, l := range moveIf.Losses {
+				if l.User == "dora@acme.test" {
+					lost[l.Object] = true
+				}
+			}
+			if !lost["depot"] || !lost["v3"] || !lost["ann@acme.test"] || lost["east"] {
+				t.Fatalf("what dora would lose if depot moved: %+v", moveIf.Losses)
 			}
 
 			// Moving a node moves what it grants.

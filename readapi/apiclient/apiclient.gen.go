@@ -17,6 +17,24 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for AccessKind.
+const (
+	AccessKindItem   AccessKind = "item"
+	AccessKindMember AccessKind = "member"
+)
+
+// Valid indicates whether the value is a known member of the AccessKind enum.
+func (e AccessKind) Valid() bool {
+	switch e {
+	case AccessKindItem:
+		return true
+	case AccessKindMember:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CheckRightsItem.
 const (
 	CheckRightsItemEdit CheckRightsItem = "edit"
@@ -1121,6 +1139,87 @@ func (e WhoCanSeeMember200JSONResponseBodyItemsSourcesVia) Valid() bool {
 	}
 }
 
+// Defines values for WhatIfJSONBodyChange.
+const (
+	AssignRole   WhatIfJSONBodyChange = "assign-role"
+	MakePrivate  WhatIfJSONBodyChange = "make-private"
+	MakePublic   WhatIfJSONBodyChange = "make-public"
+	MoveNode     WhatIfJSONBodyChange = "move-node"
+	Share        WhatIfJSONBodyChange = "share"
+	UnassignRole WhatIfJSONBodyChange = "unassign-role"
+	Unshare      WhatIfJSONBodyChange = "unshare"
+)
+
+// Valid indicates whether the value is a known member of the WhatIfJSONBodyChange enum.
+func (e WhatIfJSONBodyChange) Valid() bool {
+	switch e {
+	case AssignRole:
+		return true
+	case MakePrivate:
+		return true
+	case MakePublic:
+		return true
+	case MoveNode:
+		return true
+	case Share:
+		return true
+	case UnassignRole:
+		return true
+	case Unshare:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WhatIfJSONBodyRightsItem.
+const (
+	WhatIfJSONBodyRightsItemEdit WhatIfJSONBodyRightsItem = "edit"
+	WhatIfJSONBodyRightsItemFull WhatIfJSONBodyRightsItem = "full"
+	WhatIfJSONBodyRightsItemNone WhatIfJSONBodyRightsItem = "none"
+	WhatIfJSONBodyRightsItemView WhatIfJSONBodyRightsItem = "view"
+)
+
+// Valid indicates whether the value is a known member of the WhatIfJSONBodyRightsItem enum.
+func (e WhatIfJSONBodyRightsItem) Valid() bool {
+	switch e {
+	case WhatIfJSONBodyRightsItemEdit:
+		return true
+	case WhatIfJSONBodyRightsItemFull:
+		return true
+	case WhatIfJSONBodyRightsItemNone:
+		return true
+	case WhatIfJSONBodyRightsItemView:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WhatIfJSONBodyRightsMember.
+const (
+	WhatIfJSONBodyRightsMemberEdit WhatIfJSONBodyRightsMember = "edit"
+	WhatIfJSONBodyRightsMemberFull WhatIfJSONBodyRightsMember = "full"
+	WhatIfJSONBodyRightsMemberNone WhatIfJSONBodyRightsMember = "none"
+	WhatIfJSONBodyRightsMemberView WhatIfJSONBodyRightsMember = "view"
+)
+
+// Valid indicates whether the value is a known member of the WhatIfJSONBodyRightsMember enum.
+func (e WhatIfJSONBodyRightsMember) Valid() bool {
+	switch e {
+	case WhatIfJSONBodyRightsMemberEdit:
+		return true
+	case WhatIfJSONBodyRightsMemberFull:
+		return true
+	case WhatIfJSONBodyRightsMemberNone:
+		return true
+	case WhatIfJSONBodyRightsMemberView:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DefineRoleJSONBodyRightsItem.
 const (
 	DefineRoleJSONBodyRightsItemEdit DefineRoleJSONBodyRightsItem = "edit"
@@ -1234,6 +1333,18 @@ func (e AddUserJSONBodyRole) Valid() bool {
 		return false
 	}
 }
+
+// Access defines model for Access.
+type Access struct {
+	After  Rights     `json:"after"`
+	Before Rights     `json:"before"`
+	Kind   AccessKind `json:"kind"`
+	Object string     `json:"object"`
+	User   string     `json:"user"`
+}
+
+// AccessKind defines model for Access.Kind.
+type AccessKind string
 
 // Account defines model for Account.
 type Account struct {
@@ -2648,6 +2759,49 @@ type WhoCanSeeMember200JSONResponseBodyItemsSourcesRightsMember string
 // WhoCanSeeMember200JSONResponseBodyItemsSourcesVia defines parameters for WhoCanSeeMember.
 type WhoCanSeeMember200JSONResponseBodyItemsSourcesVia string
 
+// WhatIfJSONBody defines parameters for WhatIf.
+type WhatIfJSONBody struct {
+	Change WhatIfJSONBodyChange `json:"change"`
+
+	// Item the collection (make-private, make-public, share, unshare)
+	Item *string `json:"item,omitempty"`
+
+	// Node the node to move (move-node)
+	Node *string `json:"node,omitempty"`
+
+	// Parent its new parent (move-node)
+	Parent *string `json:"parent,omitempty"`
+	Rights *struct {
+		Item   *WhatIfJSONBodyRightsItem   `json:"item,omitempty"`
+		Member *WhatIfJSONBodyRightsMember `json:"member,omitempty"`
+	} `json:"rights,omitempty"`
+	Role *string `json:"role,omitempty"`
+
+	// User the subuser (share, unshare, assign-role, unassign-role)
+	User *string `json:"user,omitempty"`
+}
+
+// WhatIfParams defines parameters for WhatIf.
+type WhatIfParams struct {
+	// Position answer only once the read models reached this position (a command's result); 503 read-model-lagging after the wait timeout
+	Position *Position `form:"position,omitempty" json:"position,omitempty"`
+
+	// AsOf Answer as the read models stood at this time: after the last event recorded at or before it, in log order. Only administrators of the caller's account may ask about its past (person routes: the caller's own past). The answer names the moment in the ShareLedger-As-Of-Position and ShareLedger-As-Of-Time headers. Not with atPosition.
+	AsOf *AsOf `form:"asOf,omitempty" json:"asOf,omitempty"`
+
+	// AtPosition Answer as the read models stood right after the event at this log position (as a command or the audit trail returned it). Same rules as asOf.
+	AtPosition *AtPosition `form:"atPosition,omitempty" json:"atPosition,omitempty"`
+}
+
+// WhatIfJSONBodyChange defines parameters for WhatIf.
+type WhatIfJSONBodyChange string
+
+// WhatIfJSONBodyRightsItem defines parameters for WhatIf.
+type WhatIfJSONBodyRightsItem string
+
+// WhatIfJSONBodyRightsMember defines parameters for WhatIf.
+type WhatIfJSONBodyRightsMember string
+
 // ListRolesParams defines parameters for ListRoles.
 type ListRolesParams struct {
 	// Position answer only once the read models reached this position (a command's result); 503 read-model-lagging after the wait timeout
@@ -2882,6 +3036,9 @@ type CreateProjectJSONRequestBody CreateProjectJSONBody
 
 // BatchCheckJSONRequestBody defines body for BatchCheck for application/json ContentType.
 type BatchCheckJSONRequestBody BatchCheckJSONBody
+
+// WhatIfJSONRequestBody defines body for WhatIf for application/json ContentType.
+type WhatIfJSONRequestBody WhatIfJSONBody
 
 // DefineRoleJSONRequestBody defines body for DefineRole for application/json ContentType.
 type DefineRoleJSONRequestBody DefineRoleJSONBody
@@ -3675,6 +3832,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/rights/members/{member}/grid (the `WhoCanSeeMember` operationId).
 	WhoCanSeeMember(ctx context.Context, member ID, params *WhoCanSeeMemberParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// WhatIfWithBody Try a rights change without making it: who would gain and who would lose access, and on what
+	//
+	// Administrators ask. The change is applied, as the event it would record, to an in-memory layer over one snapshot of the rights model, and every subuser's rights on what it touches are compared before and after: the item and its members; for a move in the hierarchy, its nodes and what is placed on them; for a role, the public items of the kinds it names and their members, for that subuser. Nothing is appended. A change that would need more than 200,000 evaluations answers 400 what-if-too-large.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/rights/what-if (the `WhatIf` operationId).
+	WhatIfWithBody(ctx context.Context, params *WhatIfParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// WhatIf Try a rights change without making it: who would gain and who would lose access, and on what
+	//
+	// Administrators ask. The change is applied, as the event it would record, to an in-memory layer over one snapshot of the rights model, and every subuser's rights on what it touches are compared before and after: the item and its members; for a move in the hierarchy, its nodes and what is placed on them; for a role, the public items of the kinds it names and their members, for that subuser. Nothing is appended. A change that would need more than 200,000 evaluations answers 400 what-if-too-large.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/rights/what-if (the `WhatIf` operationId).
+	WhatIf(ctx context.Context, params *WhatIfParams, body WhatIfJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListRoles The account's roles with their rights (administrators)
 	//
@@ -5405,6 +5580,44 @@ func (c *Client) ListVisibleMembers(ctx context.Context, params *ListVisibleMemb
 // Corresponds with GET /v1/rights/members/{member}/grid (the `WhoCanSeeMember` operationId).
 func (c *Client) WhoCanSeeMember(ctx context.Context, member ID, params *WhoCanSeeMemberParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewWhoCanSeeMemberRequest(c.Server, member, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// WhatIfWithBody Try a rights change without making it: who would gain and who would lose access, and on what
+//
+// Administrators ask. The change is applied, as the event it would record, to an in-memory layer over one snapshot of the rights model, and every subuser's rights on what it touches are compared before and after: the item and its members; for a move in the hierarchy, its nodes and what is placed on them; for a role, the public items of the kinds it names and their members, for that subuser. Nothing is appended. A change that would need more than 200,000 evaluations answers 400 what-if-too-large.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/rights/what-if (the `WhatIf` operationId).
+func (c *Client) WhatIfWithBody(ctx context.Context, params *WhatIfParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWhatIfRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// WhatIf Try a rights change without making it: who would gain and who would lose access, and on what
+//
+// Administrators ask. The change is applied, as the event it would record, to an in-memory layer over one snapshot of the rights model, and every subuser's rights on what it touches are compared before and after: the item and its members; for a move in the hierarchy, its nodes and what is placed on them; for a role, the public items of the kinds it names and their members, for that subuser. Nothing is appended. A change that would need more than 200,000 evaluations answers 400 what-if-too-large.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/rights/what-if (the `WhatIf` operationId).
+func (c *Client) WhatIf(ctx context.Context, params *WhatIfParams, body WhatIfJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWhatIfRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -11274,6 +11487,97 @@ func NewWhoCanSeeMemberRequest(server string, member ID, params *WhoCanSeeMember
 	return req, nil
 }
 
+// NewWhatIfRequest calls the generic WhatIf builder with application/json body
+func NewWhatIfRequest(server string, params *WhatIfParams, body WhatIfJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewWhatIfRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewWhatIfRequestWithBody constructs an http.Request for the WhatIf method, with any body, and a specified content type
+func NewWhatIfRequestWithBody(server string, params *WhatIfParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/rights/what-if")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Position != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "position", *params.Position, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AsOf != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "asOf", *params.AsOf, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AtPosition != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "atPosition", *params.AtPosition, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewListRolesRequest constructs an http.Request for the ListRoles method
 func NewListRolesRequest(server string, params *ListRolesParams) (*http.Request, error) {
 	var err error
@@ -12784,6 +13088,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/rights/members/{member}/grid (the `WhoCanSeeMember` operationId).
 	WhoCanSeeMemberWithResponse(ctx context.Context, member ID, params *WhoCanSeeMemberParams, reqEditors ...RequestEditorFn) (*WhoCanSeeMemberResponse, error)
+
+	// WhatIfWithBodyWithResponse Try a rights change without making it: who would gain and who would lose access, and on what
+	//
+	// Administrators ask. The change is applied, as the event it would record, to an in-memory layer over one snapshot of the rights model, and every subuser's rights on what it touches are compared before and after: the item and its members; for a move in the hierarchy, its nodes and what is placed on them; for a role, the public items of the kinds it names and their members, for that subuser. Nothing is appended. A change that would need more than 200,000 evaluations answers 400 what-if-too-large.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/rights/what-if (the `WhatIf` operationId).
+	WhatIfWithBodyWithResponse(ctx context.Context, params *WhatIfParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WhatIfResponse, error)
+
+	// WhatIfWithResponse Try a rights change without making it: who would gain and who would lose access, and on what
+	//
+	// Administrators ask. The change is applied, as the event it would record, to an in-memory layer over one snapshot of the rights model, and every subuser's rights on what it touches are compared before and after: the item and its members; for a move in the hierarchy, its nodes and what is placed on them; for a role, the public items of the kinds it names and their members, for that subuser. Nothing is appended. A change that would need more than 200,000 evaluations answers 400 what-if-too-large.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/rights/what-if (the `WhatIf` operationId).
+	WhatIfWithResponse(ctx context.Context, params *WhatIfParams, body WhatIfJSONRequestBody, reqEditors ...RequestEditorFn) (*WhatIfResponse, error)
 
 	// ListRolesWithResponse The account's roles with their rights (administrators)
 	//
@@ -19132,6 +19454,101 @@ func (r WhoCanSeeMemberResponse) ContentType() string {
 	return ""
 }
 
+type WhatIfResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Gains  []Access `json:"gains"`
+		Losses []Access `json:"losses"`
+
+		// Objects the items and members the answer looked at
+		Objects int `json:"objects"`
+	}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r WhatIfResponse) GetJSON200() *struct {
+	Gains  []Access `json:"gains"`
+	Losses []Access `json:"losses"`
+
+	// Objects the items and members the answer looked at
+	Objects int `json:"objects"`
+} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r WhatIfResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r WhatIfResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r WhatIfResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r WhatIfResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r WhatIfResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r WhatIfResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r WhatIfResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r WhatIfResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r WhatIfResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r WhatIfResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListRolesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -21226,6 +21643,36 @@ func (c *ClientWithResponses) WhoCanSeeMemberWithResponse(ctx context.Context, m
 		return nil, err
 	}
 	return ParseWhoCanSeeMemberResponse(rsp)
+}
+
+// WhatIfWithBodyWithResponse Try a rights change without making it: who would gain and who would lose access, and on what
+//
+// Administrators ask. The change is applied, as the event it would record, to an in-memory layer over one snapshot of the rights model, and every subuser's rights on what it touches are compared before and after: the item and its members; for a move in the hierarchy, its nodes and what is placed on them; for a role, the public items of the kinds it names and their members, for that subuser. Nothing is appended. A change that would need more than 200,000 evaluations answers 400 what-if-too-large.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/rights/what-if (the `WhatIf` operationId).
+func (c *ClientWithResponses) WhatIfWithBodyWithResponse(ctx context.Context, params *WhatIfParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WhatIfResponse, error) {
+	rsp, err := c.WhatIfWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWhatIfResponse(rsp)
+}
+
+// WhatIfWithResponse Try a rights change without making it: who would gain and who would lose access, and on what
+//
+// Administrators ask. The change is applied, as the event it would record, to an in-memory layer over one snapshot of the rights model, and every subuser's rights on what it touches are compared before and after: the item and its members; for a move in the hierarchy, its nodes and what is placed on them; for a role, the public items of the kinds it names and their members, for that subuser. Nothing is appended. A change that would need more than 200,000 evaluations answers 400 what-if-too-large.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/rights/what-if (the `WhatIf` operationId).
+func (c *ClientWithResponses) WhatIfWithResponse(ctx context.Context, params *WhatIfParams, body WhatIfJSONRequestBody, reqEditors ...RequestEditorFn) (*WhatIfResponse, error) {
+	rsp, err := c.WhatIf(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWhatIfResponse(rsp)
 }
 
 // ListRolesWithResponse The account's roles with their rights (administrators)
@@ -26609,6 +27056,80 @@ func ParseWhoCanSeeMemberResponse(rsp *http.Response) (*WhoCanSeeMemberResponse,
 			headers.ShareLedgerAsOfTime = &value
 		}
 		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseWhatIfResponse parses an HTTP response from a WhatIfWithResponse call
+func ParseWhatIfResponse(rsp *http.Response) (*WhatIfResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &WhatIfResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Gains  []Access `json:"gains"`
+			Losses []Access `json:"losses"`
+
+			// Objects the items and members the answer looked at
+			Objects int `json:"objects"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	return response, nil
