@@ -107,7 +107,7 @@ func TestCatalogNamesAreStable(t *testing.T) {
 		"StylesheetAdded", "StylesheetRemoved", "TeamMemberRemoved",
 		"DesignSentToDevice", "DeviceAssignedToProject", "DeviceRegistered", "DeviceSharedWithPartner",
 		"DeviceUnassignedFromProject", "DeviceUnsharedFromPartner", "DirectRightsSet", "FleetMadePrivate", "FleetMadePublic",
-		"MemberAdded", "MemberPlaced", "MemberRemoved", "NodeAdded", "NodeMoved",
+		"MemberAdded", "MemberPlaced", "MemberRemoved", "MemberShareRevoked", "MemberSharedPrivately", "NodeAdded", "NodeMoved",
 		"PartnerApproved", "PartnerDeclined", "PartnerRequestWithdrawn", "PartnerRequested", "PartnershipEnded",
 		"PrivateShareRevoked", "ProjectCreated", "ReportMadePrivate", "ReportMadePublic", "RoleAssigned", "RoleDefined",
 		"RoleUnassigned", "SharedPrivately", "TeamMadePrivate", "TeamMadePublic", "UserAdded",

@@ -409,7 +409,8 @@ func (a *API) subusers(ctx context.Context, r *http.Request, tx projections.Read
 // narrowMembers answers the members list for a user whose member rights
 // come only from particular collections (rights.MembersOnlyThroughCollections):
 // the candidates are the members of those collections (the private shares
-// and the collections the user created), not every member of the account;
+// and the collections the user created) and the members shared with the
+// user on their own, not every member of the account;
 // each is then evaluated as any other. It returns nil for the other users.
 func narrowMembers(ctx context.Context, q rightsmodel.Query, v *rightsmodel.View, acc domain.AccountID, user domain.UserID, kind rights.MemberKind, page projections.Page) (*Page[VisibleMember], error) {
 	if !rights.MembersOnlyThroughCollections(v, user) {
@@ -435,6 +436,13 @@ func narrowMembers(ctx context.Context, q rightsmodel.Query, v *rightsmodel.View
 	})
 	if err = errors.Join(err, scanErr); err != nil {
 		return nil, err
+	}
+	own, err := q.SharedWith(ctx, acc, user) // single members shared with them
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range own {
+		candidates[m] = true
 	}
 	ids := make([]string, 0, len(candidates))
 	for id := range candidates {

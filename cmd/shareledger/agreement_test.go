@@ -75,6 +75,22 @@ func TestCheckAndListAgree(t *testing.T) {
 					admin.command("PUT", "/v1/hierarchy/placements/"+m.id, map[string]any{"node": pick(nodes), "kind": m.kind})
 				}
 			}
+			// A subuser with no role, no direct rights and no place in the
+			// hierarchy sees only what is shared with them: a collection
+			// and a single member (the lists' narrow path).
+			narrow := "u9@" + domainOf
+			admin.command("POST", "/v1/users", map[string]any{"email": narrow, "name": "Narrow", "role": "user"})
+			admin.command("PUT", "/v1/members/"+held[1].id+"/shares/"+narrow, map[string]any{"kind": held[1].kind, "member": "edit"})
+			// Single members shared on their own, some taken back.
+			for _, m := range held[:5] {
+				if m.kind == "marker" || rnd.IntN(2) == 0 {
+					u := pick(users)
+					admin.command("PUT", "/v1/members/"+m.id+"/shares/"+u, map[string]any{"kind": m.kind, "member": pick(levels[1:])})
+					if rnd.IntN(4) == 0 {
+						admin.command("DELETE", "/v1/members/"+m.id+"/shares/"+u, nil)
+					}
+				}
+			}
 			for _, u := range users {
 				if rnd.IntN(2) == 0 {
 					admin.command("PUT", "/v1/hierarchy/placements/"+u, map[string]any{"node": pick(nodes), "kind": "user"})
@@ -87,7 +103,7 @@ func TestCheckAndListAgree(t *testing.T) {
 			for _, m := range held {
 				asked = append(asked, m.id)
 			}
-			everyone := append(users, "admin@"+domainOf)
+			everyone := append(users, "admin@"+domainOf, narrow)
 			allowed := map[string]map[string]bool{} // member -> users allowed by the check
 			for _, u := range everyone {
 				var list struct {

@@ -107,6 +107,23 @@ type DeleteCollection struct {
 	Item rights.ItemID
 }
 
+// ShareMember shares one vehicle, driver or marker with a subuser at a
+// member level, on its own; UnshareMember ends it.
+type ShareMember struct {
+	Meta    commands.Meta
+	Member  rights.MemberID
+	Kind    rights.MemberKind
+	Subuser domain.UserID
+	Level   rights.Level
+}
+
+// UnshareMember ends a private share of one member.
+type UnshareMember struct {
+	Meta    commands.Meta
+	Member  rights.MemberID
+	Subuser domain.UserID
+}
+
 // RemoveCollectionMember takes a member out of an item.
 type RemoveCollectionMember struct {
 	Meta   commands.Meta
@@ -153,6 +170,8 @@ type Handlers struct {
 	UnshareCollection      commands.Handler[UnshareCollection]
 	AddCollectionMember    commands.Handler[AddCollectionMember]
 	RemoveCollectionMember commands.Handler[RemoveCollectionMember]
+	ShareMember            commands.Handler[ShareMember]
+	UnshareMember          commands.Handler[UnshareMember]
 	AddHierarchyNode       commands.Handler[AddHierarchyNode]
 	MoveHierarchyNode      commands.Handler[MoveHierarchyNode]
 	PlaceOnHierarchy       commands.Handler[PlaceOnHierarchy]
@@ -176,6 +195,8 @@ func New(repo commands.Repo, log *slog.Logger) Handlers {
 		UnshareCollection:      commands.Decorate(u.unshareCollection, log, "UnshareCollection", m),
 		AddCollectionMember:    commands.Decorate(u.addCollectionMember, log, "AddCollectionMember", m),
 		RemoveCollectionMember: commands.Decorate(u.removeCollectionMember, log, "RemoveCollectionMember", m),
+		ShareMember:            commands.Decorate(u.shareMember, log, "ShareMember", m),
+		UnshareMember:          commands.Decorate(u.unshareMember, log, "UnshareMember", m),
 		AddHierarchyNode:       commands.Decorate(u.addHierarchyNode, log, "AddHierarchyNode", m),
 		MoveHierarchyNode:      commands.Decorate(u.moveHierarchyNode, log, "MoveHierarchyNode", m),
 		PlaceOnHierarchy:       commands.Decorate(u.placeOnHierarchy, log, "PlaceOnHierarchy", m),
@@ -319,6 +340,20 @@ func (u useCases) addCollectionMember(ctx context.Context, c AddCollectionMember
 
 func (u useCases) removeCollectionMember(ctx context.Context, c RemoveCollectionMember) (commands.Result, error) {
 	return u.collection(ctx, c.Meta, c.Item, "", func(by rights.Holder, col *rights.Collection) error { return col.Remove(by, c.Member) })
+}
+
+// memberShares runs a decision on one member's private shares.
+func (u useCases) memberShares(ctx context.Context, m commands.Meta, member rights.MemberID, subuser domain.UserID, decide func(by domain.Member, s *rights.MemberShares) error) (commands.Result, error) {
+	acc := m.Caller.Account
+	return change(ctx, u, m, subuser, "", rights.MemberSharesStream(acc, member), func() *rights.MemberShares { return rights.EmptyMemberShares(acc, member) }, nil, decide)
+}
+
+func (u useCases) shareMember(ctx context.Context, c ShareMember) (commands.Result, error) {
+	return u.memberShares(ctx, c.Meta, c.Member, c.Subuser, func(by domain.Member, s *rights.MemberShares) error { return s.Share(by, c.Kind, c.Subuser, c.Level) })
+}
+
+func (u useCases) unshareMember(ctx context.Context, c UnshareMember) (commands.Result, error) {
+	return u.memberShares(ctx, c.Meta, c.Member, c.Subuser, func(by domain.Member, s *rights.MemberShares) error { return s.Revoke(by, c.Subuser) })
 }
 
 func (u useCases) addHierarchyNode(ctx context.Context, c AddHierarchyNode) (commands.Result, error) {
@@ -498,6 +533,28 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		member, errM := rights.ParseAnyMember(chi.URLParam(r, "member"))
 		id, errI := item(r)
 		return RemoveCollectionMember{Meta: m, Item: id, Member: member}, errors.Join(errM, errI)
+	}))
+	r.Put("/v1/members/{member}/shares/{user}", commands.Serve(h.ShareMember, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (ShareMember, error) {
+		var b struct {
+			Kind   string `json:"kind"`
+			Member string `json:"member"`
+		}
+		if err := httpapi.Decode(w, r, &b); err != nil {
+			return ShareMember{}, err
+		}
+		kind, err := rights.ParseMemberKind(b.Kind)
+		if err != nil {
+			return ShareMember{}, err
+		}
+		level, errL := rights.ParseLevel(b.Member)
+		member, errM := rights.ParseMember(kind, chi.URLParam(r, "member"))
+		u, errU := subuser(r)
+		return ShareMember{Meta: m, Member: member, Kind: kind, Subuser: u, Level: level}, errors.Join(errL, errM, errU)
+	}))
+	r.Delete("/v1/members/{member}/shares/{user}", commands.Serve(h.UnshareMember, now, false, func(_ http.ResponseWriter, r *http.Request, m commands.Meta) (UnshareMember, error) {
+		member, errM := rights.ParseAnyMember(chi.URLParam(r, "member"))
+		u, errU := subuser(r)
+		return UnshareMember{Meta: m, Member: member, Subuser: u}, errors.Join(errM, errU)
 	}))
 	r.Post("/v1/hierarchy/nodes", commands.Serve(h.AddHierarchyNode, now, true, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (AddHierarchyNode, error) {
 		var b struct {

@@ -51,6 +51,9 @@ type Account interface {
 	Placement(m MemberID) ItemID
 	// Parent is a node's parent ("" at the root).
 	Parent(n ItemID) ItemID
+	// MemberShare is the member rights a vehicle, driver or marker is
+	// privately shared with a user at, on its own.
+	MemberShare(m MemberID, user domain.UserID) (Level, bool)
 	// Holds says whether the account holds a vehicle, driver or marker by
 	// this id: one added to a collection or placed on a node. (Its
 	// subusers are members of the hierarchy too; Subuser says which.)
@@ -164,6 +167,9 @@ func OnMember(v Account, user domain.UserID, m MemberID) (Grant, error) {
 			g.add(Source{Via: s.Via, Name: s.Name, Collection: c, Rights: Rights{Member: s.Rights.Member}})
 		}
 	}
+	if l, ok := v.MemberShare(m, user); ok && l != None {
+		g.add(Source{Via: "private-share", Rights: Rights{Member: l}})
+	}
 	// The hierarchy: items placed on the user's node or below it, or on
 	// no node at all, reach the user with their hierarchy member rights.
 	if u.Node != "" {
@@ -220,8 +226,8 @@ func sortSources(g *Grant) {
 // made by them): they are no administrator, are placed on no node, and no
 // role or direct right of theirs grants member rights on a public kind.
 // Then the vehicles, drivers and markers they may see are among the
-// members of those collections, and a list need not look at every member
-// of the account.
+// members of those collections and the members shared with them on their
+// own, and a list need not look at every member of the account.
 func MembersOnlyThroughCollections(v Account, user domain.UserID) bool {
 	u, ok := v.Subuser(user)
 	if !ok || u.Admin || u.Node != "" {

@@ -18,6 +18,8 @@ type memory struct {
 	placements  map[rights.MemberID]rights.ItemID
 	parents     map[rights.ItemID]rights.ItemID
 	held        map[rights.MemberID]bool // held, in no collection and on no node
+	// memberShares are private shares of single members.
+	memberShares map[rights.MemberID]map[domain.UserID]rights.Level
 }
 
 func (m memory) Subuser(id domain.UserID) (rights.Subuser, bool)     { u, ok := m.users[id]; return u, ok }
@@ -30,6 +32,10 @@ func (m memory) Share(item rights.ItemID, u domain.UserID) (rights.Rights, bool)
 func (m memory) CollectionsOf(x rights.MemberID) []rights.ItemID { return m.collections[x] }
 func (m memory) Placement(x rights.MemberID) rights.ItemID       { return m.placements[x] }
 func (m memory) Parent(n rights.ItemID) rights.ItemID            { return m.parents[n] }
+func (m memory) MemberShare(x rights.MemberID, u domain.UserID) (rights.Level, bool) {
+	l, ok := m.memberShares[x][u]
+	return l, ok
+}
 func (m memory) Holds(x rights.MemberID) bool {
 	_, placed := m.placements[x]
 	return len(m.collections[x]) > 0 || placed || m.held[x]
@@ -85,9 +91,10 @@ func account() memory {
 			"v1": {"north", "south"},
 			"v2": {"secret"},
 		},
-		placements: map[rights.MemberID]rights.ItemID{"v3": "depot-e1", "v4": "hq", "v5": "depot-w1"},
-		held:       map[rights.MemberID]bool{"v6": true},
-		parents:    map[rights.ItemID]rights.ItemID{"east": "hq", "west": "hq", "depot-e1": "east", "depot-e2": "east", "depot-w1": "west"},
+		placements:   map[rights.MemberID]rights.ItemID{"v3": "depot-e1", "v4": "hq", "v5": "depot-w1"},
+		held:         map[rights.MemberID]bool{"v6": true},
+		memberShares: map[rights.MemberID]map[domain.UserID]rights.Level{"v2": {"ann@x": rights.Edit}},
+		parents:      map[rights.ItemID]rights.ItemID{"east": "hq", "west": "hq", "depot-e1": "east", "depot-e2": "east", "depot-w1": "west"},
 	}
 }
 
@@ -158,6 +165,7 @@ func TestMemberRights(t *testing.T) {
 		{"one placed on no node reaches hierarchy users", "dora@x", "v6", rights.Edit, "hierarchy", ""},
 		{"users are members of the hierarchy too", "dora@x", "gina@x", rights.Edit, "hierarchy", ""},
 		{"administrators", "erin@x", "v5", rights.Full, "administrator", ""},
+		{"public view on all fleets, plus a private edit on one vehicle", "ann@x", "v2", rights.Edit, "private-share", ""},
 		{"no one has rights on a vehicle the account does not hold, not through the hierarchy", "dora@x", "no-such-vehicle", rights.None, "", ""},
 		{"nor as an administrator", "erin@x", "no-such-vehicle", rights.None, "", ""},
 	}

@@ -181,6 +181,8 @@ func (DirectRightsSet) EventVersion() int     { return 1 }
 func RegisterEvents(r *domain.Registry) {
 	domain.Register[CollectionCreated](r)
 	domain.Register[CollectionRenamed](r)
+	domain.Register[MemberSharedPrivately](r)
+	domain.Register[MemberShareRevoked](r)
 	domain.Register[CollectionDeleted](r)
 	domain.Register[FleetMadePrivate](r)
 	domain.Register[TeamMadePrivate](r)

@@ -57,6 +57,18 @@ func (q Query) MembersOf(ctx context.Context, acc domain.AccountID, item rights.
 	return out, err
 }
 
+// SharedWith lists the members shared with a user on their own.
+func (q Query) SharedWith(ctx context.Context, acc domain.AccountID, user domain.UserID) ([]rights.MemberID, error) {
+	prefix := Key(string(acc), string(user)) + "/"
+	var out []rights.MemberID
+	err := q.R.Scan(ctx, SharedWith, projections.Page{Prefix: prefix}, func(k string, doc []byte) error {
+		id, err := projections.SetMember(k, prefix, doc)
+		out = append(out, rights.MemberID(id))
+		return err
+	})
+	return out, err
+}
+
 // View is an account's rights tables as rights.Account. That interface
 // has no errors (the evaluation is pure); the first error a read meets is
 // kept, and Err reports it after the evaluation. It holds the request's
@@ -135,6 +147,13 @@ func (v *View) Parent(n rights.ItemID) rights.ItemID {
 	var p rights.ItemID
 	v.get(Parents, Key(v.acc, string(n)), &p)
 	return p
+}
+
+// MemberShare implements rights.Account.
+func (v *View) MemberShare(m rights.MemberID, u domain.UserID) (rights.Level, bool) {
+	var l rights.Level
+	ok := v.get(MemberShares, Key(v.acc, string(m), string(u)), &l)
+	return l, ok
 }
 
 // Holds implements rights.Account.

@@ -25,6 +25,10 @@ const (
 	Placed  = "rights.placed"  // acc/member -> node
 	Parents = "rights.parents" // acc/node -> parent
 	Known   = "rights.known"   // acc/member -> Member: every vehicle, driver, marker and placed user
+	// MemberShares and SharedWith are private shares of single members,
+	// by member and by user.
+	MemberShares = "rights.membershares" // acc/member/user -> Level
+	SharedWith   = "rights.sharedwith"   // acc/user/member -> member
 )
 
 // Member is a vehicle, driver, marker or user the account knows of.
@@ -94,6 +98,17 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 		})
 	case rights.CollectionCreated:
 		return tx.Put(ctx, Items, Key(string(e.Account), string(e.Item)), Item{rights.Item{ID: e.Item, Kind: e.Kind, Name: e.Name, Public: e.Public, Creator: e.Creator}})
+	case rights.MemberSharedPrivately:
+		acc := string(e.Account)
+		return errors.Join(
+			tx.Put(ctx, Known, Key(acc, string(e.Member)), Member{ID: e.Member, Kind: e.Kind}),
+			tx.Put(ctx, MemberShares, Key(acc, string(e.Member), string(e.User)), e.Level),
+			tx.Put(ctx, SharedWith, Key(acc, string(e.User), string(e.Member)), e.Member))
+	case rights.MemberShareRevoked:
+		acc := string(e.Account)
+		return errors.Join(
+			tx.Delete(ctx, MemberShares, Key(acc, string(e.Member), string(e.User))),
+			tx.Delete(ctx, SharedWith, Key(acc, string(e.User), string(e.Member))))
 	case rights.CollectionRenamed:
 		var it Item
 		key := Key(string(e.Account), string(e.Item))
@@ -231,5 +246,5 @@ func deleteCollection(ctx context.Context, tx projections.Tx, acc, item string) 
 
 // Tables lists the tables the projection owns, for verification.
 func (Projection) Tables() []string {
-	return []string{Users, Roles, Items, Shares, In, Members, Placed, Parents, Known}
+	return []string{Users, Roles, Items, Shares, In, Members, Placed, Parents, Known, MemberShares, SharedWith}
 }

@@ -695,6 +695,51 @@ func (e PlaceOnHierarchyJSONBodyKind) Valid() bool {
 	}
 }
 
+// Defines values for ShareMemberJSONBodyKind.
+const (
+	ShareMemberJSONBodyKindDriver  ShareMemberJSONBodyKind = "driver"
+	ShareMemberJSONBodyKindMarker  ShareMemberJSONBodyKind = "marker"
+	ShareMemberJSONBodyKindVehicle ShareMemberJSONBodyKind = "vehicle"
+)
+
+// Valid indicates whether the value is a known member of the ShareMemberJSONBodyKind enum.
+func (e ShareMemberJSONBodyKind) Valid() bool {
+	switch e {
+	case ShareMemberJSONBodyKindDriver:
+		return true
+	case ShareMemberJSONBodyKindMarker:
+		return true
+	case ShareMemberJSONBodyKindVehicle:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ShareMemberJSONBodyMember.
+const (
+	ShareMemberJSONBodyMemberEdit ShareMemberJSONBodyMember = "edit"
+	ShareMemberJSONBodyMemberFull ShareMemberJSONBodyMember = "full"
+	ShareMemberJSONBodyMemberNone ShareMemberJSONBodyMember = "none"
+	ShareMemberJSONBodyMemberView ShareMemberJSONBodyMember = "view"
+)
+
+// Valid indicates whether the value is a known member of the ShareMemberJSONBodyMember enum.
+func (e ShareMemberJSONBodyMember) Valid() bool {
+	switch e {
+	case ShareMemberJSONBodyMemberEdit:
+		return true
+	case ShareMemberJSONBodyMemberFull:
+		return true
+	case ShareMemberJSONBodyMemberNone:
+		return true
+	case ShareMemberJSONBodyMemberView:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListPartnersParamsState.
 const (
 	Approved  ListPartnersParamsState = "approved"
@@ -2451,6 +2496,36 @@ type ListMyJobsParams struct {
 	AtPosition *AtPosition `form:"atPosition,omitempty" json:"atPosition,omitempty"`
 }
 
+// UnshareMemberParams defines parameters for UnshareMember.
+type UnshareMemberParams struct {
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
+}
+
+// ShareMemberJSONBody defines parameters for ShareMember.
+type ShareMemberJSONBody struct {
+	Kind   ShareMemberJSONBodyKind   `json:"kind"`
+	Member ShareMemberJSONBodyMember `json:"member"`
+}
+
+// ShareMemberParams defines parameters for ShareMember.
+type ShareMemberParams struct {
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
+}
+
+// ShareMemberJSONBodyKind defines parameters for ShareMember.
+type ShareMemberJSONBodyKind string
+
+// ShareMemberJSONBodyMember defines parameters for ShareMember.
+type ShareMemberJSONBodyMember string
+
 // ListNotificationsParams defines parameters for ListNotifications.
 type ListNotificationsParams struct {
 	// Position answer only once the read models reached this position (a command's result); 503 read-model-lagging after the wait timeout
@@ -3021,6 +3096,9 @@ type PlaceOnHierarchyJSONRequestBody PlaceOnHierarchyJSONBody
 
 // CreateIdentityJSONRequestBody defines body for CreateIdentity for application/json ContentType.
 type CreateIdentityJSONRequestBody CreateIdentityJSONBody
+
+// ShareMemberJSONRequestBody defines body for ShareMember for application/json ContentType.
+type ShareMemberJSONRequestBody ShareMemberJSONBody
 
 // RequestPartnerJSONRequestBody defines body for RequestPartner for application/json ContentType.
 type RequestPartnerJSONRequestBody RequestPartnerJSONBody
@@ -3694,6 +3772,25 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/me/jobs (the `ListMyJobs` operationId).
 	ListMyJobs(ctx context.Context, params *ListMyJobsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UnshareMember End a subuser's private share of one vehicle, driver or marker (administrators)
+	//
+	// Corresponds with DELETE /v1/members/{member}/shares/{user} (the `UnshareMember` operationId).
+	UnshareMember(ctx context.Context, member string, user Email, params *UnshareMemberParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ShareMemberWithBody Share one vehicle, driver or marker privately with a subuser, on its own (administrators): member rights whatever collections hold it
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/members/{member}/shares/{user} (the `ShareMember` operationId).
+	ShareMemberWithBody(ctx context.Context, member string, user Email, params *ShareMemberParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ShareMember Share one vehicle, driver or marker privately with a subuser, on its own (administrators): member rights whatever collections hold it
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/members/{member}/shares/{user} (the `ShareMember` operationId).
+	ShareMember(ctx context.Context, member string, user Email, params *ShareMemberParams, body ShareMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListNotifications The notification outbox of the caller's account
 	//
@@ -5222,6 +5319,55 @@ func (c *Client) ListMyCloudProjects(ctx context.Context, params *ListMyCloudPro
 // Corresponds with GET /v1/me/jobs (the `ListMyJobs` operationId).
 func (c *Client) ListMyJobs(ctx context.Context, params *ListMyJobsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListMyJobsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UnshareMember End a subuser's private share of one vehicle, driver or marker (administrators)
+//
+// Corresponds with DELETE /v1/members/{member}/shares/{user} (the `UnshareMember` operationId).
+func (c *Client) UnshareMember(ctx context.Context, member string, user Email, params *UnshareMemberParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUnshareMemberRequest(c.Server, member, user, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ShareMemberWithBody Share one vehicle, driver or marker privately with a subuser, on its own (administrators): member rights whatever collections hold it
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/members/{member}/shares/{user} (the `ShareMember` operationId).
+func (c *Client) ShareMemberWithBody(ctx context.Context, member string, user Email, params *ShareMemberParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewShareMemberRequestWithBody(c.Server, member, user, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ShareMember Share one vehicle, driver or marker privately with a subuser, on its own (administrators): member rights whatever collections hold it
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/members/{member}/shares/{user} (the `ShareMember` operationId).
+func (c *Client) ShareMember(ctx context.Context, member string, user Email, params *ShareMemberParams, body ShareMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewShareMemberRequest(c.Server, member, user, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -10012,6 +10158,153 @@ func NewListMyJobsRequest(server string, params *ListMyJobsParams) (*http.Reques
 	return req, nil
 }
 
+// NewUnshareMemberRequest constructs an http.Request for the UnshareMember method
+func NewUnshareMemberRequest(server string, member string, user Email, params *UnshareMemberParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "member", member, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "user", user, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/members/%s/shares/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.XCorrelationID != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Correlation-ID", *params.XCorrelationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Correlation-ID", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewShareMemberRequest calls the generic ShareMember builder with application/json body
+func NewShareMemberRequest(server string, member string, user Email, params *ShareMemberParams, body ShareMemberJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewShareMemberRequestWithBody(server, member, user, params, "application/json", bodyReader)
+}
+
+// NewShareMemberRequestWithBody constructs an http.Request for the ShareMember method, with any body, and a specified content type
+func NewShareMemberRequestWithBody(server string, member string, user Email, params *ShareMemberParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "member", member, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "user", user, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/members/%s/shares/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.XCorrelationID != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Correlation-ID", *params.XCorrelationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Correlation-ID", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewListNotificationsRequest constructs an http.Request for the ListNotifications method
 func NewListNotificationsRequest(server string, params *ListNotificationsParams) (*http.Request, error) {
 	var err error
@@ -12926,6 +13219,27 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/me/jobs (the `ListMyJobs` operationId).
 	ListMyJobsWithResponse(ctx context.Context, params *ListMyJobsParams, reqEditors ...RequestEditorFn) (*ListMyJobsResponse, error)
+
+	// UnshareMemberWithResponse End a subuser's private share of one vehicle, driver or marker (administrators)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/members/{member}/shares/{user} (the `UnshareMember` operationId).
+	UnshareMemberWithResponse(ctx context.Context, member string, user Email, params *UnshareMemberParams, reqEditors ...RequestEditorFn) (*UnshareMemberResponse, error)
+
+	// ShareMemberWithBodyWithResponse Share one vehicle, driver or marker privately with a subuser, on its own (administrators): member rights whatever collections hold it
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/members/{member}/shares/{user} (the `ShareMember` operationId).
+	ShareMemberWithBodyWithResponse(ctx context.Context, member string, user Email, params *ShareMemberParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ShareMemberResponse, error)
+
+	// ShareMemberWithResponse Share one vehicle, driver or marker privately with a subuser, on its own (administrators): member rights whatever collections hold it
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/members/{member}/shares/{user} (the `ShareMember` operationId).
+	ShareMemberWithResponse(ctx context.Context, member string, user Email, params *ShareMemberParams, body ShareMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*ShareMemberResponse, error)
 
 	// ListNotificationsWithResponse The notification outbox of the caller's account
 	//
@@ -17898,6 +18212,172 @@ func (r ListMyJobsResponse) ContentType() string {
 	return ""
 }
 
+type UnshareMemberResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CommandResult
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UnshareMemberResponse) GetJSON200() *CommandResult {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UnshareMemberResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UnshareMemberResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UnshareMemberResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UnshareMemberResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UnshareMemberResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UnshareMemberResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetBody returns the raw response body bytes
+func (r UnshareMemberResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UnshareMemberResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UnshareMemberResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UnshareMemberResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ShareMemberResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CommandResult
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ShareMemberResponse) GetJSON200() *CommandResult {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ShareMemberResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ShareMemberResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ShareMemberResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ShareMemberResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ShareMemberResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ShareMemberResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetBody returns the raw response body bytes
+func (r ShareMemberResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ShareMemberResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ShareMemberResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ShareMemberResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListNotificationsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -21349,6 +21829,45 @@ func (c *ClientWithResponses) ListMyJobsWithResponse(ctx context.Context, params
 		return nil, err
 	}
 	return ParseListMyJobsResponse(rsp)
+}
+
+// UnshareMemberWithResponse End a subuser's private share of one vehicle, driver or marker (administrators)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/members/{member}/shares/{user} (the `UnshareMember` operationId).
+func (c *ClientWithResponses) UnshareMemberWithResponse(ctx context.Context, member string, user Email, params *UnshareMemberParams, reqEditors ...RequestEditorFn) (*UnshareMemberResponse, error) {
+	rsp, err := c.UnshareMember(ctx, member, user, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUnshareMemberResponse(rsp)
+}
+
+// ShareMemberWithBodyWithResponse Share one vehicle, driver or marker privately with a subuser, on its own (administrators): member rights whatever collections hold it
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/members/{member}/shares/{user} (the `ShareMember` operationId).
+func (c *ClientWithResponses) ShareMemberWithBodyWithResponse(ctx context.Context, member string, user Email, params *ShareMemberParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ShareMemberResponse, error) {
+	rsp, err := c.ShareMemberWithBody(ctx, member, user, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseShareMemberResponse(rsp)
+}
+
+// ShareMemberWithResponse Share one vehicle, driver or marker privately with a subuser, on its own (administrators): member rights whatever collections hold it
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/members/{member}/shares/{user} (the `ShareMember` operationId).
+func (c *ClientWithResponses) ShareMemberWithResponse(ctx context.Context, member string, user Email, params *ShareMemberParams, body ShareMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*ShareMemberResponse, error) {
+	rsp, err := c.ShareMember(ctx, member, user, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseShareMemberResponse(rsp)
 }
 
 // ListNotificationsWithResponse The notification outbox of the caller's account
@@ -25736,6 +26255,142 @@ func ParseListMyJobsResponse(rsp *http.Response) (*ListMyJobsResponse, error) {
 			headers.ShareLedgerAsOfTime = &value
 		}
 		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUnshareMemberResponse parses an HTTP response from a UnshareMemberWithResponse call
+func ParseUnshareMemberResponse(rsp *http.Response) (*UnshareMemberResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UnshareMemberResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CommandResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseShareMemberResponse parses an HTTP response from a ShareMemberWithResponse call
+func ParseShareMemberResponse(rsp *http.Response) (*ShareMemberResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ShareMemberResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CommandResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
 	}
 
 	return response, nil
