@@ -107,10 +107,10 @@ func TestCatalogNamesAreStable(t *testing.T) {
 		"StylesheetAdded", "StylesheetRemoved", "TeamMemberRemoved",
 		"DesignSentToDevice", "DeviceAssignedToProject", "DeviceRegistered", "DeviceSharedWithPartner",
 		"DeviceUnassignedFromProject", "DeviceUnsharedFromPartner", "DirectRightsSet", "FleetMadePrivate", "FleetMadePublic",
-		"MemberAdded", "MemberPlaced", "MemberRemoved", "MemberShareRevoked", "MemberSharedPrivately", "NodeAdded", "NodeMoved",
+		"MemberAdded", "MemberPlaced", "MemberRemoved", "MemberShareRevoked", "MemberSharedPrivately", "NodeAdded", "NodeDeleted", "NodeMoved",
 		"PartnerApproved", "PartnerDeclined", "PartnerRequestWithdrawn", "PartnerRequested", "PartnershipEnded",
 		"PrivateShareRevoked", "ProjectCreated", "ReportMadePrivate", "ReportMadePublic", "RoleAssigned", "RoleDefined",
-		"RoleUnassigned", "SharedPrivately", "TeamMadePrivate", "TeamMadePublic", "UserAdded",
+		"RoleDeleted", "RoleUnassigned", "SharedPrivately", "TeamMadePrivate", "TeamMadePublic", "UserAdded",
 	}
 	sort.Strings(want)
 	got := catalog.New().Names()

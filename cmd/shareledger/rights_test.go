@@ -319,6 +319,25 @@ func TestSharingWithSubusers(t *testing.T) {
 			if r := erin.do("POST", "/v1/hierarchy/nodes/hq/move", map[string]any{"parent": "depot"}); r.status != http.StatusConflict {
 				t.Fatalf("moving the root: %d %s", r.status, r.body)
 			}
+			// Deletions: a role someone holds and a node that holds
+			// something are refused; empty ones go.
+			if r := erin.do("DELETE", "/v1/roles/viewer", nil); r.status != http.StatusConflict || r.problemCode(t) != "role-in-use" {
+				t.Fatalf("deleting a role ann holds: %d %s", r.status, r.body)
+			}
+			if r := erin.do("DELETE", "/v1/hierarchy/nodes/hq", nil); r.status != http.StatusConflict || r.problemCode(t) != "node-not-empty" {
+				t.Fatalf("deleting the root: %d %s", r.status, r.body)
+			}
+			erin.command("POST", "/v1/roles", map[string]any{"name": "temp", "rights": map[string]any{"team": map[string]string{"item": "view", "member": "none"}}})
+			erin.command("POST", "/v1/hierarchy/nodes", map[string]any{"id": "spare", "parent": "hq", "name": "Spare"})
+			erin.command("DELETE", "/v1/roles/temp", nil)
+			gone := erin.command("DELETE", "/v1/hierarchy/nodes/spare", nil)
+			if r := erin.do("GET", "/v1/roles/temp?position="+gone.Position, nil); r.status != http.StatusNotFound {
+				t.Fatalf("a deleted role: %d %s", r.status, r.body)
+			}
+			erin.read("/v1/hierarchy/nodes?search=spare", gone.Position, &nodes)
+			if len(nodes.Items) != 0 {
+				t.Fatalf("a deleted node: %+v", nodes.Items)
+			}
 		})
 	}
 }

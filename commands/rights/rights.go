@@ -107,6 +107,18 @@ type DeleteCollection struct {
 	Item rights.ItemID
 }
 
+// DeleteRole removes a role no one holds.
+type DeleteRole struct {
+	Meta commands.Meta
+	Name string
+}
+
+// DeleteHierarchyNode removes an empty node.
+type DeleteHierarchyNode struct {
+	Meta commands.Meta
+	Node rights.ItemID
+}
+
 // ShareMember shares one vehicle, driver or marker with a subuser at a
 // member level, on its own; UnshareMember ends it.
 type ShareMember struct {
@@ -171,6 +183,8 @@ type Handlers struct {
 	AddCollectionMember    commands.Handler[AddCollectionMember]
 	RemoveCollectionMember commands.Handler[RemoveCollectionMember]
 	ShareMember            commands.Handler[ShareMember]
+	DeleteRole             commands.Handler[DeleteRole]
+	DeleteHierarchyNode    commands.Handler[DeleteHierarchyNode]
 	UnshareMember          commands.Handler[UnshareMember]
 	AddHierarchyNode       commands.Handler[AddHierarchyNode]
 	MoveHierarchyNode      commands.Handler[MoveHierarchyNode]
@@ -196,6 +210,8 @@ func New(repo commands.Repo, log *slog.Logger) Handlers {
 		AddCollectionMember:    commands.Decorate(u.addCollectionMember, log, "AddCollectionMember", m),
 		RemoveCollectionMember: commands.Decorate(u.removeCollectionMember, log, "RemoveCollectionMember", m),
 		ShareMember:            commands.Decorate(u.shareMember, log, "ShareMember", m),
+		DeleteRole:             commands.Decorate(u.deleteRole, log, "DeleteRole", m),
+		DeleteHierarchyNode:    commands.Decorate(u.deleteHierarchyNode, log, "DeleteHierarchyNode", m),
 		UnshareMember:          commands.Decorate(u.unshareMember, log, "UnshareMember", m),
 		AddHierarchyNode:       commands.Decorate(u.addHierarchyNode, log, "AddHierarchyNode", m),
 		MoveHierarchyNode:      commands.Decorate(u.moveHierarchyNode, log, "MoveHierarchyNode", m),
@@ -340,6 +356,14 @@ func (u useCases) addCollectionMember(ctx context.Context, c AddCollectionMember
 
 func (u useCases) removeCollectionMember(ctx context.Context, c RemoveCollectionMember) (commands.Result, error) {
 	return u.collection(ctx, c.Meta, c.Item, "", func(by rights.Holder, col *rights.Collection) error { return col.Remove(by, c.Member) })
+}
+
+func (u useCases) deleteRole(ctx context.Context, c DeleteRole) (commands.Result, error) {
+	return u.access(ctx, c.Meta, "", func(by domain.Member, a *rights.Access) error { return a.DeleteRole(by, c.Name) })
+}
+
+func (u useCases) deleteHierarchyNode(ctx context.Context, c DeleteHierarchyNode) (commands.Result, error) {
+	return u.hierarchy(ctx, c.Meta, "", "", func(by domain.Member, h *rights.Hierarchy) error { return h.Delete(by, c.Node) })
 }
 
 // memberShares runs a decision on one member's private shares.
@@ -533,6 +557,13 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		member, errM := rights.ParseAnyMember(chi.URLParam(r, "member"))
 		id, errI := item(r)
 		return RemoveCollectionMember{Meta: m, Item: id, Member: member}, errors.Join(errM, errI)
+	}))
+	r.Delete("/v1/roles/{role}", commands.Serve(h.DeleteRole, now, false, func(_ http.ResponseWriter, r *http.Request, m commands.Meta) (DeleteRole, error) {
+		return DeleteRole{Meta: m, Name: chi.URLParam(r, "role")}, nil
+	}))
+	r.Delete("/v1/hierarchy/nodes/{node}", commands.Serve(h.DeleteHierarchyNode, now, false, func(_ http.ResponseWriter, r *http.Request, m commands.Meta) (DeleteHierarchyNode, error) {
+		node, err := rights.ParseItemID("node", chi.URLParam(r, "node"))
+		return DeleteHierarchyNode{Meta: m, Node: node}, err
 	}))
 	r.Put("/v1/members/{member}/shares/{user}", commands.Serve(h.ShareMember, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (ShareMember, error) {
 		var b struct {

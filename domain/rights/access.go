@@ -3,6 +3,7 @@ package rights
 import (
 	"maps"
 	"regexp"
+	"slices"
 
 	"github.com/shareledger/shareledger/domain"
 )
@@ -84,6 +85,32 @@ func (a *Access) Unassign(by domain.Member, user domain.UserID, role string) err
 	return nil
 }
 
+// ErrRoleInUse refuses to delete a role someone holds.
+var ErrRoleInUse = domain.NewError(domain.Conflict, "role-in-use", "the role is held by subusers; take it from them first")
+
+// DeleteRole removes a role that no subuser holds: taking access away
+// from people is done one by one, where it shows.
+func (a *Access) DeleteRole(by domain.Member, name string) error {
+	if err := by.RequireAdmin("delete roles"); err != nil {
+		return err
+	}
+	if !a.roles[name] {
+		return ErrUnknownRole.Withf("the account has no role %q", name)
+	}
+	var holders []string
+	for u, roles := range a.held {
+		if roles[name] {
+			holders = append(holders, string(u))
+		}
+	}
+	if len(holders) > 0 {
+		slices.Sort(holders)
+		return ErrRoleInUse.Withf("role %q is held by %d subusers (%s first); take it from them first", name, len(holders), holders[0])
+	}
+	a.record(RoleDeleted{Account: a.account, Role: name, By: by.User})
+	return nil
+}
+
 // SetDirect sets a subuser's rights on public items of a kind.
 func (a *Access) SetDirect(by domain.Member, user domain.UserID, k Kind, r Rights) error {
 	if err := by.RequireAdmin("set rights"); err != nil {
@@ -123,6 +150,9 @@ func (a *Access) apply(e domain.Event) {
 	case RoleDefined:
 		a.roles[e.Role] = true
 		a.granted[e.Role] = maps.Clone(e.Rights)
+	case RoleDeleted:
+		delete(a.roles, e.Role)
+		delete(a.granted, e.Role)
 	case RoleAssigned:
 		if a.held[e.User] == nil {
 			a.held[e.User] = map[string]bool{}

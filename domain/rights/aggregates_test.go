@@ -164,6 +164,10 @@ func TestHierarchy(t *testing.T) {
 			[]domain.Event{rights.NodeMoved{Account: "acme", Node: "east", From: "hq", To: "west"}}, nil},
 		{"never under itself", func(h *rights.Hierarchy) error { return h.Move(admin, "east", "depot") }, nil, rights.ErrCycle},
 		{"the root stays", func(h *rights.Hierarchy) error { return h.Move(admin, "hq", "west") }, nil, rights.ErrMoveRoot},
+		{"delete an empty leaf", func(h *rights.Hierarchy) error { return h.Delete(admin, "depot") },
+			[]domain.Event{rights.NodeDeleted{Account: "acme", Node: "depot", Parent: "east", By: admin.User}}, nil},
+		{"not a node with children", func(h *rights.Hierarchy) error { return h.Delete(admin, "east") }, nil, rights.ErrNodeNotEmpty},
+		{"only administrators delete nodes", func(h *rights.Hierarchy) error { return h.Delete(other, "depot") }, nil, domain.ErrNotAdministrator},
 		{"place a vehicle", func(h *rights.Hierarchy) error { return h.Place(admin, "v1", rights.Vehicle, "depot") },
 			[]domain.Event{rights.MemberPlaced{Account: "acme", Member: "v1", Kind: rights.Vehicle, Node: "depot"}}, nil},
 		{"on an existing node", func(h *rights.Hierarchy) error { return h.Place(admin, "v1", rights.Vehicle, "nowhere") }, nil, rights.ErrUnknownNode},
@@ -252,6 +256,56 @@ func TestPublicRights(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			if got := a.PublicRights(c.user, c.kind); got != c.want {
 				t.Fatalf("public rights = %+v, want %+v", got, c.want)
+			}
+		})
+	}
+}
+
+// A role goes only when no one holds it; a node only when it is empty.
+func TestDeletions(t *testing.T) {
+	roles := []domain.Event{
+		rights.RoleDefined{Account: "acme", Role: "viewer", Rights: map[rights.Kind]rights.Rights{rights.Fleet: view}},
+		rights.RoleDefined{Account: "acme", Role: "unused", Rights: map[rights.Kind]rights.Rights{rights.Team: view}},
+		rights.RoleAssigned{Account: "acme", User: other.User, Role: "viewer"},
+	}
+	cases := []struct {
+		name string
+		when func() ([]domain.Event, error)
+		then []domain.Event
+		err  error
+	}{
+		{"a role no one holds", func() ([]domain.Event, error) {
+			a := rights.AccessFromHistory("acme", roles)
+			err := a.DeleteRole(admin, "unused")
+			return a.Changes(), err
+		}, []domain.Event{rights.RoleDeleted{Account: "acme", Role: "unused", By: admin.User}}, nil},
+		{"not a role someone holds", func() ([]domain.Event, error) {
+			a := rights.AccessFromHistory("acme", roles)
+			return nil, a.DeleteRole(admin, "viewer")
+		}, nil, rights.ErrRoleInUse},
+		{"a deleted role is assigned no more", func() ([]domain.Event, error) {
+			a := rights.AccessFromHistory("acme", append(roles, rights.RoleDeleted{Account: "acme", Role: "unused"}))
+			return nil, a.Assign(admin, other.User, "unused")
+		}, nil, rights.ErrUnknownRole},
+		{"not a node something is placed on", func() ([]domain.Event, error) {
+			h := rights.HierarchyFromHistory("acme", []domain.Event{
+				rights.NodeAdded{Account: "acme", Node: "hq", Name: "HQ"},
+				rights.MemberPlaced{Account: "acme", Member: "v1", Kind: rights.Vehicle, Node: "hq"},
+			})
+			return nil, h.Delete(admin, "hq")
+		}, nil, rights.ErrNodeNotEmpty},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := c.when()
+			if c.err != nil {
+				if !errors.Is(err, c.err) {
+					t.Fatalf("err = %v, want %v", err, c.err)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, c.then) {
+				t.Fatalf("events = %#v, %v; want %#v", got, err, c.then)
 			}
 		})
 	}

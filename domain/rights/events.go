@@ -2,6 +2,27 @@ package rights
 
 import "github.com/shareledger/shareledger/domain"
 
+// RoleDeleted: a role no one held any more is gone.
+type RoleDeleted struct {
+	Account domain.AccountID `json:"account"`
+	Role    string           `json:"role"`
+	By      domain.UserID    `json:"by"`
+}
+
+// NodeDeleted: an empty hierarchy node (no child nodes, nothing placed on
+// it) is gone, with the fleet and team it implied.
+type NodeDeleted struct {
+	Account domain.AccountID `json:"account"`
+	Node    ItemID           `json:"node"`
+	Parent  ItemID           `json:"parent"`
+	By      domain.UserID    `json:"by"`
+}
+
+func (RoleDeleted) EventType() string { return "RoleDeleted" }
+func (RoleDeleted) EventVersion() int { return 1 }
+func (NodeDeleted) EventType() string { return "NodeDeleted" }
+func (NodeDeleted) EventVersion() int { return 1 }
+
 // CollectionRenamed: a collection has a new name.
 type CollectionRenamed struct {
 	Account domain.AccountID `json:"account"`
@@ -181,6 +202,8 @@ func (DirectRightsSet) EventVersion() int     { return 1 }
 func RegisterEvents(r *domain.Registry) {
 	domain.Register[CollectionCreated](r)
 	domain.Register[CollectionRenamed](r)
+	domain.Register[RoleDeleted](r)
+	domain.Register[NodeDeleted](r)
 	domain.Register[MemberSharedPrivately](r)
 	domain.Register[MemberShareRevoked](r)
 	domain.Register[CollectionDeleted](r)

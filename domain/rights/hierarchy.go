@@ -9,6 +9,7 @@ var (
 	ErrCycle        = domain.NewError(domain.Conflict, "hierarchy-cycle", "a node cannot move under itself or its own descendants")
 	ErrMoveRoot     = domain.NewError(domain.Conflict, "move-root", "the root of the hierarchy cannot move")
 	ErrAlreadyThere = domain.NewError(domain.Conflict, "already-placed", "the member is placed on this node already")
+	ErrNodeNotEmpty = domain.NewError(domain.Conflict, "node-not-empty", "the node has child nodes or something placed on it; move or unplace them first")
 )
 
 // Hierarchy is the aggregate of an account's tree of nodes and of the
@@ -107,6 +108,30 @@ func (h *Hierarchy) record(e domain.Event) {
 	h.changes = append(h.changes, e)
 }
 
+// Delete removes an empty node: one with no child nodes and nothing
+// placed on it. A node that holds something is refused rather than
+// emptied silently: who sees what must not change as a side effect.
+func (h *Hierarchy) Delete(by domain.Member, id ItemID) error {
+	if err := by.RequireAdmin("change the hierarchy"); err != nil {
+		return err
+	}
+	if !h.Has(id) {
+		return ErrUnknownNode.Withf("no hierarchy node %s", id)
+	}
+	for n, p := range h.parent {
+		if p == id {
+			return ErrNodeNotEmpty.Withf("node %s has the child node %s; move or delete it first", id, n)
+		}
+	}
+	for m, n := range h.placed {
+		if n == id {
+			return ErrNodeNotEmpty.Withf("%s is placed on node %s; place it elsewhere first", m, id)
+		}
+	}
+	h.record(NodeDeleted{Account: h.account, Node: id, Parent: h.parent[id], By: by.User})
+	return nil
+}
+
 func (h *Hierarchy) apply(e domain.Event) {
 	switch e := e.(type) {
 	case NodeAdded:
@@ -116,6 +141,11 @@ func (h *Hierarchy) apply(e domain.Event) {
 		}
 	case NodeMoved:
 		h.parent[e.Node] = e.To
+	case NodeDeleted:
+		delete(h.parent, e.Node)
+		if h.root == e.Node {
+			h.root = ""
+		}
 	case MemberPlaced:
 		if e.Node == "" {
 			delete(h.placed, e.Member)

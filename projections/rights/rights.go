@@ -77,6 +77,15 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 		return putUser(ctx, tx, e.Account, e.User, func(u *User) { u.Admin, u.Name = e.Role == account.Administrator, e.Name })
 	case rights.RoleDefined:
 		return tx.Put(ctx, Roles, Key(string(e.Account), e.Role), e.Rights)
+	case rights.RoleDeleted:
+		return tx.Delete(ctx, Roles, Key(string(e.Account), e.Role))
+	case rights.NodeDeleted:
+		acc := string(e.Account)
+		return errors.Join(
+			tx.Delete(ctx, Parents, Key(acc, string(e.Node))),
+			tx.Delete(ctx, Items, Key(acc, string(e.Node))),
+			tx.Delete(ctx, Items, Key(acc, string(ImpliedFleet(e.Node)))),
+			tx.Delete(ctx, Items, Key(acc, string(ImpliedTeam(e.Node)))))
 	case rights.RoleAssigned:
 		return putUser(ctx, tx, e.Account, e.User, func(u *User) { u.Roles = append(u.Roles, e.Role) })
 	case rights.RoleUnassigned:

@@ -2386,6 +2386,15 @@ type AddHierarchyNodeParams struct {
 	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
+// DeleteHierarchyNodeParams defines parameters for DeleteHierarchyNode.
+type DeleteHierarchyNodeParams struct {
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
+}
+
 // MoveHierarchyNodeJSONBody defines parameters for MoveHierarchyNode.
 type MoveHierarchyNodeJSONBody struct {
 	// Parent An identifier: letters, digits and . _ : + -, starting with a letter or digit; case is kept.
@@ -2917,6 +2926,15 @@ type DefineRoleJSONBodyRightsItem string
 
 // DefineRoleJSONBodyRightsMember defines parameters for DefineRole.
 type DefineRoleJSONBodyRightsMember string
+
+// DeleteRoleParams defines parameters for DeleteRole.
+type DeleteRoleParams struct {
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
+}
 
 // GetRoleParams defines parameters for GetRole.
 type GetRoleParams struct {
@@ -3716,6 +3734,11 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/hierarchy/nodes (the `AddHierarchyNode` operationId).
 	AddHierarchyNode(ctx context.Context, params *AddHierarchyNodeParams, body AddHierarchyNodeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// DeleteHierarchyNode Delete an empty hierarchy node (administrators): one with child nodes or anything placed on it answers 409 node-not-empty; move or unplace them first
+	//
+	// Corresponds with DELETE /v1/hierarchy/nodes/{node} (the `DeleteHierarchyNode` operationId).
+	DeleteHierarchyNode(ctx context.Context, node ID, params *DeleteHierarchyNodeParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// MoveHierarchyNodeWithBody Move a node and its subtree under another parent
 	//
 	// Takes any type of body and a specified content type.
@@ -3966,6 +3989,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/roles (the `DefineRole` operationId).
 	DefineRole(ctx context.Context, params *DefineRoleParams, body DefineRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteRole Delete a role no subuser holds (administrators); a role someone holds answers 409 role-in-use
+	//
+	// Corresponds with DELETE /v1/roles/{role} (the `DeleteRole` operationId).
+	DeleteRole(ctx context.Context, role string, params *DeleteRoleParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetRole One role with its rights by kind (administrators)
 	//
@@ -5182,6 +5210,21 @@ func (c *Client) AddHierarchyNode(ctx context.Context, params *AddHierarchyNodeP
 	return c.Client.Do(req)
 }
 
+// DeleteHierarchyNode Delete an empty hierarchy node (administrators): one with child nodes or anything placed on it answers 409 node-not-empty; move or unplace them first
+//
+// Corresponds with DELETE /v1/hierarchy/nodes/{node} (the `DeleteHierarchyNode` operationId).
+func (c *Client) DeleteHierarchyNode(ctx context.Context, node ID, params *DeleteHierarchyNodeParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteHierarchyNodeRequest(c.Server, node, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // MoveHierarchyNodeWithBody Move a node and its subtree under another parent
 //
 // Takes any type of body and a specified content type.
@@ -5813,6 +5856,21 @@ func (c *Client) DefineRoleWithBody(ctx context.Context, params *DefineRoleParam
 // Corresponds with POST /v1/roles (the `DefineRole` operationId).
 func (c *Client) DefineRole(ctx context.Context, params *DefineRoleParams, body DefineRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDefineRoleRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteRole Delete a role no subuser holds (administrators); a role someone holds answers 409 role-in-use
+//
+// Corresponds with DELETE /v1/roles/{role} (the `DeleteRole` operationId).
+func (c *Client) DeleteRole(ctx context.Context, role string, params *DeleteRoleParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteRoleRequest(c.Server, role, params)
 	if err != nil {
 		return nil, err
 	}
@@ -9616,6 +9674,66 @@ func NewAddHierarchyNodeRequestWithBody(server string, params *AddHierarchyNodeP
 	return req, nil
 }
 
+// NewDeleteHierarchyNodeRequest constructs an http.Request for the DeleteHierarchyNode method
+func NewDeleteHierarchyNodeRequest(server string, node ID, params *DeleteHierarchyNodeParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "node", node, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/hierarchy/nodes/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.XCorrelationID != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Correlation-ID", *params.XCorrelationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Correlation-ID", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewMoveHierarchyNodeRequest calls the generic MoveHierarchyNode builder with application/json body
 func NewMoveHierarchyNodeRequest(server string, node ID, params *MoveHierarchyNodeParams, body MoveHierarchyNodeJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -12039,6 +12157,66 @@ func NewDefineRoleRequestWithBody(server string, params *DefineRoleParams, conte
 	return req, nil
 }
 
+// NewDeleteRoleRequest constructs an http.Request for the DeleteRole method
+func NewDeleteRoleRequest(server string, role string, params *DeleteRoleParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "role", role, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/roles/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.XCorrelationID != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Correlation-ID", *params.XCorrelationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Correlation-ID", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewGetRoleRequest constructs an http.Request for the GetRole method
 func NewGetRoleRequest(server string, role string, params *GetRoleParams) (*http.Request, error) {
 	var err error
@@ -13157,6 +13335,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/hierarchy/nodes (the `AddHierarchyNode` operationId).
 	AddHierarchyNodeWithResponse(ctx context.Context, params *AddHierarchyNodeParams, body AddHierarchyNodeJSONRequestBody, reqEditors ...RequestEditorFn) (*AddHierarchyNodeResponse, error)
 
+	// DeleteHierarchyNodeWithResponse Delete an empty hierarchy node (administrators): one with child nodes or anything placed on it answers 409 node-not-empty; move or unplace them first
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/hierarchy/nodes/{node} (the `DeleteHierarchyNode` operationId).
+	DeleteHierarchyNodeWithResponse(ctx context.Context, node ID, params *DeleteHierarchyNodeParams, reqEditors ...RequestEditorFn) (*DeleteHierarchyNodeResponse, error)
+
 	// MoveHierarchyNodeWithBodyWithResponse Move a node and its subtree under another parent
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -13441,6 +13626,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/roles (the `DefineRole` operationId).
 	DefineRoleWithResponse(ctx context.Context, params *DefineRoleParams, body DefineRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*DefineRoleResponse, error)
+
+	// DeleteRoleWithResponse Delete a role no subuser holds (administrators); a role someone holds answers 409 role-in-use
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/roles/{role} (the `DeleteRole` operationId).
+	DeleteRoleWithResponse(ctx context.Context, role string, params *DeleteRoleParams, reqEditors ...RequestEditorFn) (*DeleteRoleResponse, error)
 
 	// GetRoleWithResponse One role with its rights by kind (administrators)
 	//
@@ -17657,6 +17849,89 @@ func (r AddHierarchyNodeResponse) ContentType() string {
 	return ""
 }
 
+type DeleteHierarchyNodeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CommandResult
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteHierarchyNodeResponse) GetJSON200() *CommandResult {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteHierarchyNodeResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteHierarchyNodeResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteHierarchyNodeResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteHierarchyNodeResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DeleteHierarchyNodeResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r DeleteHierarchyNodeResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteHierarchyNodeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteHierarchyNodeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteHierarchyNodeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteHierarchyNodeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type MoveHierarchyNodeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -20194,6 +20469,89 @@ func (r DefineRoleResponse) ContentType() string {
 	return ""
 }
 
+type DeleteRoleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CommandResult
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteRoleResponse) GetJSON200() *CommandResult {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteRoleResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteRoleResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteRoleResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteRoleResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DeleteRoleResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r DeleteRoleResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteRoleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteRoleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteRoleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteRoleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetRoleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -21714,6 +22072,19 @@ func (c *ClientWithResponses) AddHierarchyNodeWithResponse(ctx context.Context, 
 	return ParseAddHierarchyNodeResponse(rsp)
 }
 
+// DeleteHierarchyNodeWithResponse Delete an empty hierarchy node (administrators): one with child nodes or anything placed on it answers 409 node-not-empty; move or unplace them first
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/hierarchy/nodes/{node} (the `DeleteHierarchyNode` operationId).
+func (c *ClientWithResponses) DeleteHierarchyNodeWithResponse(ctx context.Context, node ID, params *DeleteHierarchyNodeParams, reqEditors ...RequestEditorFn) (*DeleteHierarchyNodeResponse, error) {
+	rsp, err := c.DeleteHierarchyNode(ctx, node, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteHierarchyNodeResponse(rsp)
+}
+
 // MoveHierarchyNodeWithBodyWithResponse Move a node and its subtree under another parent
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -22231,6 +22602,19 @@ func (c *ClientWithResponses) DefineRoleWithResponse(ctx context.Context, params
 		return nil, err
 	}
 	return ParseDefineRoleResponse(rsp)
+}
+
+// DeleteRoleWithResponse Delete a role no subuser holds (administrators); a role someone holds answers 409 role-in-use
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/roles/{role} (the `DeleteRole` operationId).
+func (c *ClientWithResponses) DeleteRoleWithResponse(ctx context.Context, role string, params *DeleteRoleParams, reqEditors ...RequestEditorFn) (*DeleteRoleResponse, error) {
+	rsp, err := c.DeleteRole(ctx, role, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteRoleResponse(rsp)
 }
 
 // GetRoleWithResponse One role with its rights by kind (administrators)
@@ -25795,6 +26179,74 @@ func ParseAddHierarchyNodeResponse(rsp *http.Response) (*AddHierarchyNodeRespons
 	return response, nil
 }
 
+// ParseDeleteHierarchyNodeResponse parses an HTTP response from a DeleteHierarchyNodeWithResponse call
+func ParseDeleteHierarchyNodeResponse(rsp *http.Response) (*DeleteHierarchyNodeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteHierarchyNodeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CommandResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseMoveHierarchyNodeResponse parses an HTTP response from a MoveHierarchyNodeWithResponse call
 func ParseMoveHierarchyNodeResponse(rsp *http.Response) (*MoveHierarchyNodeResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -27863,6 +28315,74 @@ func ParseDefineRoleResponse(rsp *http.Response) (*DefineRoleResponse, error) {
 	}
 
 	response := &DefineRoleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CommandResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteRoleResponse parses an HTTP response from a DeleteRoleWithResponse call
+func ParseDeleteRoleResponse(rsp *http.Response) (*DeleteRoleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteRoleResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
