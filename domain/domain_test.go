@@ -110,7 +110,7 @@ func TestCatalogNamesAreStable(t *testing.T) {
 		"MemberAdded", "MemberPlaced", "MemberRemoved", "MemberShareRevoked", "MemberSharedPrivately", "NodeAdded", "NodeDeleted", "NodeMoved",
 		"PartnerApproved", "PartnerDeclined", "PartnerRequestWithdrawn", "PartnerRequested", "PartnershipEnded",
 		"PrivateShareRevoked", "ProjectCreated", "ReportMadePrivate", "ReportMadePublic", "RoleAssigned", "RoleDefined",
-		"RoleDeleted", "RoleUnassigned", "SharedPrivately", "TeamMadePrivate", "TeamMadePublic", "UserAdded",
+		"RoleDeleted", "RoleUnassigned", "SharedPrivately", "TeamMadePrivate", "TeamMadePublic", "UserAdded", "UserRemoved", "UserRoleChanged",
 	}
 	sort.Strings(want)
 	got := catalog.New().Names()

@@ -378,4 +378,24 @@ func TestAccountListsPage(t *testing.T) {
 			t.Errorf("%s paged through %d, want %d", c.path, seen, c.want)
 		}
 	}
+
+	// Roles and removal: the last administrator stays one and stays in;
+	// a removed user acts for the account no more.
+	if r := erin.do("PUT", "/v1/users/erin@acme.test/role", map[string]any{"role": "user"}); r.status != http.StatusConflict || r.problemCode(t) != "last-account-administrator" {
+		t.Fatalf("the last administrator becoming a user: %d %s", r.status, r.body)
+	}
+	erin.command("PUT", "/v1/users/u0@acme.test/role", map[string]any{"role": "administrator"})
+	removed := erin.command("DELETE", "/v1/users/u1@acme.test", nil)
+	var one readapi.Subuser
+	erin.read("/v1/subusers/u0@acme.test", removed.Position, &one)
+	if one.AccountRole != "administrator" {
+		t.Fatalf("u0 after becoming an administrator: %+v", one)
+	}
+	if r := s.as("u1@acme.test", "acme").do("GET", "/v1/account?position="+removed.Position, nil); r.status != http.StatusForbidden {
+		t.Fatalf("a removed user reading the account: %d %s", r.status, r.body)
+	}
+	if r := s.as("u1@acme.test", "acme").do("POST", "/v1/projects", map[string]any{"name": "Mine"}); r.status != http.StatusForbidden {
+		t.Fatalf("a removed user creating a project: %d %s", r.status, r.body)
+	}
+	erin.command("DELETE", "/v1/users/erin@acme.test", nil) // u0 administers now
 }

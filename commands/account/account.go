@@ -43,11 +43,26 @@ type CreateProject struct {
 	Name string
 }
 
+// ChangeUserRole makes a user an administrator or a plain user.
+type ChangeUserRole struct {
+	Meta commands.Meta
+	User domain.UserID
+	Role string
+}
+
+// RemoveUser takes a person out of the account.
+type RemoveUser struct {
+	Meta commands.Meta
+	User domain.UserID
+}
+
 // Handlers are the account use cases.
 type Handlers struct {
 	Open          commands.Handler[Open]
 	AddUser       commands.Handler[AddUser]
 	CreateProject commands.Handler[CreateProject]
+	ChangeRole    commands.Handler[ChangeUserRole]
+	RemoveUser    commands.Handler[RemoveUser]
 }
 
 // New builds the handlers on repo, decorated.
@@ -57,6 +72,8 @@ func New(repo commands.Repo, log *slog.Logger) Handlers {
 		Open:          commands.Decorate(u.open, log, "OpenAccount", repo.Metrics),
 		AddUser:       commands.Decorate(u.addUser, log, "AddUser", repo.Metrics),
 		CreateProject: commands.Decorate(u.createProject, log, "CreateProject", repo.Metrics),
+		ChangeRole:    commands.Decorate(u.changeRole, log, "ChangeUserRole", repo.Metrics),
+		RemoveUser:    commands.Decorate(u.removeUser, log, "RemoveUser", repo.Metrics),
 	}
 }
 
@@ -101,6 +118,18 @@ func (u useCases) createProject(ctx context.Context, c CreateProject) (commands.
 	})
 }
 
+func (u useCases) changeRole(ctx context.Context, c ChangeUserRole) (commands.Result, error) {
+	role, err := account.ParseRole(c.Role)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	return u.change(ctx, c.Meta, "", func(acc *account.Account, by domain.Member) error { return acc.ChangeRole(by, c.User, role) })
+}
+
+func (u useCases) removeUser(ctx context.Context, c RemoveUser) (commands.Result, error) {
+	return u.change(ctx, c.Meta, "", func(acc *account.Account, by domain.Member) error { return acc.RemoveUser(by, c.User) })
+}
+
 // change loads the caller's account, checks membership, decides and saves.
 func (u useCases) change(ctx context.Context, m commands.Meta, id string, decide func(*account.Account, domain.Member) error) (commands.Result, error) {
 	return commands.Change(ctx, u.repo, account.Stream(m.Caller.Account), m, account.Empty, id, func(l *commands.Loaded, acc *account.Account) (any, error) {
@@ -133,6 +162,20 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		}
 		err := httpapi.Decode(w, r, &body)
 		return AddUser{Meta: m, Email: body.Email, Name: body.Name, Role: body.Role}, err
+	}))
+	r.Put("/v1/users/{user}/role", commands.Serve(h.ChangeRole, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (ChangeUserRole, error) {
+		var body struct {
+			Role string `json:"role"`
+		}
+		if err := httpapi.Decode(w, r, &body); err != nil {
+			return ChangeUserRole{}, err
+		}
+		user, err := domain.ParseUser(chi.URLParam(r, "user"))
+		return ChangeUserRole{Meta: m, User: user, Role: body.Role}, err
+	}))
+	r.Delete("/v1/users/{user}", commands.Serve(h.RemoveUser, now, false, func(_ http.ResponseWriter, r *http.Request, m commands.Meta) (RemoveUser, error) {
+		user, err := domain.ParseUser(chi.URLParam(r, "user"))
+		return RemoveUser{Meta: m, User: user}, err
 	}))
 	r.Post("/v1/projects", commands.Serve(h.CreateProject, now, true, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (CreateProject, error) {
 		var body struct {

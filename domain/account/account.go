@@ -57,6 +57,7 @@ var (
 	ErrUnknownProject  = domain.NewError(domain.NotFound, "unknown-project", "the account has no such project")
 	ErrProjectExists   = domain.NewError(domain.Conflict, "project-exists", "the account already has a project with this id")
 	ErrAccountNotFound = domain.NewError(domain.Invalid, "unknown-organization", "no account has this short organization name")
+	ErrLastAdmin       = domain.NewError(domain.Conflict, "last-account-administrator", "the account's only administrator can neither leave it nor become a user; make someone else an administrator first")
 )
 
 // Account is the aggregate of one company.
@@ -144,6 +145,57 @@ func (a *Account) AddUser(by domain.Member, user domain.UserID, name string, rol
 	return nil
 }
 
+// ChangeRole makes a user an administrator or a plain user; the last
+// administrator stays one.
+func (a *Account) ChangeRole(by domain.Member, user domain.UserID, role Role) error {
+	if err := by.RequireAdmin("change users' roles"); err != nil {
+		return err
+	}
+	if role == (Role{}) {
+		return domain.Invalidf("invalid-role", "a role is required")
+	}
+	cur, ok := a.users[user]
+	if !ok {
+		return ErrNotMember.Withf("%s is not a user of account %s", user, a.id)
+	}
+	if cur == role {
+		return nil
+	}
+	if cur == Administrator && a.admins() == 1 {
+		return ErrLastAdmin
+	}
+	a.record(UserRoleChanged{Account: a.id, User: user, Role: role, By: by.User})
+	return nil
+}
+
+// RemoveUser takes a person out of the account; the last administrator
+// stays. What was shared with them privately stays recorded, and reaches
+// no one: they no longer act for the account.
+func (a *Account) RemoveUser(by domain.Member, user domain.UserID) error {
+	if err := by.RequireAdmin("remove users"); err != nil {
+		return err
+	}
+	cur, ok := a.users[user]
+	if !ok {
+		return ErrNotMember.Withf("%s is not a user of account %s", user, a.id)
+	}
+	if cur == Administrator && a.admins() == 1 {
+		return ErrLastAdmin
+	}
+	a.record(UserRemoved{Account: a.id, User: user, By: by.User})
+	return nil
+}
+
+func (a *Account) admins() int {
+	n := 0
+	for _, r := range a.users {
+		if r == Administrator {
+			n++
+		}
+	}
+	return n
+}
+
 // CreateProject adds a project to the account; any of its users may.
 func (a *Account) CreateProject(by domain.Member, id ProjectID, name string) error {
 	name, err := domain.RequireText("name", name, domain.MaxName)
@@ -171,6 +223,10 @@ func (a *Account) apply(e domain.Event) {
 		a.projects = map[ProjectID]string{}
 	case UserAdded:
 		a.users[e.User] = e.Role
+	case UserRoleChanged:
+		a.users[e.User] = e.Role
+	case UserRemoved:
+		delete(a.users, e.User)
 	case ProjectCreated:
 		a.projects[e.Project] = e.Name
 	}

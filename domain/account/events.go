@@ -26,6 +26,26 @@ type ProjectCreated struct {
 	By      domain.UserID    `json:"by"`
 }
 
+// UserRoleChanged: a user's role in the account changed.
+type UserRoleChanged struct {
+	Account domain.AccountID `json:"account"`
+	User    domain.UserID    `json:"user"`
+	Role    Role             `json:"role"`
+	By      domain.UserID    `json:"by"`
+}
+
+// UserRemoved: a person may no longer act for the account.
+type UserRemoved struct {
+	Account domain.AccountID `json:"account"`
+	User    domain.UserID    `json:"user"`
+	By      domain.UserID    `json:"by"`
+}
+
+func (UserRoleChanged) EventType() string { return "UserRoleChanged" }
+func (UserRoleChanged) EventVersion() int { return 1 }
+func (UserRemoved) EventType() string     { return "UserRemoved" }
+func (UserRemoved) EventVersion() int     { return 1 }
+
 func (AccountOpened) EventType() string  { return "AccountOpened" }
 func (AccountOpened) EventVersion() int  { return 1 }
 func (UserAdded) EventType() string      { return "UserAdded" }
@@ -38,4 +58,6 @@ func RegisterEvents(r *domain.Registry) {
 	domain.Register[AccountOpened](r)
 	domain.Register[UserAdded](r)
 	domain.Register[ProjectCreated](r)
+	domain.Register[UserRoleChanged](r)
+	domain.Register[UserRemoved](r)
 }

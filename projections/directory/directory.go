@@ -58,6 +58,15 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, e projections.En
 		return tx.Put(ctx, Users, UserKey(e.Account, e.Administrator), User{User: e.Administrator, Account: e.Account, Name: e.Name, Role: account.Administrator.String()})
 	case account.UserAdded:
 		return tx.Put(ctx, Users, UserKey(e.Account, e.User), User{User: e.User, Account: e.Account, Name: e.Name, Role: e.Role.String()})
+	case account.UserRoleChanged:
+		var u User
+		if found, err := tx.Get(ctx, Users, UserKey(e.Account, e.User), &u); err != nil || !found {
+			return err
+		}
+		u.Role = e.Role.String()
+		return tx.Put(ctx, Users, UserKey(e.Account, e.User), u)
+	case account.UserRemoved:
+		return tx.Delete(ctx, Users, UserKey(e.Account, e.User))
 	case account.ProjectCreated:
 		return tx.Put(ctx, Projects, ProjectKey(e.Account, e.Project), Project{ID: e.Project, Account: e.Account, Name: e.Name})
 	}

@@ -75,6 +75,10 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 		return putUser(ctx, tx, e.Account, e.Administrator, func(u *User) { u.Admin, u.Name = true, e.Name })
 	case account.UserAdded:
 		return putUser(ctx, tx, e.Account, e.User, func(u *User) { u.Admin, u.Name = e.Role == account.Administrator, e.Name })
+	case account.UserRoleChanged:
+		return putUser(ctx, tx, e.Account, e.User, func(u *User) { u.Admin = e.Role == account.Administrator })
+	case account.UserRemoved:
+		return tx.Delete(ctx, Users, Key(string(e.Account), string(e.User)))
 	case rights.RoleDefined:
 		return tx.Put(ctx, Roles, Key(string(e.Account), e.Role), e.Rights)
 	case rights.RoleDeleted:

@@ -1379,6 +1379,24 @@ func (e AddUserJSONBodyRole) Valid() bool {
 	}
 }
 
+// Defines values for ChangeUserRoleJSONBodyRole.
+const (
+	ChangeUserRoleJSONBodyRoleAdministrator ChangeUserRoleJSONBodyRole = "administrator"
+	ChangeUserRoleJSONBodyRoleUser          ChangeUserRoleJSONBodyRole = "user"
+)
+
+// Valid indicates whether the value is a known member of the ChangeUserRoleJSONBodyRole enum.
+func (e ChangeUserRoleJSONBodyRole) Valid() bool {
+	switch e {
+	case ChangeUserRoleJSONBodyRoleAdministrator:
+		return true
+	case ChangeUserRoleJSONBodyRoleUser:
+		return true
+	default:
+		return false
+	}
+}
+
 // Access defines model for Access.
 type Access struct {
 	After  Rights     `json:"after"`
@@ -3043,6 +3061,32 @@ type AddUserParams struct {
 // AddUserJSONBodyRole defines parameters for AddUser.
 type AddUserJSONBodyRole string
 
+// RemoveUserParams defines parameters for RemoveUser.
+type RemoveUserParams struct {
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
+}
+
+// ChangeUserRoleJSONBody defines parameters for ChangeUserRole.
+type ChangeUserRoleJSONBody struct {
+	Role ChangeUserRoleJSONBodyRole `json:"role"`
+}
+
+// ChangeUserRoleParams defines parameters for ChangeUserRole.
+type ChangeUserRoleParams struct {
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
+}
+
+// ChangeUserRoleJSONBodyRole defines parameters for ChangeUserRole.
+type ChangeUserRoleJSONBodyRole string
+
 // OpenAccountJSONRequestBody defines body for OpenAccount for application/json ContentType.
 type OpenAccountJSONRequestBody OpenAccountJSONBody
 
@@ -3147,6 +3191,9 @@ type GrantRoleJSONRequestBody GrantRoleJSONBody
 
 // AddUserJSONRequestBody defines body for AddUser for application/json ContentType.
 type AddUserJSONRequestBody AddUserJSONBody
+
+// ChangeUserRoleJSONRequestBody defines body for ChangeUserRole for application/json ContentType.
+type ChangeUserRoleJSONRequestBody ChangeUserRoleJSONBody
 
 // AsID returns the union data inside the PlaceOnHierarchyJSONBody_Node as a ID
 func (t PlaceOnHierarchyJSONBody_Node) AsID() (ID, error) {
@@ -4058,6 +4105,25 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/users (the `AddUser` operationId).
 	AddUser(ctx context.Context, params *AddUserParams, body AddUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RemoveUser Remove a person from the account (administrators); the last administrator stays (409 last-account-administrator). What was shared with them stays recorded and reaches no one
+	//
+	// Corresponds with DELETE /v1/users/{user} (the `RemoveUser` operationId).
+	RemoveUser(ctx context.Context, user Email, params *RemoveUserParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ChangeUserRoleWithBody Make a user an administrator or a plain user (administrators); the account's last administrator stays one (409 last-account-administrator)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/users/{user}/role (the `ChangeUserRole` operationId).
+	ChangeUserRoleWithBody(ctx context.Context, user Email, params *ChangeUserRoleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ChangeUserRole Make a user an administrator or a plain user (administrators); the account's last administrator stays one (409 last-account-administrator)
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/users/{user}/role (the `ChangeUserRole` operationId).
+	ChangeUserRole(ctx context.Context, user Email, params *ChangeUserRoleParams, body ChangeUserRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // CheckHealth Liveness
@@ -6035,6 +6101,55 @@ func (c *Client) AddUserWithBody(ctx context.Context, params *AddUserParams, con
 // Corresponds with POST /v1/users (the `AddUser` operationId).
 func (c *Client) AddUser(ctx context.Context, params *AddUserParams, body AddUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAddUserRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RemoveUser Remove a person from the account (administrators); the last administrator stays (409 last-account-administrator). What was shared with them stays recorded and reaches no one
+//
+// Corresponds with DELETE /v1/users/{user} (the `RemoveUser` operationId).
+func (c *Client) RemoveUser(ctx context.Context, user Email, params *RemoveUserParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRemoveUserRequest(c.Server, user, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ChangeUserRoleWithBody Make a user an administrator or a plain user (administrators); the account's last administrator stays one (409 last-account-administrator)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/users/{user}/role (the `ChangeUserRole` operationId).
+func (c *Client) ChangeUserRoleWithBody(ctx context.Context, user Email, params *ChangeUserRoleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewChangeUserRoleRequestWithBody(c.Server, user, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ChangeUserRole Make a user an administrator or a plain user (administrators); the account's last administrator stays one (409 last-account-administrator)
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/users/{user}/role (the `ChangeUserRole` operationId).
+func (c *Client) ChangeUserRole(ctx context.Context, user Email, params *ChangeUserRoleParams, body ChangeUserRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewChangeUserRoleRequest(c.Server, user, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -12787,6 +12902,139 @@ func NewAddUserRequestWithBody(server string, params *AddUserParams, contentType
 	return req, nil
 }
 
+// NewRemoveUserRequest constructs an http.Request for the RemoveUser method
+func NewRemoveUserRequest(server string, user Email, params *RemoveUserParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "user", user, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/users/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.XCorrelationID != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Correlation-ID", *params.XCorrelationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Correlation-ID", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewChangeUserRoleRequest calls the generic ChangeUserRole builder with application/json body
+func NewChangeUserRoleRequest(server string, user Email, params *ChangeUserRoleParams, body ChangeUserRoleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewChangeUserRoleRequestWithBody(server, user, params, "application/json", bodyReader)
+}
+
+// NewChangeUserRoleRequestWithBody constructs an http.Request for the ChangeUserRole method, with any body, and a specified content type
+func NewChangeUserRoleRequestWithBody(server string, user Email, params *ChangeUserRoleParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "user", user, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/users/%s/role", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.XCorrelationID != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Correlation-ID", *params.XCorrelationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Correlation-ID", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -13705,6 +13953,27 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/users (the `AddUser` operationId).
 	AddUserWithResponse(ctx context.Context, params *AddUserParams, body AddUserJSONRequestBody, reqEditors ...RequestEditorFn) (*AddUserResponse, error)
+
+	// RemoveUserWithResponse Remove a person from the account (administrators); the last administrator stays (409 last-account-administrator). What was shared with them stays recorded and reaches no one
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/users/{user} (the `RemoveUser` operationId).
+	RemoveUserWithResponse(ctx context.Context, user Email, params *RemoveUserParams, reqEditors ...RequestEditorFn) (*RemoveUserResponse, error)
+
+	// ChangeUserRoleWithBodyWithResponse Make a user an administrator or a plain user (administrators); the account's last administrator stays one (409 last-account-administrator)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/users/{user}/role (the `ChangeUserRole` operationId).
+	ChangeUserRoleWithBodyWithResponse(ctx context.Context, user Email, params *ChangeUserRoleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangeUserRoleResponse, error)
+
+	// ChangeUserRoleWithResponse Make a user an administrator or a plain user (administrators); the account's last administrator stays one (409 last-account-administrator)
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/users/{user}/role (the `ChangeUserRole` operationId).
+	ChangeUserRoleWithResponse(ctx context.Context, user Email, params *ChangeUserRoleParams, body ChangeUserRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangeUserRoleResponse, error)
 }
 
 type CheckHealthResponse struct {
@@ -21148,6 +21417,172 @@ func (r AddUserResponse) ContentType() string {
 	return ""
 }
 
+type RemoveUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CommandResult
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RemoveUserResponse) GetJSON200() *CommandResult {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RemoveUserResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RemoveUserResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RemoveUserResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RemoveUserResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RemoveUserResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r RemoveUserResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetBody returns the raw response body bytes
+func (r RemoveUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RemoveUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RemoveUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RemoveUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ChangeUserRoleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CommandResult
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ChangeUserRoleResponse) GetJSON200() *CommandResult {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ChangeUserRoleResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ChangeUserRoleResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ChangeUserRoleResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ChangeUserRoleResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ChangeUserRoleResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ChangeUserRoleResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetBody returns the raw response body bytes
+func (r ChangeUserRoleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ChangeUserRoleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ChangeUserRoleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ChangeUserRoleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // CheckHealthWithResponse Liveness
 //
 // Returns a wrapper object for the known response body format(s).
@@ -22747,6 +23182,45 @@ func (c *ClientWithResponses) AddUserWithResponse(ctx context.Context, params *A
 		return nil, err
 	}
 	return ParseAddUserResponse(rsp)
+}
+
+// RemoveUserWithResponse Remove a person from the account (administrators); the last administrator stays (409 last-account-administrator). What was shared with them stays recorded and reaches no one
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/users/{user} (the `RemoveUser` operationId).
+func (c *ClientWithResponses) RemoveUserWithResponse(ctx context.Context, user Email, params *RemoveUserParams, reqEditors ...RequestEditorFn) (*RemoveUserResponse, error) {
+	rsp, err := c.RemoveUser(ctx, user, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRemoveUserResponse(rsp)
+}
+
+// ChangeUserRoleWithBodyWithResponse Make a user an administrator or a plain user (administrators); the account's last administrator stays one (409 last-account-administrator)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/users/{user}/role (the `ChangeUserRole` operationId).
+func (c *ClientWithResponses) ChangeUserRoleWithBodyWithResponse(ctx context.Context, user Email, params *ChangeUserRoleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangeUserRoleResponse, error) {
+	rsp, err := c.ChangeUserRoleWithBody(ctx, user, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseChangeUserRoleResponse(rsp)
+}
+
+// ChangeUserRoleWithResponse Make a user an administrator or a plain user (administrators); the account's last administrator stays one (409 last-account-administrator)
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/users/{user}/role (the `ChangeUserRole` operationId).
+func (c *ClientWithResponses) ChangeUserRoleWithResponse(ctx context.Context, user Email, params *ChangeUserRoleParams, body ChangeUserRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangeUserRoleResponse, error) {
+	rsp, err := c.ChangeUserRole(ctx, user, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseChangeUserRoleResponse(rsp)
 }
 
 // ParseCheckHealthResponse parses an HTTP response from a CheckHealthWithResponse call
@@ -28890,6 +29364,142 @@ func ParseAddUserResponse(rsp *http.Response) (*AddUserResponse, error) {
 			return nil, err
 		}
 		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRemoveUserResponse parses an HTTP response from a RemoveUserWithResponse call
+func ParseRemoveUserResponse(rsp *http.Response) (*RemoveUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RemoveUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CommandResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseChangeUserRoleResponse parses an HTTP response from a ChangeUserRoleWithResponse call
+func ParseChangeUserRoleResponse(rsp *http.Response) (*ChangeUserRoleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ChangeUserRoleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CommandResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest Problem
