@@ -57,8 +57,8 @@ func TestGoldenReadModels(t *testing.T) {
 	}
 	ctx := context.Background()
 	tables := []string{directory.Accounts, directory.Users, directory.Projects, devices.Table, partners.Table, notify.Table,
-		rights.Users, rights.Roles, rights.Items, rights.Shares, rights.In, rights.Members, rights.Placed, rights.Parents, rights.Known,
-		team.Members, team.Jobs, team.Projects, team.Mine, team.MyJobs}
+		rights.Users, rights.Roles, rights.Items, rights.Shares, rights.In, rights.Members, rights.Placed, rights.Parents, rights.Known, rights.MemberShares, rights.SharedWith,
+		team.Members, team.Jobs, team.Projects, team.Mine, team.MyJobs, team.Stylesheets}
 	old := 0
 	for _, log := range logs {
 		t.Run(filepath.Base(log), func(t *testing.T) {

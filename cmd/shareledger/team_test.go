@@ -70,6 +70,27 @@ func TestCloudProjectTeams(t *testing.T) {
 				t.Fatalf("after her identity, nora is %+v", n)
 			}
 
+			// The project's properties and stylesheets, for its members.
+			ada.command("POST", base+"/stylesheets", map[string]any{"name": "roads"})
+			last = ada.command("POST", base+"/stylesheets", map[string]any{"name": "bridges"})
+			var props readapi.CloudProject
+			nora.read(base, last.Position, &props)
+			if props.Name != "Bridge" || props.Role != "user" {
+				t.Fatalf("the project as nora sees it: %+v", props)
+			}
+			var sheets struct {
+				Items []struct {
+					Name string `json:"name"`
+				} `json:"items"`
+			}
+			nora.read(base+"/stylesheets", last.Position, &sheets)
+			if len(sheets.Items) != 2 || sheets.Items[0].Name != "bridges" || sheets.Items[1].Name != "roads" {
+				t.Fatalf("stylesheets: %+v", sheets.Items)
+			}
+			if r := outsider.do("GET", base+"/stylesheets", nil); r.status != http.StatusNotFound {
+				t.Fatalf("an outsider reads the stylesheets: %d %s", r.status, r.body)
+			}
+
 			// CSV: a bad file invites nobody and names each bad row.
 			bad := "email, group, role\nkim@crew.test,,User\nnot-an-email,,User\nlee@crew.test,,Boss\n"
 			r := ada.do("POST", base+"/invitations/csv", bad, "Content-Type", "text/csv")

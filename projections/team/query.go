@@ -49,3 +49,15 @@ func (q Query) ProjectsOf(ctx context.Context, person domain.UserID, page projec
 func (q Query) JobsOf(ctx context.Context, person domain.UserID, page projections.Page) ([]MyJob, string, error) {
 	return projections.List[MyJob](ctx, q.R, MyJobs, projections.Within(projections.KeyPart(string(person))+"/", page), nil)
 }
+
+// Stylesheets is a page of a project's stylesheets, by name.
+func (q Query) Stylesheets(ctx context.Context, project team.ID, page projections.Page) ([]Stylesheet, string, error) {
+	return projections.List[Stylesheet](ctx, q.R, Stylesheets, projections.Within(projections.KeyPart(string(project))+"/", page), nil)
+}
+
+// Identity is the name a person gave their identity, if they made one.
+func (q Query) Identity(ctx context.Context, person domain.UserID) (string, bool, error) {
+	var name string
+	found, err := q.R.Get(ctx, identities, projections.KeyPart(string(person)), &name)
+	return name, found, err
+}

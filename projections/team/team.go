@@ -16,13 +16,14 @@ import (
 
 // Tables the projection owns.
 const (
-	Members    = "team.members"    // project/email -> Member
-	Jobs       = "team.jobs"       // project/job -> Job
-	Projects   = "team.projects"   // project -> Project
-	Mine       = "team.mine"       // email/project -> MyProject
-	MyJobs     = "team.myjobs"     // email/project/job -> MyJob
-	identities = "team.identities" // email -> name
-	pending    = "team.pending"    // email/project -> true: invitations waiting for an identity
+	Members     = "team.members"     // project/email -> Member
+	Jobs        = "team.jobs"        // project/job -> Job
+	Projects    = "team.projects"    // project -> Project
+	Mine        = "team.mine"        // email/project -> MyProject
+	MyJobs      = "team.myjobs"      // email/project/job -> MyJob
+	Stylesheets = "team.stylesheets" // project/stylesheet -> Stylesheet
+	identities  = "team.identities"  // email -> name
+	pending     = "team.pending"     // email/project -> true: invitations waiting for an identity
 )
 
 // Member is one row of the Team tab.
@@ -48,6 +49,13 @@ type Project struct {
 	ID      team.ID `json:"id"`
 	Name    string  `json:"name"`
 	Deleted bool    `json:"deleted"`
+}
+
+// Stylesheet is one of a project's stylesheets.
+type Stylesheet struct {
+	Name    string        `json:"name"`
+	AddedBy domain.UserID `json:"addedBy"`
+	AddedAt time.Time     `json:"addedAt"`
 }
 
 // MyProject is one of a person's projects.
@@ -114,6 +122,10 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 			return err
 		}
 		return putMember(ctx, tx, e.Project, Member{Email: e.By, Name: name, Role: team.Administrator.String(), Status: string(team.Active), InvitedAt: at})
+	case team.StylesheetAdded:
+		return tx.Put(ctx, Stylesheets, k(string(e.Project), e.Stylesheet), Stylesheet{Name: e.Stylesheet, AddedBy: e.By, AddedAt: at})
+	case team.StylesheetRemoved:
+		return tx.Delete(ctx, Stylesheets, k(string(e.Project), e.Stylesheet))
 	case team.CloudProjectRenamed:
 		if err := change(ctx, tx, Projects, projections.KeyPart(string(e.Project)), func(p *Project) { p.Name = e.Name }); err != nil {
 			return err
@@ -281,5 +293,5 @@ func change[T any](ctx context.Context, tx projections.Tx, table, key string, fn
 
 // Tables lists the tables the projection owns, for verification.
 func (Projection) Tables() []string {
-	return []string{Members, Jobs, Projects, Mine, MyJobs, identities, pending}
+	return []string{Members, Jobs, Projects, Mine, MyJobs, Stylesheets, identities, pending}
 }

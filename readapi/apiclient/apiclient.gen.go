@@ -470,6 +470,24 @@ func (e GetAuditTrailParamsKind) Valid() bool {
 	}
 }
 
+// Defines values for GetCloudProject200JSONResponseBodyRole.
+const (
+	GetCloudProject200JSONResponseBodyRoleAdministrator GetCloudProject200JSONResponseBodyRole = "administrator"
+	GetCloudProject200JSONResponseBodyRoleUser          GetCloudProject200JSONResponseBodyRole = "user"
+)
+
+// Valid indicates whether the value is a known member of the GetCloudProject200JSONResponseBodyRole enum.
+func (e GetCloudProject200JSONResponseBodyRole) Valid() bool {
+	switch e {
+	case GetCloudProject200JSONResponseBodyRoleAdministrator:
+		return true
+	case GetCloudProject200JSONResponseBodyRoleUser:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetTeam200JSONResponseBodyItemsStatus.
 const (
 	Active  GetTeam200JSONResponseBodyItemsStatus = "active"
@@ -1882,6 +1900,21 @@ type DeleteCloudProjectParams struct {
 	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
+// GetCloudProjectParams defines parameters for GetCloudProject.
+type GetCloudProjectParams struct {
+	// Position answer only once the read models reached this position (a command's result); 503 read-model-lagging after the wait timeout
+	Position *Position `form:"position,omitempty" json:"position,omitempty"`
+
+	// AsOf Answer as the read models stood at this time: after the last event recorded at or before it, in log order. Only administrators of the caller's account may ask about its past (person routes: the caller's own past). The answer names the moment in the ShareLedger-As-Of-Position and ShareLedger-As-Of-Time headers. Not with atPosition.
+	AsOf *AsOf `form:"asOf,omitempty" json:"asOf,omitempty"`
+
+	// AtPosition Answer as the read models stood right after the event at this log position (as a command or the audit trail returned it). Same rules as asOf.
+	AtPosition *AtPosition `form:"atPosition,omitempty" json:"atPosition,omitempty"`
+}
+
+// GetCloudProject200JSONResponseBodyRole defines parameters for GetCloudProject.
+type GetCloudProject200JSONResponseBodyRole string
+
 // RenameCloudProjectJSONBody defines parameters for RenameCloudProject.
 type RenameCloudProjectJSONBody struct {
 	// Name A name: at most 200 characters, without control characters or text-direction overrides; surrounding white space is trimmed.
@@ -2059,6 +2092,20 @@ type ChangeMemberRoleParams struct {
 
 	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
 	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
+}
+
+// ListStylesheetsParams defines parameters for ListStylesheets.
+type ListStylesheetsParams struct {
+	// Position answer only once the read models reached this position (a command's result); 503 read-model-lagging after the wait timeout
+	Position *Position `form:"position,omitempty" json:"position,omitempty"`
+	Limit    *int      `form:"limit,omitempty" json:"limit,omitempty"`
+	Cursor   *string   `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// AsOf Answer as the read models stood at this time: after the last event recorded at or before it, in log order. Only administrators of the caller's account may ask about its past (person routes: the caller's own past). The answer names the moment in the ShareLedger-As-Of-Position and ShareLedger-As-Of-Time headers. Not with atPosition.
+	AsOf *AsOf `form:"asOf,omitempty" json:"asOf,omitempty"`
+
+	// AtPosition Answer as the read models stood right after the event at this log position (as a command or the audit trail returned it). Same rules as asOf.
+	AtPosition *AtPosition `form:"atPosition,omitempty" json:"atPosition,omitempty"`
 }
 
 // AddStylesheetJSONBody defines parameters for AddStylesheet.
@@ -3428,6 +3475,11 @@ type ClientInterface interface {
 	// Corresponds with DELETE /v1/cloud-projects/{project} (the `DeleteCloudProject` operationId).
 	DeleteCloudProject(ctx context.Context, project ID, params *DeleteCloudProjectParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetCloudProject A cloud project's properties (name, the caller's role), for its active members
+	//
+	// Corresponds with GET /v1/cloud-projects/{project} (the `GetCloudProject` operationId).
+	GetCloudProject(ctx context.Context, project ID, params *GetCloudProjectParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RenameCloudProjectWithBody Edit the project's properties (administrators)
 	//
 	// Takes any type of body and a specified content type.
@@ -3562,6 +3614,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /v1/cloud-projects/{project}/members/{email}/role (the `ChangeMemberRole` operationId).
 	ChangeMemberRole(ctx context.Context, project ID, email Email, params *ChangeMemberRoleParams, body ChangeMemberRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListStylesheets A cloud project's stylesheets, for its active members
+	//
+	// Corresponds with GET /v1/cloud-projects/{project}/stylesheets (the `ListStylesheets` operationId).
+	ListStylesheets(ctx context.Context, project ID, params *ListStylesheetsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AddStylesheetWithBody Add a report stylesheet
 	//
@@ -4373,6 +4430,21 @@ func (c *Client) DeleteCloudProject(ctx context.Context, project ID, params *Del
 	return c.Client.Do(req)
 }
 
+// GetCloudProject A cloud project's properties (name, the caller's role), for its active members
+//
+// Corresponds with GET /v1/cloud-projects/{project} (the `GetCloudProject` operationId).
+func (c *Client) GetCloudProject(ctx context.Context, project ID, params *GetCloudProjectParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCloudProjectRequest(c.Server, project, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // RenameCloudProjectWithBody Edit the project's properties (administrators)
 //
 // Takes any type of body and a specified content type.
@@ -4708,6 +4780,21 @@ func (c *Client) ChangeMemberRoleWithBody(ctx context.Context, project ID, email
 // Corresponds with PUT /v1/cloud-projects/{project}/members/{email}/role (the `ChangeMemberRole` operationId).
 func (c *Client) ChangeMemberRole(ctx context.Context, project ID, email Email, params *ChangeMemberRoleParams, body ChangeMemberRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewChangeMemberRoleRequest(c.Server, project, email, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListStylesheets A cloud project's stylesheets, for its active members
+//
+// Corresponds with GET /v1/cloud-projects/{project}/stylesheets (the `ListStylesheets` operationId).
+func (c *Client) ListStylesheets(ctx context.Context, project ID, params *ListStylesheetsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListStylesheetsRequest(c.Server, project, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6946,6 +7033,91 @@ func NewDeleteCloudProjectRequest(server string, project ID, params *DeleteCloud
 	return req, nil
 }
 
+// NewGetCloudProjectRequest constructs an http.Request for the GetCloudProject method
+func NewGetCloudProjectRequest(server string, project ID, params *GetCloudProjectParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project", project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/cloud-projects/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Position != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "position", *params.Position, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AsOf != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "asOf", *params.AsOf, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AtPosition != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "atPosition", *params.AtPosition, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewRenameCloudProjectRequest calls the generic RenameCloudProject builder with application/json body
 func NewRenameCloudProjectRequest(server string, project ID, params *RenameCloudProjectParams, body RenameCloudProjectJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -7979,6 +8151,115 @@ func NewChangeMemberRoleRequestWithBody(server string, project ID, email Email, 
 			req.Header.Set("X-Correlation-ID", headerParam1)
 		}
 
+	}
+
+	return req, nil
+}
+
+// NewListStylesheetsRequest constructs an http.Request for the ListStylesheets method
+func NewListStylesheetsRequest(server string, project ID, params *ListStylesheetsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project", project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/cloud-projects/%s/stylesheets", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Position != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "position", *params.Position, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AsOf != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "asOf", *params.AsOf, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AtPosition != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "atPosition", *params.AtPosition, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -13194,6 +13475,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with DELETE /v1/cloud-projects/{project} (the `DeleteCloudProject` operationId).
 	DeleteCloudProjectWithResponse(ctx context.Context, project ID, params *DeleteCloudProjectParams, reqEditors ...RequestEditorFn) (*DeleteCloudProjectResponse, error)
 
+	// GetCloudProjectWithResponse A cloud project's properties (name, the caller's role), for its active members
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/cloud-projects/{project} (the `GetCloudProject` operationId).
+	GetCloudProjectWithResponse(ctx context.Context, project ID, params *GetCloudProjectParams, reqEditors ...RequestEditorFn) (*GetCloudProjectResponse, error)
+
 	// RenameCloudProjectWithBodyWithResponse Edit the project's properties (administrators)
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -13340,6 +13628,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /v1/cloud-projects/{project}/members/{email}/role (the `ChangeMemberRole` operationId).
 	ChangeMemberRoleWithResponse(ctx context.Context, project ID, email Email, params *ChangeMemberRoleParams, body ChangeMemberRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangeMemberRoleResponse, error)
+
+	// ListStylesheetsWithResponse A cloud project's stylesheets, for its active members
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/cloud-projects/{project}/stylesheets (the `ListStylesheets` operationId).
+	ListStylesheetsWithResponse(ctx context.Context, project ID, params *ListStylesheetsParams, reqEditors ...RequestEditorFn) (*ListStylesheetsResponse, error)
 
 	// AddStylesheetWithBodyWithResponse Add a report stylesheet
 	//
@@ -14913,6 +15208,98 @@ func (r DeleteCloudProjectResponse) ContentType() string {
 	return ""
 }
 
+// GetCloudProjectResponse200Headers the declared response headers of an HTTP 200 response for GetCloudProject
+type GetCloudProjectResponse200Headers struct {
+	ShareLedgerAsOfPosition *string
+	ShareLedgerAsOfTime     *time.Time
+}
+
+type GetCloudProjectResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Id   string                                 `json:"id"`
+		Name string                                 `json:"name"`
+		Role GetCloudProject200JSONResponseBodyRole `json:"role"`
+	}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetCloudProjectResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetCloudProjectResponse) GetJSON200() *struct {
+	Id   string                                 `json:"id"`
+	Name string                                 `json:"name"`
+	Role GetCloudProject200JSONResponseBodyRole `json:"role"`
+} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetCloudProjectResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetCloudProjectResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetCloudProjectResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetCloudProjectResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetCloudProjectResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetCloudProjectResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetCloudProjectResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetCloudProjectResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetCloudProjectResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type RenameCloudProjectResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16121,6 +16508,104 @@ func (r ChangeMemberRoleResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ChangeMemberRoleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListStylesheetsResponse200Headers the declared response headers of an HTTP 200 response for ListStylesheets
+type ListStylesheetsResponse200Headers struct {
+	ShareLedgerAsOfPosition *string
+	ShareLedgerAsOfTime     *time.Time
+}
+
+type ListStylesheetsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Items []struct {
+			AddedAt time.Time `json:"addedAt"`
+			AddedBy string    `json:"addedBy"`
+			Name    string    `json:"name"`
+		} `json:"items"`
+		Next *string `json:"next,omitempty"`
+	}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListStylesheetsResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListStylesheetsResponse) GetJSON200() *struct {
+	Items []struct {
+		AddedAt time.Time `json:"addedAt"`
+		AddedBy string    `json:"addedBy"`
+		Name    string    `json:"name"`
+	} `json:"items"`
+	Next *string `json:"next,omitempty"`
+} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListStylesheetsResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListStylesheetsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListStylesheetsResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListStylesheetsResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListStylesheetsResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListStylesheetsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListStylesheetsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListStylesheetsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListStylesheetsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -21788,6 +22273,19 @@ func (c *ClientWithResponses) DeleteCloudProjectWithResponse(ctx context.Context
 	return ParseDeleteCloudProjectResponse(rsp)
 }
 
+// GetCloudProjectWithResponse A cloud project's properties (name, the caller's role), for its active members
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/cloud-projects/{project} (the `GetCloudProject` operationId).
+func (c *ClientWithResponses) GetCloudProjectWithResponse(ctx context.Context, project ID, params *GetCloudProjectParams, reqEditors ...RequestEditorFn) (*GetCloudProjectResponse, error) {
+	rsp, err := c.GetCloudProject(ctx, project, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetCloudProjectResponse(rsp)
+}
+
 // RenameCloudProjectWithBodyWithResponse Edit the project's properties (administrators)
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -22059,6 +22557,19 @@ func (c *ClientWithResponses) ChangeMemberRoleWithResponse(ctx context.Context, 
 		return nil, err
 	}
 	return ParseChangeMemberRoleResponse(rsp)
+}
+
+// ListStylesheetsWithResponse A cloud project's stylesheets, for its active members
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/cloud-projects/{project}/stylesheets (the `ListStylesheets` operationId).
+func (c *ClientWithResponses) ListStylesheetsWithResponse(ctx context.Context, project ID, params *ListStylesheetsParams, reqEditors ...RequestEditorFn) (*ListStylesheetsResponse, error) {
+	rsp, err := c.ListStylesheets(ctx, project, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListStylesheetsResponse(rsp)
 }
 
 // AddStylesheetWithBodyWithResponse Add a report stylesheet
@@ -23980,6 +24491,91 @@ func ParseDeleteCloudProjectResponse(rsp *http.Response) (*DeleteCloudProjectRes
 	return response, nil
 }
 
+// ParseGetCloudProjectResponse parses an HTTP response from a GetCloudProjectWithResponse call
+func ParseGetCloudProjectResponse(rsp *http.Response) (*GetCloudProjectResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetCloudProjectResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Id   string                                 `json:"id"`
+			Name string                                 `json:"name"`
+			Role GetCloudProject200JSONResponseBodyRole `json:"role"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetCloudProjectResponse200Headers
+		if values := rsp.Header.Values("ShareLedger-As-Of-Position"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ShareLedger-As-Of-Position", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ShareLedgerAsOfPosition = &value
+		}
+		if values := rsp.Header.Values("ShareLedger-As-Of-Time"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "ShareLedger-As-Of-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.ShareLedgerAsOfTime = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseRenameCloudProjectResponse parses an HTTP response from a RenameCloudProjectWithResponse call
 func ParseRenameCloudProjectResponse(rsp *http.Response) (*RenameCloudProjectResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -24995,6 +25591,94 @@ func ParseChangeMemberRoleResponse(rsp *http.Response) (*ChangeMemberRoleRespons
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseListStylesheetsResponse parses an HTTP response from a ListStylesheetsWithResponse call
+func ParseListStylesheetsResponse(rsp *http.Response) (*ListStylesheetsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListStylesheetsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Items []struct {
+				AddedAt time.Time `json:"addedAt"`
+				AddedBy string    `json:"addedBy"`
+				Name    string    `json:"name"`
+			} `json:"items"`
+			Next *string `json:"next,omitempty"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListStylesheetsResponse200Headers
+		if values := rsp.Header.Values("ShareLedger-As-Of-Position"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ShareLedger-As-Of-Position", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ShareLedgerAsOfPosition = &value
+		}
+		if values := rsp.Header.Values("ShareLedger-As-Of-Time"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "ShareLedger-As-Of-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.ShareLedgerAsOfTime = &value
+		}
+		response.Headers200 = &headers
 	}
 
 	return response, nil
