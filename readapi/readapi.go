@@ -29,6 +29,7 @@ import (
 	"github.com/shareledger/shareledger/projections"
 	"github.com/shareledger/shareledger/projections/directory"
 	"github.com/shareledger/shareledger/projections/partners"
+	teammodel "github.com/shareledger/shareledger/projections/team"
 	"github.com/shareledger/shareledger/replay"
 )
 
@@ -111,6 +112,7 @@ func (a *API) Routes(r chi.Router) {
 	a.sharingRoutes(r)
 	r.Get("/v1/account", a.serve(nil, a.account))
 	r.Get("/v1/account/users", a.serve(nil, a.accountUsers))
+	r.Get("/v1/me", a.servePerson([]string{teammodel.Name}, a.me))
 	r.Get("/v1/account/projects", a.serve(nil, a.accountProjects))
 	r.Get("/v1/projections", a.serve(a.Status.Names(), a.projections))
 }
@@ -280,6 +282,27 @@ func (a *API) account(ctx context.Context, _ *http.Request, tx projections.Reade
 		return nil, err
 	}
 	return acc, nil
+}
+
+// Me is the caller as a person: their identity's name (if they made one)
+// and a page of the accounts they act for.
+type Me struct {
+	User     domain.UserID              `json:"user"`
+	Name     string                     `json:"name,omitempty"`
+	Accounts Page[directory.Membership] `json:"accounts"`
+}
+
+func (a *API) me(ctx context.Context, r *http.Request, tx projections.Reader, person domain.UserID) (any, error) {
+	page, err := pageOf(r, "")
+	if err != nil {
+		return nil, err
+	}
+	out := Me{User: person}
+	if out.Name, _, err = (teammodel.Query{R: tx}).Identity(ctx, person); err != nil {
+		return nil, err
+	}
+	out.Accounts.Items, out.Accounts.Next, err = directory.Query{R: tx}.AccountsOf(ctx, person, page)
+	return out, err
 }
 
 // MaxEmbedded bounds the users and projects that GET /v1/account holds;

@@ -397,5 +397,14 @@ func TestAccountListsPage(t *testing.T) {
 	if r := s.as("u1@acme.test", "acme").do("POST", "/v1/projects", map[string]any{"name": "Mine"}); r.status != http.StatusForbidden {
 		t.Fatalf("a removed user creating a project: %d %s", r.status, r.body)
 	}
+	var me readapi.Me
+	s.as("u0@acme.test", "acme").read("/v1/me", removed.Position, &me)
+	if len(me.Accounts.Items) != 1 || me.Accounts.Items[0].Account != "acme" || me.Accounts.Items[0].Role != "administrator" || me.Accounts.Items[0].Organization != "ACME" {
+		t.Fatalf("u0 as a person: %+v", me)
+	}
+	s.as("u1@acme.test", "acme").read("/v1/me", removed.Position, &me)
+	if len(me.Accounts.Items) != 0 {
+		t.Fatalf("a removed user still acts for: %+v", me.Accounts.Items)
+	}
 	erin.command("DELETE", "/v1/users/erin@acme.test", nil) // u0 administers now
 }

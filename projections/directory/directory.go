@@ -4,6 +4,7 @@ package directory
 
 import (
 	"context"
+	"errors"
 
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/domain/account"
@@ -15,7 +16,17 @@ const (
 	Accounts = "directory.accounts" // account -> Account
 	Users    = "directory.users"    // account/user -> User
 	Projects = "directory.projects" // account/project -> Project
+	// Memberships indexes the users by person: which accounts each
+	// person acts for, with which role.
+	Memberships = "directory.memberships" // user/account -> Membership
 )
+
+// Membership is one account a person acts for.
+type Membership struct {
+	Account      domain.AccountID `json:"account"`
+	Organization string           `json:"organization"`
+	Role         string           `json:"role"`
+}
 
 // Account is an account's public face.
 type Account struct {
@@ -55,22 +66,39 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, e projections.En
 		if err := tx.Put(ctx, Accounts, projections.KeyPart(string(e.Account)), Account{ID: e.Account, Organization: e.Organization}); err != nil {
 			return err
 		}
-		return tx.Put(ctx, Users, UserKey(e.Account, e.Administrator), User{User: e.Administrator, Account: e.Account, Name: e.Name, Role: account.Administrator.String()})
+		return errors.Join(
+			tx.Put(ctx, Users, UserKey(e.Account, e.Administrator), User{User: e.Administrator, Account: e.Account, Name: e.Name, Role: account.Administrator.String()}),
+			tx.Put(ctx, Memberships, membershipKey(e.Administrator, e.Account), Membership{Account: e.Account, Organization: e.Organization, Role: account.Administrator.String()}))
 	case account.UserAdded:
-		return tx.Put(ctx, Users, UserKey(e.Account, e.User), User{User: e.User, Account: e.Account, Name: e.Name, Role: e.Role.String()})
+		var org Account
+		if _, err := tx.Get(ctx, Accounts, projections.KeyPart(string(e.Account)), &org); err != nil {
+			return err
+		}
+		return errors.Join(
+			tx.Put(ctx, Users, UserKey(e.Account, e.User), User{User: e.User, Account: e.Account, Name: e.Name, Role: e.Role.String()}),
+			tx.Put(ctx, Memberships, membershipKey(e.User, e.Account), Membership{Account: e.Account, Organization: org.Organization, Role: e.Role.String()}))
 	case account.UserRoleChanged:
 		var u User
 		if found, err := tx.Get(ctx, Users, UserKey(e.Account, e.User), &u); err != nil || !found {
 			return err
 		}
 		u.Role = e.Role.String()
-		return tx.Put(ctx, Users, UserKey(e.Account, e.User), u)
+		var m Membership
+		if _, err := tx.Get(ctx, Memberships, membershipKey(e.User, e.Account), &m); err != nil {
+			return err
+		}
+		m.Account, m.Role = e.Account, e.Role.String()
+		return errors.Join(tx.Put(ctx, Users, UserKey(e.Account, e.User), u), tx.Put(ctx, Memberships, membershipKey(e.User, e.Account), m))
 	case account.UserRemoved:
-		return tx.Delete(ctx, Users, UserKey(e.Account, e.User))
+		return errors.Join(tx.Delete(ctx, Users, UserKey(e.Account, e.User)), tx.Delete(ctx, Memberships, membershipKey(e.User, e.Account)))
 	case account.ProjectCreated:
 		return tx.Put(ctx, Projects, ProjectKey(e.Account, e.Project), Project{ID: e.Project, Account: e.Account, Name: e.Name})
 	}
 	return nil
+}
+
+func membershipKey(u domain.UserID, acc domain.AccountID) string {
+	return projections.Key(string(u), string(acc))
 }
 
 // UserKey is a user's key in Users.
@@ -84,4 +112,4 @@ func ProjectKey(acc domain.AccountID, p account.ProjectID) string {
 }
 
 // Tables lists the tables the projection owns, for verification.
-func (Projection) Tables() []string { return []string{Accounts, Users, Projects} }
+func (Projection) Tables() []string { return []string{Accounts, Users, Projects, Memberships} }

@@ -35,3 +35,8 @@ func (q Query) Users(ctx context.Context, acc domain.AccountID, page projections
 func (q Query) Projects(ctx context.Context, acc domain.AccountID, page projections.Page) ([]Project, string, error) {
 	return projections.List[Project](ctx, q.R, Projects, projections.Within(string(acc)+"/", page), nil)
 }
+
+// AccountsOf is a page of the accounts a person acts for.
+func (q Query) AccountsOf(ctx context.Context, u domain.UserID, page projections.Page) ([]Membership, string, error) {
+	return projections.List[Membership](ctx, q.R, Memberships, projections.Within(projections.KeyPart(string(u))+"/", page), nil)
+}

@@ -713,6 +713,24 @@ func (e PlaceOnHierarchyJSONBodyKind) Valid() bool {
 	}
 }
 
+// Defines values for GetMe200JSONResponseBodyAccountsItemsRole.
+const (
+	GetMe200JSONResponseBodyAccountsItemsRoleAdministrator GetMe200JSONResponseBodyAccountsItemsRole = "administrator"
+	GetMe200JSONResponseBodyAccountsItemsRoleUser          GetMe200JSONResponseBodyAccountsItemsRole = "user"
+)
+
+// Valid indicates whether the value is a known member of the GetMe200JSONResponseBodyAccountsItemsRole enum.
+func (e GetMe200JSONResponseBodyAccountsItemsRole) Valid() bool {
+	switch e {
+	case GetMe200JSONResponseBodyAccountsItemsRoleAdministrator:
+		return true
+	case GetMe200JSONResponseBodyAccountsItemsRoleUser:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ShareMemberJSONBodyKind.
 const (
 	ShareMemberJSONBodyKindDriver  ShareMemberJSONBodyKind = "driver"
@@ -2542,6 +2560,23 @@ type CreateIdentityParams struct {
 	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
+// GetMeParams defines parameters for GetMe.
+type GetMeParams struct {
+	// Position answer only once the read models reached this position (a command's result); 503 read-model-lagging after the wait timeout
+	Position *Position `form:"position,omitempty" json:"position,omitempty"`
+	Limit    *int      `form:"limit,omitempty" json:"limit,omitempty"`
+	Cursor   *string   `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// AsOf Answer as the read models stood at this time: after the last event recorded at or before it, in log order. Only administrators of the caller's account may ask about its past (person routes: the caller's own past). The answer names the moment in the ShareLedger-As-Of-Position and ShareLedger-As-Of-Time headers. Not with atPosition.
+	AsOf *AsOf `form:"asOf,omitempty" json:"asOf,omitempty"`
+
+	// AtPosition Answer as the read models stood right after the event at this log position (as a command or the audit trail returned it). Same rules as asOf.
+	AtPosition *AtPosition `form:"atPosition,omitempty" json:"atPosition,omitempty"`
+}
+
+// GetMe200JSONResponseBodyAccountsItemsRole defines parameters for GetMe.
+type GetMe200JSONResponseBodyAccountsItemsRole string
+
 // ListMyCloudProjectsParams defines parameters for ListMyCloudProjects.
 type ListMyCloudProjectsParams struct {
 	// Position answer only once the read models reached this position (a command's result); 503 read-model-lagging after the wait timeout
@@ -3889,6 +3924,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/identities (the `CreateIdentity` operationId).
 	CreateIdentity(ctx context.Context, params *CreateIdentityParams, body CreateIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetMe The caller as a person: their identity's name and the accounts they act for (paginated)
+	//
+	// Corresponds with GET /v1/me (the `GetMe` operationId).
+	GetMe(ctx context.Context, params *GetMeParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListMyCloudProjects The caller's cloud projects and roles
 	//
@@ -5485,6 +5525,21 @@ func (c *Client) CreateIdentityWithBody(ctx context.Context, params *CreateIdent
 // Corresponds with POST /v1/identities (the `CreateIdentity` operationId).
 func (c *Client) CreateIdentity(ctx context.Context, params *CreateIdentityParams, body CreateIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateIdentityRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetMe The caller as a person: their identity's name and the accounts they act for (paginated)
+//
+// Corresponds with GET /v1/me (the `GetMe` operationId).
+func (c *Client) GetMe(ctx context.Context, params *GetMeParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMeRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -10468,6 +10523,108 @@ func NewCreateIdentityRequestWithBody(server string, params *CreateIdentityParam
 	return req, nil
 }
 
+// NewGetMeRequest constructs an http.Request for the GetMe method
+func NewGetMeRequest(server string, params *GetMeParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/me")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Position != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "position", *params.Position, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AsOf != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "asOf", *params.AsOf, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.AtPosition != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "atPosition", *params.AtPosition, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListMyCloudProjectsRequest constructs an http.Request for the ListMyCloudProjects method
 func NewListMyCloudProjectsRequest(server string, params *ListMyCloudProjectsParams) (*http.Request, error) {
 	var err error
@@ -13933,6 +14090,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/identities (the `CreateIdentity` operationId).
 	CreateIdentityWithResponse(ctx context.Context, params *CreateIdentityParams, body CreateIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateIdentityResponse, error)
+
+	// GetMeWithResponse The caller as a person: their identity's name and the accounts they act for (paginated)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/me (the `GetMe` operationId).
+	GetMeWithResponse(ctx context.Context, params *GetMeParams, reqEditors ...RequestEditorFn) (*GetMeResponse, error)
 
 	// ListMyCloudProjectsWithResponse The caller's cloud projects and roles
 	//
@@ -19043,6 +19207,116 @@ func (r CreateIdentityResponse) ContentType() string {
 	return ""
 }
 
+// GetMeResponse200Headers the declared response headers of an HTTP 200 response for GetMe
+type GetMeResponse200Headers struct {
+	ShareLedgerAsOfPosition *string
+	ShareLedgerAsOfTime     *time.Time
+}
+
+type GetMeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Accounts struct {
+			Items []struct {
+				Account      string                                    `json:"account"`
+				Organization string                                    `json:"organization"`
+				Role         GetMe200JSONResponseBodyAccountsItemsRole `json:"role"`
+			} `json:"items"`
+			Next *string `json:"next,omitempty"`
+		} `json:"accounts"`
+
+		// Name the name of their identity, if they created one
+		Name *string `json:"name,omitempty"`
+		User string  `json:"user"`
+	}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetMeResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetMeResponse) GetJSON200() *struct {
+	Accounts struct {
+		Items []struct {
+			Account      string                                    `json:"account"`
+			Organization string                                    `json:"organization"`
+			Role         GetMe200JSONResponseBodyAccountsItemsRole `json:"role"`
+		} `json:"items"`
+		Next *string `json:"next,omitempty"`
+	} `json:"accounts"`
+
+	// Name the name of their identity, if they created one
+	Name *string `json:"name,omitempty"`
+	User string  `json:"user"`
+} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetMeResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetMeResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetMeResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetMeResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetMeResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListMyCloudProjectsResponse200Headers the declared response headers of an HTTP 200 response for ListMyCloudProjects
 type ListMyCloudProjectsResponse200Headers struct {
 	ShareLedgerAsOfPosition *string
@@ -23120,6 +23394,19 @@ func (c *ClientWithResponses) CreateIdentityWithResponse(ctx context.Context, pa
 		return nil, err
 	}
 	return ParseCreateIdentityResponse(rsp)
+}
+
+// GetMeWithResponse The caller as a person: their identity's name and the accounts they act for (paginated)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/me (the `GetMe` operationId).
+func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, params *GetMeParams, reqEditors ...RequestEditorFn) (*GetMeResponse, error) {
+	rsp, err := c.GetMe(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMeResponse(rsp)
 }
 
 // ListMyCloudProjectsWithResponse The caller's cloud projects and roles
@@ -27688,6 +27975,100 @@ func ParseCreateIdentityResponse(rsp *http.Response) (*CreateIdentityResponse, e
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseGetMeResponse parses an HTTP response from a GetMeWithResponse call
+func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Accounts struct {
+				Items []struct {
+					Account      string                                    `json:"account"`
+					Organization string                                    `json:"organization"`
+					Role         GetMe200JSONResponseBodyAccountsItemsRole `json:"role"`
+				} `json:"items"`
+				Next *string `json:"next,omitempty"`
+			} `json:"accounts"`
+
+			// Name the name of their identity, if they created one
+			Name *string `json:"name,omitempty"`
+			User string  `json:"user"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetMeResponse200Headers
+		if values := rsp.Header.Values("ShareLedger-As-Of-Position"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ShareLedger-As-Of-Position", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ShareLedgerAsOfPosition = &value
+		}
+		if values := rsp.Header.Values("ShareLedger-As-Of-Time"); len(values) > 0 {
+			var value time.Time
+			if err := runtime.BindStyledParameterWithOptions("simple", "ShareLedger-As-Of-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			}
+			headers.ShareLedgerAsOfTime = &value
+		}
+		response.Headers200 = &headers
 	}
 
 	return response, nil
