@@ -397,7 +397,10 @@ func (s *Snapshotter) one(ctx context.Context, p Tabled) error {
 		}
 		s.cursors[p.Name()] = c
 	}
-	if err := s.count(ctx, c, cp, s.Every); err != nil || c.count < s.Every {
+	// A projection whose newest snapshot is of the first format (written
+	// before versioned snapshots) has none that answers: take one now.
+	legacy := len(last) > 0 && last[len(last)-1].Format != VersionedFormat
+	if err := s.count(ctx, c, cp, s.Every); err != nil || (c.count < s.Every && !legacy) {
 		return err
 	}
 	var pl plan

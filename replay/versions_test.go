@@ -12,6 +12,7 @@ import (
 	"github.com/shareledger/shareledger/eventstore"
 	"github.com/shareledger/shareledger/projections"
 	"github.com/shareledger/shareledger/replay"
+	"github.com/shareledger/shareledger/replay/replaytest"
 )
 
 // scripted is a projection that counts the events it applies and, at some
@@ -173,4 +174,37 @@ func checkScripted(t *testing.T, s projections.Store, want map[string]string, at
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A projection whose newest snapshot was written in the first format (a
+// full copy, before versioned snapshots) gets a versioned one at once,
+// without waiting for Every more events: the old one answers nothing.
+func TestALegacySnapshotIsReplacedAtOnce(t *testing.T) {
+	ctx := context.Background()
+	ps := []replay.Tabled{scripted{}}
+	f := newFixture(t, stores[0].open)
+	f.pairs(t, 0, 1, 1)
+	catchUp(t, f.es, f.live, ps)
+	head := f.g.Head
+	legacy := replay.Snapshot{Projection: "scripted", Position: head, Time: f.g.Now(), Documents: 1}
+	err := f.raw.Update(ctx, "_snapshots", func(tx projections.Tx, cp eventstore.Position) (eventstore.Position, error) {
+		return cp, tx.Put(ctx, replay.SnapshotsTable, fmt.Sprintf("scripted/0/%020d.%020d", head.Commit, head.Prepare), legacy)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps := &replay.Snapshotter{Events: f.es, Store: f.raw, Projections: ps, Every: 1000}
+	if err := snaps.Once(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h := &replay.History{Events: f.es, Store: f.raw, Registry: catalog.New(), Projections: ps}
+	all, err := h.Snapshots(ctx)
+	if err != nil || len(all) != 1 || all[0].Format != replay.VersionedFormat {
+		t.Fatalf("snapshots after the first look: %+v, %v", all, err)
+	}
+	then, err := h.At(ctx, replay.Moment{Position: head})
+	if err != nil || then.Replayed != 0 {
+		t.Fatalf("an answer at the snapshot replayed %d events: %v", then.Replayed, err)
+	}
+	checkScripted(t, then.Store, expected(replaytest.EventsPerPair(1)), "the new snapshot")
 }
