@@ -290,7 +290,19 @@ func (a *API) hierarchyPlacements(ctx context.Context, r *http.Request, tx proje
 	nodes := map[rights.MemberID]rights.ItemID{}
 	var evalErr error
 	members, next, err := q.Members(ctx, caller.Account, page, func(m *rightsmodel.Member) bool {
-		if kind != "" && m.Kind != kind || !match(string(m.ID)) {
+		if kind != "" && m.Kind != kind {
+			return false
+		}
+		name := ""
+		if m.Kind == rights.User {
+			u, _, err := q.User(ctx, caller.Account, domain.UserID(m.ID))
+			if err != nil {
+				evalErr = err
+				return false
+			}
+			name = u.Name // a user is found by name as well as by e-mail
+		}
+		if !match(string(m.ID), name) {
 			return false
 		}
 		node := v.Placement(m.ID)

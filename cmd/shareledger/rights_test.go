@@ -238,6 +238,10 @@ func TestSharingWithSubusers(t *testing.T) {
 			if strings.Join(where, " ") != "ann@acme.test@depot dora@acme.test@east v3@depot" {
 				t.Fatalf("what dora sees placed: %v", where)
 			}
+			erin.read("/v1/hierarchy/placements?search=Ann&kind=user", last.Position, &placed)
+			if len(placed.Items) != 1 || placed.Items[0].Member != "ann@acme.test" {
+				t.Fatalf("erin searching placements for the name Ann: %+v", placed.Items)
+			}
 			var ann0 readapi.Subuser
 			dora.read("/v1/subusers/ann@acme.test", last.Position, &ann0)
 			if ann0.Node != "depot" || ann0.AccountRole != "user" || len(ann0.Roles) != 1 || ann0.Roles[0] != "viewer" {
