@@ -20,11 +20,9 @@ func Within(prefix string, page Page) Page {
 // that keep accepts (nil: all), and returns the cursor of the next page
 // (empty on the last one): what projections' query types are made of.
 func List[T any](ctx context.Context, tx Reader, table string, page Page, keep func(*T) bool) (items []T, next string, err error) {
-	keyed, next, err := ListKeyed(ctx, tx, table, page, func(_ string, v *T) bool { return keep == nil || keep(v) })
-	items = make([]T, len(keyed))
-	for i, k := range keyed {
-		items[i] = k.Value
-	}
+	items = []T{}
+	next, err = list(ctx, tx, table, page, func(_ string, v *T) bool { return keep == nil || keep(v) },
+		func(_ string, v T) int { items = append(items, v); return len(items) })
 	return items, next, err
 }
 
@@ -38,6 +36,17 @@ type Keyed[T any] struct {
 // name): keep sees the key after the page's prefix, and so do the items.
 func ListKeyed[T any](ctx context.Context, tx Reader, table string, page Page, keep func(key string, v *T) bool) (items []Keyed[T], next string, err error) {
 	items = []Keyed[T]{}
+	next, err = list(ctx, tx, table, page, keep, func(key string, v T) int {
+		items = append(items, Keyed[T]{Key: key, Value: v})
+		return len(items)
+	})
+	return items, next, err
+}
+
+// list pages through a table for List and ListKeyed: keep filters, add
+// takes an item and says how many the page holds.
+func list[T any](ctx context.Context, tx Reader, table string, page Page, keep func(key string, v *T) bool, add func(key string, v T) int) (next string, err error) {
+	held := 0
 	chunk := Page{Prefix: page.Prefix, After: page.After, Limit: page.Limit + 1}
 	if page.Limit == 0 {
 		chunk.Limit = 0
@@ -55,23 +64,22 @@ func ListKeyed[T any](ctx context.Context, tx Reader, table string, page Page, k
 			if keep != nil && !keep(key[len(page.Prefix):], &v) {
 				return nil
 			}
-			if page.Limit > 0 && len(items) == page.Limit {
+			if page.Limit > 0 && held == page.Limit {
 				more = true
 				return errStop
 			}
-			items = append(items, Keyed[T]{Key: key[len(page.Prefix):], Value: v})
+			held = add(key[len(page.Prefix):], v)
 			returned = key
 			return nil
 		})
 		if err != nil && !errors.Is(err, errStop) {
-			return items, next, err
+			return "", err
 		}
 		if more {
-			next = returned[len(page.Prefix):]
-			return items, next, nil
+			return returned[len(page.Prefix):], nil
 		}
 		if chunk.Limit == 0 || scanned < chunk.Limit {
-			return items, next, nil
+			return "", nil
 		}
 	}
 }

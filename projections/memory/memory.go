@@ -25,7 +25,6 @@ import (
 type Layer struct {
 	tables      map[string]*run
 	checkpoints map[string]eventstore.Position
-	size        int // bytes of this layer's own documents
 }
 
 // run is one table's documents in one layer, sorted by key, over the
@@ -82,15 +81,13 @@ func (r *run) collect(prefix, after string) []entry {
 	return append(out, below[j:]...)
 }
 
-func sortedRun(kv map[string][]byte, parent *run) (*run, int) {
+func sortedRun(kv map[string][]byte, parent *run) *run {
 	es := make([]entry, 0, len(kv))
-	size := 0
 	for k, d := range kv {
 		es = append(es, entry{k, d})
-		size += len(k) + len(d)
 	}
 	slices.SortFunc(es, func(a, b entry) int { return strings.Compare(a.key, b.key) })
-	return &run{entries: es, parent: parent}, size
+	return &run{entries: es, parent: parent}
 }
 
 // NewLayer builds a layer of docs (table → key → JSON document) and
@@ -111,9 +108,7 @@ func (l *Layer) With(docs map[string]map[string][]byte, checkpoints map[string]e
 		out.checkpoints[c] = p
 	}
 	for t, kv := range docs {
-		var n int
-		out.tables[t], n = sortedRun(kv, l.tables[t])
-		out.size += n
+		out.tables[t] = sortedRun(kv, l.tables[t])
 	}
 	for c, p := range checkpoints {
 		out.checkpoints[c] = p
