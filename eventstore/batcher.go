@@ -22,6 +22,9 @@ type Request struct {
 	// so that the work is done by the writers in parallel rather than by
 	// the one goroutine that commits.
 	Encoded [][]byte
+	// Looked is what a store looked up for the append before queueing it,
+	// for the same reason.
+	Looked any
 	// Result or Err is the group's decision about this append.
 	Result AppendResult
 	Err    error
@@ -32,8 +35,8 @@ type Request struct {
 // while one group commits, and the next commit takes all of them (up to
 // max) at once, so concurrent writers share each durable write.
 type Batcher struct {
-	commit func([]*Request) error
-	max    int
+	start func([]*Request) (durable func() error)
+	max   int
 
 	mu     sync.Mutex
 	queue  []*Request
@@ -47,7 +50,21 @@ type Batcher struct {
 // Result or Err) and writes the accepted ones; an error it returns fails
 // every request it had not failed already.
 func NewBatcher(max int, commit func([]*Request) error) *Batcher {
-	b := &Batcher{commit: commit, max: max, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	return NewPipelinedBatcher(max, func(group []*Request) func() error {
+		err := commit(group)
+		return func() error { return err }
+	})
+}
+
+// NewPipelinedBatcher is a batcher whose groups overlap: start decides
+// each request of a group and starts writing the accepted ones, and
+// returns a function that waits until they are durable. The next group is
+// decided and started while the one before is made durable; start must see
+// the appends of the groups it started before. The requests of a group
+// are answered when their wait returns, in the order the groups started;
+// an error it returns fails every request start had not failed already.
+func NewPipelinedBatcher(max int, start func([]*Request) (durable func() error)) *Batcher {
+	b := &Batcher{start: start, max: max, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go b.run()
 	return b
 }
@@ -112,8 +129,21 @@ func (b *Batcher) Close() {
 	<-b.done
 }
 
+// inFlight is a group started and not yet durable.
+type inFlight struct {
+	group   []*Request
+	durable func() error
+}
+
+// run starts the groups one after the other; answer waits for each to be
+// durable and answers its requests, so that one group is made durable
+// while the next is decided.
 func (b *Batcher) run() {
 	defer close(b.done)
+	started := make(chan inFlight)
+	answered := make(chan struct{})
+	go b.answer(started, answered)
+	defer func() { close(started); <-answered }()
 	for range b.wake {
 		for {
 			b.mu.Lock()
@@ -127,13 +157,20 @@ func (b *Batcher) run() {
 			if n == 0 {
 				break
 			}
-			err := b.commit(group)
-			for _, r := range group {
-				if err != nil && r.Err == nil {
-					r.Err = fmt.Errorf("commit append: %w", err)
-				}
-				close(r.done)
+			started <- inFlight{group: group, durable: b.start(group)}
+		}
+	}
+}
+
+func (b *Batcher) answer(started <-chan inFlight, answered chan<- struct{}) {
+	defer close(answered)
+	for f := range started {
+		err := f.durable()
+		for _, r := range f.group {
+			if err != nil && r.Err == nil {
+				r.Err = fmt.Errorf("commit append: %w", err)
 			}
+			close(r.done)
 		}
 	}
 }

@@ -54,3 +54,58 @@ func TestHeads(t *testing.T) {
 		t.Fatalf("the newest stream's head: %d, %v", last, ok)
 	}
 }
+
+// What a writer found absent is checked against the commits since its
+// look-up: found if one of them stored the id, unknown (ask Pebble) once
+// they are forgotten, and the memory never holds more than its bound plus
+// one commit.
+func TestRecentIDs(t *testing.T) {
+	at := placed{seq: 9, stream: "s", rev: 2}
+	cases := []struct {
+		name         string
+		run          func(r *recentIDs) (placed, bool, bool)
+		want         placed
+		found, known bool
+	}{
+		{"no commit since the look-up", func(r *recentIDs) (placed, bool, bool) {
+			r.committed(map[string]placed{"a": at})
+			return r.since("b", r.count())
+		}, placed{}, false, true},
+		{"a commit since stored it", func(r *recentIDs) (placed, bool, bool) {
+			seen := r.count()
+			r.committed(map[string]placed{"a": at})
+			return r.since("a", seen)
+		}, at, true, true},
+		{"commits since that stored others", func(r *recentIDs) (placed, bool, bool) {
+			seen := r.count()
+			r.committed(map[string]placed{"x": at})
+			r.committed(map[string]placed{"y": at})
+			return r.since("a", seen)
+		}, placed{}, false, true},
+		{"so many commits since that the first is forgotten", func(r *recentIDs) (placed, bool, bool) {
+			seen := r.count()
+			for i := range 20 {
+				r.committed(map[string]placed{fmt.Sprint("x", i): at})
+			}
+			return r.since("a", seen)
+		}, placed{}, false, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, found, known := c.run(newRecentIDs(8))
+			if p != c.want || found != c.found || known != c.known {
+				t.Fatalf("since = %+v, %v, %v; want %+v, %v, %v", p, found, known, c.want, c.found, c.known)
+			}
+		})
+	}
+	r := newRecentIDs(8)
+	for i := range 100 {
+		r.committed(map[string]placed{fmt.Sprint("a", i): at, fmt.Sprint("b", i): at})
+		if n := len(r.cur) + len(r.old); n > 8+2 {
+			t.Fatalf("after %d commits it holds %d ids, bound 8 and a commit", i+1, n)
+		}
+		if _, found, known := r.since(fmt.Sprint("b", i), r.count()-1); !found || !known {
+			t.Fatalf("the last commit's id: found %v, known %v", found, known)
+		}
+	}
+}

@@ -2,7 +2,11 @@
 // the data folder, chosen over bbolt and SQLite by measurement (see
 // docs/benchmarks.md). Appends are group-committed: while one synced batch
 // is written, the appends that arrive queue up and go into the next batch
-// together, so concurrent writers share each fsync.
+// together, so concurrent writers share each fsync. The commits overlap:
+// the next group is decided and applied while the one before syncs (see
+// Store.start), and the writers look up their events' ids before they
+// queue, so that the one goroutine that decides does little more than
+// compare revisions.
 package pebble
 
 import (
@@ -15,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -60,7 +65,13 @@ type Store struct {
 
 	snapMu sync.Mutex // orders snapshot writes: the newest revision wins
 
-	heads *heads // the last revisions of recently used streams
+	heads  *heads     // the last revisions of recently used streams
+	recent *recentIDs // where the last commits stored their events
+
+	// pending are the groups started and not yet known to be published,
+	// oldest first: only the goroutine that starts groups uses it.
+	pending []*group
+	failure atomic.Pointer[error] // set when a started group failed to sync
 }
 
 // ErrClosed is returned by a store used after Close.
@@ -112,7 +123,7 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open event store %s (is another shareledger using it?): %w", cfg.Dir, err)
 	}
-	s := &Store{db: db, sync: pebble.Sync, stop: make(chan struct{}), changes: eventstore.NewSignal(), heads: newHeads(1 << 16)}
+	s := &Store{db: db, sync: pebble.Sync, stop: make(chan struct{}), changes: eventstore.NewSignal(), heads: newHeads(1 << 16), recent: newRecentIDs(1 << 16)}
 	if cfg.NoSync {
 		s.sync = pebble.NoSync
 	}
@@ -120,7 +131,7 @@ func Open(cfg Config) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	s.batcher = eventstore.NewBatcher(cfg.MaxBatch, s.commit)
+	s.batcher = eventstore.NewPipelinedBatcher(cfg.MaxBatch, s.start)
 	return s, nil
 }
 
@@ -177,10 +188,16 @@ func (s *Store) AppendGuarded(ctx context.Context, stream string, expected event
 	return s.submit(ctx, &eventstore.Request{Stream: stream, Expected: expected, Guard: &guard, Events: events})
 }
 
-// submit encodes each event's record, all but its revision, before the
-// append queues: the writers encode in parallel, and the one goroutine
-// that commits only puts the revision in front.
+// submit encodes each event's record, all but its revision, and looks up
+// its id, before the append queues: the writers do this in parallel, and
+// the one goroutine that commits only puts the revision in front and asks
+// what was committed since the look-up.
 func (s *Store) submit(ctx context.Context, r *eventstore.Request) (eventstore.AppendResult, error) {
+	looked, err := s.lookUp(r.Events)
+	if err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	r.Looked = looked
 	r.Encoded = make([][]byte, len(r.Events))
 	for i, e := range r.Events {
 		data := e.Data
@@ -197,9 +214,10 @@ func (s *Store) submit(ctx context.Context, r *eventstore.Request) (eventstore.A
 // (the batch itself is write-only: an indexed one costs more per write
 // than these maps).
 type group struct {
-	b     *pebble.Batch
-	heads map[string]uint64
-	ids   map[string]placed
+	b         *pebble.Batch
+	heads     map[string]uint64
+	ids       map[string]placed
+	published atomic.Bool // its heads and ids are with those committed
 }
 
 // placed is where an event id is stored.
@@ -209,28 +227,91 @@ type placed struct {
 	rev    uint64
 }
 
-// commit decides every append of a group (later appends see earlier ones)
-// and writes them with one synced commit.
-func (s *Store) commit(reqs []*eventstore.Request) error {
+// start decides every append of a group (later appends see earlier ones,
+// and those of the groups started before) and applies them to Pebble,
+// where they are readable at once; what it returns waits until they are
+// synced to the disk, so that the next group is decided and applied while
+// this one syncs, and Pebble syncs both with one fsync when they overlap.
+// Their writers are answered only then.
+//
+// A failed sync leaves the store failed: the groups started after the one
+// that failed were decided on top of it.
+func (s *Store) start(reqs []*eventstore.Request) (durable func() error) {
+	if err := s.failed(); err != nil {
+		return func() error { return err }
+	}
+	for len(s.pending) > 0 && s.pending[0].published.Load() {
+		s.pending = s.pending[1:]
+	}
 	g := &group{b: s.db.NewBatch(), heads: map[string]uint64{}, ids: map[string]placed{}}
-	defer g.b.Close()
-	start := s.seq
+	first := s.seq
 	for _, r := range reqs {
 		r.Result, r.Err = s.appendTo(g, r)
 	}
-	if err := g.b.Commit(s.sync); err != nil {
-		s.seq = start
-		return err
+	var err error
+	if s.sync == pebble.Sync {
+		err = s.db.ApplyNoSyncWait(g.b, s.sync)
+	} else {
+		err = g.b.Commit(s.sync)
 	}
+	if err != nil {
+		// Nothing of the group was applied: its positions are free.
+		s.seq = first
+		g.b.Close()
+		return func() error { return err }
+	}
+	if s.sync != pebble.Sync {
+		s.publish(g)
+		g.b.Close()
+		return func() error { return nil }
+	}
+	s.pending = append(s.pending, g)
+	return func() error {
+		defer g.b.Close()
+		if err := g.b.SyncWait(); err != nil {
+			s.fail(err)
+			return err
+		}
+		if err := s.failed(); err != nil {
+			return err // decided on top of a group that failed
+		}
+		s.publish(g)
+		return nil
+	}
+}
+
+// publish puts a durable group's heads and ids with those committed and
+// wakes the subscribers.
+func (s *Store) publish(g *group) {
 	s.heads.committed(g.heads)
+	s.recent.committed(g.ids)
+	g.published.Store(true)
 	s.changes.Broadcast()
+}
+
+// fail leaves the store failed with err.
+func (s *Store) fail(err error) {
+	s.failure.CompareAndSwap(nil, &err)
+}
+
+// failed is why the store failed, if it did.
+func (s *Store) failed() error {
+	if err := s.failure.Load(); err != nil {
+		return fmt.Errorf("%w: the event store failed to sync an earlier append (%w); reopen it", eventstore.ErrClosed, *err)
+	}
 	return nil
 }
 
-// head is a stream's last revision, as the group left it.
+// head is a stream's last revision, as the group and those started before
+// it left it.
 func (s *Store) head(g *group, stream string) (uint64, bool, error) {
 	if last, ok := g.heads[stream]; ok {
 		return last, true, nil
+	}
+	for i := len(s.pending) - 1; i >= 0; i-- {
+		if last, ok := s.pending[i].heads[stream]; ok {
+			return last, true, nil
+		}
 	}
 	return s.headOf(stream)
 }
@@ -248,25 +329,60 @@ func (s *Store) headOf(stream string) (uint64, bool, error) {
 	return last, exists, err
 }
 
-// stored reports whether an event id is stored, or written by the group.
-func (s *Store) idTaken(g *group, id string) (bool, error) {
-	if _, ok := g.ids[id]; ok {
-		return true, nil
-	}
-	_, found, err := getU64(s.db, idKey(id))
-	return found, err
+// looked is where an append's event ids were stored when its writer
+// looked them up, after seen commits.
+type looked struct {
+	seen  uint64
+	at    []placed
+	found []bool
 }
 
-// place finds where an event id is stored, if it is.
-func (s *Store) place(g *group, id string) (placed, bool, error) {
+// lookUp looks up where events are stored, if they are.
+func (s *Store) lookUp(events []eventstore.Event) (*looked, error) {
+	release, err := s.open()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	l := &looked{seen: s.recent.count(), at: make([]placed, len(events)), found: make([]bool, len(events))}
+	for i, e := range events {
+		if l.at[i], l.found[i], err = s.placeIn(s.db, e.ID); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// placeOf finds where the i-th event of an append is stored, if it is: in
+// the group, where its writer looked it up, or in what was committed since.
+func (s *Store) placeOf(g *group, r *eventstore.Request, i int) (placed, bool, error) {
+	id := r.Events[i].ID
 	if p, ok := g.ids[id]; ok {
 		return p, true, nil
 	}
-	seq, found, err := getU64(s.db, idKey(id))
+	for i := len(s.pending) - 1; i >= 0; i-- {
+		if p, ok := s.pending[i].ids[id]; ok {
+			return p, true, nil
+		}
+	}
+	if l, ok := r.Looked.(*looked); ok {
+		if l.found[i] {
+			return l.at[i], true, nil
+		}
+		if p, found, known := s.recent.since(id, l.seen); known {
+			return p, found, nil
+		}
+	}
+	return s.placeIn(s.db, id)
+}
+
+// placeIn finds where an event id is stored in Pebble, if it is.
+func (s *Store) placeIn(db getter, id string) (placed, bool, error) {
+	seq, found, err := getU64(db, idKey(id))
 	if err != nil || !found {
 		return placed{}, false, err
 	}
-	st, err := getRecord(s.db, seq)
+	st, err := getRecord(db, seq)
 	if err != nil {
 		return placed{}, false, err
 	}
@@ -279,8 +395,8 @@ func (s *Store) appendTo(g *group, r *eventstore.Request) (eventstore.AppendResu
 	if res, done, err := s.replayed(g, r); done || err != nil {
 		return res, err
 	}
-	for _, e := range r.Events[1:] {
-		if taken, err := s.idTaken(g, e.ID); err != nil || taken {
+	for i, e := range r.Events[1:] {
+		if _, taken, err := s.placeOf(g, r, i+1); err != nil || taken {
 			return eventstore.AppendResult{}, errors.Join(err, fmt.Errorf("append to %s: %w: event %s is stored already", r.Stream, eventstore.ErrIdempotency, e.ID))
 		}
 	}
@@ -324,7 +440,7 @@ func (s *Store) appendTo(g *group, r *eventstore.Request) (eventstore.AppendResu
 // replayed recognises an append whose events were all stored before, in
 // the same order and stream, and returns the original result.
 func (s *Store) replayed(g *group, r *eventstore.Request) (eventstore.AppendResult, bool, error) {
-	first, found, err := s.place(g, r.Events[0].ID)
+	first, found, err := s.placeOf(g, r, 0)
 	if err != nil || !found {
 		return eventstore.AppendResult{}, false, err
 	}
@@ -333,8 +449,8 @@ func (s *Store) replayed(g *group, r *eventstore.Request) (eventstore.AppendResu
 		return eventstore.AppendResult{}, false, conflict
 	}
 	prev := first
-	for _, e := range r.Events[1:] {
-		p, found, err := s.place(g, e.ID)
+	for i := range r.Events[1:] {
+		p, found, err := s.placeOf(g, r, i+1)
 		if err != nil || !found {
 			return eventstore.AppendResult{}, false, errors.Join(err, conflict)
 		}

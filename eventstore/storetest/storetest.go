@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,6 +49,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("subscribe handler error stops it", func(t *testing.T) { testSubscribeError(t, h) })
 	t.Run("concurrent appends to one stream", func(t *testing.T) { testConcurrentOneStream(t, h) })
 	t.Run("concurrent appends to many streams", func(t *testing.T) { testConcurrentManyStreams(t, h) })
+	t.Run("concurrent repeats of one append", func(t *testing.T) { testConcurrentRepeats(t, h) })
 	t.Run("durable across reopen", func(t *testing.T) { testReopen(t, h) })
 	t.Run("use after close fails cleanly", func(t *testing.T) { testClosed(t, h) })
 }
@@ -581,6 +583,62 @@ func testConcurrentManyStreams(t *testing.T, h Harness) {
 			t.Fatalf("stream %s: revision %d read before %d", r.Stream, r.Revision, next[r.Stream])
 		}
 		next[r.Stream]++
+	}
+}
+
+// testConcurrentRepeats: an append repeated by many writers at once (a
+// client retrying while its first try is under way) is stored once, and
+// every writer gets its result; the same events raced into different
+// streams are stored in one of them only.
+func testConcurrentRepeats(t *testing.T, h Harness) {
+	s := open(t, h)
+	ctx := context.Background()
+	const writers, rounds = 16, 20
+	for round := range rounds {
+		st := stream(t)
+		evs := Events("R", 2)
+		results := make([]eventstore.AppendResult, writers)
+		var wg sync.WaitGroup
+		for w := range writers {
+			wg.Go(func() {
+				r, err := s.Append(ctx, st, eventstore.Any(), evs...)
+				if err != nil {
+					t.Errorf("round %d: repeat %d: %v", round, w, err)
+				}
+				results[w] = r
+			})
+		}
+		wg.Wait()
+		for w, r := range results {
+			if r != results[0] {
+				t.Fatalf("round %d: writer %d got %+v, writer 0 %+v", round, w, r, results[0])
+			}
+		}
+		if got, _ := s.ReadStream(ctx, st, 0, 0); len(got) != 2 {
+			t.Fatalf("round %d: %d events stored, want 2", round, len(got))
+		}
+		if h.StreamIDsOnly {
+			continue
+		}
+		raced := Events("X", 1)
+		var stored, refused atomic.Int32
+		for range writers {
+			wg.Go(func() {
+				_, err := s.Append(ctx, stream(t), eventstore.Any(), raced...)
+				switch {
+				case err == nil:
+					stored.Add(1)
+				case errors.Is(err, eventstore.ErrIdempotency):
+					refused.Add(1)
+				default:
+					t.Errorf("round %d: racing one id into many streams: %v", round, err)
+				}
+			})
+		}
+		wg.Wait()
+		if stored.Load() != 1 || refused.Load() != writers-1 {
+			t.Fatalf("round %d: one id raced into %d streams: stored %d times, refused %d", round, writers, stored.Load(), refused.Load())
+		}
 	}
 }
 
