@@ -105,7 +105,7 @@ func TestCatalogNamesAreStable(t *testing.T) {
 		"CloudProjectDeleted", "CloudProjectRenamed", "CollectionCreated", "CollectionDeleted", "CollectionRenamed", "IdentityCreated", "JobAssigned", "JobCreated",
 		"JobDeleted", "JobUnassigned", "JobUpdated", "MemberInvited", "MemberRoleChanged", "ProjectAccessed",
 		"StylesheetAdded", "StylesheetRemoved", "TeamMemberRemoved",
-		"DesignSentToDevice", "DeviceAssignedToProject", "DeviceRegistered", "DeviceSharedWithPartner",
+		"DesignSentToDevice", "DeviceAssignedToProject", "DeviceDeleted", "DeviceRegistered", "DeviceSharedWithPartner",
 		"DeviceUnassignedFromProject", "DeviceUnsharedFromPartner", "DirectRightsSet", "FleetMadePrivate", "FleetMadePublic",
 		"MemberAdded", "MemberPlaced", "MemberRemoved", "MemberShareRevoked", "MemberSharedPrivately", "NodeAdded", "NodeDeleted", "NodeMoved",
 		"PartnerApproved", "PartnerDeclined", "PartnerRequestWithdrawn", "PartnerRequested", "PartnershipEnded",

@@ -56,7 +56,7 @@ func TestGoldenReadModels(t *testing.T) {
 		t.Fatalf("no event logs in testdata: %v", err)
 	}
 	ctx := context.Background()
-	tables := []string{directory.Accounts, directory.Users, directory.Projects, directory.Memberships, devices.Table, partners.Table, notify.Table,
+	tables := []string{directory.Accounts, directory.Users, directory.Projects, directory.Memberships, devices.Table, devices.Releases, partners.Table, notify.Table,
 		rights.Users, rights.Roles, rights.Items, rights.Shares, rights.In, rights.Members, rights.Placed, rights.Parents, rights.Known, rights.MemberShares, rights.SharedWith,
 		team.Members, team.Jobs, team.Projects, team.Mine, team.MyJobs, team.Stylesheets}
 	old := 0

@@ -63,6 +63,7 @@ type app struct {
 	history   *replay.History
 	snapshots *replay.Snapshotter
 	ops       *replay.BlueGreen
+	releaser  partnershipcmd.Releaser
 }
 
 func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
@@ -129,6 +130,7 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	read := &readapi.API{Store: a.models, Events: a.events, Progress: a.runner.Progress(), Status: status{a}, WaitTimeout: cfg.WaitTimeout,
 		History: a.history, Operations: a.ops}
 	a.handler = router(keys, repo, &commands.MailQuota{PerDay: cfg.InvitationsPerDay}, read, log, time.Now)
+	a.releaser = releaser(repo, a.models, log)
 	return a, nil
 }
 
@@ -290,7 +292,13 @@ func (a *app) project(ctx context.Context) {
 		a.running.Store(true)
 		snap, stop := context.WithCancel(held)
 		done := make(chan struct{})
-		go func() { a.snapshots.Run(snap); close(done) }()
+		go func() {
+			var wg sync.WaitGroup
+			wg.Go(func() { a.snapshots.Run(snap) })
+			wg.Go(func() { _ = a.releaser.Run(snap) })
+			wg.Wait()
+			close(done)
+		}()
 		if err := a.runner.Run(held); err != nil {
 			a.log.Error("projections stopped", "err", err)
 		}
@@ -298,6 +306,29 @@ func (a *app) project(ctx context.Context) {
 		<-done
 		a.running.Store(false)
 		release()
+	}
+}
+
+// releaser finishes device deletions in the partnerships that shared the
+// devices; like the projections, it runs where the lease is held.
+func releaser(repo commands.Repo, models projections.Store, log *slog.Logger) partnershipcmd.Releaser {
+	return partnershipcmd.Releaser{
+		Release: partnershipcmd.New(repo, log, nil).Release,
+		Owed: func(ctx context.Context, limit int) ([]partnershipcmd.Owed, error) {
+			var page []devices.Release
+			err := models.View(ctx, func(r projections.Reader) (err error) {
+				page, _, err = devices.Query{R: r}.Releases(ctx, projections.Page{Limit: limit})
+				return err
+			})
+			owed := make([]partnershipcmd.Owed, len(page))
+			for i, r := range page {
+				owed[i] = partnershipcmd.Owed{Device: r.Device, Owner: r.Owner, Partner: r.Partner, By: r.By, Cause: r.Cause, Correlation: r.Correlation}
+			}
+			return owed, err
+		},
+		Every: 250 * time.Millisecond,
+		Now:   time.Now,
+		Log:   log,
 	}
 }
 

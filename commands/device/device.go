@@ -50,6 +50,14 @@ type SendDesign struct {
 // StartBaseStation starts the Internet Base Station Service on a device.
 type StartBaseStation Assign
 
+// Delete deletes a device of the caller's account: it leaves the owner's
+// projects at once, and the partnerships that share it release it right
+// after (partnership.Releaser).
+type Delete struct {
+	Meta   commands.Meta
+	Device device.ID
+}
+
 // Handlers are the device use cases.
 type Handlers struct {
 	Register         commands.Handler[Register]
@@ -57,6 +65,7 @@ type Handlers struct {
 	Unassign         commands.Handler[Unassign]
 	SendDesign       commands.Handler[SendDesign]
 	StartBaseStation commands.Handler[StartBaseStation]
+	Delete           commands.Handler[Delete]
 }
 
 // New builds the handlers on repo, decorated.
@@ -68,6 +77,7 @@ func New(repo commands.Repo, log *slog.Logger) Handlers {
 		Unassign:         commands.Decorate(u.unassign, log, "UnassignDevice", repo.Metrics),
 		SendDesign:       commands.Decorate(u.sendDesign, log, "SendDesign", repo.Metrics),
 		StartBaseStation: commands.Decorate(u.startBaseStation, log, "StartBaseStation", repo.Metrics),
+		Delete:           commands.Decorate(u.delete, log, "DeleteDevice", repo.Metrics),
 	}
 }
 
@@ -137,6 +147,36 @@ func (u useCases) startBaseStation(ctx context.Context, c StartBaseStation) (com
 		})
 }
 
+func (u useCases) delete(ctx context.Context, c Delete) (commands.Result, error) {
+	_, by, err := u.repo.Member(ctx, c.Meta)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	_, d, err := commands.LoadState(ctx, u.repo, device.Stream(c.Device), commands.Meta{}, device.Empty)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	if d.Owner() != by.Account {
+		// Another account's device is unknown, unless it is shared with
+		// the caller, who sees it and is told whose it is.
+		if d.Owner() != "" && !d.Deleted() {
+			_, p, err := commands.LoadState(ctx, u.repo, partnership.Stream(by.Account, d.Owner()), commands.Meta{}, partnershipOf(by.Account, d.Owner()))
+			if err != nil {
+				return commands.Result{}, err
+			}
+			if p.IsSharedWith(by.Account, c.Device) {
+				return commands.Result{}, device.ErrNotOwner.Withf("device %s is shared with account %s; only its owner may delete it", c.Device, by.Account)
+			}
+		}
+		return commands.Result{}, device.ErrUnknownDevice.Withf("no device %s is visible to account %s", c.Device, by.Account)
+	}
+	// A deletion sent again finds its first outcome before the device,
+	// deleted by then, is decided on.
+	return commands.Change(ctx, u.repo, device.Stream(c.Device), c.Meta, device.Empty, "", func(_ *commands.Loaded, d *device.Device) (any, error) {
+		return nil, d.Delete(by)
+	})
+}
+
 // use runs a decision on the caller's own device, or on the partnership
 // through which the device is shared with the caller. A device the caller
 // can neither own nor use is reported as unknown, so that its existence
@@ -174,7 +214,9 @@ func (u useCases) whose(ctx context.Context, m commands.Meta, id device.ID) (*ac
 	if err != nil {
 		return nil, by, "", err
 	}
-	if !dl.Exists() {
+	if !dl.Exists() || d.Deleted() {
+		// A deleted device is gone for its partners at once, even before
+		// their partnership has released it.
 		return nil, by, "", device.ErrUnknownDevice.Withf("no device %s is visible to account %s", id, by.Account)
 	}
 	return acc, by, d.Owner(), nil
@@ -195,6 +237,10 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		}
 		err := httpapi.Decode(w, r, &b)
 		return Register{Meta: m, Serial: b.Serial, Name: b.Name, Model: b.Model, Credentials: b.Credentials}, err
+	}))
+	r.Delete("/v1/devices/{device}", commands.Serve(h.Delete, now, false, func(_ http.ResponseWriter, r *http.Request, m commands.Meta) (Delete, error) {
+		d, err := device.ParseID(chi.URLParam(r, "device"))
+		return Delete{Meta: m, Device: d}, err
 	}))
 	r.Post("/v1/devices/{device}/projects", commands.Serve(h.Assign, now, false, func(w http.ResponseWriter, r *http.Request, m commands.Meta) (Assign, error) {
 		var b struct {

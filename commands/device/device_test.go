@@ -118,3 +118,42 @@ func TestStartBaseStation(t *testing.T) {
 		return handlers(env).StartBaseStation
 	})
 }
+
+func TestDelete(t *testing.T) {
+	deleted := commandtest.In(device.Stream("rover"), device.DeviceDeleted{Device: "rover", Owner: "rentco", By: "bob@rentco.test"})
+	commandtest.Run(t, []commandtest.Case[devicecmd.Delete]{
+		{Name: "the owner's administrator deletes a device; it leaves the owner's projects first", Given: given(accounts, rover, inYard),
+			When: devicecmd.Delete{Meta: bob, Device: "rover"},
+			Then: commandtest.Events(
+				device.DeviceUnassignedFromProject{Device: "rover", Account: "rentco", Project: "yard", Reason: device.ReasonDeviceDeleted},
+				device.DeviceDeleted{Device: "rover", Owner: "rentco", By: "bob@rentco.test"}),
+			Into: device.Stream("rover")},
+		{Name: "a shared device is deleted on its own stream; the partnerships release it afterwards", Given: given(accounts, rover, shared, onBridge),
+			When: devicecmd.Delete{Meta: bob, Device: "rover"},
+			Then: commandtest.Events(device.DeviceDeleted{Device: "rover", Owner: "rentco", By: "bob@rentco.test"}),
+			Into: device.Stream("rover")},
+		{Name: "a partner may not delete a device shared with it", Given: given(accounts, rover, shared),
+			When: devicecmd.Delete{Meta: alice, Device: "rover"}, Code: "not-device-owner"},
+		{Name: "another account's device is unknown", Given: given(accounts, rover),
+			When: devicecmd.Delete{Meta: alice, Device: "rover"}, Code: "unknown-device"},
+		{Name: "a deleted device cannot be deleted again", Given: given(accounts, rover, deleted),
+			When: devicecmd.Delete{Meta: commandtest.Meta("bob@rentco.test", "rentco", "c2"), Device: "rover"}, Code: "unknown-device"},
+		{Name: "no such device", Given: given(accounts), When: devicecmd.Delete{Meta: bob, Device: "ghost"}, Code: "unknown-device"},
+	}, func(env commandtest.Env) commands.Handler[devicecmd.Delete] { return handlers(env).Delete })
+}
+
+// Once deleted, a device is gone for its owner and for its partners, whose
+// partnership still shares it until the release.
+func TestADeletedDeviceIsGone(t *testing.T) {
+	deleted := commandtest.In(device.Stream("rover"), device.DeviceDeleted{Device: "rover", Owner: "rentco", By: "bob@rentco.test"})
+	commandtest.Run(t, []commandtest.Case[devicecmd.Assign]{
+		{Name: "the owner", Given: given(accounts, rover, deleted),
+			When: devicecmd.Assign{Meta: bob, Device: "rover", Project: "yard"}, Code: "unknown-device"},
+		{Name: "a partner", Given: given(accounts, rover, shared, deleted),
+			When: devicecmd.Assign{Meta: alice, Device: "rover", Project: "bridge"}, Code: "unknown-device"},
+	}, func(env commandtest.Env) commands.Handler[devicecmd.Assign] { return handlers(env).Assign })
+	commandtest.Run(t, []commandtest.Case[devicecmd.SendDesign]{
+		{Name: "a design to it from a partner", Given: given(accounts, rover, shared, onBridge, deleted),
+			When: devicecmd.SendDesign{Meta: alice, Device: "rover", Project: "bridge", Design: "d.ttm"}, Code: "unknown-device"},
+	}, func(env commandtest.Env) commands.Handler[devicecmd.SendDesign] { return handlers(env).SendDesign })
+}

@@ -59,12 +59,22 @@ type Share struct {
 // Unshare takes shared devices back from a partner.
 type Unshare Share
 
+// Release takes a device its owner deleted back from one partner, out of
+// the partner's projects: the deletion's consequence in a partnership,
+// which the Releaser sends on behalf of whoever deleted the device.
+type Release struct {
+	Meta    commands.Meta
+	Partner domain.AccountID
+	Device  device.ID
+}
+
 // Handlers are the partnership use cases.
 type Handlers struct {
 	Request commands.Handler[Request]
 	Decide  commands.Handler[Decide]
 	Share   commands.Handler[Share]
 	Unshare commands.Handler[Unshare]
+	Release commands.Handler[Release]
 }
 
 // New builds the handlers on repo, decorated. A request's notices count
@@ -76,6 +86,7 @@ func New(repo commands.Repo, log *slog.Logger, mails *commands.MailQuota) Handle
 		Decide:  commands.Decorate(u.decide, log, "DecidePartnership", repo.Metrics),
 		Share:   commands.Decorate(u.share, log, "ShareDevices", repo.Metrics),
 		Unshare: commands.Decorate(u.unshare, log, "UnshareDevices", repo.Metrics),
+		Release: commands.Decorate(u.release, log, "ReleaseDeletedDevice", repo.Metrics),
 	}
 }
 
@@ -137,7 +148,7 @@ func (u useCases) share(ctx context.Context, c Share) (commands.Result, error) {
 		if err != nil {
 			return commands.Result{}, err
 		}
-		if !l.Exists() || d.Owner() != c.Meta.Caller.Account {
+		if !l.Exists() || d.Owner() != c.Meta.Caller.Account || d.Deleted() {
 			// Another account's device is reported as unknown: sharing
 			// must not reveal which devices other accounts have.
 			return commands.Result{}, device.ErrUnknownDevice.Withf("account %s has no device %s to share", c.Meta.Caller.Account, id)
@@ -152,6 +163,25 @@ func (u useCases) share(ctx context.Context, c Share) (commands.Result, error) {
 func (u useCases) unshare(ctx context.Context, c Unshare) (commands.Result, error) {
 	return u.change(ctx, c.Meta, c.Organization, func(p *partnership.Partnership, by domain.Member, _ domain.AccountID) error {
 		return p.Unshare(by, c.Devices)
+	})
+}
+
+// release is decided on the device's stream (it must be deleted, by its
+// owner, the caller's account) and recorded on the partnership; the
+// deletion is final, so that read cannot be stale.
+func (u useCases) release(ctx context.Context, c Release) (commands.Result, error) {
+	owner := c.Meta.Caller.Account
+	_, d, err := commands.LoadState(ctx, u.repo, device.Stream(c.Device), commands.Meta{}, device.Empty)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	if !d.Deleted() || d.Owner() != owner {
+		return commands.Result{}, device.ErrUnknownDevice.Withf("account %s has no deleted device %s to release", owner, c.Device)
+	}
+	empty := func() *partnership.Partnership { return partnership.New(owner, c.Partner) }
+	return commands.Change(ctx, u.repo, partnership.Stream(owner, c.Partner), c.Meta, empty, "", func(_ *commands.Loaded, p *partnership.Partnership) (any, error) {
+		p.Release(owner, c.Device)
+		return nil, nil
 	})
 }
 

@@ -1,7 +1,9 @@
 package partnership_test
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/shareledger/shareledger/commands"
 	"github.com/shareledger/shareledger/commands/commandtest"
@@ -100,4 +102,81 @@ func TestShareAndUnshare(t *testing.T) {
 	}, func(env commandtest.Env) commands.Handler[partnershipcmd.Unshare] {
 		return partnershipcmd.New(env.Repo, env.Log, nil).Unshare
 	})
+}
+
+var deleted = commandtest.In(device.Stream("rover"), device.DeviceDeleted{Device: "rover", Owner: "rentco", By: "bob@rentco.test"})
+
+func TestRelease(t *testing.T) {
+	commandtest.Run(t, []commandtest.Case[partnershipcmd.Release]{
+		{Name: "a partnership releases a deleted device, out of the partner's projects", Given: given(accounts, partners, rover, shared, deleted),
+			When: partnershipcmd.Release{Meta: bob, Partner: "acme", Device: "rover"},
+			Then: commandtest.Events(
+				device.DeviceUnassignedFromProject{Device: "rover", Account: "acme", Project: "bridge", Reason: device.ReasonDeviceDeleted},
+				partnership.DeviceUnsharedFromPartner{Partnership: pid, Device: "rover", Owner: "rentco", Partner: "acme", Reason: device.ReasonDeviceDeleted}),
+			Into: pstream},
+		{Name: "a device released already changes nothing", Given: given(accounts, partners, rover, deleted),
+			When: partnershipcmd.Release{Meta: bob, Partner: "acme", Device: "rover"}},
+		{Name: "a device that is not deleted is not released", Given: given(accounts, partners, rover, shared),
+			When: partnershipcmd.Release{Meta: bob, Partner: "acme", Device: "rover"}, Code: "unknown-device"},
+		{Name: "only for the owner's account", Given: given(accounts, partners, rover, shared, deleted),
+			When: partnershipcmd.Release{Meta: alice, Partner: "rentco", Device: "rover"}, Code: "unknown-device"},
+	}, func(env commandtest.Env) commands.Handler[partnershipcmd.Release] {
+		return partnershipcmd.New(env.Repo, env.Log, nil).Release
+	})
+	commandtest.Run(t, []commandtest.Case[partnershipcmd.Share]{
+		{Name: "a deleted device cannot be shared", Given: given(accounts, partners, rover, deleted),
+			When: partnershipcmd.Share{Meta: bob, Organization: "ACME", Devices: []device.ID{"rover"}}, Code: "unknown-device"},
+	}, func(env commandtest.Env) commands.Handler[partnershipcmd.Share] {
+		return partnershipcmd.New(env.Repo, env.Log, nil).Share
+	})
+}
+
+// The releaser sends each owed release on behalf of whoever deleted the
+// device, under the deletion's correlation id, and a release owed twice
+// (the projection not caught up yet, a restart) is appended once; a share
+// that raced the deletion is owed a release of its own.
+func TestReleaserSettlesEachDebtOnce(t *testing.T) {
+	ctx := context.Background()
+	env := commandtest.NewEnv(t)
+	commandtest.Seed(t, env, accounts, partners, rover, shared, deleted)
+	owed := []partnershipcmd.Owed{{Device: "rover", Owner: "rentco", Partner: "acme", By: "bob@rentco.test", Cause: "deletion-1", Correlation: "corr-1"}}
+	r := partnershipcmd.Releaser{
+		Release: partnershipcmd.New(env.Repo, env.Log, nil).Release,
+		Owed:    func(context.Context, int) ([]partnershipcmd.Owed, error) { return owed, nil },
+		Now:     func() time.Time { return time.Unix(1_800_000_000, 0) },
+		Log:     env.Log,
+	}
+	unshares := func() (n int) {
+		recs, err := env.Repo.Events.ReadStream(ctx, pstream, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rec := range recs {
+			if rec.Type == "DeviceUnsharedFromPartner" {
+				n++
+				if rec.Meta.User != "bob@rentco.test" || rec.Meta.Account != "rentco" || rec.Meta.CorrelationID != "corr-1" {
+					t.Fatalf("release recorded as %+v", rec.Meta)
+				}
+			}
+		}
+		return n
+	}
+	for range 2 {
+		if err := r.Once(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := unshares(); n != 1 {
+		t.Fatalf("%d releases after the same debt twice, want 1", n)
+	}
+	// A share that raced the deletion (appended as if decided before it).
+	commandtest.Seed(t, env, commandtest.In(pstream,
+		partnership.DeviceSharedWithPartner{Partnership: pid, Device: "rover", Owner: "rentco", Partner: "acme", By: "bob@rentco.test"}))
+	owed[0].Cause = "late-share-1"
+	if err := r.Once(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := unshares(); n != 2 {
+		t.Fatalf("%d releases after a share raced the deletion, want 2", n)
+	}
 }

@@ -3,6 +3,8 @@
 package device
 
 import (
+	"slices"
+
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/domain/account"
 )
@@ -46,6 +48,7 @@ type Device struct {
 	id      ID
 	owner   domain.AccountID
 	use     Use
+	deleted bool
 	changes []domain.Event
 }
 
@@ -95,7 +98,15 @@ func (d *Device) Owner() domain.AccountID { return d.owner }
 // Changes lists the events recorded since the device was loaded.
 func (d *Device) Changes() []domain.Event { return d.changes }
 
+// Deleted says whether the owner deleted the device.
+func (d *Device) Deleted() bool { return d.deleted }
+
+// requireOwner refuses anyone but the owner, and everyone once the device
+// is deleted: a deleted device is no longer there to use.
 func (d *Device) requireOwner(by domain.Member) error {
+	if d.deleted {
+		return ErrUnknownDevice.Withf("device %s was deleted", d.id)
+	}
 	if by.Account != d.owner {
 		return ErrNotOwner.Withf("device %s belongs to account %s, not %s", d.id, d.owner, by.Account)
 	}
@@ -158,6 +169,29 @@ func (d *Device) StartBaseStation(by domain.Member, project account.ProjectID) e
 	return nil
 }
 
+// Delete deletes the device: it leaves the owner's projects now, and each
+// partnership that shares it releases it afterwards (it is decided there).
+// Its history stays; its id is not used again.
+func (d *Device) Delete(by domain.Member) error {
+	if err := d.requireOwner(by); err != nil {
+		return err
+	}
+	if err := by.RequireAdmin("delete devices"); err != nil {
+		return err
+	}
+	projects := d.use.Projects()
+	slices.Sort(projects)
+	for _, project := range projects {
+		e, err := d.use.Unassign(d.id, by.Account, project, ReasonDeviceDeleted)
+		if err != nil {
+			return err
+		}
+		d.record(e)
+	}
+	d.record(DeviceDeleted{Device: d.id, Owner: d.owner, By: by.User})
+	return nil
+}
+
 func (d *Device) record(e domain.Event) {
 	d.apply(e)
 	d.changes = append(d.changes, e)
@@ -167,6 +201,8 @@ func (d *Device) apply(e domain.Event) {
 	switch e := e.(type) {
 	case DeviceRegistered:
 		d.id, d.owner = e.Device, e.Owner
+	case DeviceDeleted:
+		d.deleted = true
 	default:
 		d.use.Apply(e)
 	}

@@ -50,6 +50,17 @@ type BaseStationServiceStarted struct {
 	By      domain.UserID     `json:"by"`
 }
 
+// DeviceDeleted: the owner deleted the device. It has left the owner's
+// projects (the events before it in the same append say so); the
+// partnerships that share it release it afterwards.
+type DeviceDeleted struct {
+	Device ID               `json:"device"`
+	Owner  domain.AccountID `json:"owner"`
+	By     domain.UserID    `json:"by"`
+}
+
+func (DeviceDeleted) EventType() string               { return "DeviceDeleted" }
+func (DeviceDeleted) EventVersion() int               { return 1 }
 func (DeviceRegistered) EventType() string            { return "DeviceRegistered" }
 func (DeviceRegistered) EventVersion() int            { return 1 }
 func (DeviceAssignedToProject) EventType() string     { return "DeviceAssignedToProject" }
@@ -68,4 +79,5 @@ func RegisterEvents(r *domain.Registry) {
 	domain.Register[DeviceUnassignedFromProject](r)
 	domain.Register[DesignSentToDevice](r)
 	domain.Register[BaseStationServiceStarted](r)
+	domain.Register[DeviceDeleted](r)
 }

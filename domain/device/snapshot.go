@@ -12,14 +12,15 @@ type snapshot struct {
 	ID       ID                  `json:"id"`
 	Owner    domain.AccountID    `json:"owner"`
 	Projects []account.ProjectID `json:"projects"`
+	Deleted  bool                `json:"deleted,omitempty"`
 }
 
 // SnapshotVersion names the fold that snapshots of devices hold.
-func (d *Device) SnapshotVersion() string { return "device/1" }
+func (d *Device) SnapshotVersion() string { return "device/2" }
 
 // Snapshot encodes the device's state.
 func (d *Device) Snapshot() ([]byte, error) {
-	return json.Marshal(snapshot{ID: d.id, Owner: d.owner, Projects: d.use.Projects()})
+	return json.Marshal(snapshot{ID: d.id, Owner: d.owner, Projects: d.use.Projects(), Deleted: d.deleted})
 }
 
 // Restore sets the state from a snapshot.
@@ -28,7 +29,7 @@ func (d *Device) Restore(data []byte) error {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return err
 	}
-	d.id, d.owner, d.use = s.ID, s.Owner, RestoreUse(s.Projects)
+	d.id, d.owner, d.use, d.deleted = s.ID, s.Owner, RestoreUse(s.Projects), s.Deleted
 	return nil
 }
 

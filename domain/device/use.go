@@ -10,6 +10,10 @@ const (
 	ReasonUnassigned       = "unassigned"
 	ReasonUnshared         = "unshared"
 	ReasonPartnershipEnded = "partnership-ended"
+	// ReasonDeviceDeleted: its owner deleted the device; it leaves the
+	// owner's projects at once and each partner's when the partnership
+	// releases it (see partnership.Partnership.Release).
+	ReasonDeviceDeleted = "device-deleted"
 )
 
 // Use is one account's use of one device: the projects it is assigned to.

@@ -331,6 +331,16 @@ func (p *Partnership) Unshare(by domain.Member, devices []device.ID) error {
 	return nil
 }
 
+// Release takes back a device its owner deleted, out of the partner's
+// projects. The deletion was decided on the device's stream, so anyone
+// acting on the owner's behalf may release it; a device not shared here
+// (released already, or never) changes nothing.
+func (p *Partnership) Release(owner domain.AccountID, id device.ID) {
+	if s, ok := p.shared[id]; ok && s.owner == owner {
+		p.unshare(id, device.ReasonDeviceDeleted)
+	}
+}
+
 // SharedWith returns the partner's use of a device shared with acc.
 func (p *Partnership) sharedWith(acc domain.AccountID, id device.ID) (*share, error) {
 	s, ok := p.shared[id]

@@ -5,6 +5,7 @@ package devices
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -20,7 +21,25 @@ const (
 	Table    = "devices.mine"     // account/device -> Device
 	projects = "devices.projects" // account/project -> name
 	orgs     = "devices.orgs"     // account -> organization
+	// Releases are what partnerships owe deleted devices, for the
+	// partnership.Releaser to settle; deleted are all the deleted devices,
+	// so that a share racing a deletion is owed a release too.
+	Releases = "devices.releases" // device/partner -> Release
+	deleted  = "devices.deleted"  // device -> Release (without a partner)
 )
+
+// Release is a deleted device that one partnership still shares, with what
+// the release carries: who deleted the device, the event that made the
+// release owed (the deletion, or a share that raced it; it names the
+// release's command) and the deletion's correlation id.
+type Release struct {
+	Device      device.ID        `json:"device"`
+	Owner       domain.AccountID `json:"owner"`
+	Partner     domain.AccountID `json:"partner,omitempty"`
+	By          domain.UserID    `json:"by"`
+	Cause       string           `json:"cause"`
+	Correlation string           `json:"correlation,omitempty"`
+}
 
 // AccountRef names an account.
 type AccountRef struct {
@@ -97,7 +116,14 @@ func (p Projection) Apply(ctx context.Context, tx projections.Tx, env projection
 			ID: e.Device, Serial: e.Serial, Name: e.Name, Model: e.Model, Source: "own", Owner: owner,
 			ActiveAccounts: []AccountRef{}, Credentials: e.Credentials, CredentialsOwner: owner, Projects: []ProjectRef{},
 		})
+	case device.DeviceDeleted:
+		return p.deleted(ctx, tx, env, e)
 	case partnership.DeviceSharedWithPartner:
+		var gone Release
+		if found, err := tx.Get(ctx, deleted, projections.KeyPart(string(e.Device)), &gone); err != nil || found {
+			// Shared in a race with its deletion: owed a release.
+			return errors.Join(err, owe(ctx, tx, gone, e.Partner, env.Record.ID))
+		}
 		partner, err := ref(ctx, tx, e.Partner)
 		if err != nil {
 			return err
@@ -117,6 +143,9 @@ func (p Projection) Apply(ctx context.Context, tx projections.Tx, env projection
 			Shared: true, ActiveAccounts: []AccountRef{partner}, CredentialsOwner: own.Owner, Projects: []ProjectRef{},
 		})
 	case partnership.DeviceUnsharedFromPartner:
+		if err := released(ctx, tx, e.Device, e.Partner); err != nil {
+			return err
+		}
 		if err := update(ctx, tx, e.Owner, e.Device, func(d *Device) {
 			d.ActiveAccounts = slices.DeleteFunc(d.ActiveAccounts, func(a AccountRef) bool { return a.ID == e.Partner })
 			d.Shared = len(d.ActiveAccounts) > 0
@@ -154,6 +183,43 @@ func (p Projection) Apply(ctx context.Context, tx projections.Tx, env projection
 	return nil
 }
 
+// deleted takes a deleted device off the pages of its owner and of the
+// partners it is shared with (they can no longer use it), and owes each of
+// those partnerships a release.
+func (Projection) deleted(ctx context.Context, tx projections.Tx, env projections.Envelope, e device.DeviceDeleted) error {
+	gone := Release{Device: e.Device, Owner: e.Owner, By: e.By, Cause: env.Record.ID, Correlation: env.Record.Meta.CorrelationID}
+	if err := tx.Put(ctx, deleted, projections.KeyPart(string(e.Device)), gone); err != nil {
+		return err
+	}
+	var own Device
+	found, err := tx.Get(ctx, Table, Key(e.Owner, e.Device), &own)
+	if err != nil || !found {
+		return err
+	}
+	for _, a := range own.ActiveAccounts {
+		if err := tx.Delete(ctx, Table, Key(a.ID, e.Device)); err != nil {
+			return err
+		}
+		if err := owe(ctx, tx, gone, a.ID, gone.Cause); err != nil {
+			return err
+		}
+	}
+	return tx.Delete(ctx, Table, Key(e.Owner, e.Device))
+}
+
+// owe records that the partnership of a deleted device's owner and a
+// partner must release it, because of the event cause.
+func owe(ctx context.Context, tx projections.Tx, gone Release, partner domain.AccountID, cause string) error {
+	gone.Partner, gone.Cause = partner, cause
+	return tx.Put(ctx, Releases, projections.Key(string(gone.Device), string(partner)), gone)
+}
+
+// released notes that a partnership no longer shares a device: if it was
+// deleted, nothing is owed any more.
+func released(ctx context.Context, tx projections.Tx, id device.ID, partner domain.AccountID) error {
+	return tx.Delete(ctx, Releases, projections.Key(string(id), string(partner)))
+}
+
 func ref(ctx context.Context, tx projections.Tx, acc domain.AccountID) (AccountRef, error) {
 	r := AccountRef{ID: acc}
 	_, err := tx.Get(ctx, orgs, projections.KeyPart(string(acc)), &r.Organization)
@@ -177,4 +243,4 @@ func update(ctx context.Context, tx projections.Tx, acc domain.AccountID, id dev
 }
 
 // Tables lists the tables the projection owns, for verification.
-func (Projection) Tables() []string { return []string{Table, projects, orgs} }
+func (Projection) Tables() []string { return []string{Table, projects, orgs, Releases, deleted} }

@@ -26,3 +26,9 @@ func (q Query) One(ctx context.Context, acc domain.AccountID, id device.ID) (Dev
 	found, err := q.R.Get(ctx, Table, Key(acc, id), &d)
 	return d, found, err
 }
+
+// Releases is a page of the releases partnerships owe deleted devices, and
+// the cursor of the next page.
+func (q Query) Releases(ctx context.Context, page projections.Page) ([]Release, string, error) {
+	return projections.List(ctx, q.R, Releases, page, func(*Release) bool { return true })
+}

@@ -2363,6 +2363,15 @@ type RegisterDeviceParams struct {
 	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
 
+// DeleteDeviceParams defines parameters for DeleteDevice.
+type DeleteDeviceParams struct {
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
+}
+
 // GetDeviceParams defines parameters for GetDevice.
 type GetDeviceParams struct {
 	// Position answer only once the read models reached this position (a command's result); 503 read-model-lagging after the wait timeout
@@ -3800,6 +3809,13 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/devices (the `RegisterDevice` operationId).
 	RegisterDevice(ctx context.Context, params *RegisterDeviceParams, body RegisterDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// DeleteDevice Delete a device of the caller's account
+	//
+	// Only an administrator of the owning account may delete a device. It leaves the owner's projects at once and is gone from every page: its partners can no longer see or use it. Each partnership that shares it then releases it (DeviceUnsharedFromPartner with reason device-deleted, out of the partner's projects), on behalf of the person who deleted it and under the same correlation id, within about a second. Its history stays for the audit, and its id is not used again. A partner asking gets 403 not-device-owner; anyone else, and a second deletion, 404 unknown-device.
+	//
+	// Corresponds with DELETE /v1/devices/{device} (the `DeleteDevice` operationId).
+	DeleteDevice(ctx context.Context, device ID, params *DeleteDeviceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetDevice One device as the caller's account sees it
 	//
 	// Corresponds with GET /v1/devices/{device} (the `GetDevice` operationId).
@@ -5210,6 +5226,23 @@ func (c *Client) RegisterDeviceWithBody(ctx context.Context, params *RegisterDev
 // Corresponds with POST /v1/devices (the `RegisterDevice` operationId).
 func (c *Client) RegisterDevice(ctx context.Context, params *RegisterDeviceParams, body RegisterDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRegisterDeviceRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteDevice Delete a device of the caller's account
+//
+// Only an administrator of the owning account may delete a device. It leaves the owner's projects at once and is gone from every page: its partners can no longer see or use it. Each partnership that shares it then releases it (DeviceUnsharedFromPartner with reason device-deleted, out of the partner's projects), on behalf of the person who deleted it and under the same correlation id, within about a second. Its history stays for the audit, and its id is not used again. A partner asking gets 403 not-device-owner; anyone else, and a second deletion, 404 unknown-device.
+//
+// Corresponds with DELETE /v1/devices/{device} (the `DeleteDevice` operationId).
+func (c *Client) DeleteDevice(ctx context.Context, device ID, params *DeleteDeviceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteDeviceRequest(c.Server, device, params)
 	if err != nil {
 		return nil, err
 	}
@@ -9544,6 +9577,66 @@ func NewRegisterDeviceRequestWithBody(server string, params *RegisterDeviceParam
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.XCorrelationID != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Correlation-ID", *params.XCorrelationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Correlation-ID", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewDeleteDeviceRequest constructs an http.Request for the DeleteDevice method
+func NewDeleteDeviceRequest(server string, device ID, params *DeleteDeviceParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "device", device, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/devices/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	if params != nil {
 
@@ -13956,6 +14049,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/devices (the `RegisterDevice` operationId).
 	RegisterDeviceWithResponse(ctx context.Context, params *RegisterDeviceParams, body RegisterDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*RegisterDeviceResponse, error)
 
+	// DeleteDeviceWithResponse Delete a device of the caller's account
+	//
+	// Only an administrator of the owning account may delete a device. It leaves the owner's projects at once and is gone from every page: its partners can no longer see or use it. Each partnership that shares it then releases it (DeviceUnsharedFromPartner with reason device-deleted, out of the partner's projects), on behalf of the person who deleted it and under the same correlation id, within about a second. Its history stays for the audit, and its id is not used again. A partner asking gets 403 not-device-owner; anyone else, and a second deletion, 404 unknown-device.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/devices/{device} (the `DeleteDevice` operationId).
+	DeleteDeviceWithResponse(ctx context.Context, device ID, params *DeleteDeviceParams, reqEditors ...RequestEditorFn) (*DeleteDeviceResponse, error)
+
 	// GetDeviceWithResponse One device as the caller's account sees it
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -18148,6 +18250,82 @@ func (r RegisterDeviceResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RegisterDeviceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteDeviceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CommandResult
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteDeviceResponse) GetJSON200() *CommandResult {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteDeviceResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteDeviceResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteDeviceResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteDeviceResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r DeleteDeviceResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteDeviceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteDeviceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteDeviceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteDeviceResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -23147,6 +23325,21 @@ func (c *ClientWithResponses) RegisterDeviceWithResponse(ctx context.Context, pa
 	return ParseRegisterDeviceResponse(rsp)
 }
 
+// DeleteDeviceWithResponse Delete a device of the caller's account
+//
+// Only an administrator of the owning account may delete a device. It leaves the owner's projects at once and is gone from every page: its partners can no longer see or use it. Each partnership that shares it then releases it (DeviceUnsharedFromPartner with reason device-deleted, out of the partner's projects), on behalf of the person who deleted it and under the same correlation id, within about a second. Its history stays for the audit, and its id is not used again. A partner asking gets 403 not-device-owner; anyone else, and a second deletion, 404 unknown-device.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/devices/{device} (the `DeleteDevice` operationId).
+func (c *ClientWithResponses) DeleteDeviceWithResponse(ctx context.Context, device ID, params *DeleteDeviceParams, reqEditors ...RequestEditorFn) (*DeleteDeviceResponse, error) {
+	rsp, err := c.DeleteDevice(ctx, device, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteDeviceResponse(rsp)
+}
+
 // GetDeviceWithResponse One device as the caller's account sees it
 //
 // Returns a wrapper object for the known response body format(s).
@@ -27103,6 +27296,67 @@ func ParseRegisterDeviceResponse(rsp *http.Response) (*RegisterDeviceResponse, e
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteDeviceResponse parses an HTTP response from a DeleteDeviceWithResponse call
+func ParseDeleteDeviceResponse(rsp *http.Response) (*DeleteDeviceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteDeviceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CommandResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Problem
