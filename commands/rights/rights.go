@@ -189,6 +189,7 @@ type Handlers struct {
 	AddHierarchyNode       commands.Handler[AddHierarchyNode]
 	MoveHierarchyNode      commands.Handler[MoveHierarchyNode]
 	PlaceOnHierarchy       commands.Handler[PlaceOnHierarchy]
+	Bulk                   BulkHandlers
 }
 
 // New builds the handlers on repo, decorated.
@@ -216,6 +217,11 @@ func New(repo commands.Repo, log *slog.Logger) Handlers {
 		AddHierarchyNode:       commands.Decorate(u.addHierarchyNode, log, "AddHierarchyNode", m),
 		MoveHierarchyNode:      commands.Decorate(u.moveHierarchyNode, log, "MoveHierarchyNode", m),
 		PlaceOnHierarchy:       commands.Decorate(u.placeOnHierarchy, log, "PlaceOnHierarchy", m),
+		Bulk: BulkHandlers{
+			ChangeCollectionMembers: commands.Decorate(u.changeCollectionMembers, log, "ChangeCollectionMembers", m),
+			ChangeCollectionShares:  commands.Decorate(u.changeCollectionShares, log, "ChangeCollectionShares", m),
+			PlaceManyOnHierarchy:    commands.Decorate(u.placeManyOnHierarchy, log, "PlaceManyOnHierarchy", m),
+		},
 	}
 }
 
@@ -630,6 +636,7 @@ func (h Handlers) Routes(r chi.Router, now func() time.Time) {
 		node, errN := optionalNode("node", b.Node)
 		return PlaceOnHierarchy{Meta: m, Member: member, Kind: kind, Node: node}, errors.Join(errM, errN)
 	}))
+	h.Bulk.Routes(r, now)
 }
 
 // optionalNode reads a node id that may be left out (no parent: the root;

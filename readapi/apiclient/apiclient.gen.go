@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/oapi-codegen/runtime"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
 // Defines values for AccessKind.
@@ -557,6 +558,27 @@ func (e ListCollectionMembers200JSONResponseBodyItemsMember) Valid() bool {
 	}
 }
 
+// Defines values for ChangeCollectionMembersJSONBodyChangesKind.
+const (
+	ChangeCollectionMembersJSONBodyChangesKindDriver  ChangeCollectionMembersJSONBodyChangesKind = "driver"
+	ChangeCollectionMembersJSONBodyChangesKindMarker  ChangeCollectionMembersJSONBodyChangesKind = "marker"
+	ChangeCollectionMembersJSONBodyChangesKindVehicle ChangeCollectionMembersJSONBodyChangesKind = "vehicle"
+)
+
+// Valid indicates whether the value is a known member of the ChangeCollectionMembersJSONBodyChangesKind enum.
+func (e ChangeCollectionMembersJSONBodyChangesKind) Valid() bool {
+	switch e {
+	case ChangeCollectionMembersJSONBodyChangesKindDriver:
+		return true
+	case ChangeCollectionMembersJSONBodyChangesKindMarker:
+		return true
+	case ChangeCollectionMembersJSONBodyChangesKindVehicle:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AddCollectionMemberJSONBodyKind.
 const (
 	AddCollectionMemberJSONBodyKindDriver  AddCollectionMemberJSONBodyKind = "driver"
@@ -572,6 +594,54 @@ func (e AddCollectionMemberJSONBodyKind) Valid() bool {
 	case AddCollectionMemberJSONBodyKindMarker:
 		return true
 	case AddCollectionMemberJSONBodyKindVehicle:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ChangeCollectionSharesJSONBodyChangesItem.
+const (
+	ChangeCollectionSharesJSONBodyChangesItemEdit ChangeCollectionSharesJSONBodyChangesItem = "edit"
+	ChangeCollectionSharesJSONBodyChangesItemFull ChangeCollectionSharesJSONBodyChangesItem = "full"
+	ChangeCollectionSharesJSONBodyChangesItemNone ChangeCollectionSharesJSONBodyChangesItem = "none"
+	ChangeCollectionSharesJSONBodyChangesItemView ChangeCollectionSharesJSONBodyChangesItem = "view"
+)
+
+// Valid indicates whether the value is a known member of the ChangeCollectionSharesJSONBodyChangesItem enum.
+func (e ChangeCollectionSharesJSONBodyChangesItem) Valid() bool {
+	switch e {
+	case ChangeCollectionSharesJSONBodyChangesItemEdit:
+		return true
+	case ChangeCollectionSharesJSONBodyChangesItemFull:
+		return true
+	case ChangeCollectionSharesJSONBodyChangesItemNone:
+		return true
+	case ChangeCollectionSharesJSONBodyChangesItemView:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ChangeCollectionSharesJSONBodyChangesMember.
+const (
+	ChangeCollectionSharesJSONBodyChangesMemberEdit ChangeCollectionSharesJSONBodyChangesMember = "edit"
+	ChangeCollectionSharesJSONBodyChangesMemberFull ChangeCollectionSharesJSONBodyChangesMember = "full"
+	ChangeCollectionSharesJSONBodyChangesMemberNone ChangeCollectionSharesJSONBodyChangesMember = "none"
+	ChangeCollectionSharesJSONBodyChangesMemberView ChangeCollectionSharesJSONBodyChangesMember = "view"
+)
+
+// Valid indicates whether the value is a known member of the ChangeCollectionSharesJSONBodyChangesMember enum.
+func (e ChangeCollectionSharesJSONBodyChangesMember) Valid() bool {
+	switch e {
+	case ChangeCollectionSharesJSONBodyChangesMemberEdit:
+		return true
+	case ChangeCollectionSharesJSONBodyChangesMemberFull:
+		return true
+	case ChangeCollectionSharesJSONBodyChangesMemberNone:
+		return true
+	case ChangeCollectionSharesJSONBodyChangesMemberView:
 		return true
 	default:
 		return false
@@ -686,6 +756,27 @@ func (e ListPlacements200JSONResponseBodyItemsKind) Valid() bool {
 	case ListPlacements200JSONResponseBodyItemsKindUser:
 		return true
 	case ListPlacements200JSONResponseBodyItemsKindVehicle:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PlaceManyOnHierarchyJSONBodyPlacementsKind.
+const (
+	PlaceManyOnHierarchyJSONBodyPlacementsKindDriver  PlaceManyOnHierarchyJSONBodyPlacementsKind = "driver"
+	PlaceManyOnHierarchyJSONBodyPlacementsKindUser    PlaceManyOnHierarchyJSONBodyPlacementsKind = "user"
+	PlaceManyOnHierarchyJSONBodyPlacementsKindVehicle PlaceManyOnHierarchyJSONBodyPlacementsKind = "vehicle"
+)
+
+// Valid indicates whether the value is a known member of the PlaceManyOnHierarchyJSONBodyPlacementsKind enum.
+func (e PlaceManyOnHierarchyJSONBodyPlacementsKind) Valid() bool {
+	switch e {
+	case PlaceManyOnHierarchyJSONBodyPlacementsKindDriver:
+		return true
+	case PlaceManyOnHierarchyJSONBodyPlacementsKindUser:
+		return true
+	case PlaceManyOnHierarchyJSONBodyPlacementsKindVehicle:
 		return true
 	default:
 		return false
@@ -2241,6 +2332,32 @@ type ListCollectionMembersParams struct {
 // ListCollectionMembers200JSONResponseBodyItemsMember defines parameters for ListCollectionMembers.
 type ListCollectionMembers200JSONResponseBodyItemsMember string
 
+// ChangeCollectionMembersJSONBody defines parameters for ChangeCollectionMembers.
+type ChangeCollectionMembersJSONBody struct {
+	Changes []struct {
+		// Kind required to add; may be left out to remove
+		Kind *ChangeCollectionMembersJSONBodyChangesKind `json:"kind,omitempty"`
+
+		// Member A member's id: an ID for a vehicle, driver or marker, an Email for a user.
+		Member Member `json:"member"`
+
+		// Remove take the member out instead of adding it
+		Remove *bool `json:"remove,omitempty"`
+	} `json:"changes"`
+}
+
+// ChangeCollectionMembersParams defines parameters for ChangeCollectionMembers.
+type ChangeCollectionMembersParams struct {
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
+}
+
+// ChangeCollectionMembersJSONBodyChangesKind defines parameters for ChangeCollectionMembers.
+type ChangeCollectionMembersJSONBodyChangesKind string
+
 // AddCollectionMemberJSONBody defines parameters for AddCollectionMember.
 type AddCollectionMemberJSONBody struct {
 	Kind AddCollectionMemberJSONBodyKind `json:"kind"`
@@ -2292,6 +2409,33 @@ type MakeCollectionPublicParams struct {
 	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
 	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
 }
+
+// ChangeCollectionSharesJSONBody defines parameters for ChangeCollectionShares.
+type ChangeCollectionSharesJSONBody struct {
+	Changes []struct {
+		Item   *ChangeCollectionSharesJSONBodyChangesItem   `json:"item,omitempty"`
+		Member *ChangeCollectionSharesJSONBodyChangesMember `json:"member,omitempty"`
+
+		// Revoke revoke the user's share instead of setting it
+		Revoke *bool               `json:"revoke,omitempty"`
+		User   openapi_types.Email `json:"user"`
+	} `json:"changes"`
+}
+
+// ChangeCollectionSharesParams defines parameters for ChangeCollectionShares.
+type ChangeCollectionSharesParams struct {
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
+}
+
+// ChangeCollectionSharesJSONBodyChangesItem defines parameters for ChangeCollectionShares.
+type ChangeCollectionSharesJSONBodyChangesItem string
+
+// ChangeCollectionSharesJSONBodyChangesMember defines parameters for ChangeCollectionShares.
+type ChangeCollectionSharesJSONBodyChangesMember string
 
 // UnshareCollectionParams defines parameters for UnshareCollection.
 type UnshareCollectionParams struct {
@@ -2525,6 +2669,39 @@ type ListPlacementsParamsKind string
 
 // ListPlacements200JSONResponseBodyItemsKind defines parameters for ListPlacements.
 type ListPlacements200JSONResponseBodyItemsKind string
+
+// PlaceManyOnHierarchyJSONBody defines parameters for PlaceManyOnHierarchy.
+type PlaceManyOnHierarchyJSONBody struct {
+	Placements []struct {
+		Kind PlaceManyOnHierarchyJSONBodyPlacementsKind `json:"kind"`
+
+		// Member A member's id: an ID for a vehicle, driver or marker, an Email for a user.
+		Member Member `json:"member"`
+
+		// Node the node to place the member on; empty to take the member off the hierarchy
+		Node PlaceManyOnHierarchyJSONBody_Placements_Node `json:"node"`
+	} `json:"placements"`
+}
+
+// PlaceManyOnHierarchyParams defines parameters for PlaceManyOnHierarchy.
+type PlaceManyOnHierarchyParams struct {
+	// IdempotencyKey the command's id: sent again, the command returns its first outcome and appends nothing; 1 to 200 visible ASCII characters (400 invalid-idempotency-key otherwise)
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
+	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
+}
+
+// PlaceManyOnHierarchyJSONBodyPlacementsKind defines parameters for PlaceManyOnHierarchy.
+type PlaceManyOnHierarchyJSONBodyPlacementsKind string
+
+// PlaceManyOnHierarchyJSONBodyPlacementsNode1 defines parameters for PlaceManyOnHierarchy.
+type PlaceManyOnHierarchyJSONBodyPlacementsNode1 = interface{}
+
+// PlaceManyOnHierarchyJSONBody_Placements_Node defines parameters for PlaceManyOnHierarchy.
+type PlaceManyOnHierarchyJSONBody_Placements_Node struct {
+	union json.RawMessage
+}
 
 // PlaceOnHierarchyJSONBody defines parameters for PlaceOnHierarchy.
 type PlaceOnHierarchyJSONBody struct {
@@ -3217,11 +3394,17 @@ type CreateCollectionJSONRequestBody CreateCollectionJSONBody
 // RenameCollectionJSONRequestBody defines body for RenameCollection for application/json ContentType.
 type RenameCollectionJSONRequestBody RenameCollectionJSONBody
 
+// ChangeCollectionMembersJSONRequestBody defines body for ChangeCollectionMembers for application/json ContentType.
+type ChangeCollectionMembersJSONRequestBody ChangeCollectionMembersJSONBody
+
 // AddCollectionMemberJSONRequestBody defines body for AddCollectionMember for application/json ContentType.
 type AddCollectionMemberJSONRequestBody AddCollectionMemberJSONBody
 
 // MakeCollectionPrivateJSONRequestBody defines body for MakeCollectionPrivate for application/json ContentType.
 type MakeCollectionPrivateJSONRequestBody MakeCollectionPrivateJSONBody
+
+// ChangeCollectionSharesJSONRequestBody defines body for ChangeCollectionShares for application/json ContentType.
+type ChangeCollectionSharesJSONRequestBody ChangeCollectionSharesJSONBody
 
 // ShareCollectionJSONRequestBody defines body for ShareCollection for application/json ContentType.
 type ShareCollectionJSONRequestBody ShareCollectionJSONBody
@@ -3243,6 +3426,9 @@ type AddHierarchyNodeJSONRequestBody AddHierarchyNodeJSONBody
 
 // MoveHierarchyNodeJSONRequestBody defines body for MoveHierarchyNode for application/json ContentType.
 type MoveHierarchyNodeJSONRequestBody MoveHierarchyNodeJSONBody
+
+// PlaceManyOnHierarchyJSONRequestBody defines body for PlaceManyOnHierarchy for application/json ContentType.
+type PlaceManyOnHierarchyJSONRequestBody PlaceManyOnHierarchyJSONBody
 
 // PlaceOnHierarchyJSONRequestBody defines body for PlaceOnHierarchy for application/json ContentType.
 type PlaceOnHierarchyJSONRequestBody PlaceOnHierarchyJSONBody
@@ -3285,6 +3471,68 @@ type AddUserJSONRequestBody AddUserJSONBody
 
 // ChangeUserRoleJSONRequestBody defines body for ChangeUserRole for application/json ContentType.
 type ChangeUserRoleJSONRequestBody ChangeUserRoleJSONBody
+
+// AsID returns the union data inside the PlaceManyOnHierarchyJSONBody_Placements_Node as a ID
+func (t PlaceManyOnHierarchyJSONBody_Placements_Node) AsID() (ID, error) {
+	var body ID
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromID overwrites any union data inside the PlaceManyOnHierarchyJSONBody_Placements_Node as the provided ID
+func (t *PlaceManyOnHierarchyJSONBody_Placements_Node) FromID(v ID) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeID performs a merge with any union data inside the PlaceManyOnHierarchyJSONBody_Placements_Node, using the provided ID
+func (t *PlaceManyOnHierarchyJSONBody_Placements_Node) MergeID(v ID) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsPlaceManyOnHierarchyJSONBodyPlacementsNode1 returns the union data inside the PlaceManyOnHierarchyJSONBody_Placements_Node as a PlaceManyOnHierarchyJSONBodyPlacementsNode1
+func (t PlaceManyOnHierarchyJSONBody_Placements_Node) AsPlaceManyOnHierarchyJSONBodyPlacementsNode1() (PlaceManyOnHierarchyJSONBodyPlacementsNode1, error) {
+	var body PlaceManyOnHierarchyJSONBodyPlacementsNode1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromPlaceManyOnHierarchyJSONBodyPlacementsNode1 overwrites any union data inside the PlaceManyOnHierarchyJSONBody_Placements_Node as the provided PlaceManyOnHierarchyJSONBodyPlacementsNode1
+func (t *PlaceManyOnHierarchyJSONBody_Placements_Node) FromPlaceManyOnHierarchyJSONBodyPlacementsNode1(v PlaceManyOnHierarchyJSONBodyPlacementsNode1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergePlaceManyOnHierarchyJSONBodyPlacementsNode1 performs a merge with any union data inside the PlaceManyOnHierarchyJSONBody_Placements_Node, using the provided PlaceManyOnHierarchyJSONBodyPlacementsNode1
+func (t *PlaceManyOnHierarchyJSONBody_Placements_Node) MergePlaceManyOnHierarchyJSONBodyPlacementsNode1(v PlaceManyOnHierarchyJSONBodyPlacementsNode1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t PlaceManyOnHierarchyJSONBody_Placements_Node) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *PlaceManyOnHierarchyJSONBody_Placements_Node) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
 
 // AsID returns the union data inside the PlaceOnHierarchyJSONBody_Node as a ID
 func (t PlaceOnHierarchyJSONBody_Node) AsID() (ID, error) {
@@ -3733,6 +3981,24 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/collections/{item}/members (the `ListCollectionMembers` operationId).
 	ListCollectionMembers(ctx context.Context, item ID, params *ListCollectionMembersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ChangeCollectionMembersWithBody Add and remove many members of a collection
+	//
+	// All or nothing: the changes are decided in order and appended together. A change already in effect (a member added twice, a share revoked that is not there, a member placed where it is) is skipped, so a load sent again changes nothing; any other refusal refuses the whole request, and its detail names the change (changes[3]: ...). At most 1,000 changes.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/collections/{item}/members (the `ChangeCollectionMembers` operationId).
+	ChangeCollectionMembersWithBody(ctx context.Context, item ID, params *ChangeCollectionMembersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ChangeCollectionMembers Add and remove many members of a collection
+	//
+	// All or nothing: the changes are decided in order and appended together. A change already in effect (a member added twice, a share revoked that is not there, a member placed where it is) is skipped, so a load sent again changes nothing; any other refusal refuses the whole request, and its detail names the change (changes[3]: ...). At most 1,000 changes.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/collections/{item}/members (the `ChangeCollectionMembers` operationId).
+	ChangeCollectionMembers(ctx context.Context, item ID, params *ChangeCollectionMembersParams, body ChangeCollectionMembersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AddCollectionMemberWithBody Add a vehicle, driver or marker
 	//
 	// Takes any type of body and a specified content type.
@@ -3770,6 +4036,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/collections/{item}/public (the `MakeCollectionPublic` operationId).
 	MakeCollectionPublic(ctx context.Context, item ID, params *MakeCollectionPublicParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ChangeCollectionSharesWithBody Share a collection privately with many subusers, and revoke others' shares
+	//
+	// All or nothing: the changes are decided in order and appended together. A change already in effect (a member added twice, a share revoked that is not there, a member placed where it is) is skipped, so a load sent again changes nothing; any other refusal refuses the whole request, and its detail names the change (changes[3]: ...). At most 1,000 changes.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/collections/{item}/shares (the `ChangeCollectionShares` operationId).
+	ChangeCollectionSharesWithBody(ctx context.Context, item ID, params *ChangeCollectionSharesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ChangeCollectionShares Share a collection privately with many subusers, and revoke others' shares
+	//
+	// All or nothing: the changes are decided in order and appended together. A change already in effect (a member added twice, a share revoked that is not there, a member placed where it is) is skipped, so a load sent again changes nothing; any other refusal refuses the whole request, and its detail names the change (changes[3]: ...). At most 1,000 changes.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/collections/{item}/shares (the `ChangeCollectionShares` operationId).
+	ChangeCollectionShares(ctx context.Context, item ID, params *ChangeCollectionSharesParams, body ChangeCollectionSharesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UnshareCollection Revoke a private share
 	//
@@ -3912,6 +4196,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/hierarchy/placements (the `ListPlacements` operationId).
 	ListPlacements(ctx context.Context, params *ListPlacementsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PlaceManyOnHierarchyWithBody Place many users, vehicles and drivers on the hierarchy
+	//
+	// All or nothing: the changes are decided in order and appended together. A change already in effect (a member added twice, a share revoked that is not there, a member placed where it is) is skipped, so a load sent again changes nothing; any other refusal refuses the whole request, and its detail names the change (changes[3]: ...). At most 1,000 changes.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/hierarchy/placements (the `PlaceManyOnHierarchy` operationId).
+	PlaceManyOnHierarchyWithBody(ctx context.Context, params *PlaceManyOnHierarchyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PlaceManyOnHierarchy Place many users, vehicles and drivers on the hierarchy
+	//
+	// All or nothing: the changes are decided in order and appended together. A change already in effect (a member added twice, a share revoked that is not there, a member placed where it is) is skipped, so a load sent again changes nothing; any other refusal refuses the whole request, and its detail names the change (changes[3]: ...). At most 1,000 changes.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/hierarchy/placements (the `PlaceManyOnHierarchy` operationId).
+	PlaceManyOnHierarchy(ctx context.Context, params *PlaceManyOnHierarchyParams, body PlaceManyOnHierarchyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PlaceOnHierarchyWithBody Place a user, vehicle or driver on a node (empty node: none)
 	//
@@ -5040,6 +5342,44 @@ func (c *Client) ListCollectionMembers(ctx context.Context, item ID, params *Lis
 	return c.Client.Do(req)
 }
 
+// ChangeCollectionMembersWithBody Add and remove many members of a collection
+//
+// All or nothing: the changes are decided in order and appended together. A change already in effect (a member added twice, a share revoked that is not there, a member placed where it is) is skipped, so a load sent again changes nothing; any other refusal refuses the whole request, and its detail names the change (changes[3]: ...). At most 1,000 changes.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/collections/{item}/members (the `ChangeCollectionMembers` operationId).
+func (c *Client) ChangeCollectionMembersWithBody(ctx context.Context, item ID, params *ChangeCollectionMembersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewChangeCollectionMembersRequestWithBody(c.Server, item, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ChangeCollectionMembers Add and remove many members of a collection
+//
+// All or nothing: the changes are decided in order and appended together. A change already in effect (a member added twice, a share revoked that is not there, a member placed where it is) is skipped, so a load sent again changes nothing; any other refusal refuses the whole request, and its detail names the change (changes[3]: ...). At most 1,000 changes.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/collections/{item}/members (the `ChangeCollectionMembers` operationId).
+func (c *Client) ChangeCollectionMembers(ctx context.Context, item ID, params *ChangeCollectionMembersParams, body ChangeCollectionMembersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewChangeCollectionMembersRequest(c.Server, item, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // AddCollectionMemberWithBody Add a vehicle, driver or marker
 //
 // Takes any type of body and a specified content type.
@@ -5128,6 +5468,44 @@ func (c *Client) MakeCollectionPrivate(ctx context.Context, item ID, params *Mak
 // Corresponds with POST /v1/collections/{item}/public (the `MakeCollectionPublic` operationId).
 func (c *Client) MakeCollectionPublic(ctx context.Context, item ID, params *MakeCollectionPublicParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewMakeCollectionPublicRequest(c.Server, item, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ChangeCollectionSharesWithBody Share a collection privately with many subusers, and revoke others' shares
+//
+// All or nothing: the changes are decided in order and appended together. A change already in effect (a member added twice, a share revoked that is not there, a member placed where it is) is skipped, so a load sent again changes nothing; any other refusal refuses the whole request, and its detail names the change (changes[3]: ...). At most 1,000 changes.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/collections/{item}/shares (the `ChangeCollectionShares` operationId).
+func (c *Client) ChangeCollectionSharesWithBody(ctx context.Context, item ID, params *ChangeCollectionSharesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewChangeCollectionSharesRequestWithBody(c.Server, item, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ChangeCollectionShares Share a collection privately with many subusers, and revoke others' shares
+//
+// All or nothing: the changes are decided in order and appended together. A change already in effect (a member added twice, a share revoked that is not there, a member placed where it is) is skipped, so a load sent again changes nothing; any other refusal refuses the whole request, and its detail names the change (changes[3]: ...). At most 1,000 changes.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/collections/{item}/shares (the `ChangeCollectionShares` operationId).
+func (c *Client) ChangeCollectionShares(ctx context.Context, item ID, params *ChangeCollectionSharesParams, body ChangeCollectionSharesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewChangeCollectionSharesRequest(c.Server, item, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5490,6 +5868,44 @@ func (c *Client) MoveHierarchyNode(ctx context.Context, node ID, params *MoveHie
 // Corresponds with GET /v1/hierarchy/placements (the `ListPlacements` operationId).
 func (c *Client) ListPlacements(ctx context.Context, params *ListPlacementsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListPlacementsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PlaceManyOnHierarchyWithBody Place many users, vehicles and drivers on the hierarchy
+//
+// All or nothing: the changes are decided in order and appended together. A change already in effect (a member added twice, a share revoked that is not there, a member placed where it is) is skipped, so a load sent again changes nothing; any other refusal refuses the whole request, and its detail names the change (changes[3]: ...). At most 1,000 changes.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/hierarchy/placements (the `PlaceManyOnHierarchy` operationId).
+func (c *Client) PlaceManyOnHierarchyWithBody(ctx context.Context, params *PlaceManyOnHierarchyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPlaceManyOnHierarchyRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PlaceManyOnHierarchy Place many users, vehicles and drivers on the hierarchy
+//
+// All or nothing: the changes are decided in order and appended together. A change already in effect (a member added twice, a share revoked that is not there, a member placed where it is) is skipped, so a load sent again changes nothing; any other refusal refuses the whole request, and its detail names the change (changes[3]: ...). At most 1,000 changes.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/hierarchy/placements (the `PlaceManyOnHierarchy` operationId).
+func (c *Client) PlaceManyOnHierarchy(ctx context.Context, params *PlaceManyOnHierarchyParams, body PlaceManyOnHierarchyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPlaceManyOnHierarchyRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -9007,6 +9423,79 @@ func NewListCollectionMembersRequest(server string, item ID, params *ListCollect
 	return req, nil
 }
 
+// NewChangeCollectionMembersRequest calls the generic ChangeCollectionMembers builder with application/json body
+func NewChangeCollectionMembersRequest(server string, item ID, params *ChangeCollectionMembersParams, body ChangeCollectionMembersJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewChangeCollectionMembersRequestWithBody(server, item, params, "application/json", bodyReader)
+}
+
+// NewChangeCollectionMembersRequestWithBody constructs an http.Request for the ChangeCollectionMembers method, with any body, and a specified content type
+func NewChangeCollectionMembersRequestWithBody(server string, item ID, params *ChangeCollectionMembersParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "item", item, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/collections/%s/members", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.XCorrelationID != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Correlation-ID", *params.XCorrelationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Correlation-ID", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewAddCollectionMemberRequest calls the generic AddCollectionMember builder with application/json body
 func NewAddCollectionMemberRequest(server string, item ID, params *AddCollectionMemberParams, body AddCollectionMemberJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -9250,6 +9739,79 @@ func NewMakeCollectionPublicRequest(server string, item ID, params *MakeCollecti
 	if err != nil {
 		return nil, err
 	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.XCorrelationID != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Correlation-ID", *params.XCorrelationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Correlation-ID", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewChangeCollectionSharesRequest calls the generic ChangeCollectionShares builder with application/json body
+func NewChangeCollectionSharesRequest(server string, item ID, params *ChangeCollectionSharesParams, body ChangeCollectionSharesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewChangeCollectionSharesRequestWithBody(server, item, params, "application/json", bodyReader)
+}
+
+// NewChangeCollectionSharesRequestWithBody constructs an http.Request for the ChangeCollectionShares method, with any body, and a specified content type
+func NewChangeCollectionSharesRequestWithBody(server string, item ID, params *ChangeCollectionSharesParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "item", item, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/collections/%s/shares", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	if params != nil {
 
@@ -10472,6 +11034,72 @@ func NewListPlacementsRequest(server string, params *ListPlacementsParams) (*htt
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPlaceManyOnHierarchyRequest calls the generic PlaceManyOnHierarchy builder with application/json body
+func NewPlaceManyOnHierarchyRequest(server string, params *PlaceManyOnHierarchyParams, body PlaceManyOnHierarchyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPlaceManyOnHierarchyRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewPlaceManyOnHierarchyRequestWithBody constructs an http.Request for the PlaceManyOnHierarchy method, with any body, and a specified content type
+func NewPlaceManyOnHierarchyRequestWithBody(server string, params *PlaceManyOnHierarchyParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/hierarchy/placements")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.XCorrelationID != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Correlation-ID", *params.XCorrelationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Correlation-ID", headerParam1)
+		}
+
 	}
 
 	return req, nil
@@ -13965,6 +14593,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/collections/{item}/members (the `ListCollectionMembers` operationId).
 	ListCollectionMembersWithResponse(ctx context.Context, item ID, params *ListCollectionMembersParams, reqEditors ...RequestEditorFn) (*ListCollectionMembersResponse, error)
 
+	// ChangeCollectionMembersWithBodyWithResponse Add and remove many members of a collection
+	//
+	// All or nothing: the changes are decided in order and appended together. A change already in effect (a member added twice, a share revoked that is not there, a member placed where it is) is skipped, so a load sent again changes nothing; any other refusal refuses the whole request, and its detail names the change (changes[3]: ...). At most 1,000 changes.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/collections/{item}/members (the `ChangeCollectionMembers` operationId).
+	ChangeCollectionMembersWithBodyWithResponse(ctx context.Context, item ID, params *ChangeCollectionMembersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangeCollectionMembersResponse, error)
+
+	// ChangeCollectionMembersWithResponse Add and remove many members of a collection
+	//
+	// All or nothing: the changes are decided in order and appended together. A change already in effect (a member added twice, a share revoked that is not there, a member placed where it is) is skipped, so a load sent again changes nothing; any other refusal refuses the whole request, and its detail names the change (changes[3]: ...). At most 1,000 changes.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/collections/{item}/members (the `ChangeCollectionMembers` operationId).
+	ChangeCollectionMembersWithResponse(ctx context.Context, item ID, params *ChangeCollectionMembersParams, body ChangeCollectionMembersJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangeCollectionMembersResponse, error)
+
 	// AddCollectionMemberWithBodyWithResponse Add a vehicle, driver or marker
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -14006,6 +14652,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/collections/{item}/public (the `MakeCollectionPublic` operationId).
 	MakeCollectionPublicWithResponse(ctx context.Context, item ID, params *MakeCollectionPublicParams, reqEditors ...RequestEditorFn) (*MakeCollectionPublicResponse, error)
+
+	// ChangeCollectionSharesWithBodyWithResponse Share a collection privately with many subusers, and revoke others' shares
+	//
+	// All or nothing: the changes are decided in order and appended together. A change already in effect (a member added twice, a share revoked that is not there, a member placed where it is) is skipped, so a load sent again changes nothing; any other refusal refuses the whole request, and its detail names the change (changes[3]: ...). At most 1,000 changes.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/collections/{item}/shares (the `ChangeCollectionShares` operationId).
+	ChangeCollectionSharesWithBodyWithResponse(ctx context.Context, item ID, params *ChangeCollectionSharesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangeCollectionSharesResponse, error)
+
+	// ChangeCollectionSharesWithResponse Share a collection privately with many subusers, and revoke others' shares
+	//
+	// All or nothing: the changes are decided in order and appended together. A change already in effect (a member added twice, a share revoked that is not there, a member placed where it is) is skipped, so a load sent again changes nothing; any other refusal refuses the whole request, and its detail names the change (changes[3]: ...). At most 1,000 changes.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/collections/{item}/shares (the `ChangeCollectionShares` operationId).
+	ChangeCollectionSharesWithResponse(ctx context.Context, item ID, params *ChangeCollectionSharesParams, body ChangeCollectionSharesJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangeCollectionSharesResponse, error)
 
 	// UnshareCollectionWithResponse Revoke a private share
 	//
@@ -14164,6 +14828,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/hierarchy/placements (the `ListPlacements` operationId).
 	ListPlacementsWithResponse(ctx context.Context, params *ListPlacementsParams, reqEditors ...RequestEditorFn) (*ListPlacementsResponse, error)
+
+	// PlaceManyOnHierarchyWithBodyWithResponse Place many users, vehicles and drivers on the hierarchy
+	//
+	// All or nothing: the changes are decided in order and appended together. A change already in effect (a member added twice, a share revoked that is not there, a member placed where it is) is skipped, so a load sent again changes nothing; any other refusal refuses the whole request, and its detail names the change (changes[3]: ...). At most 1,000 changes.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/hierarchy/placements (the `PlaceManyOnHierarchy` operationId).
+	PlaceManyOnHierarchyWithBodyWithResponse(ctx context.Context, params *PlaceManyOnHierarchyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PlaceManyOnHierarchyResponse, error)
+
+	// PlaceManyOnHierarchyWithResponse Place many users, vehicles and drivers on the hierarchy
+	//
+	// All or nothing: the changes are decided in order and appended together. A change already in effect (a member added twice, a share revoked that is not there, a member placed where it is) is skipped, so a load sent again changes nothing; any other refusal refuses the whole request, and its detail names the change (changes[3]: ...). At most 1,000 changes.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/hierarchy/placements (the `PlaceManyOnHierarchy` operationId).
+	PlaceManyOnHierarchyWithResponse(ctx context.Context, params *PlaceManyOnHierarchyParams, body PlaceManyOnHierarchyJSONRequestBody, reqEditors ...RequestEditorFn) (*PlaceManyOnHierarchyResponse, error)
 
 	// PlaceOnHierarchyWithBodyWithResponse Place a user, vehicle or driver on a node (empty node: none)
 	//
@@ -17584,6 +18266,89 @@ func (r ListCollectionMembersResponse) ContentType() string {
 	return ""
 }
 
+type ChangeCollectionMembersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CommandResult
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ChangeCollectionMembersResponse) GetJSON200() *CommandResult {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ChangeCollectionMembersResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ChangeCollectionMembersResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ChangeCollectionMembersResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ChangeCollectionMembersResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ChangeCollectionMembersResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ChangeCollectionMembersResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetBody returns the raw response body bytes
+func (r ChangeCollectionMembersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ChangeCollectionMembersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ChangeCollectionMembersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ChangeCollectionMembersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type AddCollectionMemberResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17910,6 +18675,89 @@ func (r MakeCollectionPublicResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r MakeCollectionPublicResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ChangeCollectionSharesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CommandResult
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ChangeCollectionSharesResponse) GetJSON200() *CommandResult {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ChangeCollectionSharesResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ChangeCollectionSharesResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ChangeCollectionSharesResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ChangeCollectionSharesResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ChangeCollectionSharesResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ChangeCollectionSharesResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetBody returns the raw response body bytes
+func (r ChangeCollectionSharesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ChangeCollectionSharesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ChangeCollectionSharesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ChangeCollectionSharesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -19206,6 +20054,89 @@ func (r ListPlacementsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListPlacementsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PlaceManyOnHierarchyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CommandResult
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PlaceManyOnHierarchyResponse) GetJSON200() *CommandResult {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r PlaceManyOnHierarchyResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r PlaceManyOnHierarchyResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r PlaceManyOnHierarchyResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r PlaceManyOnHierarchyResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r PlaceManyOnHierarchyResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r PlaceManyOnHierarchyResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetBody returns the raw response body bytes
+func (r PlaceManyOnHierarchyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PlaceManyOnHierarchyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PlaceManyOnHierarchyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PlaceManyOnHierarchyResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -23169,6 +24100,36 @@ func (c *ClientWithResponses) ListCollectionMembersWithResponse(ctx context.Cont
 	return ParseListCollectionMembersResponse(rsp)
 }
 
+// ChangeCollectionMembersWithBodyWithResponse Add and remove many members of a collection
+//
+// All or nothing: the changes are decided in order and appended together. A change already in effect (a member added twice, a share revoked that is not there, a member placed where it is) is skipped, so a load sent again changes nothing; any other refusal refuses the whole request, and its detail names the change (changes[3]: ...). At most 1,000 changes.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/collections/{item}/members (the `ChangeCollectionMembers` operationId).
+func (c *ClientWithResponses) ChangeCollectionMembersWithBodyWithResponse(ctx context.Context, item ID, params *ChangeCollectionMembersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangeCollectionMembersResponse, error) {
+	rsp, err := c.ChangeCollectionMembersWithBody(ctx, item, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseChangeCollectionMembersResponse(rsp)
+}
+
+// ChangeCollectionMembersWithResponse Add and remove many members of a collection
+//
+// All or nothing: the changes are decided in order and appended together. A change already in effect (a member added twice, a share revoked that is not there, a member placed where it is) is skipped, so a load sent again changes nothing; any other refusal refuses the whole request, and its detail names the change (changes[3]: ...). At most 1,000 changes.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/collections/{item}/members (the `ChangeCollectionMembers` operationId).
+func (c *ClientWithResponses) ChangeCollectionMembersWithResponse(ctx context.Context, item ID, params *ChangeCollectionMembersParams, body ChangeCollectionMembersJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangeCollectionMembersResponse, error) {
+	rsp, err := c.ChangeCollectionMembers(ctx, item, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseChangeCollectionMembersResponse(rsp)
+}
+
 // AddCollectionMemberWithBodyWithResponse Add a vehicle, driver or marker
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -23245,6 +24206,36 @@ func (c *ClientWithResponses) MakeCollectionPublicWithResponse(ctx context.Conte
 		return nil, err
 	}
 	return ParseMakeCollectionPublicResponse(rsp)
+}
+
+// ChangeCollectionSharesWithBodyWithResponse Share a collection privately with many subusers, and revoke others' shares
+//
+// All or nothing: the changes are decided in order and appended together. A change already in effect (a member added twice, a share revoked that is not there, a member placed where it is) is skipped, so a load sent again changes nothing; any other refusal refuses the whole request, and its detail names the change (changes[3]: ...). At most 1,000 changes.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/collections/{item}/shares (the `ChangeCollectionShares` operationId).
+func (c *ClientWithResponses) ChangeCollectionSharesWithBodyWithResponse(ctx context.Context, item ID, params *ChangeCollectionSharesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangeCollectionSharesResponse, error) {
+	rsp, err := c.ChangeCollectionSharesWithBody(ctx, item, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseChangeCollectionSharesResponse(rsp)
+}
+
+// ChangeCollectionSharesWithResponse Share a collection privately with many subusers, and revoke others' shares
+//
+// All or nothing: the changes are decided in order and appended together. A change already in effect (a member added twice, a share revoked that is not there, a member placed where it is) is skipped, so a load sent again changes nothing; any other refusal refuses the whole request, and its detail names the change (changes[3]: ...). At most 1,000 changes.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/collections/{item}/shares (the `ChangeCollectionShares` operationId).
+func (c *ClientWithResponses) ChangeCollectionSharesWithResponse(ctx context.Context, item ID, params *ChangeCollectionSharesParams, body ChangeCollectionSharesJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangeCollectionSharesResponse, error) {
+	rsp, err := c.ChangeCollectionShares(ctx, item, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseChangeCollectionSharesResponse(rsp)
 }
 
 // UnshareCollectionWithResponse Revoke a private share
@@ -23535,6 +24526,36 @@ func (c *ClientWithResponses) ListPlacementsWithResponse(ctx context.Context, pa
 		return nil, err
 	}
 	return ParseListPlacementsResponse(rsp)
+}
+
+// PlaceManyOnHierarchyWithBodyWithResponse Place many users, vehicles and drivers on the hierarchy
+//
+// All or nothing: the changes are decided in order and appended together. A change already in effect (a member added twice, a share revoked that is not there, a member placed where it is) is skipped, so a load sent again changes nothing; any other refusal refuses the whole request, and its detail names the change (changes[3]: ...). At most 1,000 changes.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/hierarchy/placements (the `PlaceManyOnHierarchy` operationId).
+func (c *ClientWithResponses) PlaceManyOnHierarchyWithBodyWithResponse(ctx context.Context, params *PlaceManyOnHierarchyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PlaceManyOnHierarchyResponse, error) {
+	rsp, err := c.PlaceManyOnHierarchyWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePlaceManyOnHierarchyResponse(rsp)
+}
+
+// PlaceManyOnHierarchyWithResponse Place many users, vehicles and drivers on the hierarchy
+//
+// All or nothing: the changes are decided in order and appended together. A change already in effect (a member added twice, a share revoked that is not there, a member placed where it is) is skipped, so a load sent again changes nothing; any other refusal refuses the whole request, and its detail names the change (changes[3]: ...). At most 1,000 changes.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/hierarchy/placements (the `PlaceManyOnHierarchy` operationId).
+func (c *ClientWithResponses) PlaceManyOnHierarchyWithResponse(ctx context.Context, params *PlaceManyOnHierarchyParams, body PlaceManyOnHierarchyJSONRequestBody, reqEditors ...RequestEditorFn) (*PlaceManyOnHierarchyResponse, error) {
+	rsp, err := c.PlaceManyOnHierarchy(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePlaceManyOnHierarchyResponse(rsp)
 }
 
 // PlaceOnHierarchyWithBodyWithResponse Place a user, vehicle or driver on a node (empty node: none)
@@ -26745,6 +27766,74 @@ func ParseListCollectionMembersResponse(rsp *http.Response) (*ListCollectionMemb
 	return response, nil
 }
 
+// ParseChangeCollectionMembersResponse parses an HTTP response from a ChangeCollectionMembersWithResponse call
+func ParseChangeCollectionMembersResponse(rsp *http.Response) (*ChangeCollectionMembersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ChangeCollectionMembersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CommandResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseAddCollectionMemberResponse parses an HTTP response from a AddCollectionMemberWithResponse call
 func ParseAddCollectionMemberResponse(rsp *http.Response) (*AddCollectionMemberResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -26958,6 +28047,74 @@ func ParseMakeCollectionPublicResponse(rsp *http.Response) (*MakeCollectionPubli
 	}
 
 	response := &MakeCollectionPublicResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CommandResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseChangeCollectionSharesResponse parses an HTTP response from a ChangeCollectionSharesWithResponse call
+func ParseChangeCollectionSharesResponse(rsp *http.Response) (*ChangeCollectionSharesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ChangeCollectionSharesResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -28085,6 +29242,74 @@ func ParseListPlacementsResponse(rsp *http.Response) (*ListPlacementsResponse, e
 			return nil, err
 		}
 		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePlaceManyOnHierarchyResponse parses an HTTP response from a PlaceManyOnHierarchyWithResponse call
+func ParsePlaceManyOnHierarchyResponse(rsp *http.Response) (*PlaceManyOnHierarchyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PlaceManyOnHierarchyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CommandResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
 
 	}
 
