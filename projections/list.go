@@ -81,7 +81,15 @@ func list[T any](ctx context.Context, tx Reader, table string, page Page, keep f
 		if chunk.Limit == 0 || scanned < chunk.Limit {
 			return "", nil
 		}
+		// The filter kept too few to fill the page: read further in
+		// larger chunks, so that a page found far into a table costs a
+		// few reads, not one per page's worth of rows (on PostgreSQL,
+		// each read is a round trip).
+		chunk.Limit = min(chunk.Limit*4, maxChunk)
 	}
 }
+
+// maxChunk is the most rows a List reads at once.
+const maxChunk = 4096
 
 var errStop = errors.New("stop")

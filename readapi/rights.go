@@ -417,25 +417,23 @@ func narrowMembers(ctx context.Context, q rightsmodel.Query, v *rightsmodel.View
 		return nil, v.Err()
 	}
 	candidates := map[rights.MemberID]bool{}
-	var scanErr error
-	_, _, err := q.Items(ctx, acc, projections.Page{}, func(it *rightsmodel.Item) bool {
-		if scanErr != nil {
-			return false
-		}
-		if it.Creator != user {
-			if r, ok := v.Share(it.ID, user); !ok || r.Member == rights.None {
-				return false
+	held, err := q.Held(ctx, acc, user) // indexed: not every item of the account
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range held {
+		if !h.Created {
+			if r, ok := v.Share(h.Item, user); !ok || r.Member == rights.None {
+				continue
 			}
 		}
-		members, err := q.MembersOf(ctx, acc, it.ID)
+		members, err := q.MembersOf(ctx, acc, h.Item)
+		if err != nil {
+			return nil, err
+		}
 		for _, m := range members {
 			candidates[m] = true
 		}
-		scanErr = err
-		return false
-	})
-	if err = errors.Join(err, scanErr); err != nil {
-		return nil, err
 	}
 	own, err := q.SharedWith(ctx, acc, user) // single members shared with them
 	if err != nil {

@@ -8,8 +8,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/domain/account"
@@ -19,6 +23,7 @@ import (
 	"github.com/shareledger/shareledger/projections"
 	rmbolt "github.com/shareledger/shareledger/projections/bolt"
 	"github.com/shareledger/shareledger/projections/directory"
+	rmpostgres "github.com/shareledger/shareledger/projections/postgres"
 	rightsmodel "github.com/shareledger/shareledger/projections/rights"
 	"github.com/shareledger/shareledger/projections/storetest"
 )
@@ -31,10 +36,20 @@ const (
 )
 
 var (
-	benchOnce  sync.Once
-	benchStore projections.Store
-	benchErr   error
+	benchOnce   sync.Once
+	benchStore  projections.Store
+	benchStores []namedStore // the embedded store, and PostgreSQL with DATABASE_URL set
+	benchErr    error
 )
+
+type namedStore struct {
+	name  string
+	store projections.Store
+}
+
+// benchSchema is the PostgreSQL schema the benchmarks build, dropped at the
+// end of the run.
+const benchSchema = "bench_rights"
 
 // benchAccount builds, once per run, the read models of an account with
 // 100,000 vehicles (each in two fleets, placed on a random node), 10,000
@@ -114,9 +129,19 @@ func benchAccount(b *testing.B) projections.Store {
 		if benchErr != nil {
 			return
 		}
-		for _, p := range []projections.Projection{directory.Projection{}, rightsmodel.Projection{}} {
-			if _, benchErr = projections.CatchUp(ctx, es, benchStore, catalog.New(), p, eventstore.Position{}, 2000); benchErr != nil {
+		benchStores = []namedStore{{"bbolt", benchStore}}
+		if url := os.Getenv("DATABASE_URL"); url != "" {
+			var pg projections.Store
+			if pg, benchErr = dropBenchSchema(ctx, url); benchErr != nil {
 				return
+			}
+			benchStores = append(benchStores, namedStore{"postgres", pg})
+		}
+		for _, st := range benchStores {
+			for _, p := range []projections.Projection{directory.Projection{}, rightsmodel.Projection{}} {
+				if _, benchErr = projections.CatchUp(ctx, es, st.store, catalog.New(), p, eventstore.Position{}, 2000); benchErr != nil {
+					return
+				}
 			}
 		}
 	})
@@ -126,12 +151,39 @@ func benchAccount(b *testing.B) projections.Store {
 	return benchStore
 }
 
+// dropBenchSchema drops what an earlier run may have left and opens the
+// read models in a fresh schema.
+func dropBenchSchema(ctx context.Context, url string) (projections.Store, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+benchSchema+" CASCADE"); err != nil {
+		return nil, err
+	}
+	benchPG = url
+	return rmpostgres.Open(ctx, rmpostgres.Config{URL: url, Schema: benchSchema})
+}
+
+var benchPG string
+
 var benchDir string
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if benchStore != nil {
-		_ = benchStore.Close()
+	for _, st := range benchStores {
+		_ = st.store.Close()
+	}
+	if benchPG != "" {
+		conn, err := pgx.Connect(context.Background(), benchPG)
+		if err == nil {
+			_, err = conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+benchSchema+" CASCADE")
+			_ = conn.Close(context.Background())
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "drop the benchmark schema:", err)
+		}
 	}
 	if benchDir != "" {
 		_ = os.RemoveAll(benchDir)
@@ -141,7 +193,7 @@ func TestMain(m *testing.M) {
 
 // go test -run '^$' -bench Rights -benchtime 2000x ./readapi/
 func BenchmarkRightsCheck(b *testing.B) {
-	store := benchAccount(b)
+	benchAccount(b)
 	ctx := context.Background()
 	rnd := rand.New(rand.NewPCG(3, 4))
 	cases := []struct {
@@ -157,26 +209,45 @@ func BenchmarkRightsCheck(b *testing.B) {
 			return err
 		}},
 	}
-	for _, c := range cases {
-		b.Run(c.name, func(b *testing.B) {
-			for b.Loop() {
-				err := store.View(ctx, func(tx projections.Reader) error {
-					v := rightsmodel.Query{R: tx}.Account(ctx, "big")
-					if err := c.run(v); err != nil {
-						return err
-					}
-					return v.Err()
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
+	cases = append(cases, struct {
+		name string
+		run  func(v *rightsmodel.View) error
+	}{"batch of 100 (50 items, 50 members)", func(v *rightsmodel.View) error {
+		for i := range 100 {
+			c := CheckRequest{User: domain.UserID(fmt.Sprintf("u%d@big.test", rnd.IntN(benchUsers)))}
+			if i%2 == 0 {
+				c.Item = fmt.Sprint("fleet", rnd.IntN(benchFleets))
+			} else {
+				c.Member = fmt.Sprintf("v%06d", rnd.IntN(benchVehicles))
 			}
-		})
+			if _, err := checkOne(v, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}})
+	for _, st := range benchStores {
+		for _, c := range cases {
+			b.Run(st.name+"/"+c.name, func(b *testing.B) {
+				for b.Loop() {
+					err := st.store.View(ctx, func(tx projections.Reader) error {
+						v := rightsmodel.Query{R: tx}.Account(ctx, "big")
+						if err := c.run(v); err != nil {
+							return err
+						}
+						return v.Err()
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
 
 func BenchmarkRightsList(b *testing.B) {
-	store := benchAccount(b)
+	benchAccount(b)
 	ctx := context.Background()
 	a := &API{}
 	cases := []struct {
@@ -188,28 +259,48 @@ func BenchmarkRightsList(b *testing.B) {
 		{"vehicles, 50 a page, role and hierarchy user", "/v1/rights/members?kind=vehicle", "u0@big.test"},
 		{"vehicles, 50 a page, private shares only", "/v1/rights/members?kind=vehicle", "u1@big.test"},
 		{"subusers, search", "/v1/subusers?search=User%2099", "u3@big.test"},
+		{"who can see a vehicle, first page", "/v1/rights/members/v000042/grid", "admin@big.test"},
+		{"who can edit a fleet, first page", "/v1/rights/items/fleet7/grid?level=edit", "admin@big.test"},
 	}
-	for _, c := range cases {
-		b.Run(c.name, func(b *testing.B) {
-			caller := directory.User{User: domain.UserID(c.user), Account: "big", Role: "user"}
-			req := httptest.NewRequest("GET", c.path, nil)
-			for b.Loop() {
-				err := store.View(ctx, func(tx projections.Reader) error {
-					var err error
-					switch {
-					case req.URL.Path == "/v1/rights/members":
-						_, err = a.visibleMembers(ctx, req, tx, caller)
-					case req.URL.Path == "/v1/subusers":
-						_, err = a.subusers(ctx, req, tx, caller)
-					default:
-						_, err = a.listItems(ctx, req, tx, caller)
-					}
-					return err
-				})
-				if err != nil {
-					b.Fatal(err)
+	for _, st := range benchStores {
+		for _, c := range cases {
+			b.Run(st.name+"/"+c.name, func(b *testing.B) {
+				caller := directory.User{User: domain.UserID(c.user), Account: "big", Role: "user"}
+				if c.user == "admin@big.test" {
+					caller.Role = "administrator"
 				}
-			}
-		})
+				req := httptest.NewRequest("GET", c.path, nil)
+				route := chi.NewRouteContext()
+				parts := strings.Split(req.URL.Path, "/")
+				switch {
+				case strings.HasPrefix(req.URL.Path, "/v1/rights/members/"):
+					route.URLParams.Add("member", parts[4])
+				case strings.HasPrefix(req.URL.Path, "/v1/rights/items/"):
+					route.URLParams.Add("item", parts[4])
+				}
+				req = req.WithContext(context.WithValue(req.Context(), chi.RouteCtxKey, route))
+				for b.Loop() {
+					err := st.store.View(ctx, func(tx projections.Reader) error {
+						var err error
+						switch {
+						case strings.HasPrefix(req.URL.Path, "/v1/rights/members/"):
+							_, err = a.memberGrid(ctx, req, tx, caller)
+						case strings.HasPrefix(req.URL.Path, "/v1/rights/items/"):
+							_, err = a.grid(ctx, req, tx, caller)
+						case req.URL.Path == "/v1/rights/members":
+							_, err = a.visibleMembers(ctx, req, tx, caller)
+						case req.URL.Path == "/v1/subusers":
+							_, err = a.subusers(ctx, req, tx, caller)
+						default:
+							_, err = a.listItems(ctx, req, tx, caller)
+						}
+						return err
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }

@@ -2,6 +2,8 @@ package rights
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"slices"
 
 	"github.com/shareledger/shareledger/domain"
@@ -57,6 +59,12 @@ func (q Query) MembersOf(ctx context.Context, acc domain.AccountID, item rights.
 	return out, err
 }
 
+// Held lists the collections a user created or holds a private share of.
+func (q Query) Held(ctx context.Context, acc domain.AccountID, user domain.UserID) ([]HeldItem, error) {
+	out, _, err := projections.List[HeldItem](ctx, q.R, Held, projections.Page{Prefix: Key(string(acc), string(user)) + "/"}, nil)
+	return out, err
+}
+
 // SharedWith lists the members shared with a user on their own.
 func (q Query) SharedWith(ctx context.Context, acc domain.AccountID, user domain.UserID) ([]rights.MemberID, error) {
 	prefix := Key(string(acc), string(user)) + "/"
@@ -73,23 +81,56 @@ func (q Query) SharedWith(ctx context.Context, acc domain.AccountID, user domain
 // has no errors (the evaluation is pure); the first error a read meets is
 // kept, and Err reports it after the evaluation. It holds the request's
 // context because the interface's methods take none: a View lives for one
-// request.
+// request, on one snapshot, so it remembers every document it read: an
+// evaluation asks for the same subuser, roles, items and tree again and
+// again, and on PostgreSQL each read is a round trip. What it remembers is
+// bounded by what the request reads.
 type View struct {
-	ctx context.Context
-	r   projections.Reader
-	acc string
-	err error
+	ctx   context.Context
+	r     projections.Reader
+	acc   string
+	err   error
+	read  map[tableKey]cached
+	lists map[string][]rights.ItemID // CollectionsOf, by member
+}
+
+type tableKey struct{ table, key string }
+
+// cached is a document read (nil: not found).
+type cached struct {
+	doc   []byte
+	found bool
 }
 
 // Err is the first error a read met, if any.
 func (v *View) Err() error { return v.err }
 
+// get reads a document once per view, decoding it into out.
 func (v *View) get(table, key string, out any) bool {
-	found, err := v.r.Get(v.ctx, table, key, out)
-	if err != nil && v.err == nil {
-		v.err = err
+	tk := tableKey{table, key}
+	c, ok := v.read[tk]
+	if !ok {
+		var raw json.RawMessage
+		found, err := v.r.Get(v.ctx, table, key, &raw)
+		if err != nil {
+			if v.err == nil {
+				v.err = err
+			}
+			return false
+		}
+		c = cached{doc: raw, found: found}
+		if v.read == nil {
+			v.read = map[tableKey]cached{}
+		}
+		v.read[tk] = c
 	}
-	return found
+	if !c.found {
+		return false
+	}
+	if err := json.Unmarshal(c.doc, out); err != nil && v.err == nil {
+		v.err = fmt.Errorf("decode %s %s: %w", table, key, err)
+	}
+	return true
 }
 
 // Subuser implements rights.Account.
@@ -122,6 +163,9 @@ func (v *View) Share(item rights.ItemID, u domain.UserID) (rights.Rights, bool) 
 
 // CollectionsOf implements rights.Account.
 func (v *View) CollectionsOf(m rights.MemberID) []rights.ItemID {
+	if out, ok := v.lists[string(m)]; ok {
+		return out
+	}
 	prefix := Key(v.acc, string(m)) + "/"
 	var out []rights.ItemID
 	err := v.r.Scan(v.ctx, In, projections.Page{Prefix: prefix}, func(k string, doc []byte) error {
@@ -129,10 +173,18 @@ func (v *View) CollectionsOf(m rights.MemberID) []rights.ItemID {
 		out = append(out, rights.ItemID(id))
 		return err
 	})
-	if err != nil && v.err == nil {
-		v.err = err
+	if err != nil {
+		if v.err == nil {
+			v.err = err
+		}
+		return nil
 	}
-	return slices.Clip(out)
+	out = slices.Clip(out)
+	if v.lists == nil {
+		v.lists = map[string][]rights.ItemID{}
+	}
+	v.lists[string(m)] = out
+	return out
 }
 
 // Placement implements rights.Account.

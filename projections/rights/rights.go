@@ -7,6 +7,7 @@ package rights
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/domain/account"
@@ -29,6 +30,10 @@ const (
 	// by member and by user.
 	MemberShares = "rights.membershares" // acc/member/user -> Level
 	SharedWith   = "rights.sharedwith"   // acc/user/member -> member
+	// Held are the collections each user created or holds a private
+	// share of: where the members a user sees only through collections
+	// come from, found without reading every item of the account.
+	Held = "rights.held" // acc/user/item -> HeldItem
 )
 
 // Member is a vehicle, driver, marker or user the account knows of.
@@ -110,6 +115,11 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 			u.Direct[e.Kind] = e.Rights
 		})
 	case rights.CollectionCreated:
+		if e.Creator != "" {
+			if err := hold(ctx, tx, string(e.Account), e.Creator, e.Item, func(h *HeldItem) { h.Created = true }); err != nil {
+				return err
+			}
+		}
 		return tx.Put(ctx, Items, Key(string(e.Account), string(e.Item)), Item{rights.Item{ID: e.Item, Kind: e.Kind, Name: e.Name, Public: e.Public, Creator: e.Creator}})
 	case rights.MemberSharedPrivately:
 		acc := string(e.Account)
@@ -149,9 +159,13 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 	case rights.ReportMadePublic:
 		return setPublic(ctx, tx, rights.Privacy(e), true)
 	case rights.SharedPrivately:
-		return tx.Put(ctx, Shares, Key(string(e.Account), string(e.Item), string(e.User)), e.Rights)
+		return errors.Join(
+			hold(ctx, tx, string(e.Account), e.User, e.Item, func(h *HeldItem) { h.Shared = true }),
+			tx.Put(ctx, Shares, Key(string(e.Account), string(e.Item), string(e.User)), e.Rights))
 	case rights.PrivateShareRevoked:
-		return tx.Delete(ctx, Shares, Key(string(e.Account), string(e.Item), string(e.User)))
+		return errors.Join(
+			hold(ctx, tx, string(e.Account), e.User, e.Item, func(h *HeldItem) { h.Shared = false }),
+			tx.Delete(ctx, Shares, Key(string(e.Account), string(e.Item), string(e.User))))
 	case rights.MemberAdded:
 		if err := tx.Put(ctx, Known, Key(string(e.Account), string(e.Member)), Member{ID: e.Member, Kind: e.Kind}); err != nil {
 			return err
@@ -226,7 +240,38 @@ func setPublic(ctx context.Context, tx projections.Tx, p rights.Privacy, public 
 
 // deleteCollection removes an item, its private shares and its
 // memberships both ways; the members stay known to the account.
+// HeldItem is a collection a user created or holds a private share of.
+type HeldItem struct {
+	Item    rights.ItemID `json:"item"`
+	Created bool          `json:"created,omitempty"`
+	Shared  bool          `json:"shared,omitempty"`
+}
+
+// hold changes what a user holds of a collection; holding nothing, the
+// row goes.
+func hold(ctx context.Context, tx projections.Tx, acc string, user domain.UserID, item rights.ItemID, change func(*HeldItem)) error {
+	key := Key(acc, string(user), string(item))
+	h := HeldItem{Item: item}
+	if _, err := tx.Get(ctx, Held, key, &h); err != nil {
+		return err
+	}
+	change(&h)
+	if !h.Created && !h.Shared {
+		return tx.Delete(ctx, Held, key)
+	}
+	return tx.Put(ctx, Held, key, h)
+}
+
 func deleteCollection(ctx context.Context, tx projections.Tx, acc, item string) error {
+	var it Item
+	if _, err := tx.Get(ctx, Items, Key(acc, item), &it); err != nil {
+		return err
+	}
+	if it.Creator != "" {
+		if err := tx.Delete(ctx, Held, Key(acc, string(it.Creator), item)); err != nil {
+			return err
+		}
+	}
 	prefix := Key(acc, item) + "/"
 	var shares, members []string
 	err := tx.Scan(ctx, Shares, projections.Page{Prefix: prefix}, func(k string, _ []byte) error {
@@ -245,7 +290,10 @@ func deleteCollection(ctx context.Context, tx projections.Tx, acc, item string) 
 		return err
 	}
 	for _, k := range shares {
-		if err := tx.Delete(ctx, Shares, k); err != nil {
+		// The share's key ends with the user's key part, which is the
+		// user's part of the held row's key too.
+		user := strings.TrimPrefix(k, prefix)
+		if err := errors.Join(tx.Delete(ctx, Shares, k), tx.Delete(ctx, Held, Key(acc)+"/"+user+"/"+projections.KeyPart(item))); err != nil {
 			return err
 		}
 	}
@@ -259,5 +307,5 @@ func deleteCollection(ctx context.Context, tx projections.Tx, acc, item string) 
 
 // Tables lists the tables the projection owns, for verification.
 func (Projection) Tables() []string {
-	return []string{Users, Roles, Items, Shares, In, Members, Placed, Parents, Known, MemberShares, SharedWith}
+	return []string{Users, Roles, Items, Shares, In, Members, Placed, Parents, Known, MemberShares, SharedWith, Held}
 }
