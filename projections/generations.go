@@ -54,7 +54,11 @@ func (g generational) View(ctx context.Context, fn func(Reader) error) error {
 		if err != nil {
 			return err
 		}
-		return fn(renamedReader{r, live})
+		rr := renamedReader{r, live}
+		if b, ok := r.(Batched); ok {
+			return fn(renamedBatched{rr, b})
+		}
+		return fn(rr)
 	})
 }
 
@@ -105,6 +109,20 @@ func (r renamedReader) Get(ctx context.Context, table, key string, v any) (bool,
 
 func (r renamedReader) Scan(ctx context.Context, table string, page Page, fn func(string, []byte) error) error {
 	return r.Reader.Scan(ctx, rename(r.names, table), page, fn)
+}
+
+// renamedBatched is a renamedReader over a Batched reader.
+type renamedBatched struct {
+	renamedReader
+	b Batched
+}
+
+func (r renamedBatched) GetMany(ctx context.Context, table string, keys []string, fn func(string, []byte) error) error {
+	return r.b.GetMany(ctx, rename(r.names, table), keys, fn)
+}
+
+func (r renamedBatched) ScanMany(ctx context.Context, table string, prefixes []string, fn func(string, []byte) error) error {
+	return r.b.ScanMany(ctx, rename(r.names, table), prefixes, fn)
 }
 
 type renamedTx struct {

@@ -26,6 +26,50 @@ func List[T any](ctx context.Context, tx Reader, table string, page Page, keep f
 	return items, next, err
 }
 
+// ListAhead is List for a filter that reads other documents for each row
+// (an evaluation of rights): ahead is handed each chunk of rows before keep
+// sees any of them, to read what keep will read for all of them at once
+// (GetMany, ScanMany). Chunks hold at most maxChunk rows.
+func ListAhead[T any](ctx context.Context, tx Reader, table string, page Page, ahead func([]T), keep func(*T) bool) (items []T, next string, err error) {
+	items = []T{}
+	chunk := Page{Prefix: page.Prefix, After: page.After, Limit: page.Limit + 1}
+	if page.Limit == 0 {
+		chunk.Limit = maxChunk
+	}
+	for {
+		var keys []string
+		var rows []T
+		err := tx.Scan(ctx, table, chunk, func(key string, doc []byte) error {
+			var v T
+			if err := json.Unmarshal(doc, &v); err != nil {
+				return err
+			}
+			keys, rows = append(keys, key), append(rows, v)
+			return nil
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		if len(rows) > 0 {
+			chunk.After = keys[len(keys)-1]
+			ahead(rows)
+		}
+		for i := range rows {
+			if keep != nil && !keep(&rows[i]) {
+				continue
+			}
+			if page.Limit > 0 && len(items) == page.Limit {
+				return items, next[len(page.Prefix):], nil
+			}
+			items, next = append(items, rows[i]), keys[i]
+		}
+		if len(rows) < chunk.Limit {
+			return items, "", nil
+		}
+		chunk.Limit = min(chunk.Limit*4, maxChunk)
+	}
+}
+
 // Keyed is a document with its key after the page's prefix.
 type Keyed[T any] struct {
 	Key   string

@@ -42,45 +42,61 @@ func TestFilteredPagesChainThroughEveryMatch(t *testing.T) {
 		{"matches after a long gap", 3, func(n int) bool { return n < 3 || n > 190 }},
 		{"one page exactly", 4, func(n int) bool { return n%50 == 0 }},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var want, got []int
-			for i := range 200 {
-				if c.keep(i) {
-					want = append(want, i)
-				}
-			}
-			after := ""
-			for pages := 0; ; pages++ {
-				if pages > 200 {
-					t.Fatal("cursors do not end")
-				}
-				var items []int
-				var next string
-				err := store.View(ctx, func(r projections.Reader) error {
-					p := projections.Page{Prefix: "acc/", Limit: c.limit}
-					if after != "" {
-						p.After = "acc/" + after
+	for _, ahead := range []bool{false, true} {
+		for _, c := range cases {
+			t.Run(fmt.Sprintf("%s (read ahead %v)", c.name, ahead), func(t *testing.T) {
+				var want, got []int
+				for i := range 200 {
+					if c.keep(i) {
+						want = append(want, i)
 					}
-					var err error
-					items, next, err = projections.List(ctx, r, "t", p, func(n *int) bool { return c.keep(*n) })
-					return err
-				})
-				if err != nil {
-					t.Fatal(err)
 				}
-				if len(items) > c.limit || (next != "" && len(items) != c.limit) {
-					t.Fatalf("page of %d items with next %q (limit %d)", len(items), next, c.limit)
+				after := ""
+				for pages := 0; ; pages++ {
+					if pages > 200 {
+						t.Fatal("cursors do not end")
+					}
+					var items []int
+					var next string
+					err := store.View(ctx, func(r projections.Reader) error {
+						p := projections.Page{Prefix: "acc/", Limit: c.limit}
+						if after != "" {
+							p.After = "acc/" + after
+						}
+						var err error
+						if !ahead {
+							items, next, err = projections.List(ctx, r, "t", p, func(n *int) bool { return c.keep(*n) })
+							return err
+						}
+						seen := map[int]bool{}
+						items, next, err = projections.ListAhead(ctx, r, "t", p, func(rows []int) {
+							for _, n := range rows {
+								seen[n] = true
+							}
+						}, func(n *int) bool {
+							if !seen[*n] {
+								t.Fatalf("%d kept before it was read ahead", *n)
+							}
+							return c.keep(*n)
+						})
+						return err
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(items) > c.limit || (next != "" && len(items) != c.limit) {
+						t.Fatalf("page of %d items with next %q (limit %d)", len(items), next, c.limit)
+					}
+					got = append(got, items...)
+					if next == "" {
+						break
+					}
+					after = next
 				}
-				got = append(got, items...)
-				if next == "" {
-					break
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Fatalf("pages gave %v, want %v", got, want)
 				}
-				after = next
-			}
-			if fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Fatalf("pages gave %v, want %v", got, want)
-			}
-		})
+			})
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -117,7 +118,16 @@ func (a *API) visibleMembers(ctx context.Context, r *http.Request, tx projection
 	}
 	levels := map[rights.MemberID]rights.Level{}
 	var evalErr error
-	members, next, err := q.Members(ctx, caller.Account, page, func(m *rightsmodel.Member) bool {
+	ahead := func(rows []rightsmodel.Member) {
+		ids := make([]rights.MemberID, 0, len(rows))
+		for _, m := range rows {
+			if (kind == "" || m.Kind == kind) && m.Kind != rights.User {
+				ids = append(ids, m.ID)
+			}
+		}
+		v.Ahead(user, ids)
+	}
+	members, next, err := q.MembersAhead(ctx, caller.Account, page, ahead, func(m *rightsmodel.Member) bool {
 		if (kind != "" && m.Kind != kind) || m.Kind == rights.User {
 			return false
 		}
@@ -254,7 +264,7 @@ func (a *API) grid(ctx context.Context, r *http.Request, tx projections.Reader, 
 	if mine.Rights.Item == rights.None {
 		return nil, errNotFound.Withf("no item %s is visible to %s", item, caller.User)
 	}
-	out, err := whoCan(ctx, r, tx, caller, func(u domain.UserID) (rights.Grant, rights.Level, error) {
+	out, err := whoCan(ctx, r, tx, caller, func(us []domain.UserID) { v.AheadUsers(us, []rights.ItemID{item}, "") }, func(u domain.UserID) (rights.Grant, rights.Level, error) {
 		g, err := rights.OnItem(v, u, item)
 		return g, g.Rights.Item, err
 	})
@@ -274,7 +284,8 @@ func (a *API) memberGrid(ctx context.Context, r *http.Request, tx projections.Re
 	if mine.Rights.Member == rights.None {
 		return nil, errNotFound.Withf("no member %s is visible to %s", member, caller.User)
 	}
-	out, err := whoCan(ctx, r, tx, caller, func(u domain.UserID) (rights.Grant, rights.Level, error) {
+	collections := v.CollectionsOf(member)
+	out, err := whoCan(ctx, r, tx, caller, func(us []domain.UserID) { v.AheadUsers(us, collections, member) }, func(u domain.UserID) (rights.Grant, rights.Level, error) {
 		g, err := rights.OnMember(v, u, member)
 		return g, g.Rights.Member, err
 	})
@@ -285,7 +296,7 @@ func (a *API) memberGrid(ctx context.Context, r *http.Request, tx projections.Re
 // object and the sources of them; with level=, only those holding at
 // least that level (a page may then hold fewer rows than its limit, and
 // next goes on).
-func whoCan(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User, on func(domain.UserID) (rights.Grant, rights.Level, error)) (any, error) {
+func whoCan(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User, ahead func([]domain.UserID), on func(domain.UserID) (rights.Grant, rights.Level, error)) (any, error) {
 	var least rights.Level
 	if raw := r.URL.Query().Get("level"); raw != "" {
 		var err error
@@ -299,7 +310,14 @@ func whoCan(ctx context.Context, r *http.Request, tx projections.Reader, caller 
 	}
 	grants := map[domain.UserID]rights.Grant{}
 	var evalErr error
-	users, next, err := rightsmodel.Query{R: tx}.Users(ctx, caller.Account, page, func(u *rightsmodel.User) bool {
+	readAhead := func(rows []rightsmodel.User) {
+		ids := make([]domain.UserID, len(rows))
+		for i, u := range rows {
+			ids[i] = u.ID
+		}
+		ahead(ids)
+	}
+	users, next, err := rightsmodel.Query{R: tx}.UsersAhead(ctx, caller.Account, page, readAhead, func(u *rightsmodel.User) bool {
 		g, level, err := on(u.ID)
 		if err != nil {
 			evalErr = err
@@ -381,8 +399,23 @@ func (a *API) subusers(ctx context.Context, r *http.Request, tx projections.Read
 	search := strings.ToLower(r.URL.Query().Get("search"))
 	q := rightsmodel.Query{R: tx}
 	v := q.Account(ctx, caller.Account)
-	users, next, err := q.Users(ctx, caller.Account, page, func(u *rightsmodel.User) bool {
-		if search != "" && !strings.Contains(strings.ToLower(u.Name), search) && !strings.Contains(string(u.ID), search) {
+	matches := func(u *rightsmodel.User) bool {
+		return search == "" || strings.Contains(strings.ToLower(u.Name), search) || strings.Contains(string(u.ID), search)
+	}
+	ahead := func(rows []rightsmodel.User) {
+		if caller.Role == "administrator" {
+			return
+		}
+		var ids []rights.MemberID
+		for i := range rows {
+			if matches(&rows[i]) {
+				ids = append(ids, rights.MemberID(rows[i].ID))
+			}
+		}
+		v.Ahead(caller.User, ids)
+	}
+	users, next, err := q.UsersAhead(ctx, caller.Account, page, ahead, func(u *rightsmodel.User) bool {
+		if !matches(u) {
 			return false
 		}
 		if u.ID == caller.User || caller.Role == "administrator" {
@@ -447,10 +480,18 @@ func narrowMembers(ctx context.Context, q rightsmodel.Query, v *rightsmodel.View
 		ids = append(ids, string(id))
 	}
 	slices.Sort(ids)
+	if page.After != "" {
+		ids = ids[sort.SearchStrings(ids, page.After+"\x00"):]
+	}
 	out := &Page[VisibleMember]{Items: []VisibleMember{}}
-	for _, id := range ids {
-		if page.After != "" && id <= page.After {
-			continue
+	const chunk = 256
+	for i, id := range ids {
+		if i%chunk == 0 {
+			next := make([]rights.MemberID, 0, chunk)
+			for _, a := range ids[i:min(i+chunk, len(ids))] {
+				next = append(next, rights.MemberID(a))
+			}
+			v.Ahead(user, next)
 		}
 		m, found, err := q.Member(ctx, acc, rights.MemberID(id))
 		if err != nil {

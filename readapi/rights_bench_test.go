@@ -144,6 +144,11 @@ func benchAccount(b *testing.B) projections.Store {
 				}
 			}
 		}
+		if benchPG != "" {
+			// The planner's statistics, as autovacuum would have them
+			// some time after the load.
+			benchErr = analyze(ctx, benchPG)
+		}
 	})
 	if benchErr != nil {
 		b.Fatal(benchErr)
@@ -167,6 +172,16 @@ func dropBenchSchema(ctx context.Context, url string) (projections.Store, error)
 }
 
 var benchPG string
+
+func analyze(ctx context.Context, url string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "ANALYZE "+benchSchema+".rm_documents")
+	return err
+}
 
 var benchDir string
 

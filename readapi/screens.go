@@ -188,7 +188,7 @@ func (a *API) collectionMembers(ctx context.Context, r *http.Request, tx project
 	}
 	rows := map[rights.MemberID]VisibleMember{}
 	var evalErr error
-	ids, next, err := q.MembersPage(ctx, caller.Account, item, page, func(id *rights.MemberID) bool {
+	ids, next, err := q.MembersPage(ctx, caller.Account, item, page, func(ids []rights.MemberID) { v.Ahead(caller.User, ids) }, func(id *rights.MemberID) bool {
 		m, _, err := q.Member(ctx, caller.Account, *id)
 		if err != nil {
 			evalErr = err

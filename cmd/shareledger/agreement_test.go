@@ -18,8 +18,17 @@ import (
 // exactly when it is in the list, at the same level; a batch of the same
 // checks answers alike; and who can see a member (its grid at level view)
 // is exactly the users the checks allowed.
+//
+// It runs on the embedded read models and on PostgreSQL, where the lists
+// read their rows' rights ahead in batches (projections.Batched).
 func TestCheckAndListAgree(t *testing.T) {
-	s := start(t, testConfig(t, backends[0]))
+	for _, b := range backends[:2] {
+		t.Run(b.name, func(t *testing.T) { checkAndListAgree(t, b) })
+	}
+}
+
+func checkAndListAgree(t *testing.T, b backend) {
+	s := start(t, testConfig(t, b))
 	other := s.as("olga@other.test", "other")
 	other.command("POST", "/v1/accounts", map[string]any{"organization": "Other", "name": "Olga"})
 	fleet := other.command("POST", "/v1/collections", map[string]any{"kind": "fleet", "name": "Theirs", "public": true}).ID

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -62,6 +63,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("postgres read models: %w", err)
 	}
 	pc.ConnConfig.RuntimeParams["search_path"] = cfg.Schema
+	// Read models answer short queries: compiling one with JIT (which a
+	// large row estimate triggers) costs more than running it.
+	pc.ConnConfig.RuntimeParams["jit"] = "off"
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("postgres read models: %w", err)
@@ -211,10 +215,15 @@ func (r reader) Get(ctx context.Context, table, key string, v any) (bool, error)
 }
 
 func (r reader) Scan(ctx context.Context, table string, page projections.Page, fn func(string, []byte) error) error {
-	// Keys compare bytewise (COLLATE "C"), and no valid UTF-8 text after
-	// the prefix sorts above U+10FFFF: the bounds make an index range scan.
-	sql := `SELECT key, doc FROM rm_documents WHERE tbl = $1 AND key >= $2 AND key > $3 AND key < $4 ORDER BY key`
-	args := []any{table, page.Prefix, page.After, page.Prefix + "\U0010FFFF"}
+	// Keys compare bytewise (COLLATE "C"): the bounds make an index
+	// range scan.
+	sql := `SELECT key, doc FROM rm_documents WHERE tbl = $1 AND key >= $2 AND key > $3`
+	args := []any{table, page.Prefix, page.After}
+	if end, ok := after(page.Prefix); ok {
+		sql += ` AND key < $4`
+		args = append(args, end)
+	}
+	sql += ` ORDER BY key`
 	if page.Limit > 0 {
 		sql += fmt.Sprintf(` LIMIT %d`, page.Limit)
 	}
@@ -248,6 +257,85 @@ func (r reader) Scan(ctx context.Context, table string, page projections.Page, f
 	}
 	return nil
 }
+
+// GetMany implements projections.Batched in one query.
+func (r reader) GetMany(ctx context.Context, table string, keys []string, fn func(string, []byte) error) error {
+	return r.many(ctx, table, `SELECT key, doc FROM rm_documents WHERE tbl = $1 AND key = ANY($2)`, fn, keys)
+}
+
+// ScanMany implements projections.Batched in one query: an index range
+// scan per prefix, as Scan makes for one.
+func (r reader) ScanMany(ctx context.Context, table string, prefixes []string, fn func(string, []byte) error) error {
+	ends := make([]string, len(prefixes))
+	for i, p := range prefixes {
+		if end, ok := after(p); ok {
+			ends[i] = end
+		} else {
+			// Only a prefix of nothing but U+10FFFF has no end: every key
+			// that starts with it sorts below it followed by any more.
+			ends[i] = p + strings.Repeat("\U0010FFFF", 64)
+		}
+	}
+	// A range scan of the index per prefix; the subquery keeps the
+	// planner from estimating the join as a product of both sides.
+	return r.many(ctx, table, `SELECT d.key, d.doc FROM unnest($2::text[], $3::text[]) AS p(lo, hi)
+		CROSS JOIN LATERAL (SELECT key, doc FROM rm_documents
+			WHERE tbl = $1 AND key >= p.lo COLLATE "C" AND key < p.hi COLLATE "C" OFFSET 0) d
+		ORDER BY d.key`, fn, prefixes, ends)
+}
+
+// after is the least text greater than every text that starts with prefix
+// (its last character that can be raised, raised; in UTF-8, byte order is
+// the order of code points), if there is one: none for "".
+func after(prefix string) (string, bool) {
+	rs := []rune(prefix)
+	for i := len(rs) - 1; i >= 0; i-- {
+		if rs[i] < utf8.MaxRune {
+			next := rs[i] + 1
+			if next >= 0xD800 && next <= 0xDFFF { // surrogates are not text
+				next = 0xE000
+			}
+			return string(rs[:i]) + string(next), true
+		}
+	}
+	return "", false
+}
+
+func (r reader) many(ctx context.Context, table, sql string, fn func(string, []byte) error, lists ...[]string) error {
+	args := []any{table}
+	for _, l := range lists {
+		args = append(args, l)
+	}
+	rows, err := r.q.Query(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", table, err)
+	}
+	type kv struct {
+		key string
+		doc []byte
+	}
+	var found []kv
+	for rows.Next() {
+		var e kv
+		if err := rows.Scan(&e.key, &e.doc); err != nil {
+			rows.Close()
+			return err
+		}
+		found = append(found, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", table, err)
+	}
+	for _, e := range found {
+		if err := fn(e.key, e.doc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var _ projections.Batched = reader{}
 
 // tx buffers a transaction's writes and remembers what it read, so that a
 // projection's read-modify-write of the same documents across a batch of

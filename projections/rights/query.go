@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/domain/rights"
@@ -37,6 +38,18 @@ func (q Query) Users(ctx context.Context, acc domain.AccountID, page projections
 // account knows of.
 func (q Query) Members(ctx context.Context, acc domain.AccountID, page projections.Page, keep func(*Member) bool) ([]Member, string, error) {
 	return projections.List(ctx, q.R, Known, projections.Within(Key(string(acc))+"/", page), keep)
+}
+
+// MembersAhead is Members whose rows are handed to ahead a chunk at a time
+// before keep sees them (projections.ListAhead), for keep to evaluate
+// rights read ahead by View.Ahead.
+func (q Query) MembersAhead(ctx context.Context, acc domain.AccountID, page projections.Page, ahead func([]Member), keep func(*Member) bool) ([]Member, string, error) {
+	return projections.ListAhead(ctx, q.R, Known, projections.Within(Key(string(acc))+"/", page), ahead, keep)
+}
+
+// UsersAhead is Users with ahead, as MembersAhead.
+func (q Query) UsersAhead(ctx context.Context, acc domain.AccountID, page projections.Page, ahead func([]User), keep func(*User) bool) ([]User, string, error) {
+	return projections.ListAhead(ctx, q.R, Users, projections.Within(Key(string(acc))+"/", page), ahead, keep)
 }
 
 // Member is one vehicle, driver, marker or placed user, if the account
@@ -232,8 +245,8 @@ func (q Query) Item(ctx context.Context, acc domain.AccountID, id rights.ItemID)
 
 // MembersPage is a page of a collection's members, in key order, after the
 // cursor in page.After, and the cursor of the next page.
-func (q Query) MembersPage(ctx context.Context, acc domain.AccountID, item rights.ItemID, page projections.Page, keep func(*rights.MemberID) bool) ([]rights.MemberID, string, error) {
-	return projections.List(ctx, q.R, Members, projections.Within(Key(string(acc), string(item))+"/", page), keep)
+func (q Query) MembersPage(ctx context.Context, acc domain.AccountID, item rights.ItemID, page projections.Page, ahead func([]rights.MemberID), keep func(*rights.MemberID) bool) ([]rights.MemberID, string, error) {
+	return projections.ListAhead(ctx, q.R, Members, projections.Within(Key(string(acc), string(item))+"/", page), ahead, keep)
 }
 
 // Role is a role with the rights it grants by kind of public item.
@@ -257,4 +270,171 @@ func (q Query) Role(ctx context.Context, acc domain.AccountID, name string) (Rol
 	r := Role{Name: name}
 	found, err := q.R.Get(ctx, Roles, Key(string(acc), name), &r.Rights)
 	return r, found, err
+}
+
+// Ahead reads at once what evaluating user's rights on each of members
+// (rights.OnMember) will read, and remembers it as if each document had
+// been read alone: whether each member is a subuser or known to the
+// account, its collections, placement and single share to user; then
+// those collections and user's shares of them; then the tree above the
+// placements, a level per read. On PostgreSQL that is a handful of round
+// trips for a chunk of rows instead of about ten per row.
+//
+// On a store whose reads are in-process (not projections.Batched) reading
+// ahead only adds work, reading for rows that a full page leaves unseen:
+// there it does nothing.
+func (v *View) Ahead(user domain.UserID, members []rights.MemberID) {
+	if _, batched := v.r.(projections.Batched); !batched || v.err != nil || len(members) == 0 {
+		return
+	}
+	keys := func(parts func(id string) string, ids []string) []string {
+		out := make([]string, len(ids))
+		for i, id := range ids {
+			out[i] = parts(id)
+		}
+		return out
+	}
+	ids := make([]string, len(members))
+	for i, m := range members {
+		ids[i] = string(m)
+	}
+	one := func(id string) string { return Key(v.acc, id) }
+	toUser := func(id string) string { return Key(v.acc, id, string(user)) }
+	v.many(Users, keys(one, ids))
+	v.many(Known, keys(one, ids))
+	v.many(Placed, keys(one, ids))
+	v.many(MemberShares, keys(toUser, ids))
+	v.collections(ids)
+	var items []string
+	seen := map[rights.ItemID]bool{}
+	for _, id := range ids {
+		for _, c := range v.lists[id] {
+			if !seen[c] {
+				seen[c] = true
+				items = append(items, string(c))
+			}
+		}
+	}
+	v.many(Items, keys(one, items))
+	v.many(Shares, keys(toUser, items))
+	// The tree above the placements, one level at a time.
+	var nodes []string
+	for _, id := range ids {
+		var n rights.ItemID
+		if v.get(Placed, Key(v.acc, id), &n) && n != "" {
+			nodes = append(nodes, string(n))
+		}
+	}
+	for depth := 0; len(nodes) > 0 && depth < maxDepth; depth++ {
+		fresh := v.many(Parents, keys(one, nodes))
+		nodes = nodes[:0]
+		for _, k := range fresh {
+			var p rights.ItemID
+			if v.get(Parents, k, &p) && p != "" {
+				nodes = append(nodes, string(p))
+			}
+		}
+	}
+}
+
+// AheadUsers reads at once what evaluating each of users' rights on items
+// and, if set, on member reads: the users, their shares of the items, their
+// single shares of the member, and their placements.
+func (v *View) AheadUsers(users []domain.UserID, items []rights.ItemID, member rights.MemberID) {
+	if _, batched := v.r.(projections.Batched); !batched || v.err != nil || len(users) == 0 {
+		return
+	}
+	var us, shares, single []string
+	for _, u := range users {
+		us = append(us, Key(v.acc, string(u)))
+		for _, it := range items {
+			shares = append(shares, Key(v.acc, string(it), string(u)))
+		}
+		if member != "" {
+			single = append(single, Key(v.acc, string(member), string(u)))
+		}
+	}
+	v.many(Users, us)
+	v.many(Placed, us)
+	v.many(Shares, shares)
+	v.many(MemberShares, single)
+}
+
+// maxDepth bounds the walk up the tree: no real hierarchy is deeper.
+const maxDepth = 64
+
+// many reads the keys of a table the view has not read yet, at once, and
+// returns them.
+func (v *View) many(table string, keys []string) []string {
+	var fresh []string
+	asked := map[string]bool{}
+	for _, k := range keys {
+		if _, ok := v.read[tableKey{table, k}]; !ok && !asked[k] {
+			asked[k] = true
+			fresh = append(fresh, k)
+		}
+	}
+	if len(fresh) == 0 || v.err != nil {
+		return nil
+	}
+	if v.read == nil {
+		v.read = map[tableKey]cached{}
+	}
+	for _, k := range fresh {
+		v.read[tableKey{table, k}] = cached{}
+	}
+	err := projections.GetMany(v.ctx, v.r, table, fresh, func(k string, doc []byte) error {
+		v.read[tableKey{table, k}] = cached{doc: slices.Clone(doc), found: true}
+		return nil
+	})
+	if err != nil {
+		v.err = err
+		for _, k := range fresh {
+			delete(v.read, tableKey{table, k})
+		}
+		return nil
+	}
+	return fresh
+}
+
+// collections reads the collections of members the view has not read yet,
+// at once.
+func (v *View) collections(ids []string) {
+	byPrefix := map[string]string{}
+	var prefixes []string
+	for _, id := range ids {
+		if _, ok := v.lists[id]; ok {
+			continue
+		}
+		p := Key(v.acc, id) + "/"
+		if _, dup := byPrefix[p]; !dup {
+			byPrefix[p] = id
+			prefixes = append(prefixes, p)
+		}
+	}
+	if len(prefixes) == 0 || v.err != nil {
+		return
+	}
+	found := map[string][]rights.ItemID{}
+	err := projections.ScanMany(v.ctx, v.r, In, prefixes, func(k string, doc []byte) error {
+		p := k[:strings.LastIndexByte(k, '/')+1]
+		id, ok := byPrefix[p]
+		if !ok {
+			return nil // under a longer member's prefix: not asked for
+		}
+		item, err := projections.SetMember(k, p, doc)
+		found[id] = append(found[id], rights.ItemID(item))
+		return err
+	})
+	if err != nil {
+		v.err = err
+		return
+	}
+	if v.lists == nil {
+		v.lists = map[string][]rights.ItemID{}
+	}
+	for _, p := range prefixes {
+		id := byPrefix[p]
+		v.lists[id] = slices.Clip(found[id])
+	}
 }

@@ -4,6 +4,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -32,6 +33,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("put get delete", func(t *testing.T) { testCRUD(t, h) })
 	t.Run("changes and checkpoint commit together", func(t *testing.T) { testAtomic(t, h) })
 	t.Run("scan pages", func(t *testing.T) { testScan(t, h) })
+	t.Run("many at once", func(t *testing.T) { testMany(t, h) })
 	t.Run("concurrent updates serialize", func(t *testing.T) { testConcurrent(t, h) })
 	t.Run("durable across reopen", func(t *testing.T) { testReopen(t, h) })
 }
@@ -179,9 +181,72 @@ func testAtomic(t *testing.T, h Harness) {
 	}
 }
 
+// testMany: GetMany and ScanMany (at once on a Batched store, one by one
+// on others) read what Get and Scan read, through the live generations as
+// the service reads them, and a callback may read the same snapshot.
+func testMany(t *testing.T, h Harness) {
+	s := open(t, h)
+	keys := []string{"a/1", "a/2", "a/3", "a/é", "ab/1", "b/1", "a", "c/\U0010FFFF"}
+	docs := map[string]doc{}
+	for i, k := range keys {
+		docs[k] = doc{N: i}
+	}
+	put(t, s, "c", 1, docs)
+	type read struct {
+		name string
+		run  func(r projections.Reader, fn func(string, []byte) error) error
+		want []string
+	}
+	ctx := context.Background()
+	cases := []read{
+		{"get many, some missing", func(r projections.Reader, fn func(string, []byte) error) error {
+			return projections.GetMany(ctx, r, "docs", []string{"a/2", "zz", "a", "a/é", "b/"}, fn)
+		}, []string{"a", "a/2", "a/é"}},
+		{"get none", func(r projections.Reader, fn func(string, []byte) error) error {
+			return projections.GetMany(ctx, r, "docs", nil, fn)
+		}, nil},
+		{"scan many prefixes", func(r projections.Reader, fn func(string, []byte) error) error {
+			return projections.ScanMany(ctx, r, "docs", []string{"b/", "a/", "zz/", "c/"}, fn)
+		}, []string{"a/1", "a/2", "a/3", "a/é", "b/1", "c/\U0010FFFF"}},
+		{"a table that is not there", func(r projections.Reader, fn func(string, []byte) error) error {
+			return projections.ScanMany(ctx, r, "nothing", []string{"a/"}, fn)
+		}, nil},
+	}
+	for _, live := range []bool{false, true} {
+		store := s
+		if live {
+			store = projections.Generational(s)
+		}
+		for _, c := range cases {
+			var got []string
+			err := store.View(ctx, func(r projections.Reader) error {
+				return c.run(r, func(k string, raw []byte) error {
+					var d doc
+					if err := json.Unmarshal(raw, &d); err != nil || d != docs[k] {
+						return fmt.Errorf("%s: %s holds %s", c.name, k, raw)
+					}
+					var again doc
+					if found, err := r.Get(ctx, "docs", "b/1", &again); err != nil || !found {
+						return fmt.Errorf("get inside: %v %v", found, err)
+					}
+					got = append(got, k)
+					return nil
+				})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, c.want) {
+				t.Fatalf("%s (live generations %v): %q, want %q", c.name, live, got, c.want)
+			}
+		}
+	}
+}
+
 func testScan(t *testing.T, h Harness) {
 	s := open(t, h)
-	keys := []string{"a/1", "a/2", "a/3", "a/é", "ab/1", "b/1", "a"}
+	keys := []string{"a/1", "a/2", "a/3", "a/é", "ab/1", "b/1", "a", "c/\U0010FFFF"}
 	docs := map[string]doc{}
 	for i, k := range keys {
 		docs[k] = doc{N: i}
@@ -196,7 +261,8 @@ func testScan(t *testing.T, h Harness) {
 		{"prefix after", projections.Page{Prefix: "a/", After: "a/1"}, []string{"a/2", "a/3", "a/é"}},
 		{"prefix limit", projections.Page{Prefix: "a/", Limit: 2}, []string{"a/1", "a/2"}},
 		{"after and limit", projections.Page{Prefix: "a/", After: "a/2", Limit: 1}, []string{"a/3"}},
-		{"no prefix", projections.Page{}, []string{"a", "a/1", "a/2", "a/3", "a/é", "ab/1", "b/1"}},
+		{"no prefix", projections.Page{}, []string{"a", "a/1", "a/2", "a/3", "a/é", "ab/1", "b/1", "c/\U0010FFFF"}},
+		{"the highest character after the prefix", projections.Page{Prefix: "c/"}, []string{"c/\U0010FFFF"}},
 		{"nothing", projections.Page{Prefix: "z"}, nil},
 		{"after everything", projections.Page{Prefix: "a/", After: "a/z"}, []string{"a/é"}},
 	}

@@ -1,0 +1,63 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// Batched is a Reader that reads many documents at once: on PostgreSQL, one
+// round trip where one read per document would take as many. An evaluation
+// that knows what a chunk of rows will read (the rights of a page of
+// vehicles) reads it with GetMany and ScanMany; a store that is not
+// Batched answers them one read at a time, which is as fast where reads
+// are in-process.
+type Batched interface {
+	// GetMany calls fn with the documents of table at those of keys that
+	// it holds, in no particular order.
+	GetMany(ctx context.Context, table string, keys []string, fn func(key string, doc []byte) error) error
+	// ScanMany calls fn with the documents of table whose keys start with
+	// any of prefixes, in key order (prefixes none of which is a prefix
+	// of another, so that no document comes twice).
+	ScanMany(ctx context.Context, table string, prefixes []string, fn func(key string, doc []byte) error) error
+}
+
+// GetMany reads the documents of table at keys, at once where r is
+// Batched.
+func GetMany(ctx context.Context, r Reader, table string, keys []string, fn func(key string, doc []byte) error) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	if b, ok := r.(Batched); ok {
+		return b.GetMany(ctx, table, keys, fn)
+	}
+	for _, k := range keys {
+		var doc json.RawMessage
+		found, err := r.Get(ctx, table, k, &doc)
+		if err != nil {
+			return err
+		}
+		if found {
+			if err := fn(k, doc); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ScanMany reads the documents of table under each of prefixes, at once
+// where r is Batched.
+func ScanMany(ctx context.Context, r Reader, table string, prefixes []string, fn func(key string, doc []byte) error) error {
+	if len(prefixes) == 0 {
+		return nil
+	}
+	if b, ok := r.(Batched); ok {
+		return b.ScanMany(ctx, table, prefixes, fn)
+	}
+	for _, p := range prefixes {
+		if err := r.Scan(ctx, table, Page{Prefix: p}, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
