@@ -20,7 +20,14 @@ type Upcaster func(data []byte) ([]byte, error)
 type entry struct {
 	version  int
 	decode   func([]byte) (Event, error)
-	upcaster map[int]Upcaster // from version -> next version
+	upcaster map[int]Upcaster     // from version -> next version
+	types    map[int]reflect.Type // the Go type of each version
+}
+
+// Enumerated is a value stored as one of a fixed set of names (a rights
+// level, a role): its published schema lists them.
+type Enumerated interface {
+	EnumNames() []string
 }
 
 // Registry maps stored event names to Go types and upcasts older versions. It
@@ -46,6 +53,7 @@ func Register[E Event](r *Registry) {
 	r.types[name] = &entry{
 		version:  zero.EventVersion(),
 		upcaster: map[int]Upcaster{},
+		types:    map[int]reflect.Type{zero.EventVersion(): reflect.TypeOf(zero)},
 		decode: func(b []byte) (Event, error) {
 			var e E
 			if err := json.Unmarshal(b, &e); err != nil {
@@ -63,6 +71,38 @@ func (r *Registry) Upcast(name string, from int, up Upcaster) {
 		panic("domain: upcaster for unregistered event type " + name)
 	}
 	e.upcaster[from] = up
+}
+
+// Past registers the Go type of an older version of a registered event (its
+// EventVersion is that version), for the published schema of what the log
+// holds at that version; its upcaster says how it reads today.
+func Past[E Event](r *Registry) {
+	var zero E
+	e, ok := r.types[zero.EventType()]
+	if !ok || zero.EventVersion() >= e.version {
+		panic("domain: past version of an unregistered event, or not past: " + zero.EventType())
+	}
+	e.types[zero.EventVersion()] = reflect.TypeOf(zero)
+}
+
+// Stored is one version of one event type as the log may hold it.
+type Stored struct {
+	Name    string
+	Version int
+	Current bool
+	Type    reflect.Type // nil: no Go type describes this version
+}
+
+// Stored lists every version of every event type, by name then version.
+func (r *Registry) Stored() []Stored {
+	var out []Stored
+	for _, name := range r.Names() {
+		e := r.types[name]
+		for v := 1; v <= e.version; v++ {
+			out = append(out, Stored{Name: name, Version: v, Current: v == e.version, Type: e.types[v]})
+		}
+	}
+	return out
 }
 
 // Decode turns a stored payload into today's event, upcasting older versions.

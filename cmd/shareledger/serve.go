@@ -209,6 +209,10 @@ func router(keys *httpapi.Keys, repo commands.Repo, mails *commands.MailQuota, r
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(httpapi.OpenAPI)
 	})
+	r.Get("/v1/schemas/events", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(readapi.EventSchemas)
+	})
 	r.Group(func(r chi.Router) {
 		r.Use(keys.RequireOperator(httpapi.WriteProblem))
 		read.OperatorRoutes(r)

@@ -23,6 +23,34 @@ type PartnerRequested struct {
 	By            domain.UserID   `json:"by"`
 }
 
+// PartnerRequestedV1 is PartnerRequested as version 1 stored it: without a
+// message, and with only what the partner is to the requester.
+type PartnerRequestedV1 struct {
+	Partnership ID               `json:"partnership"`
+	Requester   domain.AccountID `json:"requester"`
+	Partner     domain.AccountID `json:"partner"`
+	Type        Type             `json:"type"`
+	Notify      []domain.UserID  `json:"notify"`
+	By          domain.UserID    `json:"by"`
+}
+
+// PartnerRequestedV2 is PartnerRequested as version 2 stored it: with a
+// message, and with only what the partner is to the requester.
+type PartnerRequestedV2 struct {
+	Partnership ID               `json:"partnership"`
+	Requester   domain.AccountID `json:"requester"`
+	Partner     domain.AccountID `json:"partner"`
+	Type        Type             `json:"type"`
+	Notify      []domain.UserID  `json:"notify"`
+	Message     string           `json:"message"`
+	By          domain.UserID    `json:"by"`
+}
+
+func (PartnerRequestedV1) EventType() string { return "PartnerRequested" }
+func (PartnerRequestedV1) EventVersion() int { return 1 }
+func (PartnerRequestedV2) EventType() string { return "PartnerRequested" }
+func (PartnerRequestedV2) EventVersion() int { return 2 }
+
 // PartnerApproved: the partner accepted the request.
 type PartnerApproved struct {
 	Partnership ID               `json:"partnership"`
@@ -77,6 +105,8 @@ func (DeviceUnsharedFromPartner) EventVersion() int { return 1 }
 // RegisterEvents adds the partnership's events to a registry.
 func RegisterEvents(r *domain.Registry) {
 	domain.Register[PartnerRequested](r)
+	domain.Past[PartnerRequestedV1](r)
+	domain.Past[PartnerRequestedV2](r)
 	r.Upcast("PartnerRequested", 1, addField("message", ""))
 	r.Upcast("PartnerRequested", 2, addRequesterType)
 	domain.Register[PartnerApproved](r)

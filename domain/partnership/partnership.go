@@ -61,6 +61,9 @@ var counterparts = map[Type][]Type{
 // MarshalText stores a type by name.
 func (t Type) MarshalText() ([]byte, error) { return []byte(t.name), nil }
 
+// EnumNames are the names a stored type may hold (domain.Enumerated).
+func (Type) EnumNames() []string { return []string{Rental.name, Subcontractor.name, Contractor.name} }
+
 // UnmarshalText reads a stored type.
 func (t *Type) UnmarshalText(b []byte) error {
 	v, err := ParseType(string(b))

@@ -13,6 +13,7 @@
 package rights
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/shareledger/shareledger/domain"
@@ -47,6 +48,9 @@ func ParseLevel(s string) (Level, error) {
 
 // MarshalText stores a level by name.
 func (l Level) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
+
+// EnumNames are the names a stored level may hold (domain.Enumerated).
+func (Level) EnumNames() []string { return slices.Clone(levelNames) }
 
 // UnmarshalText reads a stored level.
 func (l *Level) UnmarshalText(b []byte) error {

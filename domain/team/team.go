@@ -66,6 +66,9 @@ func ParseRoleName(s string) (Role, error) {
 // MarshalText stores a role by name.
 func (r Role) MarshalText() ([]byte, error) { return []byte(r.name), nil }
 
+// EnumNames are the names a stored role may hold (domain.Enumerated).
+func (Role) EnumNames() []string { return []string{User.name, Administrator.name} }
+
 // UnmarshalText reads a stored role.
 func (r *Role) UnmarshalText(b []byte) error {
 	v, err := ParseRole(string(b))

@@ -25,8 +25,11 @@ const Topic = "shareledger-events"
 
 // Metadata keys of a relayed message; the payload is the event's JSON.
 const (
-	KeyType          = "type"
-	KeyVersion       = "version"
+	KeyType    = "type"
+	KeyVersion = "version"
+	// KeySchema names the event's published JSON Schema (the $id of its
+	// entry in GET /v1/schemas/events and docs/events/).
+	KeySchema        = "schema"
 	KeyStream        = "stream"
 	KeyRevision      = "revision"
 	KeyPosition      = "position"
@@ -56,6 +59,7 @@ func (p Projection) Apply(ctx context.Context, _ projections.Tx, e projections.E
 	msg := message.NewMessage(r.ID, r.Data)
 	msg.Metadata.Set(KeyType, r.Type)
 	msg.Metadata.Set(KeyVersion, strconv.Itoa(r.Version))
+	msg.Metadata.Set(KeySchema, SchemaID(r.Type, r.Version))
 	msg.Metadata.Set(KeyStream, r.Stream)
 	msg.Metadata.Set(KeyRevision, strconv.FormatUint(r.Revision, 10))
 	msg.Metadata.Set(KeyPosition, r.Position.String())
@@ -98,4 +102,9 @@ func Subscriber(url, durable string, log *slog.Logger) (message.Subscriber, erro
 		Unmarshaler: &nats.NATSMarshaler{},
 		JetStream:   nats.JetStreamConfig{AutoProvision: true, DurablePrefix: durable},
 	}, watermill.NewSlogLogger(log))
+}
+
+// SchemaID is the $id of an event version's published JSON Schema.
+func SchemaID(typ string, version int) string {
+	return "urn:shareledger:event:" + typ + ":" + strconv.Itoa(version)
 }

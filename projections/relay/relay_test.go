@@ -108,7 +108,7 @@ func TestRelayPublishesEachEventOnce(t *testing.T) {
 		m := next()
 		if m.UUID != e.ID || m.Metadata.Get(relay.KeyType) != "ProjectCreated" || m.Metadata.Get(relay.KeyRevision) != string(rune('0'+i)) ||
 			m.Metadata.Get(relay.KeyCommandID) != e.Meta.CommandID || m.Metadata.Get(relay.KeyCorrelationID) != e.Meta.CorrelationID ||
-			m.Metadata.Get(relay.KeyStream) != "account-acme" || !strings.Contains(string(m.Payload), `"name":"`+string(rune('a'+i))+`"`) {
+			m.Metadata.Get(relay.KeyStream) != "account-acme" || m.Metadata.Get(relay.KeySchema) != "urn:shareledger:event:ProjectCreated:1" || !strings.Contains(string(m.Payload), `"name":"`+string(rune('a'+i))+`"`) {
 			t.Fatalf("message %d: %s %v %s", i, m.UUID, m.Metadata, m.Payload)
 		}
 	}

@@ -4462,6 +4462,13 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/roles/{role} (the `GetRole` operationId).
 	GetRole(ctx context.Context, role string, params *GetRoleParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetEventSchemas The JSON Schema of every version of every stored event
+	//
+	// Generated from the Go types of the events (cmd/eventschemas) and published under docs/events/ too. A version, once published, never changes: a changed event is a new version, and older versions are upcast when read. The audit trail, the change feed and the NATS relay carry each event's type and version, which name its schema here.
+	//
+	// Corresponds with GET /v1/schemas/events (the `GetEventSchemas` operationId).
+	GetEventSchemas(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListSubusers The subusers the caller may see, searchable by name
 	//
 	// Corresponds with GET /v1/subusers (the `ListSubusers` operationId).
@@ -6543,6 +6550,23 @@ func (c *Client) DeleteRole(ctx context.Context, role string, params *DeleteRole
 // Corresponds with GET /v1/roles/{role} (the `GetRole` operationId).
 func (c *Client) GetRole(ctx context.Context, role string, params *GetRoleParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetRoleRequest(c.Server, role, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetEventSchemas The JSON Schema of every version of every stored event
+//
+// Generated from the Go types of the events (cmd/eventschemas) and published under docs/events/ too. A version, once published, never changes: a changed event is a new version, and older versions are upcast when read. The audit trail, the change feed and the NATS relay carry each event's type and version, which name its schema here.
+//
+// Corresponds with GET /v1/schemas/events (the `GetEventSchemas` operationId).
+func (c *Client) GetEventSchemas(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEventSchemasRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -13576,6 +13600,33 @@ func NewGetRoleRequest(server string, role string, params *GetRoleParams) (*http
 	return req, nil
 }
 
+// NewGetEventSchemasRequest constructs an http.Request for the GetEventSchemas method
+func NewGetEventSchemasRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/schemas/events")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListSubusersRequest constructs an http.Request for the ListSubusers method
 func NewListSubusersRequest(server string, params *ListSubusersParams) (*http.Request, error) {
 	var err error
@@ -15131,6 +15182,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/roles/{role} (the `GetRole` operationId).
 	GetRoleWithResponse(ctx context.Context, role string, params *GetRoleParams, reqEditors ...RequestEditorFn) (*GetRoleResponse, error)
+
+	// GetEventSchemasWithResponse The JSON Schema of every version of every stored event
+	//
+	// Generated from the Go types of the events (cmd/eventschemas) and published under docs/events/ too. A version, once published, never changes: a changed event is a new version, and older versions are upcast when read. The audit trail, the change feed and the NATS relay carry each event's type and version, which name its schema here.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/schemas/events (the `GetEventSchemas` operationId).
+	GetEventSchemasWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetEventSchemasResponse, error)
 
 	// ListSubusersWithResponse The subusers the caller may see, searchable by name
 	//
@@ -22765,6 +22825,69 @@ func (r GetRoleResponse) ContentType() string {
 	return ""
 }
 
+type GetEventSchemasResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Events []struct {
+			// Current whether this version is what the service writes today
+			Current     bool   `json:"current"`
+			Description string `json:"description"`
+
+			// Schema a JSON Schema (draft 2020-12) of the event's data
+			Schema  map[string]interface{} `json:"schema"`
+			Type    string                 `json:"type"`
+			Version int                    `json:"version"`
+		} `json:"events"`
+	}
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetEventSchemasResponse) GetJSON200() *struct {
+	Events []struct {
+		// Current whether this version is what the service writes today
+		Current     bool   `json:"current"`
+		Description string `json:"description"`
+
+		// Schema a JSON Schema (draft 2020-12) of the event's data
+		Schema  map[string]interface{} `json:"schema"`
+		Type    string                 `json:"type"`
+		Version int                    `json:"version"`
+	} `json:"events"`
+} {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEventSchemasResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEventSchemasResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEventSchemasResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEventSchemasResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListSubusersResponse200Headers the declared response headers of an HTTP 200 response for ListSubusers
 type ListSubusersResponse200Headers struct {
 	ShareLedgerAsOfPosition *string
@@ -25075,6 +25198,21 @@ func (c *ClientWithResponses) GetRoleWithResponse(ctx context.Context, role stri
 		return nil, err
 	}
 	return ParseGetRoleResponse(rsp)
+}
+
+// GetEventSchemasWithResponse The JSON Schema of every version of every stored event
+//
+// Generated from the Go types of the events (cmd/eventschemas) and published under docs/events/ too. A version, once published, never changes: a changed event is a new version, and older versions are upcast when read. The audit trail, the change feed and the NATS relay carry each event's type and version, which name its schema here.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/schemas/events (the `GetEventSchemas` operationId).
+func (c *ClientWithResponses) GetEventSchemasWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetEventSchemasResponse, error) {
+	rsp, err := c.GetEventSchemas(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEventSchemasResponse(rsp)
 }
 
 // ListSubusersWithResponse The subusers the caller may see, searchable by name
@@ -31515,6 +31653,43 @@ func ParseGetRoleResponse(rsp *http.Response) (*GetRoleResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetEventSchemasResponse parses an HTTP response from a GetEventSchemasWithResponse call
+func ParseGetEventSchemasResponse(rsp *http.Response) (*GetEventSchemasResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEventSchemasResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Events []struct {
+				// Current whether this version is what the service writes today
+				Current     bool   `json:"current"`
+				Description string `json:"description"`
+
+				// Schema a JSON Schema (draft 2020-12) of the event's data
+				Schema  map[string]interface{} `json:"schema"`
+				Type    string                 `json:"type"`
+				Version int                    `json:"version"`
+			} `json:"events"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
 
 	}
 
