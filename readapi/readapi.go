@@ -58,6 +58,8 @@ type API struct {
 	History History
 	// Operations runs rebuilds for operators (nil: none).
 	Operations Operations
+	// Feeds bounds the change feeds.
+	Feeds Feeds
 }
 
 // Page is one page of a list.
@@ -189,22 +191,9 @@ func (a *API) serveWith(needs []string, q func(context.Context, *http.Request, p
 			httpapi.WriteProblem(w, r, err)
 			return
 		}
-		if raw := r.URL.Query().Get("position"); raw != "" {
-			pos, err := eventstore.ParsePosition(raw)
-			if err != nil {
-				httpapi.WriteProblem(w, r, &httpapi.BadRequest{Code: "invalid-position", Err: err})
-				return
-			}
-			wctx, cancel := context.WithTimeout(ctx, a.waitTimeout())
-			err = a.Progress.Wait(wctx, pos, append([]string{directory.Name}, needs...)...)
-			cancel()
-			if errors.Is(err, projections.ErrLagging) {
-				err = &httpapi.Unavailable{Code: "read-model-lagging", Err: fmt.Errorf("%w; retry shortly", err)}
-			}
-			if err != nil {
-				httpapi.WriteProblem(w, r, err)
-				return
-			}
+		if err := a.waitFor(ctx, r, append([]string{directory.Name}, needs...)); err != nil {
+			httpapi.WriteProblem(w, r, err)
+			return
 		}
 		store := a.Store
 		if past {
@@ -230,6 +219,26 @@ func (a *API) serveWith(needs []string, q func(context.Context, *http.Request, p
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(out)
 	}
+}
+
+// waitFor waits until the named projections reached the request's
+// position= (a command's result), if it names one.
+func (a *API) waitFor(ctx context.Context, r *http.Request, needs []string) error {
+	raw := r.URL.Query().Get("position")
+	if raw == "" {
+		return nil
+	}
+	pos, err := eventstore.ParsePosition(raw)
+	if err != nil {
+		return &httpapi.BadRequest{Code: "invalid-position", Err: err}
+	}
+	wctx, cancel := context.WithTimeout(ctx, a.waitTimeout())
+	defer cancel()
+	err = a.Progress.Wait(wctx, pos, needs...)
+	if errors.Is(err, projections.ErrLagging) {
+		err = &httpapi.Unavailable{Code: "read-model-lagging", Err: fmt.Errorf("%w; retry shortly", err)}
+	}
+	return err
 }
 
 // selfWriting is an answer in another format than JSON (an export).

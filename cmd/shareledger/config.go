@@ -37,6 +37,8 @@ type config struct {
 	// InvitationsPerDay caps the invitation mails one person may cause in
 	// a day (0: no cap).
 	InvitationsPerDay int
+	// FeedsPerAccount caps the change feeds one account streams at once.
+	FeedsPerAccount int
 }
 
 // flagSet registers a flag whose default comes from an environment variable.
@@ -143,6 +145,7 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 	f.num(&c.SnapshotEvery, "snapshot-every", "SHARELEDGER_SNAPSHOT_EVERY", 10000, "snapshot the read models for point-in-time answers every so many events (0: never)")
 	f.bytes(&c.CommandCache, "command-cache", "SHARELEDGER_COMMAND_CACHE", 64<<20, "memory kept of recently used aggregates' states for commands, evicting the least recently used")
 	f.num(&c.AggregateSnapshotEvery, "aggregate-snapshot-every", "SHARELEDGER_AGGREGATE_SNAPSHOT_EVERY", 1000, "save an aggregate's state for commands every so many events, so a cold load folds only the events after it (0: never)")
+	f.num(&c.FeedsPerAccount, "feeds-per-account", "SHARELEDGER_FEEDS_PER_ACCOUNT", 4, "change feeds (GET /v1/events as server-sent events) one account may stream at once; more are refused with 429")
 	f.num(&c.InvitationsPerDay, "invitations-per-day", "SHARELEDGER_INVITATIONS_PER_DAY", 500, "invitation mails one person may cause in 24 hours; more invitations are refused with 429 (0: no limit)")
 	f.str(&c.LogLevel, "log-level", "SHARELEDGER_LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := f.Parse(args); err != nil {

@@ -128,7 +128,7 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	a.ops = &replay.BlueGreen{All: tabled(plain), Log: log,
 		Rebuilder: replay.Rebuilder{Events: a.events, Store: a.raw, Registry: reg, SnapshotEvery: cfg.SnapshotEvery, Snapshotted: replay.Names(pointInTime())}}
 	read := &readapi.API{Store: a.models, Events: a.events, Progress: a.runner.Progress(), Status: status{a}, WaitTimeout: cfg.WaitTimeout,
-		History: a.history, Operations: a.ops}
+		History: a.history, Operations: a.ops, Feeds: readapi.Feeds{PerAccount: cfg.FeedsPerAccount}}
 	a.handler = router(keys, repo, &commands.MailQuota{PerDay: cfg.InvitationsPerDay}, read, log, time.Now)
 	a.releaser = releaser(repo, a.models, log)
 	return a, nil
@@ -216,6 +216,7 @@ func router(keys *httpapi.Keys, repo commands.Repo, mails *commands.MailQuota, r
 	r.Group(func(r chi.Router) {
 		r.Use(keys.RequireOperator(httpapi.WriteProblem))
 		read.OperatorRoutes(r)
+		read.OperatorFeedRoutes(r)
 		read.MetricsRoute(r, repo.Metrics)
 	})
 	r.Group(func(r chi.Router) {
@@ -229,6 +230,7 @@ func router(keys *httpapi.Keys, repo commands.Repo, mails *commands.MailQuota, r
 		read.RightsRoutes(r)
 		read.TeamRoutes(r)
 		read.AuditRoutes(r)
+		read.FeedRoutes(r)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, &httpapi.RouteError{Status: http.StatusNotFound, Code: "no-such-route", Err: fmt.Errorf("no route %s; see /openapi.json", r.URL.Path)})

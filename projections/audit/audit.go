@@ -128,7 +128,7 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 	}
 	// The stream itself is an entity too (collection-x, hierarchy-acme...).
 	entities[Key("stream", r.Stream)] = true
-	pos := fmt.Sprintf("%020d.%020d", r.Position.Commit, r.Position.Prepare)
+	pos := PositionKey(r.Position)
 	doc, err := json.Marshal(e) // once, for every entity
 	if err != nil {
 		return err

@@ -2,9 +2,11 @@ package audit
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/eventstore"
 	"github.com/shareledger/shareledger/projections"
 )
 
@@ -28,4 +30,22 @@ func (q Query) History(ctx context.Context, kind, id string, acc domain.AccountI
 	return projections.List(ctx, q.R, Table, projections.Within(Key(kind, id), page), func(e *Entry) bool {
 		return slices.Contains(e.Accounts, string(acc)) && (keep == nil || keep(e))
 	})
+}
+
+// Feed is the entries of an entity's history that an account may see and
+// keep accepts, in log order, after position after, at most limit: how a
+// change feed pages through an account's events (kind "account") or one
+// entity's.
+func (q Query) Feed(ctx context.Context, kind, id string, acc domain.AccountID, after eventstore.Position, limit int, keep func(*Entry) bool) ([]Entry, error) {
+	page := projections.Page{Limit: limit}
+	if !after.IsZero() {
+		page.After = PositionKey(after)
+	}
+	entries, _, err := q.History(ctx, kind, id, acc, page, keep)
+	return entries, err
+}
+
+// PositionKey is the part of an entry's key that orders it: its position.
+func PositionKey(p eventstore.Position) string {
+	return fmt.Sprintf("%020d.%020d", p.Commit, p.Prepare)
 }

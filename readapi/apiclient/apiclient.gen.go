@@ -1671,6 +1671,37 @@ type DevicePage struct {
 // Examples: ann@acme.example
 type Email = string
 
+// FeedEvent defines model for FeedEvent.
+type FeedEvent struct {
+	Actor         string `json:"actor"`
+	ActorAccount  string `json:"actorAccount"`
+	CommandId     string `json:"commandId"`
+	CorrelationId string `json:"correlationId"`
+
+	// Data the event's data, as its schema says
+	Data interface{} `json:"data"`
+	Id   string      `json:"id"`
+
+	// Position a log position as commands answer it: 42, or 42.40 on EventStoreDB (commit.prepare)
+	Position Position `json:"position"`
+	Revision int      `json:"revision"`
+
+	// Schema the $id of the event's JSON Schema in GET /v1/schemas/events
+	Schema  string    `json:"schema"`
+	Stream  string    `json:"stream"`
+	Time    time.Time `json:"time"`
+	Type    string    `json:"type"`
+	Version int       `json:"version"`
+}
+
+// FeedEventPage defines model for FeedEventPage.
+type FeedEventPage struct {
+	Items []FeedEvent `json:"items"`
+
+	// Next the position to pass as after= for the next page; absent when the page is not full
+	Next *string `json:"next,omitempty"`
+}
+
 // ID An identifier: letters, digits and . _ : + -, starting with a letter or digit; case is kept.
 type ID = string
 
@@ -1951,6 +1982,24 @@ type OpenAccountParams struct {
 
 	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
 	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
+}
+
+// FollowAllEventsParams defines parameters for FollowAllEvents.
+type FollowAllEventsParams struct {
+	// After only events after this position (a stream resumes from Last-Event-ID when it reconnects)
+	After *Position `form:"after,omitempty" json:"after,omitempty"`
+
+	// Type only these event types, comma-separated (or the parameter repeated)
+	Type *string `form:"type,omitempty" json:"type,omitempty"`
+
+	// Limit events in a page of JSON (default 100)
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Position answer only once the read models reached this position (a command's result); 503 read-model-lagging after the wait timeout
+	Position *Position `form:"position,omitempty" json:"position,omitempty"`
+
+	// LastEventID the last event a reconnecting stream received
+	LastEventID *Position `json:"Last-Event-ID,omitempty"`
 }
 
 // GetAuditTrailParams defines parameters for GetAuditTrail.
@@ -2582,6 +2631,27 @@ type UnassignDeviceFromProjectParams struct {
 
 	// XCorrelationID recorded on every event the command appends (default: the command's id); 1 to 200 visible ASCII characters
 	XCorrelationID *CorrelationID `json:"X-Correlation-ID,omitempty"`
+}
+
+// FollowEventsParams defines parameters for FollowEvents.
+type FollowEventsParams struct {
+	// Entity only one entity's events, as kind:id (the kinds of the audit trail)
+	Entity *string `form:"entity,omitempty" json:"entity,omitempty"`
+
+	// After only events after this position (a stream resumes from Last-Event-ID when it reconnects)
+	After *Position `form:"after,omitempty" json:"after,omitempty"`
+
+	// Type only these event types, comma-separated (or the parameter repeated)
+	Type *string `form:"type,omitempty" json:"type,omitempty"`
+
+	// Limit events in a page of JSON (default 100)
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Position answer only once the read models reached this position (a command's result); 503 read-model-lagging after the wait timeout
+	Position *Position `form:"position,omitempty" json:"position,omitempty"`
+
+	// LastEventID the last event a reconnecting stream received
+	LastEventID *Position `json:"Last-Event-ID,omitempty"`
 }
 
 // ListHierarchyNodesParams defines parameters for ListHierarchyNodes.
@@ -3718,6 +3788,13 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/accounts (the `OpenAccount` operationId).
 	OpenAccount(ctx context.Context, params *OpenAccountParams, body OpenAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// FollowAllEvents Every account's change feed, for operators
+	//
+	// The whole log in order, read from the event store: as /v1/events, without the account filter.
+	//
+	// Corresponds with GET /v1/admin/events (the `FollowAllEvents` operationId).
+	FollowAllEvents(ctx context.Context, params *FollowAllEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListRebuilds The latest blue/green rebuild of every projection
 	//
 	// Corresponds with GET /v1/admin/rebuilds (the `ListRebuilds` operationId).
@@ -4151,6 +4228,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with DELETE /v1/devices/{device}/projects/{project} (the `UnassignDeviceFromProject` operationId).
 	UnassignDeviceFromProject(ctx context.Context, device ID, project ID, params *UnassignDeviceFromProjectParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// FollowEvents The caller's account's change feed
+	//
+	// Every event the account is entitled to see (those naming it, those it did, both parties' events of a partnership), in log order, never another account's: the audit trail's entries, followed live. Administrators only. With Accept: text/event-stream the answer streams, resumable with Last-Event-ID, with a heartbeat every 15 s; an account holds at most 4 streams at once (429 too-many-feeds), and each stream reads at its own pace. Otherwise it pages as JSON.
+	//
+	// Corresponds with GET /v1/events (the `FollowEvents` operationId).
+	FollowEvents(ctx context.Context, params *FollowEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListHierarchyNodes The hierarchy as a tree: the nodes the caller sees, with their parents
 	//
@@ -4666,6 +4750,23 @@ func (c *Client) OpenAccountWithBody(ctx context.Context, params *OpenAccountPar
 // Corresponds with POST /v1/accounts (the `OpenAccount` operationId).
 func (c *Client) OpenAccount(ctx context.Context, params *OpenAccountParams, body OpenAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewOpenAccountRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// FollowAllEvents Every account's change feed, for operators
+//
+// The whole log in order, read from the event store: as /v1/events, without the account filter.
+//
+// Corresponds with GET /v1/admin/events (the `FollowAllEvents` operationId).
+func (c *Client) FollowAllEvents(ctx context.Context, params *FollowAllEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFollowAllEventsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5760,6 +5861,23 @@ func (c *Client) AssignDeviceToProject(ctx context.Context, device ID, params *A
 // Corresponds with DELETE /v1/devices/{device}/projects/{project} (the `UnassignDeviceFromProject` operationId).
 func (c *Client) UnassignDeviceFromProject(ctx context.Context, device ID, project ID, params *UnassignDeviceFromProjectParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUnassignDeviceFromProjectRequest(c.Server, device, project, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// FollowEvents The caller's account's change feed
+//
+// Every event the account is entitled to see (those naming it, those it did, both parties' events of a partnership), in log order, never another account's: the audit trail's entries, followed live. Administrators only. With Accept: text/event-stream the answer streams, resumable with Last-Event-ID, with a heartbeat every 15 s; an account holds at most 4 streams at once (429 too-many-feeds), and each stream reads at its own pace. Otherwise it pages as JSON.
+//
+// Corresponds with GET /v1/events (the `FollowEvents` operationId).
+func (c *Client) FollowEvents(ctx context.Context, params *FollowEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFollowEventsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -7197,6 +7315,111 @@ func NewOpenAccountRequestWithBody(server string, params *OpenAccountParams, con
 			}
 
 			req.Header.Set("X-Correlation-ID", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewFollowAllEventsRequest constructs an http.Request for the FollowAllEvents method
+func NewFollowAllEventsRequest(server string, params *FollowAllEventsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/events")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Type != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "type", *params.Type, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Position != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "position", *params.Position, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.LastEventID != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Last-Event-ID", *params.LastEventID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Last-Event-ID", headerParam0)
 		}
 
 	}
@@ -10617,6 +10840,123 @@ func NewUnassignDeviceFromProjectRequest(server string, device ID, project ID, p
 			}
 
 			req.Header.Set("X-Correlation-ID", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewFollowEventsRequest constructs an http.Request for the FollowEvents method
+func NewFollowEventsRequest(server string, params *FollowEventsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/events")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Entity != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "entity", *params.Entity, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Type != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "type", *params.Type, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Position != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "position", *params.Position, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.LastEventID != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Last-Event-ID", *params.LastEventID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Last-Event-ID", headerParam0)
 		}
 
 	}
@@ -14349,6 +14689,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/accounts (the `OpenAccount` operationId).
 	OpenAccountWithResponse(ctx context.Context, params *OpenAccountParams, body OpenAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*OpenAccountResponse, error)
 
+	// FollowAllEventsWithResponse Every account's change feed, for operators
+	//
+	// The whole log in order, read from the event store: as /v1/events, without the account filter.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/admin/events (the `FollowAllEvents` operationId).
+	FollowAllEventsWithResponse(ctx context.Context, params *FollowAllEventsParams, reqEditors ...RequestEditorFn) (*FollowAllEventsResponse, error)
+
 	// ListRebuildsWithResponse The latest blue/green rebuild of every projection
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -14828,6 +15177,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with DELETE /v1/devices/{device}/projects/{project} (the `UnassignDeviceFromProject` operationId).
 	UnassignDeviceFromProjectWithResponse(ctx context.Context, device ID, project ID, params *UnassignDeviceFromProjectParams, reqEditors ...RequestEditorFn) (*UnassignDeviceFromProjectResponse, error)
+
+	// FollowEventsWithResponse The caller's account's change feed
+	//
+	// Every event the account is entitled to see (those naming it, those it did, both parties' events of a partnership), in log order, never another account's: the audit trail's entries, followed live. Administrators only. With Accept: text/event-stream the answer streams, resumable with Last-Event-ID, with a heartbeat every 15 s; an account holds at most 4 streams at once (429 too-many-feeds), and each stream reads at its own pace. Otherwise it pages as JSON.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/events (the `FollowEvents` operationId).
+	FollowEventsWithResponse(ctx context.Context, params *FollowEventsParams, reqEditors ...RequestEditorFn) (*FollowEventsResponse, error)
 
 	// ListHierarchyNodesWithResponse The hierarchy as a tree: the nodes the caller sees, with their parents
 	//
@@ -15787,6 +16145,82 @@ func (r OpenAccountResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r OpenAccountResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type FollowAllEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FeedEventPage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON406 the response for an HTTP 406 `application/problem+json` response
+	ApplicationproblemJSON406 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r FollowAllEventsResponse) GetJSON200() *FeedEventPage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r FollowAllEventsResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r FollowAllEventsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r FollowAllEventsResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON406 returns the response for an HTTP 406 `application/problem+json` response
+func (r FollowAllEventsResponse) GetApplicationproblemJSON406() *Problem {
+	return r.ApplicationproblemJSON406
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r FollowAllEventsResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r FollowAllEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r FollowAllEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r FollowAllEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r FollowAllEventsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -19650,6 +20084,96 @@ func (r UnassignDeviceFromProjectResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UnassignDeviceFromProjectResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type FollowEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FeedEventPage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON406 the response for an HTTP 406 `application/problem+json` response
+	ApplicationproblemJSON406 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r FollowEventsResponse) GetJSON200() *FeedEventPage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r FollowEventsResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r FollowEventsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r FollowEventsResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r FollowEventsResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON406 returns the response for an HTTP 406 `application/problem+json` response
+func (r FollowEventsResponse) GetApplicationproblemJSON406() *Problem {
+	return r.ApplicationproblemJSON406
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r FollowEventsResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r FollowEventsResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r FollowEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r FollowEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r FollowEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r FollowEventsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -23682,6 +24206,21 @@ func (c *ClientWithResponses) OpenAccountWithResponse(ctx context.Context, param
 	return ParseOpenAccountResponse(rsp)
 }
 
+// FollowAllEventsWithResponse Every account's change feed, for operators
+//
+// The whole log in order, read from the event store: as /v1/events, without the account filter.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/admin/events (the `FollowAllEvents` operationId).
+func (c *ClientWithResponses) FollowAllEventsWithResponse(ctx context.Context, params *FollowAllEventsParams, reqEditors ...RequestEditorFn) (*FollowAllEventsResponse, error) {
+	rsp, err := c.FollowAllEvents(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFollowAllEventsResponse(rsp)
+}
+
 // ListRebuildsWithResponse The latest blue/green rebuild of every projection
 //
 // Returns a wrapper object for the known response body format(s).
@@ -24556,6 +25095,21 @@ func (c *ClientWithResponses) UnassignDeviceFromProjectWithResponse(ctx context.
 		return nil, err
 	}
 	return ParseUnassignDeviceFromProjectResponse(rsp)
+}
+
+// FollowEventsWithResponse The caller's account's change feed
+//
+// Every event the account is entitled to see (those naming it, those it did, both parties' events of a partnership), in log order, never another account's: the audit trail's entries, followed live. Administrators only. With Accept: text/event-stream the answer streams, resumable with Last-Event-ID, with a heartbeat every 15 s; an account holds at most 4 streams at once (429 too-many-feeds), and each stream reads at its own pace. Otherwise it pages as JSON.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/events (the `FollowEvents` operationId).
+func (c *ClientWithResponses) FollowEventsWithResponse(ctx context.Context, params *FollowEventsParams, reqEditors ...RequestEditorFn) (*FollowEventsResponse, error) {
+	rsp, err := c.FollowEvents(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFollowEventsResponse(rsp)
 }
 
 // ListHierarchyNodesWithResponse The hierarchy as a tree: the nodes the caller sees, with their parents
@@ -25791,6 +26345,70 @@ func ParseOpenAccountResponse(rsp *http.Response) (*OpenAccountResponse, error) 
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseFollowAllEventsResponse parses an HTTP response from a FollowAllEventsWithResponse call
+func ParseFollowAllEventsResponse(rsp *http.Response) (*FollowAllEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &FollowAllEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FeedEventPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case rsp.StatusCode == 200:
+		// Content-type (text/event-stream) unsupported
 
 	}
 
@@ -29012,6 +29630,84 @@ func ParseUnassignDeviceFromProjectResponse(rsp *http.Response) (*UnassignDevice
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseFollowEventsResponse parses an HTTP response from a FollowEventsWithResponse call
+func ParseFollowEventsResponse(rsp *http.Response) (*FollowEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &FollowEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FeedEventPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case rsp.StatusCode == 200:
+		// Content-type (text/event-stream) unsupported
 
 	}
 
