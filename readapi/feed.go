@@ -134,6 +134,12 @@ func (a *API) accountFeed(w http.ResponseWriter, r *http.Request) {
 		}
 		kind, id = k, v
 	}
+	// A caller who names a position (their own command's) is a member by
+	// then: wait before asking.
+	if err := a.waitFor(r.Context(), r, []string{directory.Name, audit.Name}); err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
 	err = a.Store.View(r.Context(), func(tx projections.Reader) error {
 		caller, err := member(r.Context(), tx, actor)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shareledger/shareledger/commands/httpapi"
 	"github.com/shareledger/shareledger/projections"
+	"github.com/shareledger/shareledger/projections/directory"
 	"github.com/shareledger/shareledger/replay"
 )
 
@@ -40,6 +41,24 @@ type RebuildStarted struct {
 func (a *API) OperatorRoutes(r chi.Router) {
 	r.Post("/v1/admin/rebuilds", a.startRebuild)
 	r.Get("/v1/admin/rebuilds", a.rebuildStates)
+	r.Get("/v1/admin/projections", a.operatorProjections)
+}
+
+// operatorProjections is GET /v1/projections for operators: the status of
+// every projection, which is no account's.
+func (a *API) operatorProjections(w http.ResponseWriter, r *http.Request) {
+	var out any
+	err := a.Store.View(r.Context(), func(tx projections.Reader) error {
+		var err error
+		out, err = a.projections(r.Context(), r, tx, directory.User{})
+		return err
+	})
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
 }
 
 func (a *API) startRebuild(w http.ResponseWriter, r *http.Request) {

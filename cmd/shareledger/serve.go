@@ -45,6 +45,7 @@ import (
 	rightsmodel "github.com/shareledger/shareledger/projections/rights"
 	teammodel "github.com/shareledger/shareledger/projections/team"
 	"github.com/shareledger/shareledger/readapi"
+	"github.com/shareledger/shareledger/readapi/console"
 	"github.com/shareledger/shareledger/replay"
 )
 
@@ -129,7 +130,11 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		Rebuilder: replay.Rebuilder{Events: a.events, Store: a.raw, Registry: reg, SnapshotEvery: cfg.SnapshotEvery, Snapshotted: replay.Names(pointInTime())}}
 	read := &readapi.API{Store: a.models, Events: a.events, Progress: a.runner.Progress(), Status: status{a}, WaitTimeout: cfg.WaitTimeout,
 		History: a.history, Operations: a.ops, Feeds: readapi.Feeds{PerAccount: cfg.FeedsPerAccount}}
-	a.handler = router(keys, repo, &commands.MailQuota{PerDay: cfg.InvitationsPerDay}, read, log, time.Now)
+	api := router(keys, repo, &commands.MailQuota{PerDay: cfg.InvitationsPerDay}, read, log, time.Now)
+	if a.handler, err = withConsole(api, keys); err != nil {
+		a.close()
+		return nil, err
+	}
 	a.releaser = releaser(repo, a.models, log)
 	return a, nil
 }
@@ -313,6 +318,23 @@ func (a *app) project(ctx context.Context) {
 		a.running.Store(false)
 		release()
 	}
+}
+
+// withConsole serves the console's pages at /console beside the API (whose
+// OpenAPI description they are not part of); the console calls the API in
+// process.
+func withConsole(api http.Handler, keys *httpapi.Keys) (http.Handler, error) {
+	con, err := console.New(api, keys.Identify)
+	if err != nil {
+		return nil, err
+	}
+	pages := chi.NewRouter()
+	con.Routes(pages)
+	mux := http.NewServeMux()
+	mux.Handle("/console", pages)
+	mux.Handle("/console/", pages)
+	mux.Handle("/", api)
+	return mux, nil
 }
 
 // releaser finishes device deletions in the partnerships that shared the

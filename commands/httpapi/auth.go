@@ -237,6 +237,20 @@ func (k *Keys) RequireOperator(onError func(http.ResponseWriter, *http.Request, 
 	}
 }
 
+// Identify says whose a token is: an account's user, or an operator
+// (operator true), for a caller that takes both (the console).
+func (k *Keys) Identify(token string) (actor domain.Actor, operator bool, err error) {
+	c, err := k.claims(token)
+	if err != nil {
+		return actor, false, err
+	}
+	if c.Scope == OperatorScope {
+		return actor, true, nil
+	}
+	actor, err = k.Verify(token)
+	return actor, false, err
+}
+
 // bearer is the token of an Authorization header of the Bearer scheme,
 // whose name is case-insensitive (RFC 9110, 11.1).
 func bearer(h string) (string, bool) {

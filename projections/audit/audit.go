@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -63,6 +64,37 @@ var Kinds = []string{"account", "partnership", "device", "project", "cloud-proje
 // accountFields name accounts, who may see the event.
 var accountFields = []string{"account", "requester", "partner", "owner"}
 
+// Entity is something an event names, which its history is filed under.
+type Entity struct {
+	Kind string `json:"kind"`
+	ID   string `json:"id"`
+}
+
+// EntitiesOf are the entities an event names: by the fields of its data,
+// and its stream.
+func EntitiesOf(typ, stream string, payload map[string]any) []Entity {
+	var out []Entity
+	for f, kind := range entityFields {
+		v, ok := payload[f].(string)
+		if !ok || v == "" || (f == "role" && !strings.HasPrefix(typ, "Role")) {
+			continue // a user's role name is not a role of the rights model
+		}
+		out = append(out, Entity{kind, v})
+	}
+	// "project" means an account's project or a cloud project.
+	if v, ok := payload["project"].(string); ok && v != "" {
+		kind := "project"
+		if team.IsProjectStream(stream) {
+			kind = "cloud-project"
+		}
+		out = append(out, Entity{kind, v})
+	}
+	// The stream itself is an entity too (collection-x, hierarchy-acme...).
+	out = append(out, Entity{"stream", stream})
+	sort.Slice(out, func(i, j int) bool { return out[i].Kind+"\x00"+out[i].ID < out[j].Kind+"\x00"+out[j].ID })
+	return slices.CompactFunc(out, func(a, b Entity) bool { return a == b })
+}
+
 // Key is an entity's key prefix: kind:id/.
 func Key(kind, id string) string { return projections.KeyPart(kind+":"+id) + "/" }
 
@@ -111,23 +143,9 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 	sort.Strings(e.Accounts)
 	e.Summary = summary(r, payload)
 	entities := map[string]bool{}
-	for f, kind := range entityFields {
-		v, ok := payload[f].(string)
-		if !ok || v == "" || (f == "role" && !strings.HasPrefix(r.Type, "Role")) {
-			continue // a user's role name is not a role of the rights model
-		}
-		// "project" means an account's project or a cloud project.
-		entities[Key(kind, v)] = true
+	for _, en := range EntitiesOf(r.Type, r.Stream, payload) {
+		entities[Key(en.Kind, en.ID)] = true
 	}
-	if v, ok := payload["project"].(string); ok && v != "" {
-		kind := "project"
-		if team.IsProjectStream(r.Stream) {
-			kind = "cloud-project"
-		}
-		entities[Key(kind, v)] = true
-	}
-	// The stream itself is an entity too (collection-x, hierarchy-acme...).
-	entities[Key("stream", r.Stream)] = true
 	pos := PositionKey(r.Position)
 	doc, err := json.Marshal(e) // once, for every entity
 	if err != nil {

@@ -3795,6 +3795,13 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/admin/events (the `FollowAllEvents` operationId).
 	FollowAllEvents(ctx context.Context, params *FollowAllEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListProjectionsForOperators Every projection's status, for operators
+	//
+	// As GET /v1/projections: checkpoint, lag, state, poisoned events and the latest rebuild of each projection.
+	//
+	// Corresponds with GET /v1/admin/projections (the `ListProjectionsForOperators` operationId).
+	ListProjectionsForOperators(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListRebuilds The latest blue/green rebuild of every projection
 	//
 	// Corresponds with GET /v1/admin/rebuilds (the `ListRebuilds` operationId).
@@ -4767,6 +4774,23 @@ func (c *Client) OpenAccount(ctx context.Context, params *OpenAccountParams, bod
 // Corresponds with GET /v1/admin/events (the `FollowAllEvents` operationId).
 func (c *Client) FollowAllEvents(ctx context.Context, params *FollowAllEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewFollowAllEventsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListProjectionsForOperators Every projection's status, for operators
+//
+// As GET /v1/projections: checkpoint, lag, state, poisoned events and the latest rebuild of each projection.
+//
+// Corresponds with GET /v1/admin/projections (the `ListProjectionsForOperators` operationId).
+func (c *Client) ListProjectionsForOperators(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListProjectionsForOperatorsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -7422,6 +7446,33 @@ func NewFollowAllEventsRequest(server string, params *FollowAllEventsParams) (*h
 			req.Header.Set("Last-Event-ID", headerParam0)
 		}
 
+	}
+
+	return req, nil
+}
+
+// NewListProjectionsForOperatorsRequest constructs an http.Request for the ListProjectionsForOperators method
+func NewListProjectionsForOperatorsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/projections")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -14698,6 +14749,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/admin/events (the `FollowAllEvents` operationId).
 	FollowAllEventsWithResponse(ctx context.Context, params *FollowAllEventsParams, reqEditors ...RequestEditorFn) (*FollowAllEventsResponse, error)
 
+	// ListProjectionsForOperatorsWithResponse Every projection's status, for operators
+	//
+	// As GET /v1/projections: checkpoint, lag, state, poisoned events and the latest rebuild of each projection.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/admin/projections (the `ListProjectionsForOperators` operationId).
+	ListProjectionsForOperatorsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListProjectionsForOperatorsResponse, error)
+
 	// ListRebuildsWithResponse The latest blue/green rebuild of every projection
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -16221,6 +16281,61 @@ func (r FollowAllEventsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r FollowAllEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListProjectionsForOperatorsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProjectionStatusPage
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListProjectionsForOperatorsResponse) GetJSON200() *ProjectionStatusPage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListProjectionsForOperatorsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListProjectionsForOperatorsResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r ListProjectionsForOperatorsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListProjectionsForOperatorsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListProjectionsForOperatorsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListProjectionsForOperatorsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -24221,6 +24336,21 @@ func (c *ClientWithResponses) FollowAllEventsWithResponse(ctx context.Context, p
 	return ParseFollowAllEventsResponse(rsp)
 }
 
+// ListProjectionsForOperatorsWithResponse Every projection's status, for operators
+//
+// As GET /v1/projections: checkpoint, lag, state, poisoned events and the latest rebuild of each projection.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/admin/projections (the `ListProjectionsForOperators` operationId).
+func (c *ClientWithResponses) ListProjectionsForOperatorsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListProjectionsForOperatorsResponse, error) {
+	rsp, err := c.ListProjectionsForOperators(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListProjectionsForOperatorsResponse(rsp)
+}
+
 // ListRebuildsWithResponse The latest blue/green rebuild of every projection
 //
 // Returns a wrapper object for the known response body format(s).
@@ -26409,6 +26539,46 @@ func ParseFollowAllEventsResponse(rsp *http.Response) (*FollowAllEventsResponse,
 
 	case rsp.StatusCode == 200:
 		// Content-type (text/event-stream) unsupported
+
+	}
+
+	return response, nil
+}
+
+// ParseListProjectionsForOperatorsResponse parses an HTTP response from a ListProjectionsForOperatorsWithResponse call
+func ParseListProjectionsForOperatorsResponse(rsp *http.Response) (*ListProjectionsForOperatorsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListProjectionsForOperatorsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProjectionStatusPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
 
 	}
 
