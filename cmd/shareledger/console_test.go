@@ -177,6 +177,13 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("making the fleet private took nina's view away; the page says:\n%s", grid)
 	}
 	shot(t, ctx, "rights")
+	// Which accounts may use the device: RentCo owns it, ACME uses it.
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"/console/rights?of=device&id="+dev), chromedp.WaitVisible(chromedp.CSS(`table tbody`))); err != nil {
+		t.Fatal(err)
+	}
+	if users := text(t, ctx, "table tbody"); !strings.Contains(users, "rentco") || !strings.Contains(users, "owns it") || !strings.Contains(users, "acme") || !strings.Contains(users, "shared by RentCo") {
+		t.Fatalf("who may use the device:\n%s", users)
+	}
 
 	// An operator: projections, and a rebuild watched to the end.
 	signIn(t, ctx, s.base, s.operator().token)

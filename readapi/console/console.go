@@ -30,6 +30,7 @@ import (
 
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/projections/audit"
+	"github.com/shareledger/shareledger/projections/devices"
 	"github.com/shareledger/shareledger/readapi"
 	"github.com/shareledger/shareledger/replay"
 )
@@ -418,12 +419,11 @@ func (c *Console) rights(w http.ResponseWriter, r *http.Request) {
 			c.render(w, "rights", v)
 			return
 		}
-		of := v.Of
-		if of == "device" {
-			// A device is a member of the rights model too (a vehicle).
-			of = "member"
+		if v.Of == "device" {
+			c.deviceUsers(w, r, s, v)
+			return
 		}
-		now, order, err := c.grid(r.Context(), s, of, v.ID, v.At)
+		now, order, err := c.grid(r.Context(), s, v.Of, v.ID, v.At)
 		if err != nil {
 			v.Problem = err.Error()
 			c.render(w, "rights", v)
@@ -436,7 +436,7 @@ func (c *Console) rights(w http.ResponseWriter, r *http.Request) {
 		v.Caption = fmt.Sprintf("Who may see or change %s %s, %s, and why", v.Of, v.ID, when)
 		var before map[string]readapi.GridRow
 		if strings.TrimSpace(v.Then) != "" {
-			if before, _, err = c.grid(r.Context(), s, of, v.ID, v.Then); err != nil {
+			if before, _, err = c.grid(r.Context(), s, v.Of, v.ID, v.Then); err != nil {
 				v.Problem = "compared with " + v.Then + ": " + err.Error()
 			} else {
 				v.Compared = true
@@ -464,6 +464,67 @@ func (c *Console) rights(w http.ResponseWriter, r *http.Request) {
 		}
 		c.render(w, "rights", v)
 	})
+}
+
+// deviceUsers answers for a device: the accounts that may use it (its
+// owner, and the partners it is shared with) at a moment, and what changed
+// since another.
+func (c *Console) deviceUsers(w http.ResponseWriter, r *http.Request, s session, v rightsView) {
+	users := func(at string) (map[string]string, []string, error) {
+		q, err := moment(at)
+		if err != nil {
+			return nil, nil, err
+		}
+		var d devices.Device
+		if err := c.call(r.Context(), s, http.MethodGet, "/v1/devices/"+url.PathEscape(v.ID)+"?"+q.Encode(), nil, &d); err != nil {
+			return nil, nil, err
+		}
+		out := map[string]string{string(d.Owner.ID): "owns it; its credentials are this account's"}
+		order := []string{string(d.Owner.ID)}
+		for _, a := range d.ActiveAccounts {
+			if a.ID != d.Owner.ID {
+				out[string(a.ID)] = "uses it: shared by " + d.Owner.Organization + " through their partnership"
+				order = append(order, string(a.ID))
+			}
+		}
+		return out, order, nil
+	}
+	now, order, err := users(v.At)
+	if err != nil {
+		v.Problem = err.Error()
+		c.render(w, "rights", v)
+		return
+	}
+	when := "now"
+	if v.At != "" {
+		when = "at " + v.At
+	}
+	v.Caption = fmt.Sprintf("Which accounts may use device %s, %s, and why", v.ID, when)
+	var before map[string]string
+	if strings.TrimSpace(v.Then) != "" {
+		if before, _, err = users(v.Then); err != nil {
+			v.Problem = "compared with " + v.Then + ": " + err.Error()
+		} else {
+			v.Compared = true
+		}
+	}
+	for _, acc := range order {
+		row := rightsRow{Who: acc, Rights: "may use it", Sources: []string{now[acc]}}
+		if v.Compared {
+			if _, was := before[acc]; !was {
+				row.Changed, row.Before, row.ChangeClass = true, "could not", "gain"
+			}
+		}
+		v.Rows = append(v.Rows, row)
+	}
+	if v.Compared {
+		for acc := range before {
+			if _, is := now[acc]; !is {
+				v.Rows = append(v.Rows, rightsRow{Who: acc, Rights: "may not use it", Sources: []string{"no longer shared"}, Changed: true, Before: "could", ChangeClass: "loss"})
+			}
+		}
+	}
+	c.render(w, "rights", v)
 }
 
 func describe(g readapi.GridRow) string {
