@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/shareledger/shareledger/readapi"
@@ -122,6 +123,25 @@ func checkAndListAgree(t *testing.T, b backend) {
 				listed := map[string]string{}
 				for _, m := range list.Items {
 					listed[string(m.ID)] = m.Member.String()
+				}
+				// A list of one kind is the whole list's members of that kind.
+				for _, kind := range []string{"vehicle", "driver", "marker"} {
+					var one struct {
+						Items []readapi.VisibleMember `json:"items"`
+					}
+					admin.read("/v1/rights/members?limit=500&kind="+kind+"&user="+url.QueryEscape(u), last, &one)
+					var want, got []string
+					for _, m := range list.Items {
+						if string(m.Kind) == kind {
+							want = append(want, string(m.ID)+"="+m.Member.String())
+						}
+					}
+					for _, m := range one.Items {
+						got = append(got, string(m.ID)+"="+m.Member.String())
+					}
+					if strings.Join(got, ",") != strings.Join(want, ",") {
+						t.Errorf("account %d: %s's %ss: %v, while the whole list holds %v", seed, u, kind, got, want)
+					}
 				}
 				for _, id := range asked {
 					var c readapi.Check

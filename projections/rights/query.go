@@ -47,6 +47,22 @@ func (q Query) MembersAhead(ctx context.Context, acc domain.AccountID, page proj
 	return projections.ListAhead(ctx, q.R, Known, projections.Within(Key(string(acc))+"/", page), ahead, keep)
 }
 
+// KindAhead is MembersAhead of one kind only.
+func (q Query) KindAhead(ctx context.Context, acc domain.AccountID, kind rights.MemberKind, page projections.Page, ahead func([]Member), keep func(*Member) bool) ([]Member, string, error) {
+	return projections.ListAhead(ctx, q.R, KnownByKind, projections.Within(Key(string(acc), string(kind))+"/", page), ahead, keep)
+}
+
+// IndexesKind says whether KnownByKind holds any member of the kind: a
+// model written before that table (not yet rebuilt) holds none.
+func (q Query) IndexesKind(ctx context.Context, acc domain.AccountID, kind rights.MemberKind) (bool, error) {
+	found := false
+	err := q.R.Scan(ctx, KnownByKind, projections.Page{Prefix: Key(string(acc), string(kind)) + "/", Limit: 1}, func(string, []byte) error {
+		found = true
+		return nil
+	})
+	return found, err
+}
+
 // UsersAhead is Users with ahead, as MembersAhead.
 func (q Query) UsersAhead(ctx context.Context, acc domain.AccountID, page projections.Page, ahead func([]User), keep func(*User) bool) ([]User, string, error) {
 	return projections.ListAhead(ctx, q.R, Users, projections.Within(Key(string(acc))+"/", page), ahead, keep)

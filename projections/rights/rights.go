@@ -26,6 +26,9 @@ const (
 	Placed  = "rights.placed"  // acc/member -> node
 	Parents = "rights.parents" // acc/node -> parent
 	Known   = "rights.known"   // acc/member -> Member: every vehicle, driver, marker and placed user
+	// KnownByKind is Known by kind, so that a list of one kind (the
+	// vehicles a user can see) does not read past the others.
+	KnownByKind = "rights.knownbykind" // acc/kind/member -> Member
 	// MemberShares and SharedWith are private shares of single members,
 	// by member and by user.
 	MemberShares = "rights.membershares" // acc/member/user -> Level
@@ -124,7 +127,7 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 	case rights.MemberSharedPrivately:
 		acc := string(e.Account)
 		return errors.Join(
-			tx.Put(ctx, Known, Key(acc, string(e.Member)), Member{ID: e.Member, Kind: e.Kind}),
+			know(ctx, tx, acc, e.Member, e.Kind),
 			tx.Put(ctx, MemberShares, Key(acc, string(e.Member), string(e.User)), e.Level),
 			tx.Put(ctx, SharedWith, Key(acc, string(e.User), string(e.Member)), e.Member))
 	case rights.MemberShareRevoked:
@@ -167,7 +170,7 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 			hold(ctx, tx, string(e.Account), e.User, e.Item, func(h *HeldItem) { h.Shared = false }),
 			tx.Delete(ctx, Shares, Key(string(e.Account), string(e.Item), string(e.User))))
 	case rights.MemberAdded:
-		if err := tx.Put(ctx, Known, Key(string(e.Account), string(e.Member)), Member{ID: e.Member, Kind: e.Kind}); err != nil {
+		if err := know(ctx, tx, string(e.Account), e.Member, e.Kind); err != nil {
 			return err
 		}
 		if err := tx.Put(ctx, In, Key(string(e.Account), string(e.Member), string(e.Item)), e.Item); err != nil {
@@ -197,7 +200,7 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 		return tx.Put(ctx, Parents, Key(string(e.Account), string(e.Node)), e.To)
 	case rights.MemberPlaced:
 		acc := string(e.Account)
-		if err := tx.Put(ctx, Known, Key(acc, string(e.Member)), Member{ID: e.Member, Kind: e.Kind}); err != nil {
+		if err := know(ctx, tx, acc, e.Member, e.Kind); err != nil {
 			return err
 		}
 		if e.Node == "" {
@@ -240,6 +243,27 @@ func setPublic(ctx context.Context, tx projections.Tx, p rights.Privacy, public 
 
 // deleteCollection removes an item, its private shares and its
 // memberships both ways; the members stay known to the account.
+// know records a member the account knows of, and its kind (a member
+// named again with another kind moves to it).
+func know(ctx context.Context, tx projections.Tx, acc string, id rights.MemberID, kind rights.MemberKind) error {
+	key := Key(acc, string(id))
+	var was Member
+	found, err := tx.Get(ctx, Known, key, &was)
+	if err != nil {
+		return err
+	}
+	if found && was.Kind == kind {
+		return nil
+	}
+	if found {
+		if err := tx.Delete(ctx, KnownByKind, Key(acc, string(was.Kind), string(id))); err != nil {
+			return err
+		}
+	}
+	m := Member{ID: id, Kind: kind}
+	return errors.Join(tx.Put(ctx, Known, key, m), tx.Put(ctx, KnownByKind, Key(acc, string(kind), string(id)), m))
+}
+
 // HeldItem is a collection a user created or holds a private share of.
 type HeldItem struct {
 	Item    rights.ItemID `json:"item"`
@@ -307,5 +331,5 @@ func deleteCollection(ctx context.Context, tx projections.Tx, acc, item string) 
 
 // Tables lists the tables the projection owns, for verification.
 func (Projection) Tables() []string {
-	return []string{Users, Roles, Items, Shares, In, Members, Placed, Parents, Known, MemberShares, SharedWith, Held}
+	return []string{Users, Roles, Items, Shares, In, Members, Placed, Parents, Known, KnownByKind, MemberShares, SharedWith, Held}
 }
