@@ -31,6 +31,15 @@ func List[T any](ctx context.Context, tx Reader, table string, page Page, keep f
 // sees any of them, to read what keep will read for all of them at once
 // (GetMany, ScanMany). Chunks hold at most maxChunk rows.
 func ListAhead[T any](ctx context.Context, tx Reader, table string, page Page, ahead func([]T), keep func(*T) bool) (items []T, next string, err error) {
+	return ListSifted(ctx, tx, table, page, nil, ahead, keep)
+}
+
+// ListSifted is ListAhead with a sieve that sees each document as stored,
+// before it is decoded, and may pass over it (a search that the document's
+// text does not contain): decoding is most of the cost of reading a row
+// that no one keeps. A sieve must never pass over a document keep would
+// accept.
+func ListSifted[T any](ctx context.Context, tx Reader, table string, page Page, sieve func(doc []byte) bool, ahead func([]T), keep func(*T) bool) (items []T, next string, err error) {
 	items = []T{}
 	chunk := Page{Prefix: page.Prefix, After: page.After, Limit: page.Limit + 1}
 	if page.Limit == 0 {
@@ -39,7 +48,13 @@ func ListAhead[T any](ctx context.Context, tx Reader, table string, page Page, a
 	for {
 		var keys []string
 		var rows []T
+		scanned := 0
 		err := tx.Scan(ctx, table, chunk, func(key string, doc []byte) error {
+			scanned++
+			chunk.After = key
+			if sieve != nil && !sieve(doc) {
+				return nil
+			}
 			var v T
 			if err := json.Unmarshal(doc, &v); err != nil {
 				return err
@@ -51,7 +66,6 @@ func ListAhead[T any](ctx context.Context, tx Reader, table string, page Page, a
 			return nil, "", err
 		}
 		if len(rows) > 0 {
-			chunk.After = keys[len(keys)-1]
 			ahead(rows)
 		}
 		for i := range rows {
@@ -63,7 +77,7 @@ func ListAhead[T any](ctx context.Context, tx Reader, table string, page Page, a
 			}
 			items, next = append(items, rows[i]), keys[i]
 		}
-		if len(rows) < chunk.Limit {
+		if scanned < chunk.Limit {
 			return items, "", nil
 		}
 		chunk.Limit = min(chunk.Limit*4, maxChunk)

@@ -1,6 +1,7 @@
 package readapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -428,7 +429,7 @@ func (a *API) subusers(ctx context.Context, r *http.Request, tx projections.Read
 		}
 		v.Ahead(caller.User, ids)
 	}
-	users, next, err := q.UsersAhead(ctx, caller.Account, page, ahead, func(u *rightsmodel.User) bool {
+	users, next, err := q.UsersSifted(ctx, caller.Account, page, sieve(search), ahead, func(u *rightsmodel.User) bool {
 		if !matches(u) {
 			return false
 		}
@@ -451,6 +452,18 @@ func (a *API) subusers(ctx context.Context, r *http.Request, tx projections.Read
 		out.Items = append(out.Items, row{User: u.ID, Name: u.Name, Node: u.Node})
 	}
 	return out, v.Err()
+}
+
+// sieve passes over a stored subuser whose text cannot hold the search: a
+// document holds its name and address as typed, unless JSON escaped them
+// (quotes, backslashes, <, >, &, control characters), so for a search
+// with none of those, a document whose lowered text lacks it cannot match.
+func sieve(search string) func([]byte) bool {
+	if search == "" || strings.ContainsAny(search, "\"\\<>&") || strings.ContainsFunc(search, func(r rune) bool { return r < 0x20 || r == 0x2028 || r == 0x2029 }) {
+		return nil
+	}
+	needle := []byte(search)
+	return func(doc []byte) bool { return bytes.Contains(bytes.ToLower(doc), needle) }
 }
 
 // narrowMembers answers the members list for a user whose member rights

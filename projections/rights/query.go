@@ -63,6 +63,12 @@ func (q Query) IndexesKind(ctx context.Context, acc domain.AccountID, kind right
 	return found, err
 }
 
+// UsersSifted is UsersAhead with a sieve over the stored documents
+// (projections.ListSifted).
+func (q Query) UsersSifted(ctx context.Context, acc domain.AccountID, page projections.Page, sieve func([]byte) bool, ahead func([]User), keep func(*User) bool) ([]User, string, error) {
+	return projections.ListSifted(ctx, q.R, Users, projections.Within(Key(string(acc))+"/", page), sieve, ahead, keep)
+}
+
 // UsersAhead is Users with ahead, as MembersAhead.
 func (q Query) UsersAhead(ctx context.Context, acc domain.AccountID, page projections.Page, ahead func([]User), keep func(*User) bool) ([]User, string, error) {
 	return projections.ListAhead(ctx, q.R, Users, projections.Within(Key(string(acc))+"/", page), ahead, keep)
