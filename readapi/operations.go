@@ -42,6 +42,8 @@ func (a *API) OperatorRoutes(r chi.Router) {
 	r.Post("/v1/admin/rebuilds", a.startRebuild)
 	r.Get("/v1/admin/rebuilds", a.rebuildStates)
 	r.Get("/v1/admin/projections", a.operatorProjections)
+	r.Post("/v1/admin/verifications", a.startVerify)
+	r.Get("/v1/admin/verifications", a.latestVerify)
 }
 
 // operatorProjections is GET /v1/projections for operators: the status of
@@ -66,20 +68,10 @@ func (a *API) startRebuild(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, &httpapi.RouteError{Status: http.StatusNotImplemented, Code: "no-operations", Err: errors.New("this instance runs no rebuilds")})
 		return
 	}
-	// The body is optional; when there is one it is decoded as a
-	// command's is (httpapi.Decode).
 	var req RebuildRequest
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<16))
-	if err != nil {
-		httpapi.WriteProblem(w, r, &httpapi.BadRequest{Code: "invalid-json", Err: fmt.Errorf("request body: %w", err)})
+	if err := decodeOptional(w, r, &req); err != nil {
+		httpapi.WriteProblem(w, r, err)
 		return
-	}
-	if len(bytes.TrimSpace(body)) > 0 {
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		if err := httpapi.Decode(w, r, &req); err != nil {
-			httpapi.WriteProblem(w, r, err)
-			return
-		}
 	}
 	names, err := a.Operations.Rebuild(req.Projections)
 	if err != nil {
@@ -90,6 +82,20 @@ func (a *API) startRebuild(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Location", "/v1/admin/rebuilds")
 	w.WriteHeader(http.StatusAccepted)
 	_ = json.NewEncoder(w).Encode(RebuildStarted{Projections: names, Status: "/v1/admin/rebuilds"})
+}
+
+// decodeOptional decodes a body that may be left out; when there is one it
+// is decoded as a command's is (httpapi.Decode).
+func decodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<16))
+	if err != nil {
+		return &httpapi.BadRequest{Code: "invalid-json", Err: fmt.Errorf("request body: %w", err)}
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return httpapi.Decode(w, r, v)
 }
 
 func (a *API) rebuildStates(w http.ResponseWriter, r *http.Request) {

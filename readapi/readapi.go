@@ -60,6 +60,8 @@ type API struct {
 	Operations Operations
 	// Feeds bounds the change feeds.
 	Feeds Feeds
+	// Verifications checks read models against a rebuild (nil: none).
+	Verifications *Verifications
 }
 
 // Page is one page of a list.

@@ -199,6 +199,13 @@ func TestConsoleInABrowser(t *testing.T) {
 	if got := text(t, ctx, "table tbody"); !strings.Contains(got, "audit") || !strings.Contains(got, "live") {
 		t.Fatalf("the projections table: %s", got)
 	}
+	// A verification of every read model against a rebuild: equal.
+	err = chromedp.Do(ctx,
+		chromedp.Submit(chromedp.CSS(`form[action="/console/operations/verifications"] button`)),
+		until(`document.querySelector("#verify-state") && document.querySelector("#verify-state").textContent.includes("equal")`, 60*time.Second))
+	if err != nil {
+		t.Fatalf("the verification did not end equal: %v (%s)", err, text(t, ctx, "#verify"))
+	}
 	shot(t, ctx, "operations")
 	// A tenant's pages are not an operator's.
 	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"/console/history")); err != nil {

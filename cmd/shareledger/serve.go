@@ -65,6 +65,8 @@ type app struct {
 	snapshots *replay.Snapshotter
 	ops       *replay.BlueGreen
 	releaser  partnershipcmd.Releaser
+
+	verifications *readapi.Verifications
 }
 
 func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
@@ -128,8 +130,14 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	a.history = &replay.History{Events: a.events, Store: a.raw, Registry: reg, Projections: pointInTime()}
 	a.ops = &replay.BlueGreen{All: tabled(plain), Log: log,
 		Rebuilder: replay.Rebuilder{Events: a.events, Store: a.raw, Registry: reg, SnapshotEvery: cfg.SnapshotEvery, Snapshotted: replay.Names(pointInTime())}}
+	a.verifications = readapi.NewVerifications(func(names []string) error {
+		_, err := a.ops.Choose(names)
+		return err
+	}, func(ctx context.Context, names []string) ([]string, []replay.Difference, error) {
+		return verifyInService(ctx, a, reg, names)
+	})
 	read := &readapi.API{Store: a.models, Events: a.events, Progress: a.runner.Progress(), Status: status{a}, WaitTimeout: cfg.WaitTimeout,
-		History: a.history, Operations: a.ops, Feeds: readapi.Feeds{PerAccount: cfg.FeedsPerAccount}}
+		History: a.history, Operations: a.ops, Feeds: readapi.Feeds{PerAccount: cfg.FeedsPerAccount}, Verifications: a.verifications}
 	api := router(keys, repo, &commands.MailQuota{PerDay: cfg.InvitationsPerDay}, read, log, time.Now)
 	if a.handler, err = withConsole(api, keys); err != nil {
 		a.close()
@@ -262,6 +270,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 	a.ops.Serve(ctx)
+	a.verifications.Serve(ctx)
 	wg.Go(func() { a.project(ctx) })
 	wg.Go(func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -275,6 +284,7 @@ func (a *app) run(ctx context.Context, ln net.Listener) error {
 	_ = srv.Shutdown(shutdown)
 	wg.Wait()
 	a.ops.Wait()
+	a.verifications.Wait()
 	a.close()
 	close(errs)
 	return errors.Join(func() (all []error) {
@@ -318,6 +328,33 @@ func (a *app) project(ctx context.Context) {
 		a.running.Store(false)
 		release()
 	}
+}
+
+// verifyInService rebuilds the named projections (none: all with read
+// models) from the log into a scratch store in a temporary folder and
+// compares them with the live ones, as `sl replay verify` does.
+func verifyInService(ctx context.Context, a *app, reg *domain.Registry, names []string) ([]string, []replay.Difference, error) {
+	chosen, err := a.ops.Choose(names)
+	if err != nil {
+		return names, nil, err
+	}
+	ps := make([]projections.Projection, len(chosen))
+	picked := make([]string, len(chosen))
+	for i, p := range chosen {
+		ps[i], picked[i] = p, p.Name()
+	}
+	dir, err := os.MkdirTemp("", "shareledger-verify-")
+	if err != nil {
+		return picked, nil, err
+	}
+	defer os.RemoveAll(dir)
+	scratch, err := rmbolt.Open(filepath.Join(dir, "scratch.db"))
+	if err != nil {
+		return picked, nil, err
+	}
+	defer scratch.Close()
+	diffs, err := replay.Verify(ctx, a.events, projections.Generational(a.raw), scratch, reg, ps, nil)
+	return picked, diffs, err
 }
 
 // withConsole serves the console's pages at /console beside the API (whose

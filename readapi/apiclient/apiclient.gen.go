@@ -402,6 +402,30 @@ func (e TeamRole) Valid() bool {
 	}
 }
 
+// Defines values for VerifyStateState.
+const (
+	VerifyStateStateDifferent VerifyStateState = "different"
+	VerifyStateStateEqual     VerifyStateState = "equal"
+	VerifyStateStateFailed    VerifyStateState = "failed"
+	VerifyStateStateVerifying VerifyStateState = "verifying"
+)
+
+// Valid indicates whether the value is a known member of the VerifyStateState enum.
+func (e VerifyStateState) Valid() bool {
+	switch e {
+	case VerifyStateStateDifferent:
+		return true
+	case VerifyStateStateEqual:
+		return true
+	case VerifyStateStateFailed:
+		return true
+	case VerifyStateStateVerifying:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetAuditTrailParamsFormat.
 const (
 	Csv   GetAuditTrailParamsFormat = "csv"
@@ -1910,6 +1934,25 @@ type SubuserAccountRole string
 
 // TeamRole A cloud project role, as the product writes it or in lower case; answers give it in lower case
 type TeamRole string
+
+// VerifyState defines model for VerifyState.
+type VerifyState struct {
+	Differences int        `json:"differences"`
+	Error       *string    `json:"error,omitempty"`
+	Finished    *time.Time `json:"finished,omitempty"`
+	Projections *[]string  `json:"projections"`
+	Sample      []struct {
+		Key     string  `json:"key"`
+		Live    *string `json:"live,omitempty"`
+		Rebuilt *string `json:"rebuilt,omitempty"`
+		Table   string  `json:"table"`
+	} `json:"sample"`
+	Started time.Time        `json:"started"`
+	State   VerifyStateState `json:"state"`
+}
+
+// VerifyStateState defines model for VerifyState.State.
+type VerifyStateState string
 
 // AsOf defines model for AsOf.
 type AsOf = time.Time
@@ -3431,6 +3474,9 @@ type OpenAccountJSONRequestBody OpenAccountJSONBody
 // StartRebuildJSONRequestBody defines body for StartRebuild for application/json ContentType.
 type StartRebuildJSONRequestBody = RebuildRequest
 
+// StartVerificationJSONRequestBody defines body for StartVerification for application/json ContentType.
+type StartVerificationJSONRequestBody = RebuildRequest
+
 // CreateCloudProjectJSONRequestBody defines body for CreateCloudProject for application/json ContentType.
 type CreateCloudProjectJSONRequestBody CreateCloudProjectJSONBody
 
@@ -3824,6 +3870,29 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/admin/rebuilds (the `StartRebuild` operationId).
 	StartRebuild(ctx context.Context, body StartRebuildJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetVerification The latest verification on this instance
+	//
+	// Corresponds with GET /v1/admin/verifications (the `GetVerification` operationId).
+	GetVerification(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StartVerificationWithBody Verify read models against a rebuild from the log, in the background
+	//
+	// Rebuilds the named projections (none: every one with read models) from the log into a scratch store on this instance, each up to where its live model stands, and compares them document by document. One at a time per instance; the result is this instance's (GET /v1/admin/verifications).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/admin/verifications (the `StartVerification` operationId).
+	StartVerificationWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StartVerification Verify read models against a rebuild from the log, in the background
+	//
+	// Rebuilds the named projections (none: every one with read models) from the log into a scratch store on this instance, each up to where its live model stands, and compares them document by document. One at a time per instance; the result is this instance's (GET /v1/admin/verifications).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/admin/verifications (the `StartVerification` operationId).
+	StartVerification(ctx context.Context, body StartVerificationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetAuditTrail An entity's history: every event in order with who, when, which command, correlation id and a summary (administrators; only what their account may see)
 	//
@@ -4844,6 +4913,59 @@ func (c *Client) StartRebuildWithBody(ctx context.Context, contentType string, b
 // Corresponds with POST /v1/admin/rebuilds (the `StartRebuild` operationId).
 func (c *Client) StartRebuild(ctx context.Context, body StartRebuildJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewStartRebuildRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetVerification The latest verification on this instance
+//
+// Corresponds with GET /v1/admin/verifications (the `GetVerification` operationId).
+func (c *Client) GetVerification(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetVerificationRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StartVerificationWithBody Verify read models against a rebuild from the log, in the background
+//
+// Rebuilds the named projections (none: every one with read models) from the log into a scratch store on this instance, each up to where its live model stands, and compares them document by document. One at a time per instance; the result is this instance's (GET /v1/admin/verifications).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/admin/verifications (the `StartVerification` operationId).
+func (c *Client) StartVerificationWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartVerificationRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StartVerification Verify read models against a rebuild from the log, in the background
+//
+// Rebuilds the named projections (none: every one with read models) from the log into a scratch store on this instance, each up to where its live model stands, and compares them document by document. One at a time per instance; the result is this instance's (GET /v1/admin/verifications).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/admin/verifications (the `StartVerification` operationId).
+func (c *Client) StartVerification(ctx context.Context, body StartVerificationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartVerificationRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7526,6 +7648,73 @@ func NewStartRebuildRequestWithBody(server string, contentType string, body io.R
 	}
 
 	operationPath := fmt.Sprintf("/v1/admin/rebuilds")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetVerificationRequest constructs an http.Request for the GetVerification method
+func NewGetVerificationRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/verifications")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewStartVerificationRequest calls the generic StartVerification builder with application/json body
+func NewStartVerificationRequest(server string, body StartVerificationJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewStartVerificationRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewStartVerificationRequestWithBody constructs an http.Request for the StartVerification method, with any body, and a specified content type
+func NewStartVerificationRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/verifications")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -14783,6 +14972,31 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/admin/rebuilds (the `StartRebuild` operationId).
 	StartRebuildWithResponse(ctx context.Context, body StartRebuildJSONRequestBody, reqEditors ...RequestEditorFn) (*StartRebuildResponse, error)
 
+	// GetVerificationWithResponse The latest verification on this instance
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/admin/verifications (the `GetVerification` operationId).
+	GetVerificationWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetVerificationResponse, error)
+
+	// StartVerificationWithBodyWithResponse Verify read models against a rebuild from the log, in the background
+	//
+	// Rebuilds the named projections (none: every one with read models) from the log into a scratch store on this instance, each up to where its live model stands, and compares them document by document. One at a time per instance; the result is this instance's (GET /v1/admin/verifications).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/admin/verifications (the `StartVerification` operationId).
+	StartVerificationWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartVerificationResponse, error)
+
+	// StartVerificationWithResponse Verify read models against a rebuild from the log, in the background
+	//
+	// Rebuilds the named projections (none: every one with read models) from the log into a scratch store on this instance, each up to where its live model stands, and compares them document by document. One at a time per instance; the result is this instance's (GET /v1/admin/verifications).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/admin/verifications (the `StartVerification` operationId).
+	StartVerificationWithResponse(ctx context.Context, body StartVerificationJSONRequestBody, reqEditors ...RequestEditorFn) (*StartVerificationResponse, error)
+
 	// GetAuditTrailWithResponse An entity's history: every event in order with who, when, which command, correlation id and a summary (administrators; only what their account may see)
 	//
 	// An entity no event showed the caller's account (another account's, or none) answers 404, as does an unknown kind.
@@ -16474,6 +16688,158 @@ func (r StartRebuildResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r StartRebuildResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetVerificationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *VerifyState
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetVerificationResponse) GetJSON200() *VerifyState {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetVerificationResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetVerificationResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetVerificationResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r GetVerificationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetVerificationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetVerificationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetVerificationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type StartVerificationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *VerifyState
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
+	ApplicationproblemJSON501 *Problem
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r StartVerificationResponse) GetJSON202() *VerifyState {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r StartVerificationResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r StartVerificationResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r StartVerificationResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r StartVerificationResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r StartVerificationResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r StartVerificationResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
+func (r StartVerificationResponse) GetApplicationproblemJSON501() *Problem {
+	return r.ApplicationproblemJSON501
+}
+
+// GetBody returns the raw response body bytes
+func (r StartVerificationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r StartVerificationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r StartVerificationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r StartVerificationResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -24394,6 +24760,49 @@ func (c *ClientWithResponses) StartRebuildWithResponse(ctx context.Context, body
 	return ParseStartRebuildResponse(rsp)
 }
 
+// GetVerificationWithResponse The latest verification on this instance
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/admin/verifications (the `GetVerification` operationId).
+func (c *ClientWithResponses) GetVerificationWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetVerificationResponse, error) {
+	rsp, err := c.GetVerification(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetVerificationResponse(rsp)
+}
+
+// StartVerificationWithBodyWithResponse Verify read models against a rebuild from the log, in the background
+//
+// Rebuilds the named projections (none: every one with read models) from the log into a scratch store on this instance, each up to where its live model stands, and compares them document by document. One at a time per instance; the result is this instance's (GET /v1/admin/verifications).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/admin/verifications (the `StartVerification` operationId).
+func (c *ClientWithResponses) StartVerificationWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartVerificationResponse, error) {
+	rsp, err := c.StartVerificationWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStartVerificationResponse(rsp)
+}
+
+// StartVerificationWithResponse Verify read models against a rebuild from the log, in the background
+//
+// Rebuilds the named projections (none: every one with read models) from the log into a scratch store on this instance, each up to where its live model stands, and compares them document by document. One at a time per instance; the result is this instance's (GET /v1/admin/verifications).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/admin/verifications (the `StartVerification` operationId).
+func (c *ClientWithResponses) StartVerificationWithResponse(ctx context.Context, body StartVerificationJSONRequestBody, reqEditors ...RequestEditorFn) (*StartVerificationResponse, error) {
+	rsp, err := c.StartVerification(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStartVerificationResponse(rsp)
+}
+
 // GetAuditTrailWithResponse An entity's history: every event in order with who, when, which command, correlation id and a summary (administrators; only what their account may see)
 //
 // An entity no event showed the caller's account (another account's, or none) answers 404, as does an unknown kind.
@@ -26666,6 +27075,128 @@ func ParseStartRebuildResponse(rsp *http.Response) (*StartRebuildResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON501 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetVerificationResponse parses an HTTP response from a GetVerificationWithResponse call
+func ParseGetVerificationResponse(rsp *http.Response) (*GetVerificationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetVerificationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest VerifyState
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseStartVerificationResponse parses an HTTP response from a StartVerificationWithResponse call
+func ParseStartVerificationResponse(rsp *http.Response) (*StartVerificationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &StartVerificationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest VerifyState
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Problem

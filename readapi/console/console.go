@@ -81,6 +81,8 @@ func (c *Console) Routes(r chi.Router) {
 	r.Get("/console/operations", c.operations)
 	r.Get("/console/operations/rebuilds", c.rebuildRows)
 	r.Post("/console/operations/rebuilds", c.startRebuild)
+	r.Get("/console/operations/verification", c.verification)
+	r.Post("/console/operations/verifications", c.startVerify)
 }
 
 // view is what every page shows around its body.
@@ -548,6 +550,35 @@ type operationsView struct {
 	view
 	Projections []readapi.ProjectionStatus
 	Rebuilds    []rebuildRow
+	Verify      *readapi.VerifyState
+}
+
+// latestVerify is this instance's latest verification, if there was one.
+func (c *Console) latestVerify(ctx context.Context, s session) *readapi.VerifyState {
+	var st readapi.VerifyState
+	if err := c.call(ctx, s, http.MethodGet, "/v1/admin/verifications", nil, &st); err != nil {
+		return nil
+	}
+	return &st
+}
+
+func (c *Console) verification(w http.ResponseWriter, r *http.Request) {
+	c.signedIn(w, r, true, func(s session) {
+		c.fragment(w, "operations", "verifyResult", operationsView{Verify: c.latestVerify(r.Context(), s)})
+	})
+}
+
+func (c *Console) startVerify(w http.ResponseWriter, r *http.Request) {
+	c.signedIn(w, r, true, func(s session) {
+		if err := c.call(r.Context(), s, http.MethodPost, "/v1/admin/verifications", readapi.RebuildRequest{}, nil); err != nil {
+			v := operationsView{view: s.view("Operations")}
+			v.Problem = "the verification did not start: " + err.Error()
+			w.WriteHeader(http.StatusConflict)
+			c.render(w, "operations", v)
+			return
+		}
+		http.Redirect(w, r, "/console/operations", http.StatusSeeOther)
+	})
 }
 
 type rebuildRow struct {
@@ -583,6 +614,7 @@ func (c *Console) operations(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			v.Rebuilds, err = c.rebuilds(r.Context(), s)
 		}
+		v.Verify = c.latestVerify(r.Context(), s)
 		if err != nil {
 			v.Problem = err.Error()
 		}
