@@ -147,6 +147,19 @@ func TestConsoleInABrowser(t *testing.T) {
 	if got := text(t, ctx, "table caption"); !strings.Contains(got, "device "+dev) {
 		t.Fatalf("after the link: %q", got)
 	}
+	// On a phone's width the page fits: nothing but the tables scrolls
+	// sideways, inside their own box.
+	err = chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.base+"/console/history"), chromedp.WaitVisible(chromedp.CSS(`#rows`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)); err != nil || wide {
+		t.Fatalf("the history is wider than a phone: %v %v", wide, err)
+	}
+	shot(t, ctx, "history-phone")
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
+		t.Fatal(err)
+	}
 	// Filtered by event type.
 	err = chromedp.Do(ctx, chromedp.Navigate(s.base+"/console/history?type=DeviceRegistered"), chromedp.WaitVisible(chromedp.CSS(`#rows`)))
 	if err != nil {
