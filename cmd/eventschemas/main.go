@@ -112,8 +112,51 @@ func generate(root string) (generated, error) {
 		out.files[filepath.Join("docs", "events", fmt.Sprintf("%s.v%d.schema.json", s.Name, s.Version))] = encode(schema)
 	}
 	out.files[filepath.Join("readapi", "events.schema.json")] = encode(map[string]any{"events": out.events})
+	out.files[filepath.Join("docs", "events", "asyncapi.json")] = encode(asyncAPI(out.events))
 	out.files[filepath.Join("docs", "events", "index.md")] = index(out.events)
 	return out, nil
+}
+
+// asyncAPI describes the NATS relay (--relay): one subject, one message per
+// event, whose headers name its type, version and schema and whose payload
+// is the event's data.
+func asyncAPI(events []Event) map[string]any {
+	header := func(desc string) map[string]any { return map[string]any{"type": "string", "description": desc} }
+	headers := map[string]any{
+		"type": "object",
+		"properties": map[string]any{
+			relay.KeyType:          header("the event's type"),
+			relay.KeyVersion:       header("the version of the event's type"),
+			relay.KeySchema:        header("the $id of the event's JSON Schema (GET /v1/schemas/events, docs/events/)"),
+			relay.KeyStream:        header("the stream the event is in"),
+			relay.KeyRevision:      header("its revision in the stream"),
+			relay.KeyPosition:      header("its position in the log"),
+			relay.KeyUser:          header("who did it"),
+			relay.KeyAccount:       header("the account they acted for"),
+			relay.KeyCommandID:     header("the command that caused it"),
+			relay.KeyCorrelationID: header("the correlation id of the request"),
+		},
+	}
+	messages := map[string]any{}
+	refs := []any{}
+	for _, e := range events {
+		if !e.Current {
+			continue // the relay publishes what the log holds; today's writes are current versions
+		}
+		name := fmt.Sprintf("%s.v%d", e.Type, e.Version)
+		messages[name] = map[string]any{
+			"name": e.Type, "title": e.Type, "summary": e.Description, "contentType": "application/json",
+			"headers": headers, "payload": map[string]any{"$ref": fmt.Sprintf("%s.v%d.schema.json", e.Type, e.Version)},
+		}
+		refs = append(refs, map[string]any{"$ref": "#/channels/events/messages/" + name})
+	}
+	return map[string]any{
+		"asyncapi": "3.0.0",
+		"info": map[string]any{"title": "ShareLedger event relay", "version": "1",
+			"description": "Every stored event, in log order, published to NATS JetStream when the service runs with --relay. The message id is the event's id, so JetStream drops duplicates; older versions of an event may be relayed as the log holds them (see docs/events/index.md)."},
+		"channels": map[string]any{"events": map[string]any{"address": relay.Topic, "messages": messages}},
+		"operations": map[string]any{"receiveEvents": map[string]any{"action": "receive", "channel": map[string]any{"$ref": "#/channels/events"}, "messages": refs}},
+	}
 }
 
 func encode(v any) []byte {
