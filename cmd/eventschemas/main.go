@@ -154,7 +154,7 @@ func asyncAPI(events []Event) map[string]any {
 		"asyncapi": "3.0.0",
 		"info": map[string]any{"title": "ShareLedger event relay", "version": "1",
 			"description": "Every stored event, in log order, published to NATS JetStream when the service runs with --relay. The message id is the event's id, so JetStream drops duplicates; older versions of an event may be relayed as the log holds them (see docs/events/index.md)."},
-		"channels": map[string]any{"events": map[string]any{"address": relay.Topic, "messages": messages}},
+		"channels":   map[string]any{"events": map[string]any{"address": relay.Topic, "messages": messages}},
 		"operations": map[string]any{"receiveEvents": map[string]any{"action": "receive", "channel": map[string]any{"$ref": "#/channels/events"}, "messages": refs}},
 	}
 }
