@@ -227,35 +227,7 @@ func (r reader) Scan(ctx context.Context, table string, page projections.Page, f
 	if page.Limit > 0 {
 		sql += fmt.Sprintf(` LIMIT %d`, page.Limit)
 	}
-	rows, err := r.q.Query(ctx, sql, args...)
-	if err != nil {
-		return fmt.Errorf("scan %s: %w", table, err)
-	}
-	// Read the page before calling fn, which may query the same
-	// transaction (one connection runs one query at a time).
-	type kv struct {
-		key string
-		doc []byte
-	}
-	var found []kv
-	for rows.Next() {
-		var e kv
-		if err := rows.Scan(&e.key, &e.doc); err != nil {
-			rows.Close()
-			return err
-		}
-		found = append(found, e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("scan %s: %w", table, err)
-	}
-	for _, e := range found {
-		if err := fn(e.key, e.doc); err != nil {
-			return err
-		}
-	}
-	return nil
+	return r.query(ctx, "scan "+table, sql, args, fn)
 }
 
 // GetMany implements projections.Batched in one query.
@@ -306,9 +278,16 @@ func (r reader) many(ctx context.Context, table, sql string, fn func(string, []b
 	for _, l := range lists {
 		args = append(args, l)
 	}
+	return r.query(ctx, "read "+table, sql, args, fn)
+}
+
+// query runs a query of keys and documents and calls fn with each row. It
+// reads every row before calling fn, which may query the same transaction
+// (one connection runs one query at a time).
+func (r reader) query(ctx context.Context, what, sql string, args []any, fn func(string, []byte) error) error {
 	rows, err := r.q.Query(ctx, sql, args...)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", table, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	type kv struct {
 		key string
@@ -325,7 +304,7 @@ func (r reader) many(ctx context.Context, table, sql string, fn func(string, []b
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read %s: %w", table, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	for _, e := range found {
 		if err := fn(e.key, e.doc); err != nil {
