@@ -128,22 +128,8 @@ func (a *API) visibleMembers(ctx context.Context, r *http.Request, tx projection
 		}
 		v.Ahead(user, ids)
 	}
-	list := q.MembersAhead
-	indexed := false
-	if kind != "" {
-		// A model not rebuilt since the kind index came lists by kind
-		// through every member, as before it.
-		if indexed, err = q.IndexesKind(ctx, caller.Account, kind); err != nil {
-			return nil, err
-		}
-	}
-	if indexed {
-		list = func(ctx context.Context, acc domain.AccountID, page projections.Page, ahead func([]rightsmodel.Member), keep func(*rightsmodel.Member) bool) ([]rightsmodel.Member, string, error) {
-			return q.KindAhead(ctx, acc, kind, page, ahead, keep)
-		}
-	}
-	members, next, err := list(ctx, caller.Account, page, ahead, func(m *rightsmodel.Member) bool {
-		if (kind != "" && m.Kind != kind) || m.Kind == rights.User {
+	members, next, err := q.MembersAhead(ctx, caller.Account, kind, page, ahead, func(m *rightsmodel.Member) bool {
+		if m.Kind == rights.User {
 			return false
 		}
 		g, err := rights.OnMember(v, user, m.ID)

@@ -289,10 +289,14 @@ func (a *API) hierarchyPlacements(ctx context.Context, r *http.Request, tx proje
 	v := q.Account(ctx, caller.Account)
 	nodes := map[rights.MemberID]rights.ItemID{}
 	var evalErr error
-	members, next, err := q.Members(ctx, caller.Account, page, func(m *rightsmodel.Member) bool {
-		if kind != "" && m.Kind != kind {
-			return false
+	ahead := func(rows []rightsmodel.Member) {
+		ids := make([]rights.MemberID, len(rows))
+		for i, m := range rows {
+			ids[i] = m.ID
 		}
+		v.Ahead(caller.User, ids)
+	}
+	members, next, err := q.MembersAhead(ctx, caller.Account, kind, page, ahead, func(m *rightsmodel.Member) bool {
 		name := ""
 		if m.Kind == rights.User {
 			u, _, err := q.User(ctx, caller.Account, domain.UserID(m.ID))
