@@ -48,6 +48,20 @@ func (g generational) Update(ctx context.Context, consumer string, fn func(Tx, e
 	})
 }
 
+func (g generational) UpdateEach(ctx context.Context, us []Update) []error {
+	renamed := make([]Update, len(us))
+	for i, u := range us {
+		renamed[i] = Update{Consumer: u.Consumer, Fn: func(tx Tx, cp eventstore.Position) (eventstore.Position, error) {
+			live, err := LiveTables(ctx, tx)
+			if err != nil {
+				return cp, err
+			}
+			return u.Fn(Renamed(tx, live), cp)
+		}}
+	}
+	return UpdateEach(ctx, g.Store, renamed)
+}
+
 func (g generational) View(ctx context.Context, fn func(Reader) error) error {
 	return g.Store.View(ctx, func(r Reader) error {
 		live, err := LiveTables(ctx, r)

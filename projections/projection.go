@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/eventstore"
@@ -72,21 +73,39 @@ func ApplyBatch(ctx context.Context, store Store, reg *domain.Registry, p Projec
 // where the checkpoint stands afterwards.
 func ApplyDecoded(ctx context.Context, store Store, p Projection, page Batch) (eventstore.Position, error) {
 	var at eventstore.Position
-	err := store.Update(ctx, p.Name(), func(tx Tx, cp eventstore.Position) (eventstore.Position, error) {
-		at = cp
+	u := applying(ctx, p, page, &at)
+	return at, store.Update(ctx, u.Consumer, u.Fn)
+}
+
+// ApplyDecodedEach is ApplyDecoded for several projections, each with its
+// page, in one transaction where the store is Grouped (each still fails
+// alone). It returns where each checkpoint stands and each one's error.
+func ApplyDecodedEach(ctx context.Context, store Store, ps []Projection, pages []Batch) ([]eventstore.Position, []error) {
+	at := make([]eventstore.Position, len(ps))
+	us := make([]Update, len(ps))
+	for i, p := range ps {
+		us[i] = applying(ctx, p, pages[i], &at[i])
+	}
+	return at, UpdateEach(ctx, store, us)
+}
+
+// applying is the update that applies page to p, leaving in at where p's
+// checkpoint stands.
+func applying(ctx context.Context, p Projection, page Batch, at *eventstore.Position) Update {
+	return Update{Consumer: p.Name(), Fn: func(tx Tx, cp eventstore.Position) (eventstore.Position, error) {
+		*at = cp
 		applied := false
 		for _, d := range page.After(cp) {
 			if err := applyOne(ctx, tx, p, d); err != nil {
 				return cp, err
 			}
-			at, applied = d.Record.Position, true
+			*at, applied = d.Record.Position, true
 		}
 		if !applied {
 			return cp, ErrStopUpdate
 		}
-		return at, nil
-	})
-	return at, err
+		return *at, nil
+	}}
 }
 
 // TransientError marks a failure of something outside the projection
@@ -186,9 +205,10 @@ func CatchUpAll(ctx context.Context, es eventstore.Store, store Store, reg *doma
 			break
 		}
 		batch := DecodeBatch(reg, recs[:n])
-		for _, p := range ps {
-			if _, err := ApplyDecoded(ctx, store, p, batch); err != nil {
-				return at, fmt.Errorf("catch up %s: %w", p.Name(), err)
+		_, errs := ApplyDecodedEach(ctx, store, ps, slices.Repeat([]Batch{batch}, len(ps)))
+		for i, err := range errs {
+			if err != nil {
+				return at, fmt.Errorf("catch up %s: %w", ps[i].Name(), err)
 			}
 		}
 		at = batch.Last()

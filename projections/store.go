@@ -69,6 +69,36 @@ type Store interface {
 	Close() error
 }
 
+// Update is one consumer's update, for a Grouped store.
+type Update struct {
+	Consumer string
+	Fn       func(Tx, eventstore.Position) (eventstore.Position, error)
+}
+
+// Grouped is a Store that commits the updates of several consumers in one
+// transaction, each with its own checkpoint and each failing alone, as if
+// each had been its own Update one after the other: a pass that applies a
+// page of events to several projections commits once.
+type Grouped interface {
+	UpdateEach(ctx context.Context, us []Update) []error
+}
+
+// UpdateEach applies us in order, each as its own Update; a Grouped store
+// commits them in one transaction. The error of each is at its index.
+func UpdateEach(ctx context.Context, store Store, us []Update) []error {
+	if len(us) == 0 {
+		return nil
+	}
+	if g, ok := store.(Grouped); ok {
+		return g.UpdateEach(ctx, us)
+	}
+	errs := make([]error, len(us))
+	for i, u := range us {
+		errs[i] = store.Update(ctx, u.Consumer, u.Fn)
+	}
+	return errs
+}
+
 // ErrStopUpdate, returned by an Update's fn, rolls the transaction back
 // without an error: nothing was left to do.
 var ErrStopUpdate = errors.New("nothing to update")

@@ -327,8 +327,15 @@ func (rb Rebuilder) catchUp(ctx context.Context, jobs []*job, until eventstore.P
 		rate := float64(at.Commit) / max(time.Since(start).Seconds(), 1e-9)
 		save := time.Since(saved) > time.Second
 		decoded := projections.DecodeBatch(rb.Registry, recs) // once, for every job
-		for _, j := range going() {
-			done, err := projections.ApplyDecoded(ctx, rb.Store, j.sh, decoded)
+		js := going()
+		ps := make([]projections.Projection, len(js))
+		for i, j := range js {
+			ps[i] = j.sh
+		}
+		// One transaction for every job's page, where the store groups them.
+		dones, errs := projections.ApplyDecodedEach(ctx, rb.Store, ps, slices.Repeat([]projections.Batch{decoded}, len(js)))
+		for i, j := range js {
+			done, err := dones[i], errs[i]
 			if err != nil {
 				rb.fail(ctx, j, err)
 				continue

@@ -61,6 +61,8 @@ func rebuildTo(ctx context.Context, es eventstore.Store, target projections.Stor
 	start := time.Now()
 	return pages(ctx, es, from, 1000, upTo(head), func(recs []eventstore.Record) error {
 		decoded := projections.DecodeBatch(reg, recs) // once, for every projection
+		var due []projections.Projection
+		var batches []projections.Batch
 		for _, p := range ps {
 			batch := decoded
 			if e := end(p); e.Less(recs[len(recs)-1].Position) {
@@ -70,11 +72,15 @@ func rebuildTo(ctx context.Context, es eventstore.Store, target projections.Stor
 				}
 				batch = batch[:n]
 			}
-			if len(batch) == 0 {
-				continue
+			if len(batch) > 0 {
+				due, batches = append(due, p), append(batches, batch)
 			}
-			if _, err := projections.ApplyDecoded(ctx, target, p, batch); err != nil {
-				return fmt.Errorf("rebuild %s: %w", p.Name(), err)
+		}
+		// One transaction for every projection's page, where the store groups them.
+		_, errs := projections.ApplyDecodedEach(ctx, target, due, batches)
+		for i, err := range errs {
+			if err != nil {
+				return fmt.Errorf("rebuild %s: %w", due[i].Name(), err)
 			}
 		}
 		if report != nil {

@@ -22,7 +22,26 @@ import (
 var checkpoints = []byte("_checkpoints")
 
 // Store is a bbolt-backed read-model store.
+//
+// It is Grouped: bbolt has one writer, and each commit writes its pages
+// and syncs the file twice, so a pass that applies a page of events to
+// several projections (a catch-up, a rebuild) applies them one after the
+// other in one transaction and commits once. Each keeps its own checkpoint
+// and fails alone: an update that fails leaves nothing of its own in the
+// transaction, and the others commit without it. The live projections
+// commit on their own: grouping their concurrent updates was measured
+// slower over HTTP (docs/benchmarks.md), the larger commits holding up the
+// event log's syncs on the same disk.
 type Store struct{ db *bbolt.DB }
+
+// update is one consumer's update in a group.
+type update struct {
+	consumer string
+	fn       func(projections.Tx, eventstore.Position) (eventstore.Position, error)
+	done     bool
+	err      error
+	panicked any
+}
 
 // Open opens or creates the store at path.
 func Open(path string) (*Store, error) {
@@ -38,26 +57,87 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // Update implements projections.Store.
 func (s *Store) Update(ctx context.Context, consumer string, fn func(projections.Tx, eventstore.Position) (eventstore.Position, error)) error {
-	err := s.db.Update(func(btx *bbolt.Tx) error {
-		cp, err := btx.CreateBucketIfNotExists(checkpoints)
-		if err != nil {
-			return err
-		}
-		current := readPosition(cp.Get([]byte(consumer)))
-		t := &tx{reader: reader{btx}, pending: map[docKey]*pending{}}
-		next, err := fn(t, current)
-		if err != nil {
-			return err
-		}
-		if err := t.flush(); err != nil {
-			return err
-		}
-		return cp.Put([]byte(consumer), writePosition(next))
-	})
-	if errors.Is(err, projections.ErrStopUpdate) {
-		return nil
+	return s.UpdateEach(ctx, []projections.Update{{Consumer: consumer, Fn: fn}})[0]
+}
+
+// UpdateEach implements projections.Grouped.
+func (s *Store) UpdateEach(ctx context.Context, us []projections.Update) []error {
+	group := make([]*update, len(us))
+	for i, u := range us {
+		group[i] = &update{consumer: u.Consumer, fn: u.Fn}
 	}
-	return err
+	s.commit(slices.Clone(group)) // commit shortens its slice as updates fail
+	errs := make([]error, len(group))
+	for i, u := range group {
+		if u.panicked != nil {
+			panic(u.panicked)
+		}
+		errs[i] = u.err
+	}
+	return errs
+}
+
+// errRedo rolls back a group's transaction so that it is done again
+// without the update that failed after writing to it.
+var errRedo = errors.New("redo the group without a failed update")
+
+// commit applies group in one transaction and marks every update done.
+func (s *Store) commit(group []*update) {
+	for len(group) > 0 {
+		var spoiler *update
+		err := s.db.Update(func(btx *bbolt.Tx) error {
+			cp, err := btx.CreateBucketIfNotExists(checkpoints)
+			if err != nil {
+				return err
+			}
+			for _, u := range group {
+				t := &tx{reader: reader{btx}, pending: map[docKey]*pending{}}
+				next, panicked, err := run(u, t, readPosition(cp.Get([]byte(u.consumer))))
+				if err == nil {
+					if err = t.flush(); err == nil {
+						err = cp.Put([]byte(u.consumer), writePosition(next))
+					}
+					t.wrote = true
+				}
+				if err == nil && panicked == nil {
+					continue
+				}
+				if errors.Is(err, projections.ErrStopUpdate) {
+					err = nil
+				}
+				u.err, u.panicked = err, panicked
+				if t.wrote || panicked != nil {
+					spoiler = u
+					return errRedo
+				}
+				u.done = true
+			}
+			return nil
+		})
+		if errors.Is(err, errRedo) {
+			spoiler.done = true
+			group = slices.DeleteFunc(group, func(u *update) bool { return u.done })
+			continue
+		}
+		for _, u := range group {
+			if !u.done {
+				u.err, u.done = err, true
+			}
+		}
+		return
+	}
+}
+
+// run calls u's fn, turning a panic into a value that the caller's
+// goroutine raises again.
+func run(u *update, t *tx, cp eventstore.Position) (next eventstore.Position, panicked any, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			panicked = v
+		}
+	}()
+	next, err = u.fn(t, cp)
+	return next, nil, err
 }
 
 // Checkpoint implements projections.Store.
@@ -133,6 +213,8 @@ func (r reader) Scan(ctx context.Context, table string, page projections.Page, f
 type tx struct {
 	reader
 	pending map[docKey]*pending
+	// wrote says that writes reached the B+tree before the end.
+	wrote bool
 }
 
 type docKey struct{ table, key string }
@@ -155,8 +237,11 @@ func (t *tx) Get(ctx context.Context, table, key string, v any) (bool, error) {
 }
 
 func (t *tx) Scan(ctx context.Context, table string, page projections.Page, fn func(string, []byte) error) error {
-	if err := t.flush(); err != nil {
-		return err
+	if len(t.pending) > 0 {
+		t.wrote = true
+		if err := t.flush(); err != nil {
+			return err
+		}
 	}
 	return t.reader.Scan(ctx, table, page, fn)
 }

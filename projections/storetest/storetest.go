@@ -35,6 +35,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("scan pages", func(t *testing.T) { testScan(t, h) })
 	t.Run("many at once", func(t *testing.T) { testMany(t, h) })
 	t.Run("concurrent updates serialize", func(t *testing.T) { testConcurrent(t, h) })
+	t.Run("several consumers at once", func(t *testing.T) { testEach(t, h) })
 	t.Run("durable across reopen", func(t *testing.T) { testReopen(t, h) })
 }
 
@@ -321,6 +322,125 @@ func testConcurrent(t *testing.T, h Harness) {
 	cp, _ := s.Checkpoint(ctx, "counter")
 	if d.N != n || cp != eventstore.At(n) {
 		t.Fatalf("counter = %d at checkpoint %v, want %d at %d", d.N, cp, n, n)
+	}
+}
+
+// testEach checks projections.UpdateEach: each update as if alone and in
+// order, whether the store commits them together or not. One that fails
+// after a scan (which puts a transaction's writes where a scan sees them)
+// or panics leaves nothing, and the others commit.
+func testEach(t *testing.T, h Harness) {
+	ctx := context.Background()
+	boom := errors.New("boom")
+	write := func(key string, n int, to uint64, fail error) projections.Update {
+		return projections.Update{Consumer: key, Fn: func(tx projections.Tx, cp eventstore.Position) (eventstore.Position, error) {
+			if err := tx.Put(ctx, "docs", key, doc{N: n}); err != nil {
+				return cp, err
+			}
+			if err := tx.Scan(ctx, "docs", projections.Page{}, func(string, []byte) error { return nil }); err != nil {
+				return cp, err
+			}
+			return eventstore.At(to), fail
+		}}
+	}
+	// after reads what an earlier update of the same call wrote.
+	after := func(key, of string, to uint64) projections.Update {
+		return projections.Update{Consumer: key, Fn: func(tx projections.Tx, cp eventstore.Position) (eventstore.Position, error) {
+			var d doc
+			if ok, err := tx.Get(ctx, "docs", of, &d); err != nil || !ok {
+				return cp, fmt.Errorf("%s: %v found %v", of, err, ok)
+			}
+			return eventstore.At(to), tx.Put(ctx, "docs", key, doc{N: d.N + 1})
+		}}
+	}
+	panics := projections.Update{Consumer: "panics", Fn: func(tx projections.Tx, cp eventstore.Position) (eventstore.Position, error) {
+		if err := tx.Put(ctx, "docs", "panics", doc{N: 1}); err != nil {
+			return cp, err
+		}
+		panic("projection bug")
+	}}
+	cases := []struct {
+		name      string
+		updates   []projections.Update
+		errs      []error
+		panics    bool
+		committed map[string]int    // document (and consumer) → n
+		untouched []string          // neither document nor checkpoint
+		positions map[string]uint64 // consumer → checkpoint
+	}{
+		{
+			name:      "all commit, in order",
+			updates:   []projections.Update{write("a", 1, 3, nil), after("b", "a", 4), write("c", 7, 5, nil)},
+			errs:      []error{nil, nil, nil},
+			committed: map[string]int{"a": 1, "b": 2, "c": 7},
+			positions: map[string]uint64{"a": 3, "b": 4, "c": 5},
+		},
+		{
+			name:      "one fails after its writes reached a scan",
+			updates:   []projections.Update{write("a", 1, 3, nil), write("b", 1, 4, boom), after("c", "a", 5)},
+			errs:      []error{nil, boom, nil},
+			committed: map[string]int{"a": 1, "c": 2},
+			untouched: []string{"b"},
+			positions: map[string]uint64{"a": 3, "c": 5},
+		},
+		{
+			name:      "one stops",
+			updates:   []projections.Update{write("a", 1, 3, projections.ErrStopUpdate), write("b", 5, 4, nil)},
+			errs:      []error{nil, nil},
+			committed: map[string]int{"b": 5},
+			untouched: []string{"a"},
+			positions: map[string]uint64{"b": 4},
+		},
+		{
+			name:      "one panics",
+			updates:   []projections.Update{write("a", 1, 3, nil), panics},
+			panics:    true,
+			committed: map[string]int{"a": 1},
+			untouched: []string{"panics"},
+			positions: map[string]uint64{"a": 3},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := open(t, h)
+			var errs []error
+			panicked := func() (p any) {
+				defer func() { p = recover() }()
+				errs = projections.UpdateEach(ctx, s, c.updates)
+				return nil
+			}()
+			if (panicked != nil) != c.panics {
+				t.Fatalf("panicked: %v", panicked)
+			}
+			if !c.panics {
+				if len(errs) != len(c.errs) {
+					t.Fatalf("errors = %v, want %v", errs, c.errs)
+				}
+				for i := range errs {
+					if !errors.Is(errs[i], c.errs[i]) || (errs[i] == nil) != (c.errs[i] == nil) {
+						t.Fatalf("errors = %v, want %v", errs, c.errs)
+					}
+				}
+			}
+			for key, n := range c.committed {
+				if d, ok := get(t, s, key); !ok || d.N != n {
+					t.Errorf("%s = %+v %v, want n %d", key, d, ok, n)
+				}
+			}
+			for _, key := range c.untouched {
+				if d, ok := get(t, s, key); ok {
+					t.Errorf("%s was written: %+v", key, d)
+				}
+				if cp, _ := s.Checkpoint(ctx, key); !cp.IsZero() {
+					t.Errorf("%s's checkpoint moved to %v", key, cp)
+				}
+			}
+			for consumer, at := range c.positions {
+				if cp, _ := s.Checkpoint(ctx, consumer); cp != eventstore.At(at) {
+					t.Errorf("%s's checkpoint = %v, want %d", consumer, cp, at)
+				}
+			}
+		})
 	}
 }
 
