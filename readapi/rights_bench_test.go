@@ -16,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shareledger/shareledger/domain"
-	"github.com/shareledger/shareledger/domain/account"
 	"github.com/shareledger/shareledger/domain/catalog"
 	"github.com/shareledger/shareledger/domain/rights"
 	"github.com/shareledger/shareledger/eventstore"
@@ -25,14 +24,15 @@ import (
 	"github.com/shareledger/shareledger/projections/directory"
 	rmpostgres "github.com/shareledger/shareledger/projections/postgres"
 	rightsmodel "github.com/shareledger/shareledger/projections/rights"
+	"github.com/shareledger/shareledger/projections/rights/rightstest"
 	"github.com/shareledger/shareledger/projections/storetest"
 )
 
-const (
-	benchVehicles = 100_000
-	benchUsers    = 10_000
-	benchFleets   = 1_000 // and as many teams
-	benchDepth    = 8     // levels of a binary hierarchy: 255 nodes
+var (
+	large         = rightstest.Large()
+	benchVehicles = large.Vehicles
+	benchUsers    = large.Users
+	benchFleets   = large.Fleets
 )
 
 var (
@@ -51,11 +51,13 @@ type namedStore struct {
 // end of the run.
 const benchSchema = "bench_rights"
 
-// benchAccount builds, once per run, the read models of an account with
-// 100,000 vehicles (each in two fleets, placed on a random node), 10,000
-// users (roles, direct rights, private shares, placements), 1,000 fleets
-// and 1,000 teams, and an eight-level hierarchy, from events through the
-// directory and rights projections.
+// benchAccount builds, once per run, the read models of two accounts
+// (rightstest.Large and rightstest.Peer) from their events through the
+// directory and rights projections: the large one has 100,000 vehicles
+// (each in two fleets, placed on a random node), 10,000 users (roles,
+// direct rights, private shares, placements), 1,000 fleets and 1,000
+// teams, and an eight-level hierarchy; the other is the account of the
+// comparison with OpenFGA.
 func benchAccount(b *testing.B) projections.Store {
 	benchOnce.Do(func() {
 		ctx := context.Background()
@@ -87,39 +89,10 @@ func benchAccount(b *testing.B) projections.Store {
 				flush()
 			}
 		}
-		rnd := rand.New(rand.NewPCG(1, 2))
-		const acc = domain.AccountID("big")
-		emit(account.AccountOpened{Account: acc, Organization: "Big", Administrator: "admin@big.test", Name: "Admin"})
-		emit(rights.RoleDefined{Account: acc, Role: "viewer", Rights: map[rights.Kind]rights.Rights{rights.Fleet: {Item: rights.View, Member: rights.View}}})
-		nodes := []rights.ItemID{"n1"}
-		emit(rights.NodeAdded{Account: acc, Node: "n1", Name: "n1"})
-		for i := 2; i < 1<<benchDepth; i++ {
-			id := rights.ItemID(fmt.Sprint("n", i))
-			emit(rights.NodeAdded{Account: acc, Node: id, Parent: rights.ItemID(fmt.Sprint("n", i/2)), Name: string(id)})
-			nodes = append(nodes, id)
-		}
-		for i := range benchFleets {
-			emit(rights.CollectionCreated{Account: acc, Item: rights.ItemID(fmt.Sprint("fleet", i)), Kind: rights.Fleet, Name: "F", Public: i%2 == 0, Creator: "admin@big.test"})
-			emit(rights.CollectionCreated{Account: acc, Item: rights.ItemID(fmt.Sprint("team", i)), Kind: rights.Team, Name: "T", Public: true, Creator: "admin@big.test"})
-		}
-		for i := range benchUsers {
-			u := domain.UserID(fmt.Sprintf("u%d@big.test", i))
-			emit(account.UserAdded{Account: acc, User: u, Name: fmt.Sprint("User ", i), Role: account.User})
-			if i%2 == 0 {
-				emit(rights.RoleAssigned{Account: acc, User: u, Role: "viewer"})
+		for _, spec := range []rightstest.Spec{rightstest.Large(), rightstest.Peer()} {
+			for _, e := range spec.Events() {
+				emit(e)
 			}
-			if i%3 == 0 {
-				emit(rights.DirectRightsSet{Account: acc, User: u, Kind: rights.Node, Rights: rights.Rights{Item: rights.View, Member: rights.Edit}})
-				emit(rights.MemberPlaced{Account: acc, Member: rights.MemberID(u), Kind: rights.User, Node: nodes[rnd.IntN(len(nodes))]})
-			}
-			emit(rights.SharedPrivately{Account: acc, Item: rights.ItemID(fmt.Sprint("fleet", rnd.IntN(benchFleets))), User: u, Rights: rights.Rights{Item: rights.Edit, Member: rights.Edit}})
-		}
-		for i := range benchVehicles {
-			v := rights.MemberID(fmt.Sprintf("v%06d", i))
-			for range 2 {
-				emit(rights.MemberAdded{Account: acc, Item: rights.ItemID(fmt.Sprint("fleet", rnd.IntN(benchFleets))), Member: v, Kind: rights.Vehicle})
-			}
-			emit(rights.MemberPlaced{Account: acc, Member: v, Kind: rights.Vehicle, Node: nodes[rnd.IntN(len(nodes))]})
 		}
 		flush()
 		if benchErr != nil {

@@ -130,12 +130,37 @@ func (q Query) SharedWith(ctx context.Context, acc domain.AccountID, user domain
 // again, and on PostgreSQL each read is a round trip. What it remembers is
 // bounded by what the request reads.
 type View struct {
-	ctx   context.Context
-	r     projections.Reader
-	acc   string
-	err   error
-	read  map[tableKey]cached
-	lists map[string][]rights.ItemID // CollectionsOf, by member
+	ctx  context.Context
+	r    projections.Reader
+	acc  string
+	err  error
+	read map[tableKey]cached
+	// decoded holds each document as the accessors decoded it, so that an
+	// evaluation that asks for the same subuser for every row of a list
+	// decodes it once; what it hands out is shared, and read only.
+	decoded map[tableKey]any
+	lists   map[string][]rights.ItemID // CollectionsOf, by member
+}
+
+// decodedDoc is a document as an accessor decoded it.
+type decodedDoc[T any] struct {
+	v     T
+	found bool
+}
+
+// getAs is get, decoding each document once per view into a T.
+func getAs[T any](v *View, table, key string) (T, bool) {
+	tk := tableKey{table, key}
+	if d, ok := v.decoded[tk].(decodedDoc[T]); ok {
+		return d.v, d.found
+	}
+	var out T
+	found := v.get(table, key, &out)
+	if v.decoded == nil {
+		v.decoded = map[tableKey]any{}
+	}
+	v.decoded[tk] = decodedDoc[T]{out, found}
+	return out, found
 }
 
 type tableKey struct{ table, key string }
@@ -179,30 +204,25 @@ func (v *View) get(table, key string, out any) bool {
 
 // Subuser implements rights.Account.
 func (v *View) Subuser(id domain.UserID) (rights.Subuser, bool) {
-	var u User
-	ok := v.get(Users, Key(v.acc, string(id)), &u)
+	u, ok := getAs[User](v, Users, Key(v.acc, string(id)))
 	return u.Subuser, ok
 }
 
 // RoleRights implements rights.Account.
 func (v *View) RoleRights(role string, k rights.Kind) rights.Rights {
-	var r map[rights.Kind]rights.Rights
-	v.get(Roles, Key(v.acc, role), &r)
+	r, _ := getAs[map[rights.Kind]rights.Rights](v, Roles, Key(v.acc, role))
 	return r[k]
 }
 
 // Item implements rights.Account.
 func (v *View) Item(id rights.ItemID) (rights.Item, bool) {
-	var it Item
-	ok := v.get(Items, Key(v.acc, string(id)), &it)
+	it, ok := getAs[Item](v, Items, Key(v.acc, string(id)))
 	return it.Item, ok
 }
 
 // Share implements rights.Account.
 func (v *View) Share(item rights.ItemID, u domain.UserID) (rights.Rights, bool) {
-	var r rights.Rights
-	ok := v.get(Shares, Key(v.acc, string(item), string(u)), &r)
-	return r, ok
+	return getAs[rights.Rights](v, Shares, Key(v.acc, string(item), string(u)))
 }
 
 // CollectionsOf implements rights.Account.
@@ -233,29 +253,25 @@ func (v *View) CollectionsOf(m rights.MemberID) []rights.ItemID {
 
 // Placement implements rights.Account.
 func (v *View) Placement(m rights.MemberID) rights.ItemID {
-	var n rights.ItemID
-	v.get(Placed, Key(v.acc, string(m)), &n)
+	n, _ := getAs[rights.ItemID](v, Placed, Key(v.acc, string(m)))
 	return n
 }
 
 // Parent implements rights.Account.
 func (v *View) Parent(n rights.ItemID) rights.ItemID {
-	var p rights.ItemID
-	v.get(Parents, Key(v.acc, string(n)), &p)
+	p, _ := getAs[rights.ItemID](v, Parents, Key(v.acc, string(n)))
 	return p
 }
 
 // MemberShare implements rights.Account.
 func (v *View) MemberShare(m rights.MemberID, u domain.UserID) (rights.Level, bool) {
-	var l rights.Level
-	ok := v.get(MemberShares, Key(v.acc, string(m), string(u)), &l)
-	return l, ok
+	return getAs[rights.Level](v, MemberShares, Key(v.acc, string(m), string(u)))
 }
 
 // Holds implements rights.Account.
 func (v *View) Holds(m rights.MemberID) bool {
-	var known Member
-	return v.get(Known, Key(v.acc, string(m)), &known)
+	_, ok := getAs[Member](v, Known, Key(v.acc, string(m)))
+	return ok
 }
 
 var _ rights.Account = (*View)(nil)
