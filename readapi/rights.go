@@ -265,7 +265,7 @@ func (a *API) grid(ctx context.Context, r *http.Request, tx projections.Reader, 
 	if mine.Rights.Item == rights.None {
 		return nil, errNotFound.Withf("no item %s is visible to %s", item, caller.User)
 	}
-	out, err := whoCan(ctx, r, tx, caller, func(us []domain.UserID) { v.AheadUsers(us, []rights.ItemID{item}, "") }, func(u domain.UserID) (rights.Grant, rights.Level, error) {
+	out, err := whoCan(ctx, r, tx, caller, func(us []rightsmodel.User) { v.AheadUsers(us, []rights.ItemID{item}, "") }, func(u domain.UserID) (rights.Grant, rights.Level, error) {
 		g, err := rights.OnItem(v, u, item)
 		return g, g.Rights.Item, err
 	})
@@ -286,7 +286,7 @@ func (a *API) memberGrid(ctx context.Context, r *http.Request, tx projections.Re
 		return nil, errNotFound.Withf("no member %s is visible to %s", member, caller.User)
 	}
 	collections := v.CollectionsOf(member)
-	out, err := whoCan(ctx, r, tx, caller, func(us []domain.UserID) { v.AheadUsers(us, collections, member) }, func(u domain.UserID) (rights.Grant, rights.Level, error) {
+	out, err := whoCan(ctx, r, tx, caller, func(us []rightsmodel.User) { v.AheadUsers(us, collections, member) }, func(u domain.UserID) (rights.Grant, rights.Level, error) {
 		g, err := rights.OnMember(v, u, member)
 		return g, g.Rights.Member, err
 	})
@@ -297,7 +297,7 @@ func (a *API) memberGrid(ctx context.Context, r *http.Request, tx projections.Re
 // object and the sources of them; with level=, only those holding at
 // least that level (a page may then hold fewer rows than its limit, and
 // next goes on).
-func whoCan(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User, ahead func([]domain.UserID), on func(domain.UserID) (rights.Grant, rights.Level, error)) (any, error) {
+func whoCan(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User, ahead func([]rightsmodel.User), on func(domain.UserID) (rights.Grant, rights.Level, error)) (any, error) {
 	var least rights.Level
 	if raw := r.URL.Query().Get("level"); raw != "" {
 		var err error
@@ -311,14 +311,7 @@ func whoCan(ctx context.Context, r *http.Request, tx projections.Reader, caller 
 	}
 	grants := map[domain.UserID]rights.Grant{}
 	var evalErr error
-	readAhead := func(rows []rightsmodel.User) {
-		ids := make([]domain.UserID, len(rows))
-		for i, u := range rows {
-			ids[i] = u.ID
-		}
-		ahead(ids)
-	}
-	users, next, err := rightsmodel.Query{R: tx}.UsersAhead(ctx, caller.Account, page, readAhead, func(u *rightsmodel.User) bool {
+	users, next, err := rightsmodel.Query{R: tx}.UsersAhead(ctx, caller.Account, page, ahead, func(u *rightsmodel.User) bool {
 		g, level, err := on(u.ID)
 		if err != nil {
 			evalErr = err

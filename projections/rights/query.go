@@ -384,24 +384,32 @@ func (v *View) Ahead(user domain.UserID, members []rights.MemberID) {
 	}
 }
 
-// AheadUsers reads at once what evaluating each of users' rights on items
-// and, if set, on member reads: the users, their shares of the items, their
-// single shares of the member, and their placements.
-func (v *View) AheadUsers(users []domain.UserID, items []rights.ItemID, member rights.MemberID) {
+// AheadUsers takes users, rows of the account's users that the caller
+// read through this view's reader (UsersAhead), as this view's own, so
+// that evaluating them neither reads nor decodes them again, and reads at
+// once what evaluating their rights on items and, if set, on member reads
+// besides: their shares of the items, their single shares of the member,
+// and their placements.
+func (v *View) AheadUsers(users []User, items []rights.ItemID, member rights.MemberID) {
+	if v.decoded == nil {
+		v.decoded = map[tableKey]any{}
+	}
+	for _, u := range users {
+		v.decoded[tableKey{Users, Key(v.acc, string(u.ID))}] = decodedDoc[User]{u, true}
+	}
 	if _, batched := v.r.(projections.Batched); !batched || v.err != nil || len(users) == 0 {
 		return
 	}
 	var us, shares, single []string
 	for _, u := range users {
-		us = append(us, Key(v.acc, string(u)))
+		us = append(us, Key(v.acc, string(u.ID)))
 		for _, it := range items {
-			shares = append(shares, Key(v.acc, string(it), string(u)))
+			shares = append(shares, Key(v.acc, string(it), string(u.ID)))
 		}
 		if member != "" {
-			single = append(single, Key(v.acc, string(member), string(u)))
+			single = append(single, Key(v.acc, string(member), string(u.ID)))
 		}
 	}
-	v.many(Users, us)
 	v.many(Placed, us)
 	v.many(Shares, shares)
 	v.many(MemberShares, single)
