@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -173,6 +174,9 @@ func (v versions) each(ctx context.Context, r projections.Reader, prefix, after 
 // never used (its versions are at a position no listed snapshot has, and
 // a look-up at a listed one finds the versions before them). timeAt tells
 // when the event at a position was recorded.
+// snapshotReadChunk is how many changed documents a snapshot reads at once.
+const snapshotReadChunk = 1000
+
 func takeSnapshot(ctx context.Context, store projections.Store, p Tabled, gen int, consumer string, pl plan, timeAt func(eventstore.Position) (time.Time, error)) (Snapshot, error) {
 	snap := Snapshot{Projection: p.Name(), Generation: gen, Format: VersionedFormat}
 	if pl.base != nil {
@@ -192,16 +196,27 @@ func takeSnapshot(ctx context.Context, store projections.Store, p Tabled, gen in
 			table := projections.TableIn(t, gen)
 			vp := versionsPrefix(p.Name(), gen, t)
 			if pl.changed != nil {
-				for k := range pl.changed[t] {
-					var d json.RawMessage
-					found, err := r.Get(ctx, table, k, &d)
+				// The changed documents, read many at once (one round
+				// trip per chunk on PostgreSQL); a key not found was
+				// deleted.
+				keys := slices.Sorted(maps.Keys(pl.changed[t]))
+				for len(keys) > 0 {
+					chunk := keys[:min(len(keys), snapshotReadChunk)]
+					keys = keys[len(chunk):]
+					found := make(map[string]bool, len(chunk))
+					err := projections.GetMany(ctx, r, table, chunk, func(k string, d []byte) error {
+						found[k] = true
+						docs = append(docs, doc{versionKey(vp, k, snap.Position), append(json.RawMessage(nil), d...)})
+						return nil
+					})
 					if err != nil {
 						return err
 					}
-					if !found {
-						d = deleted
+					for _, k := range chunk {
+						if !found[k] {
+							docs = append(docs, doc{versionKey(vp, k, snap.Position), deleted})
+						}
 					}
-					docs = append(docs, doc{versionKey(vp, k, snap.Position), d})
 				}
 				continue
 			}
