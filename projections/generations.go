@@ -135,6 +135,16 @@ func (r renamedBatched) GetMany(ctx context.Context, table string, keys []string
 	return r.b.GetMany(ctx, rename(r.names, table), keys, fn)
 }
 
+func (r renamedBatched) GetTables(ctx context.Context, keys []TableKeys, fn func(string, string, []byte) error) error {
+	renamed := make([]TableKeys, len(keys))
+	back := map[string]string{}
+	for i, tk := range keys {
+		renamed[i] = TableKeys{Table: rename(r.names, tk.Table), Keys: tk.Keys}
+		back[renamed[i].Table] = tk.Table
+	}
+	return r.b.GetTables(ctx, renamed, func(table, key string, doc []byte) error { return fn(back[table], key, doc) })
+}
+
 func (r renamedBatched) ScanMany(ctx context.Context, table string, prefixes []string, fn func(string, []byte) error) error {
 	return r.b.ScanMany(ctx, rename(r.names, table), prefixes, fn)
 }

@@ -19,6 +19,37 @@ type Batched interface {
 	// any of prefixes, in key order (prefixes none of which is a prefix
 	// of another, so that no document comes twice).
 	ScanMany(ctx context.Context, table string, prefixes []string, fn func(key string, doc []byte) error) error
+	// GetTables is GetMany for keys of several tables at once.
+	GetTables(ctx context.Context, keys []TableKeys, fn func(table, key string, doc []byte) error) error
+}
+
+// TableKeys are keys of one table.
+type TableKeys struct {
+	Table string
+	Keys  []string
+}
+
+// GetTables reads the documents at keys of several tables, at once where r
+// is Batched (one round trip on PostgreSQL, where GetMany for each table
+// would take one each).
+func GetTables(ctx context.Context, r Reader, keys []TableKeys, fn func(table, key string, doc []byte) error) error {
+	n := 0
+	for _, tk := range keys {
+		n += len(tk.Keys)
+	}
+	if n == 0 {
+		return nil
+	}
+	if b, ok := r.(Batched); ok {
+		return b.GetTables(ctx, keys, fn)
+	}
+	for _, tk := range keys {
+		err := GetMany(ctx, r, tk.Table, tk.Keys, func(key string, doc []byte) error { return fn(tk.Table, key, doc) })
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // GetMany reads the documents of table at keys, at once where r is

@@ -235,6 +235,48 @@ func (r reader) GetMany(ctx context.Context, table string, keys []string, fn fun
 	return r.many(ctx, table, `SELECT key, doc FROM rm_documents WHERE tbl = $1 AND key = ANY($2)`, fn, keys)
 }
 
+// GetTables implements projections.Batched in one query: an index look-up
+// per key, which the lateral subquery keeps the planner from turning into
+// a scan of every document.
+func (r reader) GetTables(ctx context.Context, keys []projections.TableKeys, fn func(string, string, []byte) error) error {
+	var tables, ks []string
+	for _, tk := range keys {
+		for _, k := range tk.Keys {
+			tables, ks = append(tables, tk.Table), append(ks, k)
+		}
+	}
+	rows, err := r.q.Query(ctx, `SELECT d.tbl, d.key, d.doc FROM unnest($1::text[], $2::text[]) AS k(tbl, key)
+		CROSS JOIN LATERAL (SELECT tbl, key, doc FROM rm_documents WHERE tbl = k.tbl AND key = k.key OFFSET 0) d`, tables, ks)
+	if err != nil {
+		return fmt.Errorf("read documents of %d tables: %w", len(keys), err)
+	}
+	type row struct {
+		table, key string
+		doc        []byte
+	}
+	// Every row is read before fn runs, which may query the same
+	// transaction (one connection runs one query at a time).
+	var found []row
+	for rows.Next() {
+		var e row
+		if err := rows.Scan(&e.table, &e.key, &e.doc); err != nil {
+			rows.Close()
+			return err
+		}
+		found = append(found, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, e := range found {
+		if err := fn(e.table, e.key, e.doc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ScanMany implements projections.Batched in one query: an index range
 // scan per prefix, as Scan makes for one.
 func (r reader) ScanMany(ctx context.Context, table string, prefixes []string, fn func(string, []byte) error) error {

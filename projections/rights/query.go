@@ -347,10 +347,12 @@ func (v *View) Ahead(user domain.UserID, members []rights.MemberID) {
 	}
 	one := func(id string) string { return Key(v.acc, id) }
 	toUser := func(id string) string { return Key(v.acc, id, string(user)) }
-	v.many(Users, keys(one, ids))
-	v.many(Known, keys(one, ids))
-	v.many(Placed, keys(one, ids))
-	v.many(MemberShares, keys(toUser, ids))
+	v.manyTables(
+		projections.TableKeys{Table: Users, Keys: keys(one, ids)},
+		projections.TableKeys{Table: Known, Keys: keys(one, ids)},
+		projections.TableKeys{Table: Placed, Keys: keys(one, ids)},
+		projections.TableKeys{Table: MemberShares, Keys: keys(toUser, ids)},
+	)
 	v.collections(ids)
 	var items []string
 	seen := map[rights.ItemID]bool{}
@@ -362,8 +364,10 @@ func (v *View) Ahead(user domain.UserID, members []rights.MemberID) {
 			}
 		}
 	}
-	v.many(Items, keys(one, items))
-	v.many(Shares, keys(toUser, items))
+	v.manyTables(
+		projections.TableKeys{Table: Items, Keys: keys(one, items)},
+		projections.TableKeys{Table: Shares, Keys: keys(toUser, items)},
+	)
 	// The tree above the placements, one level at a time.
 	var nodes []string
 	for _, id := range ids {
@@ -410,9 +414,11 @@ func (v *View) AheadUsers(users []User, items []rights.ItemID, member rights.Mem
 			single = append(single, Key(v.acc, string(member), string(u.ID)))
 		}
 	}
-	v.many(Placed, us)
-	v.many(Shares, shares)
-	v.many(MemberShares, single)
+	v.manyTables(
+		projections.TableKeys{Table: Placed, Keys: us},
+		projections.TableKeys{Table: Shares, Keys: shares},
+		projections.TableKeys{Table: MemberShares, Keys: single},
+	)
 }
 
 // maxDepth bounds the walk up the tree: no real hierarchy is deeper.
@@ -421,35 +427,46 @@ const maxDepth = 64
 // many reads the keys of a table the view has not read yet, at once, and
 // returns them.
 func (v *View) many(table string, keys []string) []string {
-	var fresh []string
-	asked := map[string]bool{}
-	for _, k := range keys {
-		if _, ok := v.read[tableKey{table, k}]; !ok && !asked[k] {
-			asked[k] = true
-			fresh = append(fresh, k)
-		}
-	}
-	if len(fresh) == 0 || v.err != nil {
-		return nil
+	return v.manyTables(projections.TableKeys{Table: table, Keys: keys})[0]
+}
+
+// manyTables is many for several tables, in one read; it returns the keys
+// it read of each.
+func (v *View) manyTables(keys ...projections.TableKeys) [][]string {
+	fresh := make([]projections.TableKeys, len(keys))
+	out := make([][]string, len(keys))
+	if v.err != nil {
+		return out
 	}
 	if v.read == nil {
 		v.read = map[tableKey]cached{}
 	}
-	for _, k := range fresh {
-		v.read[tableKey{table, k}] = cached{}
+	for i, tk := range keys {
+		fresh[i].Table = tk.Table
+		for _, k := range tk.Keys {
+			if _, ok := v.read[tableKey{tk.Table, k}]; !ok {
+				v.read[tableKey{tk.Table, k}] = cached{} // not found, unless read below
+				fresh[i].Keys = append(fresh[i].Keys, k)
+			}
+		}
 	}
-	err := projections.GetMany(v.ctx, v.r, table, fresh, func(k string, doc []byte) error {
+	err := projections.GetTables(v.ctx, v.r, fresh, func(table, k string, doc []byte) error {
 		v.read[tableKey{table, k}] = cached{doc: slices.Clone(doc), found: true}
 		return nil
 	})
 	if err != nil {
 		v.err = err
-		for _, k := range fresh {
-			delete(v.read, tableKey{table, k})
+		for _, tk := range fresh {
+			for _, k := range tk.Keys {
+				delete(v.read, tableKey{tk.Table, k})
+			}
 		}
-		return nil
+		return out
 	}
-	return fresh
+	for i, tk := range fresh {
+		out[i] = tk.Keys
+	}
+	return out
 }
 
 // collections reads the collections of members the view has not read yet,

@@ -212,6 +212,25 @@ func testMany(t *testing.T, h Harness) {
 		{"a table that is not there", func(r projections.Reader, fn func(string, []byte) error) error {
 			return projections.ScanMany(ctx, r, "nothing", []string{"a/"}, fn)
 		}, nil},
+		{"get from several tables", func(r projections.Reader, fn func(string, []byte) error) error {
+			return projections.GetTables(ctx, r, []projections.TableKeys{
+				{Table: "docs", Keys: []string{"a/2", "zz"}},
+				{Table: "nothing", Keys: []string{"a/1"}},
+				{Table: "more", Keys: []string{"a/3", "a/2"}},
+			}, func(table, key string, doc []byte) error {
+				if want := map[string]string{"a/2": "docs", "a/3": "more"}[key]; table != want {
+					return fmt.Errorf("%s came from table %q", key, table)
+				}
+				return fn(key, doc)
+			})
+		}, []string{"a/2", "a/3"}},
+	}
+	// "more" holds a/3 as docs does.
+	err := s.Update(ctx, "more", func(tx projections.Tx, _ eventstore.Position) (eventstore.Position, error) {
+		return eventstore.At(1), tx.Put(ctx, "more", "a/3", docs["a/3"])
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, live := range []bool{false, true} {
 		store := s
