@@ -186,13 +186,7 @@ func testAtomic(t *testing.T, h Harness) {
 // on others) read what Get and Scan read, through the live generations as
 // the service reads them, and a callback may read the same snapshot.
 func testMany(t *testing.T, h Harness) {
-	s := open(t, h)
-	keys := []string{"a/1", "a/2", "a/3", "a/é", "ab/1", "b/1", "a", "c/\U0010FFFF"}
-	docs := map[string]doc{}
-	for i, k := range keys {
-		docs[k] = doc{N: i}
-	}
-	put(t, s, "c", 1, docs)
+	s, docs := seeded(t, h)
 	type read struct {
 		name string
 		run  func(r projections.Reader, fn func(string, []byte) error) error
@@ -264,7 +258,10 @@ func testMany(t *testing.T, h Harness) {
 	}
 }
 
-func testScan(t *testing.T, h Harness) {
+// seeded is a new store holding, in table docs, keys that try the edges of
+// prefixes and key order: a prefix of another, one past the end of a
+// prefix, a non-ASCII one and one ending in the last code point.
+func seeded(t *testing.T, h Harness) (projections.Store, map[string]doc) {
 	s := open(t, h)
 	keys := []string{"a/1", "a/2", "a/3", "a/é", "ab/1", "b/1", "a", "c/\U0010FFFF"}
 	docs := map[string]doc{}
@@ -272,6 +269,11 @@ func testScan(t *testing.T, h Harness) {
 		docs[k] = doc{N: i}
 	}
 	put(t, s, "c", 1, docs)
+	return s, docs
+}
+
+func testScan(t *testing.T, h Harness) {
+	s, _ := seeded(t, h)
 	cases := []struct {
 		name string
 		page projections.Page
