@@ -167,6 +167,9 @@ func (v versions) each(ctx context.Context, r projections.Reader, prefix, after 
 	})
 }
 
+// snapshotReadChunk is how many changed documents a snapshot reads at once.
+const snapshotReadChunk = 1000
+
 // takeSnapshot copies p's tables of generation gen, as consumer's
 // checkpoint had them, into versions at the checkpoint: all of them, or
 // what changed since the plan's base. It reads one consistent view and
@@ -174,9 +177,6 @@ func (v versions) each(ctx context.Context, r projections.Reader, prefix, after 
 // never used (its versions are at a position no listed snapshot has, and
 // a look-up at a listed one finds the versions before them). timeAt tells
 // when the event at a position was recorded.
-// snapshotReadChunk is how many changed documents a snapshot reads at once.
-const snapshotReadChunk = 1000
-
 func takeSnapshot(ctx context.Context, store projections.Store, p Tabled, gen int, consumer string, pl plan, timeAt func(eventstore.Position) (time.Time, error)) (Snapshot, error) {
 	snap := Snapshot{Projection: p.Name(), Generation: gen, Format: VersionedFormat}
 	if pl.base != nil {

@@ -245,36 +245,8 @@ func (r reader) GetTables(ctx context.Context, keys []projections.TableKeys, fn 
 			tables, ks = append(tables, tk.Table), append(ks, k)
 		}
 	}
-	rows, err := r.q.Query(ctx, `SELECT d.tbl, d.key, d.doc FROM unnest($1::text[], $2::text[]) AS k(tbl, key)
-		CROSS JOIN LATERAL (SELECT tbl, key, doc FROM rm_documents WHERE tbl = k.tbl AND key = k.key OFFSET 0) d`, tables, ks)
-	if err != nil {
-		return fmt.Errorf("read documents of %d tables: %w", len(keys), err)
-	}
-	type row struct {
-		table, key string
-		doc        []byte
-	}
-	// Every row is read before fn runs, which may query the same
-	// transaction (one connection runs one query at a time).
-	var found []row
-	for rows.Next() {
-		var e row
-		if err := rows.Scan(&e.table, &e.key, &e.doc); err != nil {
-			rows.Close()
-			return err
-		}
-		found = append(found, e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, e := range found {
-		if err := fn(e.table, e.key, e.doc); err != nil {
-			return err
-		}
-	}
-	return nil
+	return r.queryTables(ctx, fmt.Sprintf("read documents of %d tables", len(keys)), `SELECT d.tbl, d.key, d.doc FROM unnest($1::text[], $2::text[]) AS k(tbl, key)
+		CROSS JOIN LATERAL (SELECT tbl, key, doc FROM rm_documents WHERE tbl = k.tbl AND key = k.key OFFSET 0) d`, []any{tables, ks}, true, fn)
 }
 
 // ScanMany implements projections.Batched in one query: an index range
@@ -327,18 +299,27 @@ func (r reader) many(ctx context.Context, table, sql string, fn func(string, []b
 // reads every row before calling fn, which may query the same transaction
 // (one connection runs one query at a time).
 func (r reader) query(ctx context.Context, what, sql string, args []any, fn func(string, []byte) error) error {
+	return r.queryTables(ctx, what, sql, args, false, func(_, key string, doc []byte) error { return fn(key, doc) })
+}
+
+// queryTables is query for rows that start with their table, if withTable.
+func (r reader) queryTables(ctx context.Context, what, sql string, args []any, withTable bool, fn func(string, string, []byte) error) error {
 	rows, err := r.q.Query(ctx, sql, args...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	type kv struct {
-		key string
-		doc []byte
+	type row struct {
+		table, key string
+		doc        []byte
 	}
-	var found []kv
+	var found []row
 	for rows.Next() {
-		var e kv
-		if err := rows.Scan(&e.key, &e.doc); err != nil {
+		var e row
+		dest := []any{&e.key, &e.doc}
+		if withTable {
+			dest = append([]any{&e.table}, dest...)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			rows.Close()
 			return err
 		}
@@ -349,7 +330,7 @@ func (r reader) query(ctx context.Context, what, sql string, args []any, fn func
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	for _, e := range found {
-		if err := fn(e.key, e.doc); err != nil {
+		if err := fn(e.table, e.key, e.doc); err != nil {
 			return err
 		}
 	}
