@@ -239,12 +239,17 @@ func (a *API) batchCheck(w http.ResponseWriter, r *http.Request) {
 	a.serve([]string{rightsmodel.Name}, func(ctx context.Context, _ *http.Request, tx projections.Reader, caller directory.User) (any, error) {
 		v := rightsmodel.Query{R: tx}.Account(ctx, caller.Account)
 		out := BatchAnswer{Results: make([]Check, 0, len(b.Checks))}
-		for i, c := range b.Checks {
-			user, err := subject(string(c.User), caller)
+		ahead := make([]rightsmodel.Check, 0, len(b.Checks))
+		for i := range b.Checks {
+			user, err := subject(string(b.Checks[i].User), caller)
 			if err != nil {
 				return nil, fmt.Errorf("check %d: %w", i, err)
 			}
-			c.User = user
+			b.Checks[i].User = user
+			ahead = append(ahead, rightsmodel.Check{User: user, Item: rights.ItemID(b.Checks[i].Item), Member: rights.MemberID(b.Checks[i].Member)})
+		}
+		v.AheadChecks(ahead) // every question's reads at once
+		for i, c := range b.Checks {
 			answer, err := checkOne(v, c)
 			if err != nil {
 				return nil, fmt.Errorf("check %d: %w", i, err)
@@ -265,10 +270,11 @@ func (a *API) grid(ctx context.Context, r *http.Request, tx projections.Reader, 
 	if mine.Rights.Item == rights.None {
 		return nil, errNotFound.Withf("no item %s is visible to %s", item, caller.User)
 	}
-	out, err := whoCan(ctx, r, tx, caller, func(us []rightsmodel.User) { v.AheadUsers(us, []rights.ItemID{item}, "") }, func(u domain.UserID) (rights.Grant, rights.Level, error) {
-		g, err := rights.OnItem(v, u, item)
-		return g, g.Rights.Item, err
-	})
+	out, err := whoCan(ctx, r, tx, caller, func(least rights.Level) rights.Reach { return rights.ReachOnItem(v, item, least) },
+		func(us []rightsmodel.User) { v.AheadUsers(us, []rights.ItemID{item}, "") }, func(u domain.UserID) (rights.Grant, rights.Level, error) {
+			g, err := rights.OnItem(v, u, item)
+			return g, g.Rights.Item, err
+		})
 	return out, errors.Join(err, v.Err())
 }
 
@@ -286,18 +292,21 @@ func (a *API) memberGrid(ctx context.Context, r *http.Request, tx projections.Re
 		return nil, errNotFound.Withf("no member %s is visible to %s", member, caller.User)
 	}
 	collections := v.CollectionsOf(member)
-	out, err := whoCan(ctx, r, tx, caller, func(us []rightsmodel.User) { v.AheadUsers(us, collections, member) }, func(u domain.UserID) (rights.Grant, rights.Level, error) {
-		g, err := rights.OnMember(v, u, member)
-		return g, g.Rights.Member, err
-	})
+	out, err := whoCan(ctx, r, tx, caller, func(least rights.Level) rights.Reach { return rights.ReachOnMember(v, member, least) },
+		func(us []rightsmodel.User) { v.AheadUsers(us, collections, member) }, func(u domain.UserID) (rights.Grant, rights.Level, error) {
+			g, err := rights.OnMember(v, u, member)
+			return g, g.Rights.Member, err
+		})
 	return out, errors.Join(err, v.Err())
 }
 
 // whoCan is a page of the account's subusers with their rights on one
 // object and the sources of them; with level=, only those holding at
-// least that level (a page may then hold fewer rows than its limit, and
-// next goes on).
-func whoCan(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User, ahead func([]rightsmodel.User), on func(domain.UserID) (rights.Grant, rights.Level, error)) (any, error) {
+// least that level, read from the indexes of who holds what (the reach
+// of that level): the candidates, not every subuser. (A model not yet
+// rebuilt since the indexes came reads every subuser; a page may then
+// hold fewer rows than its limit, and next goes on.)
+func whoCan(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User, reach func(rights.Level) rights.Reach, ahead func([]rightsmodel.User), on func(domain.UserID) (rights.Grant, rights.Level, error)) (any, error) {
 	var least rights.Level
 	if raw := r.URL.Query().Get("level"); raw != "" {
 		var err error
@@ -311,7 +320,7 @@ func whoCan(ctx context.Context, r *http.Request, tx projections.Reader, caller 
 	}
 	grants := map[domain.UserID]rights.Grant{}
 	var evalErr error
-	users, next, err := rightsmodel.Query{R: tx}.UsersAhead(ctx, caller.Account, page, ahead, func(u *rightsmodel.User) bool {
+	keep := func(u *rightsmodel.User) bool {
 		g, level, err := on(u.ID)
 		if err != nil {
 			evalErr = err
@@ -319,7 +328,17 @@ func whoCan(ctx context.Context, r *http.Request, tx projections.Reader, caller 
 		}
 		grants[u.ID] = g
 		return least == rights.None || level.AtLeast(least)
-	})
+	}
+	q := rightsmodel.Query{R: tx}
+	var users []rightsmodel.User
+	var next string
+	indexed := false
+	if least != rights.None {
+		users, next, indexed, err = reached(ctx, q, caller.Account, reach(least), page, ahead, keep)
+	}
+	if !indexed && err == nil {
+		users, next, err = q.UsersAhead(ctx, caller.Account, page, ahead, keep)
+	}
 	if err = errors.Join(err, evalErr); err != nil {
 		return nil, err
 	}
@@ -332,6 +351,30 @@ func whoCan(ctx context.Context, r *http.Request, tx projections.Reader, caller 
 		out.Items = append(out.Items, GridRow{User: u.ID, Name: u.Name, Rights: g.Rights, Sources: g.Sources})
 	}
 	return out, nil
+}
+
+// reached is a page of the subusers that reach names and keep accepts,
+// and the cursor of the next page (the key part of the page's last user,
+// as a page of every user gives it); false if the model has no indexes
+// of who holds what yet.
+func reached(ctx context.Context, q rightsmodel.Query, acc domain.AccountID, reach rights.Reach, page projections.Page, ahead func([]rightsmodel.User), keep func(*rightsmodel.User) bool) ([]rightsmodel.User, string, bool, error) {
+	items := []rightsmodel.User{}
+	var next string
+	indexed, err := q.Reached(ctx, acc, reach, page.After, func(users []rightsmodel.User) (bool, error) {
+		ahead(users)
+		for i := range users {
+			if !keep(&users[i]) {
+				continue
+			}
+			if page.Limit > 0 && len(items) == page.Limit {
+				next = projections.KeyPart(string(items[len(items)-1].ID))
+				return true, nil
+			}
+			items = append(items, users[i])
+		}
+		return false, nil
+	})
+	return items, next, indexed, err
 }
 
 // listItems lists the items of a kind a user can see, with their rights;
@@ -355,7 +398,16 @@ func (a *API) listItems(ctx context.Context, r *http.Request, tx projections.Rea
 		q := rightsmodel.Query{R: tx}
 		v := q.Account(ctx, caller.Account)
 		var evalErr error
-		items, next, err := q.Items(ctx, caller.Account, page, func(it *rightsmodel.Item) bool {
+		ahead := func(rows []rightsmodel.Item) {
+			kept := rows[:0:0]
+			for _, it := range rows {
+				if kind == "" || it.Kind == kind {
+					kept = append(kept, it)
+				}
+			}
+			v.AheadItems(user, kept)
+		}
+		items, next, err := q.ItemsAhead(ctx, caller.Account, page, ahead, func(it *rightsmodel.Item) bool {
 			if kind != "" && it.Kind != kind {
 				return false
 			}
@@ -499,10 +551,7 @@ func narrowMembers(ctx context.Context, q rightsmodel.Query, v *rightsmodel.View
 			}
 			v.Ahead(user, next)
 		}
-		m, found, err := q.Member(ctx, acc, rights.MemberID(id))
-		if err != nil {
-			return nil, err
-		}
+		m, found := v.Member(rights.MemberID(id)) // read ahead with the rights
 		if !found || (kind != "" && m.Kind != kind) {
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -59,6 +60,7 @@ func checkAndListAgree(t *testing.T, b backend) {
 					admin.command("PUT", "/v1/subusers/"+u+"/rights/"+pick([]string{"fleet", "team", "category", "node"}), some())
 				}
 			}
+			var collections []string
 			type member struct{ id, kind string }
 			var held []member
 			for i := range 10 {
@@ -67,6 +69,7 @@ func checkAndListAgree(t *testing.T, b backend) {
 			for i := range 4 {
 				kind := pick([]string{"fleet", "team", "category"})
 				id := admin.command("POST", "/v1/collections", map[string]any{"kind": kind, "name": fmt.Sprint("c", i), "public": rnd.IntN(2) == 0}).ID
+				collections = append(collections, id)
 				for _, m := range held {
 					if (kind == "category") == (m.kind == "marker") && rnd.IntN(3) == 0 {
 						admin.command("POST", "/v1/collections/"+id+"/members", map[string]any{"member": m.id, "kind": m.kind})
@@ -114,7 +117,8 @@ func checkAndListAgree(t *testing.T, b backend) {
 				asked = append(asked, m.id)
 			}
 			everyone := append(users, "admin@"+domainOf, narrow)
-			allowed := map[string]map[string]bool{} // member -> users allowed by the check
+			allowed := map[string]map[string]bool{}   // member -> users allowed by the check
+			levelOf := map[string]map[string]string{} // member or item -> user -> the check's level
 			for _, u := range everyone {
 				var list struct {
 					Items []readapi.VisibleMember `json:"items"`
@@ -152,6 +156,10 @@ func checkAndListAgree(t *testing.T, b backend) {
 						}
 						allowed[id][u] = true
 					}
+					if levelOf[id] == nil {
+						levelOf[id] = map[string]string{}
+					}
+					levelOf[id][u] = c.Rights.Member.String()
 					level, inList := listed[id]
 					if c.Allowed != inList || (inList && c.Rights.Member.String() != level) {
 						t.Errorf("account %d: %s on %s: check says allowed %v at %s (sources %+v), the list says %v at %q",
@@ -199,7 +207,65 @@ func checkAndListAgree(t *testing.T, b backend) {
 				if fmt.Sprint(got) != fmt.Sprint(allowed[m.id]) {
 					t.Errorf("account %d: who can see %s: %v; the checks allowed %v", seed, m.id, got, allowed[m.id])
 				}
+				gridsAgree(t, admin, last, fmt.Sprintf("account %d: member %s", seed, m.id), "/v1/rights/members/"+url.PathEscape(m.id)+"/grid", levelOf[m.id])
 			}
+			// Who can see, edit or fully manage each collection and node:
+			// exactly the users whose checks give them that much.
+			for _, id := range append(collections, nodes...) {
+				levels := map[string]string{}
+				for _, u := range everyone {
+					var c readapi.Check
+					admin.read("/v1/rights/check?item="+url.QueryEscape(id)+"&user="+url.QueryEscape(u), last, &c)
+					levels[u] = c.Rights.Item.String()
+				}
+				gridsAgree(t, admin, last, fmt.Sprintf("account %d: item %s", seed, id), "/v1/rights/items/"+url.PathEscape(id)+"/grid", levels)
+			}
+		}
+	}
+}
+
+// gridsAgree asks who holds each level on an object (its grid at
+// level=view, edit and full, read whole and a row a page) and compares the
+// answer with the users whose checks gave them that level or more.
+func gridsAgree(t *testing.T, admin client, at, what, grid string, checked map[string]string) {
+	t.Helper()
+	rank := map[string]int{"none": 0, "view": 1, "edit": 2, "full": 3}
+	for _, level := range []string{"view", "edit", "full"} {
+		var want []string
+		for u, l := range checked {
+			if rank[l] >= rank[level] {
+				want = append(want, u)
+			}
+		}
+		slices.Sort(want)
+		var whole struct {
+			Items []readapi.GridRow `json:"items"`
+		}
+		admin.read(grid+"?level="+level+"&limit=500", at, &whole)
+		var got []string
+		for _, row := range whole.Items {
+			got = append(got, string(row.User))
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: who holds %s: %v; the checks say %v", what, level, got, want)
+		}
+		var paged []string
+		next := ""
+		for range 20 {
+			var page struct {
+				Items []readapi.GridRow `json:"items"`
+				Next  string            `json:"next"`
+			}
+			admin.read(grid+"?level="+level+"&limit=1&cursor="+url.QueryEscape(next), at, &page)
+			for _, row := range page.Items {
+				paged = append(paged, string(row.User))
+			}
+			if next = page.Next; next == "" {
+				break
+			}
+		}
+		if strings.Join(paged, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: who holds %s, a row a page: %v; the checks say %v", what, level, paged, want)
 		}
 	}
 }

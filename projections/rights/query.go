@@ -29,6 +29,11 @@ func (q Query) Items(ctx context.Context, acc domain.AccountID, page projections
 	return projections.List(ctx, q.R, Items, projections.Within(Key(string(acc))+"/", page), keep)
 }
 
+// ItemsAhead is Items with ahead, as MembersAhead.
+func (q Query) ItemsAhead(ctx context.Context, acc domain.AccountID, page projections.Page, ahead func([]Item), keep func(*Item) bool) ([]Item, string, error) {
+	return projections.ListAhead(ctx, q.R, Items, projections.Within(Key(string(acc))+"/", page), ahead, keep)
+}
+
 // Users is a page of the account's subusers.
 func (q Query) Users(ctx context.Context, acc domain.AccountID, page projections.Page, keep func(*User) bool) ([]User, string, error) {
 	return projections.List(ctx, q.R, Users, projections.Within(Key(string(acc))+"/", page), keep)
@@ -320,64 +325,110 @@ func (q Query) Role(ctx context.Context, acc domain.AccountID, name string) (Rol
 }
 
 // Ahead reads at once what evaluating user's rights on each of members
-// (rights.OnMember) will read, and remembers it as if each document had
-// been read alone: whether each member is a subuser or known to the
-// account, its collections, placement and single share to user; then
-// those collections and user's shares of them; then the tree above the
-// placements, a level per read. On PostgreSQL that is a handful of round
-// trips for a chunk of rows instead of about ten per row.
+// (rights.OnMember) will read (AheadChecks).
+func (v *View) Ahead(user domain.UserID, members []rights.MemberID) {
+	checks := make([]Check, len(members))
+	for i, m := range members {
+		checks[i] = Check{User: user, Member: m}
+	}
+	v.AheadChecks(checks)
+}
+
+// Check is one question whose reads AheadChecks gathers: User's rights on
+// Item, or on Member.
+type Check struct {
+	User   domain.UserID
+	Item   rights.ItemID
+	Member rights.MemberID
+}
+
+// AheadChecks reads at once what evaluating each check (rights.OnItem,
+// rights.OnMember) will read, and remembers it as if each document had
+// been read alone: the users and their roles; the items and each user's
+// share of them; whether each member is a subuser or known to the
+// account, its collections, placement and single share to the user; then
+// those collections and the user's shares of them; then the tree above
+// the items' nodes, the users' nodes and the placements, a level per
+// read. On PostgreSQL that is a handful of round trips for a chunk of
+// rows, or a batch of checks, instead of about ten for each.
 //
 // On a store whose reads are in-process (not projections.Batched) reading
 // ahead only adds work, reading for rows that a full page leaves unseen:
 // there it does nothing.
-func (v *View) Ahead(user domain.UserID, members []rights.MemberID) {
-	if _, batched := v.r.(projections.Batched); !batched || v.err != nil || len(members) == 0 {
+func (v *View) AheadChecks(checks []Check) {
+	if _, batched := v.r.(projections.Batched); !batched || v.err != nil || len(checks) == 0 {
 		return
 	}
-	keys := func(parts func(id string) string, ids []string) []string {
-		out := make([]string, len(ids))
-		for i, id := range ids {
-			out[i] = parts(id)
+	var users, members, items, shares, single []string
+	for _, c := range checks {
+		users = append(users, v.key(string(c.User)))
+		switch {
+		case c.Item != "":
+			items = append(items, string(c.Item))
+			shares = append(shares, v.key(string(c.Item), string(c.User)))
+		case c.Member != "":
+			members = append(members, string(c.Member))
+			users = append(users, v.key(string(c.Member)))
+			single = append(single, v.key(string(c.Member), string(c.User)))
 		}
-		return out
 	}
-	ids := make([]string, len(members))
-	for i, m := range members {
-		ids[i] = string(m)
-	}
-	one := func(id string) string { return Key(v.acc, id) }
-	toUser := func(id string) string { return Key(v.acc, id, string(user)) }
+	one := v.keys(members)
 	v.manyTables(
-		projections.TableKeys{Table: Users, Keys: keys(one, ids)},
-		projections.TableKeys{Table: Known, Keys: keys(one, ids)},
-		projections.TableKeys{Table: Placed, Keys: keys(one, ids)},
-		projections.TableKeys{Table: MemberShares, Keys: keys(toUser, ids)},
+		projections.TableKeys{Table: Users, Keys: users},
+		projections.TableKeys{Table: Known, Keys: one},
+		projections.TableKeys{Table: Placed, Keys: one},
+		projections.TableKeys{Table: MemberShares, Keys: single},
+		projections.TableKeys{Table: Items, Keys: v.keys(items)},
+		projections.TableKeys{Table: Shares, Keys: shares},
 	)
-	v.collections(ids)
-	var items []string
-	seen := map[rights.ItemID]bool{}
-	for _, id := range ids {
-		for _, c := range v.lists[id] {
-			if !seen[c] {
-				seen[c] = true
-				items = append(items, string(c))
+	v.collections(members)
+	// The collections of the members, the users' shares of them, and the
+	// roles the users hold.
+	var roles []string
+	seenRole := map[string]bool{}
+	for _, c := range checks {
+		if u, ok := v.Subuser(c.User); ok {
+			for _, r := range u.Roles {
+				if !seenRole[r] {
+					seenRole[r] = true
+					roles = append(roles, v.key(r))
+				}
+			}
+		}
+		for _, it := range v.lists[string(c.Member)] {
+			items = append(items, string(it))
+			shares = append(shares, v.key(string(it), string(c.User)))
+		}
+	}
+	v.manyTables(
+		projections.TableKeys{Table: Items, Keys: v.keys(items)},
+		projections.TableKeys{Table: Shares, Keys: shares},
+		projections.TableKeys{Table: Roles, Keys: roles},
+	)
+	// The tree above the nodes the evaluation starts from.
+	var nodes []string
+	for _, c := range checks {
+		if u, ok := v.Subuser(c.User); ok && u.Node != "" {
+			nodes = append(nodes, string(u.Node))
+		}
+		if c.Member != "" {
+			if n := v.Placement(c.Member); n != "" {
+				nodes = append(nodes, string(n))
 			}
 		}
 	}
-	v.manyTables(
-		projections.TableKeys{Table: Items, Keys: keys(one, items)},
-		projections.TableKeys{Table: Shares, Keys: keys(toUser, items)},
-	)
-	// The tree above the placements, one level at a time.
-	var nodes []string
-	for _, id := range ids {
-		var n rights.ItemID
-		if v.get(Placed, Key(v.acc, id), &n) && n != "" {
-			nodes = append(nodes, string(n))
+	for _, id := range items {
+		if it, ok := v.Item(rights.ItemID(id)); ok && it.Node != "" {
+			nodes = append(nodes, string(it.Node))
 		}
 	}
+	v.tree(nodes)
+}
+
+// tree reads the tree above nodes, one level at a time.
+func (v *View) tree(nodes []string) {
 	for depth := 0; len(nodes) > 0 && depth < maxDepth; depth++ {
-		fresh := v.many(Parents, keys(one, nodes))
+		fresh := v.many(Parents, v.keys(nodes))
 		nodes = nodes[:0]
 		for _, k := range fresh {
 			var p rights.ItemID
@@ -386,6 +437,20 @@ func (v *View) Ahead(user domain.UserID, members []rights.MemberID) {
 			}
 		}
 	}
+}
+
+// key is the key of parts within the view's account.
+func (v *View) key(parts ...string) string {
+	return Key(append([]string{v.acc}, parts...)...)
+}
+
+// keys are the keys of ids within the view's account.
+func (v *View) keys(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = Key(v.acc, id)
+	}
+	return out
 }
 
 // AheadUsers takes users, rows of the account's users that the caller
@@ -421,6 +486,28 @@ func (v *View) AheadUsers(users []User, items []rights.ItemID, member rights.Mem
 	)
 }
 
+// AheadItems takes items, rows of the account's items that the caller
+// read through this view's reader (ItemsAhead), as this view's own, and
+// reads at once what evaluating user's rights on each of them reads
+// besides (AheadChecks).
+func (v *View) AheadItems(user domain.UserID, items []Item) {
+	if v.decoded == nil {
+		v.decoded = map[tableKey]any{}
+	}
+	checks := make([]Check, len(items))
+	for i, it := range items {
+		v.decoded[tableKey{Items, v.key(string(it.ID))}] = decodedDoc[Item]{it, true}
+		checks[i] = Check{User: user, Item: it.ID}
+	}
+	v.AheadChecks(checks)
+}
+
+// Member is a vehicle, driver, marker or placed user the account knows
+// of, read once per view.
+func (v *View) Member(id rights.MemberID) (Member, bool) {
+	return getAs[Member](v, Known, v.key(string(id)))
+}
+
 // maxDepth bounds the walk up the tree: no real hierarchy is deeper.
 const maxDepth = 64
 
@@ -444,6 +531,9 @@ func (v *View) manyTables(keys ...projections.TableKeys) [][]string {
 	for i, tk := range keys {
 		fresh[i].Table = tk.Table
 		for _, k := range tk.Keys {
+			if _, ok := v.decoded[tableKey{tk.Table, k}]; ok {
+				continue // taken from a list's rows (AheadUsers, AheadItems)
+			}
 			if _, ok := v.read[tableKey{tk.Table, k}]; !ok {
 				v.read[tableKey{tk.Table, k}] = cached{} // not found, unless read below
 				fresh[i].Keys = append(fresh[i].Keys, k)

@@ -37,6 +37,15 @@ const (
 	// share of: where the members a user sees only through collections
 	// come from, found without reading every item of the account.
 	Held = "rights.held" // acc/user/item -> HeldItem
+	// Admins, Holders and Direct index the subusers by the rights they
+	// hold everywhere: the administrators, each role's holders, and the
+	// direct rights on each kind; with the shares by item (Shares) and
+	// by member (MemberShares), they name every subuser a rights.Reach
+	// can reach, in user order, so that "who can edit this" reads only
+	// those.
+	Admins  = "rights.admins"  // acc/user -> user
+	Holders = "rights.holders" // acc/role/user -> user
+	Direct  = "rights.direct"  // acc/kind/user -> Rights
 )
 
 // Member is a vehicle, driver, marker or user the account knows of.
@@ -80,13 +89,19 @@ func (Projection) Name() string { return Name }
 func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.Envelope) error {
 	switch e := env.Event.(type) {
 	case account.AccountOpened:
-		return putUser(ctx, tx, e.Account, e.Administrator, func(u *User) { u.Admin, u.Name = true, e.Name })
+		return errors.Join(
+			putUser(ctx, tx, e.Account, e.Administrator, func(u *User) { u.Admin, u.Name = true, e.Name }),
+			admin(ctx, tx, e.Account, e.Administrator, true))
 	case account.UserAdded:
-		return putUser(ctx, tx, e.Account, e.User, func(u *User) { u.Admin, u.Name = e.Role == account.Administrator, e.Name })
+		return errors.Join(
+			putUser(ctx, tx, e.Account, e.User, func(u *User) { u.Admin, u.Name = e.Role == account.Administrator, e.Name }),
+			admin(ctx, tx, e.Account, e.User, e.Role == account.Administrator))
 	case account.UserRoleChanged:
-		return putUser(ctx, tx, e.Account, e.User, func(u *User) { u.Admin = e.Role == account.Administrator })
+		return errors.Join(
+			putUser(ctx, tx, e.Account, e.User, func(u *User) { u.Admin = e.Role == account.Administrator }),
+			admin(ctx, tx, e.Account, e.User, e.Role == account.Administrator))
 	case account.UserRemoved:
-		return tx.Delete(ctx, Users, Key(string(e.Account), string(e.User)))
+		return removeUser(ctx, tx, string(e.Account), e.User)
 	case rights.RoleDefined:
 		return tx.Put(ctx, Roles, Key(string(e.Account), e.Role), e.Rights)
 	case rights.RoleDeleted:
@@ -99,8 +114,13 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 			tx.Delete(ctx, Items, Key(acc, string(ImpliedFleet(e.Node)))),
 			tx.Delete(ctx, Items, Key(acc, string(ImpliedTeam(e.Node)))))
 	case rights.RoleAssigned:
-		return putUser(ctx, tx, e.Account, e.User, func(u *User) { u.Roles = append(u.Roles, e.Role) })
+		return errors.Join(
+			tx.Put(ctx, Holders, Key(string(e.Account), e.Role, string(e.User)), e.User),
+			putUser(ctx, tx, e.Account, e.User, func(u *User) { u.Roles = append(u.Roles, e.Role) }))
 	case rights.RoleUnassigned:
+		if err := tx.Delete(ctx, Holders, Key(string(e.Account), e.Role, string(e.User))); err != nil {
+			return err
+		}
 		return putUser(ctx, tx, e.Account, e.User, func(u *User) {
 			kept := u.Roles[:0]
 			for _, r := range u.Roles {
@@ -111,6 +131,10 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 			u.Roles = kept
 		})
 	case rights.DirectRightsSet:
+		key := Key(string(e.Account), string(e.Kind), string(e.User))
+		if err := putOrDelete(ctx, tx, Direct, key, e.Rights, e.Rights.IsNone()); err != nil {
+			return err
+		}
 		return putUser(ctx, tx, e.Account, e.User, func(u *User) {
 			if u.Direct == nil {
 				u.Direct = map[rights.Kind]rights.Rights{}
@@ -231,6 +255,36 @@ func putUser(ctx context.Context, tx projections.Tx, acc domain.AccountID, id do
 	return tx.Put(ctx, Users, key, u)
 }
 
+// admin indexes a subuser as an administrator of the account, or not.
+func admin(ctx context.Context, tx projections.Tx, acc domain.AccountID, id domain.UserID, is bool) error {
+	return putOrDelete(ctx, tx, Admins, Key(string(acc), string(id)), id, !is)
+}
+
+func putOrDelete(ctx context.Context, tx projections.Tx, table, key string, v any, del bool) error {
+	if del {
+		return tx.Delete(ctx, table, key)
+	}
+	return tx.Put(ctx, table, key, v)
+}
+
+// removeUser deletes a subuser and its rows in the indexes of what it
+// held: its roles, direct rights and administration.
+func removeUser(ctx context.Context, tx projections.Tx, acc string, id domain.UserID) error {
+	key := Key(acc, string(id))
+	var u User
+	if _, err := tx.Get(ctx, Users, key, &u); err != nil {
+		return err
+	}
+	errs := []error{tx.Delete(ctx, Admins, key)}
+	for _, role := range u.Roles {
+		errs = append(errs, tx.Delete(ctx, Holders, Key(acc, role, string(id))))
+	}
+	for k := range u.Direct {
+		errs = append(errs, tx.Delete(ctx, Direct, Key(acc, string(k), string(id))))
+	}
+	return errors.Join(append(errs, tx.Delete(ctx, Users, key))...)
+}
+
 func setPublic(ctx context.Context, tx projections.Tx, p rights.Privacy, public bool) error {
 	var it Item
 	key := Key(string(p.Account), string(p.Item))
@@ -331,5 +385,5 @@ func deleteCollection(ctx context.Context, tx projections.Tx, acc, item string) 
 
 // Tables lists the tables the projection owns, for verification.
 func (Projection) Tables() []string {
-	return []string{Users, Roles, Items, Shares, In, Members, Placed, Parents, Known, KnownByKind, MemberShares, SharedWith, Held}
+	return []string{Users, Roles, Items, Shares, In, Members, Placed, Parents, Known, KnownByKind, MemberShares, SharedWith, Held, Admins, Holders, Direct}
 }

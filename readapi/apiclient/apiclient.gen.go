@@ -3163,7 +3163,7 @@ type GetPermissionGridParams struct {
 	// AtPosition Answer as the read models stood right after the event at this log position (as a command or the audit trail returned it). Same rules as asOf.
 	AtPosition *AtPosition `form:"atPosition,omitempty" json:"atPosition,omitempty"`
 
-	// Level only the subusers holding at least this level (a page may then hold fewer rows than its limit; follow next)
+	// Level only the subusers holding at least this level, read from the indexes of who holds what (administrators, creators, private shares, role holders, direct rights), not every subuser; with a model not rebuilt since those indexes came (see the README's upgrade notes), every subuser is read and a page may hold fewer rows than its limit: follow next
 	Level *GetPermissionGridParamsLevel `form:"level,omitempty" json:"level,omitempty"`
 }
 
@@ -3220,7 +3220,7 @@ type WhoCanSeeMemberParams struct {
 	// AtPosition Answer as the read models stood right after the event at this log position (as a command or the audit trail returned it). Same rules as asOf.
 	AtPosition *AtPosition `form:"atPosition,omitempty" json:"atPosition,omitempty"`
 
-	// Level only the subusers holding at least this level (a page may then hold fewer rows than its limit; follow next)
+	// Level only the subusers holding at least this level, read from the indexes of who holds what (administrators, creators, private shares, role holders, direct rights), not every subuser; with a model not rebuilt since those indexes came (see the README's upgrade notes), every subuser is read and a page may hold fewer rows than its limit: follow next
 	Level *WhoCanSeeMemberParamsLevel `form:"level,omitempty" json:"level,omitempty"`
 }
 

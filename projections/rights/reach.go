@@ -1,0 +1,223 @@
+package rights
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/domain/rights"
+	"github.com/shareledger/shareledger/projections"
+)
+
+// Reached hands each, a chunk at a time and in the order of the users
+// table (after the cursor after, a user's key part as a page of Users
+// gives it), the account's subusers that reach names (rights.Reach): the
+// administrators, the users named, the holders of the shares named, and
+// the holders of roles and direct rights that grant enough, each once.
+// It stops when each says so. It reads only those subusers' rows, from
+// the indexes of who holds what (Admins, Holders, Direct, Shares,
+// MemberShares), never every subuser of the account.
+//
+// A model written before those indexes (not rebuilt since) has no
+// administrator in Admins: then Reached reports false, having handed
+// nothing, and the caller reads every subuser instead.
+func (q Query) Reached(ctx context.Context, acc domain.AccountID, reach rights.Reach, after string, each func([]User) (stop bool, err error)) (indexed bool, err error) {
+	a := string(acc)
+	indexed, err = q.indexed(ctx, a)
+	if err != nil || !indexed {
+		return false, err
+	}
+	streams, err := q.reachStreams(ctx, a, reach)
+	if err != nil {
+		return true, err
+	}
+	for i := range streams {
+		s := &streams[i]
+		s.after, s.limit = after, reachChunk
+		for s.table == "" && len(s.buf) > 0 && s.buf[0] <= after && after != "" {
+			s.buf = s.buf[1:] // the users named, up to the cursor
+		}
+	}
+	chunk := reachChunk
+	for {
+		var parts []string
+		for len(parts) < chunk {
+			part, ok, err := q.nextReached(ctx, streams)
+			if err != nil {
+				return true, err
+			}
+			if !ok {
+				break
+			}
+			parts = append(parts, part)
+		}
+		if len(parts) == 0 {
+			return true, nil
+		}
+		users, err := q.usersAt(ctx, a, parts)
+		if err != nil {
+			return true, err
+		}
+		if stop, err := each(users); stop || err != nil {
+			return true, err
+		}
+		if len(parts) < chunk {
+			return true, nil
+		}
+		chunk = min(chunk*4, maxReachChunk)
+	}
+}
+
+// reachChunk and maxReachChunk bound how many candidates Reached reads
+// and hands on at once: a first page's worth, then more.
+const (
+	reachChunk    = 64
+	maxReachChunk = 4096
+)
+
+// indexed says whether the account's administrators are indexed: every
+// account has one from its opening.
+func (q Query) indexed(ctx context.Context, acc string) (bool, error) {
+	found := false
+	err := q.R.Scan(ctx, Admins, projections.Page{Prefix: Key(acc) + "/", Limit: 1}, func(string, []byte) error {
+		found = true
+		return nil
+	})
+	return found, err
+}
+
+// reachStream is one index's run of users, read a chunk at a time: the
+// key parts after prefix, those whose document keep accepts.
+type reachStream struct {
+	table, prefix string
+	keep          func(doc []byte) bool
+	after         string   // the last key part read
+	buf           []string // key parts read and not yet handed on
+	limit         int      // how many rows the next read reads
+	done          bool
+}
+
+// reachStreams are the runs of users a reach names.
+func (q Query) reachStreams(ctx context.Context, acc string, reach rights.Reach) ([]reachStream, error) {
+	out := []reachStream{{table: Admins, prefix: Key(acc) + "/"}}
+	var named []string
+	for _, u := range reach.Users {
+		named = append(named, projections.KeyPart(string(u)))
+	}
+	slices.Sort(named)
+	out = append(out, reachStream{buf: slices.Compact(named), done: true})
+	for _, it := range reach.Shared {
+		out = append(out, reachStream{table: Shares, prefix: Key(acc, string(it)) + "/"})
+	}
+	if reach.Member != "" {
+		out = append(out, reachStream{table: MemberShares, prefix: Key(acc, string(reach.Member)) + "/"})
+	}
+	if len(reach.Public) == 0 {
+		return out, nil
+	}
+	roles, _, err := projections.ListKeyed[map[rights.Kind]rights.Rights](ctx, q.R, Roles, projections.Page{Prefix: Key(acc) + "/"}, nil)
+	if err != nil {
+		return nil, err
+	}
+	holders := map[string]bool{}
+	direct := map[rights.Kind][]rights.PublicReach{}
+	for _, p := range reach.Public {
+		direct[p.Kind] = append(direct[p.Kind], p)
+		for _, r := range roles {
+			if p.Grants(r.Value[p.Kind]) && !holders[r.Key] {
+				holders[r.Key] = true
+				// The role's key part is its name's (ListKeyed hands
+				// the key after the prefix).
+				out = append(out, reachStream{table: Holders, prefix: Key(acc) + "/" + r.Key + "/"})
+			}
+		}
+	}
+	for k, ps := range direct {
+		out = append(out, reachStream{table: Direct, prefix: Key(acc, string(k)) + "/", keep: func(doc []byte) bool {
+			var r rights.Rights
+			if json.Unmarshal(doc, &r) != nil {
+				return true // evaluated anyway: a candidate too many costs only time
+			}
+			for _, p := range ps {
+				if p.Grants(r) {
+					return true
+				}
+			}
+			return false
+		}})
+	}
+	return out, nil
+}
+
+// nextReached is the least key part at the head of any stream, taken
+// from every stream it heads; false when all are done.
+func (q Query) nextReached(ctx context.Context, streams []reachStream) (string, bool, error) {
+	least, found := "", false
+	for i := range streams {
+		s := &streams[i]
+		if err := q.fill(ctx, s); err != nil {
+			return "", false, err
+		}
+		if len(s.buf) > 0 && (!found || s.buf[0] < least) {
+			least, found = s.buf[0], true
+		}
+	}
+	for i := range streams {
+		if s := &streams[i]; len(s.buf) > 0 && s.buf[0] == least {
+			s.buf = s.buf[1:]
+		}
+	}
+	return least, found, nil
+}
+
+// fill reads a stream's next chunk when it has handed on all it read.
+func (q Query) fill(ctx context.Context, s *reachStream) error {
+	for len(s.buf) == 0 && !s.done {
+		page := projections.Page{Prefix: s.prefix, Limit: s.limit}
+		if s.after != "" {
+			page.After = s.prefix + s.after
+		}
+		scanned := 0
+		err := q.R.Scan(ctx, s.table, page, func(k string, doc []byte) error {
+			scanned++
+			part := k[len(s.prefix):]
+			s.after = part
+			if s.keep == nil || s.keep(doc) {
+				s.buf = append(s.buf, part)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		s.done = scanned < page.Limit
+		s.limit = min(s.limit*4, maxReachChunk)
+	}
+	return nil
+}
+
+// usersAt reads the subusers at key parts, in their order; a part whose
+// user is gone (an index row the removal has not reached) is left out.
+func (q Query) usersAt(ctx context.Context, acc string, parts []string) ([]User, error) {
+	keys := make([]string, len(parts))
+	for i, p := range parts {
+		keys[i] = Key(acc) + "/" + p
+	}
+	found := make(map[string]User, len(parts))
+	err := projections.GetMany(ctx, q.R, Users, keys, func(k string, doc []byte) error {
+		var u User
+		if err := json.Unmarshal(doc, &u); err != nil {
+			return err
+		}
+		found[k] = u
+		return nil
+	})
+	out := make([]User, 0, len(parts))
+	for _, k := range keys {
+		if u, ok := found[k]; ok {
+			out = append(out, u)
+		}
+	}
+	return out, err
+}
