@@ -334,7 +334,9 @@ func whoCan(ctx context.Context, r *http.Request, tx projections.Reader, caller 
 	var next string
 	indexed := false
 	if least != rights.None {
-		users, next, indexed, err = reached(ctx, q, caller.Account, reach(least), page, ahead, keep)
+		users, next, indexed, err = pageOfUsers(page, ahead, keep, func(each func([]rightsmodel.User) (bool, error)) (bool, error) {
+			return q.Reached(ctx, caller.Account, reach(least), page.After, each)
+		})
 	}
 	if !indexed && err == nil {
 		users, next, err = q.UsersAhead(ctx, caller.Account, page, ahead, keep)
@@ -353,14 +355,14 @@ func whoCan(ctx context.Context, r *http.Request, tx projections.Reader, caller 
 	return out, nil
 }
 
-// reached is a page of the subusers that reach names and keep accepts,
-// and the cursor of the next page (the key part of the page's last user,
-// as a page of every user gives it); false if the model has no indexes
-// of who holds what yet.
-func reached(ctx context.Context, q rightsmodel.Query, acc domain.AccountID, reach rights.Reach, page projections.Page, ahead func([]rightsmodel.User), keep func(*rightsmodel.User) bool) ([]rightsmodel.User, string, bool, error) {
+// pageOfUsers is a page of the subusers that an index hands on (read:
+// rightsmodel.Query.Reached, Search) and keep accepts, and the cursor of
+// the next page (the key part of the page's last user, as a page of every
+// user gives it); false if the model has no such index yet.
+func pageOfUsers(page projections.Page, ahead func([]rightsmodel.User), keep func(*rightsmodel.User) bool, read func(each func([]rightsmodel.User) (bool, error)) (bool, error)) ([]rightsmodel.User, string, bool, error) {
 	items := []rightsmodel.User{}
 	var next string
-	indexed, err := q.Reached(ctx, acc, reach, page.After, func(users []rightsmodel.User) (bool, error) {
+	indexed, err := read(func(users []rightsmodel.User) (bool, error) {
 		ahead(users)
 		for i := range users {
 			if !keep(&users[i]) {
@@ -446,7 +448,15 @@ func (a *API) subusers(ctx context.Context, r *http.Request, tx projections.Read
 	q := rightsmodel.Query{R: tx}
 	v := q.Account(ctx, caller.Account)
 	matches := func(u *rightsmodel.User) bool {
-		return search == "" || strings.Contains(strings.ToLower(u.Name), search) || strings.Contains(string(u.ID), search)
+		if search == "" {
+			return true
+		}
+		for _, text := range rightsmodel.Searchable(u.Name, u.ID) {
+			if strings.Contains(text, search) {
+				return true
+			}
+		}
+		return false
 	}
 	ahead := func(rows []rightsmodel.User) {
 		if caller.Role == "administrator" {
@@ -460,7 +470,7 @@ func (a *API) subusers(ctx context.Context, r *http.Request, tx projections.Read
 		}
 		v.Ahead(caller.User, ids)
 	}
-	users, next, err := q.UsersSifted(ctx, caller.Account, page, sieve(search), ahead, func(u *rightsmodel.User) bool {
+	keep := func(u *rightsmodel.User) bool {
 		if !matches(u) {
 			return false
 		}
@@ -469,7 +479,19 @@ func (a *API) subusers(ctx context.Context, r *http.Request, tx projections.Read
 		}
 		g, err := rights.OnMember(v, caller.User, rights.MemberID(u.ID))
 		return err == nil && g.Rights.Member != rights.None
-	})
+	}
+	var users []rightsmodel.User
+	var next string
+	indexed := false
+	if rightsmodel.SearchIndexed(search) {
+		// The holders of the search's rarest gram, not every subuser.
+		users, next, indexed, err = pageOfUsers(page, ahead, keep, func(each func([]rightsmodel.User) (bool, error)) (bool, error) {
+			return q.Search(ctx, caller.Account, search, page.After, each)
+		})
+	}
+	if !indexed && err == nil {
+		users, next, err = q.UsersSifted(ctx, caller.Account, page, sieve(search), ahead, keep)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -79,10 +79,11 @@ func checkAndListAgree(t *testing.T, b backend) {
 					admin.command("PUT", "/v1/collections/"+id+"/shares/"+pick(users), some())
 				}
 			}
-			for _, n := range []map[string]any{{"id": acc + "-hq", "name": "HQ"}, {"id": acc + "-east", "parent": acc + "-hq", "name": "East"}, {"id": acc + "-west", "parent": acc + "-hq", "name": "West"}} {
+			for _, n := range []map[string]any{{"id": acc + "-hq", "name": "HQ"}, {"id": acc + "-east", "parent": acc + "-hq", "name": "East"}, {"id": acc + "-west", "parent": acc + "-hq", "name": "West"},
+				{"id": acc + "-depot", "parent": acc + "-east", "name": "Depot"}, {"id": acc + "-bay", "parent": acc + "-depot", "name": "Bay"}} {
 				admin.command("POST", "/v1/hierarchy/nodes", n)
 			}
-			nodes := []string{acc + "-hq", acc + "-east", acc + "-west"}
+			nodes := []string{acc + "-hq", acc + "-east", acc + "-west", acc + "-depot", acc + "-bay"}
 			for _, m := range held {
 				if m.kind != "marker" && rnd.IntN(2) == 0 {
 					admin.command("PUT", "/v1/hierarchy/placements/"+m.id, map[string]any{"node": pick(nodes), "kind": m.kind})
@@ -108,6 +109,17 @@ func checkAndListAgree(t *testing.T, b backend) {
 				if rnd.IntN(2) == 0 {
 					admin.command("PUT", "/v1/hierarchy/placements/"+u, map[string]any{"node": pick(nodes), "kind": "user"})
 				}
+			}
+			// A subtree moves, with what is placed in it, to the other
+			// branch (or stays, for some accounts).
+			// One vehicle deep in it, and u0 (who gets hierarchy rights
+			// last) on the branch it moves to: it sees the vehicle only
+			// if the tree above the vehicle is read as it is now.
+			held = append(held, member{acc + "-deep", "vehicle"})
+			admin.command("PUT", "/v1/hierarchy/placements/"+acc+"-deep", map[string]any{"node": acc + "-bay", "kind": "vehicle"})
+			admin.command("PUT", "/v1/hierarchy/placements/"+users[0], map[string]any{"node": acc + "-west", "kind": "user"})
+			if rnd.IntN(3) != 0 {
+				admin.command("POST", "/v1/hierarchy/nodes/"+acc+"-depot/move", map[string]any{"parent": acc + "-west"})
 			}
 			// The last command: every read below waits for its position.
 			last := admin.command("PUT", "/v1/subusers/"+users[0]+"/rights/node", map[string]any{"item": "view", "member": "edit"}).Position

@@ -146,11 +146,13 @@ func OnMember(v Account, user domain.UserID, m MemberID) (Grant, error) {
 		return Grant{}, ErrUnknownUser.Withf("no subuser %s in this account", user)
 	}
 	var g Grant
-	if _, isUser := v.Subuser(domain.UserID(m)); !isUser && !v.Holds(m) {
-		// Another account's vehicle, or none: no one here has rights on
-		// it, whatever reaches "every vehicle" (an administrator, the
-		// hierarchy's unplaced members).
-		return g, nil
+	if !v.Holds(m) {
+		if _, isUser := v.Subuser(domain.UserID(m)); !isUser {
+			// Another account's vehicle, or none: no one here has rights
+			// on it, whatever reaches "every vehicle" (an
+			// administrator, the hierarchy's unplaced members).
+			return g, nil
+		}
 	}
 	if u.Admin {
 		g.add(Source{Via: "administrator", Rights: Rights{Item: Full, Member: Full}})

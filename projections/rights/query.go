@@ -344,13 +344,15 @@ type Check struct {
 
 // AheadChecks reads at once what evaluating each check (rights.OnItem,
 // rights.OnMember) will read, and remembers it as if each document had
-// been read alone: the users and their roles; the items and each user's
-// share of them; whether each member is a subuser or known to the
-// account, its collections, placement and single share to the user; then
-// those collections and the user's shares of them; then the tree above
-// the items' nodes, the users' nodes and the placements, a level per
-// read. On PostgreSQL that is a handful of round trips for a chunk of
-// rows, or a batch of checks, instead of about ten for each.
+// been read alone: the users; the items and each user's share of them;
+// whether each member is known to the account, its collections, its
+// single share to the user and, if the user is placed on a node, its
+// placement; then those collections and the user's shares of them, the
+// users' roles, and the paths from the root of the nodes the evaluation
+// starts from (the users' and the items' nodes, the placements), which
+// give the tree above them in one read (a model without paths is walked
+// up a level per read). On PostgreSQL that is four round trips for a
+// chunk of rows, or a batch of checks, instead of about ten for each.
 //
 // On a store whose reads are in-process (not projections.Batched) reading
 // ahead only adds work, reading for rows that a full page leaves unseen:
@@ -359,7 +361,13 @@ func (v *View) AheadChecks(checks []Check) {
 	if _, batched := v.r.(projections.Batched); !batched || v.err != nil || len(checks) == 0 {
 		return
 	}
-	var users, members, items, shares, single []string
+	// A member's placement matters only to a user placed on a node
+	// (rights.OnMember); whether a user is, the view may know already.
+	unplaced := func(u domain.UserID) bool {
+		d, ok := v.decoded[tableKey{Users, v.key(string(u))}].(decodedDoc[User])
+		return ok && d.v.Node == ""
+	}
+	var users, members, placed, items, shares, single []string
 	for _, c := range checks {
 		users = append(users, v.key(string(c.User)))
 		switch {
@@ -368,31 +376,50 @@ func (v *View) AheadChecks(checks []Check) {
 			shares = append(shares, v.key(string(c.Item), string(c.User)))
 		case c.Member != "":
 			members = append(members, string(c.Member))
-			users = append(users, v.key(string(c.Member)))
 			single = append(single, v.key(string(c.Member), string(c.User)))
+			if !unplaced(c.User) {
+				placed = append(placed, v.key(string(c.Member)))
+			}
 		}
 	}
-	one := v.keys(members)
 	v.manyTables(
 		projections.TableKeys{Table: Users, Keys: users},
-		projections.TableKeys{Table: Known, Keys: one},
-		projections.TableKeys{Table: Placed, Keys: one},
+		projections.TableKeys{Table: Known, Keys: v.keys(members)},
+		projections.TableKeys{Table: Placed, Keys: placed},
 		projections.TableKeys{Table: MemberShares, Keys: single},
 		projections.TableKeys{Table: Items, Keys: v.keys(items)},
 		projections.TableKeys{Table: Shares, Keys: shares},
 	)
 	v.collections(members)
-	// The collections of the members, the users' shares of them, and the
-	// roles the users hold.
-	var roles []string
+	// The collections of the members and the users' shares of them, the
+	// roles the users hold, whether a member the account does not hold
+	// is a subuser, and the paths of the nodes known so far (the items
+	// asked about are read; the members' collections are not yet).
+	nodes := v.itemNodes(items)
+	var roles, subusers []string
 	seenRole := map[string]bool{}
 	for _, c := range checks {
-		if u, ok := v.Subuser(c.User); ok {
+		u, ok := v.Subuser(c.User)
+		if ok {
 			for _, r := range u.Roles {
 				if !seenRole[r] {
 					seenRole[r] = true
 					roles = append(roles, v.key(r))
 				}
+			}
+			if u.Node != "" {
+				nodes = append(nodes, string(u.Node))
+			}
+		}
+		if c.Member == "" {
+			continue
+		}
+		if !v.Holds(c.Member) {
+			subusers = append(subusers, v.key(string(c.Member)))
+		}
+		if u.Node != "" {
+			if n := v.Placement(c.Member); n != "" {
+				nodes = append(nodes, string(n))
 			}
 		}
 		for _, it := range v.lists[string(c.Member)] {
@@ -400,29 +427,82 @@ func (v *View) AheadChecks(checks []Check) {
 			shares = append(shares, v.key(string(it), string(c.User)))
 		}
 	}
+	nodes = v.unwalked(nodes)
 	v.manyTables(
 		projections.TableKeys{Table: Items, Keys: v.keys(items)},
 		projections.TableKeys{Table: Shares, Keys: shares},
 		projections.TableKeys{Table: Roles, Keys: roles},
+		projections.TableKeys{Table: Users, Keys: subusers},
+		projections.TableKeys{Table: Paths, Keys: v.keys(nodes)},
 	)
-	// The tree above the nodes the evaluation starts from.
-	var nodes []string
-	for _, c := range checks {
-		if u, ok := v.Subuser(c.User); ok && u.Node != "" {
-			nodes = append(nodes, string(u.Node))
-		}
-		if c.Member != "" {
-			if n := v.Placement(c.Member); n != "" {
-				nodes = append(nodes, string(n))
-			}
-		}
-	}
+	walk := v.seedPaths(nodes)
+	// The nodes of the collections just read.
+	v.paths(v.unwalked(v.itemNodes(items)), walk)
+}
+
+// itemNodes are the nodes of those of items that belong to the tree.
+func (v *View) itemNodes(items []string) []string {
+	var out []string
 	for _, id := range items {
 		if it, ok := v.Item(rights.ItemID(id)); ok && it.Node != "" {
-			nodes = append(nodes, string(it.Node))
+			out = append(out, string(it.Node))
 		}
 	}
-	v.tree(nodes)
+	return out
+}
+
+// unwalked are those of nodes, once each, whose parent the view does not
+// know yet.
+func (v *View) unwalked(nodes []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, n := range nodes {
+		tk := tableKey{Parents, v.key(n)}
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		if _, ok := v.decoded[tk]; ok {
+			continue
+		}
+		if _, ok := v.read[tk]; ok {
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// paths reads the paths of nodes at once and walks up, a level per read,
+// from those without one and from walk.
+func (v *View) paths(nodes, walk []string) {
+	v.many(Paths, v.keys(nodes))
+	v.tree(append(walk, v.seedPaths(nodes)...))
+}
+
+// seedPaths takes each of nodes' paths, read already, as the parents of
+// the nodes on it, and returns the nodes that have none: a model not
+// rebuilt since paths came, or a node under one, whose tree is walked
+// through Parents instead.
+func (v *View) seedPaths(nodes []string) (walk []string) {
+	if v.decoded == nil {
+		v.decoded = map[tableKey]any{}
+	}
+	for _, n := range nodes {
+		path, ok := getAs[[]rights.ItemID](v, Paths, v.key(n))
+		if !ok || len(path) == 0 || path[len(path)-1] != rights.ItemID(n) {
+			walk = append(walk, n)
+			continue
+		}
+		for i, at := range path {
+			var parent rights.ItemID
+			if i > 0 {
+				parent = path[i-1]
+			}
+			v.decoded[tableKey{Parents, v.key(string(at))}] = decodedDoc[rights.ItemID]{parent, true}
+		}
+	}
+	return walk
 }
 
 // tree reads the tree above nodes, one level at a time.
@@ -431,8 +511,7 @@ func (v *View) tree(nodes []string) {
 		fresh := v.many(Parents, v.keys(nodes))
 		nodes = nodes[:0]
 		for _, k := range fresh {
-			var p rights.ItemID
-			if v.get(Parents, k, &p) && p != "" {
+			if p, _ := getAs[rights.ItemID](v, Parents, k); p != "" {
 				nodes = append(nodes, string(p))
 			}
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/domain/rights"
@@ -39,13 +41,19 @@ func (q Query) Reached(ctx context.Context, acc domain.AccountID, reach rights.R
 			s.buf = s.buf[1:] // the users named, up to the cursor
 		}
 	}
+	return true, q.handOn(ctx, a, streams, each)
+}
+
+// handOn hands each the subusers of the merged streams (nextReached), a
+// chunk at a time, until each says stop or the streams end.
+func (q Query) handOn(ctx context.Context, acc string, streams []reachStream, each func([]User) (bool, error)) error {
 	chunk := reachChunk
 	for {
 		var parts []string
 		for len(parts) < chunk {
 			part, ok, err := q.nextReached(ctx, streams)
 			if err != nil {
-				return true, err
+				return err
 			}
 			if !ok {
 				break
@@ -53,17 +61,17 @@ func (q Query) Reached(ctx context.Context, acc domain.AccountID, reach rights.R
 			parts = append(parts, part)
 		}
 		if len(parts) == 0 {
-			return true, nil
+			return nil
 		}
-		users, err := q.usersAt(ctx, a, parts)
+		users, err := q.usersAt(ctx, acc, parts)
 		if err != nil {
-			return true, err
+			return err
 		}
 		if stop, err := each(users); stop || err != nil {
-			return true, err
+			return err
 		}
 		if len(parts) < chunk {
-			return true, nil
+			return nil
 		}
 		chunk = min(chunk*4, maxReachChunk)
 	}
@@ -220,4 +228,83 @@ func (q Query) usersAt(ctx context.Context, acc string, parts []string) ([]User,
 		}
 	}
 	return out, err
+}
+
+// Searchable are the texts of a subuser that a search looks in: the name,
+// lowered, and the address as it is stored. A subuser matches a search
+// that one of them contains (the search lowered).
+func Searchable(name string, id domain.UserID) []string {
+	return []string{strings.ToLower(name), string(id)}
+}
+
+// grams are the runs of three characters of texts, each once: a text
+// holds a search of three characters or more only if it holds each of
+// its grams.
+func grams(texts ...string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range texts {
+		rs := []rune(t)
+		for i := 0; i+gramLen <= len(rs); i++ {
+			g := string(rs[i : i+gramLen])
+			if !seen[g] {
+				seen[g] = true
+				out = append(out, g)
+			}
+		}
+	}
+	return out
+}
+
+// gramLen is the length of a gram, in characters: searches shorter than
+// it read every subuser (nearly every one matches them).
+const gramLen = 3
+
+// SearchIndexed says whether a search is long enough for the index of
+// grams.
+func SearchIndexed(search string) bool { return utf8.RuneCountInString(search) >= gramLen }
+
+// Search hands each, a chunk at a time and in the order of the users
+// table (after the cursor after), the subusers that may match search (as
+// Searchable says; the caller checks each): those holding its rarest gram,
+// read from the index of grams, not every subuser. search must be lowered
+// and SearchIndexed. A model written before the index (not rebuilt
+// since) has no grams for the account: then Search reports false, having
+// handed nothing, and the caller reads every subuser instead.
+func (q Query) Search(ctx context.Context, acc domain.AccountID, search string, after string, each func([]User) (stop bool, err error)) (indexed bool, err error) {
+	a := string(acc)
+	indexed = false
+	err = q.R.Scan(ctx, GramCounts, projections.Page{Prefix: Key(a) + "/", Limit: 1}, func(string, []byte) error {
+		indexed = true
+		return nil
+	})
+	if err != nil || !indexed {
+		return false, err
+	}
+	gs := grams(search)
+	keys := make([]string, len(gs))
+	for i, g := range gs {
+		keys[i] = Key(a, g)
+	}
+	counts := map[string]int{}
+	err = projections.GetMany(ctx, q.R, GramCounts, keys, func(k string, doc []byte) error {
+		var n int
+		err := json.Unmarshal(doc, &n)
+		counts[k] = n
+		return err
+	})
+	if err != nil {
+		return true, err
+	}
+	rarest := ""
+	for _, k := range keys {
+		if counts[k] == 0 {
+			return true, nil // a gram no subuser holds: no one matches
+		}
+		if rarest == "" || counts[k] < counts[rarest] {
+			rarest = k
+		}
+	}
+	streams := []reachStream{{table: Grams, prefix: rarest + "/", after: after, limit: reachChunk}}
+	return true, q.handOn(ctx, a, streams, each)
 }

@@ -7,6 +7,8 @@ package rights
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/shareledger/shareledger/domain"
@@ -25,7 +27,12 @@ const (
 	Members = "rights.members" // acc/item/member -> true
 	Placed  = "rights.placed"  // acc/member -> node
 	Parents = "rights.parents" // acc/node -> parent
-	Known   = "rights.known"   // acc/member -> Member: every vehicle, driver, marker and placed user
+	// Paths hold each node's way from the root, so that a read learns
+	// the tree above a node in one look-up instead of one per level;
+	// Children are what a move rewrites the paths under.
+	Paths    = "rights.paths"    // acc/node -> []ItemID: the root first, the node last
+	Children = "rights.children" // acc/parent/node -> node
+	Known    = "rights.known"    // acc/member -> Member: every vehicle, driver, marker and placed user
 	// KnownByKind is Known by kind, so that a list of one kind (the
 	// vehicles a user can see) does not read past the others.
 	KnownByKind = "rights.knownbykind" // acc/kind/member -> Member
@@ -46,6 +53,12 @@ const (
 	Admins  = "rights.admins"  // acc/user -> user
 	Holders = "rights.holders" // acc/role/user -> user
 	Direct  = "rights.direct"  // acc/kind/user -> Rights
+	// Grams index the subusers by the runs of three characters of their
+	// names and addresses (Searchable), with how many hold each, so
+	// that a search reads the holders of its rarest gram, not every
+	// subuser.
+	Grams      = "rights.grams"      // acc/gram/user -> user
+	GramCounts = "rights.gramcounts" // acc/gram -> how many subusers hold it
 )
 
 // Member is a vehicle, driver, marker or user the account knows of.
@@ -90,10 +103,12 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 	switch e := env.Event.(type) {
 	case account.AccountOpened:
 		return errors.Join(
+			named(ctx, tx, string(e.Account), e.Administrator, e.Name),
 			putUser(ctx, tx, e.Account, e.Administrator, func(u *User) { u.Admin, u.Name = true, e.Name }),
 			admin(ctx, tx, e.Account, e.Administrator, true))
 	case account.UserAdded:
 		return errors.Join(
+			named(ctx, tx, string(e.Account), e.User, e.Name),
 			putUser(ctx, tx, e.Account, e.User, func(u *User) { u.Admin, u.Name = e.Role == account.Administrator, e.Name }),
 			admin(ctx, tx, e.Account, e.User, e.Role == account.Administrator))
 	case account.UserRoleChanged:
@@ -109,6 +124,8 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 	case rights.NodeDeleted:
 		acc := string(e.Account)
 		return errors.Join(
+			tx.Delete(ctx, Paths, Key(acc, string(e.Node))),
+			tx.Delete(ctx, Children, Key(acc, string(e.Parent), string(e.Node))),
 			tx.Delete(ctx, Parents, Key(acc, string(e.Node))),
 			tx.Delete(ctx, Items, Key(acc, string(e.Node))),
 			tx.Delete(ctx, Items, Key(acc, string(ImpliedFleet(e.Node)))),
@@ -211,6 +228,9 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 		if err := tx.Put(ctx, Parents, Key(acc, string(e.Node)), e.Parent); err != nil {
 			return err
 		}
+		if err := placeNode(ctx, tx, acc, e.Node, "", e.Parent); err != nil {
+			return err
+		}
 		for _, it := range []rights.Item{
 			{ID: e.Node, Kind: rights.Node, Name: e.Name, Public: true, Node: e.Node},
 			{ID: ImpliedFleet(e.Node), Kind: rights.Fleet, Name: e.Name, Public: true, Node: e.Node},
@@ -221,7 +241,15 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 			}
 		}
 	case rights.NodeMoved:
-		return tx.Put(ctx, Parents, Key(string(e.Account), string(e.Node)), e.To)
+		acc := string(e.Account)
+		var from rights.ItemID
+		if _, err := tx.Get(ctx, Parents, Key(acc, string(e.Node)), &from); err != nil {
+			return err
+		}
+		if err := tx.Put(ctx, Parents, Key(acc, string(e.Node)), e.To); err != nil {
+			return err
+		}
+		return placeNode(ctx, tx, acc, e.Node, from, e.To)
 	case rights.MemberPlaced:
 		acc := string(e.Account)
 		if err := know(ctx, tx, acc, e.Member, e.Kind); err != nil {
@@ -255,6 +283,122 @@ func putUser(ctx context.Context, tx projections.Tx, acc domain.AccountID, id do
 	return tx.Put(ctx, Users, key, u)
 }
 
+// placeNode puts node under parent (from from, "" for a new node): its
+// row among the parent's children, and the paths of it and of every node
+// under it. A node gets a path only if its parent has one: in a model
+// written before paths (not rebuilt since), the nodes under old ones
+// keep none and are read through Parents, as before, never through a
+// path that misses the top of the tree.
+func placeNode(ctx context.Context, tx projections.Tx, acc string, node, from, parent rights.ItemID) error {
+	if from != "" {
+		if err := tx.Delete(ctx, Children, Key(acc, string(from), string(node))); err != nil {
+			return err
+		}
+	}
+	var path []rights.ItemID
+	if parent != "" {
+		if err := tx.Put(ctx, Children, Key(acc, string(parent), string(node)), node); err != nil {
+			return err
+		}
+		found, err := tx.Get(ctx, Paths, Key(acc, string(parent)), &path)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return repath(ctx, tx, acc, node, nil)
+		}
+	}
+	return repath(ctx, tx, acc, node, append(path, node))
+}
+
+// repath writes the path of node and of every node under it (nil: deletes
+// them), a level at a time.
+func repath(ctx context.Context, tx projections.Tx, acc string, node rights.ItemID, path []rights.ItemID) error {
+	type at struct {
+		node rights.ItemID
+		path []rights.ItemID
+	}
+	level := []at{{node, path}}
+	for depth := 0; len(level) > 0; depth++ {
+		if depth > maxTreeDepth {
+			return fmt.Errorf("the tree under %s is deeper than %d levels", node, maxTreeDepth)
+		}
+		var next []at
+		for _, n := range level {
+			if err := putOrDelete(ctx, tx, Paths, Key(acc, string(n.node)), n.path, n.path == nil); err != nil {
+				return err
+			}
+			prefix := Key(acc, string(n.node)) + "/"
+			err := tx.Scan(ctx, Children, projections.Page{Prefix: prefix}, func(k string, doc []byte) error {
+				child, err := projections.SetMember(k, prefix, doc)
+				if err != nil {
+					return err
+				}
+				var p []rights.ItemID
+				if n.path != nil {
+					p = append(slices.Clip(n.path), rights.ItemID(child))
+				}
+				next = append(next, at{rights.ItemID(child), p})
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		level = next
+	}
+	return nil
+}
+
+// maxTreeDepth bounds the rewriting of paths: the domain keeps the tree
+// free of cycles, and no real one is this deep.
+const maxTreeDepth = 1000
+
+// named indexes the grams of a subuser's name and address, in place of
+// those of the name it had.
+func named(ctx context.Context, tx projections.Tx, acc string, id domain.UserID, name string) error {
+	var was User
+	found, err := tx.Get(ctx, Users, Key(acc, string(id)), &was)
+	if err != nil {
+		return err
+	}
+	var old []string
+	if found {
+		old = grams(Searchable(was.Name, id)...)
+	}
+	return index(ctx, tx, acc, id, old, grams(Searchable(name, id)...))
+}
+
+// index takes a subuser off the grams of old and puts them on those of
+// now, counting the holders of each.
+func index(ctx context.Context, tx projections.Tx, acc string, id domain.UserID, old, now []string) error {
+	count := func(g string, by int) error {
+		key := Key(acc, g)
+		var n int
+		if _, err := tx.Get(ctx, GramCounts, key, &n); err != nil {
+			return err
+		}
+		return putOrDelete(ctx, tx, GramCounts, key, n+by, n+by <= 0)
+	}
+	for _, g := range old {
+		if slices.Contains(now, g) {
+			continue
+		}
+		if err := errors.Join(tx.Delete(ctx, Grams, Key(acc, g, string(id))), count(g, -1)); err != nil {
+			return err
+		}
+	}
+	for _, g := range now {
+		if slices.Contains(old, g) {
+			continue
+		}
+		if err := errors.Join(tx.Put(ctx, Grams, Key(acc, g, string(id)), id), count(g, 1)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // admin indexes a subuser as an administrator of the account, or not.
 func admin(ctx context.Context, tx projections.Tx, acc domain.AccountID, id domain.UserID, is bool) error {
 	return putOrDelete(ctx, tx, Admins, Key(string(acc), string(id)), id, !is)
@@ -281,6 +425,9 @@ func removeUser(ctx context.Context, tx projections.Tx, acc string, id domain.Us
 	}
 	for k := range u.Direct {
 		errs = append(errs, tx.Delete(ctx, Direct, Key(acc, string(k), string(id))))
+	}
+	if u.ID != "" {
+		errs = append(errs, index(ctx, tx, acc, id, grams(Searchable(u.Name, id)...), nil))
 	}
 	return errors.Join(append(errs, tx.Delete(ctx, Users, key))...)
 }
@@ -385,5 +532,5 @@ func deleteCollection(ctx context.Context, tx projections.Tx, acc, item string) 
 
 // Tables lists the tables the projection owns, for verification.
 func (Projection) Tables() []string {
-	return []string{Users, Roles, Items, Shares, In, Members, Placed, Parents, Known, KnownByKind, MemberShares, SharedWith, Held, Admins, Holders, Direct}
+	return []string{Users, Roles, Items, Shares, In, Members, Placed, Parents, Known, KnownByKind, MemberShares, SharedWith, Held, Admins, Holders, Direct, Paths, Children, Grams, GramCounts}
 }
