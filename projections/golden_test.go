@@ -57,7 +57,7 @@ func TestGoldenReadModels(t *testing.T) {
 	}
 	ctx := context.Background()
 	tables := []string{directory.Accounts, directory.Users, directory.Projects, directory.Memberships, devices.Table, devices.Releases, partners.Table, notify.Table,
-		rights.Users, rights.Roles, rights.Items, rights.Shares, rights.In, rights.Members, rights.Placed, rights.Parents, rights.Known, rights.KnownByKind, rights.MemberShares, rights.SharedWith, rights.Held, rights.Admins, rights.Holders, rights.Direct, rights.Paths, rights.Children, rights.Grams, rights.GramCounts,
+		rights.Users, rights.Roles, rights.Items, rights.Shares, rights.In, rights.Members, rights.Placed, rights.Parents, rights.Known, rights.KnownByKind, rights.MemberShares, rights.SharedWith, rights.Held, rights.Admins, rights.Holders, rights.Direct, rights.Paths, rights.Children, rights.Grams, rights.GramCounts, rights.OnNode,
 		team.Members, team.Jobs, team.Projects, team.Mine, team.MyJobs, team.Stylesheets}
 	old := 0
 	for _, log := range logs {

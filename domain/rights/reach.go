@@ -1,6 +1,10 @@
 package rights
 
-import "github.com/shareledger/shareledger/domain"
+import (
+	"slices"
+
+	"github.com/shareledger/shareledger/domain"
+)
 
 // Reach says where a grant of at least some level on one item or member
 // can come from, in the terms a read side can index: administrators
@@ -24,6 +28,10 @@ type Reach struct {
 	// Public are the kinds whose roles and direct rights reach it, and
 	// how much of them it takes.
 	Public []PublicReach
+	// Placed are the nodes whose subusers the hierarchy's rights may
+	// reach it from: the node it is on, or that its collection belongs
+	// to, and every node above that one.
+	Placed []ItemID
 }
 
 // PublicReach asks for roles and direct rights on public items of Kind
@@ -44,10 +52,10 @@ func (p PublicReach) Grants(r Rights) bool {
 }
 
 // ReachOnItem is where item rights of at least least on item id come
-// from (OnItem): its creator, its private shares, and the roles and
-// direct rights on its kind if it is public, or on hierarchy nodes if it
-// is a node or a node's fleet or team. least must be above None: every
-// subuser "holds" none.
+// from (OnItem): its creator, its private shares, the roles and direct
+// rights on its kind if it is public, or, if it is a node or a node's
+// fleet or team, the subusers placed on that node or above it. least
+// must be above None: every subuser "holds" none.
 func ReachOnItem(v Account, id ItemID, least Level) Reach {
 	var out Reach
 	out.Shared = []ItemID{id}
@@ -55,41 +63,59 @@ func ReachOnItem(v Account, id ItemID, least Level) Reach {
 	if !ok {
 		return out
 	}
-	out.add(it, PublicReach{Least: least})
+	out.add(v, it, PublicReach{Least: least})
 	return out
 }
 
 // ReachOnMember is where member rights of at least least on member m come
 // from (OnMember): through each collection that holds it (its creator,
-// its private shares, its kind's or the hierarchy's roles and direct
-// rights), its own private shares, and the hierarchy.
+// its private shares, its kind's roles and direct rights, or the
+// subusers placed above its node), its own private shares, and the
+// hierarchy: the subusers placed on its node or above it, or, for a
+// member on no node, every holder of hierarchy rights.
 func ReachOnMember(v Account, m MemberID, least Level) Reach {
 	out := Reach{Member: m}
 	for _, c := range v.CollectionsOf(m) {
 		out.Shared = append(out.Shared, c)
 		if it, ok := v.Item(c); ok {
-			out.add(it, PublicReach{Members: true, Least: least})
+			out.add(v, it, PublicReach{Members: true, Least: least})
 		}
 	}
-	out.public(PublicReach{Kind: Node, Members: true, Least: least})
+	if at := v.Placement(m); at != "" {
+		out.above(v, at)
+	} else {
+		out.public(PublicReach{Kind: Node, Members: true, Least: least})
+	}
 	return out
 }
 
 // add is what reaches through item it: its creator, and its kind's public
-// rights if it is public, or the hierarchy's if it belongs to the tree.
-func (r *Reach) add(it Item, p PublicReach) {
+// rights if it is public, or the subusers placed above it if it belongs
+// to the tree.
+func (r *Reach) add(v Account, it Item, p PublicReach) {
 	if it.Creator != "" {
 		r.Users = append(r.Users, it.Creator)
 	}
 	switch {
-	case it.Node != "" || it.Kind == Node:
-		p.Kind = Node
+	case it.Kind == Node:
+		r.above(v, it.ID)
+	case it.Node != "":
+		r.above(v, it.Node)
 	case it.Public:
 		p.Kind = it.Kind
-	default:
-		return
+		r.public(p)
 	}
-	r.public(p)
+}
+
+// above adds node and every node above it to Placed, each once; it stops
+// where within would (a broken parent chain cannot loop).
+func (r *Reach) above(v Account, node ItemID) {
+	for i := 0; node != "" && i < 1000; i++ {
+		if !slices.Contains(r.Placed, node) {
+			r.Placed = append(r.Placed, node)
+		}
+		node = v.Parent(node)
+	}
 }
 
 func (r *Reach) public(p PublicReach) {

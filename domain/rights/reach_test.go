@@ -3,6 +3,7 @@ package rights_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/shareledger/shareledger/domain"
@@ -27,6 +28,9 @@ func reaches(m memory, r rights.Reach, user domain.UserID) bool {
 		}
 	}
 	if _, ok := m.memberShares[r.Member][user]; ok && r.Member != "" {
+		return true
+	}
+	if u.Node != "" && slices.Contains(r.Placed, u.Node) {
 		return true
 	}
 	for _, p := range r.Public {
@@ -175,11 +179,13 @@ func TestReachNamesTheSources(t *testing.T) {
 			rights.Reach{Users: []domain.UserID{"carl@x"}, Shared: []rights.ItemID{"secret"}}},
 		{"a public fleet: fleet rights besides", rights.ReachOnItem(m, "north", rights.View),
 			rights.Reach{Shared: []rights.ItemID{"north"}, Public: []rights.PublicReach{{Kind: rights.Fleet, Least: rights.View}}}},
-		{"a node's fleet: the hierarchy's rights", rights.ReachOnItem(m, "east-fleet", rights.Full),
-			rights.Reach{Shared: []rights.ItemID{"east-fleet"}, Public: []rights.PublicReach{{Kind: rights.Node, Least: rights.Full}}}},
-		{"a member of two public fleets", rights.ReachOnMember(m, "v1", rights.Edit),
+		{"a node's fleet: the subusers placed on the node or above", rights.ReachOnItem(m, "east-fleet", rights.Full),
+			rights.Reach{Shared: []rights.ItemID{"east-fleet"}, Placed: []rights.ItemID{"east", "hq"}}},
+		{"a member of two public fleets, on no node", rights.ReachOnMember(m, "v1", rights.Edit),
 			rights.Reach{Shared: []rights.ItemID{"north", "south"}, Member: "v1", Public: []rights.PublicReach{
 				{Kind: rights.Fleet, Members: true, Least: rights.Edit}, {Kind: rights.Node, Members: true, Least: rights.Edit}}}},
+		{"a member on a node", rights.ReachOnMember(m, "v3", rights.View),
+			rights.Reach{Member: "v3", Placed: []rights.ItemID{"depot-e1", "east", "hq"}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

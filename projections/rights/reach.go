@@ -121,6 +121,24 @@ func (q Query) reachStreams(ctx context.Context, acc string, reach rights.Reach)
 	if reach.Member != "" {
 		out = append(out, reachStream{table: MemberShares, prefix: Key(acc, string(reach.Member)) + "/"})
 	}
+	if len(reach.Placed) > 0 {
+		// The subusers placed on a node and those above it: a few nodes'
+		// worth, read at once.
+		prefixes := make([]string, len(reach.Placed))
+		for i, n := range reach.Placed {
+			prefixes[i] = Key(acc, string(n)) + "/"
+		}
+		var placed []string
+		err := projections.ScanMany(ctx, q.R, OnNode, prefixes, func(k string, _ []byte) error {
+			placed = append(placed, k[strings.LastIndexByte(k, '/')+1:])
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		slices.Sort(placed)
+		out = append(out, reachStream{buf: slices.Compact(placed), done: true})
+	}
 	if len(reach.Public) == 0 {
 		return out, nil
 	}

@@ -44,15 +44,16 @@ const (
 	// share of: where the members a user sees only through collections
 	// come from, found without reading every item of the account.
 	Held = "rights.held" // acc/user/item -> HeldItem
-	// Admins, Holders and Direct index the subusers by the rights they
-	// hold everywhere: the administrators, each role's holders, and the
-	// direct rights on each kind; with the shares by item (Shares) and
-	// by member (MemberShares), they name every subuser a rights.Reach
-	// can reach, in user order, so that "who can edit this" reads only
-	// those.
+	// Admins, Holders, Direct and OnNode index the subusers by the
+	// rights they hold everywhere: the administrators, each role's
+	// holders, the direct rights on each kind, and the subusers placed
+	// on each node; with the shares by item (Shares) and by member
+	// (MemberShares), they name every subuser a rights.Reach can reach,
+	// in user order, so that "who can edit this" reads only those.
 	Admins  = "rights.admins"  // acc/user -> user
 	Holders = "rights.holders" // acc/role/user -> user
 	Direct  = "rights.direct"  // acc/kind/user -> Rights
+	OnNode  = "rights.onnode"  // acc/node/user -> user: the subusers placed on each node
 	// Grams index the subusers by the runs of three characters of their
 	// names and addresses (Searchable), with how many hold each, so
 	// that a search reads the holders of its rarest gram, not every
@@ -266,6 +267,16 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 		if found, err := tx.Get(ctx, Users, Key(acc, string(e.Member)), &u); err != nil || !found {
 			return err
 		}
+		if u.Node != "" {
+			if err := tx.Delete(ctx, OnNode, Key(acc, string(u.Node), string(u.ID))); err != nil {
+				return err
+			}
+		}
+		if e.Node != "" {
+			if err := tx.Put(ctx, OnNode, Key(acc, string(e.Node), string(u.ID)), u.ID); err != nil {
+				return err
+			}
+		}
 		u.Node = e.Node
 		return tx.Put(ctx, Users, Key(acc, string(e.Member)), u)
 	}
@@ -419,7 +430,15 @@ func removeUser(ctx context.Context, tx projections.Tx, acc string, id domain.Us
 	if _, err := tx.Get(ctx, Users, key, &u); err != nil {
 		return err
 	}
-	errs := []error{tx.Delete(ctx, Admins, key)}
+	// A removed subuser is placed nowhere and no member: the hierarchy's
+	// lists of placed users and the lists of members leave them out.
+	errs := []error{tx.Delete(ctx, Admins, key),
+		tx.Delete(ctx, Placed, key),
+		tx.Delete(ctx, Known, key),
+		tx.Delete(ctx, KnownByKind, Key(acc, string(rights.User), string(id)))}
+	if u.Node != "" {
+		errs = append(errs, tx.Delete(ctx, OnNode, Key(acc, string(u.Node), string(id))))
+	}
 	for _, role := range u.Roles {
 		errs = append(errs, tx.Delete(ctx, Holders, Key(acc, role, string(id))))
 	}
@@ -532,5 +551,5 @@ func deleteCollection(ctx context.Context, tx projections.Tx, acc, item string) 
 
 // Tables lists the tables the projection owns, for verification.
 func (Projection) Tables() []string {
-	return []string{Users, Roles, Items, Shares, In, Members, Placed, Parents, Known, KnownByKind, MemberShares, SharedWith, Held, Admins, Holders, Direct, Paths, Children, Grams, GramCounts}
+	return []string{Users, Roles, Items, Shares, In, Members, Placed, Parents, Known, KnownByKind, MemberShares, SharedWith, Held, Admins, Holders, Direct, Paths, Children, Grams, GramCounts, OnNode}
 }
