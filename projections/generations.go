@@ -169,3 +169,12 @@ func (t renamedTx) Put(ctx context.Context, table, key string, v any) error {
 func (t renamedTx) Delete(ctx context.Context, table, key string) error {
 	return t.Tx.Delete(ctx, rename(t.names, table), key)
 }
+
+// Prefetch implements Prefetching, under the mapped names.
+func (t renamedTx) Prefetch(ctx context.Context, keys []TableKeys) error {
+	renamed := make([]TableKeys, len(keys))
+	for i, tk := range keys {
+		renamed[i] = TableKeys{Table: rename(t.names, tk.Table), Keys: tk.Keys}
+	}
+	return Prefetch(ctx, t.Tx, renamed)
+}

@@ -199,6 +199,11 @@ func (n noting) Delete(ctx context.Context, table, key string) error {
 	return n.Tx.Delete(ctx, table, key)
 }
 
+// Prefetch implements projections.Prefetching: reading changes nothing.
+func (n noting) Prefetch(ctx context.Context, keys []projections.TableKeys) error {
+	return projections.Prefetch(ctx, n.Tx, keys)
+}
+
 // swap catches j up with its live projection and swaps it in, in one
 // transaction with the live checkpoint that the live projection waits on.
 func (rb Rebuilder) swap(ctx context.Context, j *job) error {

@@ -244,3 +244,35 @@ func update(ctx context.Context, tx projections.Tx, acc domain.AccountID, id dev
 
 // Tables lists the tables the projection owns, for verification.
 func (Projection) Tables() []string { return []string{Table, projects, orgs, Releases, deleted} }
+
+var _ projections.Prefetcher = Projection{}
+
+// Prefetch implements projections.Prefetcher: the device pages, account
+// names, project names and deletions that applying envs reads.
+func (Projection) Prefetch(envs []projections.Envelope) []projections.TableKeys {
+	var pages, names, projectNames, gone []string
+	for _, env := range envs {
+		switch e := env.Event.(type) {
+		case device.DeviceRegistered:
+			names = append(names, projections.KeyPart(string(e.Owner)))
+		case device.DeviceDeleted:
+			pages = append(pages, Key(e.Owner, e.Device))
+		case partnership.DeviceSharedWithPartner:
+			gone = append(gone, projections.KeyPart(string(e.Device)))
+			names = append(names, projections.KeyPart(string(e.Partner)))
+			pages = append(pages, Key(e.Owner, e.Device))
+		case partnership.DeviceUnsharedFromPartner:
+			pages = append(pages, Key(e.Owner, e.Device))
+		case device.DeviceAssignedToProject:
+			projectNames = append(projectNames, projections.Key(string(e.Account), string(e.Project)))
+			pages = append(pages, Key(e.Account, e.Device))
+		case device.DeviceUnassignedFromProject:
+			pages = append(pages, Key(e.Account, e.Device))
+		case device.DesignSentToDevice:
+			pages = append(pages, Key(e.Account, e.Device))
+		case device.BaseStationServiceStarted:
+			pages = append(pages, Key(e.Account, e.Device))
+		}
+	}
+	return []projections.TableKeys{{Table: Table, Keys: pages}, {Table: orgs, Keys: names}, {Table: projects, Keys: projectNames}, {Table: deleted, Keys: gone}}
+}

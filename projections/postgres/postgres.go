@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -382,6 +383,41 @@ func (t *tx) Get(ctx context.Context, table, key string, v any) (bool, error) {
 	return true, nil
 }
 
+// Prefetch implements projections.Prefetching: the documents at keys that
+// the transaction does not know yet, in one query, remembered as if each
+// had been read by Get (absent ones as absent).
+func (t *tx) Prefetch(ctx context.Context, keys []projections.TableKeys) error {
+	fresh := make([]projections.TableKeys, 0, len(keys))
+	for _, tk := range keys {
+		var ks []string
+		for _, k := range tk.Keys {
+			dk := docKey{tk.Table, k}
+			if _, ok := t.pending[dk]; !ok {
+				t.pending[dk] = &pending{} // absent, unless read below
+				ks = append(ks, k)
+			}
+		}
+		if len(ks) > 0 {
+			fresh = append(fresh, projections.TableKeys{Table: tk.Table, Keys: ks})
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	err := t.reader.GetTables(ctx, fresh, func(table, key string, doc []byte) error {
+		t.pending[docKey{table, key}] = &pending{doc: slices.Clone(doc)}
+		return nil
+	})
+	if err != nil {
+		for _, tk := range fresh {
+			for _, k := range tk.Keys {
+				delete(t.pending, docKey{tk.Table, k})
+			}
+		}
+	}
+	return err
+}
+
 // Scan sees the transaction's own writes: they are flushed first.
 func (t *tx) Scan(ctx context.Context, table string, page projections.Page, fn func(string, []byte) error) error {
 	if err := t.flush(ctx, nil); err != nil {
@@ -419,16 +455,28 @@ func (t *tx) flush(ctx context.Context, also func(*pgx.Batch)) error {
 		}
 		return keys[i].key < keys[j].key
 	})
-	b := &pgx.Batch{}
+	// One statement for every document put and one for every document
+	// deleted, each taking its rows as arrays: a page's writes cost two
+	// statements, not one each.
+	var putTables, putKeys, putDocs, delTables, delKeys []string
 	for _, k := range keys {
 		p := t.pending[k]
 		if p.doc == nil {
-			b.Queue(`DELETE FROM rm_documents WHERE tbl = $1 AND key = $2`, k.table, k.key)
+			delTables, delKeys = append(delTables, k.table), append(delKeys, k.key)
 		} else {
-			b.Queue(`INSERT INTO rm_documents (tbl, key, doc) VALUES ($1, $2, $3)
-				ON CONFLICT (tbl, key) DO UPDATE SET doc = EXCLUDED.doc`, k.table, k.key, p.doc)
+			putTables, putKeys, putDocs = append(putTables, k.table), append(putKeys, k.key), append(putDocs, string(p.doc))
 		}
 		p.dirty = false
+	}
+	b := &pgx.Batch{}
+	if len(delKeys) > 0 {
+		b.Queue(`DELETE FROM rm_documents d USING unnest($1::text[], $2::text[]) AS u(tbl, key)
+			WHERE d.tbl = u.tbl AND d.key = u.key`, delTables, delKeys)
+	}
+	if len(putKeys) > 0 {
+		b.Queue(`INSERT INTO rm_documents (tbl, key, doc)
+			SELECT u.tbl, u.key, u.doc::jsonb FROM unnest($1::text[], $2::text[], $3::text[]) AS u(tbl, key, doc)
+			ON CONFLICT (tbl, key) DO UPDATE SET doc = EXCLUDED.doc`, putTables, putKeys, putDocs)
 	}
 	if also != nil {
 		also(b)

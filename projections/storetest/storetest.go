@@ -36,6 +36,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("many at once", func(t *testing.T) { testMany(t, h) })
 	t.Run("concurrent updates serialize", func(t *testing.T) { testConcurrent(t, h) })
 	t.Run("several consumers at once", func(t *testing.T) { testEach(t, h) })
+	t.Run("reading ahead in a transaction", func(t *testing.T) { testPrefetch(t, h) })
 	t.Run("durable across reopen", func(t *testing.T) { testReopen(t, h) })
 }
 
@@ -480,3 +481,62 @@ func testReopen(t *testing.T, h Harness) {
 		t.Fatalf("checkpoint after reopen = %v", cp)
 	}
 }
+
+// testPrefetch: documents read ahead (projections.Prefetch, which a store
+// may implement or not) read in the transaction exactly as without it:
+// present ones with their documents, absent ones absent, the
+// transaction's own writes before and after winning, and through the
+// live generations' names too.
+func testPrefetch(t *testing.T, h Harness) {
+	s, docs := seeded(t, h)
+	ctx := context.Background()
+	for _, live := range []bool{false, true} {
+		store := s
+		if live {
+			store = projections.Generational(s)
+		}
+		consumer := fmt.Sprint("ahead-", live)
+		err := store.Update(ctx, consumer, func(tx projections.Tx, _ eventstore.Position) (eventstore.Position, error) {
+			if err := tx.Put(ctx, "docs", "a/1", doc{N: 100}); err != nil {
+				return eventstore.Position{}, err
+			}
+			err := projections.Prefetch(ctx, tx, []projections.TableKeys{
+				{Table: "docs", Keys: []string{"a/1", "a/2", "a/2", "zz", "b/"}},
+				{Table: "nothing", Keys: []string{"a/1"}},
+			})
+			if err != nil {
+				return eventstore.Position{}, err
+			}
+			if err := tx.Delete(ctx, "docs", "a/2"); err != nil {
+				return eventstore.Position{}, err
+			}
+			cases := []struct {
+				table, key string
+				want       *doc
+			}{
+				{"docs", "a/1", &doc{N: 100}}, // written before
+				{"docs", "a/2", nil},          // deleted after
+				{"docs", "a/3", ptr(docs["a/3"])},
+				{"docs", "a/é", ptr(docs["a/é"])},
+				{"docs", "zz", nil},
+				{"nothing", "a/1", nil},
+			}
+			for _, c := range cases {
+				var got doc
+				found, err := tx.Get(ctx, c.table, c.key, &got)
+				if err != nil {
+					return eventstore.Position{}, err
+				}
+				if found != (c.want != nil) || (found && got != *c.want) {
+					t.Errorf("live %v: %s/%s read ahead: found %v %+v, want %+v", live, c.table, c.key, found, got, c.want)
+				}
+			}
+			return eventstore.At(1), nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
