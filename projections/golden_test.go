@@ -22,6 +22,8 @@ import (
 	"github.com/shareledger/shareledger/projections/directory"
 	"github.com/shareledger/shareledger/projections/notify"
 	"github.com/shareledger/shareledger/projections/partners"
+	rmpostgres "github.com/shareledger/shareledger/projections/postgres"
+	"github.com/shareledger/shareledger/projections/postgres/pgtest"
 	"github.com/shareledger/shareledger/projections/rights"
 	"github.com/shareledger/shareledger/projections/team"
 )
@@ -92,35 +94,22 @@ func TestGoldenReadModels(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer models.Close()
-			ps := []projections.Projection{directory.Projection{}, devices.Projection{}, partners.Projection{}, rights.Projection{}, team.Projection{},
-				notify.Projection{Mailer: discardMail{}, Now: func() time.Time { return time.Unix(1700000000, 0) }}}
-			for _, p := range ps {
-				if _, err := projections.CatchUp(ctx, es, models, catalog.New(), p, eventstore.Position{}, 0); err != nil {
-					t.Fatal(err)
-				}
-			}
-			var got bytes.Buffer
-			err = models.View(ctx, func(r projections.Reader) error {
-				for _, table := range tables {
-					if err := r.Scan(ctx, table, projections.Page{}, func(key string, doc []byte) error {
-						var pretty bytes.Buffer
-						if err := json.Indent(&pretty, doc, "", "  "); err != nil {
-							return err
-						}
-						got.WriteString("== " + table + " " + key + "\n" + pretty.String() + "\n")
-						return nil
-					}); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
+			got, canonical := project(t, es, models, tables, 0)
+			// PostgreSQL holds the same documents (as jsonb, which orders
+			// their keys its own way), built through its reads ahead, two
+			// events a transaction so that most reads cross them.
+			url, schema := pgtest.Schema(t)
+			pg, err := rmpostgres.Open(ctx, rmpostgres.Config{URL: url, Schema: schema})
 			if err != nil {
 				t.Fatal(err)
 			}
+			defer pg.Close()
+			if _, pgCanonical := project(t, es, pg, tables, 2); pgCanonical != canonical {
+				t.Errorf("PostgreSQL's read models differ from the embedded ones:\n%s", pgCanonical)
+			}
 			golden := strings.TrimSuffix(log, ".jsonl") + ".golden"
 			if *update {
-				if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -128,12 +117,57 @@ func TestGoldenReadModels(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v (run go test ./projections/ -run Golden -update to create it)", err)
 			}
-			if !bytes.Equal(got.Bytes(), want) {
-				t.Fatalf("read models differ from %s (rerun with -update if the change is intended):\n%s", golden, got.String())
+			if !bytes.Equal(got, want) {
+				t.Fatalf("read models differ from %s (rerun with -update if the change is intended):\n%s", golden, got)
 			}
 		})
 	}
 	if old == 0 {
 		t.Fatal("no log holds an event of an older version; keep one so that upcasting stays tested")
 	}
+}
+
+// project replays es through every projection into models, page events a
+// transaction (0: the default), and returns
+// the documents of tables as stored (indented) and in a canonical form
+// (keys sorted), for stores that keep JSON in forms of their own.
+func project(t *testing.T, es eventstore.Store, models projections.Store, tables []string, page int) (stored []byte, canonical string) {
+	t.Helper()
+	ctx := context.Background()
+	ps := []projections.Projection{directory.Projection{}, devices.Projection{}, partners.Projection{}, rights.Projection{}, team.Projection{},
+		notify.Projection{Mailer: discardMail{}, Now: func() time.Time { return time.Unix(1700000000, 0) }}}
+	for _, p := range ps {
+		if _, err := projections.CatchUp(ctx, es, models, catalog.New(), p, eventstore.Position{}, page); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got, canon bytes.Buffer
+	err := models.View(ctx, func(r projections.Reader) error {
+		for _, table := range tables {
+			if err := r.Scan(ctx, table, projections.Page{}, func(key string, doc []byte) error {
+				var pretty bytes.Buffer
+				if err := json.Indent(&pretty, doc, "", "  "); err != nil {
+					return err
+				}
+				got.WriteString("== " + table + " " + key + "\n" + pretty.String() + "\n")
+				var v any
+				if err := json.Unmarshal(doc, &v); err != nil {
+					return err
+				}
+				sorted, err := json.Marshal(v) // maps marshal with their keys sorted
+				if err != nil {
+					return err
+				}
+				canon.WriteString("== " + table + " " + key + "\n" + string(sorted) + "\n")
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got.Bytes(), canon.String()
 }

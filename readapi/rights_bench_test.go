@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/jackc/pgx/v5"
@@ -111,11 +112,13 @@ func benchAccount(b testing.TB) projections.Store {
 			benchStores = append(benchStores, namedStore{"postgres", pg})
 		}
 		for _, st := range benchStores {
+			start := time.Now()
 			for _, p := range []projections.Projection{directory.Projection{}, rightsmodel.Projection{}} {
 				if _, benchErr = projections.CatchUp(ctx, es, st.store, catalog.New(), p, eventstore.Position{}, 2000); benchErr != nil {
 					return
 				}
 			}
+			b.Logf("%s: %d events projected in %v", st.name, n, time.Since(start).Round(time.Millisecond))
 		}
 		if benchPG != "" {
 			// The planner's statistics, as autovacuum would have them

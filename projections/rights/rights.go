@@ -229,7 +229,7 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 		if err := tx.Put(ctx, Parents, Key(acc, string(e.Node)), e.Parent); err != nil {
 			return err
 		}
-		if err := placeNode(ctx, tx, acc, e.Node, "", e.Parent); err != nil {
+		if err := placeNode(ctx, tx, acc, e.Node, "", e.Parent, false); err != nil {
 			return err
 		}
 		for _, it := range []rights.Item{
@@ -250,7 +250,7 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 		if err := tx.Put(ctx, Parents, Key(acc, string(e.Node)), e.To); err != nil {
 			return err
 		}
-		return placeNode(ctx, tx, acc, e.Node, from, e.To)
+		return placeNode(ctx, tx, acc, e.Node, from, e.To, true)
 	case rights.MemberPlaced:
 		acc := string(e.Account)
 		if err := know(ctx, tx, acc, e.Member, e.Kind); err != nil {
@@ -295,12 +295,13 @@ func putUser(ctx context.Context, tx projections.Tx, acc domain.AccountID, id do
 }
 
 // placeNode puts node under parent (from from, "" for a new node): its
-// row among the parent's children, and the paths of it and of every node
-// under it. A node gets a path only if its parent has one: in a model
-// written before paths (not rebuilt since), the nodes under old ones
-// keep none and are read through Parents, as before, never through a
-// path that misses the top of the tree.
-func placeNode(ctx context.Context, tx projections.Tx, acc string, node, from, parent rights.ItemID) error {
+// row among the parent's children, and the paths of it and, if it moved
+// (a new node has no children), of every node under it. A node gets a
+// path only if its parent has one: in a model written before paths (not
+// rebuilt since), the nodes under old ones keep none and are read
+// through Parents, as before, never through a path that misses the top
+// of the tree.
+func placeNode(ctx context.Context, tx projections.Tx, acc string, node, from, parent rights.ItemID, moved bool) error {
 	if from != "" {
 		if err := tx.Delete(ctx, Children, Key(acc, string(from), string(node))); err != nil {
 			return err
@@ -316,10 +317,17 @@ func placeNode(ctx context.Context, tx projections.Tx, acc string, node, from, p
 			return err
 		}
 		if !found {
-			return repath(ctx, tx, acc, node, nil)
+			path = nil
+		} else {
+			path = append(path, node)
 		}
+	} else {
+		path = []rights.ItemID{node}
 	}
-	return repath(ctx, tx, acc, node, append(path, node))
+	if !moved {
+		return putOrDelete(ctx, tx, Paths, Key(acc, string(node)), path, path == nil)
+	}
+	return repath(ctx, tx, acc, node, path)
 }
 
 // repath writes the path of node and of every node under it (nil: deletes
@@ -547,6 +555,95 @@ func deleteCollection(ctx context.Context, tx projections.Tx, acc, item string) 
 		}
 	}
 	return tx.Delete(ctx, Items, Key(acc, item))
+}
+
+var _ projections.Prefetcher = Projection{}
+
+// Prefetch implements projections.Prefetcher: the subusers, members
+// known, items, holdings, gram counts and paths that applying envs reads.
+func (Projection) Prefetch(envs []projections.Envelope) []projections.TableKeys {
+	keys := map[string][]string{}
+	add := func(table string, parts ...string) { keys[table] = append(keys[table], Key(parts...)) }
+	named := func(acc domain.AccountID, user domain.UserID, name string) {
+		add(Users, string(acc), string(user))
+		for _, g := range grams(Searchable(name, user)...) {
+			add(GramCounts, string(acc), g)
+		}
+	}
+	for _, env := range envs {
+		switch e := env.Event.(type) {
+		case account.AccountOpened:
+			named(e.Account, e.Administrator, e.Name)
+		case account.UserAdded:
+			named(e.Account, e.User, e.Name)
+		case account.UserRoleChanged:
+			add(Users, string(e.Account), string(e.User))
+		case account.UserRemoved:
+			add(Users, string(e.Account), string(e.User))
+		case rights.RoleAssigned:
+			add(Users, string(e.Account), string(e.User))
+		case rights.RoleUnassigned:
+			add(Users, string(e.Account), string(e.User))
+		case rights.DirectRightsSet:
+			add(Users, string(e.Account), string(e.User))
+		case rights.CollectionCreated:
+			if e.Creator != "" {
+				add(Held, string(e.Account), string(e.Creator), string(e.Item))
+			}
+		case rights.SharedPrivately:
+			add(Held, string(e.Account), string(e.User), string(e.Item))
+		case rights.PrivateShareRevoked:
+			add(Held, string(e.Account), string(e.User), string(e.Item))
+		case rights.CollectionRenamed:
+			add(Items, string(e.Account), string(e.Item))
+		case rights.MemberSharedPrivately:
+			add(Known, string(e.Account), string(e.Member))
+		case rights.MemberAdded:
+			add(Known, string(e.Account), string(e.Member))
+		case rights.MemberPlaced:
+			add(Known, string(e.Account), string(e.Member))
+			add(Users, string(e.Account), string(e.Member))
+		case rights.NodeAdded:
+			if e.Parent != "" {
+				add(Paths, string(e.Account), string(e.Parent))
+			}
+		case rights.NodeMoved:
+			add(Parents, string(e.Account), string(e.Node))
+			add(Paths, string(e.Account), string(e.To))
+		default:
+			if p, ok := privacy(e); ok {
+				add(Items, string(p.Account), string(p.Item))
+			}
+		}
+	}
+	out := make([]projections.TableKeys, 0, len(keys))
+	for table, ks := range keys {
+		out = append(out, projections.TableKeys{Table: table, Keys: ks})
+	}
+	return out
+}
+
+// privacy is the item of an event that makes one public or private.
+func privacy(e domain.Event) (rights.Privacy, bool) {
+	switch e := e.(type) {
+	case rights.FleetMadePrivate:
+		return rights.Privacy(e), true
+	case rights.TeamMadePrivate:
+		return rights.Privacy(e), true
+	case rights.CategoryMadePrivate:
+		return rights.Privacy(e), true
+	case rights.ReportMadePrivate:
+		return rights.Privacy(e), true
+	case rights.FleetMadePublic:
+		return rights.Privacy(e), true
+	case rights.TeamMadePublic:
+		return rights.Privacy(e), true
+	case rights.CategoryMadePublic:
+		return rights.Privacy(e), true
+	case rights.ReportMadePublic:
+		return rights.Privacy(e), true
+	}
+	return rights.Privacy{}, false
 }
 
 // Tables lists the tables the projection owns, for verification.
