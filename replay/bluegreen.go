@@ -167,6 +167,23 @@ func (s *shadow) Apply(ctx context.Context, tx projections.Tx, e projections.Env
 	return s.Tabled.Apply(ctx, noting{Tx: projections.Renamed(tx, s.names), note: s.note}, e)
 }
 
+// Prefetch implements projections.Prefetcher: what the projection names,
+// under the shadow's table names (the transaction applying reads ahead
+// into is the store's own).
+func (s *shadow) Prefetch(envs []projections.Envelope) []projections.TableKeys {
+	pf, ok := s.Tabled.(projections.Prefetcher)
+	if !ok {
+		return nil
+	}
+	keys := pf.Prefetch(envs)
+	for i := range keys {
+		if n, ok := s.names[keys[i].Table]; ok {
+			keys[i].Table = n
+		}
+	}
+	return keys
+}
+
 func (s *shadow) note(table, key string) {
 	if s.changed[table] == nil {
 		s.changed[table] = map[string]bool{}

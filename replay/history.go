@@ -252,6 +252,14 @@ type noted struct {
 	s *Snapshotter
 }
 
+// Prefetch implements projections.Prefetcher: what the projection names.
+func (n noted) Prefetch(envs []projections.Envelope) []projections.TableKeys {
+	if pf, ok := n.Tabled.(projections.Prefetcher); ok {
+		return pf.Prefetch(envs)
+	}
+	return nil
+}
+
 func (n noted) Apply(ctx context.Context, tx projections.Tx, e projections.Envelope) error {
 	note := func(table, key string) { n.s.note(n.Name(), table, key, e.Record.Position) }
 	return n.Tabled.Apply(ctx, noting{Tx: tx, note: note}, e)
