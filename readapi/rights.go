@@ -120,13 +120,13 @@ func (a *API) visibleMembers(ctx context.Context, r *http.Request, tx projection
 	levels := map[rights.MemberID]rights.Level{}
 	var evalErr error
 	ahead := func(rows []rightsmodel.Member) {
-		ids := make([]rights.MemberID, 0, len(rows))
+		kept := make([]rightsmodel.Member, 0, len(rows))
 		for _, m := range rows {
 			if (kind == "" || m.Kind == kind) && m.Kind != rights.User {
-				ids = append(ids, m.ID)
+				kept = append(kept, m)
 			}
 		}
-		v.Ahead(user, ids)
+		v.AheadMembers(user, kept)
 	}
 	members, next, err := q.MembersAhead(ctx, caller.Account, kind, page, ahead, func(m *rightsmodel.Member) bool {
 		if m.Kind == rights.User {

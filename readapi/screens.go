@@ -289,13 +289,7 @@ func (a *API) hierarchyPlacements(ctx context.Context, r *http.Request, tx proje
 	v := q.Account(ctx, caller.Account)
 	nodes := map[rights.MemberID]rights.ItemID{}
 	var evalErr error
-	ahead := func(rows []rightsmodel.Member) {
-		ids := make([]rights.MemberID, len(rows))
-		for i, m := range rows {
-			ids[i] = m.ID
-		}
-		v.Ahead(caller.User, ids)
-	}
+	ahead := func(rows []rightsmodel.Member) { v.AheadMembers(caller.User, rows) }
 	members, next, err := q.MembersAhead(ctx, caller.Account, kind, page, ahead, func(m *rightsmodel.Member) bool {
 		name := ""
 		if m.Kind == rights.User {

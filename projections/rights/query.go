@@ -581,6 +581,22 @@ func (v *View) AheadItems(user domain.UserID, items []Item) {
 	v.AheadChecks(checks)
 }
 
+// AheadMembers takes members, rows of the members the account knows of
+// that the caller read through this view's reader (MembersAhead), as this
+// view's own, and reads at once what evaluating user's rights on each of
+// them reads besides (Ahead).
+func (v *View) AheadMembers(user domain.UserID, members []Member) {
+	if v.decoded == nil {
+		v.decoded = map[tableKey]any{}
+	}
+	ids := make([]rights.MemberID, len(members))
+	for i, m := range members {
+		v.decoded[tableKey{Known, v.key(string(m.ID))}] = decodedDoc[Member]{m, true}
+		ids[i] = m.ID
+	}
+	v.Ahead(user, ids)
+}
+
 // Member is a vehicle, driver, marker or placed user the account knows
 // of, read once per view.
 func (v *View) Member(id rights.MemberID) (Member, bool) {
