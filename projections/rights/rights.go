@@ -187,22 +187,6 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 		return tx.Put(ctx, Items, key, it)
 	case rights.CollectionDeleted:
 		return deleteCollection(ctx, tx, string(e.Account), string(e.Item))
-	case rights.FleetMadePrivate:
-		return setPublic(ctx, tx, rights.Privacy(e), false)
-	case rights.TeamMadePrivate:
-		return setPublic(ctx, tx, rights.Privacy(e), false)
-	case rights.CategoryMadePrivate:
-		return setPublic(ctx, tx, rights.Privacy(e), false)
-	case rights.ReportMadePrivate:
-		return setPublic(ctx, tx, rights.Privacy(e), false)
-	case rights.FleetMadePublic:
-		return setPublic(ctx, tx, rights.Privacy(e), true)
-	case rights.TeamMadePublic:
-		return setPublic(ctx, tx, rights.Privacy(e), true)
-	case rights.CategoryMadePublic:
-		return setPublic(ctx, tx, rights.Privacy(e), true)
-	case rights.ReportMadePublic:
-		return setPublic(ctx, tx, rights.Privacy(e), true)
 	case rights.SharedPrivately:
 		return errors.Join(
 			hold(ctx, tx, string(e.Account), e.User, e.Item, func(h *HeldItem) { h.Shared = true }),
@@ -279,6 +263,10 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 		}
 		u.Node = e.Node
 		return tx.Put(ctx, Users, Key(acc, string(e.Member)), u)
+	default:
+		if p, public, ok := privacy(e); ok {
+			return setPublic(ctx, tx, p, public)
+		}
 	}
 	return nil
 }
@@ -611,7 +599,7 @@ func (Projection) Prefetch(envs []projections.Envelope) []projections.TableKeys 
 			add(Parents, string(e.Account), string(e.Node))
 			add(Paths, string(e.Account), string(e.To))
 		default:
-			if p, ok := privacy(e); ok {
+			if p, _, ok := privacy(e); ok {
 				add(Items, string(p.Account), string(p.Item))
 			}
 		}
@@ -623,27 +611,28 @@ func (Projection) Prefetch(envs []projections.Envelope) []projections.TableKeys 
 	return out
 }
 
-// privacy is the item of an event that makes one public or private.
-func privacy(e domain.Event) (rights.Privacy, bool) {
+// privacy is the item of an event that makes one public or private, and
+// which of the two.
+func privacy(e domain.Event) (p rights.Privacy, public, ok bool) {
 	switch e := e.(type) {
 	case rights.FleetMadePrivate:
-		return rights.Privacy(e), true
+		return rights.Privacy(e), false, true
 	case rights.TeamMadePrivate:
-		return rights.Privacy(e), true
+		return rights.Privacy(e), false, true
 	case rights.CategoryMadePrivate:
-		return rights.Privacy(e), true
+		return rights.Privacy(e), false, true
 	case rights.ReportMadePrivate:
-		return rights.Privacy(e), true
+		return rights.Privacy(e), false, true
 	case rights.FleetMadePublic:
-		return rights.Privacy(e), true
+		return rights.Privacy(e), true, true
 	case rights.TeamMadePublic:
-		return rights.Privacy(e), true
+		return rights.Privacy(e), true, true
 	case rights.CategoryMadePublic:
-		return rights.Privacy(e), true
+		return rights.Privacy(e), true, true
 	case rights.ReportMadePublic:
-		return rights.Privacy(e), true
+		return rights.Privacy(e), true, true
 	}
-	return rights.Privacy{}, false
+	return rights.Privacy{}, false, false
 }
 
 // Tables lists the tables the projection owns, for verification.
