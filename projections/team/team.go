@@ -295,3 +295,31 @@ func change[T any](ctx context.Context, tx projections.Tx, table, key string, fn
 func (Projection) Tables() []string {
 	return []string{Members, Jobs, Projects, Mine, MyJobs, Stylesheets, identities, pending}
 }
+
+var _ projections.Prefetcher = Projection{}
+
+// Prefetch implements projections.Prefetcher: the identities, members,
+// projects and jobs that applying envs reads (an import of invitations
+// reads each invitee's identity and membership).
+func (Projection) Prefetch(envs []projections.Envelope) []projections.TableKeys {
+	var ids, members, projects, jobs []string
+	for _, env := range envs {
+		switch e := env.Event.(type) {
+		case team.CloudProjectCreated:
+			ids = append(ids, projections.KeyPart(string(e.By)))
+		case team.MemberInvited:
+			ids = append(ids, projections.KeyPart(string(e.Email)))
+			members = append(members, k(string(e.Project), string(e.Email)))
+			projects = append(projects, projections.KeyPart(string(e.Project)))
+		case team.JobUpdated:
+			jobs = append(jobs, k(string(e.Project), string(e.Job)))
+		case team.JobDeleted:
+			jobs = append(jobs, k(string(e.Project), string(e.Job)))
+		case team.JobAssigned:
+			jobs = append(jobs, k(string(e.Project), string(e.Job)))
+		case team.JobUnassigned:
+			jobs = append(jobs, k(string(e.Project), string(e.Job)))
+		}
+	}
+	return []projections.TableKeys{{Table: identities, Keys: ids}, {Table: Members, Keys: members}, {Table: Projects, Keys: projects}, {Table: Jobs, Keys: jobs}}
+}
