@@ -113,3 +113,21 @@ func ProjectKey(acc domain.AccountID, p account.ProjectID) string {
 
 // Tables lists the tables the projection owns, for verification.
 func (Projection) Tables() []string { return []string{Accounts, Users, Projects, Memberships} }
+
+var _ projections.Prefetcher = Projection{}
+
+// Prefetch implements projections.Prefetcher: the accounts, users and
+// memberships that applying envs reads.
+func (Projection) Prefetch(envs []projections.Envelope) []projections.TableKeys {
+	var accounts, users, memberships []string
+	for _, env := range envs {
+		switch e := env.Event.(type) {
+		case account.UserAdded:
+			accounts = append(accounts, projections.KeyPart(string(e.Account)))
+		case account.UserRoleChanged:
+			users = append(users, UserKey(e.Account, e.User))
+			memberships = append(memberships, membershipKey(e.User, e.Account))
+		}
+	}
+	return []projections.TableKeys{{Table: Accounts, Keys: accounts}, {Table: Users, Keys: users}, {Table: Memberships, Keys: memberships}}
+}

@@ -130,3 +130,31 @@ func change(ctx context.Context, tx projections.Tx, acc domain.AccountID, id par
 
 // Tables lists the tables the projection owns, for verification.
 func (Projection) Tables() []string { return []string{Table, orgs} }
+
+var _ projections.Prefetcher = Projection{}
+
+// Prefetch implements projections.Prefetcher: the organizations and both
+// sides' rows that applying envs reads.
+func (Projection) Prefetch(envs []projections.Envelope) []projections.TableKeys {
+	var names, rows []string
+	both := func(id partnership.ID, a, b domain.AccountID) { rows = append(rows, Key(a, id), Key(b, id)) }
+	for _, env := range envs {
+		switch e := env.Event.(type) {
+		case partnership.PartnerRequested:
+			names = append(names, projections.KeyPart(string(e.Requester)), projections.KeyPart(string(e.Partner)))
+		case partnership.PartnerApproved:
+			both(e.Partnership, e.Requester, e.Partner)
+		case partnership.PartnerDeclined:
+			both(e.Partnership, e.Requester, e.Partner)
+		case partnership.PartnerRequestWithdrawn:
+			both(e.Partnership, e.Requester, e.Partner)
+		case partnership.PartnershipEnded:
+			both(e.Partnership, e.Requester, e.Partner)
+		case partnership.DeviceSharedWithPartner:
+			both(e.Partnership, e.Owner, e.Partner)
+		case partnership.DeviceUnsharedFromPartner:
+			both(e.Partnership, e.Owner, e.Partner)
+		}
+	}
+	return []projections.TableKeys{{Table: orgs, Keys: names}, {Table: Table, Keys: rows}}
+}
