@@ -69,8 +69,14 @@ func (q Query) MembersAhead(ctx context.Context, acc domain.AccountID, kind righ
 
 // indexesKind says whether KnownByKind holds any member of the kind.
 func (q Query) indexesKind(ctx context.Context, acc domain.AccountID, kind rights.MemberKind) (bool, error) {
+	return q.holdsAny(ctx, KnownByKind, Key(string(acc), string(kind))+"/")
+}
+
+// holdsAny says whether table holds any document under prefix: how a
+// read tells a model that has an index from one written before it.
+func (q Query) holdsAny(ctx context.Context, table, prefix string) (bool, error) {
 	found := false
-	err := q.R.Scan(ctx, KnownByKind, projections.Page{Prefix: Key(string(acc), string(kind)) + "/", Limit: 1}, func(string, []byte) error {
+	err := q.R.Scan(ctx, table, projections.Page{Prefix: prefix, Limit: 1}, func(string, []byte) error {
 		found = true
 		return nil
 	})

@@ -87,12 +87,7 @@ const (
 // indexed says whether the account's administrators are indexed: every
 // account has one from its opening.
 func (q Query) indexed(ctx context.Context, acc string) (bool, error) {
-	found := false
-	err := q.R.Scan(ctx, Admins, projections.Page{Prefix: Key(acc) + "/", Limit: 1}, func(string, []byte) error {
-		found = true
-		return nil
-	})
-	return found, err
+	return q.holdsAny(ctx, Admins, Key(acc)+"/")
 }
 
 // reachStream is one index's run of users, read a chunk at a time: the
@@ -291,11 +286,7 @@ func SearchIndexed(search string) bool { return utf8.RuneCountInString(search) >
 // handed nothing, and the caller reads every subuser instead.
 func (q Query) Search(ctx context.Context, acc domain.AccountID, search string, after string, each func([]User) (stop bool, err error)) (indexed bool, err error) {
 	a := string(acc)
-	indexed = false
-	err = q.R.Scan(ctx, GramCounts, projections.Page{Prefix: Key(a) + "/", Limit: 1}, func(string, []byte) error {
-		indexed = true
-		return nil
-	})
+	indexed, err = q.holdsAny(ctx, GramCounts, Key(a)+"/")
 	if err != nil || !indexed {
 		return false, err
 	}
