@@ -33,6 +33,11 @@ type Meta struct {
 	// fingerprints the request it came with (see fingerprint in http.go).
 	IdempotencyKey string
 	RequestHash    string
+	// Fresh says CommandID was made at random for this request alone, so
+	// no event of it can be stored already and the event store need not
+	// look their ids up (eventstore.WithNewIDs). A command id derived
+	// from anything else (a key, a cause) is never fresh.
+	Fresh bool
 }
 
 // ErrIdempotencyKeyReused: the key was sent before with another request.
@@ -91,7 +96,7 @@ func WithRetry[C any](h Handler[C], attempts int) Handler[C] {
 				}
 			}
 			var res Result
-			attempt, release := withHeld(ctx)
+			attempt, release := withHeld(ctx, attempt > 0)
 			res, err = h.Handle(attempt, c)
 			release()
 			if !errors.Is(err, eventstore.ErrWrongExpectedVersion) && !errors.Is(err, eventstore.ErrIdempotency) {
@@ -484,6 +489,9 @@ func (r Repo) save(ctx context.Context, l *Loaded, m Meta, id string, changes []
 	}
 	var res eventstore.AppendResult
 	var err error
+	if freshIDs(ctx, m) {
+		ctx = eventstore.WithNewIDs(ctx)
+	}
 	if l.guard != nil {
 		// The guard is the decision's condition; what the target holds
 		// does not matter (its events share no rule), so it expects any.

@@ -65,7 +65,7 @@ var (
 			},
 			run: func(ctx context.Context, env commandtest.Env, id string, held bool) error {
 				h := devicecmd.New(env.Repo, env.Log)
-				c := devicecmd.Assign{Meta: commandtest.Meta("alice@acme.test", "acme", id), Device: "d1", Project: "site"}
+				c := devicecmd.Assign{Meta: fresh(commandtest.Meta("alice@acme.test", "acme", id)), Device: "d1", Project: "site"}
 				if held {
 					_, err := h.Unassign.Handle(ctx, devicecmd.Unassign(c))
 					return err
@@ -91,7 +91,7 @@ var (
 			},
 			run: func(ctx context.Context, env commandtest.Env, id string, held bool) error {
 				h := rightscmd.New(env.Repo, env.Log)
-				m := commandtest.Meta("alice@acme.test", "acme", id)
+				m := fresh(commandtest.Meta("alice@acme.test", "acme", id))
 				if held {
 					_, err := h.RevokeRole.Handle(ctx, rightscmd.RevokeRole{Meta: m, Subuser: "ann@acme.test", Role: "viewer"})
 					return err
@@ -122,12 +122,19 @@ var (
 			},
 			run: func(ctx context.Context, env commandtest.Env, id string, _ bool) error {
 				h := teamcmd.New(env.Repo, env.Log, nil)
-				_, err := h.RenameJob.Handle(ctx, teamcmd.RenameJob{Meta: commandtest.Meta("ulla@crew.test", "crew", id), Project: "p1", Job: "j1", Name: "Day " + id})
+				_, err := h.RenameJob.Handle(ctx, teamcmd.RenameJob{Meta: fresh(commandtest.Meta("ulla@crew.test", "crew", id)), Project: "p1", Job: "j1", Name: "Day " + id})
 				return err
 			},
 		},
 	}
 )
+
+// fresh marks a command as one sent without an Idempotency-Key, as the
+// service does (its id, "c" and a number, is used once per process).
+func fresh(m commands.Meta) commands.Meta {
+	m.Fresh = true
+	return m
+}
 
 // seeded keeps each (command, n) history made once per process (the
 // benchmark function runs more than once, and a million events take a

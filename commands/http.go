@@ -27,7 +27,7 @@ const MaxUpload = 16 << 20
 // MetaOf builds a command's metadata from its request: the caller from the
 // bearer token; with an Idempotency-Key, a command ID scoped to the caller
 // and the route (ScopedCommandID) and the fingerprint of the request, whose
-// body it reads and puts back; without one, a fresh command ID. The
+// body it reads and puts back; without one, a fresh command ID (Meta.Fresh). The
 // correlation ID comes from X-Correlation-ID (else the command ID).
 func MetaOf(r *http.Request, now time.Time) (Meta, error) {
 	caller, ok := httpapi.Caller(r.Context())
@@ -36,7 +36,7 @@ func MetaOf(r *http.Request, now time.Time) (Meta, error) {
 	}
 	m := Meta{Caller: caller, IdempotencyKey: r.Header.Get("Idempotency-Key"), CorrelationID: r.Header.Get("X-Correlation-ID"), Time: now.UTC()}
 	if m.IdempotencyKey == "" {
-		m.CommandID = uuid.NewString()
+		m.CommandID, m.Fresh = uuid.NewString(), true
 	} else if !keyPattern.MatchString(m.IdempotencyKey) {
 		return Meta{}, &httpapi.BadRequest{Code: "invalid-idempotency-key", Err: errors.New("Idempotency-Key must be 1 to 200 visible ASCII characters")}
 	} else {

@@ -106,14 +106,18 @@ func (s *StreamLocks) release(stream string, l *streamLock, shared, held bool) {
 type held struct {
 	mu      sync.Mutex
 	streams map[string]func()
+	// retry says the attempt is not the command's first: an earlier one
+	// may have appended some of its events (to one stream of several)
+	// before it failed, so its event ids are no longer new.
+	retry bool
 }
 
 type heldKey struct{}
 
 // withHeld gives one attempt of a command a set of locks, released by the
-// returned function when the attempt ends.
-func withHeld(ctx context.Context) (context.Context, func()) {
-	h := &held{streams: map[string]func(){}}
+// returned function when the attempt ends; retry says it is not the first.
+func withHeld(ctx context.Context, retry bool) (context.Context, func()) {
+	h := &held{streams: map[string]func(){}, retry: retry}
 	return context.WithValue(ctx, heldKey{}, h), func() {
 		h.mu.Lock()
 		defer h.mu.Unlock()
@@ -151,4 +155,12 @@ func (r Repo) lockIn(ctx context.Context, stream string, shared bool) {
 		h.streams[stream] = unlock
 		h.mu.Unlock()
 	}
+}
+
+// freshIDs says whether the events a command appends in this attempt have
+// ids that no event ever had: its id was made for it (Meta.Fresh) and no
+// earlier attempt could have appended any of them.
+func freshIDs(ctx context.Context, m Meta) bool {
+	h, _ := ctx.Value(heldKey{}).(*held)
+	return m.Fresh && (h == nil || !h.retry)
 }

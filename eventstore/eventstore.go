@@ -289,6 +289,25 @@ type Store interface {
 	Close() error
 }
 
+type newIDsKey struct{}
+
+// WithNewIDs marks the appends made with ctx as carrying event ids that no
+// event ever had: ids derived from a command id made at random for one
+// request. A store may then skip looking them up (is this append a repeat
+// of one stored already?), a read of its index that costs more as the log
+// grows; it decides the append as it would otherwise. The caller makes a
+// promise: an append so marked that repeats one stored already may be
+// stored twice. A store that ignores the mark stays correct.
+func WithNewIDs(ctx context.Context) context.Context {
+	return context.WithValue(ctx, newIDsKey{}, true)
+}
+
+// HasNewIDs says whether ctx carries the mark of WithNewIDs.
+func HasNewIDs(ctx context.Context) bool {
+	v, _ := ctx.Value(newIDsKey{}).(bool)
+	return v
+}
+
 // Validate checks an append's arguments; every implementation calls it.
 func Validate(stream string, events []Event) error {
 	if stream == "" {

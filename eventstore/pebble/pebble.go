@@ -192,8 +192,12 @@ func (s *Store) AppendGuarded(ctx context.Context, stream string, expected event
 // its id, before the append queues: the writers do this in parallel, and
 // the one goroutine that commits only puts the revision in front and asks
 // what was committed since the look-up.
+//
+// An append whose ids are new (eventstore.WithNewIDs) is not looked up in
+// Pebble: only the commits since, which the store holds in memory, are
+// asked, so its cost does not depend on the size of the log.
 func (s *Store) submit(ctx context.Context, r *eventstore.Request) (eventstore.AppendResult, error) {
-	looked, err := s.lookUp(r.Events)
+	looked, err := s.lookUp(r.Events, eventstore.HasNewIDs(ctx))
 	if err != nil {
 		return eventstore.AppendResult{}, err
 	}
@@ -337,14 +341,18 @@ type looked struct {
 	found []bool
 }
 
-// lookUp looks up where events are stored, if they are.
-func (s *Store) lookUp(events []eventstore.Event) (*looked, error) {
+// lookUp looks up where events are stored, if they are; ids known to be
+// new (fresh) are taken as absent from what was committed so far.
+func (s *Store) lookUp(events []eventstore.Event, fresh bool) (*looked, error) {
 	release, err := s.open()
 	if err != nil {
 		return nil, err
 	}
 	defer release()
 	l := &looked{seen: s.recent.count(), at: make([]placed, len(events)), found: make([]bool, len(events))}
+	if fresh {
+		return l, nil
+	}
 	for i, e := range events {
 		if l.at[i], l.found[i], err = s.placeIn(s.db, e.ID); err != nil {
 			return nil, err

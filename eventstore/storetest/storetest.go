@@ -39,6 +39,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("expected revisions", func(t *testing.T) { testExpected(t, h) })
 	t.Run("revisions and positions", func(t *testing.T) { testPositions(t, h) })
 	t.Run("idempotent appends", func(t *testing.T) { testIdempotent(t, h) })
+	t.Run("appends marked as having new ids", func(t *testing.T) { testNewIDs(t, h) })
 	t.Run("invalid appends", func(t *testing.T) { testInvalid(t, h) })
 	t.Run("read stream", func(t *testing.T) { testReadStream(t, h) })
 	t.Run("look up an event by id", func(t *testing.T) { testLookup(t, h) })
@@ -259,6 +260,65 @@ func testIdempotent(t *testing.T, h Harness) {
 	}
 	if _, err := s.Append(ctx, stream(t), eventstore.Any(), evs...); !errors.Is(err, eventstore.ErrIdempotency) {
 		t.Fatalf("same ids in another stream: err = %v, want ErrIdempotency", err)
+	}
+}
+
+// testNewIDs: an append marked as carrying new ids (eventstore.WithNewIDs)
+// is decided like any other (expected revisions, guards), and its ids are
+// indexed like any other's: sent again unmarked, it answers its first
+// result, and its events are found by id.
+func testNewIDs(t *testing.T, h Harness) {
+	s := open(t, h)
+	fresh := eventstore.WithNewIDs(context.Background())
+	ctx := context.Background()
+	st := stream(t)
+	first := Events("E", 2)
+	res, err := s.Append(fresh, st, eventstore.NoStream(), first...)
+	if err != nil || res.LastRevision != 1 {
+		t.Fatalf("append with new ids = %+v, %v; want revision 1", res, err)
+	}
+	cases := []struct {
+		name     string
+		expected eventstore.Expected
+		ok       bool
+	}{
+		{"a stale expectation is refused", eventstore.NoStream(), false},
+		{"a revision behind is refused", eventstore.Exactly(0), false},
+		{"the revision read is accepted", eventstore.Exactly(1), true},
+	}
+	last := uint64(1)
+	for _, c := range cases {
+		_, err := s.Append(fresh, st, c.expected, Events("N", 1)...)
+		if c.ok != (err == nil) {
+			t.Fatalf("%s: err = %v", c.name, err)
+		}
+		if !c.ok && !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+			t.Fatalf("%s: err = %v, want a wrong expected version", c.name, err)
+		}
+		if c.ok {
+			last++
+		}
+	}
+	again, err := s.Append(ctx, st, eventstore.Any(), first...)
+	if err != nil || again != res {
+		t.Fatalf("the append sent again unmarked = %+v, %v; want its first result %+v", again, err, res)
+	}
+	got, _ := s.ReadStream(ctx, st, 0, 0)
+	if uint64(len(got)) != last+1 {
+		t.Fatalf("stream holds %d events, want %d", len(got), last+1)
+	}
+	if rec, found, err := s.Lookup(ctx, st, first[1].ID); err != nil || !found || rec.Revision != 1 {
+		t.Fatalf("look-up of an event appended with new ids = %+v, %v, %v; want revision 1", rec, found, err)
+	}
+	if g, ok := s.(eventstore.Guarded); ok {
+		guard, target := stream(t), stream(t)
+		mustAppend(t, s, guard, eventstore.NoStream(), Events("Seed", 2)...)
+		if _, err := g.AppendGuarded(fresh, target, eventstore.Any(), eventstore.Guard{Stream: guard, Expected: eventstore.Exactly(0)}, Events("G", 1)...); !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+			t.Fatalf("a guard that does not hold, with new ids: err = %v, want a wrong expected version", err)
+		}
+		if _, err := g.AppendGuarded(fresh, target, eventstore.Any(), eventstore.Guard{Stream: guard, Expected: eventstore.Exactly(1)}, Events("G", 1)...); err != nil {
+			t.Fatalf("a guard that holds, with new ids: %v", err)
+		}
 	}
 }
 
