@@ -10,7 +10,8 @@ import (
 // that knows what a chunk of rows will read (the rights of a page of
 // vehicles) reads it with GetMany and ScanMany; a store that is not
 // Batched answers them one read at a time, which is as fast where reads
-// are in-process.
+// are in-process. A doc handed to fn is valid only while fn runs (an
+// embedded store hands its pages' bytes); fn copies what it keeps.
 type Batched interface {
 	// GetMany calls fn with the documents of table at those of keys that
 	// it holds, in no particular order.

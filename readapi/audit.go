@@ -86,6 +86,7 @@ func (a *API) auditTrail(ctx context.Context, r *http.Request, tx projections.Re
 			return nil, err
 		}
 	case "jsonl", "csv":
+		page.Limit = exportPage
 	default:
 		return nil, &httpapi.BadRequest{Code: "invalid-format", Err: errors.New("format must be json, jsonl or csv")}
 	}
@@ -93,30 +94,63 @@ func (a *API) auditTrail(ctx context.Context, r *http.Request, tx projections.Re
 	if err != nil || format == "" || format == "json" {
 		return Page[audit.Entry]{Items: entries, Next: next}, err
 	}
-	return auditExport{format: format, entries: entries}, nil
+	more := func(ctx context.Context, after string) (entries []audit.Entry, next string, err error) {
+		err = a.Store.View(ctx, func(tx projections.Reader) error {
+			entries, next, err = audit.Query{R: tx}.History(ctx, kind, id, caller.Account, projections.Page{Limit: exportPage, After: after}, filter.keep)
+			return err
+		})
+		return entries, next, err
+	}
+	return auditExport{format: format, entries: entries, next: next, more: more}, nil
 }
 
-// auditExport is a whole history as JSON lines or CSV.
+// exportPage is how many entries an export reads at a time: a history of
+// any length is written with this many in memory.
+const exportPage = 500
+
+// auditExport is a whole history as JSON lines or CSV: its first page,
+// read with the request's checks, and the pages after it, each read in a
+// transaction of its own as the answer is written (a history only grows
+// at its end, so the pages join up).
 type auditExport struct {
 	format  string
 	entries []audit.Entry
+	next    string
+	more    func(ctx context.Context, after string) ([]audit.Entry, string, error)
 }
 
-func (x auditExport) write(w http.ResponseWriter) {
+func (x auditExport) write(w http.ResponseWriter, r *http.Request) {
+	var put func(audit.Entry) error
+	var flush func() error
 	if x.format == "jsonl" {
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		enc := json.NewEncoder(w)
-		for _, e := range x.entries {
-			_ = enc.Encode(e)
+		put, flush = func(e audit.Entry) error { return enc.Encode(e) }, func() error { return nil }
+	} else {
+		w.Header().Set("Content-Type", "text/csv")
+		cw := csv.NewWriter(w)
+		_ = cw.Write([]string{"position", "time", "type", "version", "stream", "revision", "actor", "actor_account", "command_id", "idempotency_key", "correlation_id", "summary"})
+		put = func(e audit.Entry) error {
+			return cw.Write([]string{e.Position.String(), e.Time.Format(time.RFC3339Nano), e.Type, strconv.Itoa(e.Version), e.Stream,
+				strconv.FormatUint(e.Revision, 10), e.Actor, e.ActorAccount, e.CommandID, e.IdempotencyKey, e.CorrelationID, e.Summary})
 		}
-		return
+		flush = func() error { cw.Flush(); return cw.Error() }
 	}
-	w.Header().Set("Content-Type", "text/csv")
-	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"position", "time", "type", "version", "stream", "revision", "actor", "actor_account", "command_id", "idempotency_key", "correlation_id", "summary"})
-	for _, e := range x.entries {
-		_ = cw.Write([]string{e.Position.String(), e.Time.Format(time.RFC3339Nano), e.Type, strconv.Itoa(e.Version), e.Stream,
-			strconv.FormatUint(e.Revision, 10), e.Actor, e.ActorAccount, e.CommandID, e.IdempotencyKey, e.CorrelationID, e.Summary})
+	entries, next := x.entries, x.next
+	for {
+		for _, e := range entries {
+			if err := put(e); err != nil {
+				return // the client went away
+			}
+		}
+		if err := flush(); err != nil || next == "" {
+			return
+		}
+		var err error
+		if entries, next, err = x.more(r.Context(), next); err != nil {
+			// The status line is sent: cut the answer short, so that the
+			// client sees a broken transfer rather than a shorter history.
+			panic(http.ErrAbortHandler)
+		}
 	}
-	cw.Flush()
 }

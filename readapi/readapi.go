@@ -215,7 +215,7 @@ func (a *API) serveWith(needs []string, q func(context.Context, *http.Request, p
 			return
 		}
 		if self, ok := out.(selfWriting); ok {
-			self.write(w)
+			self.write(w, r)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -243,8 +243,12 @@ func (a *API) waitFor(ctx context.Context, r *http.Request, needs []string) erro
 	return err
 }
 
-// selfWriting is an answer in another format than JSON (an export).
-type selfWriting interface{ write(w http.ResponseWriter) }
+// selfWriting is an answer in another format than JSON (an export). It is
+// written after the request's transaction ends, so it may read on in
+// transactions of its own.
+type selfWriting interface {
+	write(w http.ResponseWriter, r *http.Request)
+}
 
 func (a *API) waitTimeout() time.Duration {
 	if a.WaitTimeout <= 0 {

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/shareledger/shareledger/eventstore"
 	"github.com/shareledger/shareledger/projections/audit"
 )
 
@@ -101,6 +103,71 @@ func TestAuditTrail(t *testing.T) {
 			}
 			if !strings.Contains(out.String(), "DeviceSharedWithPartner") || !strings.Contains(out.String(), "share-rover") {
 				t.Fatalf("shareledger audit printed %q", out.String())
+			}
+		})
+	}
+}
+
+// TestAuditExportsAWholeLongHistory: an export of a history longer than
+// the pages it is read in comes whole, in log order, each event once, in
+// either format.
+func TestAuditExportsAWholeLongHistory(t *testing.T) {
+	s := start(t, testConfig(t, backends[0]))
+	erin := s.as("erin@fleet.test", "fleetco")
+	erin.command("POST", "/v1/accounts", map[string]any{"organization": "FleetCo", "name": "Erin"})
+	fleet := erin.command("POST", "/v1/collections", map[string]any{"kind": "fleet", "name": "North", "public": false}).ID
+	var last commandResult
+	for batch := range 2 {
+		var changes []map[string]any
+		for i := range 700 {
+			changes = append(changes, map[string]any{"member": fmt.Sprintf("truck-%d-%03d", batch, i), "kind": "vehicle"})
+		}
+		last = erin.command("PATCH", "/v1/collections/"+fleet+"/members", map[string]any{"changes": changes})
+	}
+	const want = 1 + 1400 // the fleet made, then its members
+	cases := []struct {
+		format string
+		rows   func(body []byte) []string // the positions, in the order written
+	}{
+		{"jsonl", func(body []byte) []string {
+			var out []string
+			for line := range strings.SplitSeq(strings.TrimSpace(string(body)), "\n") {
+				var e audit.Entry
+				if err := json.Unmarshal([]byte(line), &e); err != nil {
+					t.Fatalf("line %q: %v", line, err)
+				}
+				out = append(out, e.Position.String())
+			}
+			return out
+		}},
+		{"csv", func(body []byte) []string {
+			rows, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, r := range rows[1:] {
+				out = append(out, r[0])
+			}
+			return out
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.format, func(t *testing.T) {
+			r := erin.do("GET", "/v1/audit/item/"+fleet+"?format="+c.format+"&position="+last.Position, nil)
+			if r.status != http.StatusOK {
+				t.Fatalf("export: %d %s", r.status, r.body)
+			}
+			positions := c.rows(r.body)
+			if len(positions) != want {
+				t.Fatalf("the export holds %d events, want %d", len(positions), want)
+			}
+			for i := 1; i < len(positions); i++ {
+				a, _ := eventstore.ParsePosition(positions[i-1])
+				b, _ := eventstore.ParsePosition(positions[i])
+				if !a.Less(b) {
+					t.Fatalf("event %d at %s follows %s", i, positions[i], positions[i-1])
+				}
 			}
 		})
 	}

@@ -1,9 +1,11 @@
-// Package audit projects the audit index: every event filed under each
+// Package audit projects the audit index: every event, once, with who did
+// it, when, through which command, its correlation id, a readable summary,
+// and the accounts entitled to see it (Entries); and filed under each
 // entity it concerns (account, partnership, device, project, collection,
-// node, user, role, job, cloud project), with who did it, when, through
-// which command, its correlation id, a readable summary, and the accounts
-// entitled to see it. The event log stays the record; this index makes an
-// entity's history one ordered scan.
+// node, user, role, job, cloud project) with those accounts (Filed). The
+// event log stays the record; this index makes an entity's history one
+// ordered scan of its filings, and reads the entries of only those the
+// reading account may see.
 package audit
 
 import (
@@ -21,8 +23,22 @@ import (
 	"github.com/shareledger/shareledger/projections"
 )
 
-// Table holds entity/position -> Entry.
-const Table = "audit.entities"
+// Entries holds position -> Entry: each event once, whatever the number
+// of entities it is filed under.
+const Entries = "audit.entries"
+
+// Filed holds entity/position -> Filing for every entity an event names:
+// an entity's history is a scan of its filings, and only the entries of
+// those the reading account may see are read.
+const Filed = "audit.filed"
+
+// Filing is an event filed under an entity: where its entry is, and the
+// accounts entitled to see it (Entry.Accounts), so that a history is
+// filtered by account before any entry is read.
+type Filing struct {
+	At       string   `json:"at"`
+	Accounts []string `json:"accounts"`
+}
 
 // Seen holds entity/account -> true for every account that may see some
 // of the entity's history, so a question about an entity no event showed
@@ -147,12 +163,15 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 		entities[Key(en.Kind, en.ID)] = true
 	}
 	pos := PositionKey(r.Position)
-	doc, err := json.Marshal(e) // once, for every entity
+	if err := tx.Put(ctx, Entries, pos, e); err != nil {
+		return err
+	}
+	filing, err := json.Marshal(Filing{At: pos, Accounts: e.Accounts}) // once, for every entity
 	if err != nil {
 		return err
 	}
 	for k := range entities {
-		if err := tx.Put(ctx, Table, k+pos, projections.Encoded(doc)); err != nil {
+		if err := tx.Put(ctx, Filed, k+pos, projections.Encoded(filing)); err != nil {
 			return err
 		}
 		for _, a := range e.Accounts {
@@ -186,4 +205,10 @@ func summary(r eventstore.Record, p map[string]any) string {
 }
 
 // Tables lists the tables the projection owns, for verification.
-func (Projection) Tables() []string { return []string{Table, Seen} }
+// The table of versions before 2026-12-02 (a copy of each entry under each
+// entity) is listed too, empty from then on, so that the generation a
+// rebuild replaces is dropped with it.
+func (Projection) Tables() []string { return []string{Entries, Filed, Seen, retired} }
+
+// retired held entity/position -> Entry before 2026-12-02.
+const retired = "audit.entities"

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -26,10 +27,53 @@ func (q Query) Knows(ctx context.Context, kind, id string, acc domain.AccountID)
 // History is a page of the entries of an entity's history that an account
 // may see and keep accepts (nil: all), oldest first, after the cursor in
 // page.After, and the cursor of the next page.
+//
+// It scans the entity's filings a chunk at a time and reads the entries of
+// the chunk that the account may see at once (one query on PostgreSQL).
 func (q Query) History(ctx context.Context, kind, id string, acc domain.AccountID, page projections.Page, keep func(*Entry) bool) ([]Entry, string, error) {
-	return projections.List(ctx, q.R, Table, projections.Within(Key(kind, id), page), func(e *Entry) bool {
-		return slices.Contains(e.Accounts, string(acc)) && (keep == nil || keep(e))
+	var (
+		chunk   map[string]*Entry // the entries of the chunk of filings at hand
+		kept    = map[string]*Entry{}
+		readErr error
+	)
+	filings, next, err := projections.ListAhead(ctx, q.R, Filed, projections.Within(Key(kind, id), page), func(rows []Filing) {
+		chunk = make(map[string]*Entry, len(rows))
+		var at []string
+		for _, f := range rows {
+			if slices.Contains(f.Accounts, string(acc)) {
+				at = append(at, f.At)
+			}
+		}
+		if readErr != nil {
+			return
+		}
+		readErr = projections.GetMany(ctx, q.R, Entries, at, func(key string, doc []byte) error {
+			var e Entry
+			if err := json.Unmarshal(doc, &e); err != nil {
+				return fmt.Errorf("audit entry %s: %w", key, err)
+			}
+			chunk[key] = &e
+			return nil
+		})
+	}, func(f *Filing) bool {
+		e, ok := chunk[f.At]
+		if !ok || !slices.Contains(f.Accounts, string(acc)) || (keep != nil && !keep(e)) {
+			return false
+		}
+		kept[f.At] = e
+		return true
 	})
+	if err == nil {
+		err = readErr
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	entries := make([]Entry, len(filings))
+	for i, f := range filings {
+		entries[i] = *kept[f.At]
+	}
+	return entries, next, nil
 }
 
 // Feed is the entries of an entity's history that an account may see and

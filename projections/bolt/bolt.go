@@ -206,6 +206,52 @@ func (r reader) Scan(ctx context.Context, table string, page projections.Page, f
 	return nil
 }
 
+// GetMany implements projections.Batched: the documents as stored, with
+// no decoding on the way (the generic fallback decodes each one to check
+// it); doc is valid during fn, as with Scan.
+func (r reader) GetMany(ctx context.Context, table string, keys []string, fn func(string, []byte) error) error {
+	b := r.btx.Bucket([]byte(table))
+	if b == nil {
+		return nil
+	}
+	for _, k := range keys {
+		if doc := b.Get([]byte(k)); doc != nil {
+			if err := fn(k, doc); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ScanMany implements projections.Batched.
+func (r reader) ScanMany(ctx context.Context, table string, prefixes []string, fn func(string, []byte) error) error {
+	return scanMany(ctx, r, table, prefixes, fn)
+}
+
+// GetTables implements projections.Batched.
+func (r reader) GetTables(ctx context.Context, keys []projections.TableKeys, fn func(table, key string, doc []byte) error) error {
+	return getTables(ctx, r, keys, fn)
+}
+
+func scanMany(ctx context.Context, r projections.Reader, table string, prefixes []string, fn func(string, []byte) error) error {
+	for _, p := range prefixes {
+		if err := r.Scan(ctx, table, projections.Page{Prefix: p}, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func getTables(ctx context.Context, r projections.Batched, keys []projections.TableKeys, fn func(table, key string, doc []byte) error) error {
+	for _, tk := range keys {
+		if err := r.GetMany(ctx, tk.Table, tk.Keys, func(key string, doc []byte) error { return fn(tk.Table, key, doc) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // tx gathers a transaction's writes in memory, so that a document that a
 // page of events changes many times is written to the B+tree once, and
 // writes them in key order (which bbolt fills pages best with) when the
@@ -234,6 +280,36 @@ func (t *tx) Get(ctx context.Context, table, key string, v any) (bool, error) {
 		return false, fmt.Errorf("decode %s/%s: %w", table, key, err)
 	}
 	return true, nil
+}
+
+// GetMany implements projections.Batched, seeing the transaction's own
+// writes.
+func (t *tx) GetMany(ctx context.Context, table string, keys []string, fn func(string, []byte) error) error {
+	b := t.btx.Bucket([]byte(table))
+	for _, k := range keys {
+		var doc []byte
+		if p, ok := t.pending[docKey{table, k}]; ok {
+			doc = p.doc
+		} else if b != nil {
+			doc = b.Get([]byte(k))
+		}
+		if doc != nil {
+			if err := fn(k, doc); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ScanMany implements projections.Batched.
+func (t *tx) ScanMany(ctx context.Context, table string, prefixes []string, fn func(string, []byte) error) error {
+	return scanMany(ctx, t, table, prefixes, fn)
+}
+
+// GetTables implements projections.Batched.
+func (t *tx) GetTables(ctx context.Context, keys []projections.TableKeys, fn func(table, key string, doc []byte) error) error {
+	return getTables(ctx, t, keys, fn)
 }
 
 func (t *tx) Scan(ctx context.Context, table string, page projections.Page, fn func(string, []byte) error) error {

@@ -418,6 +418,38 @@ func (t *tx) Prefetch(ctx context.Context, keys []projections.TableKeys) error {
 	return err
 }
 
+// GetMany implements projections.Batched, seeing the transaction's own
+// writes: what it does not know yet is read ahead in one query (Prefetch),
+// then every key is answered as the transaction knows it.
+func (t *tx) GetMany(ctx context.Context, table string, keys []string, fn func(string, []byte) error) error {
+	return t.GetTables(ctx, []projections.TableKeys{{Table: table, Keys: keys}}, func(_, key string, doc []byte) error { return fn(key, doc) })
+}
+
+// GetTables implements projections.Batched, as GetMany does.
+func (t *tx) GetTables(ctx context.Context, keys []projections.TableKeys, fn func(string, string, []byte) error) error {
+	if err := t.Prefetch(ctx, keys); err != nil {
+		return err
+	}
+	for _, tk := range keys {
+		for _, k := range tk.Keys {
+			if p := t.pending[docKey{tk.Table, k}]; p != nil && p.doc != nil {
+				if err := fn(tk.Table, k, p.doc); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// ScanMany sees the transaction's own writes: they are flushed first.
+func (t *tx) ScanMany(ctx context.Context, table string, prefixes []string, fn func(string, []byte) error) error {
+	if err := t.flush(ctx, nil); err != nil {
+		return err
+	}
+	return t.reader.ScanMany(ctx, table, prefixes, fn)
+}
+
 // Scan sees the transaction's own writes: they are flushed first.
 func (t *tx) Scan(ctx context.Context, table string, page projections.Page, fn func(string, []byte) error) error {
 	if err := t.flush(ctx, nil); err != nil {

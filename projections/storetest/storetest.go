@@ -257,6 +257,29 @@ func testMany(t *testing.T, h Harness) {
 			}
 		}
 	}
+	// In a transaction, they see its own writes.
+	got := map[string]doc{}
+	err = s.Update(ctx, "many", func(tx projections.Tx, cp eventstore.Position) (eventstore.Position, error) {
+		if err := tx.Put(ctx, "docs", "a/new", doc{N: 99}); err != nil {
+			return cp, err
+		}
+		if err := tx.Delete(ctx, "docs", "a/1"); err != nil {
+			return cp, err
+		}
+		err := projections.GetMany(ctx, tx, "docs", []string{"a/new", "a/1", "a/2"}, func(k string, raw []byte) error {
+			var d doc
+			err := json.Unmarshal(raw, &d)
+			got[k] = d
+			return err
+		})
+		if err != nil {
+			return cp, err
+		}
+		return cp, projections.ErrStopUpdate
+	})
+	if err != nil || len(got) != 2 || got["a/new"] != (doc{N: 99}) || got["a/2"] != docs["a/2"] {
+		t.Fatalf("get many in a transaction that put a/new and deleted a/1: %v (err %v)", got, err)
+	}
 }
 
 // seeded is a new store holding, in table docs, keys that try the edges of
