@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -186,9 +187,16 @@ func report(b *testing.B, took []time.Duration) {
 
 // drive runs b.N commands from concurrent workers: each worker makes its
 // own step function, called with the commands' numbers 1..b.N it takes.
+// It reports the CPU time the process (service and client) spent a
+// command: a machine's rate varies from run to run with what else it
+// does, its CPU a command much less.
 func (f loadFixture) drive(b *testing.B, workers int, worker func(w int) func(i int64) error) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
+	cpu0 := cpuTime(b)
+	defer func() {
+		b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/command")
+	}()
 	b.ResetTimer()
 	for w := range workers {
 		step := worker(w)
@@ -202,4 +210,13 @@ func (f loadFixture) drive(b *testing.B, workers int, worker func(w int) func(i 
 		})
 	}
 	wg.Wait()
+}
+
+// cpuTime is the CPU time the process has used, user and system.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

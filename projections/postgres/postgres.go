@@ -4,7 +4,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
@@ -463,7 +462,7 @@ func (t *tx) Put(ctx context.Context, table, key string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode %s/%s: %w", table, key, err)
 	}
-	t.pending[docKey{table, key}] = &pending{doc: withoutNUL(doc), dirty: true}
+	t.pending[docKey{table, key}] = &pending{doc: doc, dirty: true}
 	return nil
 }
 
@@ -490,13 +489,14 @@ func (t *tx) flush(ctx context.Context, also func(*pgx.Batch)) error {
 	// One statement for every document put and one for every document
 	// deleted, each taking its rows as arrays: a page's writes cost two
 	// statements, not one each.
-	var putTables, putKeys, putDocs, delTables, delKeys []string
+	var putTables, putKeys, delTables, delKeys []string
+	var putDocs [][]byte
 	for _, k := range keys {
 		p := t.pending[k]
 		if p.doc == nil {
 			delTables, delKeys = append(delTables, k.table), append(delKeys, k.key)
 		} else {
-			putTables, putKeys, putDocs = append(putTables, k.table), append(putKeys, k.key), append(putDocs, string(p.doc))
+			putTables, putKeys, putDocs = append(putTables, k.table), append(putKeys, k.key), append(putDocs, p.doc)
 		}
 		p.dirty = false
 	}
@@ -507,7 +507,7 @@ func (t *tx) flush(ctx context.Context, also func(*pgx.Batch)) error {
 	}
 	if len(putKeys) > 0 {
 		b.Queue(`INSERT INTO rm_documents (tbl, key, doc)
-			SELECT u.tbl, u.key, u.doc::jsonb FROM unnest($1::text[], $2::text[], $3::text[]) AS u(tbl, key, doc)
+			SELECT u.tbl, u.key, u.doc FROM unnest($1::text[], $2::text[], $3::bytea[]) AS u(tbl, key, doc)
 			ON CONFLICT (tbl, key) DO UPDATE SET doc = EXCLUDED.doc`, putTables, putKeys, putDocs)
 	}
 	if also != nil {
@@ -520,29 +520,4 @@ func (t *tx) flush(ctx context.Context, also func(*pgx.Batch)) error {
 		return fmt.Errorf("write read-model documents: %w", err)
 	}
 	return nil
-}
-
-// withoutNUL replaces each escaped NUL (\u0000) in a JSON document with
-// U+FFFD: jsonb cannot hold NUL, and no command accepts one today, but the
-// log is forever and may hold one from before; the document must still be
-// stored. An escaped backslash followed by "u0000" is left alone.
-func withoutNUL(doc []byte) []byte {
-	if !bytes.Contains(doc, []byte(`\u0000`)) {
-		return doc
-	}
-	out := make([]byte, 0, len(doc))
-	for i := 0; i < len(doc); i++ {
-		if doc[i] != '\\' || i+1 >= len(doc) {
-			out = append(out, doc[i])
-			continue
-		}
-		if doc[i+1] == 'u' && bytes.HasPrefix(doc[i+2:], []byte("0000")) {
-			out = append(out, `\ufffd`...)
-			i += 5
-			continue
-		}
-		out = append(out, doc[i], doc[i+1])
-		i++
-	}
-	return out
 }

@@ -2,8 +2,11 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/shareledger/shareledger/projections"
 	"github.com/shareledger/shareledger/projections/postgres"
@@ -65,4 +68,58 @@ func BenchmarkCatchUp(b *testing.B) {
 	b.Run("generational", func(b *testing.B) {
 		storetest.BenchmarkCatchUp(b, storetest.Pebble, func(b testing.TB) projections.Store { return projections.Generational(open(b)) })
 	})
+}
+
+// TestDocumentsOfTheFirstSchemaStayReadable: read models written by a
+// version whose documents were jsonb read the same once the store, opened
+// by this version, keeps documents as the bytes written.
+func TestDocumentsOfTheFirstSchemaStayReadable(t *testing.T) {
+	ctx := context.Background()
+	url, schema := pgtest.Schema(t)
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	ident := pgx.Identifier{schema}.Sanitize()
+	// The first schema, as migration 001 made it, with documents in it.
+	for _, sql := range []string{
+		`CREATE TABLE ` + ident + `.rm_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+		`INSERT INTO ` + ident + `.rm_migrations (name) VALUES ('migrations/001_documents.sql')`,
+		`CREATE TABLE ` + ident + `.rm_documents (tbl text NOT NULL, key text COLLATE "C" NOT NULL, doc jsonb NOT NULL, PRIMARY KEY (tbl, key))`,
+		`CREATE TABLE ` + ident + `.rm_checkpoints (consumer text PRIMARY KEY, commit_pos bigint NOT NULL, prepare_pos bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())`,
+		`INSERT INTO ` + ident + `.rm_documents VALUES ('docs', 'a', '{"name": "Zoë", "n": [1, 2], "nested": {"ok": true}}'), ('docs', 'b', '"just text"')`,
+		`INSERT INTO ` + ident + `.rm_checkpoints VALUES ('p', 7, 7)`,
+	} {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	s, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	type doc struct {
+		Name   string
+		N      []int
+		Nested struct{ OK bool }
+	}
+	var a doc
+	var b string
+	err = s.View(ctx, func(r projections.Reader) error {
+		if found, err := r.Get(ctx, "docs", "a", &a); err != nil || !found {
+			return fmt.Errorf("a: %v %v", found, err)
+		}
+		if found, err := r.Get(ctx, "docs", "b", &b); err != nil || !found {
+			return fmt.Errorf("b: %v %v", found, err)
+		}
+		return nil
+	})
+	if err != nil || a.Name != "Zoë" || len(a.N) != 2 || !a.Nested.OK || b != "just text" {
+		t.Fatalf("after the upgrade: %+v %q (%v)", a, b, err)
+	}
+	if cp, err := s.Checkpoint(ctx, "p"); err != nil || cp.Commit != 7 {
+		t.Fatalf("checkpoint after the upgrade: %v %v", cp, err)
+	}
 }
