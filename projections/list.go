@@ -45,12 +45,14 @@ func ListSifted[T any](ctx context.Context, tx Reader, table string, page Page, 
 	if page.Limit == 0 {
 		chunk.Limit = maxChunk
 	}
+	seen, kept := 0, 0 // rows scanned and accepted so far
 	for {
 		var keys []string
 		var rows []T
-		scanned := 0
+		scanned, keptNow := 0, 0
 		err := tx.Scan(ctx, table, chunk, func(key string, doc []byte) error {
 			scanned++
+			seen++
 			chunk.After = key
 			if sieve != nil && !sieve(doc) {
 				return nil
@@ -72,6 +74,8 @@ func ListSifted[T any](ctx context.Context, tx Reader, table string, page Page, 
 			if keep != nil && !keep(&rows[i]) {
 				continue
 			}
+			kept++
+			keptNow++
 			if page.Limit > 0 && len(items) == page.Limit {
 				return items, next[len(page.Prefix):], nil
 			}
@@ -80,8 +84,25 @@ func ListSifted[T any](ctx context.Context, tx Reader, table string, page Page, 
 		if scanned < chunk.Limit {
 			return items, "", nil
 		}
-		chunk.Limit = min(chunk.Limit*4, maxChunk)
+		chunk.Limit = nextChunk(chunk.Limit, page.Limit, len(items), seen, kept, keptNow)
 	}
+}
+
+// nextChunk sizes the next chunk of a list whose page is not full: four
+// times the last, at most maxChunk; but when the last chunk kept rows, no
+// more than the rows still needed (the page's rest and the one that says a
+// next page exists) take at the rate rows were kept so far, with a margin.
+// A page that a first chunk nearly filled then reads a few rows more, not
+// four times as many, each with what its evaluation reads ahead; a run of
+// rows that keep refuses still grows the chunks fourfold.
+func nextChunk(last, limit, held, seen, kept, keptNow int) int {
+	grown := min(last*4, maxChunk)
+	if limit == 0 || keptNow == 0 {
+		return grown
+	}
+	need := limit + 1 - held
+	guess := need * seen / kept
+	return max(1, min(grown, guess+guess/2+2))
 }
 
 // Keyed is a document with its key after the page's prefix.

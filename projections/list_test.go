@@ -41,6 +41,8 @@ func TestFilteredPagesChainThroughEveryMatch(t *testing.T) {
 		{"sparse matches", 5, func(n int) bool { return n%17 == 0 }},
 		{"matches after a long gap", 3, func(n int) bool { return n < 3 || n > 190 }},
 		{"one page exactly", 4, func(n int) bool { return n%50 == 0 }},
+		{"dense, then a thin tail", 12, func(n int) bool { return n < 11 || n%37 == 0 }},
+		{"most items", 9, func(n int) bool { return n%10 != 3 }},
 	}
 	for _, ahead := range []bool{false, true} {
 		for _, c := range cases {
