@@ -84,18 +84,21 @@ func ListSifted[T any](ctx context.Context, tx Reader, table string, page Page, 
 		if scanned < chunk.Limit {
 			return items, "", nil
 		}
-		chunk.Limit = nextChunk(chunk.Limit, page.Limit, len(items), seen, kept, keptNow)
+		chunk.Limit = NextChunk(chunk.Limit, page.Limit, len(items), seen, kept, keptNow)
 	}
 }
 
-// nextChunk sizes the next chunk of a list whose page is not full: four
+// NextChunk sizes the next chunk of a list whose page is not full, after
+// a chunk of last rows (limit: the page's size, 0 for all; held: the items
+// the page holds; seen and kept: the rows read and accepted so far, keptNow
+// by the last chunk): four
 // times the last, at most maxChunk; but when the last chunk kept rows, no
 // more than the rows still needed (the page's rest and the one that says a
 // next page exists) take at the rate rows were kept so far, with a margin.
 // A page that a first chunk nearly filled then reads a few rows more, not
 // four times as many, each with what its evaluation reads ahead; a run of
 // rows that keep refuses still grows the chunks fourfold.
-func nextChunk(last, limit, held, seen, kept, keptNow int) int {
+func NextChunk(last, limit, held, seen, kept, keptNow int) int {
 	grown := min(last*4, maxChunk)
 	if limit == 0 || keptNow == 0 {
 		return grown

@@ -564,31 +564,44 @@ func narrowMembers(ctx context.Context, q rightsmodel.Query, v *rightsmodel.View
 		ids = ids[sort.SearchStrings(ids, page.After+"\x00"):]
 	}
 	out := &Page[VisibleMember]{Items: []VisibleMember{}}
-	const chunk = 256
-	for i, id := range ids {
-		if i%chunk == 0 {
-			next := make([]rights.MemberID, 0, chunk)
-			for _, a := range ids[i:min(i+chunk, len(ids))] {
-				next = append(next, rights.MemberID(a))
+	// The candidates' rights are read ahead a chunk at a time: the page
+	// and one more first, then as many as the rate they were kept at says
+	// are still needed (projections.NextChunk), as lists do.
+	size, seen, kept := 256, 0, 0
+	if page.Limit > 0 {
+		size = page.Limit + 1
+	}
+	for start := 0; start < len(ids); {
+		chunk := ids[start:min(start+size, len(ids))]
+		next := make([]rights.MemberID, len(chunk))
+		for i, a := range chunk {
+			next[i] = rights.MemberID(a)
+		}
+		v.Ahead(user, next)
+		keptNow := 0
+		for _, id := range next {
+			seen++
+			m, found := v.Member(id) // read ahead with the rights
+			if !found || (kind != "" && m.Kind != kind) {
+				continue
 			}
-			v.Ahead(user, next)
+			g, err := rights.OnMember(v, user, m.ID)
+			if err != nil {
+				return nil, err
+			}
+			if g.Rights.Member == rights.None {
+				continue
+			}
+			kept++
+			keptNow++
+			if page.Limit > 0 && len(out.Items) == page.Limit {
+				out.Next = string(out.Items[len(out.Items)-1].ID)
+				return out, v.Err()
+			}
+			out.Items = append(out.Items, VisibleMember{ID: m.ID, Kind: m.Kind, Member: g.Rights.Member})
 		}
-		m, found := v.Member(rights.MemberID(id)) // read ahead with the rights
-		if !found || (kind != "" && m.Kind != kind) {
-			continue
-		}
-		g, err := rights.OnMember(v, user, m.ID)
-		if err != nil {
-			return nil, err
-		}
-		if g.Rights.Member == rights.None {
-			continue
-		}
-		if page.Limit > 0 && len(out.Items) == page.Limit {
-			out.Next = string(out.Items[len(out.Items)-1].ID)
-			break
-		}
-		out.Items = append(out.Items, VisibleMember{ID: m.ID, Kind: m.Kind, Member: g.Rights.Member})
+		start += len(chunk)
+		size = projections.NextChunk(size, page.Limit, len(out.Items), seen, kept, keptNow)
 	}
 	return out, v.Err()
 }
