@@ -91,10 +91,10 @@ func ListSifted[T any](ctx context.Context, tx Reader, table string, page Page, 
 // NextChunk sizes the next chunk of a list whose page is not full, after
 // a chunk of last rows (limit: the page's size, 0 for all; held: the items
 // the page holds; seen and kept: the rows read and accepted so far, keptNow
-// by the last chunk): four
-// times the last, at most maxChunk; but when the last chunk kept rows, no
-// more than the rows still needed (the page's rest and the one that says a
-// next page exists) take at the rate rows were kept so far, with a margin.
+// by the last chunk): four times the last, at most maxChunk; but when the
+// last chunk kept rows, no more than the rows still needed (the page's
+// rest and the one that says a next page exists) take at the rate rows
+// were kept so far, with a margin.
 // A page that a first chunk nearly filled then reads a few rows more, not
 // four times as many, each with what its evaluation reads ahead; a run of
 // rows that keep refuses still grows the chunks fourfold.

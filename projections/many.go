@@ -44,6 +44,12 @@ func GetTables(ctx context.Context, r Reader, keys []TableKeys, fn func(table, k
 	if b, ok := r.(Batched); ok {
 		return b.GetTables(ctx, keys, fn)
 	}
+	return TableByTable(ctx, r, keys, fn)
+}
+
+// TableByTable is GetTables as one GetMany a table: how a store whose
+// reads are in-process (or that batches only one table a read) answers it.
+func TableByTable(ctx context.Context, r Reader, keys []TableKeys, fn func(table, key string, doc []byte) error) error {
 	for _, tk := range keys {
 		err := GetMany(ctx, r, tk.Table, tk.Keys, func(key string, doc []byte) error { return fn(tk.Table, key, doc) })
 		if err != nil {
@@ -86,6 +92,12 @@ func ScanMany(ctx context.Context, r Reader, table string, prefixes []string, fn
 	if b, ok := r.(Batched); ok {
 		return b.ScanMany(ctx, table, prefixes, fn)
 	}
+	return PrefixByPrefix(ctx, r, table, prefixes, fn)
+}
+
+// PrefixByPrefix is ScanMany as one Scan a prefix: how a store whose reads
+// are in-process answers it.
+func PrefixByPrefix(ctx context.Context, r Reader, table string, prefixes []string, fn func(key string, doc []byte) error) error {
 	for _, p := range prefixes {
 		if err := r.Scan(ctx, table, Page{Prefix: p}, fn); err != nil {
 			return err

@@ -226,30 +226,12 @@ func (r reader) GetMany(ctx context.Context, table string, keys []string, fn fun
 
 // ScanMany implements projections.Batched.
 func (r reader) ScanMany(ctx context.Context, table string, prefixes []string, fn func(string, []byte) error) error {
-	return scanMany(ctx, r, table, prefixes, fn)
+	return projections.PrefixByPrefix(ctx, r, table, prefixes, fn)
 }
 
 // GetTables implements projections.Batched.
 func (r reader) GetTables(ctx context.Context, keys []projections.TableKeys, fn func(table, key string, doc []byte) error) error {
-	return getTables(ctx, r, keys, fn)
-}
-
-func scanMany(ctx context.Context, r projections.Reader, table string, prefixes []string, fn func(string, []byte) error) error {
-	for _, p := range prefixes {
-		if err := r.Scan(ctx, table, projections.Page{Prefix: p}, fn); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func getTables(ctx context.Context, r projections.Batched, keys []projections.TableKeys, fn func(table, key string, doc []byte) error) error {
-	for _, tk := range keys {
-		if err := r.GetMany(ctx, tk.Table, tk.Keys, func(key string, doc []byte) error { return fn(tk.Table, key, doc) }); err != nil {
-			return err
-		}
-	}
-	return nil
+	return projections.TableByTable(ctx, r, keys, fn)
 }
 
 // tx gathers a transaction's writes in memory, so that a document that a
@@ -304,12 +286,12 @@ func (t *tx) GetMany(ctx context.Context, table string, keys []string, fn func(s
 
 // ScanMany implements projections.Batched.
 func (t *tx) ScanMany(ctx context.Context, table string, prefixes []string, fn func(string, []byte) error) error {
-	return scanMany(ctx, t, table, prefixes, fn)
+	return projections.PrefixByPrefix(ctx, t, table, prefixes, fn)
 }
 
 // GetTables implements projections.Batched.
 func (t *tx) GetTables(ctx context.Context, keys []projections.TableKeys, fn func(table, key string, doc []byte) error) error {
-	return getTables(ctx, t, keys, fn)
+	return projections.TableByTable(ctx, t, keys, fn)
 }
 
 func (t *tx) Scan(ctx context.Context, table string, page projections.Page, fn func(string, []byte) error) error {
