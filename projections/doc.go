@@ -17,7 +17,8 @@
 //
 // Rebuilds and point-in-time answers (package replay) read the log
 // directly, a page at a time, decode each page once and apply it to every
-// projection they build: there is nothing to route, retry or quarantine in
+// projection they build (Pages, which reads and decodes the next page on a
+// goroutine of its own while the current one is applied): there is nothing to route, retry or quarantine in
 // a rebuild that fails as a whole, so the router would only add its cost.
 // They apply a page to all of their projections through ApplyDecodedEach,
 // which a Grouped store (the embedded one) commits as one transaction, each

@@ -207,8 +207,9 @@ func CatchUp(ctx context.Context, es eventstore.Store, store Store, reg *domain.
 
 // CatchUpAll catches several projections up in one pass over the log, from
 // the checkpoint of the one furthest behind: each page is read and decoded
-// once and applied to each projection in a transaction of its own (each
-// skips what it has). It returns the position the pass reached.
+// once, a page ahead (Pages), and applied to each projection in a
+// transaction of its own (each skips what it has). It returns the position
+// the pass reached.
 func CatchUpAll(ctx context.Context, es eventstore.Store, store Store, reg *domain.Registry, ps []Projection, until eventstore.Position, page int) (eventstore.Position, error) {
 	if page <= 0 {
 		page = 1000
@@ -230,26 +231,18 @@ func CatchUpAll(ctx context.Context, es eventstore.Store, store Store, reg *doma
 			at = cp
 		}
 	}
-	for at.Less(until) {
-		recs, err := es.ReadAll(ctx, at, page)
-		if err != nil {
-			return at, err
-		}
-		n := 0
-		for n < len(recs) && !until.Less(recs[n].Position) {
-			n++
-		}
-		if n == 0 {
-			break
-		}
-		batch := DecodeBatch(reg, recs[:n])
+	if !at.Less(until) {
+		return at, nil
+	}
+	err := Pages(ctx, es, reg, at, page, UpTo(until), func(batch Batch) error {
 		_, errs := ApplyDecodedEach(ctx, store, ps, slices.Repeat([]Batch{batch}, len(ps)))
 		for i, err := range errs {
 			if err != nil {
-				return at, fmt.Errorf("catch up %s: %w", ps[i].Name(), err)
+				return fmt.Errorf("catch up %s: %w", ps[i].Name(), err)
 			}
 		}
 		at = batch.Last()
-	}
-	return at, nil
+		return nil
+	})
+	return at, err
 }

@@ -341,14 +341,14 @@ func (rb Rebuilder) catchUp(ctx context.Context, jobs []*job, until eventstore.P
 		}
 	}
 	start, saved := time.Now(), time.Now()
-	err := pages(ctx, rb.Events, at, page, upTo(until), func(recs []eventstore.Record) error {
+	// Each page is decoded once, for every job, a page ahead.
+	err := projections.Pages(ctx, rb.Events, rb.Registry, at, page, projections.UpTo(until), func(decoded projections.Batch) error {
 		if len(going()) == 0 {
-			return errEnough
+			return projections.ErrEnough
 		}
-		at := recs[len(recs)-1].Position
+		at := decoded.Last()
 		rate := float64(at.Commit) / max(time.Since(start).Seconds(), 1e-9)
 		save := time.Since(saved) > time.Second
-		decoded := projections.DecodeBatch(rb.Registry, recs) // once, for every job
 		js := going()
 		ps := make([]projections.Projection, len(js))
 		for i, j := range js {
@@ -362,10 +362,10 @@ func (rb Rebuilder) catchUp(ctx context.Context, jobs []*job, until eventstore.P
 				rb.fail(ctx, j, err)
 				continue
 			}
-			j.since += len(recs)
+			j.since += len(decoded)
 			j.state.Done, j.state.Rate = done.Commit, rate
 			if j.sh.changed != nil && j.since >= rb.SnapshotEvery {
-				when := recs[len(recs)-1].Meta.Time
+				when := decoded[len(decoded)-1].Record.Meta.Time
 				snap, err := takeSnapshot(ctx, rb.Store, j.sh.Tabled, j.sh.gen, j.sh.Name(), j.sh.plan(), func(eventstore.Position) (time.Time, error) { return when, nil })
 				if err != nil {
 					rb.fail(ctx, j, err)

@@ -104,15 +104,15 @@ func (h *History) At(ctx context.Context, m Moment) (Then, error) {
 	err = h.Store.View(ctx, func(r projections.Reader) error {
 		base.r = r
 		defer func() { base.r = nil }()
-		return pages(ctx, h.Events, from, 1000, m.includes, func(recs []eventstore.Record) error {
-			decoded := projections.DecodeBatch(h.Registry, recs) // once, for every projection
+		// Each page is decoded once, for every projection, a page ahead.
+		return projections.Pages(ctx, h.Events, h.Registry, from, 1000, m.includes, func(decoded projections.Batch) error {
 			for _, p := range ps {
 				if _, err := projections.ApplyDecoded(ctx, store, p, decoded); err != nil {
 					return err
 				}
 			}
-			then.Replayed += len(recs)
-			if last := recs[len(recs)-1]; then.Position.Less(last.Position) {
+			then.Replayed += len(decoded)
+			if last := decoded[len(decoded)-1].Record; then.Position.Less(last.Position) {
 				then.Position, then.Time = last.Position, last.Meta.Time
 			}
 			return nil
@@ -439,11 +439,11 @@ func (s *Snapshotter) count(ctx context.Context, c *cursor, until eventstore.Pos
 	if !c.at.Less(until) || (enough > 0 && c.count >= enough) {
 		return nil
 	}
-	return pages(ctx, s.Events, c.at, 1000, upTo(until), func(recs []eventstore.Record) error {
+	return projections.Records(ctx, s.Events, c.at, 1000, projections.UpTo(until), func(recs []eventstore.Record) error {
 		c.at, c.time = recs[len(recs)-1].Position, recs[len(recs)-1].Meta.Time
 		c.count += len(recs)
 		if enough > 0 && c.count >= enough {
-			return errEnough
+			return projections.ErrEnough
 		}
 		return nil
 	})

@@ -6,7 +6,6 @@ package replay
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -59,13 +58,12 @@ func rebuildTo(ctx context.Context, es eventstore.Store, target projections.Stor
 	}
 	name := fmt.Sprintf("%d projections", len(ps))
 	start := time.Now()
-	return pages(ctx, es, from, 1000, upTo(head), func(recs []eventstore.Record) error {
-		decoded := projections.DecodeBatch(reg, recs) // once, for every projection
+	return projections.Pages(ctx, es, reg, from, 1000, projections.UpTo(head), func(decoded projections.Batch) error { // decoded once, for every projection
 		var due []projections.Projection
 		var batches []projections.Batch
 		for _, p := range ps {
 			batch := decoded
-			if e := end(p); e.Less(recs[len(recs)-1].Position) {
+			if e := end(p); e.Less(decoded.Last()) {
 				n := 0
 				for n < len(batch) && !e.Less(batch[n].Record.Position) {
 					n++
@@ -84,50 +82,11 @@ func rebuildTo(ctx context.Context, es eventstore.Store, target projections.Stor
 			}
 		}
 		if report != nil {
-			at := recs[len(recs)-1].Position.Commit
+			at := decoded.Last().Commit
 			report(name, at, head.Commit, float64(at)/max(time.Since(start).Seconds(), 1e-9))
 		}
 		return nil
 	})
-}
-
-// errEnough, returned by a pages callback, stops the reading without an
-// error.
-var errEnough = errors.New("read enough")
-
-// pages reads the log after from, size records at a time, and calls fn
-// with each page's records up to the first one keep refuses. It stops
-// there, at the end of the log, or when fn returns errEnough.
-func pages(ctx context.Context, es eventstore.Store, from eventstore.Position, size int, keep func(eventstore.Record) bool, fn func([]eventstore.Record) error) error {
-	at := from
-	for {
-		recs, err := es.ReadAll(ctx, at, size)
-		if err != nil {
-			return err
-		}
-		n := 0
-		for n < len(recs) && keep(recs[n]) {
-			n++
-		}
-		if n == 0 {
-			return nil
-		}
-		if err := fn(recs[:n]); err != nil {
-			if errors.Is(err, errEnough) {
-				return nil
-			}
-			return err
-		}
-		if n < len(recs) {
-			return nil
-		}
-		at = recs[n-1].Position
-	}
-}
-
-// upTo keeps the records at or before p.
-func upTo(p eventstore.Position) func(eventstore.Record) bool {
-	return func(r eventstore.Record) bool { return !p.Less(r.Position) }
 }
 
 // Difference is a document that differs between two read-model stores.
