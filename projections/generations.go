@@ -69,6 +69,9 @@ func (g generational) View(ctx context.Context, fn func(Reader) error) error {
 			return err
 		}
 		rr := renamedReader{r, live}
+		if p, ok := r.(Pipelined); ok {
+			return fn(renamedPipelined{renamedBatched{rr, p}, p})
+		}
 		if b, ok := r.(Batched); ok {
 			return fn(renamedBatched{rr, b})
 		}
@@ -136,17 +139,35 @@ func (r renamedBatched) GetMany(ctx context.Context, table string, keys []string
 }
 
 func (r renamedBatched) GetTables(ctx context.Context, keys []TableKeys, fn func(string, string, []byte) error) error {
+	renamed, back := r.renamed(keys)
+	return r.b.GetTables(ctx, renamed, func(table, key string, doc []byte) error { return fn(back[table], key, doc) })
+}
+
+// renamed is keys under their tables' live names, and the way back.
+func (r renamedBatched) renamed(keys []TableKeys) ([]TableKeys, map[string]string) {
 	renamed := make([]TableKeys, len(keys))
 	back := map[string]string{}
 	for i, tk := range keys {
 		renamed[i] = TableKeys{Table: rename(r.names, tk.Table), Keys: tk.Keys}
 		back[renamed[i].Table] = tk.Table
 	}
-	return r.b.GetTables(ctx, renamed, func(table, key string, doc []byte) error { return fn(back[table], key, doc) })
+	return renamed, back
 }
 
 func (r renamedBatched) ScanMany(ctx context.Context, table string, prefixes []string, fn func(string, []byte) error) error {
 	return r.b.ScanMany(ctx, rename(r.names, table), prefixes, fn)
+}
+
+// renamedPipelined is a renamedBatched over a Pipelined reader.
+type renamedPipelined struct {
+	renamedBatched
+	p Pipelined
+}
+
+func (r renamedPipelined) GetAndScan(ctx context.Context, keys []TableKeys, scan TableKeys, got func(string, string, []byte) error, scanned func(string, []byte) error) error {
+	renamed, back := r.renamed(keys)
+	scan.Table = rename(r.names, scan.Table)
+	return r.p.GetAndScan(ctx, renamed, scan, func(table, key string, doc []byte) error { return got(back[table], key, doc) }, scanned)
 }
 
 type renamedTx struct {

@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"encoding/json"
+	"slices"
 )
 
 // Batched is a Reader that reads many documents at once: on PostgreSQL, one
@@ -22,6 +23,32 @@ type Batched interface {
 	ScanMany(ctx context.Context, table string, prefixes []string, fn func(key string, doc []byte) error) error
 	// GetTables is GetMany for keys of several tables at once.
 	GetTables(ctx context.Context, keys []TableKeys, fn func(table, key string, doc []byte) error) error
+}
+
+// Pipelined is a Batched reader that sends a read of keys and a scan of
+// prefixes together: on PostgreSQL both queries go in one round trip, and
+// the server runs the second while the first's rows travel back. A read
+// ahead whose scan does not depend on its keys (a batch of checks: the
+// members' documents and their collections) waits for one answer instead
+// of two.
+type Pipelined interface {
+	Batched
+	// GetAndScan is GetTables of keys and ScanMany of scan.Table under
+	// the prefixes scan.Keys: got is called for each document found at
+	// keys, then scanned for each under the prefixes, in key order.
+	GetAndScan(ctx context.Context, keys []TableKeys, scan TableKeys, got func(table, key string, doc []byte) error, scanned func(key string, doc []byte) error) error
+}
+
+// GetAndScan reads keys and scans prefixes (GetTables, then ScanMany), in
+// one round trip where r is Pipelined.
+func GetAndScan(ctx context.Context, r Reader, keys []TableKeys, scan TableKeys, got func(table, key string, doc []byte) error, scanned func(key string, doc []byte) error) error {
+	if p, ok := r.(Pipelined); ok && len(scan.Keys) > 0 && slices.ContainsFunc(keys, func(tk TableKeys) bool { return len(tk.Keys) > 0 }) {
+		return p.GetAndScan(ctx, keys, scan, got, scanned)
+	}
+	if err := GetTables(ctx, r, keys, got); err != nil {
+		return err
+	}
+	return ScanMany(ctx, r, scan.Table, scan.Keys, scanned)
 }
 
 // TableKeys are keys of one table.
@@ -96,8 +123,12 @@ func ScanMany(ctx context.Context, r Reader, table string, prefixes []string, fn
 }
 
 // PrefixByPrefix is ScanMany as one Scan a prefix: how a store whose reads
-// are in-process answers it.
+// are in-process answers it. It scans the prefixes in order, so that the
+// documents come in key order whatever the order of prefixes.
 func PrefixByPrefix(ctx context.Context, r Reader, table string, prefixes []string, fn func(key string, doc []byte) error) error {
+	if !slices.IsSorted(prefixes) {
+		prefixes = slices.Sorted(slices.Values(prefixes))
+	}
 	for _, p := range prefixes {
 		if err := r.Scan(ctx, table, Page{Prefix: p}, fn); err != nil {
 			return err

@@ -239,19 +239,31 @@ func (r reader) GetMany(ctx context.Context, table string, keys []string, fn fun
 // per key, which the lateral subquery keeps the planner from turning into
 // a scan of every document.
 func (r reader) GetTables(ctx context.Context, keys []projections.TableKeys, fn func(string, string, []byte) error) error {
+	sql, args := tablesQuery(keys)
+	return r.queryTables(ctx, fmt.Sprintf("read documents of %d tables", len(keys)), sql, args, true, fn)
+}
+
+// tablesQuery is GetTables' query.
+func tablesQuery(keys []projections.TableKeys) (string, []any) {
 	var tables, ks []string
 	for _, tk := range keys {
 		for _, k := range tk.Keys {
 			tables, ks = append(tables, tk.Table), append(ks, k)
 		}
 	}
-	return r.queryTables(ctx, fmt.Sprintf("read documents of %d tables", len(keys)), `SELECT d.tbl, d.key, d.doc FROM unnest($1::text[], $2::text[]) AS k(tbl, key)
-		CROSS JOIN LATERAL (SELECT tbl, key, doc FROM rm_documents WHERE tbl = k.tbl AND key = k.key OFFSET 0) d`, []any{tables, ks}, true, fn)
+	return `SELECT d.tbl, d.key, d.doc FROM unnest($1::text[], $2::text[]) AS k(tbl, key)
+		CROSS JOIN LATERAL (SELECT tbl, key, doc FROM rm_documents WHERE tbl = k.tbl AND key = k.key OFFSET 0) d`, []any{tables, ks}
 }
 
 // ScanMany implements projections.Batched in one query: an index range
 // scan per prefix, as Scan makes for one.
 func (r reader) ScanMany(ctx context.Context, table string, prefixes []string, fn func(string, []byte) error) error {
+	sql, args := scanQuery(table, prefixes)
+	return r.query(ctx, "read "+table, sql, args, fn)
+}
+
+// scanQuery is ScanMany's query.
+func scanQuery(table string, prefixes []string) (string, []any) {
 	ends := make([]string, len(prefixes))
 	for i, p := range prefixes {
 		if end, ok := after(p); ok {
@@ -264,10 +276,45 @@ func (r reader) ScanMany(ctx context.Context, table string, prefixes []string, f
 	}
 	// A range scan of the index per prefix; the subquery keeps the
 	// planner from estimating the join as a product of both sides.
-	return r.many(ctx, table, `SELECT d.key, d.doc FROM unnest($2::text[], $3::text[]) AS p(lo, hi)
+	return `SELECT d.key, d.doc FROM unnest($2::text[], $3::text[]) AS p(lo, hi)
 		CROSS JOIN LATERAL (SELECT key, doc FROM rm_documents
 			WHERE tbl = $1 AND key >= p.lo COLLATE "C" AND key < p.hi COLLATE "C" OFFSET 0) d
-		ORDER BY d.key`, fn, prefixes, ends)
+		ORDER BY d.key`, []any{table, prefixes, ends}
+}
+
+// GetAndScan implements projections.Pipelined: GetTables' and ScanMany's
+// queries in one batch, one round trip.
+func (r reader) GetAndScan(ctx context.Context, keys []projections.TableKeys, scan projections.TableKeys, got func(string, string, []byte) error, scanned func(string, []byte) error) error {
+	var b pgx.Batch
+	sql, args := tablesQuery(keys)
+	b.Queue(sql, args...)
+	sql, args = scanQuery(scan.Table, scan.Keys)
+	b.Queue(sql, args...)
+	res := r.q.SendBatch(ctx, &b)
+	rows, err := res.Query()
+	found, err := collect(rows, err, true)
+	var under []row
+	if err == nil {
+		rows, err = res.Query()
+		under, err = collect(rows, err, false)
+	}
+	if cerr := res.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("read documents of %d tables and scan %s: %w", len(keys), scan.Table, err)
+	}
+	for _, e := range found {
+		if err := got(e.table, e.key, e.doc); err != nil {
+			return err
+		}
+	}
+	for _, e := range under {
+		if err := scanned(e.key, e.doc); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // after is the least text greater than every text that starts with prefix
@@ -305,28 +352,8 @@ func (r reader) query(ctx context.Context, what, sql string, args []any, fn func
 // queryTables is query for rows that start with their table, if withTable.
 func (r reader) queryTables(ctx context.Context, what, sql string, args []any, withTable bool, fn func(string, string, []byte) error) error {
 	rows, err := r.q.Query(ctx, sql, args...)
+	found, err := collect(rows, err, withTable)
 	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	type row struct {
-		table, key string
-		doc        []byte
-	}
-	var found []row
-	for rows.Next() {
-		var e row
-		dest := []any{&e.key, &e.doc}
-		if withTable {
-			dest = append([]any{&e.table}, dest...)
-		}
-		if err := rows.Scan(dest...); err != nil {
-			rows.Close()
-			return err
-		}
-		found = append(found, e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	for _, e := range found {
@@ -337,7 +364,35 @@ func (r reader) queryTables(ctx context.Context, what, sql string, args []any, w
 	return nil
 }
 
-var _ projections.Batched = reader{}
+// row is a document read, with its table where the query returns it.
+type row struct {
+	table, key string
+	doc        []byte
+}
+
+// collect reads every row of a query of keys and documents (err: the
+// query's), each starting with its table if withTable.
+func collect(rows pgx.Rows, err error, withTable bool) ([]row, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var found []row
+	for rows.Next() {
+		var e row
+		dest := []any{&e.key, &e.doc}
+		if withTable {
+			dest = append([]any{&e.table}, dest...)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		found = append(found, e)
+	}
+	return found, rows.Err()
+}
+
+var _ projections.Pipelined = reader{}
 
 // tx buffers a transaction's writes and remembers what it read, so that a
 // projection's read-modify-write of the same documents across a batch of

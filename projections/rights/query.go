@@ -388,7 +388,8 @@ func (v *View) AheadChecks(checks []Check) {
 			}
 		}
 	}
-	v.manyTables(
+	// The collections of the members come in the same round trip.
+	v.manyTablesAnd(members,
 		projections.TableKeys{Table: Users, Keys: users},
 		projections.TableKeys{Table: Known, Keys: v.keys(members)},
 		projections.TableKeys{Table: Placed, Keys: placed},
@@ -396,7 +397,6 @@ func (v *View) AheadChecks(checks []Check) {
 		projections.TableKeys{Table: Items, Keys: v.keys(items)},
 		projections.TableKeys{Table: Shares, Keys: shares},
 	)
-	v.collections(members)
 	// The collections of the members and the users' shares of them, the
 	// roles the users hold, whether a member the account does not hold
 	// is a subuser, and the paths of the nodes known so far (the items
@@ -621,6 +621,13 @@ func (v *View) many(table string, keys []string) []string {
 // manyTables is many for several tables, in one read; it returns the keys
 // it read of each.
 func (v *View) manyTables(keys ...projections.TableKeys) [][]string {
+	return v.manyTablesAnd(nil, keys...)
+}
+
+// manyTablesAnd is manyTables that also reads the collections of members
+// the view has not read yet, in the same round trip where the store
+// pipelines (projections.GetAndScan).
+func (v *View) manyTablesAnd(members []string, keys ...projections.TableKeys) [][]string {
 	fresh := make([]projections.TableKeys, len(keys))
 	out := make([][]string, len(keys))
 	if v.err != nil {
@@ -641,10 +648,17 @@ func (v *View) manyTables(keys ...projections.TableKeys) [][]string {
 			}
 		}
 	}
-	err := projections.GetTables(v.ctx, v.r, fresh, func(table, k string, doc []byte) error {
+	got := func(table, k string, doc []byte) error {
 		v.read[tableKey{table, k}] = cached{doc: slices.Clone(doc), found: true}
 		return nil
-	})
+	}
+	var err error
+	l := v.listing(members)
+	if l == nil {
+		err = projections.GetTables(v.ctx, v.r, fresh, got)
+	} else {
+		err = projections.GetAndScan(v.ctx, v.r, fresh, projections.TableKeys{Table: In, Keys: l.prefixes}, got, l.add)
+	}
 	if err != nil {
 		v.err = err
 		for _, tk := range fresh {
@@ -654,50 +668,63 @@ func (v *View) manyTables(keys ...projections.TableKeys) [][]string {
 		}
 		return out
 	}
+	l.done(v)
 	for i, tk := range fresh {
 		out[i] = tk.Keys
 	}
 	return out
 }
 
-// collections reads the collections of members the view has not read yet,
-// at once.
-func (v *View) collections(ids []string) {
-	byPrefix := map[string]string{}
-	var prefixes []string
+// listing is a read of the collections of members: the prefixes of their
+// rows in In, and what was found under each.
+type listing struct {
+	byPrefix map[string]string
+	prefixes []string
+	found    map[string][]rights.ItemID
+}
+
+// listing is the read of the collections of ids that the view has not
+// read yet: nil if none, or if the view failed.
+func (v *View) listing(ids []string) *listing {
+	l := &listing{byPrefix: map[string]string{}, found: map[string][]rights.ItemID{}}
 	for _, id := range ids {
 		if _, ok := v.lists[id]; ok {
 			continue
 		}
 		p := Key(v.acc, id) + "/"
-		if _, dup := byPrefix[p]; !dup {
-			byPrefix[p] = id
-			prefixes = append(prefixes, p)
+		if _, dup := l.byPrefix[p]; !dup {
+			l.byPrefix[p] = id
+			l.prefixes = append(l.prefixes, p)
 		}
 	}
-	if len(prefixes) == 0 || v.err != nil {
-		return
+	if len(l.prefixes) == 0 || v.err != nil {
+		return nil
 	}
-	found := map[string][]rights.ItemID{}
-	err := projections.ScanMany(v.ctx, v.r, In, prefixes, func(k string, doc []byte) error {
-		p := k[:strings.LastIndexByte(k, '/')+1]
-		id, ok := byPrefix[p]
-		if !ok {
-			return nil // under a longer member's prefix: not asked for
-		}
-		item, err := projections.SetMember(k, p, doc)
-		found[id] = append(found[id], rights.ItemID(item))
-		return err
-	})
-	if err != nil {
-		v.err = err
+	return l
+}
+
+// add takes a row of In under one of the prefixes.
+func (l *listing) add(k string, doc []byte) error {
+	p := k[:strings.LastIndexByte(k, '/')+1]
+	id, ok := l.byPrefix[p]
+	if !ok {
+		return nil // under a longer member's prefix: not asked for
+	}
+	item, err := projections.SetMember(k, p, doc)
+	l.found[id] = append(l.found[id], rights.ItemID(item))
+	return err
+}
+
+// done keeps the collections read in the view (none: nothing to keep).
+func (l *listing) done(v *View) {
+	if l == nil {
 		return
 	}
 	if v.lists == nil {
 		v.lists = map[string][]rights.ItemID{}
 	}
-	for _, p := range prefixes {
-		id := byPrefix[p]
-		v.lists[id] = slices.Clip(found[id])
+	for _, p := range l.prefixes {
+		id := l.byPrefix[p]
+		v.lists[id] = slices.Clip(l.found[id])
 	}
 }

@@ -219,6 +219,29 @@ func testMany(t *testing.T, h Harness) {
 				return fn(key, doc)
 			})
 		}, []string{"a/2", "a/3"}},
+		{"get and scan at once", func(r projections.Reader, fn func(string, []byte) error) error {
+			keys := []projections.TableKeys{{Table: "docs", Keys: []string{"a/2", "zz"}}, {Table: "more", Keys: []string{"a/3"}}}
+			var order []string
+			err := projections.GetAndScan(ctx, r, keys, projections.TableKeys{Table: "docs", Keys: []string{"c/", "b/", "zz/"}},
+				func(table, key string, doc []byte) error {
+					if want := map[string]string{"a/2": "docs", "a/3": "more"}[key]; table != want {
+						return fmt.Errorf("%s came from table %q", key, table)
+					}
+					return fn(key, doc)
+				},
+				func(key string, doc []byte) error {
+					order = append(order, key)
+					return fn(key, doc)
+				})
+			if err == nil && !slices.IsSorted(order) {
+				err = fmt.Errorf("scanned out of key order: %q", order)
+			}
+			return err
+		}, []string{"a/2", "a/3", "b/1", "c/\U0010FFFF"}},
+		{"scan only, at once", func(r projections.Reader, fn func(string, []byte) error) error {
+			return projections.GetAndScan(ctx, r, nil, projections.TableKeys{Table: "docs", Keys: []string{"b/"}},
+				func(_, key string, doc []byte) error { return fn(key, doc) }, fn)
+		}, []string{"b/1"}},
 	}
 	// "more" holds a/3 as docs does.
 	err := s.Update(ctx, "more", func(tx projections.Tx, _ eventstore.Position) (eventstore.Position, error) {
