@@ -247,18 +247,23 @@ type tx struct {
 
 type docKey struct{ table, key string }
 
-// pending is a document as this transaction left it: doc nil means deleted.
-type pending struct{ doc []byte }
+// pending is a document as this transaction left it, kept decoded where
+// it can be (projections.Kept), so that a page of events that changes it
+// many times decodes and encodes it once each.
+type pending struct {
+	doc     projections.Kept
+	deleted bool
+}
 
 func (t *tx) Get(ctx context.Context, table, key string, v any) (bool, error) {
 	p, ok := t.pending[docKey{table, key}]
 	if !ok {
 		return t.reader.Get(ctx, table, key, v)
 	}
-	if p.doc == nil {
+	if p.deleted {
 		return false, nil
 	}
-	if err := json.Unmarshal(p.doc, v); err != nil {
+	if err := p.doc.Decode(v); err != nil {
 		return false, fmt.Errorf("decode %s/%s: %w", table, key, err)
 	}
 	return true, nil
@@ -270,9 +275,12 @@ func (t *tx) GetMany(ctx context.Context, table string, keys []string, fn func(s
 	b := t.btx.Bucket([]byte(table))
 	for _, k := range keys {
 		var doc []byte
-		if p, ok := t.pending[docKey{table, k}]; ok {
-			doc = p.doc
-		} else if b != nil {
+		if p, ok := t.pending[docKey{table, k}]; ok && !p.deleted {
+			var err error
+			if doc, err = p.doc.Bytes(); err != nil {
+				return fmt.Errorf("encode %s/%s: %w", table, k, err)
+			}
+		} else if !ok && b != nil {
 			doc = b.Get([]byte(k))
 		}
 		if doc != nil {
@@ -305,7 +313,7 @@ func (t *tx) Scan(ctx context.Context, table string, page projections.Page, fn f
 }
 
 func (t *tx) Put(ctx context.Context, table, key string, v any) error {
-	doc, err := projections.Encode(v)
+	doc, err := projections.Keep(v)
 	if err != nil {
 		return fmt.Errorf("encode %s/%s: %w", table, key, err)
 	}
@@ -314,7 +322,7 @@ func (t *tx) Put(ctx context.Context, table, key string, v any) error {
 }
 
 func (t *tx) Delete(ctx context.Context, table, key string) error {
-	t.pending[docKey{table, key}] = &pending{}
+	t.pending[docKey{table, key}] = &pending{deleted: true}
 	return nil
 }
 
@@ -339,10 +347,14 @@ func (t *tx) flush() error {
 			}
 		}
 		var err error
-		if doc := t.pending[k].doc; doc != nil {
-			err = b.Put([]byte(k.key), doc)
-		} else {
+		if p := t.pending[k]; p.deleted {
 			err = b.Delete([]byte(k.key))
+		} else {
+			var doc []byte
+			if doc, err = p.doc.Bytes(); err != nil {
+				return fmt.Errorf("encode %s/%s: %w", k.table, k.key, err)
+			}
+			err = b.Put([]byte(k.key), doc)
 		}
 		if err != nil {
 			return err

@@ -38,6 +38,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("several consumers at once", func(t *testing.T) { testEach(t, h) })
 	t.Run("reading ahead in a transaction", func(t *testing.T) { testPrefetch(t, h) })
 	t.Run("durable across reopen", func(t *testing.T) { testReopen(t, h) })
+	t.Run("what is put or read is a copy", func(t *testing.T) { testCopies(t, h) })
 }
 
 func open(t *testing.T, h Harness) projections.Store {
@@ -586,3 +587,54 @@ func testPrefetch(t *testing.T, h Harness) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// shared is a document with parts that a projection could change in
+// place: a list, a map, a pointer.
+type shared struct {
+	Tags  []string       `json:"tags"`
+	Seen  map[string]int `json:"seen,omitempty"`
+	Last  *doc           `json:"last,omitempty"`
+	Empty []int          `json:"empty,omitempty"`
+}
+
+// testCopies: a transaction hands out and keeps copies. Changing a value
+// after putting it, or a value read, changes no document, in the
+// transaction or after it; and a document reads back as its JSON would.
+func testCopies(t *testing.T, h Harness) {
+	s := open(t, h)
+	ctx := context.Background()
+	want := `{"tags":["a","b"],"seen":{"x":1},"last":{"n":1}}`
+	check := func(r projections.Reader, when string) error {
+		var got shared
+		if found, err := r.Get(ctx, "copies", "k", &got); err != nil || !found {
+			return fmt.Errorf("%s: get = %v, %v", when, found, err)
+		}
+		if raw, _ := json.Marshal(got); string(raw) != want {
+			return fmt.Errorf("%s: the document is %s, want %s", when, raw, want)
+		}
+		if got.Empty != nil {
+			return fmt.Errorf("%s: an empty list under omitempty read back as %#v, not nil", when, got.Empty)
+		}
+		got.Tags[0], got.Seen["x"], got.Last.N = "changed", 9, 9 // not put back
+		return nil
+	}
+	err := s.Update(ctx, "copies", func(tx projections.Tx, _ eventstore.Position) (eventstore.Position, error) {
+		v := shared{Tags: []string{"a", "b"}, Seen: map[string]int{"x": 1}, Last: &doc{N: 1}, Empty: []int{}}
+		if err := tx.Put(ctx, "copies", "k", v); err != nil {
+			return eventstore.Position{}, err
+		}
+		v.Tags[1], v.Seen["y"], v.Last.N = "changed", 2, 2 // after the put
+		for _, when := range []string{"read in the transaction", "read again"} {
+			if err := check(tx, when); err != nil {
+				return eventstore.Position{}, err
+			}
+		}
+		return eventstore.At(1), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.View(ctx, func(r projections.Reader) error { return check(r, "read after the commit") }); err != nil {
+		t.Fatal(err)
+	}
+}
