@@ -405,18 +405,21 @@ type tx struct {
 
 type docKey struct{ table, key string }
 
-// pending is a document as this transaction knows it: doc nil means absent.
+// pending is a document as this transaction knows it, kept decoded where
+// it can be (projections.Kept), so that a page of events that changes it
+// many times decodes and encodes it once each.
 type pending struct {
-	doc   []byte
-	dirty bool
+	doc    projections.Kept
+	absent bool
+	dirty  bool
 }
 
 func (t *tx) Get(ctx context.Context, table, key string, v any) (bool, error) {
 	if p, ok := t.pending[docKey{table, key}]; ok {
-		if p.doc == nil {
+		if p.absent {
 			return false, nil
 		}
-		if err := json.Unmarshal(p.doc, v); err != nil {
+		if err := p.doc.Decode(v); err != nil {
 			return false, fmt.Errorf("decode %s/%s: %w", table, key, err)
 		}
 		return true, nil
@@ -424,13 +427,13 @@ func (t *tx) Get(ctx context.Context, table, key string, v any) (bool, error) {
 	var doc []byte
 	err := t.q.QueryRow(ctx, `SELECT doc FROM rm_documents WHERE tbl = $1 AND key = $2`, table, key).Scan(&doc)
 	if errors.Is(err, pgx.ErrNoRows) {
-		t.pending[docKey{table, key}] = &pending{}
+		t.pending[docKey{table, key}] = &pending{absent: true}
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("get %s/%s: %w", table, key, err)
 	}
-	t.pending[docKey{table, key}] = &pending{doc: doc}
+	t.pending[docKey{table, key}] = &pending{doc: projections.KeptAs(doc)}
 	if err := json.Unmarshal(doc, v); err != nil {
 		return false, fmt.Errorf("decode %s/%s: %w", table, key, err)
 	}
@@ -447,7 +450,7 @@ func (t *tx) Prefetch(ctx context.Context, keys []projections.TableKeys) error {
 		for _, k := range tk.Keys {
 			dk := docKey{tk.Table, k}
 			if _, ok := t.pending[dk]; !ok {
-				t.pending[dk] = &pending{} // absent, unless read below
+				t.pending[dk] = &pending{absent: true} // unless read below
 				ks = append(ks, k)
 			}
 		}
@@ -459,7 +462,7 @@ func (t *tx) Prefetch(ctx context.Context, keys []projections.TableKeys) error {
 		return nil
 	}
 	err := t.reader.GetTables(ctx, fresh, func(table, key string, doc []byte) error {
-		t.pending[docKey{table, key}] = &pending{doc: slices.Clone(doc)}
+		t.pending[docKey{table, key}] = &pending{doc: projections.KeptAs(slices.Clone(doc))}
 		return nil
 	})
 	if err != nil {
@@ -486,8 +489,12 @@ func (t *tx) GetTables(ctx context.Context, keys []projections.TableKeys, fn fun
 	}
 	for _, tk := range keys {
 		for _, k := range tk.Keys {
-			if p := t.pending[docKey{tk.Table, k}]; p != nil && p.doc != nil {
-				if err := fn(tk.Table, k, p.doc); err != nil {
+			if p := t.pending[docKey{tk.Table, k}]; p != nil && !p.absent {
+				doc, err := p.doc.Bytes()
+				if err != nil {
+					return fmt.Errorf("encode %s/%s: %w", tk.Table, k, err)
+				}
+				if err := fn(tk.Table, k, doc); err != nil {
 					return err
 				}
 			}
@@ -513,7 +520,7 @@ func (t *tx) Scan(ctx context.Context, table string, page projections.Page, fn f
 }
 
 func (t *tx) Put(ctx context.Context, table, key string, v any) error {
-	doc, err := projections.Encode(v)
+	doc, err := projections.Keep(v)
 	if err != nil {
 		return fmt.Errorf("encode %s/%s: %w", table, key, err)
 	}
@@ -522,7 +529,7 @@ func (t *tx) Put(ctx context.Context, table, key string, v any) error {
 }
 
 func (t *tx) Delete(ctx context.Context, table, key string) error {
-	t.pending[docKey{table, key}] = &pending{dirty: true}
+	t.pending[docKey{table, key}] = &pending{absent: true, dirty: true}
 	return nil
 }
 
@@ -548,10 +555,14 @@ func (t *tx) flush(ctx context.Context, also func(*pgx.Batch)) error {
 	var putDocs [][]byte
 	for _, k := range keys {
 		p := t.pending[k]
-		if p.doc == nil {
+		if p.absent {
 			delTables, delKeys = append(delTables, k.table), append(delKeys, k.key)
 		} else {
-			putTables, putKeys, putDocs = append(putTables, k.table), append(putKeys, k.key), append(putDocs, p.doc)
+			doc, err := p.doc.Bytes()
+			if err != nil {
+				return fmt.Errorf("encode %s/%s: %w", k.table, k.key, err)
+			}
+			putTables, putKeys, putDocs = append(putTables, k.table), append(putKeys, k.key), append(putDocs, doc)
 		}
 		p.dirty = false
 	}

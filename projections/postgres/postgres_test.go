@@ -70,6 +70,45 @@ func BenchmarkCatchUp(b *testing.B) {
 	})
 }
 
+// BenchmarkCeiling is the raw engine beside BenchmarkCatchUp, in the same
+// run: documents of the size the catch-up writes, loaded with COPY into a
+// table shaped as the store's, 1,500 rows a transaction.
+//
+//	DATABASE_URL=... go test -run '^$' -bench 'CatchUp|Ceiling' ./projections/postgres/
+func BenchmarkCeiling(b *testing.B) {
+	ctx := context.Background()
+	doc := []byte(`{"id":"d-000000","serial":"SN-000000","name":"Rover","source":"shared","owner":{"id":"rent00","organization":"Rent00"},"shared":true,"activeAccounts":["build00"],"credentials":"","projects":[{"id":"p-000","name":"Site"}],"updatedAt":"2026-03-01T09:00:00Z"}`)
+	const records, perTx = 120_000, 1_500
+	for range b.N {
+		b.StopTimer()
+		url, schema := pgtest.Schema(b)
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		table := pgx.Identifier{schema, "raw"}
+		if _, err := conn.Exec(ctx, `CREATE TABLE `+table.Sanitize()+` (tbl text NOT NULL, key text COLLATE "C" NOT NULL, doc bytea NOT NULL, PRIMARY KEY (tbl, key))`); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		for start := 0; start < records; start += perTx {
+			err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+				_, err := tx.CopyFrom(ctx, table, []string{"tbl", "key", "doc"}, pgx.CopyFromSlice(perTx, func(i int) ([]any, error) {
+					return []any{"devices.mine", fmt.Sprintf("build%02d/d-%06d", (start+i)%20, start+i), doc}, nil
+				}))
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		_ = conn.Close(ctx)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(records)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
 // TestDocumentsOfTheFirstSchemaStayReadable: read models written by a
 // version whose documents were jsonb read the same once the store, opened
 // by this version, keeps documents as the bytes written.
