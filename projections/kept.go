@@ -89,7 +89,7 @@ func (k *Kept) Decode(v any) error {
 type plain struct {
 	kind   reflect.Kind
 	elem   *plain       // of a slice, an array or a map's values
-	fields []plainField // of a struct
+	fields []plainField // of a struct: those a shallow copy does not settle
 	flat   bool         // a slice or array of booleans or numbers: copied whole
 	time   bool         // time.Time
 }
@@ -186,6 +186,9 @@ func examine(t reflect.Type, seen map[reflect.Type]bool) *plain {
 			if fp == nil {
 				return nil
 			}
+			if fp.settled() {
+				continue // the struct's shallow copy is the copy
+			}
 			p.fields = append(p.fields, plainField{index: i, omitEmpty: strings.Contains(","+opts+",", ",omitempty,"), p: fp})
 		}
 		return p
@@ -278,12 +281,41 @@ func (p *plain) copy(dst, src reflect.Value, omitEmpty bool) bool {
 		dst.Set(m)
 		return true
 	case p.kind == reflect.Struct:
+		// A shallow copy, then what it does not settle: strings and floats
+		// checked, what holds references copied again.
+		dst.Set(src)
 		for _, f := range p.fields {
-			if !f.p.copy(dst.Field(f.index), src.Field(f.index), f.omitEmpty) {
-				return false
+			s := src.Field(f.index)
+			switch f.p.kind {
+			case reflect.String:
+				if !utf8.ValidString(s.String()) {
+					return false
+				}
+			case reflect.Float32, reflect.Float64:
+				if math.IsNaN(s.Float()) || math.IsInf(s.Float(), 0) {
+					return false
+				}
+			default:
+				d := dst.Field(f.index)
+				d.SetZero()
+				if !f.p.copy(d, s, f.omitEmpty) {
+					return false
+				}
 			}
 		}
 		return true
+	}
+	return false
+}
+
+// settled says that a shallow copy of a value of p's type is all of its
+// copy: booleans and integers, and structs of those.
+func (p *plain) settled() bool {
+	switch {
+	case p.kind == reflect.Bool, p.kind >= reflect.Int && p.kind <= reflect.Int64, p.kind >= reflect.Uint && p.kind <= reflect.Uint64:
+		return true
+	case p.kind == reflect.Struct && !p.time:
+		return len(p.fields) == 0
 	}
 	return false
 }
