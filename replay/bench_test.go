@@ -54,6 +54,15 @@ func BenchmarkReplay(b *testing.B) {
 				}
 				b.ReportMetric(float64(g.Count())*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 				b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/rebuild")
+				// What the embedded file holds: both generations' tables
+				// (the one replaced is empty) and the snapshots.
+				if sized, ok := store.(interface{ Size() (int64, error) }); ok {
+					n, err := sized.Size()
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.ReportMetric(float64(n)/float64(g.Count()), "file-bytes/event")
+				}
 			})
 			b.StopTimer()
 			var snapDocs, liveDocs int

@@ -9,8 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -52,6 +52,13 @@ func Open(path string) (*Store, error) {
 	return &Store{db: db}, nil
 }
 
+// Size is how many bytes of the file the read models take.
+func (s *Store) Size() (int64, error) {
+	var n int64
+	err := s.db.View(func(tx *bbolt.Tx) error { n = tx.Size(); return nil })
+	return n, err
+}
+
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
 
@@ -90,8 +97,9 @@ func (s *Store) commit(group []*update) {
 			if err != nil {
 				return err
 			}
+			appended := map[string]bool{}
 			for _, u := range group {
-				t := &tx{reader: reader{btx}, pending: map[docKey]*pending{}}
+				t := &tx{reader: reader{btx}, pending: map[docKey]*pending{}, appended: appended}
 				next, panicked, err := run(u, t, readPosition(cp.Get([]byte(u.consumer))))
 				if err == nil {
 					if err = t.flush(); err == nil {
@@ -243,6 +251,10 @@ type tx struct {
 	pending map[docKey]*pending
 	// wrote says that writes reached the B+tree before the end.
 	wrote bool
+	// appended says, of each table this bbolt transaction has written,
+	// whether every write came after the table's last key (shared by the
+	// updates of a group: a bucket's fill applies when it commits).
+	appended map[string]bool
 }
 
 type docKey struct{ table, key string }
@@ -327,37 +339,46 @@ func (t *tx) Delete(ctx context.Context, table, key string) error {
 }
 
 // flush writes the gathered writes, table by table, in key order.
+//
+// bbolt rewrites every page a transaction touches and splits what no
+// longer fits into pages half full, which suits writes anywhere in a
+// table. A table whose writes all come after its last key (the audit
+// entries, by position; every table of a rebuild's first page) would
+// keep those half-full pages for ever, since no later write lands among
+// them: its pages are filled whole instead.
 func (t *tx) flush() error {
-	keys := make([]docKey, 0, len(t.pending))
+	byTable := map[string][]string{}
 	for k := range t.pending {
-		keys = append(keys, k)
+		byTable[k.table] = append(byTable[k.table], k.key)
 	}
-	slices.SortFunc(keys, func(a, b docKey) int {
-		if c := strings.Compare(a.table, b.table); c != 0 {
-			return c
-		}
-		return strings.Compare(a.key, b.key)
-	})
-	var b *bbolt.Bucket
-	for i, k := range keys {
-		if i == 0 || k.table != keys[i-1].table {
-			var err error
-			if b, err = t.btx.CreateBucketIfNotExists([]byte(k.table)); err != nil {
-				return err
-			}
-		}
-		var err error
-		if p := t.pending[k]; p.deleted {
-			err = b.Delete([]byte(k.key))
-		} else {
-			var doc []byte
-			if doc, err = p.doc.Bytes(); err != nil {
-				return fmt.Errorf("encode %s/%s: %w", k.table, k.key, err)
-			}
-			err = b.Put([]byte(k.key), doc)
-		}
+	for _, table := range slices.Sorted(maps.Keys(byTable)) {
+		keys := byTable[table]
+		slices.Sort(keys)
+		b, err := t.btx.CreateBucketIfNotExists([]byte(table))
 		if err != nil {
 			return err
+		}
+		last, _ := b.Cursor().Last()
+		appended, seen := t.appended[table]
+		t.appended[table] = (!seen || appended) && (last == nil || keys[0] > string(last))
+		b.FillPercent = bbolt.DefaultFillPercent
+		if t.appended[table] {
+			b.FillPercent = 1
+		}
+		for _, key := range keys {
+			var err error
+			if p := t.pending[docKey{table, key}]; p.deleted {
+				err = b.Delete([]byte(key))
+			} else {
+				var doc []byte
+				if doc, err = p.doc.Bytes(); err != nil {
+					return fmt.Errorf("encode %s/%s: %w", table, key, err)
+				}
+				err = b.Put([]byte(key), doc)
+			}
+			if err != nil {
+				return err
+			}
 		}
 	}
 	clear(t.pending)

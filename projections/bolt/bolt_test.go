@@ -1,12 +1,15 @@
 package bolt_test
 
 import (
+	"context"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 
 	"go.etcd.io/bbolt"
 
+	"github.com/shareledger/shareledger/eventstore"
 	"github.com/shareledger/shareledger/projections"
 	"github.com/shareledger/shareledger/projections/bolt"
 	"github.com/shareledger/shareledger/projections/storetest"
@@ -84,4 +87,59 @@ func BenchmarkCeiling(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(records)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// TestPagesAreWrittenNearlyFull: documents written a page of events at a
+// time at the end of a table fill the pages that hold them, where pages
+// split half full left them half empty for ever; written at random keys,
+// they leave pages split half full, which later writes fill (pages split
+// nearly full there left tiny ones beside them: 2.6x).
+func TestPagesAreWrittenNearlyFull(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "rm.db")
+	s, err := bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for page := range 40 {
+		err := s.Update(ctx, "fill", func(tx projections.Tx, _ eventstore.Position) (eventstore.Position, error) {
+			for i := range 500 {
+				doc := struct {
+					N    int    `json:"n"`
+					Name string `json:"name"`
+				}{i, fmt.Sprintf("document %d of page %d", i, page)}
+				if err := tx.Put(ctx, "random", fmt.Sprintf("k%016x", rng.Uint64()), doc); err != nil {
+					return eventstore.Position{}, err
+				}
+				if err := tx.Put(ctx, "appended", fmt.Sprintf("%08d", page*500+i), doc); err != nil {
+					return eventstore.Position{}, err
+				}
+			}
+			return eventstore.At(uint64(page + 1)), nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.View(func(tx *bbolt.Tx) error {
+		for table, most := range map[string]float64{"random": 1.6, "appended": 1.05} {
+			st := tx.Bucket([]byte(table)).Stats()
+			if ratio := float64(st.LeafAlloc) / float64(st.LeafInuse); ratio > most {
+				t.Errorf("%s: %d bytes of pages for %d held, %.2fx (at most %.2fx)", table, st.LeafAlloc, st.LeafInuse, ratio, most)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
