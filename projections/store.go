@@ -77,14 +77,18 @@ type Update struct {
 
 // Grouped is a Store that commits the updates of several consumers in one
 // transaction, each with its own checkpoint and each failing alone, as if
-// each had been its own Update one after the other: a pass that applies a
-// page of events to several projections commits once.
+// each had been its own Update: a pass that applies a page of events to
+// several projections commits once. The consumers own distinct tables
+// (projections never read each other's): each update reads the models as
+// committed before the group, and its own writes, and may not see what
+// the group's other updates write, so that a store may apply them at once.
 type Grouped interface {
 	UpdateEach(ctx context.Context, us []Update) []error
 }
 
-// UpdateEach applies us in order, each as its own Update; a Grouped store
-// commits them in one transaction. The error of each is at its index.
+// UpdateEach applies us, each as its own Update; a Grouped store commits
+// them in one transaction, and may apply them at once (Grouped). The error
+// of each is at its index.
 func UpdateEach(ctx context.Context, store Store, us []Update) []error {
 	if len(us) == 0 {
 		return nil

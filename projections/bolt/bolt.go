@@ -10,7 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
+	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -23,21 +27,33 @@ var checkpoints = []byte("_checkpoints")
 
 // Store is a bbolt-backed read-model store.
 //
-// It is Grouped: bbolt has one writer, and each commit writes its pages
-// and syncs the file twice, so a pass that applies a page of events to
-// several projections (a catch-up, a rebuild) applies them one after the
-// other in one transaction and commits once. Each keeps its own checkpoint
-// and fails alone: an update that fails leaves nothing of its own in the
-// transaction, and the others commit without it. The live projections
-// commit on their own: grouping their concurrent updates was measured
-// slower over HTTP (docs/benchmarks.md), the larger commits holding up the
-// event log's syncs on the same disk.
-type Store struct{ db *bbolt.DB }
+// An update applies its events in two steps. First its projection reads
+// the committed models through a read transaction of its own and gathers
+// its writes in memory (tx); then its writes and its checkpoint go into
+// one bbolt transaction. So it is Grouped: a pass that applies a page of
+// events to several projections (a catch-up, a rebuild) applies them at
+// once, one goroutine each up to GOMAXPROCS, since none writes anything
+// the others read, and commits them in one transaction (bbolt has one
+// writer, and each commit writes its pages and syncs the file twice).
+// Each keeps its own checkpoint and fails alone: an update that fails
+// has written nothing, and the others commit without it. The live
+// projections commit on their own: grouping their concurrent updates was
+// measured slower over HTTP (docs/benchmarks.md), the larger commits
+// holding up the event log's syncs on the same disk.
+type Store struct {
+	db *bbolt.DB
+	// updating serializes updates from their reads to their commit, as
+	// bbolt's one writer did when a projection applied its events inside
+	// the write transaction.
+	updating sync.Mutex
+}
 
 // update is one consumer's update in a group.
 type update struct {
 	consumer string
 	fn       func(projections.Tx, eventstore.Position) (eventstore.Position, error)
+	tx       *tx                 // what it wrote, to commit
+	next     eventstore.Position // and its checkpoint
 	done     bool
 	err      error
 	panicked any
@@ -85,11 +101,16 @@ func (s *Store) UpdateEach(ctx context.Context, us []projections.Update) []error
 }
 
 // errRedo rolls back a group's transaction so that it is done again
-// without the update that failed after writing to it.
+// without the update that failed to write.
 var errRedo = errors.New("redo the group without a failed update")
 
-// commit applies group in one transaction and marks every update done.
+// commit applies group (apply), then writes the updates that succeeded in
+// one transaction, and marks every update done.
 func (s *Store) commit(group []*update) {
+	s.updating.Lock()
+	defer s.updating.Unlock()
+	s.apply(group)
+	group = slices.DeleteFunc(group, func(u *update) bool { return u.done })
 	for len(group) > 0 {
 		var spoiler *update
 		err := s.db.Update(func(btx *bbolt.Tx) error {
@@ -99,26 +120,14 @@ func (s *Store) commit(group []*update) {
 			}
 			appended := map[string]bool{}
 			for _, u := range group {
-				t := &tx{reader: reader{btx}, pending: map[docKey]*pending{}, appended: appended}
-				next, panicked, err := run(u, t, readPosition(cp.Get([]byte(u.consumer))))
+				err := u.tx.flush(btx, appended)
 				if err == nil {
-					if err = t.flush(); err == nil {
-						err = cp.Put([]byte(u.consumer), writePosition(next))
-					}
-					t.wrote = true
+					err = cp.Put([]byte(u.consumer), writePosition(u.next))
 				}
-				if err == nil && panicked == nil {
-					continue
-				}
-				if errors.Is(err, projections.ErrStopUpdate) {
-					err = nil
-				}
-				u.err, u.panicked = err, panicked
-				if t.wrote || panicked != nil {
-					spoiler = u
+				if err != nil {
+					u.err, spoiler = err, u
 					return errRedo
 				}
-				u.done = true
 			}
 			return nil
 		})
@@ -128,12 +137,48 @@ func (s *Store) commit(group []*update) {
 			continue
 		}
 		for _, u := range group {
-			if !u.done {
-				u.err, u.done = err, true
-			}
+			u.err, u.done = err, true
 		}
 		return
 	}
+}
+
+// apply runs each update's fn on a transaction that reads the committed
+// models (a read transaction of its own) and gathers its writes, at once
+// for several: one goroutine each, GOMAXPROCS at a time. An update that
+// fails, or has nothing to write (ErrStopUpdate), is done.
+func (s *Store) apply(group []*update) {
+	one := func(u *update) {
+		err := s.db.View(func(rtx *bbolt.Tx) error {
+			t := &tx{reader: reader{rtx}, pending: map[docKey]*pending{}}
+			cp, err := t.Checkpoint(context.Background(), u.consumer)
+			if err != nil {
+				return err
+			}
+			u.next, u.panicked, err = run(u, t, cp)
+			u.tx = t
+			return err
+		})
+		if errors.Is(err, projections.ErrStopUpdate) {
+			u.done = true
+		} else if err != nil || u.panicked != nil {
+			u.err, u.done = err, true
+		}
+	}
+	if len(group) == 1 {
+		one(group[0])
+		return
+	}
+	var wg sync.WaitGroup
+	running := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for _, u := range group {
+		running <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-running }()
+			one(u)
+		})
+	}
+	wg.Wait()
 }
 
 // run calls u's fn, turning a panic into a value that the caller's
@@ -242,19 +287,18 @@ func (r reader) GetTables(ctx context.Context, keys []projections.TableKeys, fn 
 	return projections.TableByTable(ctx, r, keys, fn)
 }
 
-// tx gathers a transaction's writes in memory, so that a document that a
-// page of events changes many times is written to the B+tree once, and
-// writes them in key order (which bbolt fills pages best with) when the
-// transaction ends, or before a Scan, which must see them.
+// tx gathers a transaction's writes in memory, reading the committed
+// models through a read transaction, so that a document that a page of
+// events changes many times is written to the B+tree once; flush writes
+// them in key order when the update commits. Its reads see its writes:
+// a Scan merges them with the tree's.
 type tx struct {
 	reader
 	pending map[docKey]*pending
-	// wrote says that writes reached the B+tree before the end.
-	wrote bool
-	// appended says, of each table this bbolt transaction has written,
-	// whether every write came after the table's last key (shared by the
-	// updates of a group: a bucket's fill applies when it commits).
-	appended map[string]bool
+	// keys are the keys of each table in pending, in order up to sorted
+	// (a table's keys are sorted again when a Scan finds new ones).
+	keys   map[string][]string
+	sorted map[string]int
 }
 
 type docKey struct{ table, key string }
@@ -314,14 +358,86 @@ func (t *tx) GetTables(ctx context.Context, keys []projections.TableKeys, fn fun
 	return projections.TableByTable(ctx, t, keys, fn)
 }
 
+// Scan merges the transaction's writes with the tree's documents, in key
+// order: a document written wins, one deleted is left out.
 func (t *tx) Scan(ctx context.Context, table string, page projections.Page, fn func(string, []byte) error) error {
-	if len(t.pending) > 0 {
-		t.wrote = true
-		if err := t.flush(); err != nil {
-			return err
+	mine := t.keysOf(table)
+	if len(mine) == 0 {
+		return t.reader.Scan(ctx, table, page, fn)
+	}
+	start := page.Prefix
+	if page.After != "" && page.After >= page.Prefix {
+		start = page.After
+	}
+	mine = mine[sort.SearchStrings(mine, start):]
+	ahead := func(k string) bool { return page.After == "" || k > page.After }
+	var c *bbolt.Cursor
+	var tk, tv []byte
+	if b := t.btx.Bucket([]byte(table)); b != nil {
+		c = b.Cursor()
+		tk, tv = c.Seek([]byte(start))
+	}
+	// The tree's next document in the page that the transaction did not
+	// write, and the transaction's next key in the page.
+	nextTree := func() {
+		for ; tk != nil; tk, tv = c.Next() {
+			if !bytes.HasPrefix(tk, []byte(page.Prefix)) {
+				tk = nil
+				return
+			}
+			if _, written := t.pending[docKey{table, string(tk)}]; ahead(string(tk)) && !written {
+				return
+			}
 		}
 	}
-	return t.reader.Scan(ctx, table, page, fn)
+	nextMine := func() {
+		for ; len(mine) > 0; mine = mine[1:] {
+			if !strings.HasPrefix(mine[0], page.Prefix) {
+				mine = nil
+				return
+			}
+			if ahead(mine[0]) {
+				return
+			}
+		}
+	}
+	nextTree()
+	nextMine()
+	for n := 0; (tk != nil || len(mine) > 0) && (page.Limit <= 0 || n < page.Limit); {
+		var key string
+		var doc []byte
+		if len(mine) == 0 || (tk != nil && string(tk) < mine[0]) {
+			key, doc = string(tk), tv
+			tk, tv = c.Next()
+			nextTree()
+		} else {
+			key, mine = mine[0], mine[1:]
+			nextMine()
+			p := t.pending[docKey{table, key}]
+			if p.deleted {
+				continue
+			}
+			var err error
+			if doc, err = p.doc.Bytes(); err != nil {
+				return fmt.Errorf("encode %s/%s: %w", table, key, err)
+			}
+		}
+		if err := fn(key, doc); err != nil {
+			return err
+		}
+		n++
+	}
+	return nil
+}
+
+// keysOf is the keys of table that the transaction wrote, in order.
+func (t *tx) keysOf(table string) []string {
+	ks := t.keys[table]
+	if t.sorted[table] < len(ks) {
+		slices.Sort(ks)
+		t.sorted[table] = len(ks)
+	}
+	return ks
 }
 
 func (t *tx) Put(ctx context.Context, table, key string, v any) error {
@@ -329,13 +445,24 @@ func (t *tx) Put(ctx context.Context, table, key string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode %s/%s: %w", table, key, err)
 	}
-	t.pending[docKey{table, key}] = &pending{doc: doc}
+	t.write(table, key, &pending{doc: doc})
 	return nil
 }
 
 func (t *tx) Delete(ctx context.Context, table, key string) error {
-	t.pending[docKey{table, key}] = &pending{deleted: true}
+	t.write(table, key, &pending{deleted: true})
 	return nil
+}
+
+func (t *tx) write(table, key string, p *pending) {
+	k := docKey{table, key}
+	if _, ok := t.pending[k]; !ok {
+		if t.keys == nil {
+			t.keys, t.sorted = map[string][]string{}, map[string]int{}
+		}
+		t.keys[table] = append(t.keys[table], key)
+	}
+	t.pending[k] = p
 }
 
 // flush writes the gathered writes, table by table, in key order.
@@ -346,23 +473,18 @@ func (t *tx) Delete(ctx context.Context, table, key string) error {
 // entries, by position; every table of a rebuild's first page) would
 // keep those half-full pages for ever, since no later write lands among
 // them: its pages are filled whole instead.
-func (t *tx) flush() error {
-	byTable := map[string][]string{}
-	for k := range t.pending {
-		byTable[k.table] = append(byTable[k.table], k.key)
-	}
-	for _, table := range slices.Sorted(maps.Keys(byTable)) {
-		keys := byTable[table]
-		slices.Sort(keys)
-		b, err := t.btx.CreateBucketIfNotExists([]byte(table))
+func (t *tx) flush(btx *bbolt.Tx, appended map[string]bool) error {
+	for _, table := range slices.Sorted(maps.Keys(t.keys)) {
+		keys := t.keysOf(table)
+		b, err := btx.CreateBucketIfNotExists([]byte(table))
 		if err != nil {
 			return err
 		}
 		last, _ := b.Cursor().Last()
-		appended, seen := t.appended[table]
-		t.appended[table] = (!seen || appended) && (last == nil || keys[0] > string(last))
+		only, seen := appended[table]
+		appended[table] = (!seen || only) && (last == nil || keys[0] > string(last))
 		b.FillPercent = bbolt.DefaultFillPercent
-		if t.appended[table] {
+		if appended[table] {
 			b.FillPercent = 1
 		}
 		for _, key := range keys {
@@ -381,7 +503,6 @@ func (t *tx) flush() error {
 			}
 		}
 	}
-	clear(t.pending)
 	return nil
 }
 

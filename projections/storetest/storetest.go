@@ -7,7 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -39,6 +42,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("reading ahead in a transaction", func(t *testing.T) { testPrefetch(t, h) })
 	t.Run("durable across reopen", func(t *testing.T) { testReopen(t, h) })
 	t.Run("what is put or read is a copy", func(t *testing.T) { testCopies(t, h) })
+	t.Run("scans see the transaction's own writes", func(t *testing.T) { testScanOwnWrites(t, h) })
 }
 
 func open(t *testing.T, h Harness) projections.Store {
@@ -412,7 +416,9 @@ func testEach(t *testing.T, h Harness) {
 			return eventstore.At(to), fail
 		}}
 	}
-	// after reads what an earlier update of the same call wrote.
+	// after reads a document committed before the call. (What another
+	// update of the same call writes, an update may or may not see: a
+	// Grouped store may apply them at once.)
 	after := func(key, of string, to uint64) projections.Update {
 		return projections.Update{Consumer: key, Fn: func(tx projections.Tx, cp eventstore.Position) (eventstore.Position, error) {
 			var d doc
@@ -439,14 +445,14 @@ func testEach(t *testing.T, h Harness) {
 	}{
 		{
 			name:      "all commit, in order",
-			updates:   []projections.Update{write("a", 1, 3, nil), after("b", "a", 4), write("c", 7, 5, nil)},
+			updates:   []projections.Update{write("a", 1, 3, nil), after("b", "seed", 4), write("c", 7, 5, nil)},
 			errs:      []error{nil, nil, nil},
 			committed: map[string]int{"a": 1, "b": 2, "c": 7},
 			positions: map[string]uint64{"a": 3, "b": 4, "c": 5},
 		},
 		{
 			name:      "one fails after its writes reached a scan",
-			updates:   []projections.Update{write("a", 1, 3, nil), write("b", 1, 4, boom), after("c", "a", 5)},
+			updates:   []projections.Update{write("a", 1, 3, nil), write("b", 1, 4, boom), after("c", "seed", 5)},
 			errs:      []error{nil, boom, nil},
 			committed: map[string]int{"a": 1, "c": 2},
 			untouched: []string{"b"},
@@ -472,6 +478,7 @@ func testEach(t *testing.T, h Harness) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := open(t, h)
+			put(t, s, "seeder", 1, map[string]doc{"seed": {N: 1}})
 			var errs []error
 			panicked := func() (p any) {
 				defer func() { p = recover() }()
@@ -636,5 +643,76 @@ func testCopies(t *testing.T, h Harness) {
 	}
 	if err := s.View(ctx, func(r projections.Reader) error { return check(r, "read after the commit") }); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testScanOwnWrites: a scan inside a transaction sees the documents as the
+// transaction left them (put, overwritten, deleted, among the committed
+// ones), in key order, with every prefix, after and limit, as a map of
+// the documents would answer; checked over random writes and pages.
+func testScanOwnWrites(t *testing.T, h Harness) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(11, 13))
+	keys := []string{"a", "a/1", "a/2", "a/3", "a/é", "ab/1", "b/0", "b/1", "b/2", "c/\U0010FFFF", "c/x", "d"}
+	prefixes := []string{"", "a", "a/", "b/", "c/", "z"}
+	for round := range 20 {
+		s := open(t, h)
+		model := map[string]doc{}
+		committed := map[string]doc{}
+		for _, k := range keys {
+			if rng.IntN(2) == 0 {
+				committed[k] = doc{N: rng.IntN(100)}
+				model[k] = committed[k]
+			}
+		}
+		if len(committed) > 0 {
+			put(t, s, "seed", 1, committed)
+		}
+		err := s.Update(ctx, "scans", func(tx projections.Tx, cp eventstore.Position) (eventstore.Position, error) {
+			for step := range 30 {
+				k := keys[rng.IntN(len(keys))]
+				switch rng.IntN(3) {
+				case 0:
+					d := doc{N: 1000 + step}
+					if err := tx.Put(ctx, "docs", k, d); err != nil {
+						return cp, err
+					}
+					model[k] = d
+				case 1:
+					if err := tx.Delete(ctx, "docs", k); err != nil {
+						return cp, err
+					}
+					delete(model, k)
+				default:
+					page := projections.Page{Prefix: prefixes[rng.IntN(len(prefixes))], Limit: rng.IntN(4)}
+					if rng.IntN(2) == 0 {
+						page.After = keys[rng.IntN(len(keys))]
+					}
+					var want []string
+					for _, k := range slices.Sorted(maps.Keys(model)) {
+						if strings.HasPrefix(k, page.Prefix) && (page.After == "" || k > page.After) && (page.Limit == 0 || len(want) < page.Limit) {
+							want = append(want, fmt.Sprintf("%s=%d", k, model[k].N))
+						}
+					}
+					var got []string
+					err := tx.Scan(ctx, "docs", page, func(k string, raw []byte) error {
+						var d doc
+						err := json.Unmarshal(raw, &d)
+						got = append(got, fmt.Sprintf("%s=%d", k, d.N))
+						return err
+					})
+					if err != nil {
+						return cp, err
+					}
+					if !slices.Equal(got, want) {
+						return cp, fmt.Errorf("round %d, step %d: scan %+v = %q, want %q", round, step, page, got, want)
+					}
+				}
+			}
+			return cp, projections.ErrStopUpdate
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
