@@ -128,6 +128,9 @@ func (r renamedReader) Scan(ctx context.Context, table string, page Page, fn fun
 	return r.Reader.Scan(ctx, rename(r.names, table), page, fn)
 }
 
+// Remote is the wrapped reader's (Remote).
+func (r renamedReader) Remote() bool { return Remote(r.Reader) }
+
 // renamedBatched is a renamedReader over a Batched reader.
 type renamedBatched struct {
 	renamedReader
@@ -156,6 +159,11 @@ func (r renamedBatched) renamed(keys []TableKeys) ([]TableKeys, map[string]strin
 
 func (r renamedBatched) ScanMany(ctx context.Context, table string, prefixes []string, fn func(string, []byte) error) error {
 	return r.b.ScanMany(ctx, rename(r.names, table), prefixes, fn)
+}
+
+// FirstOfEach implements Firsts, at once where the reader it wraps does.
+func (r renamedBatched) FirstOfEach(ctx context.Context, table string, pages []Page, fn func(int, string, []byte) error) error {
+	return FirstOfEach(ctx, r.Reader, rename(r.names, table), pages, fn)
 }
 
 // renamedPipelined is a renamedBatched over a Pipelined reader.

@@ -51,6 +51,44 @@ func GetAndScan(ctx context.Context, r Reader, keys []TableKeys, scan TableKeys,
 	return ScanMany(ctx, r, scan.Table, scan.Keys, scanned)
 }
 
+// Firsts is a Reader that reads the first document of many pages of one
+// table at once: on PostgreSQL, one query where a Scan each would take a
+// round trip each. A point-in-time answer reads each document as it stood
+// at a snapshot, the first of its versions after a key, this way.
+type Firsts interface {
+	// FirstOfEach calls fn with the first document of each page (its
+	// Prefix and After; its Limit is ignored), and the page's index, for
+	// those pages that hold one, in no particular order.
+	FirstOfEach(ctx context.Context, table string, pages []Page, fn func(i int, key string, doc []byte) error) error
+}
+
+// FirstOfEach reads the first document of each page, at once where r is
+// Firsts, or else one Scan each.
+func FirstOfEach(ctx context.Context, r Reader, table string, pages []Page, fn func(i int, key string, doc []byte) error) error {
+	if len(pages) == 0 {
+		return nil
+	}
+	if f, ok := r.(Firsts); ok {
+		return f.FirstOfEach(ctx, table, pages, fn)
+	}
+	for i, p := range pages {
+		p.Limit = 1
+		if err := r.Scan(ctx, table, p, func(k string, doc []byte) error { return fn(i, k, doc) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Remote says whether r's reads are round trips to a server, so that a
+// reader that could read some documents one by one when it needs them
+// should read them at once ahead instead (a store whose reads are
+// in-process gains nothing from it). Wrappers pass it on.
+func Remote(r Reader) bool {
+	rr, ok := r.(interface{ Remote() bool })
+	return ok && rr.Remote()
+}
+
 // TableKeys are keys of one table.
 type TableKeys struct {
 	Table string

@@ -126,7 +126,8 @@ func (h *History) At(ctx context.Context, m Moment) (Then, error) {
 }
 
 // past is the snapshots' documents as they stood at the chosen snapshots
-// (memory.Base), read from the store that holds them, one look-up each.
+// (memory.ManyBase), read from the store that holds them: one ordered
+// look-up each, or many at once for what a projection names ahead.
 type past struct {
 	store       projections.Store
 	tables      map[string]versions
@@ -154,6 +155,28 @@ func (p *past) Doc(ctx context.Context, table, key string) (doc []byte, found bo
 	return doc, found, err
 }
 
+// Docs implements memory.ManyBase: the documents as they stood, read at
+// once for a page of events that names them ahead.
+func (p *past) Docs(ctx context.Context, keys []projections.TableKeys, fn func(table, key string, doc []byte) error) error {
+	return p.view(ctx, func(r projections.Reader) error {
+		for _, tk := range keys {
+			v, ok := p.tables[tk.Table]
+			if !ok || len(tk.Keys) == 0 {
+				continue
+			}
+			err := v.docs(ctx, r, tk.Keys, func(key string, doc []byte) error { return fn(tk.Table, key, doc) })
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Remote implements memory.ManyBase: reading ahead pays where the store's
+// reads are round trips (a replay reads ahead inside At's transaction).
+func (p *past) Remote() bool { return p.r != nil && projections.Remote(p.r) }
+
 func (p *past) Each(ctx context.Context, table, prefix, after string, fn func(key string, doc []byte) error) error {
 	v, ok := p.tables[table]
 	if !ok {
@@ -163,6 +186,8 @@ func (p *past) Each(ctx context.Context, table, prefix, after string, fn func(ke
 }
 
 func (p *past) Checkpoint(consumer string) eventstore.Position { return p.checkpoints[consumer] }
+
+var _ memory.ManyBase = (*past)(nil)
 
 // Covers says whether the history holds every projection named.
 func (h *History) Covers(names []string) bool {

@@ -137,6 +137,22 @@ func (v versions) doc(ctx context.Context, r projections.Reader, key string) ([]
 	return out, true, nil
 }
 
+// docs is doc for many keys at once (projections.FirstOfEach: one query
+// on PostgreSQL): fn is called with those that stood.
+func (v versions) docs(ctx context.Context, r projections.Reader, keys []string, fn func(key string, doc []byte) error) error {
+	pages := make([]projections.Page, len(keys))
+	for i, k := range keys {
+		head := v.prefix + escapeKey.Replace(k) + "\x01"
+		pages[i] = projections.Page{Prefix: head, After: head + v.inv}
+	}
+	return projections.FirstOfEach(ctx, r, VersionsTable, pages, func(i int, _ string, d []byte) error {
+		if bytes.Equal(d, deleted) {
+			return nil
+		}
+		return fn(keys[i], d)
+	})
+}
+
 // each calls fn with the documents whose keys start with prefix and sort
 // after after, as they stood, in key order. It reads every version of
 // those documents, newest first, and skips those after the position.

@@ -129,6 +129,18 @@ type Base interface {
 	Checkpoint(consumer string) eventstore.Position
 }
 
+// ManyBase is a Base that can read many documents at once (a past model
+// read from PostgreSQL: one query instead of one a document), for the
+// reads a projection names ahead (projections.Prefetcher).
+type ManyBase interface {
+	Base
+	// Docs calls fn with the documents at keys that the base holds.
+	Docs(ctx context.Context, keys []projections.TableKeys, fn func(table, key string, doc []byte) error) error
+	// Remote says whether reading ahead saves anything (projections.Remote):
+	// if not, documents are read when they are needed.
+	Remote() bool
+}
+
 // Doc implements Base: the document at table/key in l or its parents.
 func (l *Layer) Doc(_ context.Context, table, key string) ([]byte, bool, error) {
 	d, ok := l.tables[table].get(key)
@@ -154,7 +166,10 @@ type Store struct {
 	base        Base
 	tables      map[string]map[string][]byte // a nil document is a deletion
 	checkpoints map[string]eventstore.Position
-	closed      bool
+	// fetched are the base's documents read ahead (nil: the base has
+	// none), which never change: the base is a model as it stood.
+	fetched map[string]map[string][]byte
+	closed  bool
 }
 
 // New returns an empty store over base (nil: no base).
@@ -237,6 +252,9 @@ func (v view) Checkpoint(_ context.Context, consumer string) (eventstore.Positio
 
 func (v view) lookup(ctx context.Context, table, key string) ([]byte, bool, error) {
 	if d, ok := v.s.tables[table][key]; ok {
+		return d, d != nil, nil
+	}
+	if d, ok := v.s.fetched[table][key]; ok {
 		return d, d != nil, nil
 	}
 	return v.s.base.Doc(ctx, table, key)
@@ -327,6 +345,57 @@ func (t *tx) Get(ctx context.Context, table, key string, out any) (bool, error) 
 
 func (t *tx) Scan(ctx context.Context, table string, page projections.Page, fn func(string, []byte) error) error {
 	return t.scan(ctx, table, page, t.pending[table], fn)
+}
+
+// Prefetch implements projections.Prefetching where the base is a
+// ManyBase: the base's documents at keys that neither the transaction nor
+// the store holds are read at once and kept (the store's lock is held).
+func (t *tx) Prefetch(ctx context.Context, keys []projections.TableKeys) error {
+	many, ok := t.s.base.(ManyBase)
+	if !ok || !many.Remote() {
+		return nil
+	}
+	var fresh []projections.TableKeys
+	for _, tk := range keys {
+		var ks []string
+		for _, k := range tk.Keys {
+			_, mine := t.pending[tk.Table][k]
+			_, committed := t.s.tables[tk.Table][k]
+			_, fetched := t.s.fetched[tk.Table][k]
+			if !mine && !committed && !fetched {
+				ks = append(ks, k)
+			}
+		}
+		if len(ks) > 0 {
+			fresh = append(fresh, projections.TableKeys{Table: tk.Table, Keys: ks})
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	got := map[string]map[string][]byte{}
+	err := many.Docs(ctx, fresh, func(table, key string, doc []byte) error {
+		if got[table] == nil {
+			got[table] = map[string][]byte{}
+		}
+		got[table][key] = slices.Clone(doc)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if t.s.fetched == nil {
+		t.s.fetched = map[string]map[string][]byte{}
+	}
+	for _, tk := range fresh {
+		if t.s.fetched[tk.Table] == nil {
+			t.s.fetched[tk.Table] = map[string][]byte{}
+		}
+		for _, k := range tk.Keys {
+			t.s.fetched[tk.Table][k] = got[tk.Table][k] // nil: absent
+		}
+	}
+	return nil
 }
 
 func (t *tx) Put(_ context.Context, table, key string, v any) error {

@@ -199,6 +199,9 @@ func (s *Store) View(ctx context.Context, fn func(projections.Reader) error) err
 
 type reader struct{ q pgx.Tx }
 
+// Remote implements projections.Remote: every read is a round trip.
+func (reader) Remote() bool { return true }
+
 func (r reader) Get(ctx context.Context, table, key string, v any) (bool, error) {
 	var doc []byte
 	err := r.q.QueryRow(ctx, `SELECT doc FROM rm_documents WHERE tbl = $1 AND key = $2`, table, key).Scan(&doc)
@@ -317,6 +320,51 @@ func (r reader) GetAndScan(ctx context.Context, keys []projections.TableKeys, sc
 	return nil
 }
 
+// FirstOfEach implements projections.Firsts in one query: an index range
+// scan per page that stops at its first row.
+func (r reader) FirstOfEach(ctx context.Context, table string, pages []projections.Page, fn func(int, string, []byte) error) error {
+	los, his, afters := make([]string, len(pages)), make([]string, len(pages)), make([]string, len(pages))
+	for i, p := range pages {
+		los[i], afters[i] = p.Prefix, p.After
+		if end, ok := after(p.Prefix); ok {
+			his[i] = end
+		} else {
+			his[i] = p.Prefix + strings.Repeat("\U0010FFFF", 64) // as ScanMany
+		}
+	}
+	rows, err := r.q.Query(ctx, `SELECT p.i, d.key, d.doc FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS p(lo, hi, after, i)
+		CROSS JOIN LATERAL (SELECT key, doc FROM rm_documents
+			WHERE tbl = $1 AND key >= p.lo COLLATE "C" AND key < p.hi COLLATE "C" AND key > p.after COLLATE "C"
+			ORDER BY key LIMIT 1) d`, table, los, his, afters)
+	if err != nil {
+		return fmt.Errorf("read the first documents of %d pages of %s: %w", len(pages), table, err)
+	}
+	type first struct {
+		i   int64
+		key string
+		doc []byte
+	}
+	var found []first
+	for rows.Next() {
+		var f first
+		if err := rows.Scan(&f.i, &f.key, &f.doc); err != nil {
+			rows.Close()
+			return err
+		}
+		found = append(found, f)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read the first documents of %d pages of %s: %w", len(pages), table, err)
+	}
+	for _, f := range found {
+		if err := fn(int(f.i-1), f.key, f.doc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // after is the least text greater than every text that starts with prefix
 // (its last character that can be raised, raised; in UTF-8, byte order is
 // the order of code points), if there is one: none for "".
@@ -392,7 +440,10 @@ func collect(rows pgx.Rows, err error, withTable bool) ([]row, error) {
 	return found, rows.Err()
 }
 
-var _ projections.Pipelined = reader{}
+var (
+	_ projections.Pipelined = reader{}
+	_ projections.Firsts    = reader{}
+)
 
 // tx buffers a transaction's writes and remembers what it read, so that a
 // projection's read-modify-write of the same documents across a batch of

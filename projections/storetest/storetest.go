@@ -243,6 +243,18 @@ func testMany(t *testing.T, h Harness) {
 			}
 			return err
 		}, []string{"a/2", "a/3", "b/1", "c/\U0010FFFF"}},
+		{"the first of each page", func(r projections.Reader, fn func(string, []byte) error) error {
+			pages := []projections.Page{{Prefix: "a/"}, {Prefix: "a/", After: "a/2"}, {Prefix: "zz/"}, {Prefix: "b/", Limit: 5}, {Prefix: "a/", After: "a/é"}, {Prefix: "c/", After: "c/"}}
+			want := map[int]string{0: "a/1", 1: "a/3", 3: "b/1", 5: "c/\U0010FFFF"}
+			seen := map[int]bool{}
+			return projections.FirstOfEach(ctx, r, "docs", pages, func(i int, key string, doc []byte) error {
+				if want[i] != key || seen[i] {
+					return fmt.Errorf("page %d (%+v) gave %q", i, pages[i], key)
+				}
+				seen[i] = true
+				return fn(key, doc)
+			})
+		}, []string{"a/1", "a/3", "b/1", "c/\U0010FFFF"}},
 		{"scan only, at once", func(r projections.Reader, fn func(string, []byte) error) error {
 			return projections.GetAndScan(ctx, r, nil, projections.TableKeys{Table: "docs", Keys: []string{"b/"}},
 				func(_, key string, doc []byte) error { return fn(key, doc) }, fn)
