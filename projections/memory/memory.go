@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -189,7 +190,7 @@ func (s *Store) Update(ctx context.Context, consumer string, fn func(projections
 	if s.closed {
 		return errClosed
 	}
-	t := &tx{view: view{s}, pending: map[string]map[string][]byte{}}
+	t := &tx{view: view{s}, pending: map[string]map[string]*projections.Kept{}}
 	next, err := fn(t, s.checkpoint(consumer))
 	if errors.Is(err, projections.ErrStopUpdate) {
 		return nil
@@ -197,7 +198,14 @@ func (s *Store) Update(ctx context.Context, consumer string, fn func(projections
 	if err != nil {
 		return err
 	}
-	for table, kv := range t.pending {
+	// Every document is encoded before any is committed.
+	written := make(map[string]map[string][]byte, len(t.pending))
+	for table := range t.pending {
+		if written[table], err = t.written(table); err != nil {
+			return err
+		}
+	}
+	for table, kv := range written {
 		dst := s.tables[table]
 		if dst == nil {
 			dst = map[string][]byte{}
@@ -328,23 +336,51 @@ func (v view) scan(ctx context.Context, table string, page projections.Page, pen
 	return err
 }
 
+// tx gathers a transaction's writes, kept decoded where they can be
+// (projections.Kept; nil: deleted), so that a page of events that reads
+// and writes a document many times decodes and encodes it once each.
 type tx struct {
 	view
-	pending map[string]map[string][]byte
+	pending map[string]map[string]*projections.Kept
 }
 
 func (t *tx) Get(ctx context.Context, table, key string, out any) (bool, error) {
-	if d, ok := t.pending[table][key]; ok {
-		if d == nil {
+	if k, ok := t.pending[table][key]; ok {
+		if k == nil {
 			return false, nil
 		}
-		return true, json.Unmarshal(d, out)
+		return true, k.Decode(out)
 	}
 	return t.view.Get(ctx, table, key, out)
 }
 
 func (t *tx) Scan(ctx context.Context, table string, page projections.Page, fn func(string, []byte) error) error {
-	return t.scan(ctx, table, page, t.pending[table], fn)
+	mine, err := t.written(table)
+	if err != nil {
+		return err
+	}
+	return t.scan(ctx, table, page, mine, fn)
+}
+
+// written is the documents of table that the transaction wrote, encoded
+// (nil: deleted).
+func (t *tx) written(table string) (map[string][]byte, error) {
+	if len(t.pending[table]) == 0 {
+		return nil, nil
+	}
+	out := make(map[string][]byte, len(t.pending[table]))
+	for key, k := range t.pending[table] {
+		if k == nil {
+			out[key] = nil
+			continue
+		}
+		d, err := k.Bytes()
+		if err != nil {
+			return nil, fmt.Errorf("encode %s/%s: %w", table, key, err)
+		}
+		out[key] = d
+	}
+	return out, nil
 }
 
 // Prefetch implements projections.Prefetching where the base is a
@@ -399,11 +435,11 @@ func (t *tx) Prefetch(ctx context.Context, keys []projections.TableKeys) error {
 }
 
 func (t *tx) Put(_ context.Context, table, key string, v any) error {
-	d, err := projections.Encode(v)
+	k, err := projections.Keep(v)
 	if err != nil {
 		return err
 	}
-	t.set(table, key, d)
+	t.set(table, key, &k)
 	return nil
 }
 
@@ -412,11 +448,11 @@ func (t *tx) Delete(_ context.Context, table, key string) error {
 	return nil
 }
 
-func (t *tx) set(table, key string, d []byte) {
+func (t *tx) set(table, key string, k *projections.Kept) {
 	kv := t.pending[table]
 	if kv == nil {
-		kv = map[string][]byte{}
+		kv = map[string]*projections.Kept{}
 		t.pending[table] = kv
 	}
-	kv[key] = d
+	kv[key] = k
 }
