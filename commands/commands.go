@@ -36,7 +36,9 @@ type Meta struct {
 	// Fresh says CommandID was made at random for this request alone, so
 	// no event of it can be stored already and the event store need not
 	// look their ids up (eventstore.WithNewIDs). A command id derived
-	// from anything else (a key, a cause) is never fresh.
+	// from anything else (a key, a cause) is never fresh; one derived from
+	// an Idempotency-Key skips the look-up where its load found nothing of
+	// it in the stream (see save).
 	Fresh bool
 }
 
@@ -154,8 +156,10 @@ type Loaded struct {
 	last   uint64
 	exists bool
 	// done holds the positions of the events that the loading command
-	// appended before, if it was handled before.
-	done []eventstore.Position
+	// appended before, if it was handled before; unseen says that it was
+	// looked up (it carries an Idempotency-Key) and not found.
+	done   []eventstore.Position
+	unseen bool
 	// guard, if set, is the revision of another stream that the command
 	// decided on: the append requires it unchanged, and expects nothing of
 	// this stream (see Guarded).
@@ -416,7 +420,7 @@ func (r Repo) lookUpReplay(ctx context.Context, l *Loaded, m Meta) error {
 	if len(done) > 0 && hash != "" && m.RequestHash != "" && hash != m.RequestHash {
 		return ErrIdempotencyKeyReused
 	}
-	l.done = done
+	l.done, l.unseen = done, len(done) == 0
 	return nil
 }
 
@@ -489,7 +493,13 @@ func (r Repo) save(ctx context.Context, l *Loaded, m Meta, id string, changes []
 	}
 	var res eventstore.AppendResult
 	var err error
-	if freshIDs(ctx, m) {
+	// The store need not look the events' ids up when they cannot be
+	// stored yet: the command's id was made for it (its first attempt),
+	// or the load looked its first event up in this stream after reading
+	// the revision that the append expects, and found nothing (its events
+	// go in one append, and an append of them since would have moved the
+	// revision). A guarded append expects no revision of its stream.
+	if freshIDs(ctx, m) || (l.unseen && l.guard == nil) {
 		ctx = eventstore.WithNewIDs(ctx)
 	}
 	if l.guard != nil {

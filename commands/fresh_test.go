@@ -34,18 +34,25 @@ func (m *marking) Append(ctx context.Context, stream string, exp eventstore.Expe
 // that the store need not look them up; a retry does not, since its first
 // attempt may have appended to one stream before losing a race on another,
 // and that append sent again must be recognised, not stored twice. A
-// command whose id derives from something else never does.
+// command whose id derives from something else does only where its load
+// looked its Idempotency-Key up in the stream and found nothing.
 func TestOnlyAFirstAttemptAppendsNewIDs(t *testing.T) {
 	admin := team.Caller{Email: "ada@crew.test", HasIdentity: true}
 	cases := []struct {
 		name   string
 		fresh  bool
-		race   bool // another writer moves the second stream during the first attempt
+		key    string // an Idempotency-Key, from which the command's id derives
+		race   bool   // another writer moves the second stream during the first attempt
 		marked []bool
 	}{
-		{"fresh, no race", true, false, []bool{true, true}},
-		{"fresh, retried after a race on its second stream", true, true, []bool{true, true, false, false}},
-		{"a derived id", false, false, []bool{false, false}},
+		{"fresh, no race", true, "", false, []bool{true, true}},
+		{"fresh, retried after a race on its second stream", true, "", true, []bool{true, true, false, false}},
+		{"a derived id", false, "", false, []bool{false, false}},
+		// A key the load looked up and did not find, in a stream it
+		// appends to at the revision it read: each append, on each attempt,
+		// is marked where its stream's load found nothing of it.
+		{"a key not seen before", false, "k1", false, []bool{true, true}},
+		{"a key not seen before, retried after a race on its second stream", false, "k2", true, []bool{true, true, false, true}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -83,7 +90,7 @@ func TestOnlyAFirstAttemptAppendsNewIDs(t *testing.T) {
 				}
 				return res, nil
 			}, slog.New(slog.NewTextHandler(io.Discard, nil)), "RenameTwo", nil)
-			m := commands.Meta{Caller: domain.Actor{User: "ada@crew.test", Account: "crew"}, CommandID: "rename", Fresh: c.fresh}
+			m := commands.Meta{Caller: domain.Actor{User: "ada@crew.test", Account: "crew"}, CommandID: "rename", Fresh: c.fresh, IdempotencyKey: c.key}
 			if _, err := rename.Handle(ctx, m); err != nil {
 				t.Fatal(err)
 			}

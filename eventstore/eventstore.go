@@ -292,12 +292,15 @@ type Store interface {
 type newIDsKey struct{}
 
 // WithNewIDs marks the appends made with ctx as carrying event ids that no
-// event ever had: ids derived from a command id made at random for one
-// request. A store may then skip looking them up (is this append a repeat
-// of one stored already?), a read of its index that costs more as the log
-// grows; it decides the append as it would otherwise. The caller makes a
-// promise: an append so marked that repeats one stored already may be
-// stored twice. A store that ignores the mark stays correct.
+// stored event has: ids derived from a command id made at random for one
+// request, or ids the caller looked up after reading the revision that the
+// append expects and did not find (an append of them since would have
+// moved that revision). A store may then skip looking them up (is this
+// append a repeat of one stored already?), a read of its index that costs
+// more as the log grows; it decides the append as it would otherwise,
+// expected revision first. The caller makes a promise: an append so marked
+// that repeats one stored already may be stored twice. A store that
+// ignores the mark stays correct.
 func WithNewIDs(ctx context.Context) context.Context {
 	return context.WithValue(ctx, newIDsKey{}, true)
 }
