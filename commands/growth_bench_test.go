@@ -130,8 +130,14 @@ var (
 )
 
 // fresh marks a command as one sent without an Idempotency-Key, as the
-// service does (its id, "c" and a number, is used once per process).
+// service does (its id, "c" and a number, is used once per process); with
+// SHARELEDGER_GROWTH_KEYED=1, as one sent with a key (the same number),
+// which the load looks up.
 func fresh(m commands.Meta) commands.Meta {
+	if os.Getenv("SHARELEDGER_GROWTH_KEYED") == "1" {
+		m.IdempotencyKey = m.CommandID
+		return m
+	}
 	m.Fresh = true
 	return m
 }
