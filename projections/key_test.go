@@ -24,6 +24,9 @@ func TestKeyPartsAreBoundedAndDistinct(t *testing.T) {
 		{"a separator", "a/b", false},
 		{"a NUL", "a\x00b", false},
 		{"not UTF-8", "a\xffb", false},
+		{"beyond ASCII", "Zoë Ünal", true},
+		{"beyond ASCII, with a separator", "ü/ü", false},
+		{"beyond ASCII, then not UTF-8", "ü\xff", false},
 	}
 	seen := map[string]string{}
 	for _, c := range cases {
@@ -41,5 +44,10 @@ func TestKeyPartsAreBoundedAndDistinct(t *testing.T) {
 	}
 	if k := projections.Key("acme", long, "v1"); strings.Count(k, "/") != 2 || !strings.HasPrefix(k, "acme/") || !strings.HasSuffix(k, "/v1") {
 		t.Errorf("Key with a long part: %.120q", k)
+	}
+	// Key leaves the caller's parts as they were, however many.
+	parts := []string{"a/b", "c", "d", "e", "f", "g", "h", "i", "j/k", "l"}
+	if k := projections.Key(parts...); strings.Count(k, "/") != len(parts)-1 || parts[0] != "a/b" || parts[8] != "j/k" {
+		t.Errorf("Key(%q) = %q", parts, k)
 	}
 }

@@ -122,7 +122,7 @@ const MaxKeyPart = 256
 // projection that must know the original value keeps it in the document,
 // never parses it back out of a key.
 func KeyPart(s string) string {
-	if len(s) <= MaxKeyPart && !strings.ContainsAny(s, "/\x00") && utf8.ValidString(s) {
+	if len(s) <= MaxKeyPart && plainPart(s) {
 		return s
 	}
 	sum := sha256.Sum256([]byte(s))
@@ -135,14 +135,37 @@ func KeyPart(s string) string {
 	return head + "~" + hex.EncodeToString(sum[:16])
 }
 
+// plainPart says whether s is valid UTF-8 without '/' or NUL: one pass
+// over its bytes (neither byte occurs inside a multi-byte character), and
+// a check of its encoding only if it is not ASCII.
+func plainPart(s string) bool {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '/' || c == 0:
+			return false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return ascii || utf8.ValidString(s)
+}
+
 // Key joins key parts with '/', each made safe by KeyPart.
 func Key(parts ...string) string {
+	var buf [8]string
+	safe, n := buf[:0], len(parts)
+	for _, p := range parts {
+		safe = append(safe, KeyPart(p))
+		n += len(safe[len(safe)-1])
+	}
 	var b strings.Builder
-	for i, p := range parts {
+	b.Grow(n)
+	for i, p := range safe {
 		if i > 0 {
 			b.WriteByte('/')
 		}
-		b.WriteString(KeyPart(p))
+		b.WriteString(p)
 	}
 	return b.String()
 }
