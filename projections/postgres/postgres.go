@@ -269,13 +269,7 @@ func (r reader) ScanMany(ctx context.Context, table string, prefixes []string, f
 func scanQuery(table string, prefixes []string) (string, []any) {
 	ends := make([]string, len(prefixes))
 	for i, p := range prefixes {
-		if end, ok := after(p); ok {
-			ends[i] = end
-		} else {
-			// Only a prefix of nothing but U+10FFFF has no end: every key
-			// that starts with it sorts below it followed by any more.
-			ends[i] = p + strings.Repeat("\U0010FFFF", 64)
-		}
+		ends[i] = bound(p)
 	}
 	// A range scan of the index per prefix; the subquery keeps the
 	// planner from estimating the join as a product of both sides.
@@ -325,12 +319,7 @@ func (r reader) GetAndScan(ctx context.Context, keys []projections.TableKeys, sc
 func (r reader) FirstOfEach(ctx context.Context, table string, pages []projections.Page, fn func(int, string, []byte) error) error {
 	los, his, afters := make([]string, len(pages)), make([]string, len(pages)), make([]string, len(pages))
 	for i, p := range pages {
-		los[i], afters[i] = p.Prefix, p.After
-		if end, ok := after(p.Prefix); ok {
-			his[i] = end
-		} else {
-			his[i] = p.Prefix + strings.Repeat("\U0010FFFF", 64) // as ScanMany
-		}
+		los[i], his[i], afters[i] = p.Prefix, bound(p.Prefix), p.After
 	}
 	rows, err := r.q.Query(ctx, `SELECT p.i, d.key, d.doc FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS p(lo, hi, after, i)
 		CROSS JOIN LATERAL (SELECT key, doc FROM rm_documents
@@ -363,6 +352,17 @@ func (r reader) FirstOfEach(ctx context.Context, table string, pages []projectio
 		}
 	}
 	return nil
+}
+
+// bound is a text above every key that starts with prefix, for a range
+// scan's upper end: after(prefix), or, for a prefix of nothing but
+// U+10FFFF, which has none, the prefix followed by more of it (every key
+// that starts with it sorts below that).
+func bound(prefix string) string {
+	if end, ok := after(prefix); ok {
+		return end
+	}
+	return prefix + strings.Repeat("\U0010FFFF", 64)
 }
 
 // after is the least text greater than every text that starts with prefix
