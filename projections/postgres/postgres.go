@@ -238,24 +238,35 @@ func (r reader) GetMany(ctx context.Context, table string, keys []string, fn fun
 	return r.many(ctx, table, `SELECT key, doc FROM rm_documents WHERE tbl = $1 AND key = ANY($2)`, fn, keys)
 }
 
-// GetTables implements projections.Batched in one query: an index look-up
-// per key, which the lateral subquery keeps the planner from turning into
-// a scan of every document.
+// GetTables implements projections.Batched in one query: an index scan
+// of each table for all of its keys at once (= ANY), which PostgreSQL runs
+// with the keys sorted, a descent of the index each, where a look-up per
+// key joined to the list (a lateral subquery) took half again as long.
 func (r reader) GetTables(ctx context.Context, keys []projections.TableKeys, fn func(string, string, []byte) error) error {
 	sql, args := tablesQuery(keys)
 	return r.queryTables(ctx, fmt.Sprintf("read documents of %d tables", len(keys)), sql, args, true, fn)
 }
 
-// tablesQuery is GetTables' query.
+// tablesQuery is GetTables' query: one index scan a table, their rows
+// appended. Its text depends only on how many tables have keys, so the
+// statement cache holds a handful of them.
 func tablesQuery(keys []projections.TableKeys) (string, []any) {
-	var tables, ks []string
+	var sql strings.Builder
+	var args []any
 	for _, tk := range keys {
-		for _, k := range tk.Keys {
-			tables, ks = append(tables, tk.Table), append(ks, k)
+		if len(tk.Keys) == 0 {
+			continue
 		}
+		if len(args) > 0 {
+			sql.WriteString(" UNION ALL ")
+		}
+		fmt.Fprintf(&sql, "SELECT tbl, key, doc FROM rm_documents WHERE tbl = $%d AND key = ANY($%d::text[])", len(args)+1, len(args)+2)
+		args = append(args, tk.Table, tk.Keys)
 	}
-	return `SELECT d.tbl, d.key, d.doc FROM unnest($1::text[], $2::text[]) AS k(tbl, key)
-		CROSS JOIN LATERAL (SELECT tbl, key, doc FROM rm_documents WHERE tbl = k.tbl AND key = k.key OFFSET 0) d`, []any{tables, ks}
+	if len(args) == 0 {
+		return "SELECT tbl, key, doc FROM rm_documents WHERE false", nil
+	}
+	return sql.String(), args
 }
 
 // ScanMany implements projections.Batched in one query: an index range

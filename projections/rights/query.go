@@ -159,19 +159,39 @@ type decodedDoc[T any] struct {
 	found bool
 }
 
-// getAs is get, decoding each document once per view into a T.
+// getAs is get, decoding each document once per view into a T, or
+// taking it as decoded already from the documents of the same bytes that
+// other views decoded (decodedCache).
 func getAs[T any](v *View, table, key string) (T, bool) {
 	tk := tableKey{table, key}
 	if d, ok := v.decoded[tk].(decodedDoc[T]); ok {
 		return d.v, d.found
 	}
-	var out T
-	found := v.get(table, key, &out)
 	if v.decoded == nil {
 		v.decoded = map[tableKey]any{}
 	}
-	v.decoded[tk] = decodedDoc[T]{out, found}
-	return out, found
+	var out T
+	doc, found := v.raw(table, key)
+	if !found {
+		v.decoded[tk] = decodedDoc[T]{out, false}
+		return out, false
+	}
+	if d, ok := decoded.get(doc); ok {
+		if out, ok := d.(T); ok {
+			v.decoded[tk] = decodedDoc[T]{out, true}
+			return out, true
+		}
+	}
+	if err := json.Unmarshal(doc, &out); err != nil {
+		if v.err == nil {
+			v.err = fmt.Errorf("decode %s %s: %w", table, key, err)
+		}
+	} else {
+		out = clipped(out).(T)
+		decoded.put(doc, out)
+	}
+	v.decoded[tk] = decodedDoc[T]{out, true}
+	return out, true
 }
 
 type tableKey struct{ table, key string }
@@ -185,8 +205,8 @@ type cached struct {
 // Err is the first error a read met, if any.
 func (v *View) Err() error { return v.err }
 
-// get reads a document once per view, decoding it into out.
-func (v *View) get(table, key string, out any) bool {
+// raw reads a document once per view: its bytes, if found.
+func (v *View) raw(table, key string) ([]byte, bool) {
 	tk := tableKey{table, key}
 	c, ok := v.read[tk]
 	if !ok {
@@ -196,7 +216,7 @@ func (v *View) get(table, key string, out any) bool {
 			if v.err == nil {
 				v.err = err
 			}
-			return false
+			return nil, false
 		}
 		c = cached{doc: raw, found: found}
 		if v.read == nil {
@@ -204,13 +224,7 @@ func (v *View) get(table, key string, out any) bool {
 		}
 		v.read[tk] = c
 	}
-	if !c.found {
-		return false
-	}
-	if err := json.Unmarshal(c.doc, out); err != nil && v.err == nil {
-		v.err = fmt.Errorf("decode %s %s: %w", table, key, err)
-	}
-	return true
+	return c.doc, c.found
 }
 
 // Subuser implements rights.Account.
@@ -366,6 +380,14 @@ type Check struct {
 func (v *View) AheadChecks(checks []Check) {
 	if _, batched := v.r.(projections.Batched); !batched || v.err != nil || len(checks) == 0 {
 		return
+	}
+	// About eight documents a check (fewer when they share them), read
+	// and decoded: the maps sized once rather than grown.
+	if v.read == nil {
+		v.read = make(map[tableKey]cached, 8*len(checks))
+	}
+	if v.decoded == nil {
+		v.decoded = make(map[tableKey]any, 8*len(checks))
 	}
 	// A member's placement matters only to a user placed on a node
 	// (rights.OnMember); whether a user is, the view may know already.

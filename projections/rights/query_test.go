@@ -1,0 +1,134 @@
+package rights_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/domain/rights"
+	"github.com/shareledger/shareledger/eventstore"
+	"github.com/shareledger/shareledger/projections"
+	"github.com/shareledger/shareledger/projections/memory"
+	rightsmodel "github.com/shareledger/shareledger/projections/rights"
+	"github.com/shareledger/shareledger/projections/rights/rightstest"
+)
+
+// Views share the documents they decoded (by their bytes), so a request
+// decodes a fleet or a subuser that an earlier one read without decoding
+// it again. Each answer must still be the one its own snapshot gives:
+// checks answered by many views at once equal those answered one by one,
+// and a change to a document is seen by the next view.
+func TestViewsAnswerFromTheirOwnSnapshot(t *testing.T) {
+	ctx := context.Background()
+	spec := rightstest.Peer()
+	store := memory.New(nil)
+	apply := func(events ...domain.Event) {
+		t.Helper()
+		err := store.Update(ctx, rightsmodel.Name, func(tx projections.Tx, at eventstore.Position) (eventstore.Position, error) {
+			for _, e := range events {
+				if err := (rightsmodel.Projection{}).Apply(ctx, tx, projections.Envelope{Event: e}); err != nil {
+					return at, err
+				}
+			}
+			return eventstore.Position{Commit: at.Commit + 1, Prepare: at.Commit + 1}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(spec.Events()...)
+
+	type check struct {
+		user   domain.UserID
+		item   rights.ItemID
+		member rights.MemberID
+	}
+	var checks []check
+	for i := range spec.Users {
+		checks = append(checks,
+			check{user: spec.User(i), item: spec.Fleet(i % spec.Fleets)},
+			check{user: spec.User(i), member: spec.Vehicle(i * 37 % spec.Vehicles)})
+	}
+	answer := func() ([]string, error) {
+		out := make([]string, len(checks))
+		err := store.View(ctx, func(r projections.Reader) error {
+			v := rightsmodel.Query{R: r}.Account(ctx, spec.Account)
+			for i, c := range checks {
+				var g rights.Grant
+				var err error
+				if c.item != "" {
+					g, err = rights.OnItem(v, c.user, c.item)
+				} else {
+					g, err = rights.OnMember(v, c.user, c.member)
+				}
+				if err != nil {
+					return err
+				}
+				out[i] = fmt.Sprint(g)
+			}
+			return v.Err()
+		})
+		return out, err
+	}
+	want, err := answer()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("many views at once", func(t *testing.T) {
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for range 8 {
+			wg.Go(func() {
+				got, err := answer()
+				if err != nil {
+					errs <- err
+					return
+				}
+				for i := range got {
+					if got[i] != want[i] {
+						errs <- fmt.Errorf("check %+v: %s at once, %s alone", checks[i], got[i], want[i])
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+	})
+
+	t.Run("a changed document is read anew", func(t *testing.T) {
+		// The first check is the first user's rights on a fleet: share it
+		// with them to view, then in full. The share's document keeps its
+		// key and changes its bytes.
+		fleet := checks[0].item
+		share := func(r rights.Rights) string {
+			t.Helper()
+			apply(rights.SharedPrivately{Account: spec.Account, Item: fleet, User: spec.User(0), Rights: r, By: spec.Administrator()})
+			got, err := answer()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got[0]
+		}
+		viewing := share(rights.Rights{Item: rights.View, Member: rights.View})
+		full := share(rights.Rights{Item: rights.Full, Member: rights.Full})
+		if viewing == full {
+			t.Fatalf("user 0 on %s: %s with a share to view and with a full one", fleet, full)
+		}
+		got, err := answer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i < len(got); i++ {
+			if checks[i].user != spec.User(0) && got[i] != want[i] {
+				t.Errorf("check %+v changed with another user's share: %s, was %s", checks[i], got[i], want[i])
+			}
+		}
+	})
+}
