@@ -36,7 +36,8 @@ const (
 	decodedMaxDoc = 2 << 10
 )
 
-var decoded = &decodedCache{}
+// shared is the cache every view of the process looks documents up in.
+var shared = &decodedCache{}
 
 // get is the value decoded from doc, if the cache holds it.
 func (c *decodedCache) get(doc []byte) (any, bool) {

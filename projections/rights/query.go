@@ -159,9 +159,9 @@ type decodedDoc[T any] struct {
 	found bool
 }
 
-// getAs is get, decoding each document once per view into a T, or
-// taking it as decoded already from the documents of the same bytes that
-// other views decoded (decodedCache).
+// getAs reads a document once per view (raw) and decodes it once per
+// view into a T, or takes it as another view decoded the same bytes
+// (decodedCache).
 func getAs[T any](v *View, table, key string) (T, bool) {
 	tk := tableKey{table, key}
 	if d, ok := v.decoded[tk].(decodedDoc[T]); ok {
@@ -176,7 +176,7 @@ func getAs[T any](v *View, table, key string) (T, bool) {
 		v.decoded[tk] = decodedDoc[T]{out, false}
 		return out, false
 	}
-	if d, ok := decoded.get(doc); ok {
+	if d, ok := shared.get(doc); ok {
 		if out, ok := d.(T); ok {
 			v.decoded[tk] = decodedDoc[T]{out, true}
 			return out, true
@@ -188,7 +188,7 @@ func getAs[T any](v *View, table, key string) (T, bool) {
 		}
 	} else {
 		out = clipped(out).(T)
-		decoded.put(doc, out)
+		shared.put(doc, out)
 	}
 	v.decoded[tk] = decodedDoc[T]{out, true}
 	return out, true
