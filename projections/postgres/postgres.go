@@ -134,29 +134,11 @@ func (s *Store) Close() error { s.pool.Close(); return nil }
 // Update implements projections.Store. The commit does not wait for the
 // WAL flush: a crash may lose the last transactions, but their changes and
 // checkpoint together, so the consumer redoes them and nothing is applied
-// twice.
+// twice. The transaction's begin, its settings and the checkpoint's lock
+// go to the server in one round trip, its writes in another, and its
+// commit in a third.
 func (s *Store) Update(ctx context.Context, consumer string, fn func(projections.Tx, eventstore.Position) (eventstore.Position, error)) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(ptx pgx.Tx) error {
-		if _, err := ptx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
-			return err
-		}
-		if _, err := ptx.Exec(ctx, `INSERT INTO rm_checkpoints (consumer, commit_pos, prepare_pos) VALUES ($1, 0, 0) ON CONFLICT DO NOTHING`, consumer); err != nil {
-			return err
-		}
-		var c, p int64
-		if err := ptx.QueryRow(ctx, `SELECT commit_pos, prepare_pos FROM rm_checkpoints WHERE consumer = $1 FOR UPDATE`, consumer).Scan(&c, &p); err != nil {
-			return err
-		}
-		t := &tx{reader: reader{ptx}, pending: map[docKey]*pending{}}
-		next, err := fn(t, eventstore.Position{Commit: uint64(c), Prepare: uint64(p)})
-		if err != nil {
-			return err
-		}
-		return t.flush(ctx, func(b *pgx.Batch) {
-			b.Queue(`UPDATE rm_checkpoints SET commit_pos = $2, prepare_pos = $3, updated_at = now() WHERE consumer = $1`,
-				consumer, int64(next.Commit), int64(next.Prepare))
-		})
-	})
+	err := s.update(ctx, consumer, fn)
 	if errors.Is(err, projections.ErrStopUpdate) {
 		return nil
 	}
@@ -164,6 +146,42 @@ func (s *Store) Update(ctx context.Context, consumer string, fn func(projections
 		return fmt.Errorf("update read model %s: %w", consumer, err)
 	}
 	return nil
+}
+
+func (s *Store) update(ctx context.Context, consumer string, fn func(projections.Tx, eventstore.Position) (eventstore.Position, error)) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	var c, p int64
+	b := &pgx.Batch{}
+	b.BeginTx(pgx.TxOptions{})
+	b.Queue(`SET LOCAL synchronous_commit = off`)
+	b.Queue(`INSERT INTO rm_checkpoints (consumer, commit_pos, prepare_pos) VALUES ($1, 0, 0) ON CONFLICT DO NOTHING`, consumer)
+	b.Queue(`SELECT commit_pos, prepare_pos FROM rm_checkpoints WHERE consumer = $1 FOR UPDATE`, consumer).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&c, &p)
+	})
+	res := conn.SendBatch(ctx, b)
+	ptx := res.Tx()
+	// Rolls back unless committed below (then it does nothing).
+	defer func() { _ = ptx.Rollback(ctx) }()
+	if err := res.Close(); err != nil {
+		return err
+	}
+	t := &tx{reader: reader{ptx}, pending: map[docKey]*pending{}}
+	next, err := fn(t, eventstore.Position{Commit: uint64(c), Prepare: uint64(p)})
+	if err != nil {
+		return err
+	}
+	err = t.flush(ctx, func(b *pgx.Batch) {
+		b.Queue(`UPDATE rm_checkpoints SET commit_pos = $2, prepare_pos = $3, updated_at = now() WHERE consumer = $1`,
+			consumer, int64(next.Commit), int64(next.Prepare))
+	})
+	if err != nil {
+		return err
+	}
+	return ptx.Commit(ctx)
 }
 
 // Checkpoint implements projections.Store.
@@ -190,14 +208,28 @@ func checkpoint(ctx context.Context, q interface {
 }
 
 // View implements projections.Store with a read-only repeatable-read
-// transaction, so a multi-query read sees one snapshot.
+// transaction, so a multi-query read sees one snapshot. The transaction
+// costs the view no round trip of its own: it begins with the view's first
+// query (snapshot), and ends after the view has answered.
 func (s *Store) View(ctx context.Context, fn func(projections.Reader) error) error {
-	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(ptx pgx.Tx) error {
-		return fn(reader{ptx})
-	})
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("read models: %w", err)
+	}
+	snap := &snapshot{conn: conn}
+	defer snap.end()
+	return fn(reader{snap})
 }
 
-type reader struct{ q pgx.Tx }
+// querier is what a reader sends its queries through: a transaction, or
+// a view's snapshot.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+type reader struct{ q querier }
 
 // Remote implements projections.Remote: every read is a round trip.
 func (reader) Remote() bool { return true }

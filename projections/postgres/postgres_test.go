@@ -2,12 +2,14 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/shareledger/shareledger/eventstore"
 	"github.com/shareledger/shareledger/projections"
 	"github.com/shareledger/shareledger/projections/postgres"
 	"github.com/shareledger/shareledger/projections/postgres/pgtest"
@@ -161,4 +163,119 @@ func TestDocumentsOfTheFirstSchemaStayReadable(t *testing.T) {
 	if cp, err := s.Checkpoint(ctx, "p"); err != nil || cp.Commit != 7 {
 		t.Fatalf("checkpoint after the upgrade: %v %v", cp, err)
 	}
+}
+
+// A view reads one snapshot, whichever read it begins with (the
+// transaction begins in that read's round trip): a change committed after
+// its first read is not seen by its later ones. Views that fail, or that
+// read nothing, give their connection back: more of them than the pool
+// holds all finish.
+func TestViewReadsOneSnapshotWhateverItReadsFirst(t *testing.T) {
+	url, schema := pgtest.Schema(t)
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	n := 0
+	set := func(t *testing.T, v int) {
+		t.Helper()
+		n++
+		err := s.Update(ctx, "c", func(tx projections.Tx, _ eventstore.Position) (eventstore.Position, error) {
+			return eventstore.At(uint64(n)), tx.Put(ctx, "docs", "k", map[string]int{"v": v})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	value := func(r projections.Reader) (int, error) {
+		var d map[string]int
+		_, err := r.Get(ctx, "docs", "k", &d)
+		return d["v"], err
+	}
+	ignore := func(string, []byte) error { return nil }
+	firsts := []struct {
+		name string
+		read func(r projections.Reader) error
+	}{
+		{"get", func(r projections.Reader) error { _, err := value(r); return err }},
+		{"scan", func(r projections.Reader) error { return r.Scan(ctx, "docs", projections.Page{Prefix: "k"}, ignore) }},
+		{"checkpoint", func(r projections.Reader) error { _, err := r.Checkpoint(ctx, "c"); return err }},
+		{"many", func(r projections.Reader) error {
+			return projections.GetMany(ctx, r, "docs", []string{"k", "x"}, ignore)
+		}},
+		{"tables", func(r projections.Reader) error {
+			return projections.GetTables(ctx, r, []projections.TableKeys{{Table: "docs", Keys: []string{"k"}}, {Table: "other", Keys: []string{"y"}}},
+				func(string, string, []byte) error { return nil })
+		}},
+		{"scans", func(r projections.Reader) error {
+			return projections.ScanMany(ctx, r, "docs", []string{"k", "x"}, ignore)
+		}},
+		{"tables and scans", func(r projections.Reader) error {
+			return projections.GetAndScan(ctx, r, []projections.TableKeys{{Table: "docs", Keys: []string{"k"}}},
+				projections.TableKeys{Table: "docs", Keys: []string{"k"}}, func(string, string, []byte) error { return nil }, ignore)
+		}},
+		{"firsts", func(r projections.Reader) error {
+			return projections.FirstOfEach(ctx, r, "docs", []projections.Page{{Prefix: "k"}, {Prefix: "x"}},
+				func(int, string, []byte) error { return nil })
+		}},
+	}
+	for i, f := range firsts {
+		t.Run(f.name, func(t *testing.T) {
+			set(t, 10*i)
+			err := s.View(ctx, func(r projections.Reader) error {
+				if err := f.read(r); err != nil {
+					return err
+				}
+				set(t, 10*i+1) // commits: a writer does not wait for a reader
+				got, err := value(r)
+				if err == nil && got != 10*i {
+					err = fmt.Errorf("read %d after the first read, want %d as of it", got, 10*i)
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	t.Run("failed and empty views give their connection back", func(t *testing.T) {
+		boom := errors.New("boom")
+		for i := range 40 {
+			err := s.View(ctx, func(r projections.Reader) error {
+				switch i % 4 {
+				case 0:
+					return boom // before any read
+				case 1:
+					_, err := value(r)
+					if err == nil {
+						err = boom
+					}
+					return err
+				case 2: // a document that does not decode
+					var v int
+					_, err := r.Get(ctx, "docs", "k", &v)
+					return err
+				}
+				return nil
+			})
+			if want := i%4 != 3; (err != nil) != want {
+				t.Fatalf("view %d: err = %v, want an error: %v", i, err, want)
+			}
+		}
+		if got, err := viewValue(ctx, s, value); err != nil || got != 10*len(firsts)-9 {
+			t.Fatalf("after failed views: %d, %v", got, err)
+		}
+	})
+}
+
+func viewValue(ctx context.Context, s projections.Store, value func(projections.Reader) (int, error)) (int, error) {
+	var got int
+	err := s.View(ctx, func(r projections.Reader) error {
+		var err error
+		got, err = value(r)
+		return err
+	})
+	return got, err
 }
