@@ -123,7 +123,9 @@ func (a *API) oneSubuser(ctx context.Context, r *http.Request, tx projections.Re
 		return nil, err
 	}
 	if found && id != caller.User && caller.Role != account.Administrator.String() {
-		g, err := rights.OnMember(q.Account(ctx, caller.Account), caller.User, rights.MemberID(id))
+		v := q.Account(ctx, caller.Account)
+		v.AheadChecks([]rightsmodel.Check{{User: caller.User, Member: rights.MemberID(id)}})
+		g, err := rights.OnMember(v, caller.User, rights.MemberID(id))
 		if err != nil {
 			return nil, err
 		}
@@ -153,6 +155,7 @@ func visibleItem(ctx context.Context, q rightsmodel.Query, v *rightsmodel.View, 
 	}
 	var g rights.Grant
 	if found {
+		v.AheadChecks([]rightsmodel.Check{{User: caller.User, Item: id}})
 		if g, err = rights.OnItem(v, caller.User, id); err != nil {
 			return it, g, err
 		}

@@ -282,9 +282,18 @@ func (v *View) Placement(m rights.MemberID) rights.ItemID {
 	return n
 }
 
-// Parent implements rights.Account.
+// Parent implements rights.Account. A node whose parent the view does
+// not know yet is looked up by its path from the root, which gives the
+// parents of every node above it too: a walk up the tree costs one read,
+// not one a level (a model without paths reads the parent alone).
 func (v *View) Parent(n rights.ItemID) rights.ItemID {
-	p, _ := getAs[rights.ItemID](v, Parents, Key(v.acc, string(n)))
+	tk := tableKey{Parents, v.key(string(n))}
+	if _, ok := v.decoded[tk]; !ok {
+		if _, ok := v.read[tk]; !ok {
+			v.seedPaths([]string{string(n)})
+		}
+	}
+	p, _ := getAs[rights.ItemID](v, Parents, tk.key)
 	return p
 }
 
