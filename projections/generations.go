@@ -166,6 +166,15 @@ func (r renamedBatched) FirstOfEach(ctx context.Context, table string, pages []P
 	return FirstOfEach(ctx, r.Reader, rename(r.names, table), pages, fn)
 }
 
+// ScanPages implements PageScanner, at once where the reader it wraps does.
+func (r renamedBatched) ScanPages(ctx context.Context, pages []TablePage, fn func(int, string, []byte) error) error {
+	renamed := make([]TablePage, len(pages))
+	for i, p := range pages {
+		renamed[i] = TablePage{Table: rename(r.names, p.Table), Page: p.Page}
+	}
+	return ScanPages(ctx, r.Reader, renamed, fn)
+}
+
 // renamedPipelined is a renamedBatched over a Pipelined reader.
 type renamedPipelined struct {
 	renamedBatched

@@ -80,6 +80,46 @@ func FirstOfEach(ctx context.Context, r Reader, table string, pages []Page, fn f
 	return nil
 }
 
+// PageScanner is a Reader that scans pages of several tables at once: on
+// PostgreSQL one round trip for all of them, where a Scan each would take
+// one each. Independent range reads, such as the indexes of who holds a
+// level that a who-can answer merges, are read this way.
+type PageScanner interface {
+	// ScanPages calls fn with the documents of each page (as Scan reads
+	// it) and the page's index: the pages in order, each in key order.
+	ScanPages(ctx context.Context, pages []TablePage, fn func(i int, key string, doc []byte) error) error
+}
+
+// TablePage is a page of a table.
+type TablePage struct {
+	Table string
+	Page
+}
+
+// ScanPages scans each of pages, at once where r is a PageScanner, or else one
+// Scan each; fn sees the pages in order, each in key order.
+func ScanPages(ctx context.Context, r Reader, pages []TablePage, fn func(i int, key string, doc []byte) error) error {
+	if len(pages) == 0 {
+		return nil
+	}
+	if p, ok := r.(PageScanner); ok {
+		return p.ScanPages(ctx, pages, fn)
+	}
+	return ScanEach(ctx, r, pages, fn)
+}
+
+// ScanEach is ScanPages with a Scan for each page, for a reader whose
+// scans must each see something the one query would not (a
+// transaction's own writes).
+func ScanEach(ctx context.Context, r Reader, pages []TablePage, fn func(i int, key string, doc []byte) error) error {
+	for i, p := range pages {
+		if err := r.Scan(ctx, p.Table, p.Page, func(k string, doc []byte) error { return fn(i, k, doc) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Remote says whether r's reads are round trips to a server, so that a
 // reader that could read some documents one by one when it needs them
 // should read them at once ahead instead (a store whose reads are

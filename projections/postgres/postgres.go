@@ -250,8 +250,13 @@ func (r reader) Get(ctx context.Context, table, key string, v any) (bool, error)
 }
 
 func (r reader) Scan(ctx context.Context, table string, page projections.Page, fn func(string, []byte) error) error {
-	// Keys compare bytewise (COLLATE "C"): the bounds make an index
-	// range scan.
+	sql, args := pageQuery(table, page)
+	return r.query(ctx, "scan "+table, sql, args, fn)
+}
+
+// pageQuery is Scan's query. Keys compare bytewise (COLLATE "C"): the
+// bounds make an index range scan.
+func pageQuery(table string, page projections.Page) (string, []any) {
 	sql := `SELECT key, doc FROM rm_documents WHERE tbl = $1 AND key >= $2 AND key > $3`
 	args := []any{table, page.Prefix, page.After}
 	if end, ok := after(page.Prefix); ok {
@@ -262,7 +267,40 @@ func (r reader) Scan(ctx context.Context, table string, page projections.Page, f
 	if page.Limit > 0 {
 		sql += fmt.Sprintf(` LIMIT %d`, page.Limit)
 	}
-	return r.query(ctx, "scan "+table, sql, args, fn)
+	return sql, args
+}
+
+// ScanPages implements projections.PageScanner: each page's query, all in one
+// batch, one round trip.
+func (r reader) ScanPages(ctx context.Context, pages []projections.TablePage, fn func(int, string, []byte) error) error {
+	var b pgx.Batch
+	for _, p := range pages {
+		sql, args := pageQuery(p.Table, p.Page)
+		b.Queue(sql, args...)
+	}
+	res := r.q.SendBatch(ctx, &b)
+	found := make([][]row, len(pages))
+	var err error
+	for i := range pages {
+		rows, qerr := res.Query()
+		if found[i], err = collect(rows, qerr, false); err != nil {
+			break
+		}
+	}
+	if cerr := res.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("scan %d pages: %w", len(pages), err)
+	}
+	for i, rs := range found {
+		for _, e := range rs {
+			if err := fn(i, e.key, e.doc); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // GetMany implements projections.Batched in one query.
@@ -484,8 +522,9 @@ func collect(rows pgx.Rows, err error, withTable bool) ([]row, error) {
 }
 
 var (
-	_ projections.Pipelined = reader{}
-	_ projections.Firsts    = reader{}
+	_ projections.Pipelined   = reader{}
+	_ projections.Firsts      = reader{}
+	_ projections.PageScanner = reader{}
 )
 
 // tx buffers a transaction's writes and remembers what it read, so that a
@@ -603,6 +642,14 @@ func (t *tx) ScanMany(ctx context.Context, table string, prefixes []string, fn f
 		return err
 	}
 	return t.reader.ScanMany(ctx, table, prefixes, fn)
+}
+
+// ScanPages sees the transaction's own writes, as Scan does.
+func (t *tx) ScanPages(ctx context.Context, pages []projections.TablePage, fn func(int, string, []byte) error) error {
+	if err := t.flush(ctx, nil); err != nil {
+		return err
+	}
+	return t.reader.ScanPages(ctx, pages, fn)
 }
 
 // Scan sees the transaction's own writes: they are flushed first.

@@ -41,7 +41,37 @@ func (q Query) Reached(ctx context.Context, acc domain.AccountID, reach rights.R
 			s.buf = s.buf[1:] // the users named, up to the cursor
 		}
 	}
+	if err := q.fillAll(ctx, streams); err != nil {
+		return true, err
+	}
 	return true, q.handOn(ctx, a, streams, each)
+}
+
+// fillAll reads the first chunk of every stream at once: the indexes are
+// independent range reads, one round trip for all of them on PostgreSQL
+// (projections.ScanPages) rather than one each.
+func (q Query) fillAll(ctx context.Context, streams []reachStream) error {
+	var pages []projections.TablePage
+	var of []int // the stream of each page
+	for i := range streams {
+		if s := &streams[i]; len(s.buf) == 0 && !s.done {
+			pages = append(pages, projections.TablePage{Table: s.table, Page: s.page()})
+			of = append(of, i)
+		}
+	}
+	scanned := make([]int, len(pages))
+	err := projections.ScanPages(ctx, q.R, pages, func(i int, k string, doc []byte) error {
+		scanned[i]++
+		streams[of[i]].take(k, doc)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, p := range pages {
+		streams[of[i]].read(scanned[i], p.Limit)
+	}
+	return nil
 }
 
 // handOn hands each the subusers of the merged streams (nextReached), a
@@ -195,27 +225,44 @@ func (q Query) nextReached(ctx context.Context, streams []reachStream) (string, 
 // fill reads a stream's next chunk when it has handed on all it read.
 func (q Query) fill(ctx context.Context, s *reachStream) error {
 	for len(s.buf) == 0 && !s.done {
-		page := projections.Page{Prefix: s.prefix, Limit: s.limit}
-		if s.after != "" {
-			page.After = s.prefix + s.after
-		}
+		page := s.page()
 		scanned := 0
 		err := q.R.Scan(ctx, s.table, page, func(k string, doc []byte) error {
 			scanned++
-			part := k[len(s.prefix):]
-			s.after = part
-			if s.keep == nil || s.keep(doc) {
-				s.buf = append(s.buf, part)
-			}
+			s.take(k, doc)
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		s.done = scanned < page.Limit
-		s.limit = min(s.limit*4, maxReachChunk)
+		s.read(scanned, page.Limit)
 	}
 	return nil
+}
+
+// page is the stream's next chunk to read.
+func (s *reachStream) page() projections.Page {
+	page := projections.Page{Prefix: s.prefix, Limit: s.limit}
+	if s.after != "" {
+		page.After = s.prefix + s.after
+	}
+	return page
+}
+
+// take is a row of the stream's chunk.
+func (s *reachStream) take(k string, doc []byte) {
+	part := k[len(s.prefix):]
+	s.after = part
+	if s.keep == nil || s.keep(doc) {
+		s.buf = append(s.buf, part)
+	}
+}
+
+// read ends a chunk of limit rows of which scanned were there: the
+// stream is done if the chunk was not full, and reads more next time.
+func (s *reachStream) read(scanned, limit int) {
+	s.done = scanned < limit
+	s.limit = min(s.limit*4, maxReachChunk)
 }
 
 // usersAt reads the subusers at key parts, in their order; a part whose

@@ -255,6 +255,25 @@ func testMany(t *testing.T, h Harness) {
 				return fn(key, doc)
 			})
 		}, []string{"a/1", "a/3", "b/1", "c/\U0010FFFF"}},
+		{"pages of several tables at once", func(r projections.Reader, fn func(string, []byte) error) error {
+			pages := []projections.TablePage{
+				{Table: "docs", Page: projections.Page{Prefix: "a/", Limit: 2}},
+				{Table: "more", Page: projections.Page{Prefix: "a/"}},
+				{Table: "nothing", Page: projections.Page{Prefix: "a/"}},
+				{Table: "docs", Page: projections.Page{Prefix: "a/", After: "a/2"}},
+				{Table: "docs", Page: projections.Page{Prefix: "c/"}},
+			}
+			want := []string{"0 a/1", "0 a/2", "1 a/3", "3 a/3", "3 a/é", "4 c/\U0010FFFF"}
+			var seen []string
+			err := projections.ScanPages(ctx, r, pages, func(i int, key string, doc []byte) error {
+				seen = append(seen, fmt.Sprintf("%d %s", i, key))
+				return fn(key, doc)
+			})
+			if err == nil && !slices.Equal(seen, want) {
+				err = fmt.Errorf("pages gave %q, want %q (pages in order, each in key order)", seen, want)
+			}
+			return err
+		}, []string{"a/1", "a/2", "a/3", "a/3", "a/é", "c/\U0010FFFF"}},
 		{"scan only, at once", func(r projections.Reader, fn func(string, []byte) error) error {
 			return projections.GetAndScan(ctx, r, nil, projections.TableKeys{Table: "docs", Keys: []string{"b/"}},
 				func(_, key string, doc []byte) error { return fn(key, doc) }, fn)
@@ -706,18 +725,34 @@ func testScanOwnWrites(t *testing.T, h Harness) {
 							want = append(want, fmt.Sprintf("%s=%d", k, model[k].N))
 						}
 					}
-					var got []string
+					// A scan, and the same page twice at once.
+					var got, twice []string
 					err := tx.Scan(ctx, "docs", page, func(k string, raw []byte) error {
 						var d doc
 						err := json.Unmarshal(raw, &d)
 						got = append(got, fmt.Sprintf("%s=%d", k, d.N))
 						return err
 					})
+					if err == nil {
+						both := []projections.TablePage{{Table: "docs", Page: page}, {Table: "docs", Page: page}}
+						err = projections.ScanPages(ctx, tx, both, func(i int, k string, raw []byte) error {
+							var d doc
+							err := json.Unmarshal(raw, &d)
+							twice = append(twice, fmt.Sprintf("%d %s=%d", i, k, d.N))
+							return err
+						})
+					}
 					if err != nil {
 						return cp, err
 					}
-					if !slices.Equal(got, want) {
-						return cp, fmt.Errorf("round %d, step %d: scan %+v = %q, want %q", round, step, page, got, want)
+					var wantTwice []string
+					for i := range 2 {
+						for _, w := range want {
+							wantTwice = append(wantTwice, fmt.Sprintf("%d %s", i, w))
+						}
+					}
+					if !slices.Equal(got, want) || !slices.Equal(twice, wantTwice) {
+						return cp, fmt.Errorf("round %d, step %d: scan %+v = %q, and twice at once %q, want %q", round, step, page, got, twice, want)
 					}
 				}
 			}
