@@ -478,6 +478,7 @@ func (a *API) subusers(ctx context.Context, r *http.Request, tx projections.Read
 				ids = append(ids, rights.MemberID(rows[i].ID))
 			}
 		}
+		v.Knows(rows) // the rows are the members' documents as subusers
 		v.Ahead(caller.User, ids)
 	}
 	keep := func(u *rightsmodel.User) bool {

@@ -569,6 +569,18 @@ func (v *View) keys(ids []string) []string {
 	return out
 }
 
+// Knows takes users that a list read as the view's own documents, so that
+// an evaluation of rights on them (a subuser is a member too) does not
+// read them again.
+func (v *View) Knows(users []User) {
+	if v.decoded == nil {
+		v.decoded = map[tableKey]any{}
+	}
+	for _, u := range users {
+		v.decoded[tableKey{Users, Key(v.acc, string(u.ID))}] = decodedDoc[User]{u, true}
+	}
+}
+
 // AheadUsers takes users, rows of the account's users that the caller
 // read through this view's reader (UsersAhead), as this view's own, so
 // that evaluating them neither reads nor decodes them again, and reads at
@@ -576,12 +588,7 @@ func (v *View) keys(ids []string) []string {
 // besides: their shares of the items, their single shares of the member,
 // and their placements.
 func (v *View) AheadUsers(users []User, items []rights.ItemID, member rights.MemberID) {
-	if v.decoded == nil {
-		v.decoded = map[tableKey]any{}
-	}
-	for _, u := range users {
-		v.decoded[tableKey{Users, Key(v.acc, string(u.ID))}] = decodedDoc[User]{u, true}
-	}
+	v.Knows(users)
 	if _, batched := v.r.(projections.Batched); !batched || v.err != nil || len(users) == 0 {
 		return
 	}
