@@ -105,13 +105,6 @@ func ScanPages(ctx context.Context, r Reader, pages []TablePage, fn func(i int, 
 	if p, ok := r.(PageScanner); ok {
 		return p.ScanPages(ctx, pages, fn)
 	}
-	return ScanEach(ctx, r, pages, fn)
-}
-
-// ScanEach is ScanPages with a Scan for each page, for a reader whose
-// scans must each see something the one query would not (a
-// transaction's own writes).
-func ScanEach(ctx context.Context, r Reader, pages []TablePage, fn func(i int, key string, doc []byte) error) error {
 	for i, p := range pages {
 		if err := r.Scan(ctx, p.Table, p.Page, func(k string, doc []byte) error { return fn(i, k, doc) }); err != nil {
 			return err
