@@ -3,6 +3,7 @@ package rights_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -131,4 +132,81 @@ func TestViewsAnswerFromTheirOwnSnapshot(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Search reads the index of grams: the subusers holding the search's
+// rarest gram, none for a gram no one holds, and, on a model written
+// before the index (no counts of grams for the account), false, so that
+// the caller reads every subuser instead.
+func TestSearchByGrams(t *testing.T) {
+	ctx := context.Background()
+	spec := rightstest.Peer()
+	store := memory.New(nil)
+	err := store.Update(ctx, rightsmodel.Name, func(tx projections.Tx, at eventstore.Position) (eventstore.Position, error) {
+		for _, e := range spec.Events() {
+			if err := (rightsmodel.Projection{}).Apply(ctx, tx, projections.Envelope{Event: e}); err != nil {
+				return at, err
+			}
+		}
+		return eventstore.At(1), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	search := func(text string) (bool, []domain.UserID) {
+		t.Helper()
+		var found []domain.UserID
+		var indexed bool
+		err := store.View(ctx, func(r projections.Reader) error {
+			var err error
+			indexed, err = rightsmodel.Query{R: r}.Search(ctx, spec.Account, text, "", func(us []rightsmodel.User) (bool, error) {
+				for _, u := range us {
+					found = append(found, u.ID)
+				}
+				return false, nil
+			})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return indexed, found
+	}
+	cases := []struct {
+		search  string
+		indexed bool
+		holds   domain.UserID // a user among those handed on
+		none    bool
+	}{
+		{"user 1", true, spec.User(1), false},
+		{"zqx", true, "", true},
+	}
+	for _, c := range cases {
+		indexed, found := search(c.search)
+		if indexed != c.indexed || (c.none && len(found) > 0) || (c.holds != "" && !slices.Contains(found, c.holds)) {
+			t.Errorf("search %q: indexed %v, handed %v", c.search, indexed, found)
+		}
+	}
+	// The model as written before the index: no counts of grams.
+	err = store.Update(ctx, rightsmodel.Name, func(tx projections.Tx, at eventstore.Position) (eventstore.Position, error) {
+		var keys []string
+		err := tx.Scan(ctx, rightsmodel.GramCounts, projections.Page{}, func(k string, _ []byte) error {
+			keys = append(keys, k)
+			return nil
+		})
+		for _, k := range keys {
+			if err == nil {
+				err = tx.Delete(ctx, rightsmodel.GramCounts, k)
+			}
+		}
+		return at, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{"user 1", "zqx"} {
+		if indexed, found := search(text); indexed || len(found) > 0 {
+			t.Errorf("search %q of a model without grams: indexed %v, handed %v", text, indexed, found)
+		}
+	}
 }

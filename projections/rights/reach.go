@@ -333,10 +333,6 @@ func SearchIndexed(search string) bool { return utf8.RuneCountInString(search) >
 // handed nothing, and the caller reads every subuser instead.
 func (q Query) Search(ctx context.Context, acc domain.AccountID, search string, after string, each func([]User) (stop bool, err error)) (indexed bool, err error) {
 	a := string(acc)
-	indexed, err = q.holdsAny(ctx, GramCounts, Key(a)+"/")
-	if err != nil || !indexed {
-		return false, err
-	}
 	gs := grams(search)
 	keys := make([]string, len(gs))
 	for i, g := range gs {
@@ -355,7 +351,10 @@ func (q Query) Search(ctx context.Context, acc domain.AccountID, search string, 
 	rarest := ""
 	for _, k := range keys {
 		if counts[k] == 0 {
-			return true, nil // a gram no subuser holds: no one matches
+			// A gram no subuser holds: no one matches, if the model
+			// counts grams at all (one that every gram was found in
+			// does, and needs not be asked).
+			return q.holdsAny(ctx, GramCounts, Key(a)+"/")
 		}
 		if rarest == "" || counts[k] < counts[rarest] {
 			rarest = k
