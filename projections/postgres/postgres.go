@@ -278,18 +278,7 @@ func (r reader) ScanPages(ctx context.Context, pages []projections.TablePage, fn
 		sql, args := pageQuery(p.Table, p.Page)
 		b.Queue(sql, args...)
 	}
-	res := r.q.SendBatch(ctx, &b)
-	found := make([][]row, len(pages))
-	var err error
-	for i := range pages {
-		rows, qerr := res.Query()
-		if found[i], err = collect(rows, qerr, false); err != nil {
-			break
-		}
-	}
-	if cerr := res.Close(); err == nil {
-		err = cerr
-	}
+	found, err := r.batch(ctx, &b, make([]bool, len(pages))...)
 	if err != nil {
 		return fmt.Errorf("scan %d pages: %w", len(pages), err)
 	}
@@ -368,20 +357,11 @@ func (r reader) GetAndScan(ctx context.Context, keys []projections.TableKeys, sc
 	b.Queue(sql, args...)
 	sql, args = scanQuery(scan.Table, scan.Keys)
 	b.Queue(sql, args...)
-	res := r.q.SendBatch(ctx, &b)
-	rows, err := res.Query()
-	found, err := collect(rows, err, true)
-	var under []row
-	if err == nil {
-		rows, err = res.Query()
-		under, err = collect(rows, err, false)
-	}
-	if cerr := res.Close(); err == nil {
-		err = cerr
-	}
+	results, err := r.batch(ctx, &b, true, false)
 	if err != nil {
 		return fmt.Errorf("read documents of %d tables and scan %s: %w", len(keys), scan.Table, err)
 	}
+	found, under := results[0], results[1]
 	for _, e := range found {
 		if err := got(e.table, e.key, e.doc); err != nil {
 			return err
@@ -491,6 +471,25 @@ func (r reader) queryTables(ctx context.Context, what, sql string, args []any, w
 		}
 	}
 	return nil
+}
+
+// batch sends b's queries in one round trip and reads every row of each
+// (collect), each row starting with its table where withTable says so
+// for its query, before any is handed on: the caller may query again.
+func (r reader) batch(ctx context.Context, b *pgx.Batch, withTable ...bool) ([][]row, error) {
+	res := r.q.SendBatch(ctx, b)
+	out := make([][]row, len(withTable))
+	var err error
+	for i, t := range withTable {
+		rows, qerr := res.Query()
+		if out[i], err = collect(rows, qerr, t); err != nil {
+			break
+		}
+	}
+	if cerr := res.Close(); err == nil {
+		err = cerr
+	}
+	return out, err
 }
 
 // row is a document read, with its table where the query returns it.
