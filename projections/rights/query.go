@@ -151,6 +151,10 @@ type View struct {
 	// decodes it once; what it hands out is shared, and read only.
 	decoded map[tableKey]any
 	lists   map[string][]rights.ItemID // CollectionsOf, by member
+	// unpathed: a node's path was missing (a model not rebuilt since
+	// paths came), so Parent reads parents a level at a time, not a
+	// path that is not there and then the parent, each level.
+	unpathed bool
 }
 
 // decodedDoc is a document as an accessor decoded it.
@@ -288,9 +292,9 @@ func (v *View) Placement(m rights.MemberID) rights.ItemID {
 // not one a level (a model without paths reads the parent alone).
 func (v *View) Parent(n rights.ItemID) rights.ItemID {
 	tk := tableKey{Parents, v.key(string(n))}
-	if _, ok := v.decoded[tk]; !ok {
+	if _, ok := v.decoded[tk]; !ok && !v.unpathed {
 		if _, ok := v.read[tk]; !ok {
-			v.seedPaths([]string{string(n)})
+			v.unpathed = len(v.seedPaths([]string{string(n)})) > 0
 		}
 	}
 	p, _ := getAs[rights.ItemID](v, Parents, tk.key)

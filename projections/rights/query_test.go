@@ -132,6 +132,41 @@ func TestViewsAnswerFromTheirOwnSnapshot(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("a model without paths walks up a level at a time", func(t *testing.T) {
+		before, err := answer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = store.Update(ctx, rightsmodel.Name, func(tx projections.Tx, at eventstore.Position) (eventstore.Position, error) {
+			var keys []string
+			err := tx.Scan(ctx, rightsmodel.Paths, projections.Page{}, func(k string, _ []byte) error {
+				keys = append(keys, k)
+				return nil
+			})
+			for _, k := range keys {
+				if err == nil {
+					err = tx.Delete(ctx, rightsmodel.Paths, k)
+				}
+			}
+			if err == nil && len(keys) == 0 {
+				err = fmt.Errorf("the model holds no paths to take away")
+			}
+			return at, err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := answer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range got {
+			if got[i] != before[i] {
+				t.Errorf("check %+v without paths: %s, with them %s", checks[i], got[i], before[i])
+			}
+		}
+	})
 }
 
 // Search reads the index of grams: the subusers holding the search's
