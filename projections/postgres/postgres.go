@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/shareledger/shareledger/eventstore"
@@ -500,24 +501,77 @@ type row struct {
 
 // collect reads every row of a query of keys and documents (err: the
 // query's), each starting with its table if withTable.
+//
+// The rows' bytes are copied once for all of them, not once a value: the
+// keys into one string, the documents into one buffer, and the tables
+// (a handful of names) kept once each. A read ahead of a page of rights
+// brings about a thousand rows, and the three or four allocations each
+// row took were a third of what the read allocated.
 func collect(rows pgx.Rows, err error, withTable bool) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var found []row
+	first := 0
+	if withTable {
+		first = 1
+	}
+	var (
+		found      []row
+		keys, docs []byte
+		tables     []string
+		spans      [][2]int // each row's key and document, where they end
+	)
 	for rows.Next() {
+		vals := rows.RawValues()
+		if len(vals) != first+2 {
+			return nil, fmt.Errorf("a row of %d values, not %d", len(vals), first+2)
+		}
+		key, doc := vals[first], vals[first+1]
+		if !binaryDoc(rows.FieldDescriptions(), first+1) {
+			// A connection that asks for text (the simple protocol):
+			// the document decoded from its escaped form.
+			if err := rows.Scan(append(make([]any, first), nil, &doc)...); err != nil {
+				return nil, err
+			}
+		}
 		var e row
-		dest := []any{&e.key, &e.doc}
 		if withTable {
-			dest = append([]any{&e.table}, dest...)
+			e.table = intern(&tables, vals[0])
 		}
-		if err := rows.Scan(dest...); err != nil {
-			return nil, err
-		}
+		keys, docs = append(keys, key...), append(docs, doc...)
+		spans = append(spans, [2]int{len(keys), len(docs)})
 		found = append(found, e)
 	}
-	return found, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	all := string(keys)
+	k, d := 0, 0
+	for i, end := range spans {
+		found[i].key, found[i].doc = all[k:end[0]], docs[d:end[1]:end[1]]
+		k, d = end[0], end[1]
+	}
+	return found, nil
+}
+
+// binaryDoc says whether the column at i (a document, bytea) comes in the
+// binary format, its bytes as they are; a key or a table (text) is its
+// bytes in either format.
+func binaryDoc(fields []pgconn.FieldDescription, i int) bool {
+	return i < len(fields) && fields[i].Format == pgx.BinaryFormatCode
+}
+
+// intern is the string of b among tables, added if new: a query's rows name
+// a handful of tables, each kept once.
+func intern(tables *[]string, b []byte) string {
+	for _, t := range *tables {
+		if t == string(b) {
+			return t
+		}
+	}
+	*tables = append(*tables, string(b))
+	return (*tables)[len(*tables)-1]
 }
 
 var (

@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,28 +17,48 @@ import (
 	"github.com/shareledger/shareledger/projections/storetest"
 )
 
+// The store passes the conformance suite over each protocol a connection
+// string can choose: the extended one (pgx's default), whose documents
+// come in the binary format, and the simple one (for poolers that need
+// it), whose documents come escaped as text.
 func TestConformance(t *testing.T) {
-	type opened struct{ url, schema string }
-	cfgs := map[projections.Store]opened{}
-	open := func(t testing.TB, url, schema string) projections.Store {
-		s, err := postgres.Open(context.Background(), postgres.Config{URL: url, Schema: schema})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfgs[s] = opened{url, schema}
-		return s
+	for _, mode := range []string{"", "simple_protocol"} {
+		t.Run("mode="+cmp.Or(mode, "default"), func(t *testing.T) {
+			type opened struct{ url, schema string }
+			cfgs := map[projections.Store]opened{}
+			open := func(t testing.TB, url, schema string) projections.Store {
+				s, err := postgres.Open(context.Background(), postgres.Config{URL: url, Schema: schema})
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfgs[s] = opened{url, schema}
+				return s
+			}
+			storetest.Run(t, storetest.Harness{
+				New: func(t testing.TB) projections.Store {
+					url, schema := pgtest.Schema(t)
+					if mode != "" {
+						url = withParam(url, "default_query_exec_mode", mode)
+					}
+					return open(t, url, schema)
+				},
+				Reopen: func(t testing.TB, old projections.Store) projections.Store {
+					_ = old.Close()
+					c := cfgs[old]
+					return open(t, c.url, c.schema)
+				},
+			})
+		})
 	}
-	storetest.Run(t, storetest.Harness{
-		New: func(t testing.TB) projections.Store {
-			url, schema := pgtest.Schema(t)
-			return open(t, url, schema)
-		},
-		Reopen: func(t testing.TB, old projections.Store) projections.Store {
-			_ = old.Close()
-			c := cfgs[old]
-			return open(t, c.url, c.schema)
-		},
-	})
+}
+
+// withParam is url with a query parameter added.
+func withParam(url, name, value string) string {
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	return url + sep + name + "=" + value
 }
 
 func TestConfigValidateReportsEveryProblem(t *testing.T) {
