@@ -502,11 +502,14 @@ type row struct {
 // collect reads every row of a query of keys and documents (err: the
 // query's), each starting with its table if withTable.
 //
-// The rows' bytes are copied once for all of them, not once a value: the
-// keys into one string, the documents into one buffer, and the tables
-// (a handful of names) kept once each. A read ahead of a page of rights
-// brings about a thousand rows, and the three or four allocations each
-// row took were a third of what the read allocated.
+// A read ahead of a page of rights brings about a thousand rows, and the
+// three or four allocations each row took were a third of what the read
+// allocated. Now a row allocates its key, exactly; its document is copied
+// into chunks shared by the rows (whoever keeps a document copies it: see
+// projections.Batched), and its table is one of the handful of names kept
+// once. The bytes allocated stay those of the rows: one buffer grown by
+// doubling would copy them again and again, and the garbage collector's
+// work follows the bytes, not the count.
 func collect(rows pgx.Rows, err error, withTable bool) ([]row, error) {
 	if err != nil {
 		return nil, err
@@ -517,17 +520,16 @@ func collect(rows pgx.Rows, err error, withTable bool) ([]row, error) {
 		first = 1
 	}
 	var (
-		found      []row
-		keys, docs []byte
-		tables     []string
-		spans      [][2]int // each row's key and document, where they end
+		found  []row
+		docs   chunks
+		tables []string
 	)
 	for rows.Next() {
 		vals := rows.RawValues()
 		if len(vals) != first+2 {
 			return nil, fmt.Errorf("a row of %d values, not %d", len(vals), first+2)
 		}
-		key, doc := vals[first], vals[first+1]
+		doc := vals[first+1]
 		if !binaryDoc(rows.FieldDescriptions(), first+1) {
 			// A connection that asks for text (the simple protocol):
 			// the document decoded from its escaped form.
@@ -535,24 +537,30 @@ func collect(rows pgx.Rows, err error, withTable bool) ([]row, error) {
 				return nil, err
 			}
 		}
-		var e row
+		e := row{key: string(vals[first]), doc: docs.copy(doc)}
 		if withTable {
 			e.table = intern(&tables, vals[0])
 		}
-		keys, docs = append(keys, key...), append(docs, doc...)
-		spans = append(spans, [2]int{len(keys), len(docs)})
 		found = append(found, e)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+	return found, rows.Err()
+}
+
+// chunks copies byte strings into shared buffers that grow from 1 KiB to
+// 32 KiB, never moving what they hold.
+type chunks struct {
+	buf  []byte
+	size int
+}
+
+func (c *chunks) copy(b []byte) []byte {
+	if len(b) > cap(c.buf)-len(c.buf) {
+		c.size = min(max(2*c.size, 1<<10), 32<<10)
+		c.buf = make([]byte, 0, max(c.size, len(b)))
 	}
-	all := string(keys)
-	k, d := 0, 0
-	for i, end := range spans {
-		found[i].key, found[i].doc = all[k:end[0]], docs[d:end[1]:end[1]]
-		k, d = end[0], end[1]
-	}
-	return found, nil
+	n := len(c.buf)
+	c.buf = append(c.buf, b...)
+	return c.buf[n:len(c.buf):len(c.buf)]
 }
 
 // binaryDoc says whether the column at i (a document, bytea) comes in the
