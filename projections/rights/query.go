@@ -52,14 +52,23 @@ func (q Query) Members(ctx context.Context, acc domain.AccountID, page projectio
 // that a list of vehicles does not read past the drivers and placed users;
 // a model written before that table (not yet rebuilt) holds none of the
 // kind there, and is read through every member, as before it.
+//
+// Whether the table holds the kind is asked only when the page found none
+// of it: a page that finds rows there has its answer, without a read of
+// its own (on PostgreSQL, a round trip).
 func (q Query) MembersAhead(ctx context.Context, acc domain.AccountID, kind rights.MemberKind, page projections.Page, ahead func([]Member), keep func(*Member) bool) ([]Member, string, error) {
 	if kind != "" {
-		indexed, err := q.indexesKind(ctx, acc, kind)
-		if err != nil {
-			return nil, "", err
+		scanned := false
+		members, next, err := projections.ListAhead(ctx, q.R, KnownByKind, projections.Within(Key(string(acc), string(kind))+"/", page), func(rows []Member) {
+			scanned = true
+			ahead(rows)
+		}, keep)
+		if err != nil || scanned {
+			return members, next, err
 		}
-		if indexed {
-			return projections.ListAhead(ctx, q.R, KnownByKind, projections.Within(Key(string(acc), string(kind))+"/", page), ahead, keep)
+		indexed, err := q.indexesKind(ctx, acc, kind)
+		if err != nil || indexed {
+			return members, next, err
 		}
 	}
 	return projections.ListAhead(ctx, q.R, Known, projections.Within(Key(string(acc))+"/", page), ahead, func(m *Member) bool {
@@ -141,117 +150,159 @@ func (q Query) SharedWith(ctx context.Context, acc domain.AccountID, user domain
 // again, and on PostgreSQL each read is a round trip. What it remembers is
 // bounded by what the request reads.
 type View struct {
-	ctx  context.Context
-	r    projections.Reader
-	acc  string
-	err  error
-	read map[tableKey]cached
-	// decoded holds each document as the accessors decoded it, so that an
+	ctx context.Context
+	r   projections.Reader
+	acc string
+	err error
+	// docs holds each document the view read or was handed, by its
+	// table and the ids its key is made of (docKey), and, once an
+	// accessor decoded it, its value, shared and read only: an
 	// evaluation that asks for the same subuser for every row of a list
-	// decodes it once; what it hands out is shared, and read only.
-	decoded map[tableKey]any
+	// reads and decodes it once, and asking again builds no key.
+	docs map[docKey]*entry
+	slab []entry // where new entries are taken from
+	// reading: the entries a read is reading (readAll).
+	reading map[tableKey]*entry
 	lists   map[string][]rights.ItemID // CollectionsOf, by member
+	// parents: the parent of each node whose parent the view knows ("":
+	// a root), by the node's id, so that a walk up the tree, which
+	// evaluating a member on a node takes for every row, builds no key.
+	parents map[rights.ItemID]rights.ItemID
 	// unpathed: a node's path was missing (a model not rebuilt since
 	// paths came), so Parent reads parents a level at a time, not a
 	// path that is not there and then the parent, each level.
 	unpathed bool
 }
 
-// decodedDoc is a document as an accessor decoded it.
-type decodedDoc[T any] struct {
-	v     T
-	found bool
+// docKey names a document of the view's account: its table and the one
+// or two ids (b empty if one) that its key is made of (Key(account, a,
+// b)), the key itself built only to read it from the store.
+type docKey struct{ table, a, b string }
+
+// entry is what the view knows of a document.
+type entry struct {
+	state docState
+	doc   []byte // the document's bytes, if found and read
+	val   any    // its value, once decoded or handed (nil: not yet)
+}
+
+type docState uint8
+
+const (
+	unread docState = iota // not read yet (or being read)
+	absent                 // read, and not there
+	found                  // read, or handed by a list
+)
+
+// entry is the view's entry for k, new (unread) if it had none. Entries
+// are taken from slabs: a read ahead makes hundreds of them.
+func (v *View) entry(k docKey) *entry {
+	if e, ok := v.docs[k]; ok {
+		return e
+	}
+	if v.docs == nil {
+		v.docs = map[docKey]*entry{}
+	}
+	if len(v.slab) == 0 {
+		v.slab = make([]entry, min(max(len(v.docs), 16), 1024))
+	}
+	e := &v.slab[0]
+	v.slab = v.slab[1:]
+	v.docs[k] = e
+	return e
+}
+
+// storeKey is k's key in the store.
+func (v *View) storeKey(k docKey) string {
+	if k.b == "" {
+		return Key(v.acc, k.a)
+	}
+	return Key(v.acc, k.a, k.b)
 }
 
 // getAs reads a document once per view (raw) and decodes it once per
 // view into a T, or takes it as another view decoded the same bytes
 // (decodedCache).
-func getAs[T any](v *View, table, key string) (T, bool) {
-	tk := tableKey{table, key}
-	if d, ok := v.decoded[tk].(decodedDoc[T]); ok {
-		return d.v, d.found
-	}
-	if v.decoded == nil {
-		v.decoded = map[tableKey]any{}
-	}
+func getAs[T any](v *View, k docKey) (T, bool) {
 	var out T
-	doc, found := v.raw(table, key)
-	if !found {
-		v.decoded[tk] = decodedDoc[T]{out, false}
+	e := v.raw(k)
+	if e.state != found {
 		return out, false
 	}
-	if d, ok := shared.get(doc); ok {
-		if out, ok := d.(T); ok {
-			v.decoded[tk] = decodedDoc[T]{out, true}
-			return out, true
+	if e.val == nil {
+		if d, ok := shared.get(e.doc); ok {
+			if _, ok := d.(T); ok {
+				e.val = d
+			}
 		}
 	}
-	if err := json.Unmarshal(doc, &out); err != nil {
-		if v.err == nil {
-			v.err = fmt.Errorf("decode %s %s: %w", table, key, err)
+	if e.val == nil {
+		if err := json.Unmarshal(e.doc, &out); err != nil {
+			if v.err == nil {
+				v.err = fmt.Errorf("decode %s %s: %w", k.table, v.storeKey(k), err)
+			}
+			e.val = out
+		} else {
+			e.val = clipped(out) // boxed once, for the view and the cache
+			shared.put(e.doc, e.val)
 		}
-	} else {
-		out = clipped(out).(T)
-		shared.put(doc, out)
 	}
-	v.decoded[tk] = decodedDoc[T]{out, true}
+	out, _ = e.val.(T)
 	return out, true
 }
 
-type tableKey struct{ table, key string }
-
-// cached is a document read (nil: not found).
-type cached struct {
-	doc   []byte
-	found bool
+// hand takes val, a document that a list read through this view's
+// reader, as the view's own, decoded.
+func (v *View) hand(k docKey, val any) {
+	e := v.entry(k)
+	e.state, e.doc, e.val = found, nil, val
 }
 
 // Err is the first error a read met, if any.
 func (v *View) Err() error { return v.err }
 
-// raw reads a document once per view: its bytes, if found.
-func (v *View) raw(table, key string) ([]byte, bool) {
-	tk := tableKey{table, key}
-	c, ok := v.read[tk]
-	if !ok {
-		var raw json.RawMessage
-		found, err := v.r.Get(v.ctx, table, key, &raw)
-		if err != nil {
-			if v.err == nil {
-				v.err = err
-			}
-			return nil, false
-		}
-		c = cached{doc: raw, found: found}
-		if v.read == nil {
-			v.read = map[tableKey]cached{}
-		}
-		v.read[tk] = c
+// raw reads a document once per view: its entry, read.
+func (v *View) raw(k docKey) *entry {
+	e := v.entry(k)
+	if e.state != unread {
+		return e
 	}
-	return c.doc, c.found
+	var raw json.RawMessage
+	ok, err := v.r.Get(v.ctx, k.table, v.storeKey(k), &raw)
+	if err != nil {
+		if v.err == nil {
+			v.err = err
+		}
+		return &entry{state: absent} // not remembered: the read failed
+	}
+	e.state, e.doc = absent, raw
+	if ok {
+		e.state = found
+	}
+	return e
 }
 
 // Subuser implements rights.Account.
 func (v *View) Subuser(id domain.UserID) (rights.Subuser, bool) {
-	u, ok := getAs[User](v, Users, Key(v.acc, string(id)))
+	u, ok := getAs[User](v, docKey{Users, string(id), ""})
 	return u.Subuser, ok
 }
 
 // RoleRights implements rights.Account.
 func (v *View) RoleRights(role string, k rights.Kind) rights.Rights {
-	r, _ := getAs[map[rights.Kind]rights.Rights](v, Roles, Key(v.acc, role))
+	r, _ := getAs[map[rights.Kind]rights.Rights](v, docKey{Roles, role, ""})
 	return r[k]
 }
 
 // Item implements rights.Account.
 func (v *View) Item(id rights.ItemID) (rights.Item, bool) {
-	it, ok := getAs[Item](v, Items, Key(v.acc, string(id)))
+	it, ok := getAs[Item](v, docKey{Items, string(id), ""})
 	return it.Item, ok
 }
 
 // Share implements rights.Account.
 func (v *View) Share(item rights.ItemID, u domain.UserID) (rights.Rights, bool) {
-	return getAs[rights.Rights](v, Shares, Key(v.acc, string(item), string(u)))
+	return getAs[rights.Rights](v, docKey{Shares, string(item), string(u)})
 }
 
 // CollectionsOf implements rights.Account.
@@ -282,7 +333,7 @@ func (v *View) CollectionsOf(m rights.MemberID) []rights.ItemID {
 
 // Placement implements rights.Account.
 func (v *View) Placement(m rights.MemberID) rights.ItemID {
-	n, _ := getAs[rights.ItemID](v, Placed, Key(v.acc, string(m)))
+	n, _ := getAs[rights.ItemID](v, docKey{Placed, string(m), ""})
 	return n
 }
 
@@ -291,24 +342,43 @@ func (v *View) Placement(m rights.MemberID) rights.ItemID {
 // parents of every node above it too: a walk up the tree costs one read,
 // not one a level (a model without paths reads the parent alone).
 func (v *View) Parent(n rights.ItemID) rights.ItemID {
-	tk := tableKey{Parents, v.key(string(n))}
-	if _, ok := v.decoded[tk]; !ok && !v.unpathed {
-		if _, ok := v.read[tk]; !ok {
-			v.unpathed = len(v.seedPaths([]string{string(n)})) > 0
+	if p, ok := v.parents[n]; ok {
+		return p
+	}
+	if e, ok := v.docs[docKey{Parents, string(n), ""}]; (!ok || e.state == unread) && !v.unpathed {
+		v.unpathed = len(v.seedPaths([]string{string(n)})) > 0
+		if p, ok := v.parents[n]; ok {
+			return p
 		}
 	}
-	p, _ := getAs[rights.ItemID](v, Parents, tk.key)
+	return v.parent(n)
+}
+
+// parent is n's parent as its document in Parents says, read if the view
+// has not read it yet, and known from then on.
+func (v *View) parent(n rights.ItemID) rights.ItemID {
+	p, _ := getAs[rights.ItemID](v, docKey{Parents, string(n), ""})
+	if v.err == nil {
+		v.knowParent(n, p)
+	}
 	return p
+}
+
+func (v *View) knowParent(n, p rights.ItemID) {
+	if v.parents == nil {
+		v.parents = map[rights.ItemID]rights.ItemID{}
+	}
+	v.parents[n] = p
 }
 
 // MemberShare implements rights.Account.
 func (v *View) MemberShare(m rights.MemberID, u domain.UserID) (rights.Level, bool) {
-	return getAs[rights.Level](v, MemberShares, Key(v.acc, string(m), string(u)))
+	return getAs[rights.Level](v, docKey{MemberShares, string(m), string(u)})
 }
 
 // Holds implements rights.Account.
 func (v *View) Holds(m rights.MemberID) bool {
-	_, ok := getAs[Member](v, Known, Key(v.acc, string(m)))
+	_, ok := getAs[Member](v, docKey{Known, string(m), ""})
 	return ok
 }
 
@@ -394,50 +464,42 @@ func (v *View) AheadChecks(checks []Check) {
 	if _, batched := v.r.(projections.Batched); !batched || v.err != nil || len(checks) == 0 {
 		return
 	}
-	// About eight documents a check (fewer when they share them), read
-	// and decoded: the maps sized once rather than grown.
-	if v.read == nil {
-		v.read = make(map[tableKey]cached, 8*len(checks))
-	}
-	if v.decoded == nil {
-		v.decoded = make(map[tableKey]any, 8*len(checks))
+	// About eight documents a check (fewer when they share them): the
+	// map sized once rather than grown.
+	if v.docs == nil {
+		v.docs = make(map[docKey]*entry, 8*len(checks))
 	}
 	// A member's placement matters only to a user placed on a node
 	// (rights.OnMember); whether a user is, the view may know already.
 	unplaced := func(u domain.UserID) bool {
-		d, ok := v.decoded[tableKey{Users, v.key(string(u))}].(decodedDoc[User])
-		return ok && d.v.Node == ""
+		e, ok := v.docs[docKey{Users, string(u), ""}]
+		d, decoded := entryVal[User](e, ok)
+		return decoded && d.Node == ""
 	}
-	var users, members, placed, items, shares, single []string
+	var members, items []string
+	want := make([]docKey, 0, 4*len(checks))
 	for _, c := range checks {
-		users = append(users, v.key(string(c.User)))
+		want = append(want, docKey{Users, string(c.User), ""})
 		switch {
 		case c.Item != "":
 			items = append(items, string(c.Item))
-			shares = append(shares, v.key(string(c.Item), string(c.User)))
+			want = append(want, docKey{Items, string(c.Item), ""}, docKey{Shares, string(c.Item), string(c.User)})
 		case c.Member != "":
 			members = append(members, string(c.Member))
-			single = append(single, v.key(string(c.Member), string(c.User)))
+			want = append(want, docKey{Known, string(c.Member), ""}, docKey{MemberShares, string(c.Member), string(c.User)})
 			if !unplaced(c.User) {
-				placed = append(placed, v.key(string(c.Member)))
+				want = append(want, docKey{Placed, string(c.Member), ""})
 			}
 		}
 	}
 	// The collections of the members come in the same round trip.
-	v.manyTablesAnd(members,
-		projections.TableKeys{Table: Users, Keys: users},
-		projections.TableKeys{Table: Known, Keys: v.keys(members)},
-		projections.TableKeys{Table: Placed, Keys: placed},
-		projections.TableKeys{Table: MemberShares, Keys: single},
-		projections.TableKeys{Table: Items, Keys: v.keys(items)},
-		projections.TableKeys{Table: Shares, Keys: shares},
-	)
+	v.readAll(members, want)
 	// The collections of the members and the users' shares of them, the
 	// roles the users hold, whether a member the account does not hold
 	// is a subuser, and the paths of the nodes known so far (the items
 	// asked about are read; the members' collections are not yet).
 	nodes := v.itemNodes(items)
-	var roles, subusers []string
+	want = want[:0]
 	seenRole := map[string]bool{}
 	for _, c := range checks {
 		u, ok := v.Subuser(c.User)
@@ -445,7 +507,7 @@ func (v *View) AheadChecks(checks []Check) {
 			for _, r := range u.Roles {
 				if !seenRole[r] {
 					seenRole[r] = true
-					roles = append(roles, v.key(r))
+					want = append(want, docKey{Roles, r, ""})
 				}
 			}
 			if u.Node != "" {
@@ -456,7 +518,7 @@ func (v *View) AheadChecks(checks []Check) {
 			continue
 		}
 		if !v.Holds(c.Member) {
-			subusers = append(subusers, v.key(string(c.Member)))
+			want = append(want, docKey{Users, string(c.Member), ""})
 		}
 		if u.Node != "" {
 			if n := v.Placement(c.Member); n != "" {
@@ -465,20 +527,28 @@ func (v *View) AheadChecks(checks []Check) {
 		}
 		for _, it := range v.lists[string(c.Member)] {
 			items = append(items, string(it))
-			shares = append(shares, v.key(string(it), string(c.User)))
+			want = append(want, docKey{Items, string(it), ""}, docKey{Shares, string(it), string(c.User)})
 		}
 	}
 	nodes = v.unwalked(nodes)
-	v.manyTables(
-		projections.TableKeys{Table: Items, Keys: v.keys(items)},
-		projections.TableKeys{Table: Shares, Keys: shares},
-		projections.TableKeys{Table: Roles, Keys: roles},
-		projections.TableKeys{Table: Users, Keys: subusers},
-		projections.TableKeys{Table: Paths, Keys: v.keys(nodes)},
-	)
+	for _, n := range nodes {
+		want = append(want, docKey{Paths, n, ""})
+	}
+	v.readAll(nil, want)
 	walk := v.seedPaths(nodes)
 	// The nodes of the collections just read.
 	v.paths(v.unwalked(v.itemNodes(items)), walk)
+}
+
+// entryVal is the value of e (ok: the view has it) as a T, if decoded or
+// handed already.
+func entryVal[T any](e *entry, ok bool) (T, bool) {
+	var out T
+	if !ok || e.val == nil {
+		return out, false
+	}
+	out, ok = e.val.(T)
+	return out, ok
 }
 
 // itemNodes are the nodes of those of items that belong to the tree.
@@ -498,15 +568,14 @@ func (v *View) unwalked(nodes []string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, n := range nodes {
-		tk := tableKey{Parents, v.key(n)}
 		if seen[n] {
 			continue
 		}
 		seen[n] = true
-		if _, ok := v.decoded[tk]; ok {
+		if _, ok := v.parents[rights.ItemID(n)]; ok {
 			continue
 		}
-		if _, ok := v.read[tk]; ok {
+		if e, ok := v.docs[docKey{Parents, n, ""}]; ok && e.state != unread {
 			continue
 		}
 		out = append(out, n)
@@ -517,8 +586,17 @@ func (v *View) unwalked(nodes []string) []string {
 // paths reads the paths of nodes at once and walks up, a level per read,
 // from those without one and from walk.
 func (v *View) paths(nodes, walk []string) {
-	v.many(Paths, v.keys(nodes))
+	v.readAll(nil, idsOf(Paths, nodes))
 	v.tree(append(walk, v.seedPaths(nodes)...))
+}
+
+// idsOf are the keys of ids in table.
+func idsOf(table string, ids []string) []docKey {
+	out := make([]docKey, len(ids))
+	for i, id := range ids {
+		out[i] = docKey{table, id, ""}
+	}
+	return out
 }
 
 // seedPaths takes each of nodes' paths, read already, as the parents of
@@ -526,11 +604,8 @@ func (v *View) paths(nodes, walk []string) {
 // rebuilt since paths came, or a node under one, whose tree is walked
 // through Parents instead.
 func (v *View) seedPaths(nodes []string) (walk []string) {
-	if v.decoded == nil {
-		v.decoded = map[tableKey]any{}
-	}
 	for _, n := range nodes {
-		path, ok := getAs[[]rights.ItemID](v, Paths, v.key(n))
+		path, ok := getAs[[]rights.ItemID](v, docKey{Paths, n, ""})
 		if !ok || len(path) == 0 || path[len(path)-1] != rights.ItemID(n) {
 			walk = append(walk, n)
 			continue
@@ -540,7 +615,7 @@ func (v *View) seedPaths(nodes []string) (walk []string) {
 			if i > 0 {
 				parent = path[i-1]
 			}
-			v.decoded[tableKey{Parents, v.key(string(at))}] = decodedDoc[rights.ItemID]{parent, true}
+			v.knowParent(at, parent)
 		}
 	}
 	return walk
@@ -549,39 +624,33 @@ func (v *View) seedPaths(nodes []string) (walk []string) {
 // tree reads the tree above nodes, one level at a time.
 func (v *View) tree(nodes []string) {
 	for depth := 0; len(nodes) > 0 && depth < maxDepth; depth++ {
-		fresh := v.many(Parents, v.keys(nodes))
-		nodes = nodes[:0]
-		for _, k := range fresh {
-			if p, _ := getAs[rights.ItemID](v, Parents, k); p != "" {
-				nodes = append(nodes, string(p))
+		// A node whose parent the view knows is not read again: a path
+		// gave the nodes above it, or a walk passed it (whatever is
+		// still unknown above it, Parent reads when asked).
+		nodes = slices.DeleteFunc(nodes, func(n string) bool {
+			_, ok := v.parents[rights.ItemID(n)]
+			return ok
+		})
+		v.readAll(nil, idsOf(Parents, nodes))
+		if v.err != nil {
+			return
+		}
+		var above []string
+		for _, n := range nodes {
+			if p := v.parent(rights.ItemID(n)); p != "" {
+				above = append(above, string(p))
 			}
 		}
+		nodes = above
 	}
-}
-
-// key is the key of parts within the view's account.
-func (v *View) key(parts ...string) string {
-	return Key(append([]string{v.acc}, parts...)...)
-}
-
-// keys are the keys of ids within the view's account.
-func (v *View) keys(ids []string) []string {
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		out[i] = Key(v.acc, id)
-	}
-	return out
 }
 
 // Knows takes users that a list read as the view's own documents, so that
 // an evaluation of rights on them (a subuser is a member too) does not
 // read them again.
 func (v *View) Knows(users []User) {
-	if v.decoded == nil {
-		v.decoded = map[tableKey]any{}
-	}
 	for _, u := range users {
-		v.decoded[tableKey{Users, Key(v.acc, string(u.ID))}] = decodedDoc[User]{u, true}
+		v.hand(docKey{Users, string(u.ID), ""}, u)
 	}
 }
 
@@ -596,21 +665,17 @@ func (v *View) AheadUsers(users []User, items []rights.ItemID, member rights.Mem
 	if _, batched := v.r.(projections.Batched); !batched || v.err != nil || len(users) == 0 {
 		return
 	}
-	var us, shares, single []string
+	var want []docKey
 	for _, u := range users {
-		us = append(us, Key(v.acc, string(u.ID)))
+		want = append(want, docKey{Placed, string(u.ID), ""})
 		for _, it := range items {
-			shares = append(shares, Key(v.acc, string(it), string(u.ID)))
+			want = append(want, docKey{Shares, string(it), string(u.ID)})
 		}
 		if member != "" {
-			single = append(single, Key(v.acc, string(member), string(u.ID)))
+			want = append(want, docKey{MemberShares, string(member), string(u.ID)})
 		}
 	}
-	v.manyTables(
-		projections.TableKeys{Table: Placed, Keys: us},
-		projections.TableKeys{Table: Shares, Keys: shares},
-		projections.TableKeys{Table: MemberShares, Keys: single},
-	)
+	v.readAll(nil, want)
 }
 
 // AheadItems takes items, rows of the account's items that the caller
@@ -618,12 +683,9 @@ func (v *View) AheadUsers(users []User, items []rights.ItemID, member rights.Mem
 // reads at once what evaluating user's rights on each of them reads
 // besides (AheadChecks).
 func (v *View) AheadItems(user domain.UserID, items []Item) {
-	if v.decoded == nil {
-		v.decoded = map[tableKey]any{}
-	}
 	checks := make([]Check, len(items))
 	for i, it := range items {
-		v.decoded[tableKey{Items, v.key(string(it.ID))}] = decodedDoc[Item]{it, true}
+		v.hand(docKey{Items, string(it.ID), ""}, it)
 		checks[i] = Check{User: user, Item: it.ID}
 	}
 	v.AheadChecks(checks)
@@ -634,12 +696,9 @@ func (v *View) AheadItems(user domain.UserID, items []Item) {
 // view's own, and reads at once what evaluating user's rights on each of
 // them reads besides (Ahead).
 func (v *View) AheadMembers(user domain.UserID, members []Member) {
-	if v.decoded == nil {
-		v.decoded = map[tableKey]any{}
-	}
 	ids := make([]rights.MemberID, len(members))
 	for i, m := range members {
-		v.decoded[tableKey{Known, v.key(string(m.ID))}] = decodedDoc[Member]{m, true}
+		v.hand(docKey{Known, string(m.ID), ""}, m)
 		ids[i] = m.ID
 	}
 	v.Ahead(user, ids)
@@ -648,74 +707,67 @@ func (v *View) AheadMembers(user domain.UserID, members []Member) {
 // Member is a vehicle, driver, marker or placed user the account knows
 // of, read once per view.
 func (v *View) Member(id rights.MemberID) (Member, bool) {
-	return getAs[Member](v, Known, v.key(string(id)))
+	return getAs[Member](v, docKey{Known, string(id), ""})
 }
 
 // maxDepth bounds the walk up the tree: no real hierarchy is deeper.
 const maxDepth = 64
 
-// many reads the keys of a table the view has not read yet, at once, and
-// returns them.
-func (v *View) many(table string, keys []string) []string {
-	return v.manyTables(projections.TableKeys{Table: table, Keys: keys})[0]
-}
-
-// manyTables is many for several tables, in one read; it returns the keys
-// it read of each.
-func (v *View) manyTables(keys ...projections.TableKeys) [][]string {
-	return v.manyTablesAnd(nil, keys...)
-}
-
-// manyTablesAnd is manyTables that also reads the collections of members
-// the view has not read yet, in the same round trip where the store
-// pipelines (projections.GetAndScan).
-func (v *View) manyTablesAnd(members []string, keys ...projections.TableKeys) [][]string {
-	fresh := make([]projections.TableKeys, len(keys))
-	out := make([][]string, len(keys))
+// readAll reads at once the documents of want that the view has not read
+// yet, and the collections of members that it has not read yet, in the
+// same round trip where the store pipelines (projections.GetAndScan).
+func (v *View) readAll(members []string, want []docKey) {
 	if v.err != nil {
-		return out
+		return
 	}
-	if v.read == nil {
-		v.read = map[tableKey]cached{}
+	var tables []projections.TableKeys
+	// reading: the entries being read, by their table and key in the
+	// store, which the store's rows name; one map for the view's reads,
+	// emptied after each.
+	if v.reading == nil {
+		v.reading = make(map[tableKey]*entry, len(want))
 	}
-	for i, tk := range keys {
-		fresh[i].Table = tk.Table
-		for _, k := range tk.Keys {
-			if _, ok := v.decoded[tableKey{tk.Table, k}]; ok {
-				continue // taken from a list's rows (AheadUsers, AheadItems)
-			}
-			if _, ok := v.read[tableKey{tk.Table, k}]; !ok {
-				v.read[tableKey{tk.Table, k}] = cached{} // not found, unless read below
-				fresh[i].Keys = append(fresh[i].Keys, k)
-			}
+	reading := v.reading
+	defer clear(reading)
+	for _, k := range want {
+		e := v.entry(k)
+		if e.state != unread {
+			continue // read, or taken from a list's rows (Knows, AheadItems)
 		}
+		e.state = absent // unless read below; asked once
+		key := v.storeKey(k)
+		reading[tableKey{k.table, key}] = e
+		i := slices.IndexFunc(tables, func(tk projections.TableKeys) bool { return tk.Table == k.table })
+		if i < 0 {
+			tables, i = append(tables, projections.TableKeys{Table: k.table}), len(tables)
+		}
+		tables[i].Keys = append(tables[i].Keys, key)
 	}
 	got := func(table, k string, doc []byte) error {
-		v.read[tableKey{table, k}] = cached{doc: slices.Clone(doc), found: true}
+		if e := reading[tableKey{table, k}]; e != nil {
+			e.state, e.doc = found, slices.Clone(doc)
+		}
 		return nil
 	}
 	var err error
 	l := v.listing(members)
 	if l == nil {
-		err = projections.GetTables(v.ctx, v.r, fresh, got)
+		err = projections.GetTables(v.ctx, v.r, tables, got)
 	} else {
-		err = projections.GetAndScan(v.ctx, v.r, fresh, projections.TableKeys{Table: In, Keys: l.prefixes}, got, l.add)
+		err = projections.GetAndScan(v.ctx, v.r, tables, projections.TableKeys{Table: In, Keys: l.prefixes}, got, l.add)
 	}
 	if err != nil {
 		v.err = err
-		for _, tk := range fresh {
-			for _, k := range tk.Keys {
-				delete(v.read, tableKey{tk.Table, k})
-			}
+		for _, e := range reading {
+			e.state, e.doc = unread, nil
 		}
-		return out
+		return
 	}
 	l.done(v)
-	for i, tk := range fresh {
-		out[i] = tk.Keys
-	}
-	return out
 }
+
+// tableKey is a document's table and key in the store.
+type tableKey struct{ table, key string }
 
 // listing is a read of the collections of members: the prefixes of their
 // rows in In, and what was found under each.

@@ -245,3 +245,100 @@ func TestSearchByGrams(t *testing.T) {
 		}
 	}
 }
+
+// A list of one kind of member reads the index of members by kind, and
+// asks whether the model holds that index only when a page finds none
+// there: its pages must be those of every member filtered by kind, on a
+// model with the index and on one written before it, including a page
+// after the last member of the kind and a kind the account has none of.
+func TestMembersOfAKind(t *testing.T) {
+	ctx := context.Background()
+	spec := rightstest.Peer()
+	store := memory.New(nil)
+	update := func(f func(tx projections.Tx) error) {
+		t.Helper()
+		err := store.Update(ctx, rightsmodel.Name, func(tx projections.Tx, at eventstore.Position) (eventstore.Position, error) {
+			return eventstore.Position{Commit: at.Commit + 1, Prepare: at.Commit + 1}, f(tx)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	update(func(tx projections.Tx) error {
+		for _, e := range spec.Events() {
+			if err := (rightsmodel.Projection{}).Apply(ctx, tx, projections.Envelope{Event: e}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	// Every page of a kind, 300 at a time, and where each page started.
+	list := func(kind rights.MemberKind, from string) (ids []rights.MemberID, pages int) {
+		t.Helper()
+		err := store.View(ctx, func(r projections.Reader) error {
+			after := from
+			for {
+				pages++
+				ms, next, err := rightsmodel.Query{R: r}.MembersAhead(ctx, spec.Account, kind, projections.Page{After: after, Limit: 300}, func([]rightsmodel.Member) {}, nil)
+				if err != nil {
+					return err
+				}
+				for _, m := range ms {
+					if m.Kind != kind {
+						return fmt.Errorf("a %s in the list of %s", m.Kind, kind)
+					}
+					ids = append(ids, m.ID)
+				}
+				if next == "" {
+					return nil
+				}
+				after = next
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids, pages
+	}
+	type answer struct {
+		ids   []rights.MemberID
+		pages int
+	}
+	cases := []struct {
+		kind rights.MemberKind
+		from string
+		n    int // members listed
+	}{
+		{rights.Vehicle, "", spec.Vehicles},
+		{rights.Vehicle, string(spec.Vehicle(spec.Vehicles - 1)), 0},
+		{rights.Driver, "", 0},
+	}
+	indexed := make([]answer, len(cases))
+	for i, c := range cases {
+		ids, pages := list(c.kind, c.from)
+		if len(ids) != c.n || !slices.IsSorted(ids) {
+			t.Errorf("%s after %q: %d members (sorted: %v), want %d", c.kind, c.from, len(ids), slices.IsSorted(ids), c.n)
+		}
+		indexed[i] = answer{ids, pages}
+	}
+	// The model as written before the index of members by kind.
+	update(func(tx projections.Tx) error {
+		var keys []string
+		err := tx.Scan(ctx, rightsmodel.KnownByKind, projections.Page{}, func(k string, _ []byte) error {
+			keys = append(keys, k)
+			return nil
+		})
+		for _, k := range keys {
+			if err == nil {
+				err = tx.Delete(ctx, rightsmodel.KnownByKind, k)
+			}
+		}
+		return err
+	})
+	for i, c := range cases {
+		ids, pages := list(c.kind, c.from)
+		if !slices.Equal(ids, indexed[i].ids) || pages != indexed[i].pages {
+			t.Errorf("%s after %q without the index: %d members in %d pages, want %d in %d", c.kind, c.from, len(ids), pages, len(indexed[i].ids), indexed[i].pages)
+		}
+	}
+}
