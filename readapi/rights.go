@@ -496,8 +496,14 @@ func (a *API) subusers(ctx context.Context, r *http.Request, tx projections.Read
 	indexed := false
 	if rightsmodel.SearchIndexed(search) {
 		// The holders of the search's rarest gram, not every subuser.
+		// For a caller who is not an administrator, each chunk of them
+		// is read with what their rights read first (View.UsersFor).
+		sq := q
+		if caller.Role != "administrator" {
+			sq.ReadUsers = v.UsersFor(caller.User)
+		}
 		users, next, indexed, err = pageOfUsers(page, ahead, keep, func(each func([]rightsmodel.User) (bool, error)) (bool, error) {
-			return q.Search(ctx, caller.Account, search, page.After, each)
+			return sq.Search(ctx, caller.Account, search, page.After, each)
 		})
 	}
 	if !indexed && err == nil {

@@ -195,6 +195,36 @@ func TestSharingWithSubusers(t *testing.T) {
 			if len(subs.Items) != 1 || subs.Items[0].User != "ann@acme.test" {
 				t.Fatalf("dora searching 'an': %+v", subs.Items)
 			}
+			// A search long enough for the index of grams, which every
+			// address holds: the subusers she sees, exactly, whole and a
+			// row a page (their rights read with them, View.UsersFor).
+			var all []string
+			dora.read("/v1/subusers", last.Position, &subs)
+			for _, u := range subs.Items {
+				all = append(all, u.User)
+			}
+			for _, limit := range []string{"", "&limit=1"} {
+				var found []string
+				cursor := ""
+				for range 10 {
+					var p struct {
+						Items []struct {
+							User string `json:"user"`
+						} `json:"items"`
+						Next string `json:"next"`
+					}
+					dora.read("/v1/subusers?search=acme.test"+limit+"&cursor="+url.QueryEscape(cursor), last.Position, &p)
+					for _, u := range p.Items {
+						found = append(found, u.User)
+					}
+					if cursor = p.Next; cursor == "" {
+						break
+					}
+				}
+				if fmt.Sprint(found) != fmt.Sprint(all) {
+					t.Fatalf("dora searching 'acme.test'%s: %v, want %v", limit, found, all)
+				}
+			}
 			var vehicles struct {
 				Items []readapi.VisibleMember `json:"items"`
 			}

@@ -15,7 +15,14 @@ import (
 // Query reads the rights tables: how the read side asks this projection,
 // so that its tables and keys stay its own. What the rows mean (who may see
 // what) is for domain/rights to say, over the View.
-type Query struct{ R projections.Reader }
+type Query struct {
+	R projections.Reader
+	// ReadUsers, if set, reads the subusers that Search and Reached hand
+	// on, at their key parts, in place of a read of their documents
+	// alone: View.UsersFor reads them with what evaluating the caller's
+	// rights on them reads first, in one round trip on PostgreSQL.
+	ReadUsers func(parts []string) ([]User, error)
+}
 
 // Account is the account's rights tables as domain/rights reads them
 // (rights.Account), over the query's snapshot.
@@ -469,6 +476,18 @@ func (v *View) AheadChecks(checks []Check) {
 	if v.docs == nil {
 		v.docs = make(map[docKey]*entry, 8*len(checks))
 	}
+	members, items, want := v.firstReads(checks)
+	// The collections of the members come in the same round trip.
+	v.readAll(members, want)
+	v.thenReads(checks, items)
+}
+
+// firstReads are what evaluating checks reads that the view can name
+// before reading anything: the users, the items and each user's share of
+// them, and whether each member is known to the account, its single share
+// to the user and, if the user is placed on a node, its placement; and
+// the members whose collections it reads.
+func (v *View) firstReads(checks []Check) (members, items []string, want []docKey) {
 	// A member's placement matters only to a user placed on a node
 	// (rights.OnMember); whether a user is, the view may know already.
 	unplaced := func(u domain.UserID) bool {
@@ -476,8 +495,7 @@ func (v *View) AheadChecks(checks []Check) {
 		d, decoded := entryVal[User](e, ok)
 		return decoded && d.Node == ""
 	}
-	var members, items []string
-	want := make([]docKey, 0, 4*len(checks))
+	want = make([]docKey, 0, 4*len(checks))
 	for _, c := range checks {
 		want = append(want, docKey{Users, string(c.User), ""})
 		switch {
@@ -492,14 +510,18 @@ func (v *View) AheadChecks(checks []Check) {
 			}
 		}
 	}
-	// The collections of the members come in the same round trip.
-	v.readAll(members, want)
+	return members, items, want
+}
+
+// thenReads reads, once firstReads are read, the rest of what evaluating
+// checks reads (AheadChecks).
+func (v *View) thenReads(checks []Check, items []string) {
 	// The collections of the members and the users' shares of them, the
 	// roles the users hold, whether a member the account does not hold
 	// is a subuser, and the paths of the nodes known so far (the items
 	// asked about are read; the members' collections are not yet).
 	nodes := v.itemNodes(items)
-	want = want[:0]
+	var want []docKey
 	seenRole := map[string]bool{}
 	for _, c := range checks {
 		u, ok := v.Subuser(c.User)
@@ -642,6 +664,37 @@ func (v *View) tree(nodes []string) {
 			}
 		}
 		nodes = above
+	}
+}
+
+// UsersFor reads, for Query.ReadUsers, the subusers at key parts, in
+// their order (a part whose user is gone is left out), together with what
+// evaluating caller's rights on each of them reads first (firstReads): on
+// PostgreSQL one round trip, where reading the users and then reading
+// ahead for their rights took two. The rights are read for every user
+// handed on, including those the caller's filter (a search) then leaves
+// out; a search hands on the holders of its rarest gram, most of whom
+// match it.
+func (v *View) UsersFor(caller domain.UserID) func(parts []string) ([]User, error) {
+	return func(parts []string) ([]User, error) {
+		if _, batched := v.r.(projections.Batched); batched && v.err == nil {
+			checks := make([]Check, len(parts))
+			for i, p := range parts {
+				checks[i] = Check{User: caller, Member: rights.MemberID(p)}
+			}
+			members, _, want := v.firstReads(checks)
+			for _, p := range parts {
+				want = append(want, docKey{Users, p, ""})
+			}
+			v.readAll(members, want)
+		}
+		out := make([]User, 0, len(parts))
+		for _, p := range parts {
+			if u, ok := getAs[User](v, docKey{Users, p, ""}); ok {
+				out = append(out, u)
+			}
+		}
+		return out, v.Err()
 	}
 }
 

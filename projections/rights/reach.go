@@ -93,7 +93,11 @@ func (q Query) handOn(ctx context.Context, acc string, streams []reachStream, ea
 		if len(parts) == 0 {
 			return nil
 		}
-		users, err := q.usersAt(ctx, acc, parts)
+		read := q.ReadUsers
+		if read == nil {
+			read = func(parts []string) ([]User, error) { return q.usersAt(ctx, acc, parts) }
+		}
+		users, err := read(parts)
 		if err != nil {
 			return err
 		}
