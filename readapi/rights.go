@@ -280,6 +280,7 @@ func (a *API) grid(ctx context.Context, r *http.Request, tx projections.Reader, 
 		return nil, errNotFound.Withf("no item %s is visible to %s", item, caller.User)
 	}
 	out, err := whoCan(ctx, r, tx, caller, func(least rights.Level) rights.Reach { return rights.ReachOnItem(v, item, least) },
+		v.UsersOn([]rights.ItemID{item}, ""),
 		func(us []rightsmodel.User) { v.AheadUsers(us, []rights.ItemID{item}, "") }, func(u domain.UserID) (rights.Grant, rights.Level, error) {
 			g, err := rights.OnItem(v, u, item)
 			return g, g.Rights.Item, err
@@ -293,7 +294,7 @@ func (a *API) grid(ctx context.Context, r *http.Request, tx projections.Reader, 
 func (a *API) memberGrid(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User) (any, error) {
 	member := rights.MemberID(chi.URLParam(r, "member"))
 	v := rightsmodel.Query{R: tx}.Account(ctx, caller.Account)
-	v.AheadChecks([]rightsmodel.Check{{User: caller.User, Member: member}})
+	v.AheadChecks([]rightsmodel.Check{{User: caller.User, Member: member, Reach: true}})
 	mine, err := rights.OnMember(v, caller.User, member)
 	if err != nil {
 		return nil, err
@@ -303,6 +304,7 @@ func (a *API) memberGrid(ctx context.Context, r *http.Request, tx projections.Re
 	}
 	collections := v.CollectionsOf(member)
 	out, err := whoCan(ctx, r, tx, caller, func(least rights.Level) rights.Reach { return rights.ReachOnMember(v, member, least) },
+		v.UsersOn(collections, member),
 		func(us []rightsmodel.User) { v.AheadUsers(us, collections, member) }, func(u domain.UserID) (rights.Grant, rights.Level, error) {
 			g, err := rights.OnMember(v, u, member)
 			return g, g.Rights.Member, err
@@ -315,8 +317,10 @@ func (a *API) memberGrid(ctx context.Context, r *http.Request, tx projections.Re
 // least that level, read from the indexes of who holds what (the reach
 // of that level): the candidates, not every subuser. (A model not yet
 // rebuilt since the indexes came reads every subuser; a page may then
-// hold fewer rows than its limit, and next goes on.)
-func whoCan(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User, reach func(rights.Level) rights.Reach, ahead func([]rightsmodel.User), on func(domain.UserID) (rights.Grant, rights.Level, error)) (any, error) {
+// hold fewer rows than its limit, and next goes on.) The candidates are
+// read with readUsers (rightsmodel.Query.ReadUsers), with what their
+// rights read besides.
+func whoCan(ctx context.Context, r *http.Request, tx projections.Reader, caller directory.User, reach func(rights.Level) rights.Reach, readUsers func([]string) ([]rightsmodel.User, error), ahead func([]rightsmodel.User), on func(domain.UserID) (rights.Grant, rights.Level, error)) (any, error) {
 	var least rights.Level
 	if raw := r.URL.Query().Get("level"); raw != "" {
 		var err error
@@ -344,6 +348,8 @@ func whoCan(ctx context.Context, r *http.Request, tx projections.Reader, caller 
 	var next string
 	indexed := false
 	if least != rights.None {
+		q := q
+		q.ReadUsers = readUsers
 		users, next, indexed, err = pageOfUsers(page, ahead, keep, func(each func([]rightsmodel.User) (bool, error)) (bool, error) {
 			return q.Reached(ctx, caller.Account, reach(least), page.After, each)
 		})

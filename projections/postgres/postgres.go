@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -271,20 +272,65 @@ func pageQuery(table string, page projections.Page) (string, []any) {
 	return sql, args
 }
 
-// ScanPages implements projections.PageScanner: each page's query, all in one
-// batch, one round trip.
+// ScanPages implements projections.PageScanner: all the pages in one
+// batch, one round trip. The pages of one table that read all of a
+// prefix (no limit, no cursor), such as the nodes above a member, go in
+// one query, each row tagged with its page; every other page is a query
+// of its own (pageQuery).
 func (r reader) ScanPages(ctx context.Context, pages []projections.TablePage, fn func(int, string, []byte) error) error {
 	var b pgx.Batch
-	for _, p := range pages {
-		sql, args := pageQuery(p.Table, p.Page)
-		b.Queue(sql, args...)
+	var queries [][]int // the pages of each query
+	whole := map[string]int{}
+	for i, p := range pages {
+		if p.Limit == 0 && p.After == "" {
+			if q, ok := whole[p.Table]; ok {
+				queries[q] = append(queries[q], i)
+				continue
+			}
+			whole[p.Table] = len(queries)
+		}
+		queries = append(queries, []int{i})
 	}
-	found, err := r.batch(ctx, &b, make([]bool, len(pages))...)
+	withPage := make([]bool, len(queries))
+	for q, of := range queries {
+		if len(of) == 1 {
+			sql, args := pageQuery(pages[of[0]].Table, pages[of[0]].Page)
+			b.Queue(sql, args...)
+			continue
+		}
+		los, his := make([]string, len(of)), make([]string, len(of))
+		for j, i := range of {
+			los[j], his[j] = pages[i].Prefix, bound(pages[i].Prefix)
+		}
+		// The page's ordinal as the row's first column, where a table
+		// would be (collect).
+		b.Queue(`SELECT p.i::text, d.key, d.doc FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS p(lo, hi, i)
+			CROSS JOIN LATERAL (SELECT key, doc FROM rm_documents
+				WHERE tbl = $1 AND key >= p.lo COLLATE "C" AND key < p.hi COLLATE "C" OFFSET 0) d
+			ORDER BY p.i, d.key`, pages[of[0]].Table, los, his)
+		withPage[q] = true
+	}
+	found, err := r.batch(ctx, &b, withPage...)
 	if err != nil {
 		return fmt.Errorf("scan %d pages: %w", len(pages), err)
 	}
-	for i, rs := range found {
-		for _, e := range rs {
+	perPage := make([][]row, len(pages))
+	for q, rows := range found {
+		if !withPage[q] {
+			perPage[queries[q][0]] = rows
+			continue
+		}
+		for _, e := range rows {
+			j, err := strconv.Atoi(e.table)
+			if err != nil || j < 1 || j > len(queries[q]) {
+				return fmt.Errorf("scan %d pages: a row of no page (%q)", len(pages), e.table)
+			}
+			i := queries[q][j-1]
+			perPage[i] = append(perPage[i], e)
+		}
+	}
+	for i, rows := range perPage {
+		for _, e := range rows {
 			if err := fn(i, e.key, e.doc); err != nil {
 				return err
 			}

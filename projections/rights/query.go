@@ -450,6 +450,10 @@ type Check struct {
 	User   domain.UserID
 	Item   rights.ItemID
 	Member rights.MemberID
+	// Reach: also what who can act on the member reads
+	// (rights.ReachOnMember): the tree above its placement, whether or
+	// not User is placed.
+	Reach bool
 }
 
 // AheadChecks reads at once what evaluating each check (rights.OnItem,
@@ -505,7 +509,7 @@ func (v *View) firstReads(checks []Check) (members, items []string, want []docKe
 		case c.Member != "":
 			members = append(members, string(c.Member))
 			want = append(want, docKey{Known, string(c.Member), ""}, docKey{MemberShares, string(c.Member), string(c.User)})
-			if !unplaced(c.User) {
+			if c.Reach || !unplaced(c.User) {
 				want = append(want, docKey{Placed, string(c.Member), ""})
 			}
 		}
@@ -542,7 +546,7 @@ func (v *View) thenReads(checks []Check, items []string) {
 		if !v.Holds(c.Member) {
 			want = append(want, docKey{Users, string(c.Member), ""})
 		}
-		if u.Node != "" {
+		if u.Node != "" || c.Reach {
 			if n := v.Placement(c.Member); n != "" {
 				nodes = append(nodes, string(n))
 			}
@@ -676,13 +680,23 @@ func (v *View) tree(nodes []string) {
 // out; a search hands on the holders of its rarest gram, most of whom
 // match it.
 func (v *View) UsersFor(caller domain.UserID) func(parts []string) ([]User, error) {
+	return v.usersWith(func(parts []string) ([]string, []docKey) {
+		checks := make([]Check, len(parts))
+		for i, p := range parts {
+			checks[i] = Check{User: caller, Member: rights.MemberID(p)}
+		}
+		members, _, want := v.firstReads(checks)
+		return members, want
+	})
+}
+
+// usersWith reads the subusers at key parts, in their order, with what
+// also (given the parts) names: the members whose collections to read,
+// and documents, all in one round trip where the store pipelines.
+func (v *View) usersWith(also func(parts []string) (members []string, want []docKey)) func(parts []string) ([]User, error) {
 	return func(parts []string) ([]User, error) {
 		if _, batched := v.r.(projections.Batched); batched && v.err == nil {
-			checks := make([]Check, len(parts))
-			for i, p := range parts {
-				checks[i] = Check{User: caller, Member: rights.MemberID(p)}
-			}
-			members, _, want := v.firstReads(checks)
+			members, want := also(parts)
 			for _, p := range parts {
 				want = append(want, docKey{Users, p, ""})
 			}
@@ -718,17 +732,38 @@ func (v *View) AheadUsers(users []User, items []rights.ItemID, member rights.Mem
 	if _, batched := v.r.(projections.Batched); !batched || v.err != nil || len(users) == 0 {
 		return
 	}
+	ids := make([]string, len(users))
+	for i, u := range users {
+		ids[i] = string(u.ID)
+	}
+	v.readAll(nil, subjectReads(ids, items, member))
+}
+
+// subjectReads are what evaluating the rights of users (ids) on items
+// and, if set, on member reads besides their documents (AheadUsers).
+func subjectReads(ids []string, items []rights.ItemID, member rights.MemberID) []docKey {
 	var want []docKey
-	for _, u := range users {
-		want = append(want, docKey{Placed, string(u.ID), ""})
+	for _, id := range ids {
+		want = append(want, docKey{Placed, id, ""})
 		for _, it := range items {
-			want = append(want, docKey{Shares, string(it), string(u.ID)})
+			want = append(want, docKey{Shares, string(it), id})
 		}
 		if member != "" {
-			want = append(want, docKey{MemberShares, string(member), string(u.ID)})
+			want = append(want, docKey{MemberShares, string(member), id})
 		}
 	}
-	v.readAll(nil, want)
+	return want
+}
+
+// UsersOn reads, for Query.ReadUsers, the subusers at key parts, in their
+// order (a part whose user is gone is left out), together with what
+// evaluating their rights on items and, if set, on member reads besides
+// (AheadUsers): on PostgreSQL one round trip, where reading the users
+// and then reading ahead for their rights took two.
+func (v *View) UsersOn(items []rights.ItemID, member rights.MemberID) func(parts []string) ([]User, error) {
+	return v.usersWith(func(parts []string) ([]string, []docKey) {
+		return nil, subjectReads(parts, items, member)
+	})
 }
 
 // AheadItems takes items, rows of the account's items that the caller

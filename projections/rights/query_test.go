@@ -342,3 +342,77 @@ func TestMembersOfAKind(t *testing.T) {
 		}
 	}
 }
+
+// Reached tells a model with the indexes of who holds what from one
+// written before them (no administrator in Admins) by the first page's
+// own read of the administrators, and a later page by asking: either way
+// a model without them reports false and hands nothing, so that the
+// caller reads every subuser instead.
+func TestReachedTellsAModelWithoutIndexes(t *testing.T) {
+	ctx := context.Background()
+	spec := rightstest.Peer()
+	store := memory.New(nil)
+	update := func(f func(tx projections.Tx) error) {
+		t.Helper()
+		err := store.Update(ctx, rightsmodel.Name, func(tx projections.Tx, at eventstore.Position) (eventstore.Position, error) {
+			return eventstore.Position{Commit: at.Commit + 1, Prepare: at.Commit + 1}, f(tx)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	update(func(tx projections.Tx) error {
+		for _, e := range spec.Events() {
+			if err := (rightsmodel.Projection{}).Apply(ctx, tx, projections.Envelope{Event: e}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	reached := func(after string) (bool, []domain.UserID) {
+		t.Helper()
+		var indexed bool
+		var handed []domain.UserID
+		err := store.View(ctx, func(r projections.Reader) error {
+			q := rightsmodel.Query{R: r}
+			reach := rights.ReachOnItem(q.Account(ctx, spec.Account), spec.Fleet(0), rights.View)
+			var err error
+			indexed, err = q.Reached(ctx, spec.Account, reach, after, func(us []rightsmodel.User) (bool, error) {
+				for _, u := range us {
+					handed = append(handed, u.ID)
+				}
+				return false, nil
+			})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return indexed, handed
+	}
+	if indexed, handed := reached(""); !indexed || !slices.Contains(handed, spec.Administrator()) {
+		t.Fatalf("first page of an indexed model: indexed %v, handed %v", indexed, handed)
+	}
+	if indexed, _ := reached(string(spec.User(0))); !indexed {
+		t.Fatal("a later page of an indexed model: not indexed")
+	}
+	// The model as written before the indexes: no administrator in Admins.
+	update(func(tx projections.Tx) error {
+		var keys []string
+		err := tx.Scan(ctx, rightsmodel.Admins, projections.Page{}, func(k string, _ []byte) error {
+			keys = append(keys, k)
+			return nil
+		})
+		for _, k := range keys {
+			if err == nil {
+				err = tx.Delete(ctx, rightsmodel.Admins, k)
+			}
+		}
+		return err
+	})
+	for _, after := range []string{"", string(spec.User(0))} {
+		if indexed, handed := reached(after); indexed || len(handed) > 0 {
+			t.Errorf("a model without indexes, after %q: indexed %v, handed %v", after, indexed, handed)
+		}
+	}
+}
