@@ -348,10 +348,10 @@ func whoCan(ctx context.Context, r *http.Request, tx projections.Reader, caller 
 	var next string
 	indexed := false
 	if least != rights.None {
-		q := q
-		q.ReadUsers = readUsers
+		rq := q
+		rq.ReadUsers = readUsers
 		users, next, indexed, err = pageOfUsers(page, ahead, keep, func(each func([]rightsmodel.User) (bool, error)) (bool, error) {
-			return q.Reached(ctx, caller.Account, reach(least), page.After, each)
+			return rq.Reached(ctx, caller.Account, reach(least), page.After, each)
 		})
 	}
 	if !indexed && err == nil {
