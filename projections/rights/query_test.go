@@ -24,22 +24,7 @@ import (
 func TestViewsAnswerFromTheirOwnSnapshot(t *testing.T) {
 	ctx := context.Background()
 	spec := rightstest.Peer()
-	store := memory.New(nil)
-	apply := func(events ...domain.Event) {
-		t.Helper()
-		err := store.Update(ctx, rightsmodel.Name, func(tx projections.Tx, at eventstore.Position) (eventstore.Position, error) {
-			for _, e := range events {
-				if err := (rightsmodel.Projection{}).Apply(ctx, tx, projections.Envelope{Event: e}); err != nil {
-					return at, err
-				}
-			}
-			return eventstore.Position{Commit: at.Commit + 1, Prepare: at.Commit + 1}, nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	apply(spec.Events()...)
+	store := peerModel(t, spec)
 
 	type check struct {
 		user   domain.UserID
@@ -110,7 +95,7 @@ func TestViewsAnswerFromTheirOwnSnapshot(t *testing.T) {
 		fleet := checks[0].item
 		share := func(r rights.Rights) string {
 			t.Helper()
-			apply(rights.SharedPrivately{Account: spec.Account, Item: fleet, User: spec.User(0), Rights: r, By: spec.Administrator()})
+			apply(t, store, rights.SharedPrivately{Account: spec.Account, Item: fleet, User: spec.User(0), Rights: r, By: spec.Administrator()})
 			got, err := answer()
 			if err != nil {
 				t.Fatal(err)
@@ -138,25 +123,7 @@ func TestViewsAnswerFromTheirOwnSnapshot(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = store.Update(ctx, rightsmodel.Name, func(tx projections.Tx, at eventstore.Position) (eventstore.Position, error) {
-			var keys []string
-			err := tx.Scan(ctx, rightsmodel.Paths, projections.Page{}, func(k string, _ []byte) error {
-				keys = append(keys, k)
-				return nil
-			})
-			for _, k := range keys {
-				if err == nil {
-					err = tx.Delete(ctx, rightsmodel.Paths, k)
-				}
-			}
-			if err == nil && len(keys) == 0 {
-				err = fmt.Errorf("the model holds no paths to take away")
-			}
-			return at, err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		withoutTable(t, store, rightsmodel.Paths)
 		got, err := answer()
 		if err != nil {
 			t.Fatal(err)
@@ -176,18 +143,7 @@ func TestViewsAnswerFromTheirOwnSnapshot(t *testing.T) {
 func TestSearchByGrams(t *testing.T) {
 	ctx := context.Background()
 	spec := rightstest.Peer()
-	store := memory.New(nil)
-	err := store.Update(ctx, rightsmodel.Name, func(tx projections.Tx, at eventstore.Position) (eventstore.Position, error) {
-		for _, e := range spec.Events() {
-			if err := (rightsmodel.Projection{}).Apply(ctx, tx, projections.Envelope{Event: e}); err != nil {
-				return at, err
-			}
-		}
-		return eventstore.At(1), nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := peerModel(t, spec)
 	search := func(text string) (bool, []domain.UserID) {
 		t.Helper()
 		var found []domain.UserID
@@ -223,22 +179,7 @@ func TestSearchByGrams(t *testing.T) {
 		}
 	}
 	// The model as written before the index: no counts of grams.
-	err = store.Update(ctx, rightsmodel.Name, func(tx projections.Tx, at eventstore.Position) (eventstore.Position, error) {
-		var keys []string
-		err := tx.Scan(ctx, rightsmodel.GramCounts, projections.Page{}, func(k string, _ []byte) error {
-			keys = append(keys, k)
-			return nil
-		})
-		for _, k := range keys {
-			if err == nil {
-				err = tx.Delete(ctx, rightsmodel.GramCounts, k)
-			}
-		}
-		return at, err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	withoutTable(t, store, rightsmodel.GramCounts)
 	for _, text := range []string{"user 1", "zqx"} {
 		if indexed, found := search(text); indexed || len(found) > 0 {
 			t.Errorf("search %q of a model without grams: indexed %v, handed %v", text, indexed, found)
@@ -254,24 +195,7 @@ func TestSearchByGrams(t *testing.T) {
 func TestMembersOfAKind(t *testing.T) {
 	ctx := context.Background()
 	spec := rightstest.Peer()
-	store := memory.New(nil)
-	update := func(f func(tx projections.Tx) error) {
-		t.Helper()
-		err := store.Update(ctx, rightsmodel.Name, func(tx projections.Tx, at eventstore.Position) (eventstore.Position, error) {
-			return eventstore.Position{Commit: at.Commit + 1, Prepare: at.Commit + 1}, f(tx)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	update(func(tx projections.Tx) error {
-		for _, e := range spec.Events() {
-			if err := (rightsmodel.Projection{}).Apply(ctx, tx, projections.Envelope{Event: e}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	store := peerModel(t, spec)
 	// Every page of a kind, 300 at a time, and where each page started.
 	list := func(kind rights.MemberKind, from string) (ids []rights.MemberID, pages int) {
 		t.Helper()
@@ -322,19 +246,7 @@ func TestMembersOfAKind(t *testing.T) {
 		indexed[i] = answer{ids, pages}
 	}
 	// The model as written before the index of members by kind.
-	update(func(tx projections.Tx) error {
-		var keys []string
-		err := tx.Scan(ctx, rightsmodel.KnownByKind, projections.Page{}, func(k string, _ []byte) error {
-			keys = append(keys, k)
-			return nil
-		})
-		for _, k := range keys {
-			if err == nil {
-				err = tx.Delete(ctx, rightsmodel.KnownByKind, k)
-			}
-		}
-		return err
-	})
+	withoutTable(t, store, rightsmodel.KnownByKind)
 	for i, c := range cases {
 		ids, pages := list(c.kind, c.from)
 		if !slices.Equal(ids, indexed[i].ids) || pages != indexed[i].pages {
@@ -351,24 +263,7 @@ func TestMembersOfAKind(t *testing.T) {
 func TestReachedTellsAModelWithoutIndexes(t *testing.T) {
 	ctx := context.Background()
 	spec := rightstest.Peer()
-	store := memory.New(nil)
-	update := func(f func(tx projections.Tx) error) {
-		t.Helper()
-		err := store.Update(ctx, rightsmodel.Name, func(tx projections.Tx, at eventstore.Position) (eventstore.Position, error) {
-			return eventstore.Position{Commit: at.Commit + 1, Prepare: at.Commit + 1}, f(tx)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	update(func(tx projections.Tx) error {
-		for _, e := range spec.Events() {
-			if err := (rightsmodel.Projection{}).Apply(ctx, tx, projections.Envelope{Event: e}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	store := peerModel(t, spec)
 	reached := func(after string) (bool, []domain.UserID) {
 		t.Helper()
 		var indexed bool
@@ -397,22 +292,68 @@ func TestReachedTellsAModelWithoutIndexes(t *testing.T) {
 		t.Fatal("a later page of an indexed model: not indexed")
 	}
 	// The model as written before the indexes: no administrator in Admins.
-	update(func(tx projections.Tx) error {
+	withoutTable(t, store, rightsmodel.Admins)
+	for _, after := range []string{"", string(spec.User(0))} {
+		if indexed, handed := reached(after); indexed || len(handed) > 0 {
+			t.Errorf("a model without indexes, after %q: indexed %v, handed %v", after, indexed, handed)
+		}
+	}
+}
+
+// peerModel is the rights model of spec's events, in memory.
+func peerModel(t *testing.T, spec rightstest.Spec) *memory.Store {
+	t.Helper()
+	store := memory.New(nil)
+	apply(t, store, spec.Events()...)
+	return store
+}
+
+// apply applies events to store's rights model in one transaction.
+func apply(t *testing.T, store projections.Store, events ...domain.Event) {
+	t.Helper()
+	update(t, store, func(ctx context.Context, tx projections.Tx) error {
+		for _, e := range events {
+			if err := (rightsmodel.Projection{}).Apply(ctx, tx, projections.Envelope{Event: e}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// withoutTable takes every document of table out of store's rights
+// model: the model as written before that table came. A table with
+// nothing to take away fails the test, which would then compare a model
+// with itself.
+func withoutTable(t *testing.T, store projections.Store, table string) {
+	t.Helper()
+	update(t, store, func(ctx context.Context, tx projections.Tx) error {
 		var keys []string
-		err := tx.Scan(ctx, rightsmodel.Admins, projections.Page{}, func(k string, _ []byte) error {
+		err := tx.Scan(ctx, table, projections.Page{}, func(k string, _ []byte) error {
 			keys = append(keys, k)
 			return nil
 		})
 		for _, k := range keys {
 			if err == nil {
-				err = tx.Delete(ctx, rightsmodel.Admins, k)
+				err = tx.Delete(ctx, table, k)
 			}
+		}
+		if err == nil && len(keys) == 0 {
+			err = fmt.Errorf("the model holds nothing in %s to take away", table)
 		}
 		return err
 	})
-	for _, after := range []string{"", string(spec.User(0))} {
-		if indexed, handed := reached(after); indexed || len(handed) > 0 {
-			t.Errorf("a model without indexes, after %q: indexed %v, handed %v", after, indexed, handed)
-		}
+}
+
+// update runs f in a transaction of store's rights model, its checkpoint
+// one further.
+func update(t *testing.T, store projections.Store, f func(context.Context, projections.Tx) error) {
+	t.Helper()
+	ctx := context.Background()
+	err := store.Update(ctx, rightsmodel.Name, func(tx projections.Tx, at eventstore.Position) (eventstore.Position, error) {
+		return eventstore.Position{Commit: at.Commit + 1, Prepare: at.Commit + 1}, f(ctx, tx)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -191,6 +191,21 @@ func testAtomic(t *testing.T, h Harness) {
 // testMany: GetMany and ScanMany (at once on a Batched store, one by one
 // on others) read what Get and Scan read, through the live generations as
 // the service reads them, and a callback may read the same snapshot.
+// scanPages reads pages at once (projections.ScanPages), handing each
+// document to fn, and fails unless the pages gave want ("<page> <key>"):
+// the pages in order, each in key order.
+func scanPages(ctx context.Context, r projections.Reader, pages []projections.TablePage, fn func(string, []byte) error, want ...string) error {
+	var seen []string
+	err := projections.ScanPages(ctx, r, pages, func(i int, key string, doc []byte) error {
+		seen = append(seen, fmt.Sprintf("%d %s", i, key))
+		return fn(key, doc)
+	})
+	if err == nil && !slices.Equal(seen, want) {
+		err = fmt.Errorf("pages gave %q, want %q (pages in order, each in key order)", seen, want)
+	}
+	return err
+}
+
 func testMany(t *testing.T, h Harness) {
 	s, docs := seeded(t, h)
 	type read struct {
@@ -263,16 +278,7 @@ func testMany(t *testing.T, h Harness) {
 				{Table: "docs", Page: projections.Page{Prefix: "a/", After: "a/2"}},
 				{Table: "docs", Page: projections.Page{Prefix: "c/"}},
 			}
-			want := []string{"0 a/1", "0 a/2", "1 a/3", "3 a/3", "3 a/é", "4 c/\U0010FFFF"}
-			var seen []string
-			err := projections.ScanPages(ctx, r, pages, func(i int, key string, doc []byte) error {
-				seen = append(seen, fmt.Sprintf("%d %s", i, key))
-				return fn(key, doc)
-			})
-			if err == nil && !slices.Equal(seen, want) {
-				err = fmt.Errorf("pages gave %q, want %q (pages in order, each in key order)", seen, want)
-			}
-			return err
+			return scanPages(ctx, r, pages, fn, "0 a/1", "0 a/2", "1 a/3", "3 a/3", "3 a/é", "4 c/\U0010FFFF")
 		}, []string{"a/1", "a/2", "a/3", "a/3", "a/é", "c/\U0010FFFF"}},
 		{"whole prefixes of one table at once, nested and repeated", func(r projections.Reader, fn func(string, []byte) error) error {
 			pages := []projections.TablePage{
@@ -284,17 +290,8 @@ func testMany(t *testing.T, h Harness) {
 				{Table: "docs", Page: projections.Page{Prefix: "a"}},
 				{Table: "docs", Page: projections.Page{Prefix: "c/"}},
 			}
-			want := []string{"0 a/1", "0 a/2", "0 a/3", "0 a/é", "1 b/1", "2 a/1", "2 a/2", "2 a/3", "2 a/é", "4 a/3",
-				"5 a", "5 a/1", "5 a/2", "5 a/3", "5 a/é", "5 ab/1", "6 c/\U0010FFFF"}
-			var seen []string
-			err := projections.ScanPages(ctx, r, pages, func(i int, key string, doc []byte) error {
-				seen = append(seen, fmt.Sprintf("%d %s", i, key))
-				return fn(key, doc)
-			})
-			if err == nil && !slices.Equal(seen, want) {
-				err = fmt.Errorf("pages gave %q, want %q (pages in order, each in key order)", seen, want)
-			}
-			return err
+			return scanPages(ctx, r, pages, fn, "0 a/1", "0 a/2", "0 a/3", "0 a/é", "1 b/1", "2 a/1", "2 a/2", "2 a/3", "2 a/é", "4 a/3",
+				"5 a", "5 a/1", "5 a/2", "5 a/3", "5 a/é", "5 ab/1", "6 c/\U0010FFFF")
 		}, []string{"a", "a/1", "a/1", "a/1", "a/2", "a/2", "a/2", "a/3", "a/3", "a/3", "a/3", "a/é", "a/é", "a/é", "ab/1", "b/1", "c/\U0010FFFF"}},
 		{"scan only, at once", func(r projections.Reader, fn func(string, []byte) error) error {
 			return projections.GetAndScan(ctx, r, nil, projections.TableKeys{Table: "docs", Keys: []string{"b/"}},
