@@ -131,6 +131,9 @@ func (r renamedReader) Scan(ctx context.Context, table string, page Page, fn fun
 // Remote is the wrapped reader's (Remote).
 func (r renamedReader) Remote() bool { return Remote(r.Reader) }
 
+// DocsOwned is the wrapped reader's (Owning): the documents pass through.
+func (r renamedReader) DocsOwned() bool { return DocsOwned(r.Reader) }
+
 // renamedBatched is a renamedReader over a Batched reader.
 type renamedBatched struct {
 	renamedReader

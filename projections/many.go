@@ -25,6 +25,24 @@ type Batched interface {
 	GetTables(ctx context.Context, keys []TableKeys, fn func(table, key string, doc []byte) error) error
 }
 
+// Owning is a Reader that says whether its Batched and Pipelined reads
+// hand documents that are the caller's to keep: PostgreSQL's rows are
+// copied out of the connection's buffer once, into memory no later read
+// reuses. A reader that keeps what it is handed (a rights view remembers
+// every document it read) need not copy it again.
+type Owning interface {
+	Reader
+	DocsOwned() bool
+}
+
+// DocsOwned says whether the documents that r's Batched and Pipelined
+// reads hand are the caller's to keep (Owning); if not, they are valid
+// only while the call that hands them runs.
+func DocsOwned(r Reader) bool {
+	o, ok := r.(Owning)
+	return ok && o.DocsOwned()
+}
+
 // Pipelined is a Batched reader that sends a read of keys and a scan of
 // prefixes together: on PostgreSQL both queries go in one round trip, and
 // the server runs the second while the first's rows travel back. A read

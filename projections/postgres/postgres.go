@@ -220,8 +220,16 @@ func (s *Store) View(ctx context.Context, fn func(projections.Reader) error) err
 	}
 	snap := &snapshot{conn: conn}
 	defer snap.end()
-	return fn(reader{snap})
+	return fn(viewReader{reader{snap}})
 }
+
+// viewReader is a view's reader: its documents are the caller's to keep
+// (projections.Owning), each copied out of the rows once (collect). A
+// transaction's reader (tx) is not: it hands documents it may change.
+type viewReader struct{ reader }
+
+// DocsOwned implements projections.Owning.
+func (viewReader) DocsOwned() bool { return true }
 
 // querier is what a reader sends its queries through: a transaction, or
 // a view's snapshot.
@@ -630,6 +638,7 @@ func intern(tables *[]string, b []byte) string {
 
 var (
 	_ projections.Pipelined   = reader{}
+	_ projections.Owning      = viewReader{}
 	_ projections.Firsts      = reader{}
 	_ projections.PageScanner = reader{}
 )
@@ -749,6 +758,24 @@ func (t *tx) ScanMany(ctx context.Context, table string, prefixes []string, fn f
 		return err
 	}
 	return t.reader.ScanMany(ctx, table, prefixes, fn)
+}
+
+// GetAndScan sees the transaction's own writes, as GetTables and ScanMany
+// do: without it, the reader's would read what the server holds, before
+// them.
+func (t *tx) GetAndScan(ctx context.Context, keys []projections.TableKeys, scan projections.TableKeys, got func(string, string, []byte) error, scanned func(string, []byte) error) error {
+	if err := t.GetTables(ctx, keys, got); err != nil {
+		return err
+	}
+	return t.ScanMany(ctx, scan.Table, scan.Keys, scanned)
+}
+
+// FirstOfEach sees the transaction's own writes: they are flushed first.
+func (t *tx) FirstOfEach(ctx context.Context, table string, pages []projections.Page, fn func(int, string, []byte) error) error {
+	if err := t.flush(ctx, nil); err != nil {
+		return err
+	}
+	return t.reader.FirstOfEach(ctx, table, pages, fn)
 }
 
 // ScanPages sees the transaction's own writes, as Scan does.

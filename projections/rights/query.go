@@ -231,10 +231,10 @@ func (v *View) storeKey(k docKey) string {
 // view into a T, or takes it as another view decoded the same bytes
 // (decodedCache).
 func getAs[T any](v *View, k docKey) (T, bool) {
-	var out T
 	e := v.raw(k)
 	if e.state != found {
-		return out, false
+		var none T
+		return none, false
 	}
 	if e.val == nil {
 		if d, ok := shared.get(e.doc); ok {
@@ -244,18 +244,28 @@ func getAs[T any](v *View, k docKey) (T, bool) {
 		}
 	}
 	if e.val == nil {
-		if err := json.Unmarshal(e.doc, &out); err != nil {
-			if v.err == nil {
-				v.err = fmt.Errorf("decode %s %s: %w", k.table, v.storeKey(k), err)
-			}
-			e.val = out
-		} else {
-			e.val = clipped(out) // boxed once, for the view and the cache
-			shared.put(e.doc, e.val)
-		}
+		decode[T](v, k, e)
 	}
-	out, _ = e.val.(T)
+	out, _ := e.val.(T)
 	return out, true
+}
+
+// decode decodes e's document into its value, boxed once for the view
+// and the cache. Apart from getAs, so that only decoding allocates the
+// value it decodes into: a value whose address is taken is on the heap
+// for the whole of the function that declares it, and most gets find
+// their value decoded already.
+func decode[T any](v *View, k docKey, e *entry) {
+	var out T
+	if err := json.Unmarshal(e.doc, &out); err != nil {
+		if v.err == nil {
+			v.err = fmt.Errorf("decode %s %s: %w", k.table, v.storeKey(k), err)
+		}
+		e.val = out
+		return
+	}
+	e.val = clipped(out)
+	shared.put(e.doc, e.val)
 }
 
 // hand takes val, a document that a list read through this view's
@@ -383,10 +393,10 @@ func (v *View) MemberShare(m rights.MemberID, u domain.UserID) (rights.Level, bo
 	return getAs[rights.Level](v, docKey{MemberShares, string(m), string(u)})
 }
 
-// Holds implements rights.Account.
+// Holds implements rights.Account: whether the account holds m is
+// whether m's document is there, with nothing to decode.
 func (v *View) Holds(m rights.MemberID) bool {
-	_, ok := getAs[Member](v, docKey{Known, string(m), ""})
-	return ok
+	return v.raw(docKey{Known, string(m), ""}).state == found
 }
 
 var _ rights.Account = (*View)(nil)
@@ -831,9 +841,13 @@ func (v *View) readAll(members []string, want []docKey) {
 		}
 		tables[i].Keys = append(tables[i].Keys, key)
 	}
+	owned := projections.DocsOwned(v.r)
 	got := func(table, k string, doc []byte) error {
 		if e := reading[tableKey{table, k}]; e != nil {
-			e.state, e.doc = found, slices.Clone(doc)
+			if !owned {
+				doc = slices.Clone(doc)
+			}
+			e.state, e.doc = found, doc
 		}
 		return nil
 	}

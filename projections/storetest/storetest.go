@@ -312,11 +312,18 @@ func testMany(t *testing.T, h Harness) {
 		}
 		for _, c := range cases {
 			var got []string
+			// kept: the documents handed by a reader that says they are
+			// the caller's (projections.Owning), kept as they came.
+			kept := map[string][][]byte{}
 			err := store.View(ctx, func(r projections.Reader) error {
+				owned := projections.DocsOwned(r)
 				return c.run(r, func(k string, raw []byte) error {
 					var d doc
 					if err := json.Unmarshal(raw, &d); err != nil || d != docs[k] {
 						return fmt.Errorf("%s: %s holds %s", c.name, k, raw)
+					}
+					if owned {
+						kept[k] = append(kept[k], raw)
 					}
 					var again doc
 					if found, err := r.Get(ctx, "docs", "b/1", &again); err != nil || !found {
@@ -333,10 +340,20 @@ func testMany(t *testing.T, h Harness) {
 			if !slices.Equal(got, c.want) {
 				t.Fatalf("%s (live generations %v): %q, want %q", c.name, live, got, c.want)
 			}
+			// What an owning reader handed is still whole once the view
+			// has read more, and is over.
+			for k, raws := range kept {
+				for _, raw := range raws {
+					if want, _ := json.Marshal(docs[k]); string(raw) != string(want) {
+						t.Fatalf("%s (live generations %v): %s, kept, became %s", c.name, live, k, raw)
+					}
+				}
+			}
 		}
 	}
 	// In a transaction, they see its own writes.
 	got := map[string]doc{}
+	var gotKeys, scanned, firsts []string
 	err = s.Update(ctx, "many", func(tx projections.Tx, cp eventstore.Position) (eventstore.Position, error) {
 		if err := tx.Put(ctx, "docs", "a/new", doc{N: 99}); err != nil {
 			return cp, err
@@ -344,7 +361,15 @@ func testMany(t *testing.T, h Harness) {
 		if err := tx.Delete(ctx, "docs", "a/1"); err != nil {
 			return cp, err
 		}
-		err := projections.GetMany(ctx, tx, "docs", []string{"a/new", "a/1", "a/2"}, func(k string, raw []byte) error {
+		// The first of each page before anything else flushed them.
+		err := projections.FirstOfEach(ctx, tx, "docs", []projections.Page{{Prefix: "a/"}, {Prefix: "a/", After: "a/3"}}, func(_ int, k string, _ []byte) error {
+			firsts = append(firsts, k)
+			return nil
+		})
+		if err != nil {
+			return cp, err
+		}
+		err = projections.GetMany(ctx, tx, "docs", []string{"a/new", "a/1", "a/2"}, func(k string, raw []byte) error {
 			var d doc
 			err := json.Unmarshal(raw, &d)
 			got[k] = d
@@ -353,10 +378,24 @@ func testMany(t *testing.T, h Harness) {
 		if err != nil {
 			return cp, err
 		}
+		// Read and scanned at once, too.
+		keys := []projections.TableKeys{{Table: "docs", Keys: []string{"a/new", "a/1"}}}
+		err = projections.GetAndScan(ctx, tx, keys, projections.TableKeys{Table: "docs", Keys: []string{"a/"}},
+			func(_, k string, _ []byte) error { gotKeys = append(gotKeys, k); return nil },
+			func(k string, _ []byte) error { scanned = append(scanned, k); return nil })
+		if err != nil {
+			return cp, err
+		}
 		return cp, projections.ErrStopUpdate
 	})
 	if err != nil || len(got) != 2 || got["a/new"] != (doc{N: 99}) || got["a/2"] != docs["a/2"] {
 		t.Fatalf("get many in a transaction that put a/new and deleted a/1: %v (err %v)", got, err)
+	}
+	if !slices.Equal(gotKeys, []string{"a/new"}) || !slices.Equal(scanned, []string{"a/2", "a/3", "a/new", "a/é"}) {
+		t.Fatalf("get and scan in a transaction that put a/new and deleted a/1: read %q, scanned %q", gotKeys, scanned)
+	}
+	if !slices.Equal(firsts, []string{"a/2", "a/new"}) {
+		t.Fatalf("first of each page in a transaction that put a/new and deleted a/1: %q, want a/2 and a/new", firsts)
 	}
 }
 
