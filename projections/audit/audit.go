@@ -9,13 +9,16 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shareledger/shareledger/domain/partnership"
 	"github.com/shareledger/shareledger/domain/team"
@@ -86,19 +89,50 @@ type Entity struct {
 	ID   string `json:"id"`
 }
 
+// Payload is an event's data by its top-level fields, each as its JSON:
+// the index reads a handful of them (who and what an event names, and a
+// line's worth of summary), and decoding the whole of every event into
+// maps and slices was most of the index's work.
+type Payload map[string]json.RawMessage
+
+// PayloadOf is the top-level fields of an event's data.
+func PayloadOf(data []byte) (Payload, error) {
+	var p Payload
+	err := json.Unmarshal(data, &p)
+	return p, err
+}
+
+// String is the field f if it holds a string.
+func (p Payload) String(f string) (string, bool) {
+	raw, ok := p[f]
+	if !ok || len(raw) < 2 || raw[0] != '"' {
+		return "", false
+	}
+	// A string without escapes is its bytes between the quotes (valid
+	// UTF-8: json.Unmarshal would replace what is not).
+	if body := raw[1 : len(raw)-1]; bytes.IndexByte(body, '\\') < 0 && utf8.Valid(body) {
+		return string(body), true
+	}
+	var v string
+	if json.Unmarshal(raw, &v) != nil {
+		return "", false
+	}
+	return v, true
+}
+
 // EntitiesOf are the entities an event names: by the fields of its data,
 // and its stream.
-func EntitiesOf(typ, stream string, payload map[string]any) []Entity {
+func EntitiesOf(typ, stream string, payload Payload) []Entity {
 	var out []Entity
-	for f, kind := range entityFields {
-		v, ok := payload[f].(string)
+	for _, f := range entityFieldNames {
+		v, ok := payload.String(f)
 		if !ok || v == "" || (f == "role" && !strings.HasPrefix(typ, "Role")) {
 			continue // a user's role name is not a role of the rights model
 		}
-		out = append(out, Entity{kind, v})
+		out = append(out, Entity{entityFields[f], v})
 	}
 	// "project" means an account's project or a cloud project.
-	if v, ok := payload["project"].(string); ok && v != "" {
+	if v, ok := payload.String("project"); ok && v != "" {
 		kind := "project"
 		if team.IsProjectStream(stream) {
 			kind = "cloud-project"
@@ -110,6 +144,9 @@ func EntitiesOf(typ, stream string, payload map[string]any) []Entity {
 	sort.Slice(out, func(i, j int) bool { return out[i].Kind+"\x00"+out[i].ID < out[j].Kind+"\x00"+out[j].ID })
 	return slices.CompactFunc(out, func(a, b Entity) bool { return a == b })
 }
+
+// entityFieldNames are the keys of entityFields, in order.
+var entityFieldNames = slices.Sorted(maps.Keys(entityFields))
 
 // Key is an entity's key prefix: kind:id/.
 func Key(kind, id string) string { return projections.KeyPart(kind+":"+id) + "/" }
@@ -127,8 +164,8 @@ func (Projection) Name() string { return Name }
 // Apply implements projections.Projection.
 func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.Envelope) error {
 	r := env.Record
-	var payload map[string]any
-	if err := json.Unmarshal(r.Data, &payload); err != nil {
+	payload, err := PayloadOf(r.Data)
+	if err != nil {
 		return err
 	}
 	e := Entry{
@@ -141,7 +178,7 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 		accounts[r.Meta.Account] = true
 	}
 	for _, f := range accountFields {
-		if v, ok := payload[f].(string); ok && v != "" {
+		if v, ok := payload.String(f); ok && v != "" {
 			accounts[v] = true
 		}
 	}
@@ -187,13 +224,31 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 func SeenKey(entity, account string) string { return entity + projections.KeyPart(account) }
 
 // summary is a readable line: who did what to what.
-func summary(r eventstore.Record, p map[string]any) string {
+func summary(r eventstore.Record, p Payload) string {
 	var parts []string
-	for _, f := range []string{"device", "devices", "partnership", "partner", "requester", "owner", "item", "kind", "name", "node", "member", "user", "email", "role", "job", "project", "design", "reason"} {
-		if v, ok := p[f]; ok && v != "" && v != nil {
+	for _, f := range summaryFields {
+		raw, ok := p[f]
+		if !ok {
+			continue
+		}
+		if v, ok := p.String(f); ok {
+			if v != "" {
+				parts = append(parts, f+"="+v)
+			}
+			continue
+		}
+		// Anything else as fmt prints what JSON decodes it to.
+		var v any
+		if json.Unmarshal(raw, &v) == nil && v != nil {
 			parts = append(parts, fmt.Sprintf("%s=%v", f, v))
 		}
 	}
+	return line(r, parts)
+}
+
+// line is a summary of r with parts: who did it (the user and account
+// that did, or the system), what, and parts.
+func line(r eventstore.Record, parts []string) string {
 	actor := r.Meta.User
 	if actor == "" {
 		actor = "system"
@@ -203,6 +258,9 @@ func summary(r eventstore.Record, p map[string]any) string {
 	}
 	return strings.TrimSpace(actor + ": " + r.Type + " " + strings.Join(parts, " "))
 }
+
+// summaryFields are the fields a summary shows, in its order.
+var summaryFields = []string{"device", "devices", "partnership", "partner", "requester", "owner", "item", "kind", "name", "node", "member", "user", "email", "role", "job", "project", "design", "reason"}
 
 // Tables lists the tables the projection owns, for verification.
 // The table of versions before 2026-12-02 (a copy of each entry under each

@@ -289,8 +289,7 @@ func (c *Console) loadHistory(r *http.Request, s session) (historyView, error) {
 		if json.Indent(&pretty, e.Data, "", "  ") == nil {
 			row.Data = pretty.String()
 		}
-		var payload map[string]any
-		_ = json.Unmarshal(e.Data, &payload)
+		payload, _ := audit.PayloadOf(e.Data)
 		for _, en := range audit.EntitiesOf(e.Type, e.Stream, payload) {
 			row.Links = append(row.Links, link{Kind: en.Kind, ID: en.ID, Href: "/console/history?" + url.Values{"kind": {en.Kind}, "id": {en.ID}}.Encode()})
 		}
