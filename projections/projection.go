@@ -89,6 +89,20 @@ func ApplyDecodedEach(ctx context.Context, store Store, ps []Projection, pages [
 	return at, UpdateEach(ctx, store, us)
 }
 
+// ApplyDecodedEachAhead is ApplyDecodedEach on a store that commits a
+// group while the next applies (Ahead): where each update's checkpoint
+// stands is known once it returns, whether it is written once wait does.
+// On any other store, the updates are applied and committed before it
+// returns.
+func ApplyDecodedEachAhead(ctx context.Context, store Store, ps []Projection, pages []Batch) ([]eventstore.Position, func() []error) {
+	at := make([]eventstore.Position, len(ps))
+	us := make([]Update, len(ps))
+	for i, p := range ps {
+		us[i] = applying(ctx, p, pages[i], &at[i])
+	}
+	return at, UpdateEachAhead(ctx, store, us)
+}
+
 // Prefetcher is a projection that names the documents that applying a
 // run of events will read, so that the store reads them at once before
 // (on PostgreSQL, one query for a page instead of one a document).

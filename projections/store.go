@@ -103,6 +103,37 @@ func UpdateEach(ctx context.Context, store Store, us []Update) []error {
 	return errs
 }
 
+// Ahead is a Grouped store that applies a group of updates while the group
+// before it commits: a rebuild's page is applied as the page before it is
+// written, where one after the other each waits for the other. Each update
+// of the group reads, through its transaction, what the update of the same
+// consumer in the group before wrote, committed or not yet; the groups
+// commit in order. If an update fails or does not commit, the update of
+// its consumer in the next group fails too (it read what was not written);
+// if a group's commit fails, every later group fails.
+//
+// The live projections do not use it: a reader after an update expects the
+// update committed, and Update and UpdateEach wait for the groups ahead.
+type Ahead interface {
+	Grouped
+	// UpdateEachAhead applies us and returns once they are applied (their
+	// fns have returned); their commit follows in the background, after the
+	// group before. wait returns their errors once they are committed or
+	// have failed.
+	UpdateEachAhead(ctx context.Context, us []Update) (wait func() []error)
+}
+
+// UpdateEachAhead applies us while the group before commits where store is
+// Ahead; on any other store, it applies and commits them (UpdateEach)
+// before it returns.
+func UpdateEachAhead(ctx context.Context, store Store, us []Update) (wait func() []error) {
+	if a, ok := store.(Ahead); ok && len(us) > 0 {
+		return a.UpdateEachAhead(ctx, us)
+	}
+	errs := UpdateEach(ctx, store, us)
+	return func() []error { return errs }
+}
+
 // ErrStopUpdate, returned by an Update's fn, rolls the transaction back
 // without an error: nothing was left to do.
 var ErrStopUpdate = errors.New("nothing to update")

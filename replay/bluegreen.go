@@ -341,31 +341,33 @@ func (rb Rebuilder) catchUp(ctx context.Context, jobs []*job, until eventstore.P
 		}
 	}
 	start, saved := time.Now(), time.Now()
-	// Each page is decoded once, for every job, a page ahead.
-	err := projections.Pages(ctx, rb.Events, rb.Registry, at, page, projections.UpTo(until), func(decoded projections.Batch) error {
-		if len(going()) == 0 {
-			return projections.ErrEnough
-		}
-		at := decoded.Last()
-		rate := float64(at.Commit) / max(time.Since(start).Seconds(), 1e-9)
+	// A page is applied while the page before it commits, where the store
+	// can (projections.Ahead): a page's results are taken in once the next
+	// one is applied, or at once where a snapshot is due after it (a
+	// snapshot reads the committed models, which must hold the page).
+	type applied struct {
+		js      []*job
+		decoded projections.Batch
+		dones   []eventstore.Position
+		wait    func() []error
+		rate    float64
+	}
+	var last *applied
+	finish := func(a *applied) {
+		errs := a.wait()
 		save := time.Since(saved) > time.Second
-		js := going()
-		ps := make([]projections.Projection, len(js))
-		for i, j := range js {
-			ps[i] = j.sh
-		}
-		// One transaction for every job's page, where the store groups them.
-		dones, errs := projections.ApplyDecodedEach(ctx, rb.Store, ps, slices.Repeat([]projections.Batch{decoded}, len(js)))
-		for i, j := range js {
-			done, err := dones[i], errs[i]
-			if err != nil {
+		for i, j := range a.js {
+			if j.err != nil {
+				continue // failed with an earlier page
+			}
+			if err := errs[i]; err != nil {
 				rb.fail(ctx, j, err)
 				continue
 			}
-			j.since += len(decoded)
-			j.state.Done, j.state.Rate = done.Commit, rate
+			j.since += len(a.decoded)
+			j.state.Done, j.state.Rate = a.dones[i].Commit, a.rate
 			if j.sh.changed != nil && j.since >= rb.SnapshotEvery {
-				when := decoded[len(decoded)-1].Record.Meta.Time
+				when := a.decoded[len(a.decoded)-1].Record.Meta.Time
 				snap, err := takeSnapshot(ctx, rb.Store, j.sh.Tabled, j.sh.gen, j.sh.Name(), j.sh.plan(), func(eventstore.Position) (time.Time, error) { return when, nil })
 				if err != nil {
 					rb.fail(ctx, j, err)
@@ -387,10 +389,40 @@ func (rb Rebuilder) catchUp(ctx context.Context, jobs []*job, until eventstore.P
 			saved = time.Now()
 		}
 		if rb.Report != nil {
-			rb.Report(name, at.Commit, max(until.Commit, at.Commit), rate)
+			at := a.decoded.Last()
+			rb.Report(name, at.Commit, max(until.Commit, at.Commit), a.rate)
+		}
+	}
+	// Each page is decoded once, for every job, a page ahead.
+	err := projections.Pages(ctx, rb.Events, rb.Registry, at, page, projections.UpTo(until), func(decoded projections.Batch) error {
+		if len(going()) == 0 {
+			return projections.ErrEnough
+		}
+		js := going()
+		ps := make([]projections.Projection, len(js))
+		for i, j := range js {
+			ps[i] = j.sh
+		}
+		// One transaction for every job's page, where the store groups
+		// them, applied while the page before commits.
+		dones, wait := projections.ApplyDecodedEachAhead(ctx, rb.Store, ps, slices.Repeat([]projections.Batch{decoded}, len(js)))
+		a := &applied{js: js, decoded: decoded, dones: dones, wait: wait, rate: float64(decoded.Last().Commit) / max(time.Since(start).Seconds(), 1e-9)}
+		if last != nil {
+			finish(last)
+		}
+		last = a
+		for _, j := range js {
+			if j.err == nil && j.sh.changed != nil && j.since+len(decoded) >= rb.SnapshotEvery {
+				finish(a)
+				last = nil
+				break
+			}
 		}
 		return nil
 	})
+	if last != nil {
+		finish(last)
+	}
 	if err != nil {
 		for _, j := range going() {
 			rb.fail(ctx, j, err)

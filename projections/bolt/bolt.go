@@ -27,6 +27,11 @@ var checkpoints = []byte("_checkpoints")
 
 // Store is a bbolt-backed read-model store.
 //
+// A rebuild's pages go through it as a pipeline (projections.Ahead): a
+// page is applied while the page before it commits, each update reading
+// what its consumer's update before it wrote from memory until that is
+// committed.
+//
 // An update applies its events in two steps. First its projection reads
 // the committed models through a read transaction of its own and gathers
 // its writes in memory (tx); then its writes and its checkpoint go into
@@ -46,6 +51,17 @@ type Store struct {
 	// bbolt's one writer did when a projection applied its events inside
 	// the write transaction.
 	updating sync.Mutex
+	// ahead is the last group of UpdateEachAhead, committing or committed
+	// (under updating); the next group reads its writes.
+	ahead *aheadGroup
+}
+
+// aheadGroup is a group of UpdateEachAhead: its updates by consumer, and
+// done, closed once its commit is over.
+type aheadGroup struct {
+	updates map[string]*update
+	before  chan struct{} // the group before's done (not the group, which is let go)
+	done    chan struct{}
 }
 
 // update is one consumer's update in a group.
@@ -57,6 +73,7 @@ type update struct {
 	done     bool
 	err      error
 	panicked any
+	failed   bool // its fn failed (set where it ran, read by the next group)
 }
 
 // Open opens or creates the store at path.
@@ -76,7 +93,21 @@ func (s *Store) Size() (int64, error) {
 }
 
 // Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.updating.Lock()
+	s.drain()
+	s.updating.Unlock()
+	return s.db.Close()
+}
+
+// drain waits for the groups ahead to commit (under updating): what
+// follows reads what they wrote from the tree.
+func (s *Store) drain() {
+	if s.ahead != nil {
+		<-s.ahead.done
+		s.ahead = nil
+	}
+}
 
 // Update implements projections.Store.
 func (s *Store) Update(ctx context.Context, consumer string, fn func(projections.Tx, eventstore.Position) (eventstore.Position, error)) error {
@@ -90,6 +121,12 @@ func (s *Store) UpdateEach(ctx context.Context, us []projections.Update) []error
 		group[i] = &update{consumer: u.Consumer, fn: u.Fn}
 	}
 	s.commit(slices.Clone(group)) // commit shortens its slice as updates fail
+	return outcome(group)
+}
+
+// outcome is the errors of group's updates, raising a panic of one of
+// them again.
+func outcome(group []*update) []error {
 	errs := make([]error, len(group))
 	for i, u := range group {
 		if u.panicked != nil {
@@ -98,6 +135,63 @@ func (s *Store) UpdateEach(ctx context.Context, us []projections.Update) []error
 		errs[i] = u.err
 	}
 	return errs
+}
+
+// UpdateEachAhead implements projections.Ahead. The group is applied under
+// updating, once the group before the last has committed (its updates
+// read the tree as that one left it, and the last group's writes from
+// memory: each transaction starts with the writes of its consumer's
+// update in the last group, inherited, which it does not write again).
+// Its commit waits for the last group's.
+func (s *Store) UpdateEachAhead(ctx context.Context, us []projections.Update) func() []error {
+	group := make([]*update, len(us))
+	g := &aheadGroup{updates: make(map[string]*update, len(us)), done: make(chan struct{})}
+	for i, u := range us {
+		group[i] = &update{consumer: u.Consumer, fn: u.Fn}
+		g.updates[u.Consumer] = group[i]
+	}
+	s.updating.Lock()
+	prev := s.ahead
+	s.ahead = g
+	var base map[string]*update
+	if prev != nil {
+		g.before, base = prev.done, prev.updates
+		if prev.before != nil {
+			<-prev.before
+		}
+	}
+	s.apply(group, base)
+	s.updating.Unlock()
+	go func() {
+		defer close(g.done)
+		if prev != nil {
+			<-prev.done
+		}
+		for _, u := range group {
+			if u.tx != nil {
+				u.tx.base, u.tx.merged = nil, nil // committed: let it go
+			}
+		}
+		left := slices.DeleteFunc(slices.Clone(group), func(u *update) bool { return u.done })
+		for _, u := range left {
+			if b := prev.update(u.consumer); b != nil && b.err != nil {
+				u.err, u.done = fmt.Errorf("the update of %s before this one did not commit: %w", u.consumer, b.err), true
+			}
+		}
+		s.write(slices.DeleteFunc(left, func(u *update) bool { return u.done }))
+	}()
+	return func() []error {
+		<-g.done
+		return outcome(group)
+	}
+}
+
+// update is g's update of consumer, if g has one.
+func (g *aheadGroup) update(consumer string) *update {
+	if g == nil {
+		return nil
+	}
+	return g.updates[consumer]
 }
 
 // errRedo rolls back a group's transaction so that it is done again
@@ -109,8 +203,14 @@ var errRedo = errors.New("redo the group without a failed update")
 func (s *Store) commit(group []*update) {
 	s.updating.Lock()
 	defer s.updating.Unlock()
-	s.apply(group)
-	group = slices.DeleteFunc(group, func(u *update) bool { return u.done })
+	s.drain()
+	s.apply(group, nil)
+	s.write(slices.DeleteFunc(group, func(u *update) bool { return u.done }))
+}
+
+// write writes the updates of group in one transaction, without any that
+// fails to, and marks every update done.
+func (s *Store) write(group []*update) {
 	for len(group) > 0 {
 		var spoiler *update
 		err := s.db.Update(func(btx *bbolt.Tx) error {
@@ -147,22 +247,40 @@ func (s *Store) commit(group []*update) {
 // models (a read transaction of its own) and gathers its writes, at once
 // for several: one goroutine each, GOMAXPROCS at a time. An update that
 // fails, or has nothing to write (ErrStopUpdate), is done.
-func (s *Store) apply(group []*update) {
+func (s *Store) apply(group []*update, base map[string]*update) {
 	one := func(u *update) {
+		b := base[u.consumer]
+		if b != nil && b.failed {
+			u.err, u.done, u.failed = fmt.Errorf("the update of %s before this one failed", u.consumer), true, true
+			return
+		}
 		err := s.db.View(func(rtx *bbolt.Tx) error {
 			t := &tx{reader: reader{rtx}, pending: map[docKey]*pending{}}
 			cp, err := t.Checkpoint(context.Background(), u.consumer)
 			if err != nil {
 				return err
 			}
+			if b != nil && b.tx != nil {
+				// What the update before wrote, as it left it, and
+				// where it left its checkpoint (committed or not).
+				t.inherit(b.tx)
+				if cp.Less(b.next) {
+					cp = b.next
+				}
+			}
 			u.next, u.panicked, err = run(u, t, cp)
 			u.tx = t
+			if err == nil && u.panicked == nil {
+				// Encoded here, so that the group after, which reads
+				// these documents while this one commits, only reads.
+				err = t.ready()
+			}
 			return err
 		})
 		if errors.Is(err, projections.ErrStopUpdate) {
 			u.done = true
 		} else if err != nil || u.panicked != nil {
-			u.err, u.done = err, true
+			u.err, u.done, u.failed = err, true, true
 		}
 	}
 	if len(group) == 1 {
@@ -299,6 +417,10 @@ type tx struct {
 	// (a table's keys are sorted again when a Scan finds new ones).
 	keys   map[string][]string
 	sorted map[string]int
+	// base is the update before's transaction, whose writes this one
+	// reads as its own (inherit); merged, a Scan's keys with base's.
+	base   *tx
+	merged map[string]mergedKeys
 }
 
 type docKey struct{ table, key string }
@@ -312,7 +434,7 @@ type pending struct {
 }
 
 func (t *tx) Get(ctx context.Context, table, key string, v any) (bool, error) {
-	p, ok := t.pending[docKey{table, key}]
+	p, ok := t.lookup(docKey{table, key})
 	if !ok {
 		return t.reader.Get(ctx, table, key, v)
 	}
@@ -331,7 +453,7 @@ func (t *tx) GetMany(ctx context.Context, table string, keys []string, fn func(s
 	b := t.btx.Bucket([]byte(table))
 	for _, k := range keys {
 		var doc []byte
-		if p, ok := t.pending[docKey{table, k}]; ok && !p.deleted {
+		if p, ok := t.lookup(docKey{table, k}); ok && !p.deleted {
 			var err error
 			if doc, err = p.doc.Bytes(); err != nil {
 				return fmt.Errorf("encode %s/%s: %w", table, k, err)
@@ -361,7 +483,7 @@ func (t *tx) GetTables(ctx context.Context, keys []projections.TableKeys, fn fun
 // Scan merges the transaction's writes with the tree's documents, in key
 // order: a document written wins, one deleted is left out.
 func (t *tx) Scan(ctx context.Context, table string, page projections.Page, fn func(string, []byte) error) error {
-	mine := t.keysOf(table)
+	mine := t.scanKeys(table)
 	if len(mine) == 0 {
 		return t.reader.Scan(ctx, table, page, fn)
 	}
@@ -385,7 +507,7 @@ func (t *tx) Scan(ctx context.Context, table string, page projections.Page, fn f
 				tk = nil
 				return
 			}
-			if _, written := t.pending[docKey{table, string(tk)}]; ahead(string(tk)) && !written {
+			if _, written := t.lookup(docKey{table, string(tk)}); ahead(string(tk)) && !written {
 				return
 			}
 		}
@@ -413,7 +535,7 @@ func (t *tx) Scan(ctx context.Context, table string, page projections.Page, fn f
 		} else {
 			key, mine = mine[0], mine[1:]
 			nextMine()
-			p := t.pending[docKey{table, key}]
+			p, _ := t.lookup(docKey{table, key})
 			if p.deleted {
 				continue
 			}
@@ -428,6 +550,56 @@ func (t *tx) Scan(ctx context.Context, table string, page projections.Page, fn f
 		n++
 	}
 	return nil
+}
+
+// scanKeys is the keys of table that a Scan merges with the tree's: those
+// the transaction wrote and, in order with them, those the update before
+// wrote (inherit).
+func (t *tx) scanKeys(table string) []string {
+	mine := t.keysOf(table)
+	if t.base == nil || len(t.base.keys[table]) == 0 {
+		return mine
+	}
+	if m, ok := t.merged[table]; ok && m.of == len(mine) {
+		return m.keys
+	}
+	theirs := t.base.keys[table] // sorted (ready)
+	keys := make([]string, 0, len(mine)+len(theirs))
+	for len(mine) > 0 || len(theirs) > 0 {
+		switch {
+		case len(theirs) == 0 || (len(mine) > 0 && mine[0] < theirs[0]):
+			keys, mine = append(keys, mine[0]), mine[1:]
+		case len(mine) == 0 || theirs[0] < mine[0]:
+			keys, theirs = append(keys, theirs[0]), theirs[1:]
+		default:
+			keys, mine, theirs = append(keys, mine[0]), mine[1:], theirs[1:]
+		}
+	}
+	if t.merged == nil {
+		t.merged = map[string]mergedKeys{}
+	}
+	t.merged[table] = mergedKeys{of: len(t.keys[table]), keys: keys}
+	return keys
+}
+
+// mergedKeys are a table's keys for a Scan (scanKeys), as of the number of
+// the transaction's own.
+type mergedKeys struct {
+	of   int
+	keys []string
+}
+
+// lookup is what the transaction knows of k: what it wrote, or else what
+// the update before it wrote (inherit).
+func (t *tx) lookup(k docKey) (*pending, bool) {
+	if p, ok := t.pending[k]; ok {
+		return p, true
+	}
+	if t.base != nil {
+		p, ok := t.base.pending[k]
+		return p, ok
+	}
+	return nil, false
 }
 
 // keysOf is the keys of table that the transaction wrote, in order.
@@ -464,6 +636,30 @@ func (t *tx) write(table, key string, p *pending) {
 	}
 	t.pending[k] = p
 }
+
+// ready encodes the documents the transaction wrote and sorts its keys,
+// where its update ran: its commit, alone, then only writes them, and the
+// next group's updates (UpdateEachAhead) read them without changing them.
+// A document that cannot be encoded fails its update alone.
+func (t *tx) ready() error {
+	for k, p := range t.pending {
+		if p.deleted {
+			continue
+		}
+		if _, err := p.doc.Bytes(); err != nil {
+			return fmt.Errorf("encode %s/%s: %w", k.table, k.key, err)
+		}
+	}
+	for table := range t.keys {
+		t.keysOf(table)
+	}
+	return nil
+}
+
+// inherit makes t read what from, the update of its consumer in the group
+// before (UpdateEachAhead), wrote, as if it had written it, without
+// writing it again: from's commit does.
+func (t *tx) inherit(from *tx) { t.base = from }
 
 // flush writes the gathered writes, table by table, in key order.
 //

@@ -43,6 +43,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("durable across reopen", func(t *testing.T) { testReopen(t, h) })
 	t.Run("what is put or read is a copy", func(t *testing.T) { testCopies(t, h) })
 	t.Run("scans see the transaction's own writes", func(t *testing.T) { testScanOwnWrites(t, h) })
+	t.Run("a group applied while the one before commits", func(t *testing.T) { testAhead(t, h) })
 }
 
 func open(t *testing.T, h Harness) projections.Store {
@@ -818,6 +819,127 @@ func testScanOwnWrites(t *testing.T, h Harness) {
 		})
 		if err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// testAhead: groups of updates one after the other through UpdateEachAhead
+// (applied while the group before commits, where the store is Ahead) give
+// what one update after the other gives. Each update reads what its
+// consumer's update in the group before wrote: a document put, one
+// deleted, its checkpoint. An update after the groups reads them all. On
+// an Ahead store, an update whose consumer's update before it failed, in
+// its fn or at its commit, fails too (it read what was not written), and
+// so does every later one of that consumer.
+func testAhead(t *testing.T, h Harness) {
+	s := open(t, h)
+	ctx := context.Background()
+	_, ahead := s.(projections.Ahead)
+	var seen []string // what each fn read
+	var mu sync.Mutex
+	// read: the documents of consumer c as c's update sees them.
+	read := func(tx projections.Tx, c string) string {
+		var out []string
+		err := tx.Scan(ctx, "ahead", projections.Page{Prefix: c + "/"}, func(k string, raw []byte) error {
+			var d doc
+			err := json.Unmarshal(raw, &d)
+			out = append(out, fmt.Sprintf("%s=%d", k, d.N))
+			return err
+		})
+		var d doc
+		found, gerr := tx.Get(ctx, "ahead", c+"/1", &d)
+		return fmt.Sprintf("%v, %s/1 %v, %v", out, c, found, errors.Join(err, gerr))
+	}
+	boom := errors.New("boom")
+	consumers := []string{"plain", "fails"}
+	if ahead {
+		consumers = append(consumers, "unwritable")
+	}
+	group := func(n int) []projections.Update {
+		var us []projections.Update
+		for _, c := range consumers {
+			us = append(us, projections.Update{Consumer: c, Fn: func(tx projections.Tx, cp eventstore.Position) (eventstore.Position, error) {
+				r := read(tx, c)
+				mu.Lock()
+				seen = append(seen, fmt.Sprintf("%d %s from %d: %s", n, c, cp.Commit, r))
+				mu.Unlock()
+				switch {
+				case c == "fails" && n == 2:
+					return cp, boom
+				case c == "unwritable" && n == 2:
+					// A key the store refuses when it commits.
+					return eventstore.At(uint64(n)), tx.Put(ctx, "ahead", "", doc{N: n})
+				}
+				if err := tx.Put(ctx, "ahead", fmt.Sprintf("%s/%d", c, n), doc{N: n}); err != nil {
+					return cp, err
+				}
+				if err := tx.Delete(ctx, "ahead", fmt.Sprintf("%s/%d", c, n-1)); err != nil || n == 1 {
+					return eventstore.At(uint64(n)), err
+				}
+				return eventstore.At(uint64(n)), nil
+			}})
+		}
+		return us
+	}
+	var waits []func() []error
+	for n := 1; n <= 4; n++ {
+		waits = append(waits, projections.UpdateEachAhead(ctx, s, group(n)))
+	}
+	var errs []map[string]error
+	for _, wait := range waits {
+		es := map[string]error{}
+		for i, err := range wait() {
+			es[consumers[i]] = err
+		}
+		errs = append(errs, es)
+	}
+	// What each consumer holds after the groups, as an update and a view
+	// read it.
+	holds := func(c string) string {
+		var out string
+		err := s.Update(ctx, c, func(tx projections.Tx, cp eventstore.Position) (eventstore.Position, error) {
+			out = fmt.Sprintf("from %d: %s", cp.Commit, read(tx, c))
+			return cp, projections.ErrStopUpdate
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	// plain ran in every group, each from where the one before left it,
+	// whether committed yet or not.
+	for n := 1; n <= 4; n++ {
+		want := fmt.Sprintf("%d plain from %d: [plain/%d=%d], plain/1 %v, <nil>", n, n-1, n-1, n-1, n == 2)
+		if n == 1 {
+			want = "1 plain from 0: [], plain/1 false, <nil>"
+		}
+		if !slices.Contains(seen, want) {
+			t.Errorf("no %q among what the fns read: %q", want, seen)
+		}
+		if errs[n-1]["plain"] != nil {
+			t.Errorf("group %d: plain failed: %v", n, errs[n-1]["plain"])
+		}
+	}
+	if got, want := holds("plain"), "from 4: [plain/4=4], plain/1 false, <nil>"; got != want {
+		t.Errorf("plain after the groups: %s, want %s", got, want)
+	}
+	if !errors.Is(errs[1]["fails"], boom) || errs[0]["fails"] != nil {
+		t.Errorf("fails: %v", errs)
+	}
+	if !ahead {
+		// One group after the other: the third reads what the first
+		// committed.
+		if got, want := holds("fails"), "from 4: [fails/1=1 fails/4=4], fails/1 true, <nil>"; errs[2]["fails"] != nil || errs[3]["fails"] != nil || got != want {
+			t.Errorf("fails after the groups: %s, want %s (%v)", got, want, errs)
+		}
+		return
+	}
+	for _, c := range []string{"fails", "unwritable"} {
+		if errs[0][c] != nil || errs[1][c] == nil || errs[2][c] == nil || errs[3][c] == nil {
+			t.Errorf("%s failed in group 2, and so must every group after: %v", c, errs)
+		}
+		if got, want := holds(c), fmt.Sprintf("from 1: [%s/1=1], %s/1 true, <nil>", c, c); got != want {
+			t.Errorf("%s after the groups: %s, want %s", c, got, want)
 		}
 	}
 }
