@@ -107,10 +107,10 @@ func UpdateEach(ctx context.Context, store Store, us []Update) []error {
 // before it commits: a rebuild's page is applied as the page before it is
 // written, where one after the other each waits for the other. Each update
 // of the group reads, through its transaction, what the update of the same
-// consumer in the group before wrote, committed or not yet; the groups
-// commit in order. If an update fails or does not commit, the update of
-// its consumer in the next group fails too (it read what was not written);
-// if a group's commit fails, every later group fails.
+// consumer in the group before wrote, committed or not yet (nothing of one
+// that stopped, ErrStopUpdate); the groups commit in order. If an update
+// fails, in its fn or at its commit, every later update of its consumer
+// fails too: it read what was not written.
 //
 // The live projections do not use it: a reader after an update expects the
 // update committed, and Update and UpdateEach wait for the groups ahead.

@@ -278,7 +278,8 @@ func (s *Store) apply(group []*update, base map[string]*update) {
 			return err
 		})
 		if errors.Is(err, projections.ErrStopUpdate) {
-			u.done = true
+			// Nothing of it is written: the group after must not read it.
+			u.done, u.tx = true, nil
 		} else if err != nil || u.panicked != nil {
 			u.err, u.done, u.failed = err, true, true
 		}

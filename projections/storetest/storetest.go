@@ -851,7 +851,7 @@ func testAhead(t *testing.T, h Harness) {
 		return fmt.Sprintf("%v, %s/1 %v, %v", out, c, found, errors.Join(err, gerr))
 	}
 	boom := errors.New("boom")
-	consumers := []string{"plain", "fails"}
+	consumers := []string{"plain", "fails", "stops"}
 	if ahead {
 		consumers = append(consumers, "unwritable")
 	}
@@ -866,6 +866,9 @@ func testAhead(t *testing.T, h Harness) {
 				switch {
 				case c == "fails" && n == 2:
 					return cp, boom
+				case c == "stops" && n == 2:
+					// Written, then rolled back: no one reads it.
+					return cp, errors.Join(tx.Put(ctx, "ahead", "stops/1", doc{N: 99}), projections.ErrStopUpdate)
 				case c == "unwritable" && n == 2:
 					// A key the store refuses when it commits.
 					return eventstore.At(uint64(n)), tx.Put(ctx, "ahead", "", doc{N: n})
@@ -925,6 +928,13 @@ func testAhead(t *testing.T, h Harness) {
 	}
 	if !errors.Is(errs[1]["fails"], boom) || errs[0]["fails"] != nil {
 		t.Errorf("fails: %v", errs)
+	}
+	// stops rolled its second group back: the third read the first's.
+	if want := "3 stops from 1: [stops/1=1], stops/1 true, <nil>"; !slices.Contains(seen, want) {
+		t.Errorf("no %q among what the fns read: %q", want, seen)
+	}
+	if got, want := holds("stops"), "from 4: [stops/1=1 stops/4=4], stops/1 true, <nil>"; got != want || errs[1]["stops"] != nil {
+		t.Errorf("stops after the groups: %s, want %s (%v)", got, want, errs)
 	}
 	if !ahead {
 		// One group after the other: the third reads what the first
