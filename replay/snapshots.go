@@ -285,7 +285,8 @@ func takeSnapshot(ctx context.Context, store projections.Store, p Tabled, gen in
 		docs = docs[n:]
 		err := store.Update(ctx, "_snapshots", func(tx projections.Tx, cp eventstore.Position) (eventstore.Position, error) {
 			for _, d := range chunk {
-				if err := tx.Put(ctx, VersionsTable, d.key, d.raw); err != nil {
+				// As the store held it: JSON already, not encoded again.
+				if err := tx.Put(ctx, VersionsTable, d.key, projections.Encoded(d.raw)); err != nil {
 					return cp, err
 				}
 			}
