@@ -81,11 +81,7 @@ func ApplyDecoded(ctx context.Context, store Store, p Projection, page Batch) (e
 // page, in one transaction where the store is Grouped (each still fails
 // alone). It returns where each checkpoint stands and each one's error.
 func ApplyDecodedEach(ctx context.Context, store Store, ps []Projection, pages []Batch) ([]eventstore.Position, []error) {
-	at := make([]eventstore.Position, len(ps))
-	us := make([]Update, len(ps))
-	for i, p := range ps {
-		us[i] = applying(ctx, p, pages[i], &at[i])
-	}
+	at, us := applyingEach(ctx, ps, pages)
 	return at, UpdateEach(ctx, store, us)
 }
 
@@ -95,12 +91,19 @@ func ApplyDecodedEach(ctx context.Context, store Store, ps []Projection, pages [
 // On any other store, the updates are applied and committed before it
 // returns.
 func ApplyDecodedEachAhead(ctx context.Context, store Store, ps []Projection, pages []Batch) ([]eventstore.Position, func() []error) {
+	at, us := applyingEach(ctx, ps, pages)
+	return at, UpdateEachAhead(ctx, store, us)
+}
+
+// applyingEach is the update applying each projection's page (applying),
+// and where each will leave its checkpoint once it has run.
+func applyingEach(ctx context.Context, ps []Projection, pages []Batch) ([]eventstore.Position, []Update) {
 	at := make([]eventstore.Position, len(ps))
 	us := make([]Update, len(ps))
 	for i, p := range ps {
 		us[i] = applying(ctx, p, pages[i], &at[i])
 	}
-	return at, UpdateEachAhead(ctx, store, us)
+	return at, us
 }
 
 // Prefetcher is a projection that names the documents that applying a

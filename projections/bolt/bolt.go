@@ -138,11 +138,10 @@ func outcome(group []*update) []error {
 }
 
 // UpdateEachAhead implements projections.Ahead. The group is applied under
-// updating, once the group before the last has committed (its updates
-// read the tree as that one left it, and the last group's writes from
-// memory: each transaction starts with the writes of its consumer's
-// update in the last group, inherited, which it does not write again).
-// Its commit waits for the last group's.
+// updating, once the group before the last has committed: its updates
+// read the tree as that one left it, and, from memory, what their
+// consumer's update in the last group wrote (inherit), which they do not
+// write again. Its commit waits for the last group's.
 func (s *Store) UpdateEachAhead(ctx context.Context, us []projections.Update) func() []error {
 	group := make([]*update, len(us))
 	g := &aheadGroup{updates: make(map[string]*update, len(us)), done: make(chan struct{})}
