@@ -16,6 +16,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -200,25 +201,34 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 		entities[Key(en.Kind, en.ID)] = true
 	}
 	pos := PositionKey(r.Position)
-	if err := tx.Put(ctx, Entries, pos, e); err != nil {
-		return err
-	}
-	filing, err := json.Marshal(Filing{At: pos, Accounts: e.Accounts}) // once, for every entity
+	entry, err := e.encode()
 	if err != nil {
 		return err
 	}
+	if err := tx.Put(ctx, Entries, pos, entry); err != nil {
+		return err
+	}
+	enc, err := json.Marshal(Filing{At: pos, Accounts: e.Accounts}) // once, for every entity
+	if err != nil {
+		return err
+	}
+	var filing any = projections.Encoded(enc) // boxed once
 	for k := range entities {
-		if err := tx.Put(ctx, Filed, k+pos, projections.Encoded(filing)); err != nil {
+		if err := tx.Put(ctx, Filed, k+pos, filing); err != nil {
 			return err
 		}
 		for _, a := range e.Accounts {
-			if err := tx.Put(ctx, Seen, SeenKey(k, a), true); err != nil {
+			if err := tx.Put(ctx, Seen, SeenKey(k, a), seen); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
 }
+
+// seen is Seen's document, encoded once (and held as an interface once:
+// converting a slice to one allocates).
+var seen any = projections.Encoded("true")
 
 // SeenKey is the key in Seen of an entity (its Key) for an account.
 func SeenKey(entity, account string) string { return entity + projections.KeyPart(account) }
@@ -270,3 +280,122 @@ func (Projection) Tables() []string { return []string{Entries, Filed, Seen, reti
 
 // retired held entity/position -> Entry before 2026-12-02.
 const retired = "audit.entities"
+
+// encode is the entry as json.Marshal writes it (the same fields, in the
+// same order; Data as it came, which decoding its payload has shown to be
+// JSON), written without reflection: an entry is encoded for every event
+// the index is given, and reflection was the largest part of that.
+func (e *Entry) encode() (projections.Encoded, error) {
+	if y := e.Time.Year(); y < 0 || y > 9999 {
+		return json.Marshal(e) // which says why it cannot
+	}
+	b := make([]byte, 0, 320+len(e.Data)+len(e.Summary))
+	// The position as its text (eventstore.Position.MarshalText).
+	b = append(b, `{"position":"`...)
+	b = strconv.AppendUint(b, e.Position.Commit, 10)
+	if e.Position.Prepare != e.Position.Commit {
+		b = append(b, '.')
+		b = strconv.AppendUint(b, e.Position.Prepare, 10)
+	}
+	b = appendField(b, `","eventId":`, e.EventID)
+	b = appendField(b, `,"type":`, e.Type)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendInt(b, int64(e.Version), 10)
+	b = appendField(b, `,"stream":`, e.Stream)
+	b = append(b, `,"revision":`...)
+	b = strconv.AppendUint(b, e.Revision, 10)
+	b = append(b, `,"time":"`...)
+	b = e.Time.AppendFormat(b, time.RFC3339Nano)
+	b = appendField(b, `","actor":`, e.Actor)
+	b = appendField(b, `,"actorAccount":`, e.ActorAccount)
+	b = appendField(b, `,"commandId":`, e.CommandID)
+	if e.IdempotencyKey != "" {
+		b = appendField(b, `,"idempotencyKey":`, e.IdempotencyKey)
+	}
+	b = appendField(b, `,"correlationId":`, e.CorrelationID)
+	b = appendField(b, `,"summary":`, e.Summary)
+	b = append(b, `,"data":`...)
+	if len(e.Data) == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, e.Data...)
+	}
+	b = append(b, `,"accounts":`...)
+	if e.Accounts == nil {
+		b = append(b, "null"...)
+	} else {
+		for i, a := range e.Accounts {
+			if i == 0 {
+				b = append(b, '[')
+			} else {
+				b = append(b, ',')
+			}
+			b = appendString(b, a)
+		}
+		if len(e.Accounts) == 0 {
+			b = append(b, '[')
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}'), nil
+}
+
+// appendField appends name (its quotes and colon included) and s.
+func appendField(b []byte, name, s string) []byte {
+	return appendString(append(b, name...), s)
+}
+
+// appendString appends s as a JSON string, escaped as encoding/json
+// escapes it: quotes, backslashes and control characters, the characters
+// HTML gives meaning to, U+2028 and U+2029, and bytes that are not UTF-8
+// as U+FFFD.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
