@@ -10,6 +10,7 @@ package audit
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -96,11 +97,95 @@ type Entity struct {
 // maps and slices was most of the index's work.
 type Payload map[string]json.RawMessage
 
-// PayloadOf is the top-level fields of an event's data.
+// PayloadOf is the top-level fields of an event's data, as json.Unmarshal
+// gives them into a Payload (the last of a repeated field wins; null is no
+// fields), each value a slice of data rather than a copy. The data is
+// checked to be JSON first; its top level is then walked by hand, which
+// took a fifth of the index's work through encoding/json's reflection.
 func PayloadOf(data []byte) (Payload, error) {
-	var p Payload
-	err := json.Unmarshal(data, &p)
-	return p, err
+	if !json.Valid(data) {
+		var p Payload
+		return nil, json.Unmarshal(data, &p) // which says why
+	}
+	i := skipSpace(data, 0)
+	if data[i] != '{' {
+		if bytes.HasPrefix(data[i:], []byte("null")) {
+			return nil, nil
+		}
+		var p Payload
+		return nil, json.Unmarshal(data, &p) // not an object: its error
+	}
+	p := Payload{}
+	i = skipSpace(data, i+1)
+	for data[i] != '}' {
+		end := skipValue(data, i) // the name, a string
+		name, err := nameOf(data[i:end])
+		if err != nil {
+			return nil, err
+		}
+		i = skipSpace(data, skipSpace(data, end)+1) // past the colon
+		end = skipValue(data, i)
+		p[name] = data[i:end:end]
+		i = skipSpace(data, end)
+		if data[i] == ',' {
+			i = skipSpace(data, i+1)
+		}
+	}
+	return p, nil
+}
+
+// nameOf is a field's name from its JSON string.
+func nameOf(raw []byte) (string, error) {
+	if bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	var name string
+	err := json.Unmarshal(raw, &name)
+	return name, err
+}
+
+// skipSpace is the index of the first byte at or after i that is not
+// JSON's white space.
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\n' || data[i] == '\r' || data[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// skipValue is the index just past the JSON value that begins at i, in
+// data already known to be JSON.
+func skipValue(data []byte, i int) int {
+	switch data[i] {
+	case '"':
+		for i++; ; i++ {
+			switch data[i] {
+			case '\\':
+				i++
+			case '"':
+				return i + 1
+			}
+		}
+	case '{', '[':
+		depth := 0
+		for ; ; i++ {
+			switch data[i] {
+			case '"':
+				i = skipValue(data, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	default: // a number, true, false or null
+		for i < len(data) && !strings.ContainsRune(" \n\r\t,}]", rune(data[i])) {
+			i++
+		}
+		return i
+	}
 }
 
 // String is the field f if it holds a string.
@@ -142,7 +227,7 @@ func EntitiesOf(typ, stream string, payload Payload) []Entity {
 	}
 	// The stream itself is an entity too (collection-x, hierarchy-acme...).
 	out = append(out, Entity{"stream", stream})
-	sort.Slice(out, func(i, j int) bool { return out[i].Kind+"\x00"+out[i].ID < out[j].Kind+"\x00"+out[j].ID })
+	slices.SortFunc(out, func(a, b Entity) int { return cmp.Or(strings.Compare(a.Kind, b.Kind), strings.Compare(a.ID, b.ID)) })
 	return slices.CompactFunc(out, func(a, b Entity) bool { return a == b })
 }
 

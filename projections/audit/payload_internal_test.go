@@ -116,3 +116,61 @@ func TestPayloadReadsAsTheWholeDecoded(t *testing.T) {
 		}
 	}
 }
+
+// PayloadOf gives what json.Unmarshal gives into a Payload, and fails
+// where it fails: for every event of the golden logs, and for inputs that
+// try the edges of JSON's syntax.
+func TestPayloadOfIsJSONUnmarshal(t *testing.T) {
+	inputs := []string{
+		`{}`, ` { } `, `null`, ` null `, "{\"a\":1}\n",
+		`{"a":"x\"}{][","b":{"c":["}",{"d":"\\"}]},"e":[],"f":{}}`,
+		`{"a" : 1 , "b" :	-2.5e-3 ,"c":true,"d":false,"e":null}`,
+		`{"a\u0062":1,"\"q\"":2,"k\\":3}`,
+		`{"a":1,"a":{"x":2}}`,
+		"{\"in\xffvalid\":\"v\"}",
+		`{"nested":{"a":{"b":{"c":[1,[2,[3,{"d":"]"}]]]}}},"after":"yes"}`,
+		`{"😀":"é","a":"\ud83d\ude00"}`,
+		// Not objects, or not JSON: json.Unmarshal's errors.
+		``, ` `, `[]`, `"s"`, `1`, `true`, `{`, `{"a"}`, `{"a":}`, `{"a":1,}`, `{"a":1}x`, `{'a':1}`, `nul`, `{"a":01}`,
+	}
+	logs, _ := filepath.Glob("../testdata/*.jsonl")
+	for _, name := range logs {
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			var line struct {
+				Data json.RawMessage `json:"data"`
+			}
+			if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+				t.Fatal(err)
+			}
+			inputs = append(inputs, string(line.Data))
+		}
+		_ = f.Close()
+	}
+	for _, in := range inputs {
+		var want Payload
+		wantErr := json.Unmarshal([]byte(in), &want)
+		got, err := PayloadOf([]byte(in))
+		if (err != nil) != (wantErr != nil) {
+			t.Errorf("%q: error %v, json.Unmarshal's %v", in, err, wantErr)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if (got == nil) != (want == nil) || len(got) != len(want) {
+			t.Errorf("%q: %v, want %v", in, got, want)
+			continue
+		}
+		for k, v := range want {
+			if string(got[k]) != string(v) {
+				t.Errorf("%q: field %q is %s, want %s", in, k, got[k], v)
+			}
+		}
+	}
+}

@@ -47,6 +47,20 @@ func BenchmarkCatchUp(b *testing.B) {
 	})
 }
 
+// BenchmarkRunnerCatchUp is the catch-up as the service runs it, beside
+// BenchmarkCatchUp (projections.CatchUpAll) in the same run.
+//
+//	go test -run '^$' -bench 'CatchUp|Ceiling' -benchtime 3x ./projections/bolt/
+func BenchmarkRunnerCatchUp(b *testing.B) {
+	storetest.BenchmarkRunnerCatchUp(b, storetest.Pebble, func(b testing.TB) projections.Store {
+		s, err := bolt.Open(filepath.Join(b.TempDir(), "rm.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	})
+}
+
 // BenchmarkCeiling is the engine's ceiling for the catch-up benchmark, in
 // the same run: raw bbolt putting documents of the catch-up's size (about
 // 300 bytes of JSON) under keys like its own, in transactions of 1,500

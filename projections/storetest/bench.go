@@ -116,3 +116,53 @@ func BenchmarkCatchUp(b *testing.B, newEvents func(b testing.TB) eventstore.Stor
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkRunnerCatchUp is BenchmarkCatchUp as the service does it: a
+// projections.Runner (the log read once, each projection a Watermill
+// handler applying its batches) started on fresh storage behind the same
+// log, until every projection's progress reaches its head. It reports log
+// events per second.
+func BenchmarkRunnerCatchUp(b *testing.B, newEvents func(b testing.TB) eventstore.Store, newStore func(b testing.TB) projections.Store) {
+	ctx := context.Background()
+	es := newEvents(b)
+	defer es.Close()
+	head, err := SharingLog(ctx, es, 20, 500)
+	if err != nil {
+		b.Fatal(err)
+	}
+	all, err := es.ReadAll(ctx, eventstore.Position{}, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := len(all)
+	ps := []projections.Projection{directory.Projection{}, devices.Projection{}, partners.Projection{}}
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = p.Name()
+	}
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		store := newStore(b)
+		r, err := projections.NewRunner(projections.RunnerConfig{Events: es, Store: store, Registry: catalog.New(), Projections: ps})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		b.StartTimer()
+		go func() { done <- r.Run(runCtx) }()
+		err = r.Progress().Wait(ctx, head, names...)
+		b.StopTimer()
+		stop()
+		if runErr := <-done; err == nil && runErr != nil && runCtx.Err() == nil {
+			err = runErr
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = store.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
