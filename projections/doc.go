@@ -21,8 +21,9 @@
 // goroutine of its own while the current one is applied): there is nothing to route, retry or quarantine in
 // a rebuild that fails as a whole, so the router would only add its cost.
 // They apply a page to all of their projections through ApplyDecodedEach,
-// which a Grouped store (the embedded one) commits as one transaction, each
-// projection with its own checkpoint and failing alone. The live
+// which a Grouped store applies together, each projection with its own
+// checkpoint and failing alone: the embedded one commits them as one
+// transaction, PostgreSQL runs them at once, each in its own. The live
 // projections commit one by one: grouping their concurrent updates in the
 // embedded store was measured slower over HTTP.
 package projections

@@ -78,7 +78,7 @@ func ApplyDecoded(ctx context.Context, store Store, p Projection, page Batch) (e
 }
 
 // ApplyDecodedEach is ApplyDecoded for several projections, each with its
-// page, in one transaction where the store is Grouped (each still fails
+// page, applied together where the store is Grouped (each still fails
 // alone). It returns where each checkpoint stands and each one's error.
 func ApplyDecodedEach(ctx context.Context, store Store, ps []Projection, pages []Batch) ([]eventstore.Position, []error) {
 	at, us := applyingEach(ctx, ps, pages)

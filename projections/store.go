@@ -75,10 +75,13 @@ type Update struct {
 	Fn       func(Tx, eventstore.Position) (eventstore.Position, error)
 }
 
-// Grouped is a Store that commits the updates of several consumers in one
-// transaction, each with its own checkpoint and each failing alone, as if
-// each had been its own Update: a pass that applies a page of events to
-// several projections commits once. The consumers own distinct tables
+// Grouped is a Store that applies the updates of several consumers
+// together, each with its own checkpoint and each failing alone, as if
+// each had been its own Update: the embedded store commits them in one
+// transaction (a pass that applies a page of events to several projections
+// commits once), PostgreSQL runs them at once, each in a transaction of its
+// own (so that neither the server nor this process waits on the other
+// for each in turn). The consumers own distinct tables
 // (projections never read each other's): each update reads the models as
 // committed before the group, and its own writes, and may not see what
 // the group's other updates write, so that a store may apply them at once.
@@ -86,9 +89,8 @@ type Grouped interface {
 	UpdateEach(ctx context.Context, us []Update) []error
 }
 
-// UpdateEach applies us, each as its own Update; a Grouped store commits
-// them in one transaction, and may apply them at once (Grouped). The error
-// of each is at its index.
+// UpdateEach applies us, each as its own Update; a Grouped store applies
+// them together (Grouped). The error of each is at its index.
 func UpdateEach(ctx context.Context, store Store, us []Update) []error {
 	if len(us) == 0 {
 		return nil

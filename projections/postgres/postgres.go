@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -184,6 +185,43 @@ func (s *Store) update(ctx context.Context, consumer string, fn func(projections
 		return err
 	}
 	return ptx.Commit(ctx)
+}
+
+// UpdateEach implements projections.Grouped: the updates at once, each in
+// a transaction of its own on a connection of its own, as Update runs
+// it. One after the other, each waited on the server for its reads and
+// its commit while this process had nothing to do, and the server waited
+// on this process while it applied: a rebuild's page of six projections
+// left the two cores of a small machine idle two fifths of the time. The
+// consumers own distinct tables, so the transactions do not conflict;
+// each still commits or fails alone, with its own checkpoint. At most half
+// of the pool's connections are taken (two at least), leaving the others
+// to the reads of the API that a rebuild runs beside.
+func (s *Store) UpdateEach(ctx context.Context, us []projections.Update) []error {
+	errs := make([]error, len(us))
+	panics := make([]any, len(us))
+	slots := make(chan struct{}, max(2, int(s.pool.Config().MaxConns)/2))
+	var wg sync.WaitGroup
+	for i, u := range us {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() {
+				panics[i] = recover()
+				<-slots
+			}()
+			errs[i] = s.Update(ctx, u.Consumer, u.Fn)
+		})
+	}
+	wg.Wait()
+	// A projection's panic is raised again here, where it would have
+	// been raised had the updates run one after the other (the others
+	// have committed or failed by then).
+	for _, p := range panics {
+		if p != nil {
+			panic(p)
+		}
+	}
+	return errs
 }
 
 // Checkpoint implements projections.Store.
@@ -637,6 +675,7 @@ func intern(tables *[]string, b []byte) string {
 }
 
 var (
+	_ projections.Grouped     = (*Store)(nil)
 	_ projections.Pipelined   = reader{}
 	_ projections.Owning      = viewReader{}
 	_ projections.Firsts      = reader{}
