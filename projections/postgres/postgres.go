@@ -200,7 +200,7 @@ func (s *Store) update(ctx context.Context, consumer string, fn func(projections
 func (s *Store) UpdateEach(ctx context.Context, us []projections.Update) []error {
 	errs := make([]error, len(us))
 	panics := make([]any, len(us))
-	slots := make(chan struct{}, max(2, int(s.pool.Config().MaxConns)/2))
+	slots := make(chan struct{}, max(2, int(s.pool.Stat().MaxConns())/2))
 	var wg sync.WaitGroup
 	for i, u := range us {
 		slots <- struct{}{}
