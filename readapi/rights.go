@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
-	"sort"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -546,85 +544,62 @@ func sieve(search string) func([]byte) bool {
 // come only from particular collections (rights.MembersOnlyThroughCollections):
 // the candidates are the members of those collections (the private shares
 // and the collections the user created) and the members shared with the
-// user on their own, not every member of the account;
-// each is then evaluated as any other. It returns nil for the other users.
+// user on their own, not every member of the account; each is then
+// evaluated as any other. They are read merged, a chunk at a time
+// (Query.MembersThrough), so that a page reads what it hands on, not every
+// member of every collection the user holds. It returns nil for the other
+// users.
 func narrowMembers(ctx context.Context, q rightsmodel.Query, v *rightsmodel.View, acc domain.AccountID, user domain.UserID, kind rights.MemberKind, page projections.Page) (*Page[VisibleMember], error) {
 	if !rights.MembersOnlyThroughCollections(v, user) {
 		return nil, v.Err()
 	}
-	candidates := map[rights.MemberID]bool{}
 	held, err := q.Held(ctx, acc, user) // indexed: not every item of the account
 	if err != nil {
 		return nil, err
 	}
+	var items []rights.ItemID
 	for _, h := range held {
 		if !h.Created {
 			if r, ok := v.Share(h.Item, user); !ok || r.Member == rights.None {
 				continue
 			}
 		}
-		members, err := q.MembersOf(ctx, acc, h.Item)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range members {
-			candidates[m] = true
-		}
-	}
-	own, err := q.SharedWith(ctx, acc, user) // single members shared with them
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range own {
-		candidates[m] = true
-	}
-	ids := make([]string, 0, len(candidates))
-	for id := range candidates {
-		ids = append(ids, string(id))
-	}
-	slices.Sort(ids)
-	if page.After != "" {
-		ids = ids[sort.SearchStrings(ids, page.After+"\x00"):]
+		items = append(items, h.Item)
 	}
 	out := &Page[VisibleMember]{Items: []VisibleMember{}}
-	// The candidates' rights are read ahead a chunk at a time: the page
-	// and one more first, then as many as the rate they were kept at says
-	// are still needed (projections.NextChunk), as lists do.
-	size, seen, kept := 256, 0, 0
+	// The first chunk is the page and one more (if each is kept, the
+	// page fills and tells there is a next); the others grow.
+	first := 0
 	if page.Limit > 0 {
-		size = page.Limit + 1
+		first = page.Limit + 1
 	}
-	for start := 0; start < len(ids); {
-		chunk := ids[start:min(start+size, len(ids))]
-		next := make([]rights.MemberID, len(chunk))
-		for i, a := range chunk {
-			next[i] = rights.MemberID(a)
-		}
-		v.Ahead(user, next)
-		keptNow := 0
-		for _, id := range next {
-			seen++
-			m, found := v.Member(id) // read ahead with the rights
+	err = q.MembersThrough(ctx, acc, items, user, page.After, first, func(ids []rights.MemberID) (bool, error) {
+		// The chunk's rights read ahead at once, then each evaluated.
+		v.Ahead(user, ids)
+		for _, id := range ids {
+			m, found := v.Member(id)
 			if !found || (kind != "" && m.Kind != kind) {
 				continue
 			}
 			g, err := rights.OnMember(v, user, m.ID)
 			if err != nil {
-				return nil, err
+				return true, err
 			}
 			if g.Rights.Member == rights.None {
 				continue
 			}
-			kept++
-			keptNow++
 			if page.Limit > 0 && len(out.Items) == page.Limit {
-				out.Next = string(out.Items[len(out.Items)-1].ID)
-				return out, v.Err()
+				// The cursor is the last member's key part, as a
+				// page of members gives it.
+				out.Next = projections.KeyPart(string(out.Items[len(out.Items)-1].ID))
+				return true, nil
 			}
 			out.Items = append(out.Items, VisibleMember{ID: m.ID, Kind: m.Kind, Member: g.Rights.Member})
 		}
-		start += len(chunk)
-		size = projections.NextChunk(size, page.Limit, len(out.Items), seen, kept, keptNow)
+		return false, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, v.Err()
 }

@@ -95,6 +95,11 @@ func checkAndListAgree(t *testing.T, b backend) {
 			narrow := "u9@" + domainOf
 			admin.command("POST", "/v1/users", map[string]any{"email": narrow, "name": "Narrow", "role": "user"})
 			admin.command("PUT", "/v1/members/"+held[1].id+"/shares/"+narrow, map[string]any{"kind": held[1].kind, "member": "edit"})
+			// And two collections, whose members it sees merged with
+			// that one, each once.
+			for _, c := range collections[:2] {
+				admin.command("PUT", "/v1/collections/"+c+"/shares/"+narrow, map[string]any{"item": "view", "member": "view"})
+			}
 			// Single members shared on their own, some taken back.
 			for _, m := range held[:5] {
 				if m.kind == "marker" || rnd.IntN(2) == 0 {
@@ -139,6 +144,28 @@ func checkAndListAgree(t *testing.T, b backend) {
 				listed := map[string]string{}
 				for _, m := range list.Items {
 					listed[string(m.ID)] = m.Member.String()
+				}
+				// Paged two at a time, the list is the same, in the same
+				// order, each member once.
+				var whole, paged []string
+				for _, m := range list.Items {
+					whole = append(whole, string(m.ID)+"="+m.Member.String())
+				}
+				for cursor, pages := "", 0; pages <= len(list.Items); pages++ {
+					var p struct {
+						Items []readapi.VisibleMember `json:"items"`
+						Next  string                  `json:"next"`
+					}
+					admin.read("/v1/rights/members?limit=2&cursor="+url.QueryEscape(cursor)+"&user="+url.QueryEscape(u), last, &p)
+					for _, m := range p.Items {
+						paged = append(paged, string(m.ID)+"="+m.Member.String())
+					}
+					if cursor = p.Next; cursor == "" {
+						break
+					}
+				}
+				if strings.Join(paged, ",") != strings.Join(whole, ",") {
+					t.Errorf("account %d: %s's members two at a time: %v, while the whole list is %v", seed, u, paged, whole)
 				}
 				// A list of one kind is the whole list's members of that kind.
 				for _, kind := range []string{"vehicle", "driver", "marker"} {

@@ -1,9 +1,13 @@
 package rights_test
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -355,5 +359,110 @@ func update(t *testing.T, store projections.Store, f func(context.Context, proje
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// MembersThrough hands the members of several collections and those
+// shared on their own merged: each once, in key order, after the cursor,
+// a chunk at a time, with a member whose key part is folded handed as its
+// id, and nothing more once told to stop.
+func TestMembersThroughMerges(t *testing.T) {
+	ctx := context.Background()
+	const acc = "acme"
+	long := rights.MemberID(strings.Repeat("x", 300) + "/tail") // folded in its keys
+	var everyone []rights.MemberID
+	for i := range 400 {
+		everyone = append(everyone, rights.MemberID(fmt.Sprintf("m%04d", i)))
+	}
+	// Three collections and the single shares: overlapping runs.
+	runs := map[string][]rights.MemberID{"fleet-a": {}, "fleet-b": {}, "team-c": {long}}
+	var single []rights.MemberID
+	for i, m := range everyone {
+		switch {
+		case i%2 == 0:
+			runs["fleet-a"] = append(runs["fleet-a"], m)
+		case i%3 == 0:
+			runs["fleet-b"] = append(runs["fleet-b"], m)
+		}
+		if i%5 == 0 {
+			runs["team-c"] = append(runs["team-c"], m)
+		}
+		if i%7 == 0 {
+			single = append(single, m)
+		}
+	}
+	store := memory.New(nil)
+	update(t, store, func(ctx context.Context, tx projections.Tx) error {
+		for item, ms := range runs {
+			for _, m := range ms {
+				if err := tx.Put(ctx, rightsmodel.Members, rightsmodel.Key(acc, item, string(m)), m); err != nil {
+					return err
+				}
+			}
+		}
+		// Another user's single shares, and another account's members.
+		for _, m := range single {
+			if err := errors.Join(tx.Put(ctx, rightsmodel.SharedWith, rightsmodel.Key(acc, "u@acme.test", string(m)), m),
+				tx.Put(ctx, rightsmodel.SharedWith, rightsmodel.Key(acc, "other@acme.test", "x"+string(m)), m),
+				tx.Put(ctx, rightsmodel.Members, rightsmodel.Key("acme2", "fleet-a", "y"+string(m)), m)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	// What it must hand: every member of the three and the single
+	// shares, once, in the order of their key parts.
+	want := map[string]rights.MemberID{}
+	for _, ms := range append(slices.Collect(maps.Values(runs)), single) {
+		for _, m := range ms {
+			want[projections.KeyPart(string(m))] = m
+		}
+	}
+	parts := slices.Sorted(maps.Keys(want))
+	inOrder := func(from int) []rights.MemberID {
+		var out []rights.MemberID
+		for _, p := range parts[from:] {
+			out = append(out, want[p])
+		}
+		return out
+	}
+	cases := []struct {
+		name   string
+		items  []rights.ItemID
+		after  string
+		first  int
+		stopAt int // stop once this many are handed (0: never)
+		want   []rights.MemberID
+	}{
+		{"all of them", []rights.ItemID{"fleet-a", "fleet-b", "team-c"}, "", 0, 0, inOrder(0)},
+		{"after a cursor", []rights.ItemID{"team-c", "fleet-b", "fleet-a"}, parts[100], 0, 0, inOrder(101)},
+		{"stopped after the first chunk", []rights.ItemID{"fleet-a", "fleet-b", "team-c"}, "", 0, 1, inOrder(0)[:64]},
+		{"a first chunk of a page and one", []rights.ItemID{"fleet-a", "fleet-b", "team-c"}, "", 11, 1, inOrder(0)[:11]},
+		{"a first chunk of a page and one, then more", []rights.ItemID{"fleet-a", "fleet-b", "team-c"}, "", 11, 12, inOrder(0)[:55]},
+		{"no collection: the single shares", nil, "", 0, 0, single},
+		{"a collection with no members", []rights.ItemID{"nothing"}, "", 0, 0, single},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var got []rights.MemberID
+			var chunks []int
+			err := store.View(ctx, func(r projections.Reader) error {
+				return rightsmodel.Query{R: r}.MembersThrough(ctx, acc, c.items, "u@acme.test", c.after, c.first, func(ids []rights.MemberID) (bool, error) {
+					got = append(got, ids...)
+					chunks = append(chunks, len(ids))
+					return c.stopAt > 0 && len(got) >= c.stopAt, nil
+				})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, c.want) {
+				t.Fatalf("handed %d members %v..., want %d", len(got), got[:min(3, len(got))], len(c.want))
+			}
+			// A chunk at a time, growing: never the whole run at once.
+			if first := cmp.Or(c.first, 64); len(chunks) > 0 && chunks[0] > first {
+				t.Errorf("chunks of %v: the first is over %d", chunks, first)
+			}
+		})
 	}
 }

@@ -134,8 +134,8 @@ func (q Query) indexed(ctx context.Context, acc string) (bool, error) {
 	return q.holdsAny(ctx, Admins, Key(acc)+"/")
 }
 
-// reachStream is one index's run of users, read a chunk at a time: the
-// key parts after prefix, those whose document keep accepts.
+// reachStream is one index's run of users (or members), read a chunk at
+// a time: the key parts after prefix, those whose document keep accepts.
 type reachStream struct {
 	table, prefix string
 	keep          func(doc []byte) bool
@@ -143,6 +143,66 @@ type reachStream struct {
 	buf           []string // key parts read and not yet handed on
 	limit         int      // how many rows the next read reads
 	done          bool
+	// folded, if not nil, keeps the member id of each key part that is
+	// not the id itself (projections.KeyPart folds a long or odd one),
+	// from the row's document.
+	folded map[string]string
+}
+
+// MembersThrough hands each, a chunk at a time and in key order after the
+// cursor after (a member's key part, as a page of members gives it), the
+// members of items and the members shared with user on their own, each
+// once: the candidates of a user whose member rights come only through
+// particular collections. It merges those runs a chunk of each at a time
+// (the first chunks in one read: one round trip on PostgreSQL), so that a
+// page costs what it hands on, never the whole of a large collection. The
+// first chunk holds first members (a page and one more, say; 0: 64), each
+// later one four times the one before. It stops when each says so.
+func (q Query) MembersThrough(ctx context.Context, acc domain.AccountID, items []rights.ItemID, user domain.UserID, after string, first int, each func([]rights.MemberID) (stop bool, err error)) error {
+	a := string(acc)
+	streams := make([]reachStream, 0, len(items)+1)
+	for _, it := range items {
+		streams = append(streams, reachStream{table: Members, prefix: Key(a, string(it)) + "/"})
+	}
+	streams = append(streams, reachStream{table: SharedWith, prefix: Key(a, string(user)) + "/"})
+	for i := range streams {
+		streams[i].after, streams[i].limit, streams[i].folded = after, reachChunk, map[string]string{}
+	}
+	if err := q.fillAll(ctx, streams); err != nil {
+		return err
+	}
+	if first <= 0 {
+		first = reachChunk
+	}
+	for chunk := min(first, maxReachChunk); ; chunk = min(chunk*4, maxReachChunk) {
+		var ids []rights.MemberID
+		for len(ids) < chunk {
+			part, ok, err := q.nextReached(ctx, streams)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				break
+			}
+			id := part
+			for i := range streams {
+				if f, ok := streams[i].folded[part]; ok {
+					id = f
+					delete(streams[i].folded, part)
+				}
+			}
+			ids = append(ids, rights.MemberID(id))
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if stop, err := each(ids); stop || err != nil {
+			return err
+		}
+		if len(ids) < chunk {
+			return nil
+		}
+	}
 }
 
 // reachStreams are the runs of users a reach names.
@@ -277,6 +337,14 @@ func (s *reachStream) take(k string, doc []byte) {
 	s.after = part
 	if s.keep == nil || s.keep(doc) {
 		s.buf = append(s.buf, part)
+	}
+	// The row's document is the member's id: where it is not the key
+	// part quoted (a long or odd id, folded by projections.KeyPart), the
+	// id is kept.
+	if s.folded != nil && (len(doc) != len(part)+2 || doc[0] != '"' || string(doc[1:len(doc)-1]) != part) {
+		if id, err := projections.SetMember(k, s.prefix, doc); err == nil && id != part {
+			s.folded[part] = id
+		}
 	}
 }
 
