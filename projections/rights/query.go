@@ -136,18 +136,6 @@ func (q Query) Held(ctx context.Context, acc domain.AccountID, user domain.UserI
 	return out, err
 }
 
-// SharedWith lists the members shared with a user on their own.
-func (q Query) SharedWith(ctx context.Context, acc domain.AccountID, user domain.UserID) ([]rights.MemberID, error) {
-	prefix := Key(string(acc), string(user)) + "/"
-	var out []rights.MemberID
-	err := q.R.Scan(ctx, SharedWith, projections.Page{Prefix: prefix}, func(k string, doc []byte) error {
-		id, err := projections.SetMember(k, prefix, doc)
-		out = append(out, rights.MemberID(id))
-		return err
-	})
-	return out, err
-}
-
 // View is an account's rights tables as rights.Account. That interface
 // has no errors (the evaluation is pure); the first error a read meets is
 // kept, and Err reports it after the evaluation. It holds the request's
