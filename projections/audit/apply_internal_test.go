@@ -101,8 +101,17 @@ func TestEntryEncodesAsJSONMarshal(t *testing.T) {
 			}
 		})
 	}
-	// A year json.Marshal refuses is refused.
-	if _, err := (&Entry{Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}).encode(); err == nil {
-		t.Fatal("a time after year 9999 encoded")
+	// A time json.Marshal refuses is refused; one it writes in a zone
+	// of odd seconds, it writes.
+	for _, at := range []time.Time{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("far", 24*3600))} {
+		if _, err := (&Entry{Time: at}).encode(); err == nil {
+			t.Errorf("%v encoded", at)
+		}
+	}
+	oddZone := Entry{Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("lmt", 3600+30))}
+	got, err := oddZone.encode()
+	want, wantErr := json.Marshal(&oddZone)
+	if (err != nil) != (wantErr != nil) || string(got) != string(want) {
+		t.Errorf("a zone of odd seconds: %s %v, want %s %v", got, err, want, wantErr)
 	}
 }

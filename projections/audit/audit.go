@@ -371,8 +371,11 @@ const retired = "audit.entities"
 // JSON), written without reflection: an entry is encoded for every event
 // the index is given, and reflection was the largest part of that.
 func (e *Entry) encode() (projections.Encoded, error) {
-	if y := e.Time.Year(); y < 0 || y > 9999 {
-		return json.Marshal(e) // which says why it cannot
+	// A time RFC 3339 cannot hold (a year beyond 0 to 9999, a zone of a
+	// day or more, or not in whole minutes): json.Marshal, which says
+	// why it cannot.
+	if _, off := e.Time.Zone(); e.Time.Year() < 0 || e.Time.Year() > 9999 || off%60 != 0 || off <= -24*3600 || off >= 24*3600 {
+		return json.Marshal(e)
 	}
 	b := make([]byte, 0, 320+len(e.Data)+len(e.Summary))
 	// The position as its text (eventstore.Position.MarshalText).
