@@ -403,8 +403,9 @@ func (rb Rebuilder) catchUp(ctx context.Context, jobs []*job, until eventstore.P
 		for i, j := range js {
 			ps[i] = j.sh
 		}
-		// One transaction for every job's page, where the store groups
-		// them, applied while the page before commits.
+		// Every job's page together, where the store groups them (the
+		// embedded store in one transaction, applied while the page
+		// before commits; PostgreSQL at once, each in its own).
 		dones, wait := projections.ApplyDecodedEachAhead(ctx, rb.Store, ps, slices.Repeat([]projections.Batch{decoded}, len(js)))
 		a := &applied{js: js, decoded: decoded, dones: dones, wait: wait, rate: float64(decoded.Last().Commit) / max(time.Since(start).Seconds(), 1e-9)}
 		if last != nil {
