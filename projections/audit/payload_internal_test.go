@@ -54,35 +54,7 @@ func decodedWhole(typ, stream string, r eventstore.Record) ([]Entity, string, er
 // that decoding the whole payload gives: for every event of the golden
 // logs, and for payloads that try the edges of JSON strings and values.
 func TestPayloadReadsAsTheWholeDecoded(t *testing.T) {
-	type event struct {
-		stream, typ string
-		data        string
-	}
-	var events []event
-	logs, err := filepath.Glob("../testdata/*.jsonl")
-	if err != nil || len(logs) == 0 {
-		t.Fatalf("no golden logs: %v", err)
-	}
-	for _, name := range logs {
-		f, err := os.Open(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			var line struct {
-				Stream string          `json:"stream"`
-				Type   string          `json:"type"`
-				Data   json.RawMessage `json:"data"`
-			}
-			if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			events = append(events, event{line.Stream, line.Type, string(line.Data)})
-		}
-		_ = f.Close()
-	}
+	events := goldenEvents(t)
 	edges := []event{
 		{"partnership-acme-rentco", "DeviceSharedWithPartner", `{"device":"d\"1\\","partner":"rent\u00e9co","owner":"acme","devices":["a","b"],"kind":3.50,"name":null,"reason":""}`},
 		{"collection-x", "RoleAssigned", `{"role":"viewer","user":"a\u0000b","item":"\ud83d\ude00","member":"m\/1","design":{"z":1,"a":[true,null]}}`},
@@ -133,24 +105,8 @@ func TestPayloadOfIsJSONUnmarshal(t *testing.T) {
 		// Not objects, or not JSON: json.Unmarshal's errors.
 		``, ` `, `[]`, `"s"`, `1`, `true`, `{`, `{"a"}`, `{"a":}`, `{"a":1,}`, `{"a":1}x`, `{'a':1}`, `nul`, `{"a":01}`,
 	}
-	logs, _ := filepath.Glob("../testdata/*.jsonl")
-	for _, name := range logs {
-		f, err := os.Open(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			var line struct {
-				Data json.RawMessage `json:"data"`
-			}
-			if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
-				t.Fatal(err)
-			}
-			inputs = append(inputs, string(line.Data))
-		}
-		_ = f.Close()
+	for _, e := range goldenEvents(t) {
+		inputs = append(inputs, e.data)
 	}
 	for _, in := range inputs {
 		var want Payload
@@ -173,4 +129,41 @@ func TestPayloadOfIsJSONUnmarshal(t *testing.T) {
 			}
 		}
 	}
+}
+
+// event is an event of the golden logs, as the index sees it.
+type event struct {
+	stream, typ string
+	data        string
+}
+
+// goldenEvents are the events of the golden logs (projections/testdata).
+func goldenEvents(t *testing.T) []event {
+	t.Helper()
+	logs, err := filepath.Glob("../testdata/*.jsonl")
+	if err != nil || len(logs) == 0 {
+		t.Fatalf("no golden logs: %v", err)
+	}
+	var events []event
+	for _, name := range logs {
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			var line struct {
+				Stream string          `json:"stream"`
+				Type   string          `json:"type"`
+				Data   json.RawMessage `json:"data"`
+			}
+			if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			events = append(events, event{line.Stream, line.Type, string(line.Data)})
+		}
+		_ = f.Close()
+	}
+	return events
 }

@@ -38,13 +38,16 @@ func TestConformance(t *testing.T) {
 
 // go test -run '^$' -bench CatchUp ./projections/bolt/
 func BenchmarkCatchUp(b *testing.B) {
-	storetest.BenchmarkCatchUp(b, storetest.Pebble, func(b testing.TB) projections.Store {
-		s, err := bolt.Open(filepath.Join(b.TempDir(), "rm.db"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		return s
-	})
+	storetest.BenchmarkCatchUp(b, storetest.Pebble, openBench)
+}
+
+// openBench opens a fresh store for a benchmark.
+func openBench(b testing.TB) projections.Store {
+	s, err := bolt.Open(filepath.Join(b.TempDir(), "rm.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
 }
 
 // BenchmarkRunnerCatchUp is the catch-up as the service runs it, beside
@@ -52,13 +55,7 @@ func BenchmarkCatchUp(b *testing.B) {
 //
 //	go test -run '^$' -bench 'CatchUp|Ceiling' -benchtime 3x ./projections/bolt/
 func BenchmarkRunnerCatchUp(b *testing.B) {
-	storetest.BenchmarkRunnerCatchUp(b, storetest.Pebble, func(b testing.TB) projections.Store {
-		s, err := bolt.Open(filepath.Join(b.TempDir(), "rm.db"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		return s
-	})
+	storetest.BenchmarkRunnerCatchUp(b, storetest.Pebble, openBench)
 }
 
 // BenchmarkCeiling is the engine's ceiling for the catch-up benchmark, in

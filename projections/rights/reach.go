@@ -84,11 +84,27 @@ func (q Query) fillAll(ctx context.Context, streams []reachStream) error {
 	return nil
 }
 
-// handOn hands each the subusers of the merged streams (nextReached), a
+// handOn hands each the subusers of the merged streams (inChunks), a
 // chunk at a time, until each says stop or the streams end.
 func (q Query) handOn(ctx context.Context, acc string, streams []reachStream, each func([]User) (bool, error)) error {
-	chunk := reachChunk
-	for {
+	return q.inChunks(ctx, streams, reachChunk, func(parts []string) (bool, error) {
+		read := q.ReadUsers
+		if read == nil {
+			read = func(parts []string) ([]User, error) { return q.usersAt(ctx, acc, parts) }
+		}
+		users, err := read(parts)
+		if err != nil {
+			return true, err
+		}
+		return each(users)
+	})
+}
+
+// inChunks hands fn the key parts of the merged streams (nextReached), a
+// chunk at a time: first of them, then four times the chunk before, up to
+// maxReachChunk; until fn says stop or the streams end.
+func (q Query) inChunks(ctx context.Context, streams []reachStream, first int, fn func(parts []string) (stop bool, err error)) error {
+	for chunk := min(first, maxReachChunk); ; chunk = min(chunk*4, maxReachChunk) {
 		var parts []string
 		for len(parts) < chunk {
 			part, ok, err := q.nextReached(ctx, streams)
@@ -103,21 +119,12 @@ func (q Query) handOn(ctx context.Context, acc string, streams []reachStream, ea
 		if len(parts) == 0 {
 			return nil
 		}
-		read := q.ReadUsers
-		if read == nil {
-			read = func(parts []string) ([]User, error) { return q.usersAt(ctx, acc, parts) }
-		}
-		users, err := read(parts)
-		if err != nil {
-			return err
-		}
-		if stop, err := each(users); stop || err != nil {
+		if stop, err := fn(parts); stop || err != nil {
 			return err
 		}
 		if len(parts) < chunk {
 			return nil
 		}
-		chunk = min(chunk*4, maxReachChunk)
 	}
 }
 
@@ -174,16 +181,9 @@ func (q Query) MembersThrough(ctx context.Context, acc domain.AccountID, items [
 	if first <= 0 {
 		first = reachChunk
 	}
-	for chunk := min(first, maxReachChunk); ; chunk = min(chunk*4, maxReachChunk) {
-		var ids []rights.MemberID
-		for len(ids) < chunk {
-			part, ok, err := q.nextReached(ctx, streams)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				break
-			}
+	return q.inChunks(ctx, streams, first, func(parts []string) (bool, error) {
+		ids := make([]rights.MemberID, len(parts))
+		for j, part := range parts {
 			id := part
 			for i := range streams {
 				if f, ok := streams[i].folded[part]; ok {
@@ -191,18 +191,10 @@ func (q Query) MembersThrough(ctx context.Context, acc domain.AccountID, items [
 					delete(streams[i].folded, part)
 				}
 			}
-			ids = append(ids, rights.MemberID(id))
+			ids[j] = rights.MemberID(id)
 		}
-		if len(ids) == 0 {
-			return nil
-		}
-		if stop, err := each(ids); stop || err != nil {
-			return err
-		}
-		if len(ids) < chunk {
-			return nil
-		}
-	}
+		return each(ids)
+	})
 }
 
 // reachStreams are the runs of users a reach names.

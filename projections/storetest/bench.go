@@ -89,19 +89,9 @@ func Pebble(b testing.TB) eventstore.Store {
 // three projections).
 func BenchmarkCatchUp(b *testing.B, newEvents func(b testing.TB) eventstore.Store, newStore func(b testing.TB) projections.Store) {
 	ctx := context.Background()
-	es := newEvents(b)
+	es, head, n, ps := catchUpLog(b, newEvents)
 	defer es.Close()
-	head, err := SharingLog(ctx, es, 20, 500)
-	if err != nil {
-		b.Fatal(err)
-	}
-	all, err := es.ReadAll(ctx, eventstore.Position{}, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	n := len(all)
 	reg := catalog.New()
-	ps := []projections.Projection{directory.Projection{}, devices.Projection{}, partners.Projection{}}
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
@@ -124,18 +114,8 @@ func BenchmarkCatchUp(b *testing.B, newEvents func(b testing.TB) eventstore.Stor
 // events per second.
 func BenchmarkRunnerCatchUp(b *testing.B, newEvents func(b testing.TB) eventstore.Store, newStore func(b testing.TB) projections.Store) {
 	ctx := context.Background()
-	es := newEvents(b)
+	es, head, n, ps := catchUpLog(b, newEvents)
 	defer es.Close()
-	head, err := SharingLog(ctx, es, 20, 500)
-	if err != nil {
-		b.Fatal(err)
-	}
-	all, err := es.ReadAll(ctx, eventstore.Position{}, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	n := len(all)
-	ps := []projections.Projection{directory.Projection{}, devices.Projection{}, partners.Projection{}}
 	names := make([]string, len(ps))
 	for i, p := range ps {
 		names[i] = p.Name()
@@ -165,4 +145,21 @@ func BenchmarkRunnerCatchUp(b *testing.B, newEvents func(b testing.TB) eventstor
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// catchUpLog is what the catch-up benchmarks catch up with: a sharing log
+// in the event store newEvents returns, its head, how many events it
+// holds, and the projections that follow it.
+func catchUpLog(b *testing.B, newEvents func(b testing.TB) eventstore.Store) (eventstore.Store, eventstore.Position, int, []projections.Projection) {
+	ctx := context.Background()
+	es := newEvents(b)
+	head, err := SharingLog(ctx, es, 20, 500)
+	if err != nil {
+		b.Fatal(err)
+	}
+	all, err := es.ReadAll(ctx, eventstore.Position{}, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return es, head, len(all), []projections.Projection{directory.Projection{}, devices.Projection{}, partners.Projection{}}
 }
