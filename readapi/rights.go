@@ -557,6 +557,15 @@ func narrowMembers(ctx context.Context, q rightsmodel.Query, v *rightsmodel.View
 	if err != nil {
 		return nil, err
 	}
+	// The user's shares of those they did not create, read at once: a
+	// user may hold many.
+	var shared []rights.ItemID
+	for _, h := range held {
+		if !h.Created {
+			shared = append(shared, h.Item)
+		}
+	}
+	v.AheadShares(user, shared)
 	var items []rights.ItemID
 	for _, h := range held {
 		if !h.Created {

@@ -442,6 +442,20 @@ func (v *View) Ahead(user domain.UserID, members []rights.MemberID) {
 	v.AheadChecks(checks)
 }
 
+// AheadShares reads at once user's shares of items (Share), where the
+// store reads many documents at once (projections.Batched): on PostgreSQL
+// one round trip for all of them instead of one each.
+func (v *View) AheadShares(user domain.UserID, items []rights.ItemID) {
+	if _, batched := v.r.(projections.Batched); !batched || v.err != nil || len(items) == 0 {
+		return
+	}
+	want := make([]docKey, len(items))
+	for i, it := range items {
+		want[i] = docKey{Shares, string(it), string(user)}
+	}
+	v.readAll(nil, want)
+}
+
 // Check is one question whose reads AheadChecks gathers: User's rights on
 // Item, or on Member.
 type Check struct {

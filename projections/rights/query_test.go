@@ -6,15 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/shareledger/shareledger/domain"
+	"github.com/shareledger/shareledger/domain/account"
 	"github.com/shareledger/shareledger/domain/rights"
 	"github.com/shareledger/shareledger/eventstore"
 	"github.com/shareledger/shareledger/projections"
+	rmbolt "github.com/shareledger/shareledger/projections/bolt"
 	"github.com/shareledger/shareledger/projections/memory"
 	rightsmodel "github.com/shareledger/shareledger/projections/rights"
 	"github.com/shareledger/shareledger/projections/rights/rightstest"
@@ -464,5 +467,79 @@ func TestMembersThroughMerges(t *testing.T) {
 				t.Errorf("chunks of %v: the first is over %d", chunks, first)
 			}
 		})
+	}
+}
+
+// batchCounter is a reader that reads many documents at once (as
+// PostgreSQL's does) and counts its reads of one document and of many.
+type batchCounter struct {
+	projections.Reader
+	b           projections.Batched
+	gets, batch int
+}
+
+func (c *batchCounter) Get(ctx context.Context, table, key string, v any) (bool, error) {
+	c.gets++
+	return c.Reader.Get(ctx, table, key, v)
+}
+
+func (c *batchCounter) GetMany(ctx context.Context, table string, keys []string, fn func(string, []byte) error) error {
+	c.batch++
+	return c.b.GetMany(ctx, table, keys, fn)
+}
+
+func (c *batchCounter) ScanMany(ctx context.Context, table string, prefixes []string, fn func(string, []byte) error) error {
+	c.batch++
+	return c.b.ScanMany(ctx, table, prefixes, fn)
+}
+
+func (c *batchCounter) GetTables(ctx context.Context, keys []projections.TableKeys, fn func(string, string, []byte) error) error {
+	c.batch++
+	return c.b.GetTables(ctx, keys, fn)
+}
+
+// AheadShares reads a user's shares of many collections in one read, and
+// Share then answers each, shared or not, as it would have alone.
+func TestAheadSharesReadsOnce(t *testing.T) {
+	ctx := context.Background()
+	const acc = "acme"
+	user := domain.UserID("u@acme.test")
+	store, err := rmbolt.Open(filepath.Join(t.TempDir(), "rm.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var items []rights.ItemID
+	want := map[rights.ItemID]rights.Rights{}
+	events := []domain.Event{account.AccountOpened{Account: acc, Organization: acc, Administrator: "admin@acme.test", Name: "Admin"},
+		account.UserAdded{Account: acc, User: user, Name: "U", Role: account.User}}
+	for i := range 40 {
+		it := rights.ItemID(fmt.Sprint("fleet", i))
+		items = append(items, it)
+		events = append(events, rights.CollectionCreated{Account: acc, Item: it, Kind: rights.Fleet, Name: "F", Creator: "admin@acme.test"})
+		if i%3 != 0 { // a third not shared with the user
+			r := rights.Rights{Item: rights.View, Member: []rights.Level{rights.View, rights.Edit}[i%2]}
+			want[it] = r
+			events = append(events, rights.SharedPrivately{Account: acc, Item: it, User: user, Rights: r})
+		}
+	}
+	apply(t, store, events...)
+	err = store.View(ctx, func(r projections.Reader) error {
+		c := &batchCounter{Reader: r, b: r.(projections.Batched)}
+		v := rightsmodel.Query{R: c}.Account(ctx, acc)
+		v.AheadShares(user, items)
+		for _, it := range items {
+			got, ok := v.Share(it, user)
+			if w, shared := want[it]; ok != shared || got != w {
+				t.Errorf("%s: share %+v %v, want %+v %v", it, got, ok, w, shared)
+			}
+		}
+		if c.gets != 0 || c.batch != 1 {
+			t.Errorf("%d reads of one document and %d of many, want none and one", c.gets, c.batch)
+		}
+		return v.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
