@@ -77,20 +77,31 @@ func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 // DATABASE_URL=... go test -run '^$' -bench CatchUp ./projections/postgres/
 func BenchmarkCatchUp(b *testing.B) {
-	open := func(b testing.TB) projections.Store {
-		url, schema := pgtest.Schema(b)
-		s, err := postgres.Open(context.Background(), postgres.Config{URL: url, Schema: schema})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return s
-	}
-	b.Run("raw", func(b *testing.B) { storetest.BenchmarkCatchUp(b, storetest.Pebble, open) })
+	b.Run("raw", func(b *testing.B) { storetest.BenchmarkCatchUp(b, storetest.Pebble, openBench) })
 	// As the service writes: through the live generations, read in every
 	// transaction.
 	b.Run("generational", func(b *testing.B) {
-		storetest.BenchmarkCatchUp(b, storetest.Pebble, func(b testing.TB) projections.Store { return projections.Generational(open(b)) })
+		storetest.BenchmarkCatchUp(b, storetest.Pebble, func(b testing.TB) projections.Store { return projections.Generational(openBench(b)) })
 	})
+}
+
+// openBench opens a store in a fresh schema for a benchmark.
+func openBench(b testing.TB) projections.Store {
+	url, schema := pgtest.Schema(b)
+	s, err := postgres.Open(context.Background(), postgres.Config{URL: url, Schema: schema})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// BenchmarkRunnerCatchUp is the catch-up as the service runs it (a
+// projections.Runner), beside BenchmarkCatchUp in the same run, through
+// the live generations as the service writes.
+//
+//	DATABASE_URL=... go test -run '^$' -bench 'CatchUp|Ceiling' -benchtime 3x ./projections/postgres/
+func BenchmarkRunnerCatchUp(b *testing.B) {
+	storetest.BenchmarkRunnerCatchUp(b, storetest.Pebble, func(b testing.TB) projections.Store { return projections.Generational(openBench(b)) })
 }
 
 // BenchmarkCeiling is the raw engine beside BenchmarkCatchUp, in the same
