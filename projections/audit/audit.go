@@ -119,7 +119,7 @@ func PayloadOf(data []byte) (Payload, error) {
 	i = skipSpace(data, i+1)
 	for data[i] != '}' {
 		end := skipValue(data, i) // the name, a string
-		name, err := nameOf(data[i:end])
+		name, err := unquote(data[i:end])
 		if err != nil {
 			return nil, err
 		}
@@ -134,14 +134,16 @@ func PayloadOf(data []byte) (Payload, error) {
 	return p, nil
 }
 
-// nameOf is a field's name from its JSON string.
-func nameOf(raw []byte) (string, error) {
-	if bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
-		return string(raw[1 : len(raw)-1]), nil
+// unquote is the string a JSON string holds. One without escapes is its
+// bytes between the quotes, where they are UTF-8 (json.Unmarshal would
+// replace what is not).
+func unquote(raw []byte) (string, error) {
+	if body := raw[1 : len(raw)-1]; bytes.IndexByte(body, '\\') < 0 && utf8.Valid(body) {
+		return string(body), nil
 	}
-	var name string
-	err := json.Unmarshal(raw, &name)
-	return name, err
+	var v string
+	err := json.Unmarshal(raw, &v)
+	return v, err
 }
 
 // skipSpace is the index of the first byte at or after i that is not
@@ -194,16 +196,8 @@ func (p Payload) String(f string) (string, bool) {
 	if !ok || len(raw) < 2 || raw[0] != '"' {
 		return "", false
 	}
-	// A string without escapes is its bytes between the quotes (valid
-	// UTF-8: json.Unmarshal would replace what is not).
-	if body := raw[1 : len(raw)-1]; bytes.IndexByte(body, '\\') < 0 && utf8.Valid(body) {
-		return string(body), true
-	}
-	var v string
-	if json.Unmarshal(raw, &v) != nil {
-		return "", false
-	}
-	return v, true
+	v, err := unquote(raw)
+	return v, err == nil
 }
 
 // EntitiesOf are the entities an event names: by the fields of its data,
