@@ -39,6 +39,9 @@ type config struct {
 	InvitationsPerDay int
 	// FeedsPerAccount caps the change feeds one account streams at once.
 	FeedsPerAccount int
+	// MemoryLimit is a soft limit on the memory Go manages (0: nine
+	// tenths of the container's limit, if any; see decideMemory).
+	MemoryLimit int64
 }
 
 // flagSet registers a flag whose default comes from an environment variable.
@@ -147,6 +150,7 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 	f.num(&c.AggregateSnapshotEvery, "aggregate-snapshot-every", "SHARELEDGER_AGGREGATE_SNAPSHOT_EVERY", 1000, "save an aggregate's state for commands every so many events, so a cold load folds only the events after it (0: never)")
 	f.num(&c.FeedsPerAccount, "feeds-per-account", "SHARELEDGER_FEEDS_PER_ACCOUNT", 4, "change feeds (GET /v1/events as server-sent events) one account may stream at once; more are refused with 429")
 	f.num(&c.InvitationsPerDay, "invitations-per-day", "SHARELEDGER_INVITATIONS_PER_DAY", 500, "invitation mails one person may cause in 24 hours; more invitations are refused with 429 (0: no limit)")
+	f.bytes(&c.MemoryLimit, "memory-limit", "SHARELEDGER_MEMORY_LIMIT", 0, "soft limit on the memory the Go runtime manages, past which the garbage collector works harder (0: nine tenths of the container's memory limit if it has one, else none; GOMEMLIMIT wins)")
 	f.str(&c.LogLevel, "log-level", "SHARELEDGER_LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := f.Parse(args); err != nil {
 		return c, err

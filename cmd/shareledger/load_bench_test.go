@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,7 @@ type loadFixture struct {
 }
 
 func newLoadFixture(b *testing.B, pairs, workers int) loadFixture {
+	b.Cleanup(serviceMemory())
 	cfg := testConfig(b, backends[0])
 	cfg.AggregateSnapshotEvery = 1000
 	s := start(b, cfg)
@@ -78,6 +80,12 @@ func newLoadFixture(b *testing.B, pairs, workers int) loadFixture {
 	}
 	f.send = sender(hc, s.base)
 	return f
+}
+
+// serviceMemory sets the garbage collector as serve does (the process
+// is the service here) and returns what undoes it.
+func serviceMemory() func() {
+	return decideMemory(os.LookupEnv, 0, cgroupMemory()).apply()
 }
 
 // sender is the load's client of a service at base: one request, its
@@ -152,6 +160,7 @@ func BenchmarkDesignsOverHTTP(b *testing.B) {
 //	go test -run '^$' -bench 'DesignsOverHTTP|HTTPCeiling' -benchtime 20000x ./cmd/shareledger/
 func BenchmarkHTTPCeiling(b *testing.B) {
 	const workers = 64
+	b.Cleanup(serviceMemory())
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body struct{ Project, Design string }
 		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {

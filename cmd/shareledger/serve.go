@@ -420,6 +420,8 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 	level, _ := cfg.level()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
+	mem := decideMemory(os.LookupEnv, cfg.MemoryLimit, cgroupMemory())
+	defer mem.apply()()
 	a, err := openApp(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -431,7 +433,8 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 	}
 	log.Info("shareledger listening", "addr", "http://"+ln.Addr().String(), "data", cfg.DataDir,
 		"eventstore", storeKind(cfg.EventStore),
-		"readmodels", map[bool]string{true: "embedded", false: "postgres"}[cfg.ReadModels == ""])
+		"readmodels", map[bool]string{true: "embedded", false: "postgres"}[cfg.ReadModels == ""],
+		"gc", mem.String())
 	return a.run(ctx, ln)
 }
 
