@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/eventstore"
@@ -23,6 +24,20 @@ type Envelope struct {
 type Projection interface {
 	Name() string
 	Apply(ctx context.Context, tx Tx, e Envelope) error
+}
+
+// Paced is a projection whose live commits cost more than their events:
+// one that writes all over its tables (a commit rewrites every page it
+// touches, whatever the number of events behind it) and whose readers
+// can wait a moment. The runner then starts its commits at least
+// CommitEvery apart while events keep coming, gathering what arrives in
+// between into one transaction (up to the runner's batch); one that has
+// not committed for that long commits at once, so a quiet service keeps
+// it as fresh as the others. A catch-up, whose batches are full, and a
+// rebuild are not paced.
+type Paced interface {
+	Projection
+	CommitEvery() time.Duration
 }
 
 // Decoded is an event of a batch, decoded once for every projection that

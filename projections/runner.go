@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -164,6 +165,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	f := &feed{runner: r, from: from}
 	for _, p := range r.cfg.Projections {
 		sub := &subscriber{runner: r, name: p.Name(), closed: make(chan struct{}), left: make(chan struct{}), queue: make(chan Batch, feedQueue), feedFrom: from}
+		if pc, ok := p.(Paced); ok {
+			sub.every = pc.CommitEvery()
+		}
 		f.subs = append(f.subs, sub)
 		router.AddConsumerHandler(p.Name(), topic, sub, r.handler(p))
 	}
@@ -187,30 +191,37 @@ func (r *Runner) earliestCheckpoint(ctx context.Context) (eventstore.Position, e
 }
 
 func (r *Runner) handler(p Projection) message.NoPublishHandlerFunc {
+	labels := pprof.Labels("projection", p.Name())
 	return func(msg *message.Message) error {
 		batch, err := batchOf(msg)
 		if err != nil {
 			return err
 		}
-		ctx := msg.Context()
-		at, err := ApplyDecoded(ctx, r.cfg.Store, p, batch)
-		if err == nil {
-			r.advanced(p.Name(), at, len(batch))
-			return nil
-		}
-		if len(batch) == 1 {
-			return err
-		}
-		// Find the failing event: apply one by one; those before it commit.
-		for i := range batch {
-			at, err := ApplyDecoded(ctx, r.cfg.Store, p, batch[i:i+1])
-			if err != nil {
-				return err
-			}
-			r.advanced(p.Name(), at, 1)
-		}
+		// A CPU profile names the projection each sample worked for.
+		pprof.Do(msg.Context(), labels, func(ctx context.Context) { err = r.apply(ctx, p, batch) })
+		return err
+	}
+}
+
+// apply applies batch to p in one transaction; if that fails, one event
+// at a time, so that those before the failing one commit.
+func (r *Runner) apply(ctx context.Context, p Projection, batch Batch) error {
+	at, err := ApplyDecoded(ctx, r.cfg.Store, p, batch)
+	if err == nil {
+		r.advanced(p.Name(), at, len(batch))
 		return nil
 	}
+	if len(batch) == 1 {
+		return err
+	}
+	for i := range batch {
+		at, err := ApplyDecoded(ctx, r.cfg.Store, p, batch[i:i+1])
+		if err != nil {
+			return err
+		}
+		r.advanced(p.Name(), at, 1)
+	}
+	return nil
 }
 
 func (r *Runner) advanced(name string, at eventstore.Position, n int) {
@@ -368,6 +379,8 @@ type subscriber struct {
 	leaveOnce sync.Once
 	feedFrom  eventstore.Position // where the feed started
 	detached  sync.Once
+	every     time.Duration // the least time from one delivery's end to the next (Paced)
+	last      time.Time     // when the last delivery was acknowledged (committed)
 }
 
 // put puts a batch in the queue if there is room and the subscriber
@@ -445,13 +458,14 @@ func (s *subscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.M
 		if s.feedFrom.Less(from) || s.feedFrom == from {
 			// The feed starts at or before this projection: take its
 			// batches, past what the projection has.
-			for b, open := s.next(at); len(b) > 0 || open; b, open = s.next(at) {
+			for b, open := s.next(ctx, at); len(b) > 0 || open; b, open = s.next(ctx, at) {
 				if len(b) == 0 {
 					continue
 				}
 				if err := s.deliver(ctx, out, b); err != nil {
 					return
 				}
+				s.last = time.Now()
 				at = b.Last()
 			}
 		} else {
@@ -479,32 +493,53 @@ func (s *subscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.M
 // with the batches queued behind it up to the runner's batch size: under
 // load a projection then applies many events per transaction, as it did
 // when it read the log itself, instead of one small batch per append.
-// open is false once the queue is closed and empty.
-func (s *subscriber) next(at eventstore.Position) (b Batch, open bool) {
+// A Paced projection's batch also takes what arrives until its interval
+// since the last delivery is over. open is false once the queue is
+// closed and empty.
+func (s *subscriber) next(ctx context.Context, at eventstore.Position) (b Batch, open bool) {
 	first, open := <-s.queue
 	if !open {
 		return nil, false
 	}
 	b = first.After(at)
 	merged := false
+	var until <-chan time.Time
+	if wait := time.Until(s.last.Add(s.every)); s.every > 0 && wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		until = t.C
+	}
 	for len(b) < s.runner.cfg.Batch {
+		var more Batch
+		var ok bool
 		select {
-		case more, ok := <-s.queue:
-			if !ok {
-				return b, true // the closed queue is seen on the next call
-			}
-			if len(b) > 0 {
-				more = more.After(b.Last())
-			} else {
-				more = more.After(at)
-			}
-			if !merged {
-				b, merged = append(Batch(nil), b...), true // batches are shared: copy before growing
-			}
-			b = append(b, more...)
+		case more, ok = <-s.queue:
 		default:
-			return b, true
+			if until == nil {
+				return b, true
+			}
+			select {
+			case more, ok = <-s.queue:
+			case <-until:
+				return b, true
+			case <-s.closed:
+				return b, true
+			case <-ctx.Done():
+				return b, true
+			}
 		}
+		if !ok {
+			return b, true // the closed queue is seen on the next call
+		}
+		if len(b) > 0 {
+			more = more.After(b.Last())
+		} else {
+			more = more.After(at)
+		}
+		if !merged {
+			b, merged = append(Batch(nil), b...), true // batches are shared: copy before growing
+		}
+		b = append(b, more...)
 	}
 	return b, true
 }

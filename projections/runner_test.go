@@ -382,3 +382,57 @@ func TestEachEventIsDecodedOnceForAllProjections(t *testing.T) {
 		t.Fatalf("40 events were decoded %d times for 3 projections, want 40", n)
 	}
 }
+
+// paced is a counter whose commits are at least every apart.
+type paced struct {
+	counter
+	every time.Duration
+}
+
+func (p paced) CommitEvery() time.Duration { return p.every }
+
+// A Paced projection applies the first event at once, then gathers what
+// comes until its interval is over or the runner's batch (4 here) is
+// full; the others are not held up, and stopping the runner does not
+// wait for the interval.
+func TestAPacedProjectionGathersUntilItsIntervalOrAFullBatch(t *testing.T) {
+	f := newFixture(t)
+	r, stop := f.start(t, paced{counter: counter{name: "paced"}, every: time.Hour}, counter{name: "steady"})
+	f.wait(t, r, f.append(t, tick{N: 0}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var head eventstore.Position
+	for i := 1; i <= 2; i++ {
+		head = f.append(t, tick{N: i})
+	}
+	if err := r.Progress().Wait(ctx, head, "steady"); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.ticks(t, "paced"); fmt.Sprint(got) != "[0]" {
+		t.Fatalf("the paced projection applied %v within its interval, want [0] until its batch is full", got)
+	}
+	for i := 3; i <= 4; i++ {
+		head = f.append(t, tick{N: i})
+	}
+	f.wait(t, r, head)
+	if got := f.ticks(t, "paced"); fmt.Sprint(got) != fmt.Sprint(seq(0, 4)) {
+		t.Fatalf("the paced projection applied %v once its batch was full, want 0..4", got)
+	}
+	head = f.append(t, tick{N: 5})
+	if err := r.Progress().Wait(ctx, head, "steady"); err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		t.Fatal("stopping the runner waited for the paced projection's interval")
+	}
+	// Started again, it has committed nothing for an hour: at once.
+	r, _ = f.start(t, paced{counter: counter{name: "paced"}, every: time.Hour}, counter{name: "steady"})
+	f.wait(t, r, head)
+	if got := f.ticks(t, "paced"); fmt.Sprint(got) != fmt.Sprint(seq(0, 5)) {
+		t.Fatalf("the paced projection applied %v after a restart, want 0..5", got)
+	}
+}
