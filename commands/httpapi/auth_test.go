@@ -39,3 +39,22 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkVerify: a client's token, checked on each of its requests.
+//
+//	go test -run '^$' -bench Verify -benchmem ./commands/httpapi/
+func BenchmarkVerify(b *testing.B) {
+	keys, err := httpapi.LoadOrCreateKeys(filepath.Join(b.TempDir(), "signing.key"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, err := keys.Mint("ann@acme.test", "acme", time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := keys.Verify(tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
