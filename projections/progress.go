@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,13 +22,20 @@ type Progress struct {
 	mu    sync.Mutex
 	at    map[string]eventstore.Position
 	wake  chan struct{}
+	// awaited counts the readers waiting on each consumer, and called
+	// holds, for a consumer nobody waits on, a channel closed when a
+	// reader starts to: a projection gathering events into a larger
+	// transaction commits at once then.
+	awaited map[string]int
+	called  map[string]chan struct{}
 	// Poll is how often waiters re-read checkpoints from the store.
 	Poll time.Duration
 }
 
 // NewProgress tracks the checkpoints in store.
 func NewProgress(store Store) *Progress {
-	return &Progress{store: store, at: map[string]eventstore.Position{}, wake: make(chan struct{}), Poll: 200 * time.Millisecond}
+	return &Progress{store: store, at: map[string]eventstore.Position{}, wake: make(chan struct{}), Poll: 200 * time.Millisecond,
+		awaited: map[string]int{}, called: map[string]chan struct{}{}}
 }
 
 func (p *Progress) advanced(name string, at eventstore.Position) {
@@ -41,6 +49,22 @@ func (p *Progress) advanced(name string, at eventstore.Position) {
 	p.wake = make(chan struct{})
 }
 
+// awaiting says whether a reader waits on consumer name; if not, it
+// gives a channel closed when one starts to.
+func (p *Progress) awaiting(name string) (bool, <-chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.awaited[name] > 0 {
+		return true, nil
+	}
+	c, ok := p.called[name]
+	if !ok {
+		c = make(chan struct{})
+		p.called[name] = c
+	}
+	return false, c
+}
+
 // Wait returns once every named consumer has reached pos, or ErrLagging
 // when ctx ends first.
 func (p *Progress) Wait(ctx context.Context, pos eventstore.Position, names ...string) error {
@@ -49,6 +73,14 @@ func (p *Progress) Wait(ctx context.Context, pos eventstore.Position, names ...s
 	}
 	poll := time.NewTicker(p.Poll)
 	defer poll.Stop()
+	var waiting []string
+	defer func() {
+		p.mu.Lock()
+		for _, n := range waiting {
+			p.awaited[n]--
+		}
+		p.mu.Unlock()
+	}()
 	for {
 		p.mu.Lock()
 		wake := p.wake
@@ -56,6 +88,14 @@ func (p *Progress) Wait(ctx context.Context, pos eventstore.Position, names ...s
 		for _, n := range names {
 			if p.at[n].Less(pos) {
 				behind = append(behind, n)
+				if !slices.Contains(waiting, n) {
+					waiting = append(waiting, n)
+					p.awaited[n]++
+					if c, ok := p.called[n]; ok {
+						close(c)
+						delete(p.called, n)
+					}
+				}
 			}
 		}
 		p.mu.Unlock()

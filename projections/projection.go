@@ -28,13 +28,15 @@ type Projection interface {
 
 // Paced is a projection whose live commits cost more than their events:
 // one that writes all over its tables (a commit rewrites every page it
-// touches, whatever the number of events behind it) and whose readers
-// can wait a moment. The runner then starts its commits at least
-// CommitEvery apart while events keep coming, gathering what arrives in
-// between into one transaction (up to the runner's batch); one that has
-// not committed for that long commits at once, so a quiet service keeps
-// it as fresh as the others. A catch-up, whose batches are full, and a
-// rebuild are not paced.
+// touches, whatever the number of events behind it). While events keep
+// coming and no reader waits on it, the runner starts its commits at
+// least CommitEvery apart, gathering what arrives in between into one
+// transaction (up to the runner's batch). One that has not committed for
+// that long commits at once, and a reader that starts waiting on it
+// (Progress.Wait) ends the gathering, so readers never wait for the
+// interval. Every projection gathers this way for as long as its last
+// commit took; Paced sets a longer least. A catch-up, whose batches are
+// full, and a rebuild are not paced.
 type Paced interface {
 	Projection
 	CommitEvery() time.Duration

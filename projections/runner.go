@@ -381,6 +381,7 @@ type subscriber struct {
 	detached  sync.Once
 	every     time.Duration // the least time from one delivery's end to the next (Paced)
 	last      time.Time     // when the last delivery was acknowledged (committed)
+	took      time.Duration // how long the last delivery took, from handing it to its acknowledgement
 }
 
 // put puts a batch in the queue if there is room and the subscriber
@@ -462,10 +463,12 @@ func (s *subscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.M
 				if len(b) == 0 {
 					continue
 				}
+				start := time.Now()
 				if err := s.deliver(ctx, out, b); err != nil {
 					return
 				}
 				s.last = time.Now()
+				s.took = s.last.Sub(start)
 				at = b.Last()
 			}
 		} else {
@@ -493,9 +496,12 @@ func (s *subscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.M
 // with the batches queued behind it up to the runner's batch size: under
 // load a projection then applies many events per transaction, as it did
 // when it read the log itself, instead of one small batch per append.
-// A Paced projection's batch also takes what arrives until its interval
-// since the last delivery is over. open is false once the queue is
-// closed and empty.
+// While no reader waits on the projection, its batch also takes what
+// arrives until as long as its last delivery took (or its Paced interval,
+// if longer) has passed since that delivery: under load a projection
+// commits less often and larger, as a group commit does, and a reader
+// that starts waiting ends the gathering at once. open is false once the
+// queue is closed and empty.
 func (s *subscriber) next(ctx context.Context, at eventstore.Position) (b Batch, open bool) {
 	first, open := <-s.queue
 	if !open {
@@ -503,11 +509,17 @@ func (s *subscriber) next(ctx context.Context, at eventstore.Position) (b Batch,
 	}
 	b = first.After(at)
 	merged := false
+	// Gather more for as long as the last delivery took (or the Paced
+	// interval), unless a reader waits on the projection.
 	var until <-chan time.Time
-	if wait := time.Until(s.last.Add(s.every)); s.every > 0 && wait > 0 {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		until = t.C
+	var called <-chan struct{}
+	if wait := time.Until(s.last.Add(max(s.every, s.took))); wait > 0 {
+		var awaited bool
+		if awaited, called = s.runner.progress.awaiting(s.name); !awaited {
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			until = t.C
+		}
 	}
 	for len(b) < s.runner.cfg.Batch {
 		var more Batch
@@ -521,6 +533,8 @@ func (s *subscriber) next(ctx context.Context, at eventstore.Position) (b Batch,
 			select {
 			case more, ok = <-s.queue:
 			case <-until:
+				return b, true
+			case <-called:
 				return b, true
 			case <-s.closed:
 				return b, true

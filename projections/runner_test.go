@@ -383,24 +383,52 @@ func TestEachEventIsDecodedOnceForAllProjections(t *testing.T) {
 	}
 }
 
-// paced is a counter whose commits are at least every apart.
+// paced is a counter whose commits are at least every apart, and which
+// tells applied each tick it applies.
 type paced struct {
 	counter
-	every time.Duration
+	every   time.Duration
+	applied chan<- int
 }
 
 func (p paced) CommitEvery() time.Duration { return p.every }
 
-// A Paced projection applies the first event at once, then gathers what
-// comes until its interval is over or the runner's batch (4 here) is
-// full; the others are not held up, and stopping the runner does not
-// wait for the interval.
+func (p paced) Apply(ctx context.Context, tx projections.Tx, e projections.Envelope) error {
+	if err := p.counter.Apply(ctx, tx, e); err != nil {
+		return err
+	}
+	p.applied <- e.Event.(tick).N
+	return nil
+}
+
+// A Paced projection applies the first event at once, then, while no
+// reader waits on it, gathers what comes until its interval is over or
+// the runner's batch (4 here) is full; a reader that starts waiting on
+// it ends the wait at once. The others are not held up, and stopping the
+// runner does not wait for the interval.
 func TestAPacedProjectionGathersUntilItsIntervalOrAFullBatch(t *testing.T) {
 	f := newFixture(t)
-	r, stop := f.start(t, paced{counter: counter{name: "paced"}, every: time.Hour}, counter{name: "steady"})
+	applied := make(chan int, 100)
+	p := paced{counter: counter{name: "paced"}, every: time.Hour, applied: applied}
+	r, stop := f.start(t, p, counter{name: "steady"})
 	f.wait(t, r, f.append(t, tick{N: 0}))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	got := func(n int) []int {
+		var out []int
+		for range n {
+			select {
+			case i := <-applied:
+				out = append(out, i)
+			case <-ctx.Done():
+				t.Fatalf("the paced projection applied %v, then nothing", out)
+			}
+		}
+		return out
+	}
+	if ticks := got(1); fmt.Sprint(ticks) != "[0]" {
+		t.Fatalf("the paced projection applied %v first, want [0]", ticks)
+	}
 	var head eventstore.Position
 	for i := 1; i <= 2; i++ {
 		head = f.append(t, tick{N: i})
@@ -408,17 +436,28 @@ func TestAPacedProjectionGathersUntilItsIntervalOrAFullBatch(t *testing.T) {
 	if err := r.Progress().Wait(ctx, head, "steady"); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.ticks(t, "paced"); fmt.Sprint(got) != "[0]" {
-		t.Fatalf("the paced projection applied %v within its interval, want [0] until its batch is full", got)
+	if ticks := f.ticks(t, "paced"); fmt.Sprint(ticks) != "[0]" {
+		t.Fatalf("the paced projection applied %v within its interval, want [0] until its batch is full", ticks)
 	}
 	for i := 3; i <= 4; i++ {
 		head = f.append(t, tick{N: i})
 	}
-	f.wait(t, r, head)
-	if got := f.ticks(t, "paced"); fmt.Sprint(got) != fmt.Sprint(seq(0, 4)) {
-		t.Fatalf("the paced projection applied %v once its batch was full, want 0..4", got)
+	// Nobody waits on it: only a full batch makes it apply within the hour.
+	if ticks := got(4); fmt.Sprint(ticks) != fmt.Sprint(seq(1, 4)) {
+		t.Fatalf("the paced projection applied %v once its batch was full, want 1..4", ticks)
 	}
 	head = f.append(t, tick{N: 5})
+	if err := r.Progress().Wait(ctx, head, "steady"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Progress().Wait(ctx, head, "paced"); err != nil {
+		t.Fatalf("a reader waiting on the paced projection waited for its interval: %v", err)
+	}
+	if ticks := f.ticks(t, "paced"); fmt.Sprint(ticks) != fmt.Sprint(seq(0, 5)) {
+		t.Fatalf("the paced projection applied %v, want 0..5", ticks)
+	}
+	got(1)
+	head = f.append(t, tick{N: 6})
 	if err := r.Progress().Wait(ctx, head, "steady"); err != nil {
 		t.Fatal(err)
 	}
@@ -430,9 +469,9 @@ func TestAPacedProjectionGathersUntilItsIntervalOrAFullBatch(t *testing.T) {
 		t.Fatal("stopping the runner waited for the paced projection's interval")
 	}
 	// Started again, it has committed nothing for an hour: at once.
-	r, _ = f.start(t, paced{counter: counter{name: "paced"}, every: time.Hour}, counter{name: "steady"})
-	f.wait(t, r, head)
-	if got := f.ticks(t, "paced"); fmt.Sprint(got) != fmt.Sprint(seq(0, 5)) {
-		t.Fatalf("the paced projection applied %v after a restart, want 0..5", got)
+	r, _ = f.start(t, p, counter{name: "steady"})
+	if ticks := got(1); fmt.Sprint(ticks) != "[6]" {
+		t.Fatalf("the paced projection applied %v after a restart, want [6]", ticks)
 	}
+	f.wait(t, r, head)
 }

@@ -482,14 +482,14 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// CommitEvery implements projections.Paced: the index's live commits
-// are at least this far apart. Each event is filed under several
-// entities, each at the end of its own range of Filed, so a commit
-// rewrites a page for every entity its events name, however few events
-// it holds: under load the index wrote about 150 pages (600 KB) a
-// commit, three for each event. Taking what came in a tenth of a second
-// at once rewrote about half as many pages for the same events, and a
-// design sent over HTTP took about 7% less CPU (docs/benchmarks.md). An
-// auditor's read waits at most this much longer, and only under load:
-// an index that has not committed for this long commits at once.
+// CommitEvery implements projections.Paced: while nobody waits on the
+// index, its live commits are at least this far apart. Each event is
+// filed under several entities, each at the end of its own range of
+// Filed, so a commit rewrites a page for every entity its events name,
+// however few events it holds: under load the index wrote about 150
+// pages (600 KB) a commit, three for each event. Taking what came in a
+// tenth of a second at once rewrote about half as many pages for the
+// same events, and a design sent over HTTP took about 10% less CPU
+// (docs/benchmarks.md). An auditor's read that waits on the index ends
+// the wait at once.
 func (Projection) CommitEvery() time.Duration { return 100 * time.Millisecond }
