@@ -321,6 +321,11 @@ const (
 	feedPatience = 200 * time.Millisecond
 )
 
+// maxGather bounds how long a projection gathers events for being slow
+// (a delivery that took long, retried through an outage, say); a Paced
+// projection's own interval may be longer.
+const maxGather = 250 * time.Millisecond
+
 // feed reads the log once for every projection of a runner, from the
 // checkpoint of the one furthest behind, decodes each event once, and puts
 // each batch in every projection's queue.
@@ -513,7 +518,7 @@ func (s *subscriber) next(ctx context.Context, at eventstore.Position) (b Batch,
 	// interval), unless a reader waits on the projection.
 	var until <-chan time.Time
 	var called <-chan struct{}
-	if wait := time.Until(s.last.Add(max(s.every, s.took))); wait > 0 {
+	if wait := time.Until(s.last.Add(max(s.every, min(s.took, maxGather)))); wait > 0 {
 		var awaited bool
 		if awaited, called = s.runner.progress.awaiting(s.name); !awaited {
 			t := time.NewTimer(wait)

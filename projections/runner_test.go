@@ -440,7 +440,7 @@ func TestAPacedProjectionGathersUntilItsIntervalOrAFullBatch(t *testing.T) {
 		t.Fatalf("the paced projection applied %v within its interval, want [0] until its batch is full", ticks)
 	}
 	for i := 3; i <= 4; i++ {
-		head = f.append(t, tick{N: i})
+		f.append(t, tick{N: i})
 	}
 	// Nobody waits on it: only a full batch makes it apply within the hour.
 	if ticks := got(4); fmt.Sprint(ticks) != fmt.Sprint(seq(1, 4)) {
