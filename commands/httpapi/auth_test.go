@@ -13,14 +13,7 @@ import (
 // FuzzVerify: no forged or mangled token is accepted, and none crashes
 // the verifier; the only tokens accepted are those the key minted.
 func FuzzVerify(f *testing.F) {
-	keys, err := httpapi.LoadOrCreateKeys(filepath.Join(f.TempDir(), "signing.key"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	good, err := keys.Mint("ann@acme.test", "acme", time.Hour)
-	if err != nil {
-		f.Fatal(err)
-	}
+	keys, good := annsToken(f)
 	f.Add(good)
 	f.Add(good[:len(good)-2])
 	f.Add(strings.Replace(good, ".", "x.", 1))
@@ -44,17 +37,25 @@ func FuzzVerify(f *testing.F) {
 //
 //	go test -run '^$' -bench Verify -benchmem ./commands/httpapi/
 func BenchmarkVerify(b *testing.B) {
-	keys, err := httpapi.LoadOrCreateKeys(filepath.Join(b.TempDir(), "signing.key"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	tok, err := keys.Mint("ann@acme.test", "acme", time.Hour)
-	if err != nil {
-		b.Fatal(err)
-	}
+	keys, tok := annsToken(b)
 	for b.Loop() {
 		if _, err := keys.Verify(tok); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// annsToken is a new key and the token it mints for ann@acme.test of
+// acme, valid for an hour.
+func annsToken(tb testing.TB) (*httpapi.Keys, string) {
+	tb.Helper()
+	keys, err := httpapi.LoadOrCreateKeys(filepath.Join(tb.TempDir(), "signing.key"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tok, err := keys.Mint("ann@acme.test", "acme", time.Hour)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return keys, tok
 }
