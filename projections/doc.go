@@ -14,6 +14,10 @@
 // that falls behind (an outage of what it talks to) is left to read the log
 // on its own, so it never holds the others back. Each projection applies a
 // batch in one transaction that also moves its checkpoint (ApplyDecoded).
+// While no reader waits on a projection (Progress.Wait), its batch also
+// takes what arrives for as long as its last commit took, or its Paced
+// interval: under load it commits less often and larger, and a reader
+// that starts waiting ends the gathering at once.
 //
 // Rebuilds and point-in-time answers (package replay) read the log
 // directly, a page at a time, decode each page once and apply it to every
