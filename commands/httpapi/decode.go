@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 )
 
 // Decode reads a JSON body strictly: unknown fields (field names are
@@ -36,54 +37,123 @@ func Decode(w http.ResponseWriter, r *http.Request, v any) error {
 // exactFields checks that every object key of a JSON value that decoded
 // into t names a field of t exactly: encoding/json matches field names
 // without regard to case, so "nAme" would otherwise be taken for "name".
+// data is JSON the decoder accepted: its keys are read by a scan, not by
+// decoding it a second time into maps, which was about 40% of decoding a
+// small body.
 func exactFields(data []byte, t reflect.Type) error {
-	for t.Kind() == reflect.Pointer {
+	_, err := exactValue(data, skipSpace(data, 0), t)
+	return err
+}
+
+// exactValue checks the value at data[i] against t (nil: a value whose
+// keys name nothing, only read past) and returns where it ends.
+func exactValue(data []byte, i int, t reflect.Type) (int, error) {
+	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	switch t.Kind() {
-	case reflect.Struct:
-		var obj map[string]json.RawMessage
-		if json.Unmarshal(data, &obj) != nil {
-			return nil // not an object (null): the decoder has judged it
+	switch data[i] {
+	case '{':
+		var fields map[string]reflect.Type
+		var values reflect.Type
+		if t != nil && t.Kind() == reflect.Struct {
+			fields = fieldsOf(t)
+		} else if t != nil && t.Kind() == reflect.Map {
+			values = t.Elem()
 		}
-		fields := map[string]reflect.Type{}
-		for i := range t.NumField() {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if name == "" {
-				name = f.Name
+		for i = skipSpace(data, i+1); data[i] != '}'; {
+			end := stringEnd(data, i)
+			vt := values
+			if fields != nil {
+				key, err := keyOf(data[i:end])
+				if err != nil {
+					return end, err
+				}
+				ft, ok := fields[key]
+				if !ok {
+					return end, fmt.Errorf("json: unknown field %q (field names are case-sensitive)", key)
+				}
+				vt = ft
 			}
-			fields[name] = f.Type
-		}
-		for k, raw := range obj {
-			ft, ok := fields[k]
-			if !ok {
-				return fmt.Errorf("json: unknown field %q (field names are case-sensitive)", k)
+			i = skipSpace(data, skipSpace(data, end)+1) // past the colon
+			var err error
+			if i, err = exactValue(data, i, vt); err != nil {
+				return i, err
 			}
-			if err := exactFields(raw, ft); err != nil {
-				return err
-			}
-		}
-	case reflect.Map:
-		var obj map[string]json.RawMessage
-		if json.Unmarshal(data, &obj) != nil {
-			return nil
-		}
-		for _, raw := range obj {
-			if err := exactFields(raw, t.Elem()); err != nil {
-				return err
+			if i = skipSpace(data, i); data[i] == ',' {
+				i = skipSpace(data, i+1)
 			}
 		}
-	case reflect.Slice, reflect.Array:
-		var items []json.RawMessage
-		if json.Unmarshal(data, &items) != nil {
-			return nil
+		return i + 1, nil
+	case '[':
+		var items reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			items = t.Elem()
 		}
-		for _, raw := range items {
-			if err := exactFields(raw, t.Elem()); err != nil {
-				return err
+		for i = skipSpace(data, i+1); data[i] != ']'; {
+			var err error
+			if i, err = exactValue(data, i, items); err != nil {
+				return i, err
 			}
+			if i = skipSpace(data, i); data[i] == ',' {
+				i = skipSpace(data, i+1)
+			}
+		}
+		return i + 1, nil
+	case '"':
+		return stringEnd(data, i), nil
+	}
+	for i < len(data) && !strings.ContainsRune(",]} \t\r\n", rune(data[i])) {
+		i++ // a number, true, false or null
+	}
+	return i, nil
+}
+
+// keyOf is an object key as the decoder reads it: most have no escapes.
+func keyOf(quoted []byte) (string, error) {
+	if !bytes.ContainsRune(quoted, '\\') {
+		return string(quoted[1 : len(quoted)-1]), nil
+	}
+	var key string
+	return key, json.Unmarshal(quoted, &key)
+}
+
+// stringEnd is where the JSON string starting at data[i] ends (past its
+// closing quote).
+func stringEnd(data []byte, i int) int {
+	for i++; data[i] != '"'; i++ {
+		if data[i] == '\\' {
+			i++
 		}
 	}
-	return nil
+	return i + 1
+}
+
+// skipSpace is the first index from i that is not JSON whitespace (or
+// len(data)).
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// fieldTypes holds, by struct type, its fields' JSON names and types.
+var fieldTypes sync.Map // reflect.Type -> map[string]reflect.Type
+
+// fieldsOf is a struct type's fields by their JSON names.
+func fieldsOf(t reflect.Type) map[string]reflect.Type {
+	if f, ok := fieldTypes.Load(t); ok {
+		return f.(map[string]reflect.Type)
+	}
+	fields := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" {
+			name = f.Name
+		}
+		fields[name] = f.Type
+	}
+	fieldTypes.Store(t, fields)
+	return fields
 }
