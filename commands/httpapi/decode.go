@@ -74,13 +74,9 @@ func exactValue(data []byte, i int, t reflect.Type) (int, error) {
 				}
 				vt = ft
 			}
-			i = skipSpace(data, skipSpace(data, end)+1) // past the colon
 			var err error
-			if i, err = exactValue(data, i, vt); err != nil {
+			if i, err = member(data, skipSpace(data, skipSpace(data, end)+1), vt); err != nil { // past the colon
 				return i, err
-			}
-			if i = skipSpace(data, i); data[i] == ',' {
-				i = skipSpace(data, i+1)
 			}
 		}
 		return i + 1, nil
@@ -91,11 +87,8 @@ func exactValue(data []byte, i int, t reflect.Type) (int, error) {
 		}
 		for i = skipSpace(data, i+1); data[i] != ']'; {
 			var err error
-			if i, err = exactValue(data, i, items); err != nil {
+			if i, err = member(data, i, items); err != nil {
 				return i, err
-			}
-			if i = skipSpace(data, i); data[i] == ',' {
-				i = skipSpace(data, i+1)
 			}
 		}
 		return i + 1, nil
@@ -104,6 +97,20 @@ func exactValue(data []byte, i int, t reflect.Type) (int, error) {
 	}
 	for i < len(data) && !strings.ContainsRune(",]} \t\r\n", rune(data[i])) {
 		i++ // a number, true, false or null
+	}
+	return i, nil
+}
+
+// member checks the value of an object's or array's member at data[i]
+// (exactValue) and returns where the next member starts, past the comma
+// after it, or where the object or array ends.
+func member(data []byte, i int, t reflect.Type) (int, error) {
+	i, err := exactValue(data, i, t)
+	if err != nil {
+		return i, err
+	}
+	if i = skipSpace(data, i); data[i] == ',' {
+		i = skipSpace(data, i+1)
 	}
 	return i, nil
 }
@@ -137,7 +144,8 @@ func skipSpace(data []byte, i int) int {
 	return i
 }
 
-// fieldTypes holds, by struct type, its fields' JSON names and types.
+// fieldTypes holds, by struct type, its fields' JSON names and types: a
+// map built for each object scanned would be an allocation a body.
 var fieldTypes sync.Map // reflect.Type -> map[string]reflect.Type
 
 // fieldsOf is a struct type's fields by their JSON names.
