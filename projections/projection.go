@@ -35,7 +35,7 @@ type Projection interface {
 // that long commits at once, and a reader that starts waiting on it
 // (Progress.Wait) ends the gathering, so readers never wait for the
 // interval. Every projection gathers this way for as long as its last
-// commit took; Paced sets a longer least. A catch-up, whose batches are
+// commit took (at most 250 ms); Paced sets a longer least. A catch-up, whose batches are
 // full, and a rebuild are not paced.
 type Paced interface {
 	Projection
