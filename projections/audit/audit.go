@@ -11,18 +11,14 @@ package audit
 import (
 	"bytes"
 	"cmp"
-	"context"
 	"encoding/json"
-	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"github.com/shareledger/shareledger/domain/partnership"
 	"github.com/shareledger/shareledger/domain/team"
 	"github.com/shareledger/shareledger/eventstore"
 	"github.com/shareledger/shareledger/projections"
@@ -203,16 +199,21 @@ func (p Payload) String(f string) (string, bool) {
 // EntitiesOf are the entities an event names: by the fields of its data,
 // and its stream.
 func EntitiesOf(typ, stream string, payload Payload) []Entity {
-	var out []Entity
+	return entitiesOf(typ, stream, payload.String, nil)
+}
+
+// entitiesOf appends to out the entities an event names, reading its
+// string fields through str, sorted and each once.
+func entitiesOf(typ, stream string, str func(f string) (string, bool), out []Entity) []Entity {
 	for _, f := range entityFieldNames {
-		v, ok := payload.String(f)
+		v, ok := str(f)
 		if !ok || v == "" || (f == "role" && !strings.HasPrefix(typ, "Role")) {
 			continue // a user's role name is not a role of the rights model
 		}
 		out = append(out, Entity{entityFields[f], v})
 	}
 	// "project" means an account's project or a cloud project.
-	if v, ok := payload.String("project"); ok && v != "" {
+	if v, ok := str("project"); ok && v != "" {
 		kind := "project"
 		if team.IsProjectStream(stream) {
 			kind = "cloud-project"
@@ -229,7 +230,10 @@ func EntitiesOf(typ, stream string, payload Payload) []Entity {
 var entityFieldNames = slices.Sorted(maps.Keys(entityFields))
 
 // Key is an entity's key prefix: kind:id/.
-func Key(kind, id string) string { return projections.KeyPart(kind+":"+id) + "/" }
+func Key(kind, id string) string { return keyPart(kind, id) + "/" }
+
+// keyPart is an entity's key prefix without its '/'.
+func keyPart(kind, id string) string { return projections.KeyPart(kind + ":" + id) }
 
 // Projection maintains the index.
 type Projection struct{}
@@ -241,112 +245,12 @@ const Name = "audit"
 // Name implements projections.Projection.
 func (Projection) Name() string { return Name }
 
-// Apply implements projections.Projection.
-func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.Envelope) error {
-	r := env.Record
-	payload, err := PayloadOf(r.Data)
-	if err != nil {
-		return err
-	}
-	e := Entry{
-		Position: r.Position, EventID: r.ID, Type: r.Type, Version: r.Version, Stream: r.Stream, Revision: r.Revision,
-		Time: r.Meta.Time, Actor: r.Meta.User, ActorAccount: r.Meta.Account, CommandID: r.Meta.CommandID,
-		IdempotencyKey: r.Meta.IdempotencyKey, CorrelationID: r.Meta.CorrelationID, Data: r.Data,
-	}
-	accounts := map[string]bool{}
-	if r.Meta.Account != "" {
-		accounts[r.Meta.Account] = true
-	}
-	for _, f := range accountFields {
-		if v, ok := payload.String(f); ok && v != "" {
-			accounts[v] = true
-		}
-	}
-	// A partnership's stream is the shared record of its two accounts:
-	// both see everything in it (the owner sees where its shared device is
-	// used, the partner what was lent to it).
-	if pair, ok := partnership.AccountsOfStream(r.Stream); ok {
-		for _, a := range pair {
-			accounts[string(a)] = true
-		}
-	}
-	for a := range accounts {
-		e.Accounts = append(e.Accounts, a)
-	}
-	sort.Strings(e.Accounts)
-	e.Summary = summary(r, payload)
-	entities := map[string]bool{}
-	for _, en := range EntitiesOf(r.Type, r.Stream, payload) {
-		entities[Key(en.Kind, en.ID)] = true
-	}
-	pos := PositionKey(r.Position)
-	entry, err := e.encode()
-	if err != nil {
-		return err
-	}
-	if err := tx.Put(ctx, Entries, pos, entry); err != nil {
-		return err
-	}
-	enc, err := json.Marshal(Filing{At: pos, Accounts: e.Accounts}) // once, for every entity
-	if err != nil {
-		return err
-	}
-	var filing any = projections.Encoded(enc) // boxed once
-	for k := range entities {
-		if err := tx.Put(ctx, Filed, k+pos, filing); err != nil {
-			return err
-		}
-		for _, a := range e.Accounts {
-			if err := tx.Put(ctx, Seen, SeenKey(k, a), seen); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 // seen is Seen's document, encoded once (and held as an interface once:
 // converting a slice to one allocates).
 var seen any = projections.Encoded("true")
 
 // SeenKey is the key in Seen of an entity (its Key) for an account.
 func SeenKey(entity, account string) string { return entity + projections.KeyPart(account) }
-
-// summary is a readable line: who did what to what.
-func summary(r eventstore.Record, p Payload) string {
-	var parts []string
-	for _, f := range summaryFields {
-		raw, ok := p[f]
-		if !ok {
-			continue
-		}
-		if v, ok := p.String(f); ok {
-			if v != "" {
-				parts = append(parts, f+"="+v)
-			}
-			continue
-		}
-		// Anything else as fmt prints what JSON decodes it to.
-		var v any
-		if json.Unmarshal(raw, &v) == nil && v != nil {
-			parts = append(parts, fmt.Sprintf("%s=%v", f, v))
-		}
-	}
-	return line(r, parts)
-}
-
-// line is a summary of r with parts: who did it (the user and account
-// that did, or the system), what, and parts.
-func line(r eventstore.Record, parts []string) string {
-	actor := r.Meta.User
-	if actor == "" {
-		actor = "system"
-	}
-	if r.Meta.Account != "" {
-		actor += " (" + r.Meta.Account + ")"
-	}
-	return strings.TrimSpace(actor + ": " + r.Type + " " + strings.Join(parts, " "))
-}
 
 // summaryFields are the fields a summary shows, in its order.
 var summaryFields = []string{"device", "devices", "partnership", "partner", "requester", "owner", "item", "kind", "name", "node", "member", "user", "email", "role", "job", "project", "design", "reason"}
@@ -369,7 +273,8 @@ func (e *Entry) encode() (projections.Encoded, error) {
 	// day or more, or not in whole minutes): json.Marshal, which says
 	// why it cannot.
 	if _, off := e.Time.Zone(); e.Time.Year() < 0 || e.Time.Year() > 9999 || off%60 != 0 || off <= -24*3600 || off >= 24*3600 {
-		return json.Marshal(e)
+		c := *e // a copy, so that e itself stays where its caller made it
+		return json.Marshal(&c)
 	}
 	b := make([]byte, 0, 320+len(e.Data)+len(e.Summary))
 	// The position as its text (eventstore.Position.MarshalText).
@@ -403,23 +308,23 @@ func (e *Entry) encode() (projections.Encoded, error) {
 		b = append(b, e.Data...)
 	}
 	b = append(b, `,"accounts":`...)
-	if e.Accounts == nil {
-		b = append(b, "null"...)
-	} else {
-		for i, a := range e.Accounts {
-			if i == 0 {
-				b = append(b, '[')
-			} else {
-				b = append(b, ',')
-			}
-			b = appendString(b, a)
-		}
-		if len(e.Accounts) == 0 {
-			b = append(b, '[')
-		}
-		b = append(b, ']')
+	return append(appendStrings(b, e.Accounts), '}'), nil
+}
+
+// appendStrings appends ss as json.Marshal writes a []string: null if it
+// is nil.
+func appendStrings(b []byte, ss []string) []byte {
+	if ss == nil {
+		return append(b, "null"...)
 	}
-	return append(b, '}'), nil
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, s)
+	}
+	return append(b, ']')
 }
 
 // appendField appends name (its quotes and colon included) and s.

@@ -55,16 +55,7 @@ func decodedWhole(typ, stream string, r eventstore.Record) ([]Entity, string, er
 // logs, and for payloads that try the edges of JSON strings and values.
 func TestPayloadReadsAsTheWholeDecoded(t *testing.T) {
 	events := goldenEvents(t)
-	edges := []event{
-		{"partnership-acme-rentco", "DeviceSharedWithPartner", `{"device":"d\"1\\","partner":"rent\u00e9co","owner":"acme","devices":["a","b"],"kind":3.50,"name":null,"reason":""}`},
-		{"collection-x", "RoleAssigned", `{"role":"viewer","user":"a\u0000b","item":"\ud83d\ude00","member":"m\/1","design":{"z":1,"a":[true,null]}}`},
-		{"account-acme", "UserAdded", `{"role":"Administrator","user":"bob","email":"","account":"acme","job":7,"node":false}`},
-		{"project-acme-p1", "MemberInvited", `{"project":"p1","email":"x@y","account":"acme","account":"other"}`},
-		{"account-acme", "Odd", "{\"user\":\"in\xffvalid\",\"name\":\"tab\\there\",\"device\":\"  spaced  \"}"},
-		{"account-acme", "Empty", `{}`},
-		{"account-acme", "Null", `null`},
-	}
-	events = append(events, edges...)
+	events = append(events, edgeEvents...)
 	if len(events) < 100 {
 		t.Fatalf("only %d events to compare", len(events))
 	}
@@ -129,6 +120,17 @@ func TestPayloadOfIsJSONUnmarshal(t *testing.T) {
 			}
 		}
 	}
+}
+
+// edgeEvents are payloads that try the edges of JSON strings and values.
+var edgeEvents = []event{
+	{"partnership-acme-rentco", "DeviceSharedWithPartner", `{"device":"d\"1\\","partner":"rent\u00e9co","owner":"acme","devices":["a","b"],"kind":3.50,"name":null,"reason":""}`},
+	{"collection-x", "RoleAssigned", `{"role":"viewer","user":"a\u0000b","item":"\ud83d\ude00","member":"m\/1","design":{"z":1,"a":[true,null]}}`},
+	{"account-acme", "UserAdded", `{"role":"Administrator","user":"bob","email":"","account":"acme","job":7,"node":false}`},
+	{"project-acme-p1", "MemberInvited", `{"project":"p1","email":"x@y","account":"acme","account":"other"}`},
+	{"account-acme", "Odd", "{\"user\":\"in\xffvalid\",\"name\":\"tab\\there\",\"device\":\"  spaced  \"}"},
+	{"account-acme", "Empty", `{}`},
+	{"account-acme", "Null", `null`},
 }
 
 // event is an event of the golden logs, as the index sees it.

@@ -89,7 +89,21 @@ func (q Query) Feed(ctx context.Context, kind, id string, acc domain.AccountID, 
 	return entries, err
 }
 
-// PositionKey is the part of an entry's key that orders it: its position.
+// PositionKey is the part of an entry's key that orders it: its position,
+// as fmt's "%020d.%020d" writes it (written by hand: it is made for every
+// event the index is given).
 func PositionKey(p eventstore.Position) string {
-	return fmt.Sprintf("%020d.%020d", p.Commit, p.Prepare)
+	var b [41]byte
+	padded(b[:20], p.Commit)
+	b[20] = '.'
+	padded(b[21:], p.Prepare)
+	return string(b[:])
+}
+
+// padded writes n's decimal digits at the end of b, and zeros before them.
+func padded(b []byte, n uint64) {
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
 }

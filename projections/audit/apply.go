@@ -1,0 +1,245 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/shareledger/shareledger/domain/partnership"
+	"github.com/shareledger/shareledger/eventstore"
+	"github.com/shareledger/shareledger/projections"
+)
+
+// Apply implements projections.Projection.
+//
+// The index is given every event, live and in every rebuild, and was the
+// largest part of both (docs/benchmarks.md). So it reads the fields it
+// knows in one pass, each string once, without a map of the payload or a
+// copy of a field's name; and builds each key, the summary and the filing
+// in one allocation each. What it puts is what it put through a Payload
+// (TestApplyPutsAsBefore).
+func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.Envelope) error {
+	r := env.Record
+	var f fields
+	if err := f.read(r.Data); err != nil {
+		return err
+	}
+	e := Entry{
+		Position: r.Position, EventID: r.ID, Type: r.Type, Version: r.Version, Stream: r.Stream, Revision: r.Revision,
+		Time: r.Meta.Time, Actor: r.Meta.User, ActorAccount: r.Meta.Account, CommandID: r.Meta.CommandID,
+		IdempotencyKey: r.Meta.IdempotencyKey, CorrelationID: r.Meta.CorrelationID, Data: r.Data,
+	}
+	accounts := make([]string, 0, 8)
+	if r.Meta.Account != "" {
+		accounts = append(accounts, r.Meta.Account)
+	}
+	for _, name := range accountFields {
+		if v, ok := f.String(name); ok && v != "" {
+			accounts = append(accounts, v)
+		}
+	}
+	// A partnership's stream is the shared record of its two accounts:
+	// both see everything in it (the owner sees where its shared device is
+	// used, the partner what was lent to it).
+	if pair, ok := partnership.AccountsOfStream(r.Stream); ok {
+		for _, a := range pair {
+			accounts = append(accounts, string(a))
+		}
+	}
+	if len(accounts) > 0 {
+		slices.Sort(accounts)
+		e.Accounts = slices.Compact(accounts)
+	}
+	e.Summary = summaryOf(r, f.String, f.raw)
+	var named [16]Entity
+	entities := entitiesOf(r.Type, r.Stream, f.String, named[:0])
+	pos := PositionKey(r.Position)
+	entry, err := e.encode()
+	if err != nil {
+		return err
+	}
+	if err := tx.Put(ctx, Entries, pos, entry); err != nil {
+		return err
+	}
+	var filing any = encodeFiling(pos, e.Accounts) // boxed once, for every entity
+	for _, en := range entities {
+		k := keyPart(en.Kind, en.ID) // Key(en.Kind, en.ID) is k + "/"
+		if err := tx.Put(ctx, Filed, k+"/"+pos, filing); err != nil {
+			return err
+		}
+		for _, a := range e.Accounts {
+			if err := tx.Put(ctx, Seen, k+"/"+projections.KeyPart(a), seen); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// encodeFiling is Filing{At: at, Accounts: accounts} as json.Marshal
+// writes it.
+func encodeFiling(at string, accounts []string) projections.Encoded {
+	b := make([]byte, 0, 32+len(at)+16*len(accounts))
+	b = appendString(append(b, `{"at":`...), at)
+	b = appendStrings(append(b, `,"accounts":`...), accounts)
+	return append(b, '}')
+}
+
+// knownFields are the fields of an event's data the index reads: those
+// that name entities, the project, and those a summary shows.
+var knownFields = func() map[string]int {
+	known := map[string]int{}
+	for _, names := range [][]string{entityFieldNames, {"project"}, accountFields, summaryFields} {
+		for _, n := range names {
+			if _, ok := known[n]; !ok {
+				known[n] = len(known)
+			}
+		}
+	}
+	if len(known) > maxKnown {
+		panic(fmt.Sprintf("audit: %d known fields, room for %d", len(known), maxKnown))
+	}
+	return known
+}()
+
+// maxKnown is room for the known fields.
+const maxKnown = 24
+
+// fields are the known fields of an event's data, each as its JSON (a
+// slice of the data, where it was present), the last where one is
+// repeated, as json.Unmarshal gives them; and each string once decoded.
+type fields struct {
+	raws    [maxKnown][]byte
+	strs    [maxKnown]string
+	decoded [maxKnown]uint8 // 0: not yet; 1: a string, in strs; 2: not a string
+}
+
+// read reads data's known fields. Data that PayloadOf refuses, it
+// refuses with PayloadOf's error; null has no fields.
+func (f *fields) read(data []byte) error {
+	i := skipSpace(data, 0)
+	if !json.Valid(data) || data[i] != '{' {
+		_, err := PayloadOf(data)
+		return err
+	}
+	for i = skipSpace(data, i+1); data[i] != '}'; {
+		end := skipValue(data, i) // the name, a string
+		at, known := -1, false
+		if name := data[i+1 : end-1]; bytes.IndexByte(name, '\\') < 0 {
+			// A name that is not UTF-8 is none of the known ones,
+			// as it is, or as json.Unmarshal would mend it.
+			at, known = knownFields[string(name)]
+		} else {
+			name, err := unquote(data[i:end])
+			if err != nil {
+				return err
+			}
+			at, known = knownFields[name]
+		}
+		i = skipSpace(data, skipSpace(data, end)+1) // past the colon
+		end = skipValue(data, i)
+		if known {
+			f.raws[at] = data[i:end:end]
+		}
+		if i = skipSpace(data, end); data[i] == ',' {
+			i = skipSpace(data, i+1)
+		}
+	}
+	return nil
+}
+
+// raw is the field name as its JSON, if the data holds it.
+func (f *fields) raw(name string) ([]byte, bool) {
+	at, ok := knownFields[name]
+	if !ok || f.raws[at] == nil {
+		return nil, false
+	}
+	return f.raws[at], true
+}
+
+// String is the field name if it holds a string (Payload.String).
+func (f *fields) String(name string) (string, bool) {
+	at, ok := knownFields[name]
+	if !ok {
+		return "", false
+	}
+	switch f.decoded[at] {
+	case 1:
+		return f.strs[at], true
+	case 2:
+		return "", false
+	}
+	raw := f.raws[at]
+	if len(raw) < 2 || raw[0] != '"' {
+		f.decoded[at] = 2
+		return "", false
+	}
+	v, err := unquote(raw)
+	if err != nil {
+		f.decoded[at] = 2
+		return "", false
+	}
+	f.strs[at], f.decoded[at] = v, 1
+	return v, true
+}
+
+// raw is the field f as its JSON, if p holds it.
+func (p Payload) raw(f string) ([]byte, bool) {
+	v, ok := p[f]
+	return v, ok
+}
+
+// summary is a readable line: who did what to what.
+func summary(r eventstore.Record, p Payload) string { return summaryOf(r, p.String, p.raw) }
+
+// summaryOf is a readable line of r, whose fields str and raw read: who
+// did it (the user and account that did, or the system), what, and the
+// summary's fields that it holds, each as name=value.
+func summaryOf(r eventstore.Record, str func(string) (string, bool), raw func(string) ([]byte, bool)) string {
+	var b strings.Builder
+	b.Grow(len(r.Meta.User) + len(r.Meta.Account) + len(r.Type) + 96)
+	if r.Meta.User == "" {
+		b.WriteString("system")
+	} else {
+		b.WriteString(r.Meta.User)
+	}
+	if r.Meta.Account != "" {
+		b.WriteString(" (")
+		b.WriteString(r.Meta.Account)
+		b.WriteString(")")
+	}
+	b.WriteString(": ")
+	b.WriteString(r.Type)
+	b.WriteString(" ")
+	first := true
+	part := func(s string) {
+		if !first {
+			b.WriteByte(' ')
+		}
+		first = false
+		b.WriteString(s)
+	}
+	for _, name := range summaryFields {
+		v, ok := raw(name)
+		if !ok {
+			continue
+		}
+		if s, ok := str(name); ok {
+			if s != "" {
+				part(name)
+				b.WriteByte('=')
+				b.WriteString(s)
+			}
+			continue
+		}
+		// Anything else as fmt prints what JSON decodes it to.
+		var decoded any
+		if json.Unmarshal(v, &decoded) == nil && decoded != nil {
+			part(fmt.Sprintf("%s=%v", name, decoded))
+		}
+	}
+	return strings.TrimSpace(b.String())
+}
