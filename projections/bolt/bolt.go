@@ -617,24 +617,32 @@ func (t *tx) Put(ctx context.Context, table, key string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode %s/%s: %w", table, key, err)
 	}
-	t.write(table, key, &pending{doc: doc})
+	t.write(table, key, pending{doc: doc})
 	return nil
 }
 
 func (t *tx) Delete(ctx context.Context, table, key string) error {
-	t.write(table, key, &pending{deleted: true})
+	t.write(table, key, pending{deleted: true})
 	return nil
 }
 
-func (t *tx) write(table, key string, p *pending) {
+// write records p as what the transaction leaves at table/key. A key
+// written again in the same transaction (a page's events often change a
+// document, or mark the same thing, many times) takes the new value in
+// place: one look-up, and nothing allocated.
+func (t *tx) write(table, key string, p pending) {
 	k := docKey{table, key}
-	if _, ok := t.pending[k]; !ok {
-		if t.keys == nil {
-			t.keys, t.sorted = map[string][]string{}, map[string]int{}
-		}
-		t.keys[table] = append(t.keys[table], key)
+	if old, ok := t.pending[k]; ok {
+		*old = p
+		return
 	}
-	t.pending[k] = p
+	if t.keys == nil {
+		t.keys, t.sorted = map[string][]string{}, map[string]int{}
+	}
+	t.keys[table] = append(t.keys[table], key)
+	kept := new(pending) // allocated here, so that p stays on the stack
+	*kept = p
+	t.pending[k] = kept
 }
 
 // ready encodes the documents the transaction wrote and sorts its keys,

@@ -154,3 +154,39 @@ func TestPagesAreWrittenNearlyFull(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkRepeatedPuts: a page's writes, each key written eight times
+// (as the audit index marks each entity and account it sees, event after
+// event), gathered in a transaction that then writes nothing: what the
+// transaction's bookkeeping costs, without bbolt's.
+//
+//	go test -run '^$' -bench RepeatedPuts -benchmem ./projections/bolt/
+func BenchmarkRepeatedPuts(b *testing.B) {
+	ctx := context.Background()
+	s, err := bolt.Open(filepath.Join(b.TempDir(), "rm.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	keys := make([]string, 1000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("entity:%d/account-%d", i/3, i%3)
+	}
+	var doc any = projections.Encoded("true") // boxed once, as the index does
+	b.ReportAllocs()
+	for b.Loop() {
+		err := s.Update(ctx, "marks", func(tx projections.Tx, cp eventstore.Position) (eventstore.Position, error) {
+			for range 8 {
+				for _, k := range keys {
+					if err := tx.Put(ctx, "seen", k, doc); err != nil {
+						return cp, err
+					}
+				}
+			}
+			return cp, projections.ErrStopUpdate
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
