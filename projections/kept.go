@@ -72,10 +72,8 @@ func (k *Kept) Bytes() ([]byte, error) {
 func (k *Kept) Decode(v any) error {
 	if k.val.IsValid() {
 		if out := reflect.ValueOf(v); out.Kind() == reflect.Pointer && !out.IsNil() && out.Type().Elem() == k.val.Type() && out.Elem().IsZero() {
-			if plainOf(k.val.Type()).copy(out.Elem(), k.val, false) {
-				return nil
-			}
-			out.Elem().SetZero()
+			plainOf(k.val.Type()).clone(out.Elem(), k.val)
+			return nil
 		}
 	}
 	doc, err := k.Bytes()
@@ -92,6 +90,10 @@ type plain struct {
 	fields []plainField // of a struct: those a shallow copy does not settle
 	flat   bool         // a slice or array of booleans or numbers: copied whole
 	time   bool         // time.Time
+	// refs says that values hold references (slices, maps, pointers)
+	// that a copy must make anew; a copy of one that does not is its
+	// shallow copy, once checked.
+	refs bool
 }
 
 type plainField struct {
@@ -146,11 +148,13 @@ func examine(t reflect.Type, seen map[reflect.Type]bool) *plain {
 		if p.elem = examine(t.Elem(), seen); p.elem == nil {
 			return nil
 		}
+		p.refs = true
 		return p
 	case reflect.Slice, reflect.Array:
 		if p.elem = examine(t.Elem(), seen); p.elem == nil {
 			return nil
 		}
+		p.refs = t.Kind() == reflect.Slice || p.elem.refs
 		switch t.Elem().Kind() {
 		case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
@@ -164,6 +168,7 @@ func examine(t reflect.Type, seen map[reflect.Type]bool) *plain {
 		if p.elem = examine(t.Elem(), seen); p.elem == nil {
 			return nil
 		}
+		p.refs = true
 		return p
 	case reflect.Struct:
 		names := map[string]bool{}
@@ -190,6 +195,7 @@ func examine(t reflect.Type, seen map[reflect.Type]bool) *plain {
 				continue // the struct's shallow copy is the copy
 			}
 			p.fields = append(p.fields, plainField{index: i, omitEmpty: strings.Contains(","+opts+",", ",omitempty,"), p: fp})
+			p.refs = p.refs || fp.refs
 		}
 		return p
 	}
@@ -306,6 +312,63 @@ func (p *plain) copy(dst, src reflect.Value, omitEmpty bool) bool {
 		return true
 	}
 	return false
+}
+
+// clone sets dst, a zero value, to a copy of src, a value that Keep
+// copied and checked: only what holds references is made anew, since
+// nothing in it is left for JSON to change. Reading a document kept
+// decoded copied it as Keep does, checks and all, and those copies were a
+// tenth of a catch-up's time (docs/benchmarks.md).
+func (p *plain) clone(dst, src reflect.Value) {
+	if !p.refs {
+		dst.Set(src)
+		return
+	}
+	switch p.kind {
+	case reflect.Pointer:
+		if !src.IsNil() {
+			dst.Set(reflect.New(src.Type().Elem()))
+			p.elem.clone(dst.Elem(), src.Elem())
+		}
+	case reflect.Slice:
+		if src.IsNil() {
+			return
+		}
+		dst.Set(reflect.MakeSlice(src.Type(), src.Len(), src.Len()))
+		if !p.elem.refs {
+			reflect.Copy(dst, src)
+			return
+		}
+		for i := range src.Len() {
+			p.elem.clone(dst.Index(i), src.Index(i))
+		}
+	case reflect.Array:
+		for i := range src.Len() {
+			p.elem.clone(dst.Index(i), src.Index(i))
+		}
+	case reflect.Map:
+		if src.IsNil() {
+			return
+		}
+		m := reflect.MakeMapWithSize(src.Type(), src.Len())
+		it := src.MapRange()
+		v := reflect.New(src.Type().Elem()).Elem()
+		for it.Next() {
+			v.SetZero()
+			p.elem.clone(v, it.Value())
+			m.SetMapIndex(it.Key(), v)
+		}
+		dst.Set(m)
+	case reflect.Struct:
+		dst.Set(src)
+		for _, f := range p.fields {
+			if f.p.refs {
+				d := dst.Field(f.index)
+				d.SetZero()
+				f.p.clone(d, src.Field(f.index))
+			}
+		}
+	}
 }
 
 // settled says that a shallow copy of a value of p's type is all of its
