@@ -33,6 +33,9 @@ type growth struct {
 	stream string
 	event  func(i int) domain.Event
 	run    func(ctx context.Context, env commandtest.Env, id string, held bool) error
+	// heldAfter says whether n events leave the toggled thing held (nil:
+	// an even number does).
+	heldAfter func(n int) bool
 }
 
 var (
@@ -166,19 +169,43 @@ var (
 //
 // SHARELEDGER_GROWTH_EVENTS lists the sizes (default 1000,100000,1000000).
 func BenchmarkGrowth(b *testing.B) {
-	sizes := []int{1_000, 100_000, 1_000_000}
-	if v := os.Getenv("SHARELEDGER_GROWTH_EVENTS"); v != "" {
-		sizes = nil
-		for _, f := range strings.Split(v, ",") {
-			n, err := strconv.Atoi(f)
-			if err != nil {
-				b.Fatal(err)
-			}
-			sizes = append(sizes, n)
-		}
+	growthIn(b, growthOf, sizes(b, "SHARELEDGER_GROWTH_EVENTS", 1_000, 100_000, 1_000_000))
+}
+
+// BenchmarkStateGrowth: as BenchmarkGrowth, for commands on a stream
+// whose state grows with its history (stateGrowthOf): a command must not
+// cost more as its aggregate holds more, which copying the aggregate's
+// state for every command did.
+//
+//	go test -run '^$' -bench StateGrowth -benchtime 2000x -timeout 60m ./commands/
+//
+// SHARELEDGER_STATE_GROWTH_EVENTS lists the sizes (default 1000,10000,100000).
+func BenchmarkStateGrowth(b *testing.B) {
+	growthIn(b, stateGrowthOf, sizes(b, "SHARELEDGER_STATE_GROWTH_EVENTS", 1_000, 10_000, 100_000))
+}
+
+// sizes are the sizes the variable env lists, or else the defaults.
+func sizes(b *testing.B, env string, defaults ...int) []int {
+	v := os.Getenv(env)
+	if v == "" {
+		return defaults
 	}
+	var out []int
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// growthIn runs each command of list on streams of each size, warm and
+// cold.
+func growthIn(b *testing.B, list []growth, sizes []int) {
 	root := b.TempDir() // lives as long as every run of the sub-benchmarks
-	for _, g := range growthOf {
+	for _, g := range list {
 		for _, n := range sizes {
 			for _, mode := range []string{"warm", "cold"} {
 				b.Run(fmt.Sprintf("%s/events=%d/%s", g.name, n, mode), func(b *testing.B) {
@@ -195,6 +222,9 @@ func BenchmarkGrowth(b *testing.B) {
 						}
 						env.Repo.Events.Close()
 						seeded[key], held[key] = dir, n%2 == 0
+						if g.heldAfter != nil {
+							held[key] = g.heldAfter(n)
+						}
 					}
 					run := func(env commandtest.Env) error {
 						sent++
@@ -207,6 +237,7 @@ func BenchmarkGrowth(b *testing.B) {
 					env := commandtest.OpenEnv(b, dir)
 					defer env.Repo.Events.Close()
 					env.Repo.SnapshotEvery = 1000
+					env.Repo.Cache = commands.NewStateCache(64 << 20) // the service's default
 					if mode == "cold" {
 						// Fold once so the stream has its snapshot, as a
 						// service that ran before the restart left it.
@@ -220,4 +251,33 @@ func BenchmarkGrowth(b *testing.B) {
 			}
 		}
 	}
+}
+
+// stateGrowthOf are commands repeated on a stream whose state grows with
+// its history: a fleet that holds one more vehicle for every event, as a
+// large customer's fleets do over the years.
+var stateGrowthOf = []growth{
+	{
+		name: "add and remove a fleet's vehicle (collection stream)",
+		given: [][]commandtest.Given{commandtest.In(account.Stream("acme"),
+			account.AccountOpened{Account: "acme", Organization: "ACME", Administrator: "alice@acme.test", Name: "Alice"})},
+		stream: rights.CollectionStream("fleet"),
+		event: func(i int) domain.Event {
+			if i == 0 {
+				return rights.CollectionCreated{Account: "acme", Item: "fleet", Kind: rights.Fleet, Name: "Rovers", Public: true, Creator: "alice@acme.test"}
+			}
+			return rights.MemberAdded{Account: "acme", Item: "fleet", Member: rights.MemberID(fmt.Sprint("vehicle-", i)), Kind: rights.Vehicle}
+		},
+		run: func(ctx context.Context, env commandtest.Env, id string, added bool) error {
+			h := rightscmd.New(env.Repo, env.Log)
+			m := fresh(commandtest.Meta("alice@acme.test", "acme", id))
+			if added {
+				_, err := h.RemoveCollectionMember.Handle(ctx, rightscmd.RemoveCollectionMember{Meta: m, Item: "fleet", Member: "extra"})
+				return err
+			}
+			_, err := h.AddCollectionMember.Handle(ctx, rightscmd.AddCollectionMember{Meta: m, Item: "fleet", Member: "extra", Kind: rights.Vehicle})
+			return err
+		},
+		heldAfter: func(int) bool { return false },
+	},
 }

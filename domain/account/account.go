@@ -67,9 +67,12 @@ var (
 type Account struct {
 	id           domain.AccountID
 	organization string
-	users        map[domain.UserID]Role
-	projects     map[ProjectID]string
-	changes      []domain.Event
+	users        domain.Table[domain.UserID, Role]
+	projects     domain.Table[ProjectID, string]
+	// admins counts the administrators among users, so that the last one
+	// is known without reading every user.
+	admins  int
+	changes []domain.Event
 }
 
 // Open starts a new account whose first user administers it.
@@ -111,7 +114,7 @@ func (a *Account) Changes() []domain.Event { return a.changes }
 // Member checks that user belongs to the account and says whether they
 // administer it.
 func (a *Account) Member(user domain.UserID) (domain.Member, error) {
-	role, ok := a.users[user]
+	role, ok := a.users.Get(user)
 	if !ok {
 		return domain.Member{}, ErrNotMember.Withf("%s is not a user of account %s", user, a.id)
 	}
@@ -119,7 +122,7 @@ func (a *Account) Member(user domain.UserID) (domain.Member, error) {
 }
 
 // HasProject says whether the account owns the project.
-func (a *Account) HasProject(p ProjectID) bool { _, ok := a.projects[p]; return ok }
+func (a *Account) HasProject(p ProjectID) bool { return a.projects.Has(p) }
 
 // RequireProject refuses a project the account does not own.
 func (a *Account) RequireProject(p ProjectID) error {
@@ -141,7 +144,7 @@ func (a *Account) AddUser(by domain.Member, user domain.UserID, name string, rol
 	if err != nil {
 		return err
 	}
-	if _, ok := a.users[user]; ok {
+	if a.users.Has(user) {
 		return ErrAlreadyMember.Withf("%s is already a user of account %s", user, a.id)
 	}
 	a.record(UserAdded{Account: a.id, User: user, Name: name, Role: role})
@@ -157,14 +160,14 @@ func (a *Account) ChangeRole(by domain.Member, user domain.UserID, role Role) er
 	if role == (Role{}) {
 		return domain.Invalidf("invalid-role", "a role is required")
 	}
-	cur, ok := a.users[user]
+	cur, ok := a.users.Get(user)
 	if !ok {
 		return ErrNotMember.Withf("%s is not a user of account %s", user, a.id)
 	}
 	if cur == role {
 		return nil
 	}
-	if cur == Administrator && a.admins() == 1 {
+	if cur == Administrator && a.admins == 1 {
 		return ErrLastAdmin
 	}
 	a.record(UserRoleChanged{Account: a.id, User: user, Role: role, By: by.User})
@@ -178,25 +181,15 @@ func (a *Account) RemoveUser(by domain.Member, user domain.UserID) error {
 	if err := by.RequireAdmin("remove users"); err != nil {
 		return err
 	}
-	cur, ok := a.users[user]
+	cur, ok := a.users.Get(user)
 	if !ok {
 		return ErrNotMember.Withf("%s is not a user of account %s", user, a.id)
 	}
-	if cur == Administrator && a.admins() == 1 {
+	if cur == Administrator && a.admins == 1 {
 		return ErrLastAdmin
 	}
 	a.record(UserRemoved{Account: a.id, User: user, By: by.User})
 	return nil
-}
-
-func (a *Account) admins() int {
-	n := 0
-	for _, r := range a.users {
-		if r == Administrator {
-			n++
-		}
-	}
-	return n
 }
 
 // CreateProject adds a project to the account; any of its users may.
@@ -205,7 +198,7 @@ func (a *Account) CreateProject(by domain.Member, id ProjectID, name string) err
 	if err != nil {
 		return err
 	}
-	if _, ok := a.projects[id]; ok {
+	if a.projects.Has(id) {
 		return ErrProjectExists.Withf("account %s already has project %s", a.id, id)
 	}
 	a.record(ProjectCreated{Account: a.id, Project: id, Name: name, By: by.User})
@@ -222,15 +215,32 @@ func (a *Account) apply(e domain.Event) {
 	case AccountOpened:
 		a.id = e.Account
 		a.organization = e.Organization
-		a.users = map[domain.UserID]Role{e.Administrator: Administrator}
-		a.projects = map[ProjectID]string{}
+		a.users, a.projects, a.admins = domain.Table[domain.UserID, Role]{}, domain.Table[ProjectID, string]{}, 0
+		a.setUser(e.Administrator, Administrator)
 	case UserAdded:
-		a.users[e.User] = e.Role
+		a.setUser(e.User, e.Role)
 	case UserRoleChanged:
-		a.users[e.User] = e.Role
+		a.setUser(e.User, e.Role)
 	case UserRemoved:
-		delete(a.users, e.User)
+		a.removeUser(e.User)
 	case ProjectCreated:
-		a.projects[e.Project] = e.Name
+		a.projects.Set(e.Project, e.Name)
 	}
+}
+
+// setUser gives user a role, keeping the count of administrators.
+func (a *Account) setUser(user domain.UserID, role Role) {
+	a.removeUser(user)
+	if role == Administrator {
+		a.admins++
+	}
+	a.users.Set(user, role)
+}
+
+// removeUser takes user out, keeping the count of administrators.
+func (a *Account) removeUser(user domain.UserID) {
+	if cur, ok := a.users.Get(user); ok && cur == Administrator {
+		a.admins--
+	}
+	a.users.Delete(user)
 }

@@ -19,7 +19,7 @@ func (a *Account) SnapshotVersion() string { return "account/1" }
 
 // Snapshot encodes the account's state.
 func (a *Account) Snapshot() ([]byte, error) {
-	return json.Marshal(snapshot{ID: a.id, Organization: a.organization, Users: a.users, Projects: a.projects})
+	return json.Marshal(snapshot{ID: a.id, Organization: a.organization, Users: a.users.Map(), Projects: a.projects.Map()})
 }
 
 // Restore sets the state from a snapshot.
@@ -28,6 +28,10 @@ func (a *Account) Restore(data []byte) error {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return err
 	}
-	a.id, a.organization, a.users, a.projects = s.ID, s.Organization, s.Users, s.Projects
+	a.id, a.organization, a.projects = s.ID, s.Organization, domain.TableOf(s.Projects)
+	a.users, a.admins = domain.Table[domain.UserID, Role]{}, 0
+	for u, r := range s.Users {
+		a.setUser(u, r)
+	}
 	return nil
 }

@@ -1,8 +1,6 @@
 package account
 
 import (
-	"maps"
-
 	"github.com/shareledger/shareledger/domain"
 )
 
@@ -16,11 +14,11 @@ func (a *Account) Replay(events ...domain.Event) { domain.Replay(a.apply, events
 // no recorded changes.
 func (a *Account) Clone() *Account {
 	c := *a
-	c.users, c.projects, c.changes = maps.Clone(a.users), maps.Clone(a.projects), nil
+	c.users, c.projects, c.changes = a.users.Clone(), a.projects.Clone(), nil
 	return &c
 }
 
 // Footprint estimates the account's memory in bytes.
 func (a *Account) Footprint() int64 {
-	return 128 + 96*int64(len(a.users)+len(a.projects))
+	return 128 + 96*int64(a.users.Len()+a.projects.Len())
 }

@@ -126,13 +126,13 @@ type Partnership struct {
 	partner   domain.AccountID
 	typ       Type
 	notify    []domain.UserID
-	shared    map[device.ID]*share
+	shared    domain.Table[device.ID, *share]
 	changes   []domain.Event
 }
 
 // New returns the partnership of two accounts before anything happened.
 func New(a, b domain.AccountID) *Partnership {
-	return &Partnership{id: IDOf(a, b), shared: map[device.ID]*share{}}
+	return &Partnership{id: IDOf(a, b)}
 }
 
 // FromHistory rebuilds the partnership of a and b from its stored events.
@@ -294,7 +294,7 @@ func (p *Partnership) Share(by domain.Member, devices []Owned) error {
 		if d.Owner != by.Account {
 			return device.ErrNotOwner.Withf("device %s belongs to account %s; only its owner may share it", d.ID, d.Owner)
 		}
-		if _, ok := p.shared[d.ID]; ok {
+		if p.shared.Has(d.ID) {
 			return ErrAlreadyShared.Withf("device %s is already shared with %s", d.ID, other)
 		}
 		if seen[d.ID] {
@@ -321,13 +321,13 @@ func (p *Partnership) Unshare(by domain.Member, devices []device.ID) error {
 		return ErrNoDevices
 	}
 	for _, id := range devices {
-		s, ok := p.shared[id]
+		s, ok := p.shared.Get(id)
 		if !ok || s.owner != by.Account {
 			return ErrNotShared.Withf("device %s is not a device of %s shared in this partnership", id, by.Account)
 		}
 	}
 	for _, id := range devices {
-		if _, ok := p.shared[id]; ok {
+		if p.shared.Has(id) {
 			p.unshare(id, device.ReasonUnshared)
 		}
 	}
@@ -339,14 +339,14 @@ func (p *Partnership) Unshare(by domain.Member, devices []device.ID) error {
 // acting on the owner's behalf may release it; a device not shared here
 // (released already, or never) changes nothing.
 func (p *Partnership) Release(owner domain.AccountID, id device.ID) {
-	if s, ok := p.shared[id]; ok && s.owner == owner {
+	if s, ok := p.shared.Get(id); ok && s.owner == owner {
 		p.unshare(id, device.ReasonDeviceDeleted)
 	}
 }
 
 // SharedWith returns the partner's use of a device shared with acc.
 func (p *Partnership) sharedWith(acc domain.AccountID, id device.ID) (*share, error) {
-	s, ok := p.shared[id]
+	s, ok := p.shared.Get(id)
 	if !ok || s.owner == acc || p.state != Approved {
 		return nil, ErrNotShared.Withf("device %s is not shared with account %s", id, acc)
 	}
@@ -415,7 +415,7 @@ func (p *Partnership) StartBaseStation(by domain.Member, id device.ID) error {
 }
 
 func (p *Partnership) unshare(id device.ID, reason string) {
-	s := p.shared[id]
+	s, _ := p.shared.Get(id)
 	projects := s.use.Projects()
 	sort.Slice(projects, func(i, j int) bool { return projects[i] < projects[j] })
 	other := p.other(s.owner)
@@ -426,8 +426,8 @@ func (p *Partnership) unshare(id device.ID, reason string) {
 }
 
 func (p *Partnership) sharedIDs() []device.ID {
-	ids := make([]device.ID, 0, len(p.shared))
-	for id := range p.shared {
+	ids := make([]device.ID, 0, p.shared.Len())
+	for id := range p.shared.All() {
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
@@ -464,13 +464,13 @@ func (p *Partnership) record(e domain.Event) {
 // changed in place, only replaced, so a clone may share them (Clone copies
 // the map, not every share).
 func (p *Partnership) use(id device.ID, e domain.Event) {
-	s, ok := p.shared[id]
+	s, ok := p.shared.Get(id)
 	if !ok {
 		return
 	}
 	u := s.use.Clone()
 	u.Apply(e)
-	p.shared[id] = &share{owner: s.owner, use: u}
+	p.shared.Set(id, &share{owner: s.owner, use: u})
 }
 
 func (p *Partnership) apply(e domain.Event) {
@@ -486,9 +486,9 @@ func (p *Partnership) apply(e domain.Event) {
 	case PartnershipEnded:
 		p.state = Ended
 	case DeviceSharedWithPartner:
-		p.shared[e.Device] = &share{owner: e.Owner}
+		p.shared.Set(e.Device, &share{owner: e.Owner})
 	case DeviceUnsharedFromPartner:
-		delete(p.shared, e.Device)
+		p.shared.Delete(e.Device)
 	case device.DeviceAssignedToProject:
 		p.use(e.Device, e)
 	case device.DeviceUnassignedFromProject:

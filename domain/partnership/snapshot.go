@@ -33,7 +33,7 @@ func (p *Partnership) Snapshot() ([]byte, error) {
 	if p.typ != (Type{}) {
 		s.Type = &p.typ
 	}
-	for id, sh := range p.shared {
+	for id, sh := range p.shared.All() {
 		s.Shared[id] = sharedDevice{Owner: sh.owner, Projects: sh.use.Projects()}
 	}
 	return json.Marshal(s)
@@ -50,9 +50,9 @@ func (p *Partnership) Restore(data []byte) error {
 	if s.Type != nil {
 		p.typ = *s.Type
 	}
-	p.shared = make(map[device.ID]*share, len(s.Shared))
+	p.shared = domain.Table[device.ID, *share]{}
 	for id, sh := range s.Shared {
-		p.shared[id] = &share{owner: sh.Owner, use: device.RestoreUse(sh.Projects)}
+		p.shared.Set(id, &share{owner: sh.Owner, use: device.RestoreUse(sh.Projects)})
 	}
 	return nil
 }

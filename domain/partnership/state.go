@@ -1,7 +1,6 @@
 package partnership
 
 import (
-	"maps"
 	"slices"
 
 	"github.com/shareledger/shareledger/domain"
@@ -16,13 +15,13 @@ func (p *Partnership) Clone() *Partnership {
 	c := *p
 	c.notify, c.changes = slices.Clone(p.notify), nil
 	// Shares are replaced, never changed in place (see use), so the
-	// clone may share them: copying the map is all it takes.
-	c.shared = maps.Clone(p.shared)
+	// clone may share them: a copy of the table is all it takes.
+	c.shared = p.shared.Clone()
 	return &c
 }
 
 // Footprint estimates the partnership's memory in bytes, without walking
 // the shares (a share with its usage of a project or two: about 256).
 func (p *Partnership) Footprint() int64 {
-	return 256 + 48*int64(len(p.notify)) + 256*int64(len(p.shared))
+	return 256 + 48*int64(len(p.notify)) + 256*int64(p.shared.Len())
 }

@@ -20,18 +20,22 @@ var (
 type Access struct {
 	account domain.AccountID
 	roles   map[string]bool
-	held    map[domain.UserID]map[string]bool
+	// held is each subuser's roles, and holders the number of subusers
+	// holding each role. A subuser's set of roles is replaced, never
+	// changed in place, so that copies may share it (Clone).
+	held    domain.Table[domain.UserID, map[string]bool]
+	holders map[string]int
 	// granted is what each role grants on public items of each kind;
 	// direct the rights set directly on subusers (version 2 of the fold).
+	// Their maps are replaced, never changed in place, as held's are.
 	granted map[string]map[Kind]Rights
-	direct  map[domain.UserID]map[Kind]Rights
+	direct  domain.Table[domain.UserID, map[Kind]Rights]
 	changes []domain.Event
 }
 
 // AccessFromHistory rebuilds an account's access rules (empty when new).
 func AccessFromHistory(acc domain.AccountID, history []domain.Event) *Access {
-	a := &Access{account: acc, roles: map[string]bool{}, held: map[domain.UserID]map[string]bool{},
-		granted: map[string]map[Kind]Rights{}, direct: map[domain.UserID]map[Kind]Rights{}}
+	a := &Access{account: acc, roles: map[string]bool{}, holders: map[string]int{}, granted: map[string]map[Kind]Rights{}}
 	for _, e := range history {
 		a.apply(e)
 	}
@@ -66,7 +70,7 @@ func (a *Access) Assign(by domain.Member, user domain.UserID, role string) error
 	if !a.roles[role] {
 		return ErrUnknownRole.Withf("the account has no role %q", role)
 	}
-	if a.held[user][role] {
+	if roles, _ := a.held.Get(user); roles[role] {
 		return ErrRoleAssigned
 	}
 	a.record(RoleAssigned{Account: a.account, User: user, Role: role})
@@ -78,7 +82,7 @@ func (a *Access) Unassign(by domain.Member, user domain.UserID, role string) err
 	if err := by.RequireAdmin("assign roles"); err != nil {
 		return err
 	}
-	if !a.held[user][role] {
+	if roles, _ := a.held.Get(user); !roles[role] {
 		return ErrRoleNotHeld
 	}
 	a.record(RoleUnassigned{Account: a.account, User: user, Role: role})
@@ -97,13 +101,14 @@ func (a *Access) DeleteRole(by domain.Member, name string) error {
 	if !a.roles[name] {
 		return ErrUnknownRole.Withf("the account has no role %q", name)
 	}
-	var holders []string
-	for u, roles := range a.held {
-		if roles[name] {
-			holders = append(holders, string(u))
+	if a.holders[name] > 0 {
+		// Refused: the message names a holder, read from them all.
+		var holders []string
+		for u, roles := range a.held.All() {
+			if roles[name] {
+				holders = append(holders, string(u))
+			}
 		}
-	}
-	if len(holders) > 0 {
 		slices.Sort(holders)
 		return ErrRoleInUse.Withf("role %q is held by %d subusers (%s first); take it from them first", name, len(holders), holders[0])
 	}
@@ -133,8 +138,10 @@ func (a *Access) record(e domain.Event) {
 // in separate streams; a caller asks both and takes the most generous
 // (Rights.Max).
 func (a *Access) PublicRights(user domain.UserID, k Kind) Rights {
-	r := a.direct[user][k]
-	for role := range a.held[user] {
+	direct, _ := a.direct.Get(user)
+	r := direct[k]
+	roles, _ := a.held.Get(user)
+	for role := range roles {
 		r = r.Max(a.granted[role][k])
 	}
 	return r
@@ -143,10 +150,13 @@ func (a *Access) PublicRights(user domain.UserID, k Kind) Rights {
 func (a *Access) apply(e domain.Event) {
 	switch e := e.(type) {
 	case DirectRightsSet:
-		if a.direct[e.User] == nil {
-			a.direct[e.User] = map[Kind]Rights{}
+		cur, _ := a.direct.Get(e.User)
+		next := maps.Clone(cur)
+		if next == nil {
+			next = map[Kind]Rights{}
 		}
-		a.direct[e.User][e.Kind] = e.Rights
+		next[e.Kind] = e.Rights
+		a.direct.Set(e.User, next)
 	case RoleDefined:
 		a.roles[e.Role] = true
 		a.granted[e.Role] = maps.Clone(e.Rights)
@@ -154,11 +164,29 @@ func (a *Access) apply(e domain.Event) {
 		delete(a.roles, e.Role)
 		delete(a.granted, e.Role)
 	case RoleAssigned:
-		if a.held[e.User] == nil {
-			a.held[e.User] = map[string]bool{}
+		cur, _ := a.held.Get(e.User)
+		if cur[e.Role] {
+			return
 		}
-		a.held[e.User][e.Role] = true
+		next := maps.Clone(cur)
+		if next == nil {
+			next = map[string]bool{}
+		}
+		next[e.Role] = true
+		a.held.Set(e.User, next)
+		a.holders[e.Role]++
 	case RoleUnassigned:
-		delete(a.held[e.User], e.Role)
+		cur, ok := a.held.Get(e.User)
+		if !ok {
+			return
+		}
+		next := maps.Clone(cur)
+		if next[e.Role] {
+			delete(next, e.Role)
+			if a.holders[e.Role]--; a.holders[e.Role] == 0 {
+				delete(a.holders, e.Role)
+			}
+		}
+		a.held.Set(e.User, next)
 	}
 }

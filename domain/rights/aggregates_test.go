@@ -2,6 +2,7 @@ package rights_test
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -172,6 +173,37 @@ func TestHierarchy(t *testing.T) {
 			[]domain.Event{rights.MemberPlaced{Account: "acme", Member: "v1", Kind: rights.Vehicle, Node: "depot"}}, nil},
 		{"on an existing node", func(h *rights.Hierarchy) error { return h.Place(admin, "v1", rights.Vehicle, "nowhere") }, nil, rights.ErrUnknownNode},
 		{"markers are not placed", func(h *rights.Hierarchy) error { return h.Place(admin, "m1", rights.Marker, "depot") }, nil, domain.Invalidf("wrong-member-kind", "")},
+		// The counts that tell an empty node follow moves, deletions and
+		// placements, through a snapshot too.
+		{"a node emptied by moving its child and its vehicle away", func(h *rights.Hierarchy) error {
+			if err := replayed(h, rights.MemberPlaced{Account: "acme", Member: "v1", Kind: rights.Vehicle, Node: "east"},
+				rights.NodeMoved{Account: "acme", Node: "depot", From: "east", To: "west"},
+				rights.MemberPlaced{Account: "acme", Member: "v1", Kind: rights.Vehicle, Node: "west"}); err != nil {
+				return err
+			}
+			return h.Delete(admin, "east")
+		}, []domain.Event{rights.NodeDeleted{Account: "acme", Node: "east", Parent: "hq", By: admin.User}}, nil},
+		{"not a node a vehicle was moved onto", func(h *rights.Hierarchy) error {
+			if err := replayed(h, rights.MemberPlaced{Account: "acme", Member: "v1", Kind: rights.Vehicle, Node: "west"},
+				rights.MemberPlaced{Account: "acme", Member: "v1", Kind: rights.Vehicle, Node: "depot"}); err != nil {
+				return err
+			}
+			return h.Delete(admin, "depot")
+		}, nil, rights.ErrNodeNotEmpty},
+		{"a node whose vehicle was taken off", func(h *rights.Hierarchy) error {
+			if err := replayed(h, rights.MemberPlaced{Account: "acme", Member: "v1", Kind: rights.Vehicle, Node: "west"},
+				rights.MemberPlaced{Account: "acme", Member: "v1", Kind: rights.Vehicle}); err != nil {
+				return err
+			}
+			return h.Delete(admin, "west")
+		}, []domain.Event{rights.NodeDeleted{Account: "acme", Node: "west", Parent: "hq", By: admin.User}}, nil},
+		{"not a node given a child after it was emptied", func(h *rights.Hierarchy) error {
+			if err := replayed(h, rights.NodeDeleted{Account: "acme", Node: "depot", Parent: "east"},
+				rights.NodeAdded{Account: "acme", Node: "yard", Parent: "east", Name: "Yard"}); err != nil {
+				return err
+			}
+			return h.Delete(admin, "east")
+		}, nil, rights.ErrNodeNotEmpty},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -309,4 +341,22 @@ func TestDeletions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// replayed folds events into h, and checks that a hierarchy restored from
+// its snapshot, as a load after a restart makes it, is the same.
+func replayed(h *rights.Hierarchy, events ...domain.Event) error {
+	h.Replay(events...)
+	data, err := h.Snapshot()
+	if err != nil {
+		return err
+	}
+	restored := rights.EmptyHierarchy("acme")
+	if err := restored.Restore(data); err != nil {
+		return err
+	}
+	if !reflect.DeepEqual(restored, h) {
+		return fmt.Errorf("restored %+v, folded %+v", restored, h)
+	}
+	return nil
 }

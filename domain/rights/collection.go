@@ -28,8 +28,8 @@ type Collection struct {
 	deleted bool
 	name    string
 	creator domain.UserID
-	shares  map[domain.UserID]Rights
-	members map[MemberID]MemberKind
+	shares  domain.Table[domain.UserID, Rights]
+	members domain.Table[MemberID, MemberKind]
 	changes []domain.Event
 }
 
@@ -87,7 +87,8 @@ func (c *Collection) itemLevel(h Holder) Level {
 	if h.Admin || (h.User == c.creator && c.creator != "") {
 		return Full
 	}
-	l := c.shares[h.User].Item
+	share, _ := c.shares.Get(h.User)
+	l := share.Item
 	if c.public {
 		l = maxLevel(l, h.Public.Item)
 	}
@@ -165,7 +166,7 @@ func (c *Collection) Share(by Holder, user domain.UserID, r Rights) error {
 	if c.kind == Report && r.Member != None {
 		return ErrNoMembers.Withf("saved reports have no members: share one with item rights only")
 	}
-	if c.shares[user] == r {
+	if share, _ := c.shares.Get(user); share == r {
 		return nil
 	}
 	c.record(SharedPrivately{Account: c.account, Item: c.id, User: user, Rights: r, By: by.User})
@@ -177,7 +178,7 @@ func (c *Collection) Revoke(by Holder, user domain.UserID) error {
 	if err := c.require(by, Full); err != nil {
 		return err
 	}
-	if _, ok := c.shares[user]; !ok {
+	if !c.shares.Has(user) {
 		return ErrNotShared
 	}
 	c.record(PrivateShareRevoked{Account: c.account, Item: c.id, User: user, By: by.User})
@@ -200,7 +201,7 @@ func (c *Collection) Add(by Holder, m MemberID, kind MemberKind) error {
 	if ok := (c.kind == Category) == (kind == Marker); !ok || kind == User {
 		return ErrWrongMember.Withf("a %s cannot hold a %s", c.kind, kind)
 	}
-	if _, ok := c.members[m]; ok {
+	if c.members.Has(m) {
 		return ErrAlreadyMember
 	}
 	c.record(MemberAdded{Account: c.account, Item: c.id, Member: m, Kind: kind})
@@ -238,10 +239,11 @@ func (c *Collection) Remove(by Holder, m MemberID) error {
 	if err := c.require(by, Edit); err != nil {
 		return err
 	}
-	if _, ok := c.members[m]; !ok {
+	kind, ok := c.members.Get(m)
+	if !ok {
 		return ErrNotInCollection
 	}
-	c.record(MemberRemoved{Account: c.account, Item: c.id, Member: m, Kind: c.members[m]})
+	c.record(MemberRemoved{Account: c.account, Item: c.id, Member: m, Kind: kind})
 	return nil
 }
 
@@ -254,23 +256,23 @@ func (c *Collection) apply(e domain.Event) {
 	switch e := e.(type) {
 	case CollectionCreated:
 		c.id, c.account, c.kind, c.public, c.creator, c.name = e.Item, e.Account, e.Kind, e.Public, e.Creator, e.Name
-		c.shares, c.members = map[domain.UserID]Rights{}, map[MemberID]MemberKind{}
+		c.shares, c.members = domain.Table[domain.UserID, Rights]{}, domain.Table[MemberID, MemberKind]{}
 	case CollectionRenamed:
 		c.name = e.Name
 	case CollectionDeleted:
 		c.deleted = true
-		c.shares, c.members = map[domain.UserID]Rights{}, map[MemberID]MemberKind{}
+		c.shares, c.members = domain.Table[domain.UserID, Rights]{}, domain.Table[MemberID, MemberKind]{}
 	case FleetMadePrivate, TeamMadePrivate, CategoryMadePrivate, ReportMadePrivate:
 		c.public = false
 	case FleetMadePublic, TeamMadePublic, CategoryMadePublic, ReportMadePublic:
 		c.public = true
 	case SharedPrivately:
-		c.shares[e.User] = e.Rights
+		c.shares.Set(e.User, e.Rights)
 	case PrivateShareRevoked:
-		delete(c.shares, e.User)
+		c.shares.Delete(e.User)
 	case MemberAdded:
-		c.members[e.Member] = e.Kind
+		c.members.Set(e.Member, e.Kind)
 	case MemberRemoved:
-		delete(c.members, e.Member)
+		c.members.Delete(e.Member)
 	}
 }

@@ -16,15 +16,19 @@ var (
 // users, vehicles and drivers placed on them. Administrators change it.
 type Hierarchy struct {
 	account domain.AccountID
-	parent  map[ItemID]ItemID
+	parent  domain.Table[ItemID, ItemID]
 	root    ItemID
-	placed  map[MemberID]ItemID
-	changes []domain.Event
+	placed  domain.Table[MemberID, ItemID]
+	// children and occupants count each node's child nodes and what is
+	// placed on it, so that an empty node is known without reading them.
+	children  domain.Table[ItemID, int]
+	occupants domain.Table[ItemID, int]
+	changes   []domain.Event
 }
 
 // HierarchyFromHistory rebuilds an account's hierarchy (empty when new).
 func HierarchyFromHistory(acc domain.AccountID, history []domain.Event) *Hierarchy {
-	h := &Hierarchy{account: acc, parent: map[ItemID]ItemID{}, placed: map[MemberID]ItemID{}}
+	h := &Hierarchy{account: acc}
 	for _, e := range history {
 		h.apply(e)
 	}
@@ -35,7 +39,7 @@ func HierarchyFromHistory(acc domain.AccountID, history []domain.Event) *Hierarc
 func (h *Hierarchy) Changes() []domain.Event { return h.changes }
 
 // Has says whether the node exists.
-func (h *Hierarchy) Has(n ItemID) bool { _, ok := h.parent[n]; return ok }
+func (h *Hierarchy) Has(n ItemID) bool { return h.parent.Has(n) }
 
 // Add creates a node under parent; the first node is the root.
 func (h *Hierarchy) Add(by domain.Member, id ItemID, parent ItemID, name string) error {
@@ -73,15 +77,16 @@ func (h *Hierarchy) Move(by domain.Member, id, to ItemID) error {
 	if id == h.root {
 		return ErrMoveRoot
 	}
-	for n := to; n != ""; n = h.parent[n] {
+	for n := to; n != ""; n, _ = h.parent.Get(n) {
 		if n == id {
 			return ErrCycle
 		}
 	}
-	if h.parent[id] == to {
+	from, _ := h.parent.Get(id)
+	if from == to {
 		return nil
 	}
-	h.record(NodeMoved{Account: h.account, Node: id, From: h.parent[id], To: to})
+	h.record(NodeMoved{Account: h.account, Node: id, From: from, To: to})
 	return nil
 }
 
@@ -96,7 +101,7 @@ func (h *Hierarchy) Place(by domain.Member, m MemberID, kind MemberKind, node It
 	if node != "" && !h.Has(node) {
 		return ErrUnknownNode.Withf("no hierarchy node %s", node)
 	}
-	if h.placed[m] == node {
+	if at, _ := h.placed.Get(m); at == node {
 		return ErrAlreadyThere
 	}
 	h.record(MemberPlaced{Account: h.account, Member: m, Kind: kind, Node: node})
@@ -118,39 +123,82 @@ func (h *Hierarchy) Delete(by domain.Member, id ItemID) error {
 	if !h.Has(id) {
 		return ErrUnknownNode.Withf("no hierarchy node %s", id)
 	}
-	for n, p := range h.parent {
-		if p == id {
-			return ErrNodeNotEmpty.Withf("node %s has the child node %s; move or delete it first", id, n)
+	// Refused: the message names a child or what is placed, read from
+	// them all.
+	if n, _ := h.children.Get(id); n > 0 {
+		for n, p := range h.parent.All() {
+			if p == id {
+				return ErrNodeNotEmpty.Withf("node %s has the child node %s; move or delete it first", id, n)
+			}
 		}
 	}
-	for m, n := range h.placed {
-		if n == id {
-			return ErrNodeNotEmpty.Withf("%s is placed on node %s; place it elsewhere first", m, id)
+	if n, _ := h.occupants.Get(id); n > 0 {
+		for m, n := range h.placed.All() {
+			if n == id {
+				return ErrNodeNotEmpty.Withf("%s is placed on node %s; place it elsewhere first", m, id)
+			}
 		}
 	}
-	h.record(NodeDeleted{Account: h.account, Node: id, Parent: h.parent[id], By: by.User})
+	parent, _ := h.parent.Get(id)
+	h.record(NodeDeleted{Account: h.account, Node: id, Parent: parent, By: by.User})
 	return nil
 }
 
 func (h *Hierarchy) apply(e domain.Event) {
 	switch e := e.(type) {
 	case NodeAdded:
-		h.parent[e.Node] = e.Parent
+		h.hang(e.Node, e.Parent)
 		if e.Parent == "" {
 			h.root = e.Node
 		}
 	case NodeMoved:
-		h.parent[e.Node] = e.To
+		h.hang(e.Node, e.To)
 	case NodeDeleted:
-		delete(h.parent, e.Node)
+		if parent, ok := h.parent.Get(e.Node); ok {
+			count(&h.children, parent, -1)
+		}
+		h.parent.Delete(e.Node)
 		if h.root == e.Node {
 			h.root = ""
 		}
 	case MemberPlaced:
-		if e.Node == "" {
-			delete(h.placed, e.Member)
-		} else {
-			h.placed[e.Member] = e.Node
-		}
+		h.place(e.Member, e.Node)
 	}
+}
+
+// hang sets a node's parent, keeping the counts of child nodes.
+func (h *Hierarchy) hang(node, parent ItemID) {
+	if old, ok := h.parent.Get(node); ok {
+		count(&h.children, old, -1)
+	}
+	h.parent.Set(node, parent)
+	count(&h.children, parent, 1)
+}
+
+// place puts a member on a node ("" takes it off), keeping the counts of
+// what is placed on each.
+func (h *Hierarchy) place(m MemberID, node ItemID) {
+	if old, ok := h.placed.Get(m); ok {
+		count(&h.occupants, old, -1)
+	}
+	if node == "" {
+		h.placed.Delete(m)
+		return
+	}
+	h.placed.Set(m, node)
+	count(&h.occupants, node, 1)
+}
+
+// count adds d to a node's count, leaving out nodes that count nothing
+// (and the root's "" parent).
+func count(t *domain.Table[ItemID, int], node ItemID, d int) {
+	if node == "" {
+		return
+	}
+	n, _ := t.Get(node)
+	if n += d; n == 0 {
+		t.Delete(node)
+		return
+	}
+	t.Set(node, n)
 }

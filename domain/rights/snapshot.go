@@ -20,7 +20,7 @@ func (a *Access) SnapshotVersion() string { return "access/2" }
 
 // Snapshot encodes the rules' state.
 func (a *Access) Snapshot() ([]byte, error) {
-	return json.Marshal(accessSnapshot{Account: a.account, Roles: a.roles, Held: a.held, Granted: a.granted, Direct: a.direct})
+	return json.Marshal(accessSnapshot{Account: a.account, Roles: a.roles, Held: a.held.Map(), Granted: a.granted, Direct: a.direct.Map()})
 }
 
 // Restore sets the state from a snapshot.
@@ -29,12 +29,20 @@ func (a *Access) Restore(data []byte) error {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return err
 	}
-	a.account, a.roles, a.held, a.granted, a.direct = s.Account, s.Roles, s.Held, s.Granted, s.Direct
+	a.account, a.roles, a.granted = s.Account, s.Roles, s.Granted
+	a.held, a.direct, a.holders = domain.TableOf(s.Held), domain.TableOf(s.Direct), map[string]int{}
+	if a.roles == nil {
+		a.roles = map[string]bool{}
+	}
 	if a.granted == nil {
 		a.granted = map[string]map[Kind]Rights{}
 	}
-	if a.direct == nil {
-		a.direct = map[domain.UserID]map[Kind]Rights{}
+	for _, roles := range s.Held {
+		for role, held := range roles {
+			if held {
+				a.holders[role]++
+			}
+		}
 	}
 	return nil
 }
@@ -51,7 +59,7 @@ func (h *Hierarchy) SnapshotVersion() string { return "hierarchy/1" }
 
 // Snapshot encodes the hierarchy's state.
 func (h *Hierarchy) Snapshot() ([]byte, error) {
-	return json.Marshal(hierarchySnapshot{Account: h.account, Parent: h.parent, Root: h.root, Placed: h.placed})
+	return json.Marshal(hierarchySnapshot{Account: h.account, Parent: h.parent.Map(), Root: h.root, Placed: h.placed.Map()})
 }
 
 // Restore sets the state from a snapshot.
@@ -60,7 +68,14 @@ func (h *Hierarchy) Restore(data []byte) error {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return err
 	}
-	h.account, h.parent, h.root, h.placed = s.Account, s.Parent, s.Root, s.Placed
+	h.account, h.root = s.Account, s.Root
+	h.parent, h.placed, h.children, h.occupants = domain.Table[ItemID, ItemID]{}, domain.Table[MemberID, ItemID]{}, domain.Table[ItemID, int]{}, domain.Table[ItemID, int]{}
+	for n, p := range s.Parent {
+		h.hang(n, p)
+	}
+	for m, n := range s.Placed {
+		h.place(m, n)
+	}
 	return nil
 }
 
@@ -81,7 +96,7 @@ func (c *Collection) SnapshotVersion() string { return "collection/2" }
 
 // Snapshot encodes the collection's state.
 func (c *Collection) Snapshot() ([]byte, error) {
-	return json.Marshal(collectionSnapshot{ID: c.id, Account: c.account, Kind: c.kind, Public: c.public, Creator: c.creator, Shares: c.shares, Members: c.members, Name: c.name, Deleted: c.deleted})
+	return json.Marshal(collectionSnapshot{ID: c.id, Account: c.account, Kind: c.kind, Public: c.public, Creator: c.creator, Shares: c.shares.Map(), Members: c.members.Map(), Name: c.name, Deleted: c.deleted})
 }
 
 // Restore sets the state from a snapshot.
@@ -90,7 +105,8 @@ func (c *Collection) Restore(data []byte) error {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return err
 	}
-	c.id, c.account, c.kind, c.public, c.creator, c.shares, c.members = s.ID, s.Account, s.Kind, s.Public, s.Creator, s.Shares, s.Members
+	c.id, c.account, c.kind, c.public, c.creator = s.ID, s.Account, s.Kind, s.Public, s.Creator
+	c.shares, c.members = domain.TableOf(s.Shares), domain.TableOf(s.Members)
 	c.name, c.deleted = s.Name, s.Deleted
 	return nil
 }
