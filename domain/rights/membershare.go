@@ -2,7 +2,6 @@ package rights
 
 import (
 	"encoding/json"
-	"maps"
 
 	"github.com/shareledger/shareledger/domain"
 )
@@ -44,13 +43,13 @@ type MemberShares struct {
 	account domain.AccountID
 	member  MemberID
 	kind    MemberKind
-	shares  map[domain.UserID]Level
+	shares  domain.Table[domain.UserID, Level]
 	changes []domain.Event
 }
 
 // EmptyMemberShares is a member's shares before the first.
 func EmptyMemberShares(acc domain.AccountID, m MemberID) *MemberShares {
-	return &MemberShares{account: acc, member: m, shares: map[domain.UserID]Level{}}
+	return &MemberShares{account: acc, member: m}
 }
 
 // Share gives a subuser member rights on the member.
@@ -67,7 +66,7 @@ func (s *MemberShares) Share(by domain.Member, kind MemberKind, user domain.User
 	if l == None {
 		return ErrNoRights
 	}
-	if cur, ok := s.shares[user]; ok && cur == l {
+	if cur, ok := s.shares.Get(user); ok && cur == l {
 		return nil
 	}
 	s.record(MemberSharedPrivately{Account: s.account, Member: s.member, Kind: kind, User: user, Level: l, By: by.User})
@@ -79,7 +78,7 @@ func (s *MemberShares) Revoke(by domain.Member, user domain.UserID) error {
 	if err := by.RequireAdmin("revoke a share of a single vehicle, driver or marker"); err != nil {
 		return err
 	}
-	if _, ok := s.shares[user]; !ok {
+	if !s.shares.Has(user) {
 		return ErrNotShared
 	}
 	s.record(MemberShareRevoked{Account: s.account, Member: s.member, User: user, By: by.User})
@@ -98,9 +97,9 @@ func (s *MemberShares) apply(e domain.Event) {
 	switch e := e.(type) {
 	case MemberSharedPrivately:
 		s.kind = e.Kind
-		s.shares[e.User] = e.Level
+		s.shares.Set(e.User, e.Level)
 	case MemberShareRevoked:
-		delete(s.shares, e.User)
+		s.shares.Delete(e.User)
 	}
 }
 
@@ -111,12 +110,12 @@ func (s *MemberShares) Replay(events ...domain.Event) { domain.Replay(s.apply, e
 // no recorded changes.
 func (s *MemberShares) Clone() *MemberShares {
 	c := *s
-	c.shares, c.changes = maps.Clone(s.shares), nil
+	c.shares, c.changes = s.shares.Clone(), nil
 	return &c
 }
 
 // Footprint estimates the shares' memory in bytes.
-func (s *MemberShares) Footprint() int64 { return 128 + 64*int64(len(s.shares)) }
+func (s *MemberShares) Footprint() int64 { return 128 + 64*int64(s.shares.Len()) }
 
 type memberSharesSnapshot struct {
 	Account domain.AccountID        `json:"account"`
@@ -130,7 +129,7 @@ func (s *MemberShares) SnapshotVersion() string { return "membershares/1" }
 
 // Snapshot encodes the shares' state.
 func (s *MemberShares) Snapshot() ([]byte, error) {
-	return json.Marshal(memberSharesSnapshot{Account: s.account, Member: s.member, Kind: s.kind, Shares: s.shares})
+	return json.Marshal(memberSharesSnapshot{Account: s.account, Member: s.member, Kind: s.kind, Shares: s.shares.Map()})
 }
 
 // Restore sets the state from a snapshot.
@@ -139,9 +138,6 @@ func (s *MemberShares) Restore(data []byte) error {
 	if err := json.Unmarshal(data, &snap); err != nil {
 		return err
 	}
-	s.account, s.member, s.kind, s.shares = snap.Account, snap.Member, snap.Kind, snap.Shares
-	if s.shares == nil {
-		s.shares = map[domain.UserID]Level{}
-	}
+	s.account, s.member, s.kind, s.shares = snap.Account, snap.Member, snap.Kind, domain.TableOf(snap.Shares)
 	return nil
 }
