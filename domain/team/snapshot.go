@@ -29,11 +29,11 @@ func (p *Project) SnapshotVersion() string { return "cloudproject/1" }
 
 // Snapshot encodes the project's state.
 func (p *Project) Snapshot() ([]byte, error) {
-	s := projectSnapshot{ID: p.id, Deleted: p.deleted, Members: map[domain.UserID]memberSnapshot{}, Jobs: map[JobID]jobSnapshot{}, Stylesheets: p.stylesheets}
-	for e, m := range p.members {
+	s := projectSnapshot{ID: p.id, Deleted: p.deleted, Members: map[domain.UserID]memberSnapshot{}, Jobs: map[JobID]jobSnapshot{}, Stylesheets: p.stylesheets.Map()}
+	for e, m := range p.members.All() {
 		s.Members[e] = memberSnapshot{Role: m.role, Status: m.status}
 	}
-	for id, j := range p.jobs {
+	for id, j := range p.jobs.All() {
 		s.Jobs[id] = jobSnapshot{Creator: j.creator, Assignees: j.assignees}
 	}
 	return json.Marshal(s)
@@ -45,17 +45,12 @@ func (p *Project) Restore(data []byte) error {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return err
 	}
-	p.id, p.deleted, p.stylesheets = s.ID, s.Deleted, s.Stylesheets
-	if p.stylesheets == nil {
-		p.stylesheets = map[string]bool{}
-	}
-	p.members = make(map[domain.UserID]*member, len(s.Members))
+	*p = Project{id: s.ID, deleted: s.Deleted, stylesheets: domain.TableOf(s.Stylesheets)}
 	for e, m := range s.Members {
-		p.members[e] = &member{role: m.Role, status: m.Status}
+		p.setMember(e, member{role: m.Role, status: m.Status})
 	}
-	p.jobs = make(map[JobID]*job, len(s.Jobs))
 	for id, j := range s.Jobs {
-		p.jobs[id] = &job{creator: j.Creator, assignees: j.Assignees}
+		p.setJob(id, job{creator: j.Creator, assignees: j.Assignees})
 	}
 	return nil
 }

@@ -5,6 +5,7 @@
 package team
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -124,14 +125,22 @@ type Caller struct {
 	HasIdentity bool
 }
 
-// Project is the aggregate of a cloud project.
+// Project is the aggregate of a cloud project. Its members and jobs are
+// values, replaced when they change (a job's assignees too), so that
+// copies of the project share them (Clone). What the decisions ask of the
+// whole team is kept as it folds: the active administrators, the
+// administrators invited before they had an identity, and each member's
+// jobs.
 type Project struct {
-	id          ID
-	deleted     bool
-	members     map[domain.UserID]*member
-	jobs        map[JobID]*job
-	stylesheets map[string]bool
-	changes     []domain.Event
+	id            ID
+	deleted       bool
+	members       domain.Table[domain.UserID, member]
+	jobs          domain.Table[JobID, job]
+	stylesheets   domain.Table[string, bool]
+	activeAdmins  int
+	pendingAdmins domain.Table[domain.UserID, bool]
+	assigned      domain.Table[domain.UserID, map[JobID]bool]
+	changes       []domain.Event
 }
 
 // Create starts a project administered by its creator.
@@ -147,7 +156,7 @@ func Create(by Caller, id ID, name string) (*Project, error) {
 
 // New is an empty project, before anything happened.
 func New() *Project {
-	return &Project{members: map[domain.UserID]*member{}, jobs: map[JobID]*job{}, stylesheets: map[string]bool{}}
+	return &Project{}
 }
 
 // FromHistory rebuilds a project; nil when there is none.
@@ -167,7 +176,7 @@ func (p *Project) Changes() []domain.Event { return p.changes }
 
 // IsMember says whether email is on the team (invited or active).
 func (p *Project) IsMember(email domain.UserID) bool {
-	m, ok := p.members[email]
+	m, ok := p.members.Get(email)
 	return ok && m.status != Removed
 }
 
@@ -177,7 +186,7 @@ func (p *Project) act(by Caller) (Role, error) {
 	if p.deleted {
 		return Role{}, ErrProjectDeleted
 	}
-	m, ok := p.members[by.Email]
+	m, ok := p.members.Get(by.Email)
 	if !ok || m.status == Removed || (m.status == Invited && !by.HasIdentity) {
 		return Role{}, ErrNotMember.Withf("%s is not an active member of project %s", by.Email, p.id)
 	}
@@ -201,10 +210,8 @@ func (p *Project) admin(by Caller, what string) error {
 // with Joined before deciding.
 func (p *Project) PendingAdministrators() []domain.UserID {
 	var out []domain.UserID
-	for email, m := range p.members {
-		if m.role == Administrator && m.status == Invited {
-			out = append(out, email)
-		}
+	for email := range p.pendingAdmins.All() {
+		out = append(out, email)
 	}
 	slices.Sort(out)
 	return out
@@ -217,8 +224,8 @@ func (p *Project) PendingAdministrators() []domain.UserID {
 // IdentityCreated event.
 func (p *Project) Joined(emails ...domain.UserID) {
 	for _, e := range emails {
-		if m, ok := p.members[e]; ok && m.status == Invited {
-			m.status = Active
+		if m, ok := p.members.Get(e); ok && m.status == Invited {
+			p.setMember(e, member{role: m.role, status: Active})
 		}
 	}
 }
@@ -232,25 +239,12 @@ type Member struct {
 
 // Members lists the team, in order of e-mail.
 func (p *Project) Members() []Member {
-	out := make([]Member, 0, len(p.members))
-	for email, m := range p.members {
+	out := make([]Member, 0, p.members.Len())
+	for email, m := range p.members.All() {
 		out = append(out, Member{Email: email, Role: m.role, Status: m.status})
 	}
 	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(string(a.Email), string(b.Email)) })
 	return out
-}
-
-// admins counts the administrators who can act: an administrator who is
-// only invited (no identity yet when invited) does not keep the project
-// managed, so the last active one must stay.
-func (p *Project) admins() int {
-	n := 0
-	for _, m := range p.members {
-		if m.role == Administrator && m.status == Active {
-			n++
-		}
-	}
-	return n
 }
 
 // Invitation is one person to invite.
@@ -296,7 +290,7 @@ func (p *Project) ChangeRole(by Caller, email domain.UserID, role Role) error {
 	if err := p.admin(by, "change roles"); err != nil {
 		return err
 	}
-	m, ok := p.members[email]
+	m, ok := p.members.Get(email)
 	if !ok || m.status == Removed {
 		return ErrUnknownMember
 	}
@@ -306,7 +300,7 @@ func (p *Project) ChangeRole(by Caller, email domain.UserID, role Role) error {
 	if m.role == role {
 		return nil
 	}
-	if m.role == Administrator && m.status == Active && p.admins() == 1 {
+	if m.role == Administrator && m.status == Active && p.activeAdmins == 1 {
 		return ErrLastAdministrator
 	}
 	p.record(MemberRoleChanged{Project: p.id, Email: email, Role: role, By: by.Email})
@@ -330,20 +324,15 @@ func (p *Project) Leave(by Caller) error {
 }
 
 func (p *Project) remove(by Caller, email domain.UserID) error {
-	m, ok := p.members[email]
+	m, ok := p.members.Get(email)
 	if !ok || m.status == Removed {
 		return ErrUnknownMember
 	}
-	if m.role == Administrator && m.status == Active && p.admins() == 1 {
+	if m.role == Administrator && m.status == Active && p.activeAdmins == 1 {
 		return ErrLastAdministrator
 	}
-	ids := make([]JobID, 0, len(p.jobs))
-	for id, j := range p.jobs {
-		if slices.Contains(j.assignees, email) {
-			ids = append(ids, id)
-		}
-	}
-	slices.Sort(ids)
+	jobs, _ := p.assigned.Get(email)
+	ids := slices.Sorted(maps.Keys(jobs))
 	for _, id := range ids {
 		p.record(JobUnassigned{Project: p.id, Job: id, Email: email, By: by.Email})
 	}
@@ -391,33 +380,33 @@ func (p *Project) CreateJob(by Caller, id JobID, name string) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := p.jobs[id]; ok {
+	if p.jobs.Has(id) {
 		return ErrJobExists
 	}
 	p.record(JobCreated{Project: p.id, Job: id, Name: name, By: by.Email})
 	return nil
 }
 
-func (p *Project) job(id JobID) (*job, error) {
-	j, ok := p.jobs[id]
+func (p *Project) job(id JobID) (job, error) {
+	j, ok := p.jobs.Get(id)
 	if !ok {
-		return nil, ErrUnknownJob.Withf("project %s has no job %s", p.id, id)
+		return job{}, ErrUnknownJob.Withf("project %s has no job %s", p.id, id)
 	}
 	return j, nil
 }
 
 // mayChange: administrators change any job, Users the jobs assigned to them.
-func (p *Project) mayChange(by Caller, id JobID) (*job, error) {
+func (p *Project) mayChange(by Caller, id JobID) (job, error) {
 	role, err := p.act(by)
 	if err != nil {
-		return nil, err
+		return job{}, err
 	}
 	j, err := p.job(id)
 	if err != nil {
-		return nil, err
+		return job{}, err
 	}
 	if role != Administrator && !slices.Contains(j.assignees, by.Email) {
-		return nil, ErrNotYourJob
+		return job{}, ErrNotYourJob
 	}
 	return j, nil
 }
@@ -454,17 +443,17 @@ func (p *Project) DeleteJob(by Caller, id JobID) error {
 
 // mayManageAssignees: the job's creator, its assignees and administrators
 // put members on it and take them off.
-func (p *Project) mayManageAssignees(by Caller, id JobID) (*job, error) {
+func (p *Project) mayManageAssignees(by Caller, id JobID) (job, error) {
 	role, err := p.act(by)
 	if err != nil {
-		return nil, err
+		return job{}, err
 	}
 	j, err := p.job(id)
 	if err != nil {
-		return nil, err
+		return job{}, err
 	}
 	if role != Administrator && j.creator != by.Email && !slices.Contains(j.assignees, by.Email) {
-		return nil, ErrNotYourJob
+		return job{}, ErrNotYourJob
 	}
 	return j, nil
 }
@@ -534,7 +523,7 @@ func (p *Project) AddStylesheet(by Caller, name string) error {
 	if err != nil {
 		return err
 	}
-	if !p.stylesheets[name] {
+	if !p.stylesheets.Has(name) {
 		p.record(StylesheetAdded{Project: p.id, Stylesheet: name, By: by.Email})
 	}
 	return nil
@@ -545,7 +534,7 @@ func (p *Project) RemoveStylesheet(by Caller, name string) error {
 	if _, err := p.act(by); err != nil {
 		return err
 	}
-	if !p.stylesheets[name] {
+	if !p.stylesheets.Has(name) {
 		return domain.NewError(domain.NotFound, "unknown-stylesheet", "the project has no such stylesheet")
 	}
 	p.record(StylesheetRemoved{Project: p.id, Stylesheet: name, By: by.Email})
@@ -561,7 +550,7 @@ func (p *Project) apply(e domain.Event) {
 	switch e := e.(type) {
 	case CloudProjectCreated:
 		p.id = e.Project
-		p.members[e.By] = &member{role: Administrator, status: Active}
+		p.setMember(e.By, member{role: Administrator, status: Active})
 	case CloudProjectDeleted:
 		p.deleted = true
 	case MemberInvited:
@@ -569,26 +558,87 @@ func (p *Project) apply(e domain.Event) {
 		if e.Active {
 			status = Active
 		}
-		p.members[e.Email] = &member{role: e.Role, status: status}
+		p.setMember(e.Email, member{role: e.Role, status: status})
 	case MemberRoleChanged:
-		p.members[e.Email].role = e.Role
+		m, _ := p.members.Get(e.Email)
+		m.role = e.Role
+		p.setMember(e.Email, m)
 	case MemberRemoved:
-		p.members[e.Email].status = Removed
+		m, _ := p.members.Get(e.Email)
+		m.status = Removed
+		p.setMember(e.Email, m)
 	case JobCreated:
-		p.jobs[e.Job] = &job{creator: e.By}
+		p.setJob(e.Job, job{creator: e.By})
 	case JobDeleted:
-		delete(p.jobs, e.Job)
+		p.setJob(e.Job, job{})
+		p.jobs.Delete(e.Job)
 	case JobAssigned:
-		if j := p.jobs[e.Job]; j != nil {
-			j.assignees = append(j.assignees, e.Email)
+		if j, ok := p.jobs.Get(e.Job); ok {
+			j.assignees = append(slices.Clip(j.assignees), e.Email) // a new array: copies share the old one
+			p.setJob(e.Job, j)
 		}
 	case JobUnassigned:
-		if j := p.jobs[e.Job]; j != nil {
-			j.assignees = slices.DeleteFunc(j.assignees, func(u domain.UserID) bool { return u == e.Email })
+		if j, ok := p.jobs.Get(e.Job); ok {
+			j.assignees = slices.DeleteFunc(slices.Clone(j.assignees), func(u domain.UserID) bool { return u == e.Email })
+			p.setJob(e.Job, j)
 		}
 	case StylesheetAdded:
-		p.stylesheets[e.Stylesheet] = true
+		p.stylesheets.Set(e.Stylesheet, true)
 	case StylesheetRemoved:
-		delete(p.stylesheets, e.Stylesheet)
+		p.stylesheets.Delete(e.Stylesheet)
 	}
+}
+
+// setMember sets a member, keeping the count of active administrators and
+// the set of those invited before they had an identity.
+func (p *Project) setMember(email domain.UserID, m member) {
+	if old, ok := p.members.Get(email); ok && old.role == Administrator && old.status == Active {
+		p.activeAdmins--
+	}
+	p.pendingAdmins.Delete(email)
+	switch {
+	case m.role == Administrator && m.status == Active:
+		p.activeAdmins++
+	case m.role == Administrator && m.status == Invited:
+		p.pendingAdmins.Set(email, true)
+	}
+	p.members.Set(email, m)
+}
+
+// setJob sets a job, keeping each member's jobs: the jobs a member is
+// taken off when they leave.
+func (p *Project) setJob(id JobID, j job) {
+	old, _ := p.jobs.Get(id)
+	for _, e := range old.assignees {
+		if !slices.Contains(j.assignees, e) {
+			p.assign(e, id, false)
+		}
+	}
+	for _, e := range j.assignees {
+		p.assign(e, id, true)
+	}
+	p.jobs.Set(id, j)
+}
+
+// assign marks a member's job, or unmarks it. The set of a member's jobs
+// is replaced, never changed in place.
+func (p *Project) assign(email domain.UserID, id JobID, on bool) {
+	cur, _ := p.assigned.Get(email)
+	if cur[id] == on {
+		return
+	}
+	next := maps.Clone(cur)
+	if on {
+		if next == nil {
+			next = map[JobID]bool{}
+		}
+		next[id] = true
+	} else {
+		delete(next, id)
+	}
+	if len(next) == 0 {
+		p.assigned.Delete(email)
+		return
+	}
+	p.assigned.Set(email, next)
 }
