@@ -144,7 +144,7 @@ type Repo struct {
 	// SnapshotEvery, if positive, saves an aggregate's state in the event
 	// store after every so many events folded, so that a load that misses
 	// the cache (after a restart, or an eviction) folds only the events
-	// after the snapshot.
+	// after the snapshot. A large state waits longer (snapshot).
 	SnapshotEvery int
 	// Metrics, if set, counts appended events and command latencies.
 	Metrics *Metrics
@@ -376,13 +376,22 @@ func (r Repo) LoadFor(ctx context.Context, stream string, m Meta) (*Loaded, erro
 	return l, err
 }
 
-// snapshot saves the state after every SnapshotEvery events folded. It is
-// only a shortcut: a snapshot that fails to save is left for the next one.
+// snapshot saves the state after every SnapshotEvery events folded, and
+// not before the events folded since the last outweigh the state (one
+// event for every snapshotWeight bytes of its Footprint): a snapshot
+// encodes the whole state, so a fleet of 100,000 vehicles snapshotted
+// every 1,000 events cost every command more than the command itself
+// (docs/benchmarks.md). A load that misses the cache then decodes the
+// state and folds at most as many events as the state is large. A
+// snapshot is only a shortcut: one that fails to save is left for the
+// next one.
 func (r Repo) snapshot(ctx context.Context, stream string, state interface {
 	SnapshotVersion() string
 	Snapshot() ([]byte, error)
+	Footprint() int64
 }, c *cached) {
-	if r.SnapshotEvery <= 0 || c.folded < r.SnapshotEvery || state.SnapshotVersion() == "" {
+	if r.SnapshotEvery <= 0 || c.folded < r.SnapshotEvery || state.SnapshotVersion() == "" ||
+		int64(c.folded) < state.Footprint()/snapshotWeight {
 		return
 	}
 	data, err := state.Snapshot()
@@ -395,6 +404,10 @@ func (r Repo) snapshot(ctx context.Context, stream string, state interface {
 		r.Metrics.snapshotSaved()
 	}
 }
+
+// snapshotWeight is the bytes of a state's Footprint that one folded
+// event outweighs, for snapshots.
+const snapshotWeight = 256
 
 // existence is the state of a stream whose events no rule reads.
 type existence struct{}
