@@ -67,13 +67,32 @@ func slots[K comparable](k K) (int, int) {
 	return int(h % tableFan), int(h / tableFan % tableFan)
 }
 
-// TableOf is a table of m's entries.
+// TableOf is a table of m's entries (a state restored from a snapshot:
+// its leaves are filled at once).
 func TableOf[K comparable, V any](m map[K]V) Table[K, V] {
-	var t Table[K, V]
-	for k, v := range m {
-		t.Set(k, v)
+	if len(m) == 0 {
+		return Table[K, V]{}
 	}
-	return t
+	if len(m) <= smallTable {
+		return Table[K, V]{small: maps.Clone(m), n: len(m)}
+	}
+	edit := &tableEdit{}
+	root := &tableRoot[K, V]{edit: edit}
+	for k, v := range m {
+		i, j := slots(k)
+		mid := root.mids[i]
+		if mid == nil {
+			mid = &tableMid[K, V]{edit: edit}
+			root.mids[i] = mid
+		}
+		leaf := mid.leaves[j]
+		if leaf == nil {
+			leaf = &tableLeaf[K, V]{edit: edit, m: make(map[K]V, len(m)/(tableFan*tableFan)+1)}
+			mid.leaves[j] = leaf
+		}
+		leaf.m[k] = v
+	}
+	return Table[K, V]{root: root, n: len(m), edit: edit}
 }
 
 // Len is the number of entries.

@@ -52,6 +52,17 @@ func TestTableIsAMapWhoseCopiesAreTheirOwn(t *testing.T) {
 						if y.table.Len() != len(y.model) || !maps.Equal(y.table.Map(), y.model) {
 							t.Fatalf("step %d: copy %d holds %d entries, want %d (%v)", step, i, y.table.Len(), len(y.model), maps.Equal(y.table.Map(), y.model))
 						}
+						// A table made of the model's entries at once (as a
+						// restored state is) holds the same, and changes on
+						// its own.
+						made := domain.TableOf(y.model)
+						if made.Len() != len(y.model) || !maps.Equal(made.Map(), y.model) {
+							t.Fatalf("step %d: TableOf holds %d entries, want %d", step, made.Len(), len(y.model))
+						}
+						made.Set("made", 1)
+						if y.table.Has("made") {
+							t.Fatalf("step %d: a change to a table made of a copy's entries reached the copy", step)
+						}
 						for k, v := range y.model {
 							if got, ok := y.table.Get(k); !ok || got != v {
 								t.Fatalf("step %d: copy %d: %s is %d, %v; want %d", step, i, k, got, ok, v)
