@@ -147,7 +147,7 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 	f.dur(&c.WaitTimeout, "wait-timeout", "SHARELEDGER_WAIT_TIMEOUT", 5*time.Second, "how long a read waits for the position it asks for")
 	f.num(&c.SnapshotEvery, "snapshot-every", "SHARELEDGER_SNAPSHOT_EVERY", 10000, "snapshot the read models for point-in-time answers every so many events (0: never)")
 	f.bytes(&c.CommandCache, "command-cache", "SHARELEDGER_COMMAND_CACHE", 64<<20, "memory kept of recently used aggregates' states for commands, evicting the least recently used")
-	f.num(&c.AggregateSnapshotEvery, "aggregate-snapshot-every", "SHARELEDGER_AGGREGATE_SNAPSHOT_EVERY", 1000, "save an aggregate's state for commands every so many events, so a cold load folds only the events after it (0: never)")
+	f.num(&c.AggregateSnapshotEvery, "aggregate-snapshot-every", "SHARELEDGER_AGGREGATE_SNAPSHOT_EVERY", 1000, "save an aggregate's state for commands every so many events (a large state waits for one event per 256 bytes of it), so a cold load folds only the events after it (0: never)")
 	f.num(&c.FeedsPerAccount, "feeds-per-account", "SHARELEDGER_FEEDS_PER_ACCOUNT", 4, "change feeds (GET /v1/events as server-sent events) one account may stream at once; more are refused with 429")
 	f.num(&c.InvitationsPerDay, "invitations-per-day", "SHARELEDGER_INVITATIONS_PER_DAY", 500, "invitation mails one person may cause in 24 hours; more invitations are refused with 429 (0: no limit)")
 	f.bytes(&c.MemoryLimit, "memory-limit", "SHARELEDGER_MEMORY_LIMIT", 0, "soft limit on the memory the Go runtime manages, past which the garbage collector works harder (0: nine tenths of the container's memory limit if it has one, else none; GOMEMLIMIT wins)")
