@@ -105,6 +105,18 @@ func random(r *rand.Rand, v reflect.Value, depth int) {
 	}
 }
 
+// keptRandom is a random value of typ (random), and what Keep keeps of it.
+func keptRandom(t *testing.T, r *rand.Rand, typ reflect.Type) (reflect.Value, projections.Kept) {
+	t.Helper()
+	v := reflect.New(typ).Elem()
+	random(r, v, 0)
+	k, err := projections.Keep(v.Interface())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, k
+}
+
 // viaJSON is what a document read back from a store gives: v encoded,
 // then decoded into a zero value of its type.
 func viaJSON(t *testing.T, v any) (reflect.Value, []byte) {
@@ -127,12 +139,7 @@ func TestKeptIsWhatJSONGives(t *testing.T) {
 		typ := reflect.TypeOf(sample)
 		t.Run(typ.String(), func(t *testing.T) {
 			for range 300 {
-				v := reflect.New(typ).Elem()
-				random(r, v, 0)
-				k, err := projections.Keep(v.Interface())
-				if err != nil {
-					t.Fatal(err)
-				}
+				v, k := keptRandom(t, r, typ)
 				if !k.Decoded() {
 					t.Fatalf("%s is not kept decoded", typ)
 				}
@@ -308,12 +315,7 @@ func TestKeptReadsAreCopies(t *testing.T) {
 	for _, sample := range []any{outer{}, inner{}, devices.Device{}, partners.Partner{}, map[string][]string{}, []*inner{}} {
 		typ := reflect.TypeOf(sample)
 		for range 300 {
-			v := reflect.New(typ).Elem()
-			random(r, v, 0)
-			k, err := projections.Keep(v.Interface())
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, k := keptRandom(t, r, typ)
 			want, err := k.Bytes()
 			if err != nil {
 				t.Fatal(err)
