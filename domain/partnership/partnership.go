@@ -462,7 +462,7 @@ func (p *Partnership) record(e domain.Event) {
 
 // use folds a usage event into a shared device's share. Shares are never
 // changed in place, only replaced, so a clone may share them (Clone copies
-// the map, not every share).
+// the table, not a share).
 func (p *Partnership) use(id device.ID, e domain.Event) {
 	s, ok := p.shared.Get(id)
 	if !ok {
