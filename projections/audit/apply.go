@@ -64,7 +64,7 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 	if err := tx.Put(ctx, Entries, pos, entry); err != nil {
 		return err
 	}
-	var filing any = encodeFiling(pos, e.Accounts) // boxed once, for every entity
+	var filing any = encodeFiling(e.Accounts) // boxed once, for every entity
 	for _, en := range entities {
 		k := keyPart(en.Kind, en.ID) // Key(en.Kind, en.ID) is k + "/"
 		if err := tx.Put(ctx, Filed, k+"/"+pos, filing); err != nil {
@@ -79,12 +79,11 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 	return nil
 }
 
-// encodeFiling is Filing{At: at, Accounts: accounts} as json.Marshal
-// writes it.
-func encodeFiling(at string, accounts []string) projections.Encoded {
-	b := make([]byte, 0, 32+len(at)+16*len(accounts))
-	b = appendString(append(b, `{"at":`...), at)
-	b = appendStrings(append(b, `,"accounts":`...), accounts)
+// encodeFiling is Filing{Accounts: accounts} as json.Marshal writes it:
+// the position is its key's (Filing.FromKey).
+func encodeFiling(accounts []string) projections.Encoded {
+	b := make([]byte, 0, 16+16*len(accounts))
+	b = appendStrings(append(b, `{"accounts":`...), accounts)
 	return append(b, '}')
 }
 

@@ -69,7 +69,7 @@ func applyAsBefore(ctx context.Context, tx projections.Tx, env projections.Envel
 	if err := tx.Put(ctx, Entries, pos, projections.Encoded(entry)); err != nil {
 		return err
 	}
-	filing, err := json.Marshal(Filing{At: pos, Accounts: e.Accounts})
+	filing, err := json.Marshal(Filing{Accounts: e.Accounts}) // its position is its key's, from 2026-12-03
 	if err != nil {
 		return err
 	}
