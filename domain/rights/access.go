@@ -19,23 +19,23 @@ var (
 // rights set directly on subusers. Administrators change it.
 type Access struct {
 	account domain.AccountID
-	roles   map[string]bool
+	roles   domain.Table[string, bool]
 	// held is each subuser's roles, and holders the number of subusers
 	// holding each role. A subuser's set of roles is replaced, never
 	// changed in place, so that copies may share it (Clone).
 	held    domain.Table[domain.UserID, map[string]bool]
-	holders map[string]int
+	holders domain.Table[string, int]
 	// granted is what each role grants on public items of each kind;
 	// direct the rights set directly on subusers (version 2 of the fold).
 	// Their maps are replaced, never changed in place, as held's are.
-	granted map[string]map[Kind]Rights
+	granted domain.Table[string, map[Kind]Rights]
 	direct  domain.Table[domain.UserID, map[Kind]Rights]
 	changes []domain.Event
 }
 
 // AccessFromHistory rebuilds an account's access rules (empty when new).
 func AccessFromHistory(acc domain.AccountID, history []domain.Event) *Access {
-	a := &Access{account: acc, roles: map[string]bool{}, holders: map[string]int{}, granted: map[string]map[Kind]Rights{}}
+	a := &Access{account: acc}
 	for _, e := range history {
 		a.apply(e)
 	}
@@ -67,7 +67,7 @@ func (a *Access) Assign(by domain.Member, user domain.UserID, role string) error
 	if err := by.RequireAdmin("assign roles"); err != nil {
 		return err
 	}
-	if !a.roles[role] {
+	if !a.roles.Has(role) {
 		return ErrUnknownRole.Withf("the account has no role %q", role)
 	}
 	if roles, _ := a.held.Get(user); roles[role] {
@@ -98,10 +98,10 @@ func (a *Access) DeleteRole(by domain.Member, name string) error {
 	if err := by.RequireAdmin("delete roles"); err != nil {
 		return err
 	}
-	if !a.roles[name] {
+	if !a.roles.Has(name) {
 		return ErrUnknownRole.Withf("the account has no role %q", name)
 	}
-	if a.holders[name] > 0 {
+	if n, _ := a.holders.Get(name); n > 0 {
 		// Refused: the message names a holder, read from them all.
 		var holders []string
 		for u, roles := range a.held.All() {
@@ -142,7 +142,8 @@ func (a *Access) PublicRights(user domain.UserID, k Kind) Rights {
 	r := direct[k]
 	roles, _ := a.held.Get(user)
 	for role := range roles {
-		r = r.Max(a.granted[role][k])
+		grants, _ := a.granted.Get(role)
+		r = r.Max(grants[k])
 	}
 	return r
 }
@@ -158,11 +159,11 @@ func (a *Access) apply(e domain.Event) {
 		next[e.Kind] = e.Rights
 		a.direct.Set(e.User, next)
 	case RoleDefined:
-		a.roles[e.Role] = true
-		a.granted[e.Role] = maps.Clone(e.Rights)
+		a.roles.Set(e.Role, true)
+		a.granted.Set(e.Role, maps.Clone(e.Rights))
 	case RoleDeleted:
-		delete(a.roles, e.Role)
-		delete(a.granted, e.Role)
+		a.roles.Delete(e.Role)
+		a.granted.Delete(e.Role)
 	case RoleAssigned:
 		cur, _ := a.held.Get(e.User)
 		if cur[e.Role] {
@@ -174,7 +175,7 @@ func (a *Access) apply(e domain.Event) {
 		}
 		next[e.Role] = true
 		a.held.Set(e.User, next)
-		a.holders[e.Role]++
+		a.hold(e.Role, 1)
 	case RoleUnassigned:
 		cur, ok := a.held.Get(e.User)
 		if !ok {
@@ -183,10 +184,19 @@ func (a *Access) apply(e domain.Event) {
 		next := maps.Clone(cur)
 		if next[e.Role] {
 			delete(next, e.Role)
-			if a.holders[e.Role]--; a.holders[e.Role] == 0 {
-				delete(a.holders, e.Role)
-			}
+			a.hold(e.Role, -1)
 		}
 		a.held.Set(e.User, next)
 	}
+}
+
+// hold adds d to the number of subusers holding a role, leaving out roles
+// no one holds.
+func (a *Access) hold(role string, d int) {
+	n, _ := a.holders.Get(role)
+	if n += d; n == 0 {
+		a.holders.Delete(role)
+		return
+	}
+	a.holders.Set(role, n)
 }

@@ -20,7 +20,7 @@ func (a *Access) SnapshotVersion() string { return "access/2" }
 
 // Snapshot encodes the rules' state.
 func (a *Access) Snapshot() ([]byte, error) {
-	return json.Marshal(accessSnapshot{Account: a.account, Roles: a.roles, Held: a.held.Map(), Granted: a.granted, Direct: a.direct.Map()})
+	return json.Marshal(accessSnapshot{Account: a.account, Roles: a.roles.Map(), Held: a.held.Map(), Granted: a.granted.Map(), Direct: a.direct.Map()})
 }
 
 // Restore sets the state from a snapshot.
@@ -29,18 +29,12 @@ func (a *Access) Restore(data []byte) error {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return err
 	}
-	a.account, a.roles, a.granted = s.Account, s.Roles, s.Granted
-	a.held, a.direct, a.holders = domain.TableOf(s.Held), domain.TableOf(s.Direct), map[string]int{}
-	if a.roles == nil {
-		a.roles = map[string]bool{}
-	}
-	if a.granted == nil {
-		a.granted = map[string]map[Kind]Rights{}
-	}
+	a.account, a.roles, a.granted = s.Account, domain.TableOf(s.Roles), domain.TableOf(s.Granted)
+	a.held, a.direct, a.holders = domain.TableOf(s.Held), domain.TableOf(s.Direct), domain.Table[string, int]{}
 	for _, roles := range s.Held {
 		for role, held := range roles {
 			if held {
-				a.holders[role]++
+				a.hold(role, 1)
 			}
 		}
 	}

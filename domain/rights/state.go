@@ -1,8 +1,6 @@
 package rights
 
 import (
-	"maps"
-
 	"github.com/shareledger/shareledger/domain"
 )
 
@@ -26,8 +24,8 @@ func (a *Access) Replay(events ...domain.Event) { domain.Replay(a.apply, events)
 func (a *Access) Clone() *Access {
 	c := *a
 	// The maps held in held, granted and direct are replaced, never
-	// changed in place (apply): the copies may share them.
-	c.roles, c.holders, c.granted, c.changes = maps.Clone(a.roles), maps.Clone(a.holders), maps.Clone(a.granted), nil
+	// changed in place (apply): the copies share them.
+	c.roles, c.holders, c.granted, c.changes = a.roles.Clone(), a.holders.Clone(), a.granted.Clone(), nil
 	c.held, c.direct = a.held.Clone(), a.direct.Clone()
 	return &c
 }
@@ -36,7 +34,7 @@ func (a *Access) Clone() *Access {
 func (a *Access) Footprint() int64 {
 	// Each subuser's roles or direct rights: a small map (about 144
 	// bytes); each role's grants the same.
-	return 128 + 64*int64(len(a.roles)) + 144*int64(a.held.Len()+a.direct.Len()+len(a.granted))
+	return 128 + 64*int64(a.roles.Len()+a.holders.Len()) + 144*int64(a.held.Len()+a.direct.Len()+a.granted.Len())
 }
 
 // Replay brings a loaded hierarchy up to date with stored events.
