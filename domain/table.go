@@ -207,6 +207,18 @@ func (t *Table[K, V]) All() iter.Seq2[K, V] {
 	}
 }
 
+// Count adds d to k's count in t, leaving out keys that count nothing:
+// how aggregates keep what a rule would otherwise count by reading the
+// whole state (the holders of a role, a node's children).
+func Count[K comparable](t *Table[K, int], k K, d int) {
+	n, _ := t.Get(k)
+	if n += d; n == 0 {
+		t.Delete(k)
+		return
+	}
+	t.Set(k, n)
+}
+
 // Map is the table's entries as a map of their own.
 func (t *Table[K, V]) Map() map[K]V {
 	m := make(map[K]V, t.n)

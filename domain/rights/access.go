@@ -175,28 +175,15 @@ func (a *Access) apply(e domain.Event) {
 		}
 		next[e.Role] = true
 		a.held.Set(e.User, next)
-		a.hold(e.Role, 1)
+		domain.Count(&a.holders, e.Role, 1)
 	case RoleUnassigned:
-		cur, ok := a.held.Get(e.User)
-		if !ok {
+		cur, _ := a.held.Get(e.User)
+		if !cur[e.Role] {
 			return
 		}
 		next := maps.Clone(cur)
-		if next[e.Role] {
-			delete(next, e.Role)
-			a.hold(e.Role, -1)
-		}
+		delete(next, e.Role)
 		a.held.Set(e.User, next)
+		domain.Count(&a.holders, e.Role, -1)
 	}
-}
-
-// hold adds d to the number of subusers holding a role, leaving out roles
-// no one holds.
-func (a *Access) hold(role string, d int) {
-	n, _ := a.holders.Get(role)
-	if n += d; n == 0 {
-		a.holders.Delete(role)
-		return
-	}
-	a.holders.Set(role, n)
 }

@@ -189,16 +189,9 @@ func (h *Hierarchy) place(m MemberID, node ItemID) {
 	count(&h.occupants, node, 1)
 }
 
-// count adds d to a node's count, leaving out nodes that count nothing
-// (and the root's "" parent).
+// count adds d to a node's count, but not to the root's "" parent.
 func count(t *domain.Table[ItemID, int], node ItemID, d int) {
-	if node == "" {
-		return
+	if node != "" {
+		domain.Count(t, node, d)
 	}
-	n, _ := t.Get(node)
-	if n += d; n == 0 {
-		t.Delete(node)
-		return
-	}
-	t.Set(node, n)
 }

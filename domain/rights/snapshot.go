@@ -34,7 +34,7 @@ func (a *Access) Restore(data []byte) error {
 	for _, roles := range s.Held {
 		for role, held := range roles {
 			if held {
-				a.hold(role, 1)
+				domain.Count(&a.holders, role, 1)
 			}
 		}
 	}
