@@ -55,6 +55,50 @@ func (c counter) Apply(ctx context.Context, tx projections.Tx, e projections.Env
 	return tx.Put(ctx, "ticks", c.name, append(seen, t.N))
 }
 
+// gatheringCounter is a counter that gathers a run's ticks and writes
+// them once, at the run's end (projections.Gathering). A tick whose mood
+// is "flush" makes the flush of its run fail.
+type gatheringCounter struct{ counter }
+
+func (c gatheringCounter) Gather() projections.Gatherer { return &tickRun{c: c} }
+
+type tickRun struct {
+	c       gatheringCounter
+	ns      []int
+	refuse  bool
+	flushes int
+}
+
+func (r *tickRun) Apply(ctx context.Context, tx projections.Tx, e projections.Envelope) error {
+	t := e.Event.(tick)
+	if err := (counter{fragile: r.c.fragile}).Apply(ctx, nopTx{tx}, e); err != nil {
+		return err // the same checks as the counter's
+	}
+	r.ns = append(r.ns, t.N)
+	r.refuse = r.refuse || t.Mood == "flush"
+	return nil
+}
+
+func (r *tickRun) Flush(ctx context.Context, tx projections.Tx) error {
+	if r.flushes++; r.flushes > 1 {
+		panic("flushed twice")
+	}
+	if r.refuse {
+		return errors.New("cannot write this run")
+	}
+	var seen []int
+	if _, err := tx.Get(ctx, "ticks", r.c.name, &seen); err != nil {
+		return err
+	}
+	return tx.Put(ctx, "ticks", r.c.name, append(seen, r.ns...))
+}
+
+// nopTx reads and writes nothing.
+type nopTx struct{ projections.Tx }
+
+func (nopTx) Get(context.Context, string, string, any) (bool, error) { return false, nil }
+func (nopTx) Put(context.Context, string, string, any) error        { return nil }
+
 type fixture struct {
 	dir    string
 	events eventstore.Store
@@ -183,12 +227,19 @@ func TestPoisonEventsDoNotStopTheOthers(t *testing.T) {
 		{"failing event in the middle of a batch", []tick{{N: 1}, {N: 2, Mood: "fail"}, {N: 3}, {N: 4}, {N: 5}}, []int{1, 3, 4, 5}, "cannot stand"},
 		{"panicking event", []tick{{N: 1}, {N: 2}, {N: 3, Mood: "panic"}, {N: 4}}, []int{1, 2, 4}, "too much"},
 		{"failing first event", []tick{{N: 1, Mood: "fail"}, {N: 2}}, []int{2}, "cannot stand"},
+		{"gathered: failing event in the middle of a batch", []tick{{N: 1}, {N: 2, Mood: "fail"}, {N: 3}, {N: 4}}, []int{1, 3, 4}, "cannot stand"},
+		{"gathered: panicking event", []tick{{N: 1}, {N: 2, Mood: "panic"}, {N: 3}}, []int{1, 3}, "too much"},
+		{"gathered: a run that cannot be written", []tick{{N: 1}, {N: 2}, {N: 3, Mood: "flush"}, {N: 4}}, []int{1, 2, 4}, "cannot write this run"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t)
 			head := f.append(t, c.ticks...)
-			r, _ := f.start(t, counter{name: "fragile", fragile: true}, counter{name: "steady"})
+			var fragile projections.Projection = counter{name: "fragile", fragile: true}
+			if strings.HasPrefix(c.name, "gathered") {
+				fragile = gatheringCounter{counter{name: "fragile", fragile: true}}
+			}
+			r, _ := f.start(t, fragile, counter{name: "steady"})
 			f.wait(t, r, head)
 			if got := f.ticks(t, "steady"); fmt.Sprint(got) != fmt.Sprint(seq(1, len(c.ticks))) {
 				t.Fatalf("steady applied %v", got)

@@ -77,6 +77,17 @@ func BenchmarkReplay(b *testing.B) {
 				for _, t := range tablesOf(pit) {
 					liveDocs += count(live[t])
 				}
+				// What each table holds, a line a table.
+				for _, t := range append(tablesOf(all), replay.VersionsTable) {
+					name, rows, keys, docs := t, 0, 0, 0
+					if l, ok := live[t]; ok {
+						name = l
+					}
+					_ = r.Scan(ctx, name, projections.Page{}, func(k string, d []byte) error { rows, keys, docs = rows+1, keys+len(k), docs+len(d); return nil })
+					if rows > 0 {
+						b.Logf("%-24s %9d rows (%.2f an event), keys %6.1f MB, documents %6.1f MB", t, rows, float64(rows)/float64(g.Count()), float64(keys)/1e6, float64(docs)/1e6)
+					}
+				}
 				return err
 			})
 			if err != nil {

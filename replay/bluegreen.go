@@ -161,10 +161,47 @@ func newShadow(p Tabled, gen int, snapshotted bool) *shadow {
 func (s *shadow) Name() string { return s.Tabled.Name() + "~" + strconv.Itoa(s.gen) }
 
 func (s *shadow) Apply(ctx context.Context, tx projections.Tx, e projections.Envelope) error {
-	if s.changed == nil {
-		return s.Tabled.Apply(ctx, projections.Renamed(tx, s.names), e)
+	return s.Tabled.Apply(ctx, s.tx(tx), e)
+}
+
+// Gather implements projections.Gathering: a run of the projection's,
+// gathered as it gathers one (or applied an event at a time, as Apply
+// does, if it does not), under the shadow's table names.
+func (s *shadow) Gather() projections.Gatherer {
+	g := shadowRun{s: s}
+	if gp, ok := s.Tabled.(projections.Gathering); ok {
+		g.g = gp.Gather()
 	}
-	return s.Tabled.Apply(ctx, noting{Tx: projections.Renamed(tx, s.names), note: s.note}, e)
+	return g
+}
+
+// shadowRun is a run of a shadow's events.
+type shadowRun struct {
+	s *shadow
+	g projections.Gatherer // nil: the projection does not gather
+}
+
+func (r shadowRun) Apply(ctx context.Context, tx projections.Tx, e projections.Envelope) error {
+	if r.g == nil {
+		return r.s.Apply(ctx, tx, e)
+	}
+	return r.g.Apply(ctx, r.s.tx(tx), e)
+}
+
+func (r shadowRun) Flush(ctx context.Context, tx projections.Tx) error {
+	if r.g == nil {
+		return nil
+	}
+	return r.g.Flush(ctx, r.s.tx(tx))
+}
+
+// tx is tx under the shadow's table names, noting what changes if the
+// shadow is snapshotted.
+func (s *shadow) tx(tx projections.Tx) projections.Tx {
+	if s.changed == nil {
+		return projections.Renamed(tx, s.names)
+	}
+	return noting{Tx: projections.Renamed(tx, s.names), note: s.note}
 }
 
 // Prefetch implements projections.Prefetcher: what the projection names,

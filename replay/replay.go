@@ -99,21 +99,25 @@ type Difference struct {
 
 // Compare lists every document of the tables that differs between live
 // and rebuilt, comparing JSON by meaning (stores may order keys
-// differently).
-func Compare(ctx context.Context, live, rebuilt projections.Store, tables []string) ([]Difference, error) {
+// differently), and the rows of projections that pack several items in a
+// row (unpack) by their items, as runs of one event would have written
+// them: a rebuild cuts the log into other runs than the live model did.
+func Compare(ctx context.Context, live, rebuilt projections.Store, tables []string, unpack ...projections.Unpacker) ([]Difference, error) {
 	dump := func(s projections.Store) (map[string]map[string]string, error) {
 		out := map[string]map[string]string{}
 		err := s.View(ctx, func(r projections.Reader) error {
 			for _, t := range tables {
 				out[t] = map[string]string{}
 				err := r.Scan(ctx, t, projections.Page{}, func(k string, doc []byte) error {
-					var v any
-					if err := json.Unmarshal(doc, &v); err != nil {
-						return err
-					}
-					canon, _ := json.Marshal(v)
-					out[t][k] = string(canon)
-					return nil
+					return unpacked(unpack, t, k, doc, func(k string, doc []byte) error {
+						var v any
+						if err := json.Unmarshal(doc, &v); err != nil {
+							return err
+						}
+						canon, _ := json.Marshal(v)
+						out[t][k] = string(canon)
+						return nil
+					})
 				})
 				if err != nil {
 					return err
@@ -154,6 +158,17 @@ func Compare(ctx context.Context, live, rebuilt projections.Store, tables []stri
 	return diffs, nil
 }
 
+// unpacked hands yield the items of a row as each of us unpacks it in
+// turn (each hands on the rows of tables it does not pack).
+func unpacked(us []projections.Unpacker, table, key string, doc []byte, yield func(key string, doc []byte) error) error {
+	if len(us) == 0 {
+		return yield(key, doc)
+	}
+	return us[0].Unpack(table, key, doc, func(key string, doc []byte) error {
+		return unpacked(us[1:], table, key, doc, yield)
+	})
+}
+
 // Verify rebuilds the projections that own tables into scratch, each up to
 // the position its live model has reached, and compares them with live. A
 // live model that lags the log (stopped before it caught up) is compared
@@ -176,5 +191,11 @@ func Verify(ctx context.Context, es eventstore.Store, live, scratch projections.
 	if err := rebuildTo(ctx, es, scratch, reg, tabled, until, report); err != nil {
 		return nil, err
 	}
-	return Compare(ctx, live, scratch, tables)
+	var unpack []projections.Unpacker
+	for _, p := range tabled {
+		if u, ok := p.(projections.Unpacker); ok {
+			unpack = append(unpack, u)
+		}
+	}
+	return Compare(ctx, live, scratch, tables, unpack...)
 }

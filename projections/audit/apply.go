@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/shareledger/shareledger/domain/partnership"
@@ -22,6 +24,35 @@ import (
 // in one allocation each. What it puts is what it put through a Payload
 // (TestApplyPutsAsBefore).
 func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.Envelope) error {
+	var g gathering
+	if err := g.Apply(ctx, tx, env); err != nil {
+		return err
+	}
+	return g.Flush(ctx, tx)
+}
+
+// Gather implements projections.Gathering: a run's filings are written
+// once at its end, one row for each entity the run names (Flush).
+func (Projection) Gather() projections.Gatherer { return &gathering{} }
+
+// gathering is a run of events being applied: each one's entry is put as
+// it comes; its filings wait for the run's end, by entity.
+type gathering struct {
+	filed map[string]*filings // by entity's key part, without its '/'
+	order []string            // the entities, as the run first named them
+	seen  map[string]bool     // the Seen marks put in the run
+}
+
+// filings are an entity's filings in a run, in log order: runs of
+// filings entitled to the same accounts.
+type filings struct {
+	runs []filedRun
+	n    int
+}
+
+// Apply applies one event of the run: every check an event can fail is
+// made here.
+func (g *gathering) Apply(ctx context.Context, tx projections.Tx, env projections.Envelope) error {
 	r := env.Record
 	var f fields
 	if err := f.read(r.Data); err != nil {
@@ -64,19 +95,122 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 	if err := tx.Put(ctx, Entries, pos, entry); err != nil {
 		return err
 	}
-	var filing any = encodeFiling(e.Accounts) // boxed once, for every entity
+	if g.filed == nil {
+		g.filed, g.seen = map[string]*filings{}, map[string]bool{}
+	}
 	for _, en := range entities {
 		k := keyPart(en.Kind, en.ID) // Key(en.Kind, en.ID) is k + "/"
-		if err := tx.Put(ctx, Filed, k+"/"+pos, filing); err != nil {
-			return err
+		fs := g.filed[k]
+		if fs == nil {
+			fs = &filings{}
+			g.filed[k] = fs
+			g.order = append(g.order, k)
 		}
+		fs.add(r.Position, e.Accounts)
 		for _, a := range e.Accounts {
-			if err := tx.Put(ctx, Seen, k+"/"+projections.KeyPart(a), seen); err != nil {
+			sk := k + "/" + projections.KeyPart(a)
+			if g.seen[sk] {
+				continue
+			}
+			g.seen[sk] = true
+			if err := tx.Put(ctx, Seen, sk, seen); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// add files the event at p, entitled to accounts.
+func (fs *filings) add(p eventstore.Position, accounts []string) {
+	fs.n++
+	if n := len(fs.runs); n > 0 && slices.Equal(fs.runs[n-1].Accounts, accounts) {
+		fs.runs[n-1].At = append(fs.runs[n-1].At, p)
+		return
+	}
+	fs.runs = append(fs.runs, filedRun{Accounts: accounts, At: []eventstore.Position{p}})
+}
+
+// Flush writes the run's filings: an entity's one filing as its own row
+// (its position is its key's), several in rows of at most maxPacked,
+// each keyed by its last filing's position (filedRow).
+func (g *gathering) Flush(ctx context.Context, tx projections.Tx) error {
+	for _, k := range g.order {
+		fs := g.filed[k]
+		if fs.n == 1 {
+			run := fs.runs[0]
+			if err := tx.Put(ctx, Filed, k+"/"+PositionKey(run.At[0]), encodeFiling(run.Accounts)); err != nil {
+				return err
+			}
+			continue
+		}
+		for row := range fs.rows(maxPacked) {
+			last := row[len(row)-1]
+			if err := tx.Put(ctx, Filed, k+"/"+PositionKey(last.At[len(last.At)-1]), encodeRuns(row)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// maxPacked is the most filings a row of Filed holds: a history's page
+// decodes at most this many beyond what it shows.
+const maxPacked = 128
+
+// rows cuts the filings into rows of at most max, in order.
+func (fs *filings) rows(max int) iter.Seq[[]filedRun] {
+	return func(yield func([]filedRun) bool) {
+		var row []filedRun
+		held := 0
+		for _, run := range fs.runs {
+			for at := run.At; len(at) > 0; {
+				take := at[:min(len(at), max-held)]
+				row = append(row, filedRun{Accounts: run.Accounts, At: take})
+				held += len(take)
+				at = at[len(take):]
+				if held == max {
+					if !yield(row) {
+						return
+					}
+					row, held = nil, 0
+				}
+			}
+		}
+		if held > 0 {
+			yield(row)
+		}
+	}
+}
+
+// encodeRuns is filedRow{Runs: runs} as json.Marshal writes it.
+func encodeRuns(runs []filedRun) projections.Encoded {
+	n := 0
+	for _, r := range runs {
+		n += 32 + 16*len(r.Accounts) + 12*len(r.At)
+	}
+	b := append(make([]byte, 0, 16+n), `{"runs":[`...)
+	for i, r := range runs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendStrings(append(b, `{"accounts":`...), r.Accounts)
+		b = append(b, `,"at":[`...)
+		for j, p := range r.At {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '"')
+			b = strconv.AppendUint(b, p.Commit, 10)
+			if p.Prepare != p.Commit {
+				b = append(b, '.')
+				b = strconv.AppendUint(b, p.Prepare, 10)
+			}
+			b = append(b, '"')
+		}
+		b = append(b, "]}"...)
+	}
+	return append(b, "]}"...)
 }
 
 // encodeFiling is Filing{Accounts: accounts} as json.Marshal writes it:

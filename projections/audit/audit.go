@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -28,9 +29,10 @@ import (
 // of entities it is filed under.
 const Entries = "audit.entries"
 
-// Filed holds entity/position -> Filing for every entity an event names:
-// an entity's history is a scan of its filings, and only the entries of
-// those the reading account may see are read.
+// Filed holds entity/position -> the filings of every entity an event
+// names (filedRow: one Filing, or those of a run of events, keyed by the
+// last one's position): an entity's history is a scan of its filings, and
+// only the entries of those the reading account may see are read.
 const Filed = "audit.filed"
 
 // Filing is an event filed under an entity: where its entry is, and the
@@ -52,6 +54,61 @@ func (f *Filing) FromKey(key string) {
 	if f.At == "" {
 		f.At = key[strings.LastIndexByte(key, '/')+1:]
 	}
+}
+
+// filedRow is a row of Filed. Since 2026-12-03 (second), a run of events
+// that names an entity more than once files them in one row (Runs), keyed
+// by the last one's position, at most maxPacked of them; one filing alone
+// is written as before: a Filing, its position its key's. An entity's rows
+// never overlap, since a projection's runs follow each other in the log,
+// so its filings after a position p are those of the rows keyed after p,
+// in their order.
+type filedRow struct {
+	Filing
+	Runs []filedRun `json:"runs,omitempty"`
+}
+
+// filedRun is filings entitled to the same accounts, in log order.
+type filedRun struct {
+	Accounts []string              `json:"accounts"`
+	At       []eventstore.Position `json:"at"`
+}
+
+// unpack hands each filing a row of Filed holds, in log order, to yield
+// until it says to stop.
+func unpack(key string, doc []byte, yield func(Filing) bool) (bool, error) {
+	var row filedRow
+	if err := json.Unmarshal(doc, &row); err != nil {
+		return false, fmt.Errorf("audit filing %s: %w", key, err)
+	}
+	if len(row.Runs) == 0 {
+		row.Filing.FromKey(key)
+		return yield(row.Filing), nil
+	}
+	for _, run := range row.Runs {
+		for _, p := range run.At {
+			if !yield(Filing{At: PositionKey(p), Accounts: run.Accounts}) {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
+}
+
+// Unpack implements projections.Unpacker: a row of Filed means its
+// filings, each as a row of its own would hold it, whichever run wrote it
+// (a rebuild's pages and the live runs cut the log differently).
+func (Projection) Unpack(table, key string, doc []byte, yield func(key string, doc []byte) error) error {
+	if table != Filed {
+		return yield(key, doc)
+	}
+	prefix := key[:strings.LastIndexByte(key, '/')+1]
+	var err error
+	_, uerr := unpack(key, doc, func(f Filing) bool {
+		err = yield(prefix+f.At, encodeFiling(f.Accounts))
+		return err == nil
+	})
+	return cmp.Or(uerr, err)
 }
 
 // Seen holds entity/account -> true for every account that may see some

@@ -26,54 +26,118 @@ func (q Query) Knows(ctx context.Context, kind, id string, acc domain.AccountID)
 
 // History is a page of the entries of an entity's history that an account
 // may see and keep accepts (nil: all), oldest first, after the cursor in
-// page.After, and the cursor of the next page.
+// page.After (an entry's PositionKey), and the cursor of the next page.
 //
-// It scans the entity's filings a chunk at a time and reads the entries of
-// the chunk that the account may see at once (one query on PostgreSQL).
+// It reads the entity's filings a chunk at a time (a row of Filed holds
+// one or several, filedRow) and reads the entries of the chunk that the
+// account may see at once (one query on PostgreSQL).
 func (q Query) History(ctx context.Context, kind, id string, acc domain.AccountID, page projections.Page, keep func(*Entry) bool) ([]Entry, string, error) {
-	var (
-		chunk   map[string]*Entry // the entries of the chunk of filings at hand
-		kept    = map[string]*Entry{}
-		readErr error
-	)
-	filings, next, err := projections.ListAhead(ctx, q.R, Filed, projections.Within(Key(kind, id), page), func(rows []Filing) {
-		chunk = make(map[string]*Entry, len(rows))
+	h := history{q: q, acc: string(acc), prefix: Key(kind, id), after: page.After}
+	h.rowsAfter = h.prefix + page.After
+	if page.After == "" {
+		h.rowsAfter = ""
+	}
+	entries := []Entry{}
+	want := page.Limit + 1 // the page and the filing that says a next exists
+	if page.Limit == 0 {
+		want = maxChunk
+	}
+	seen, kept, last := 0, 0, ""
+	for {
+		if err := h.fill(ctx, want); err != nil {
+			return nil, "", err
+		}
+		chunk := h.queue[:min(want, len(h.queue))]
+		h.queue = h.queue[len(chunk):]
+		if len(chunk) == 0 {
+			return entries, "", nil
+		}
 		var at []string
-		for _, f := range rows {
-			if slices.Contains(f.Accounts, string(acc)) {
+		for _, f := range chunk {
+			if slices.Contains(f.Accounts, h.acc) {
 				at = append(at, f.At)
 			}
 		}
-		if readErr != nil {
-			return
-		}
-		readErr = projections.GetMany(ctx, q.R, Entries, at, func(key string, doc []byte) error {
+		read := make(map[string]*Entry, len(at))
+		err := projections.GetMany(ctx, q.R, Entries, at, func(key string, doc []byte) error {
 			var e Entry
 			if err := json.Unmarshal(doc, &e); err != nil {
 				return fmt.Errorf("audit entry %s: %w", key, err)
 			}
-			chunk[key] = &e
+			read[key] = &e
 			return nil
 		})
-	}, func(f *Filing) bool {
-		e, ok := chunk[f.At]
-		if !ok || !slices.Contains(f.Accounts, string(acc)) || (keep != nil && !keep(e)) {
-			return false
+		if err != nil {
+			return nil, "", err
 		}
-		kept[f.At] = e
-		return true
-	})
-	if err == nil {
-		err = readErr
+		keptNow := 0
+		for _, f := range chunk {
+			seen++
+			e, ok := read[f.At]
+			if !ok || !slices.Contains(f.Accounts, h.acc) || (keep != nil && !keep(e)) {
+				continue
+			}
+			kept++
+			keptNow++
+			if page.Limit > 0 && len(entries) == page.Limit {
+				return entries, last, nil
+			}
+			entries, last = append(entries, *e), f.At
+		}
+		want = projections.NextChunk(want, page.Limit, len(entries), seen, kept, keptNow)
 	}
-	if err != nil {
-		return nil, "", err
+}
+
+// maxChunk is the most filings a history reads the entries of at once.
+const maxChunk = 4096
+
+// history reads an entity's filings in order, the rows of Filed a chunk
+// at a time, into a queue.
+type history struct {
+	q         Query
+	acc       string
+	prefix    string // the entity's Key
+	after     string // the cursor: filings at or before it are passed over
+	rowsAfter string // the last row read ("": none yet, from the start)
+	done      bool   // the rows have run out
+	rows      int    // rows read so far
+	read      int    // filings queued so far
+	queue     []Filing
+}
+
+// fill reads rows until the queue holds n filings or the rows run out.
+// The first scan asks for a few rows (one may hold maxPacked filings);
+// each later one for as many as the filings still needed take at the
+// rate rows have held them so far.
+func (h *history) fill(ctx context.Context, n int) error {
+	for len(h.queue) < n && !h.done {
+		limit := min(n, 16)
+		if h.rows > 0 {
+			need := n - len(h.queue)
+			limit = max(1, min(maxChunk, need*h.rows/max(1, h.read)+1))
+		}
+		scanned := 0
+		err := h.q.R.Scan(ctx, Filed, projections.Page{Prefix: h.prefix, After: h.rowsAfter, Limit: limit}, func(key string, doc []byte) error {
+			scanned++
+			h.rowsAfter = key
+			_, err := unpack(key, doc, func(f Filing) bool {
+				if f.At > h.after {
+					h.queue = append(h.queue, f)
+					h.read++
+				}
+				return true
+			})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		h.rows += scanned
+		if scanned < limit {
+			h.done = true
+		}
 	}
-	entries := make([]Entry, len(filings))
-	for i, f := range filings {
-		entries[i] = *kept[f.At]
-	}
-	return entries, next, nil
+	return nil
 }
 
 // Feed is the entries of an entity's history that an account may see and
