@@ -97,7 +97,7 @@ func (r *tickRun) Flush(ctx context.Context, tx projections.Tx) error {
 type nopTx struct{ projections.Tx }
 
 func (nopTx) Get(context.Context, string, string, any) (bool, error) { return false, nil }
-func (nopTx) Put(context.Context, string, string, any) error        { return nil }
+func (nopTx) Put(context.Context, string, string, any) error         { return nil }
 
 type fixture struct {
 	dir    string
