@@ -19,8 +19,10 @@ import (
 // BenchmarkReplay generates a log (SHARELEDGER_BENCH_EVENTS events,
 // default 50,000) that touches every projection, then, into each store:
 // rebuilds all projections with read models blue/green, taking snapshots
-// every 10,000 events, and asks point-in-time questions at random moments
-// of the log, with a cold cache (a fresh History each time) and a warm one.
+// every 10,000 events, in transactions of SHARELEDGER_BENCH_PAGE events
+// (default: the Rebuilder's), and asks point-in-time questions at random
+// moments of the log, with a cold cache (a fresh History each time) and a
+// warm one. With -v it logs what each table holds after the rebuild.
 //
 //	SHARELEDGER_BENCH_EVENTS=1000000 DATABASE_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
 //	  go test -run '^$' -bench Replay -benchtime 1x -timeout 3h ./replay/
@@ -48,6 +50,9 @@ func BenchmarkReplay(b *testing.B) {
 			b.Run("rebuild all", func(b *testing.B) {
 				for range b.N {
 					rb := replay.Rebuilder{Events: es, Store: store, Registry: catalog.New(), SnapshotEvery: 10000, Snapshotted: names(pit)}
+					if v, err := strconv.Atoi(os.Getenv("SHARELEDGER_BENCH_PAGE")); err == nil && v > 0 {
+						rb.Page = v
+					}
 					if err := rb.Run(ctx, all); err != nil {
 						b.Fatal(err)
 					}
