@@ -109,9 +109,27 @@ func (s *Store) drain() {
 	}
 }
 
-// Update implements projections.Store.
+// Update implements projections.Store. It is a group of one applied
+// ahead (UpdateEachAhead), and returns once it has committed: while it
+// writes, the next update (the runner's projections each update on their
+// own) applies beside it, where each waited for the one before to apply
+// and write.
+//
+// An update that has committed or failed is over: the next one reads what
+// is committed, and a failure of the one before does not fail it (the
+// runner retries a failed batch with this), as it fails the next group of
+// a pipeline, which must not apply a page after one that is missing.
 func (s *Store) Update(ctx context.Context, consumer string, fn func(projections.Tx, eventstore.Position) (eventstore.Position, error)) error {
-	return s.UpdateEach(ctx, []projections.Update{{Consumer: consumer, Fn: fn}})[0]
+	s.updating.Lock()
+	if s.ahead != nil {
+		select {
+		case <-s.ahead.done:
+			s.ahead = nil
+		default:
+		}
+	}
+	s.updating.Unlock()
+	return s.UpdateEachAhead(ctx, []projections.Update{{Consumer: consumer, Fn: fn}})()[0]
 }
 
 // UpdateEach implements projections.Grouped.
