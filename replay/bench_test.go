@@ -22,7 +22,10 @@ import (
 // every 10,000 events, in transactions of SHARELEDGER_BENCH_PAGE events
 // (default: the Rebuilder's), and asks point-in-time questions at random
 // moments of the log, with a cold cache (a fresh History each time) and a
-// warm one. With -v it logs what each table holds after the rebuild.
+// warm one. With -v it logs the time each tenth of the log took and what
+// each table holds after the rebuild. SHARELEDGER_BENCH_SETTLE (a
+// duration) waits that long after generating the log, for the event
+// store's compactions to end first.
 //
 //	SHARELEDGER_BENCH_EVENTS=1000000 DATABASE_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
 //	  go test -run '^$' -bench Replay -benchtime 1x -timeout 3h ./replay/
@@ -41,6 +44,9 @@ func BenchmarkReplay(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("generated %d events in %s", g.Count(), time.Since(began).Round(time.Millisecond))
+	if d, err := time.ParseDuration(os.Getenv("SHARELEDGER_BENCH_SETTLE")); err == nil {
+		time.Sleep(d) // for the event store's compactions to end before the rebuild
+	}
 	end := g.Now()
 	pit := modelled()
 	all := append(modelled(), audit.Projection{})
@@ -52,6 +58,15 @@ func BenchmarkReplay(b *testing.B) {
 					rb := replay.Rebuilder{Events: es, Store: store, Registry: catalog.New(), SnapshotEvery: 10000, Snapshotted: names(pit)}
 					if v, err := strconv.Atoi(os.Getenv("SHARELEDGER_BENCH_PAGE")); err == nil && v > 0 {
 						rb.Page = v
+					}
+					// The time each tenth of the log took (with -v): a
+					// rate that falls as the models grow shows here.
+					began, tenth := time.Now(), uint64(0)
+					rb.Report = func(_ string, done, total uint64, _ float64) {
+						if total > 0 && done*10/total > tenth {
+							tenth = done * 10 / total
+							b.Logf("%3d%% of the log after %s", tenth*10, time.Since(began).Round(100*time.Millisecond))
+						}
 					}
 					if err := rb.Run(ctx, all); err != nil {
 						b.Fatal(err)
