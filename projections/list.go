@@ -61,7 +61,6 @@ func ListSifted[T any](ctx context.Context, tx Reader, table string, page Page, 
 			if err := json.Unmarshal(doc, &v); err != nil {
 				return err
 			}
-			fromKey(&v, key)
 			keys, rows = append(keys, key), append(rows, v)
 			return nil
 		})
@@ -144,7 +143,6 @@ func list[T any](ctx context.Context, tx Reader, table string, page Page, keep f
 			if err := json.Unmarshal(doc, &v); err != nil {
 				return err
 			}
-			fromKey(&v, key)
 			if keep != nil && !keep(key[len(page.Prefix):], &v) {
 				return nil
 			}
@@ -170,18 +168,6 @@ func list[T any](ctx context.Context, tx Reader, table string, page Page, keep f
 		// few reads, not one per page's worth of rows (on PostgreSQL,
 		// each read is a round trip).
 		chunk.Limit = min(chunk.Limit*4, maxChunk)
-	}
-}
-
-// KeyTaker is a row that reads part of itself from its key, which its
-// document need not hold again (a position, in every row of a large
-// table): the lists hand each row its whole key once it is decoded.
-type KeyTaker interface{ FromKey(key string) }
-
-// fromKey hands v its key, if it takes it.
-func fromKey[T any](v *T, key string) {
-	if k, ok := any(v).(KeyTaker); ok {
-		k.FromKey(key)
 	}
 }
 

@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"iter"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/shareledger/shareledger/domain/partnership"
@@ -36,18 +34,17 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 func (Projection) Gather() projections.Gatherer { return &gathering{} }
 
 // gathering is a run of events being applied: each one's entry is put as
-// it comes; its filings wait for the run's end, by entity.
+// it comes; its filings and Seen marks wait for the run's end.
 type gathering struct {
-	filed map[string]*filings // by entity's key part, without its '/'
-	order []string            // the entities, as the run first named them
-	seen  map[string]bool     // the Seen marks put in the run
+	filed []filed  // in log order
+	marks []string // Seen keys, as often as the run named them
 }
 
-// filings are an entity's filings in a run, in log order: runs of
-// filings entitled to the same accounts.
-type filings struct {
-	runs []filedRun
-	n    int
+// filed is an event filed under an entity (its key part, without its '/').
+type filed struct {
+	entity   string
+	at       eventstore.Position
+	accounts []string
 }
 
 // Apply applies one event of the run: every check an event can fail is
@@ -95,60 +92,56 @@ func (g *gathering) Apply(ctx context.Context, tx projections.Tx, env projection
 	if err := tx.Put(ctx, Entries, pos, entry); err != nil {
 		return err
 	}
-	if g.filed == nil {
-		g.filed, g.seen = map[string]*filings{}, map[string]bool{}
-	}
 	for _, en := range entities {
 		k := keyPart(en.Kind, en.ID) // Key(en.Kind, en.ID) is k + "/"
-		fs := g.filed[k]
-		if fs == nil {
-			fs = &filings{}
-			g.filed[k] = fs
-			g.order = append(g.order, k)
+		if g.filed == nil {
+			g.filed, g.marks = make([]filed, 0, 8), make([]string, 0, 16)
 		}
-		fs.add(r.Position, e.Accounts)
+		g.filed = append(g.filed, filed{k, r.Position, e.Accounts})
 		for _, a := range e.Accounts {
-			sk := k + "/" + projections.KeyPart(a)
-			if g.seen[sk] {
-				continue
-			}
-			g.seen[sk] = true
-			if err := tx.Put(ctx, Seen, sk, seen); err != nil {
-				return err
-			}
+			g.marks = append(g.marks, k+"/"+projections.KeyPart(a))
 		}
 	}
 	return nil
 }
 
-// add files the event at p, entitled to accounts.
-func (fs *filings) add(p eventstore.Position, accounts []string) {
-	fs.n++
-	if n := len(fs.runs); n > 0 && slices.Equal(fs.runs[n-1].Accounts, accounts) {
-		fs.runs[n-1].At = append(fs.runs[n-1].At, p)
-		return
-	}
-	fs.runs = append(fs.runs, filedRun{Accounts: accounts, At: []eventstore.Position{p}})
-}
-
-// Flush writes the run's filings: an entity's one filing as its own row
-// (its position is its key's), several in rows of at most maxPacked,
-// each keyed by its last filing's position (filedRow).
+// Flush writes the run's filings, by entity, in rows of at most
+// maxPacked, each keyed by its last filing's position (filedRow); a row
+// of one is a Filing, as a run of one event writes it. And each Seen mark
+// once.
 func (g *gathering) Flush(ctx context.Context, tx projections.Tx) error {
-	for _, k := range g.order {
-		fs := g.filed[k]
-		if fs.n == 1 {
-			run := fs.runs[0]
-			if err := tx.Put(ctx, Filed, k+"/"+PositionKey(run.At[0]), encodeFiling(run.Accounts)); err != nil {
-				return err
-			}
-			continue
+	// By entity, each one's in log order.
+	slices.SortStableFunc(g.filed, func(a, b filed) int { return strings.Compare(a.entity, b.entity) })
+	var (
+		lastAccounts []string
+		lastFiling   any // encodeFiling(lastAccounts), boxed once: a run of one event files it under every entity
+	)
+	for len(g.filed) > 0 {
+		k, n := g.filed[0].entity, 1
+		for n < len(g.filed) && n < maxPacked && g.filed[n].entity == k {
+			n++
 		}
-		for row := range fs.rows(maxPacked) {
-			last := row[len(row)-1]
-			if err := tx.Put(ctx, Filed, k+"/"+PositionKey(last.At[len(last.At)-1]), encodeRuns(row)); err != nil {
-				return err
-			}
+		row := g.filed[:n]
+		g.filed = g.filed[n:]
+		key := string(appendPositionKey(append(append(make([]byte, 0, len(k)+1+positionKeyLen), k...), '/'), row[n-1].at))
+		var doc any
+		switch {
+		case n > 1:
+			doc = encodeRuns(row)
+		case lastFiling != nil && slices.Equal(row[0].accounts, lastAccounts):
+			doc = lastFiling
+		default:
+			lastAccounts, lastFiling = row[0].accounts, encodeFiling(row[0].accounts)
+			doc = lastFiling
+		}
+		if err := tx.Put(ctx, Filed, key, doc); err != nil {
+			return err
+		}
+	}
+	slices.Sort(g.marks)
+	for _, sk := range slices.Compact(g.marks) {
+		if err := tx.Put(ctx, Seen, sk, seen); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -158,59 +151,25 @@ func (g *gathering) Flush(ctx context.Context, tx projections.Tx) error {
 // decodes at most this many beyond what it shows.
 const maxPacked = 128
 
-// rows cuts the filings into rows of at most max, in order.
-func (fs *filings) rows(max int) iter.Seq[[]filedRun] {
-	return func(yield func([]filedRun) bool) {
-		var row []filedRun
-		held := 0
-		for _, run := range fs.runs {
-			for at := run.At; len(at) > 0; {
-				take := at[:min(len(at), max-held)]
-				row = append(row, filedRun{Accounts: run.Accounts, At: take})
-				held += len(take)
-				at = at[len(take):]
-				if held == max {
-					if !yield(row) {
-						return
-					}
-					row, held = nil, 0
-				}
-			}
-		}
-		if held > 0 {
-			yield(row)
-		}
-	}
-}
-
-// encodeRuns is filedRow{Runs: runs} as json.Marshal writes it.
-func encodeRuns(runs []filedRun) projections.Encoded {
-	n := 0
-	for _, r := range runs {
-		n += 32 + 16*len(r.Accounts) + 12*len(r.At)
-	}
-	b := append(make([]byte, 0, 16+n), `{"runs":[`...)
-	for i, r := range runs {
-		if i > 0 {
+// encodeRuns is the filedRow of filings (two or more, of one entity, in
+// log order) as json.Marshal writes it: runs of those entitled to the
+// same accounts.
+func encodeRuns(row []filed) projections.Encoded {
+	b := append(make([]byte, 0, 32+48*len(row[0].accounts)+16*len(row)), `{"runs":[`...)
+	for i, f := range row {
+		switch {
+		case i == 0:
+		case slices.Equal(f.accounts, row[i-1].accounts):
 			b = append(b, ',')
+			b = append(appendPosition(append(b, '"'), f.at), '"')
+			continue
+		default:
+			b = append(b, "]},"...)
 		}
-		b = appendStrings(append(b, `{"accounts":`...), r.Accounts)
-		b = append(b, `,"at":[`...)
-		for j, p := range r.At {
-			if j > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, '"')
-			b = strconv.AppendUint(b, p.Commit, 10)
-			if p.Prepare != p.Commit {
-				b = append(b, '.')
-				b = strconv.AppendUint(b, p.Prepare, 10)
-			}
-			b = append(b, '"')
-		}
-		b = append(b, "]}"...)
+		b = appendStrings(append(b, `{"accounts":`...), f.accounts)
+		b = append(appendPosition(append(b, `,"at":["`...), f.at), '"')
 	}
-	return append(b, "]}"...)
+	return append(b, "]}]}"...)
 }
 
 // encodeFiling is Filing{Accounts: accounts} as json.Marshal writes it:

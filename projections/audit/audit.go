@@ -42,15 +42,15 @@ const Filed = "audit.filed"
 // Where its entry is (At) is the end of its key, the entity's prefix and
 // the position: filings written from 2026-12-03 on do not hold it again
 // (a third of the index's largest table), and it is read from the key
-// (FromKey). Those written before hold it, and it is the same.
+// (fromKey). Those written before hold it, and it is the same.
 type Filing struct {
 	At       string   `json:"at,omitempty"`
 	Accounts []string `json:"accounts"`
 }
 
-// FromKey implements projections.KeyTaker: a filing's key ends with its
-// entry's position.
-func (f *Filing) FromKey(key string) {
+// fromKey sets At, where the filing does not hold it, from its key, which
+// ends with its entry's position.
+func (f *Filing) fromKey(key string) {
 	if f.At == "" {
 		f.At = key[strings.LastIndexByte(key, '/')+1:]
 	}
@@ -82,7 +82,7 @@ func unpack(key string, doc []byte, yield func(Filing) bool) (bool, error) {
 		return false, fmt.Errorf("audit filing %s: %w", key, err)
 	}
 	if len(row.Runs) == 0 {
-		row.Filing.FromKey(key)
+		row.Filing.fromKey(key)
 		return yield(row.Filing), nil
 	}
 	for _, run := range row.Runs {
@@ -347,13 +347,7 @@ func (e *Entry) encode() (projections.Encoded, error) {
 		return json.Marshal(&c)
 	}
 	b := make([]byte, 0, 320+len(e.Data)+len(e.Summary))
-	// The position as its text (eventstore.Position.MarshalText).
-	b = append(b, `{"position":"`...)
-	b = strconv.AppendUint(b, e.Position.Commit, 10)
-	if e.Position.Prepare != e.Position.Commit {
-		b = append(b, '.')
-		b = strconv.AppendUint(b, e.Position.Prepare, 10)
-	}
+	b = appendPosition(append(b, `{"position":"`...), e.Position)
 	b = appendField(b, `","eventId":`, e.EventID)
 	b = appendField(b, `,"type":`, e.Type)
 	b = append(b, `,"version":`...)
@@ -379,6 +373,17 @@ func (e *Entry) encode() (projections.Encoded, error) {
 	}
 	b = append(b, `,"accounts":`...)
 	return append(appendStrings(b, e.Accounts), '}'), nil
+}
+
+// appendPosition appends p as its text (eventstore.Position.MarshalText),
+// without quotes.
+func appendPosition(b []byte, p eventstore.Position) []byte {
+	b = strconv.AppendUint(b, p.Commit, 10)
+	if p.Prepare != p.Commit {
+		b = append(b, '.')
+		b = strconv.AppendUint(b, p.Prepare, 10)
+	}
+	return b
 }
 
 // appendStrings appends ss as json.Marshal writes a []string: null if it

@@ -157,11 +157,21 @@ func (q Query) Feed(ctx context.Context, kind, id string, acc domain.AccountID, 
 // as fmt's "%020d.%020d" writes it (written by hand: it is made for every
 // event the index is given).
 func PositionKey(p eventstore.Position) string {
-	var b [41]byte
-	padded(b[:20], p.Commit)
-	b[20] = '.'
-	padded(b[21:], p.Prepare)
-	return string(b[:])
+	var b [positionKeyLen]byte
+	return string(appendPositionKey(b[:0], p))
+}
+
+// positionKeyLen is the length of a PositionKey.
+const positionKeyLen = 41
+
+// appendPositionKey appends p's PositionKey to b.
+func appendPositionKey(b []byte, p eventstore.Position) []byte {
+	n := len(b)
+	b = append(b, make([]byte, positionKeyLen)...)
+	padded(b[n:n+20], p.Commit)
+	b[n+20] = '.'
+	padded(b[n+21:], p.Prepare)
+	return b
 }
 
 // padded writes n's decimal digits at the end of b, and zeros before them.
