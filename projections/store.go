@@ -115,7 +115,11 @@ func UpdateEach(ctx context.Context, store Store, us []Update) []error {
 // fails too: it read what was not written.
 //
 // The live projections do not use it: a reader after an update expects the
-// update committed, and Update and UpdateEach wait for the groups ahead.
+// update committed, so Update returns once its own update has committed
+// (a store may apply it ahead of others' commits, and commit it with
+// them), and UpdateEach waits for the groups ahead first. An update that
+// is over, committed or failed, when Update is called again is not read
+// from and does not fail the next.
 type Ahead interface {
 	Grouped
 	// UpdateEachAhead applies us and returns once they are applied (their

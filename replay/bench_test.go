@@ -2,9 +2,12 @@ package replay_test
 
 import (
 	"context"
+	"maps"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,6 +110,18 @@ func BenchmarkReplay(b *testing.B) {
 					if rows > 0 {
 						b.Logf("%-24s %9d rows (%.2f an event), keys %6.1f MB, documents %6.1f MB", t, rows, float64(rows)/float64(g.Count()), float64(keys)/1e6, float64(docs)/1e6)
 					}
+				}
+				// The snapshots' versions by the table they keep.
+				byTable := map[string][3]int{}
+				_ = r.Scan(ctx, replay.VersionsTable, projections.Page{}, func(k string, d []byte) error {
+					t := strings.Join(strings.SplitN(k, "/", 4)[:3], "/") // projection/generation/table
+					c := byTable[t]
+					byTable[t] = [3]int{c[0] + 1, c[1] + len(k), c[2] + len(d)}
+					return nil
+				})
+				for _, t := range slices.Sorted(maps.Keys(byTable)) {
+					c := byTable[t]
+					b.Logf("  versions of %-28s %9d rows (%.2f an event), keys %6.1f MB, documents %6.1f MB", t, c[0], float64(c[0])/float64(g.Count()), float64(c[1])/1e6, float64(c[2])/1e6)
 				}
 				return err
 			})

@@ -41,26 +41,38 @@ var checkpoints = []byte("_checkpoints")
 // the others read, and commits them in one transaction (bbolt has one
 // writer, and each commit writes its pages and syncs the file twice).
 // Each keeps its own checkpoint and fails alone: an update that fails
-// has written nothing, and the others commit without it. The live
-// projections commit on their own: grouping their concurrent updates was
-// measured slower over HTTP (docs/benchmarks.md), the larger commits
-// holding up the event log's syncs on the same disk.
+// has written nothing, and the others commit without it.
+//
+// Groups applied ahead are committed by one writer, in the order they
+// were applied, and the writer commits every group waiting when it
+// starts in one transaction: the live projections each update on their
+// own, and while one commits, the others' updates apply and queue behind
+// it, so that they then share a commit and its syncs, without anyone
+// waiting to gather them.
 type Store struct {
 	db *bbolt.DB
-	// updating serializes updates from their reads to their commit, as
-	// bbolt's one writer did when a projection applied its events inside
-	// the write transaction.
+	// updating serializes the applying of updates and what follows
+	// them: which is each consumer's last (last), and the queue.
 	updating sync.Mutex
-	// ahead is the last group of UpdateEachAhead, committing or committed
-	// (under updating); the next group reads its writes.
-	ahead *aheadGroup
+	// last is each consumer's last update applied ahead, committing or
+	// committed, until the store is drained: the consumer's next update
+	// reads its writes (inherit), and fails if it failed.
+	last map[string]*update
+	// tail is the last group applied (drain waits for it).
+	tail *aheadGroup
+	// queue guards queued, the groups applied and not yet taken by the
+	// writer, in order, and writing, whether the writer runs. The writer
+	// never takes updating, which an update holds while it waits for a
+	// commit before it applies.
+	queue   sync.Mutex
+	queued  []*aheadGroup
+	writing bool
 }
 
-// aheadGroup is a group of UpdateEachAhead: its updates by consumer, and
-// done, closed once its commit is over.
+// aheadGroup is a group of UpdateEachAhead: its updates, and done, closed
+// once its commit is over.
 type aheadGroup struct {
-	updates map[string]*update
-	before  chan struct{} // the group before's done (not the group, which is let go)
+	updates []*update
 	done    chan struct{}
 }
 
@@ -73,7 +85,13 @@ type update struct {
 	done     bool
 	err      error
 	panicked any
-	failed   bool // its fn failed (set where it ran, read by the next group)
+	failed   bool // its fn failed (set where it ran, read by the next update)
+	// group is the update's group; before is its consumer's update
+	// before it, until this one is over (the writer lets it go), and
+	// beforeDone that one's group's done.
+	group      *aheadGroup
+	before     *update
+	beforeDone chan struct{}
 }
 
 // Open opens or creates the store at path.
@@ -82,7 +100,7 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open read models %s (is another shareledger using it?): %w", path, err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, last: map[string]*update{}}, nil
 }
 
 // Size is how many bytes of the file the read models take.
@@ -100,20 +118,30 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
-// drain waits for the groups ahead to commit (under updating): what
-// follows reads what they wrote from the tree.
+// drain waits for the groups applied ahead to commit (under updating):
+// what follows reads what they wrote from the tree.
 func (s *Store) drain() {
-	if s.ahead != nil {
-		<-s.ahead.done
-		s.ahead = nil
+	if s.tail != nil {
+		<-s.tail.done
+		s.tail = nil
+	}
+	clear(s.last)
+}
+
+// over says whether an update's group has committed or failed.
+func (u *update) over() bool {
+	select {
+	case <-u.group.done:
+		return true
+	default:
+		return false
 	}
 }
 
 // Update implements projections.Store. It is a group of one applied
 // ahead (UpdateEachAhead), and returns once it has committed: while it
-// writes, the next update (the runner's projections each update on their
-// own) applies beside it, where each waited for the one before to apply
-// and write.
+// writes, the next updates (the runner's projections each update on their
+// own) apply beside it, and commit together after it.
 //
 // An update that has committed or failed is over: the next one reads what
 // is committed, and a failure of the one before does not fail it (the
@@ -121,12 +149,8 @@ func (s *Store) drain() {
 // a pipeline, which must not apply a page after one that is missing.
 func (s *Store) Update(ctx context.Context, consumer string, fn func(projections.Tx, eventstore.Position) (eventstore.Position, error)) error {
 	s.updating.Lock()
-	if s.ahead != nil {
-		select {
-		case <-s.ahead.done:
-			s.ahead = nil
-		default:
-		}
+	if b := s.last[consumer]; b != nil && b.over() {
+		delete(s.last, consumer)
 	}
 	s.updating.Unlock()
 	return s.UpdateEachAhead(ctx, []projections.Update{{Consumer: consumer, Fn: fn}})()[0]
@@ -155,60 +179,81 @@ func outcome(group []*update) []error {
 	return errs
 }
 
-// UpdateEachAhead implements projections.Ahead. The group is applied under
-// updating, once the group before the last has committed: its updates
-// read the tree as that one left it, and, from memory, what their
-// consumer's update in the last group wrote (inherit), which they do not
-// write again. Its commit waits for the last group's.
+// UpdateEachAhead implements projections.Ahead. Each update of the group
+// is applied, under updating, once its consumer's update before the last
+// has committed: it reads the tree as that one left it, and, from memory,
+// what its consumer's last update wrote (inherit), which it does not
+// write again. The group then waits for the writer, which commits groups
+// in the order they were applied.
 func (s *Store) UpdateEachAhead(ctx context.Context, us []projections.Update) func() []error {
-	group := make([]*update, len(us))
-	g := &aheadGroup{updates: make(map[string]*update, len(us)), done: make(chan struct{})}
+	g := &aheadGroup{updates: make([]*update, len(us)), done: make(chan struct{})}
 	for i, u := range us {
-		group[i] = &update{consumer: u.Consumer, fn: u.Fn}
-		g.updates[u.Consumer] = group[i]
+		g.updates[i] = &update{consumer: u.Consumer, fn: u.Fn, group: g}
 	}
 	s.updating.Lock()
-	prev := s.ahead
-	s.ahead = g
-	var base map[string]*update
-	if prev != nil {
-		g.before, base = prev.done, prev.updates
-		if prev.before != nil {
-			<-prev.before
+	base := make(map[string]*update, len(us))
+	for _, u := range g.updates {
+		b := s.last[u.consumer]
+		if b == nil {
+			continue
 		}
+		if b.beforeDone != nil {
+			<-b.beforeDone
+		}
+		base[u.consumer] = b
+		u.before, u.beforeDone = b, b.group.done
 	}
-	s.apply(group, base)
+	s.apply(g.updates, base)
+	for _, u := range g.updates {
+		s.last[u.consumer] = u
+	}
+	s.tail = g
+	s.queue.Lock()
+	s.queued = append(s.queued, g)
+	if !s.writing {
+		s.writing = true
+		go s.writer()
+	}
+	s.queue.Unlock()
 	s.updating.Unlock()
-	go func() {
-		defer close(g.done)
-		if prev != nil {
-			<-prev.done
-		}
-		for _, u := range group {
-			if u.tx != nil {
-				u.tx.base, u.tx.merged = nil, nil // committed: let it go
-			}
-		}
-		left := slices.DeleteFunc(slices.Clone(group), func(u *update) bool { return u.done })
-		for _, u := range left {
-			if b := prev.update(u.consumer); b != nil && b.err != nil {
-				u.err, u.done = fmt.Errorf("the update of %s before this one did not commit: %w", u.consumer, b.err), true
-			}
-		}
-		s.write(slices.DeleteFunc(left, func(u *update) bool { return u.done }))
-	}()
 	return func() []error {
 		<-g.done
-		return outcome(group)
+		return outcome(g.updates)
 	}
 }
 
-// update is g's update of consumer, if g has one.
-func (g *aheadGroup) update(consumer string) *update {
-	if g == nil {
-		return nil
+// writer commits the groups queued, all that wait at once, until none
+// does.
+func (s *Store) writer() {
+	for {
+		s.queue.Lock()
+		groups := s.queued
+		s.queued = nil
+		if len(groups) == 0 {
+			s.writing = false
+			s.queue.Unlock()
+			return
+		}
+		s.queue.Unlock()
+		var left []*update
+		for _, g := range groups {
+			for _, u := range g.updates {
+				if u.tx != nil {
+					u.tx.base, u.tx.merged = nil, nil // what it inherited is committed
+				}
+				if !u.done {
+					left = append(left, u)
+				}
+			}
+		}
+		s.write(left)
+		for _, g := range groups {
+			for _, u := range g.updates {
+				u.before = nil // committed or failed: let it go
+			}
+			close(g.done)
+		}
 	}
-	return g.updates[consumer]
 }
 
 // errRedo rolls back a group's transaction so that it is done again
@@ -226,9 +271,18 @@ func (s *Store) commit(group []*update) {
 }
 
 // write writes the updates of group in one transaction, without any that
-// fails to, and marks every update done.
+// fails to and without those whose consumer's update before them did not
+// commit, and marks every update done.
 func (s *Store) write(group []*update) {
 	for len(group) > 0 {
+		for _, u := range group {
+			if b := u.before; b != nil && b.done && b.err != nil {
+				u.err, u.done = fmt.Errorf("the update of %s before this one did not commit: %w", u.consumer, b.err), true
+			}
+		}
+		if group = slices.DeleteFunc(group, func(u *update) bool { return u.done }); len(group) == 0 {
+			return
+		}
 		var spoiler *update
 		err := s.db.Update(func(btx *bbolt.Tx) error {
 			cp, err := btx.CreateBucketIfNotExists(checkpoints)
@@ -250,7 +304,6 @@ func (s *Store) write(group []*update) {
 		})
 		if errors.Is(err, errRedo) {
 			spoiler.done = true
-			group = slices.DeleteFunc(group, func(u *update) bool { return u.done })
 			continue
 		}
 		for _, u := range group {
@@ -295,7 +348,7 @@ func (s *Store) apply(group []*update, base map[string]*update) {
 			return err
 		})
 		if errors.Is(err, projections.ErrStopUpdate) {
-			// Nothing of it is written: the group after must not read it.
+			// Nothing of it is written: the update after must not read it.
 			u.done, u.tx = true, nil
 		} else if err != nil || u.panicked != nil {
 			u.err, u.done, u.failed = err, true, true

@@ -39,6 +39,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("many at once", func(t *testing.T) { testMany(t, h) })
 	t.Run("concurrent updates serialize", func(t *testing.T) { testConcurrent(t, h) })
 	t.Run("several consumers at once", func(t *testing.T) { testEach(t, h) })
+	t.Run("concurrent updates of several consumers", func(t *testing.T) { testConcurrentConsumers(t, h) })
 	t.Run("reading ahead in a transaction", func(t *testing.T) { testPrefetch(t, h) })
 	t.Run("durable across reopen", func(t *testing.T) { testReopen(t, h) })
 	t.Run("what is put or read is a copy", func(t *testing.T) { testCopies(t, h) })
@@ -488,6 +489,56 @@ func testConcurrent(t *testing.T, h Harness) {
 	}
 }
 
+// testConcurrentConsumers checks updates of several consumers at once,
+// each consumer's one after the other, as the runner's projections make
+// them (a store may commit those that meet in one transaction): each
+// commits or fails alone, one that the store refuses to write among them.
+func testConcurrentConsumers(t *testing.T, h Harness) {
+	s := open(t, h)
+	ctx := context.Background()
+	const consumers, updates, refused = 6, 15, 7
+	_, ahead := s.(projections.Ahead)
+	var wg sync.WaitGroup
+	for c := range consumers {
+		wg.Go(func() {
+			name := fmt.Sprint("consumer", c)
+			for n := 1; n <= updates; n++ {
+				err := s.Update(ctx, name, func(tx projections.Tx, cp eventstore.Position) (eventstore.Position, error) {
+					var d doc
+					if _, err := tx.Get(ctx, "docs", name, &d); err != nil {
+						return cp, err
+					}
+					d.N++
+					if c == 0 && n == refused {
+						err := tx.Put(ctx, "docs", name, d)
+						if ahead {
+							// A key the store refuses when it commits.
+							return eventstore.At(cp.Commit + 1), errors.Join(err, tx.Put(ctx, "docs", "", d))
+						}
+						return cp, errors.Join(err, errors.New("refused"))
+					}
+					return eventstore.At(cp.Commit + 1), tx.Put(ctx, "docs", name, d)
+				})
+				if refusedOne := c == 0 && n == refused; (err != nil) != refusedOne {
+					t.Errorf("%s, update %d: %v", name, n, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for c := range consumers {
+		name, want := fmt.Sprint("consumer", c), updates
+		if c == 0 {
+			want-- // the refused update wrote nothing
+		}
+		d, _ := get(t, s, name)
+		cp, err := s.Checkpoint(ctx, name)
+		if err != nil || d.N != want || cp != eventstore.At(uint64(want)) {
+			t.Errorf("%s = %d at checkpoint %v (%v), want %d at %d", name, d.N, cp, err, want, want)
+		}
+	}
+}
+
 // testEach checks projections.UpdateEach: each update as if alone and in
 // order, whether the store commits them together or not. One that fails
 // after a scan (which puts a transaction's writes where a scan sees them)
@@ -832,6 +883,14 @@ func testScanOwnWrites(t *testing.T, h Harness) {
 // its fn or at its commit, fails too (it read what was not written), and
 // so does every later one of that consumer.
 func testAhead(t *testing.T, h Harness) {
+	// Each group applied while the one before commits, or once it has
+	// committed (or failed): the same outcome.
+	for _, waitEach := range []bool{false, true} {
+		t.Run(fmt.Sprintf("waiting for each %v", waitEach), func(t *testing.T) { testAheadWaiting(t, h, waitEach) })
+	}
+}
+
+func testAheadWaiting(t *testing.T, h Harness, waitEach bool) {
 	s := open(t, h)
 	ctx := context.Background()
 	_, ahead := s.(projections.Ahead)
@@ -886,7 +945,12 @@ func testAhead(t *testing.T, h Harness) {
 	}
 	var waits []func() []error
 	for n := 1; n <= 4; n++ {
-		waits = append(waits, projections.UpdateEachAhead(ctx, s, group(n)))
+		wait := projections.UpdateEachAhead(ctx, s, group(n))
+		if waitEach {
+			errs := wait()
+			wait = func() []error { return errs }
+		}
+		waits = append(waits, wait)
 	}
 	var errs []map[string]error
 	for _, wait := range waits {
