@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"maps"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strings"
@@ -225,6 +226,9 @@ func (s *Store) UpdateEachAhead(ctx context.Context, us []projections.Update) fu
 // writer commits the groups queued, all that wait at once, until none
 // does.
 func (s *Store) writer() {
+	// Its commits are every consumer's, not those of the projection whose
+	// update started it (a goroutine takes its starter's profile labels).
+	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("store", "writer")))
 	for {
 		s.queue.Lock()
 		groups := s.queued
