@@ -326,6 +326,16 @@ const (
 // projection's own interval may be longer.
 const maxGather = 250 * time.Millisecond
 
+// minGather is the least a projection gathers events for while no reader
+// waits on it: under load it then commits at most about fifty times a
+// second, each commit with the read models' syncs that the event log's
+// own syncs wait behind on the same disk, where gathering only for as
+// long as its last delivery took (a millisecond or two) committed several
+// hundred times (docs/benchmarks.md). A reader that waits ends the
+// gathering at once, and a quiet projection, whose last delivery is
+// further back than this, commits at once.
+const minGather = 20 * time.Millisecond
+
 // feed reads the log once for every projection of a runner, from the
 // checkpoint of the one furthest behind, decodes each event once, and puts
 // each batch in every projection's queue.
@@ -502,10 +512,10 @@ func (s *subscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.M
 // load a projection then applies many events per transaction, as it did
 // when it read the log itself, instead of one small batch per append.
 // While no reader waits on the projection, its batch also takes what
-// arrives until as long as its last delivery took (or its Paced interval,
-// if longer) has passed since that delivery: under load a projection
-// commits less often and larger, as a group commit does, and a reader
-// that starts waiting ends the gathering at once. open is false once the
+// arrives until as long as its last delivery took (at least minGather,
+// or its Paced interval, if longer) has passed since that delivery: under
+// load a projection commits less often and larger, as a group commit
+// does, and a reader that starts waiting ends the gathering at once. open is false once the
 // queue is closed and empty.
 func (s *subscriber) next(ctx context.Context, at eventstore.Position) (Batch, bool) {
 	first, open := <-s.queue
@@ -531,7 +541,7 @@ func (s *subscriber) next(ctx context.Context, at eventstore.Position) (Batch, b
 	// interval), unless a reader waits on the projection.
 	var until <-chan time.Time
 	var called <-chan struct{}
-	if wait := time.Until(s.last.Add(max(s.every, min(s.took, maxGather)))); wait > 0 {
+	if wait := time.Until(s.last.Add(max(s.every, minGather, min(s.took, maxGather)))); wait > 0 {
 		var awaited bool
 		if awaited, called = s.runner.progress.awaiting(s.name); !awaited {
 			t := time.NewTimer(wait)
