@@ -515,8 +515,8 @@ func (s *subscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.M
 // arrives until as long as its last delivery took (at least minGather,
 // or its Paced interval, if longer) has passed since that delivery: under
 // load a projection commits less often and larger, as a group commit
-// does, and a reader that starts waiting ends the gathering at once. open is false once the
-// queue is closed and empty.
+// does, and a reader that starts waiting ends the gathering at once.
+// open is false once the queue is closed and empty.
 func (s *subscriber) next(ctx context.Context, at eventstore.Position) (Batch, bool) {
 	first, open := <-s.queue
 	if !open {
