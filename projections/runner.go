@@ -33,12 +33,14 @@ type RunnerConfig struct {
 	Registry    *domain.Registry
 	Projections []Projection
 	Logger      *slog.Logger
-	// Batch caps how many events one message (and one transaction) holds
-	// (default 1,000). At the log's head a batch holds what is new; a
-	// projection that is behind (catching up, or under load) applies up
-	// to this many per transaction. 1,000 caught up 2.2 times faster than
-	// 256 on PostgreSQL and 1.5 times on the embedded store, with the
-	// same latency under load (docs/benchmarks.md).
+	// Batch is how many events the log is read and decoded in, at most,
+	// for the projections (default 1,000). At the log's head a batch
+	// holds what is new; a projection that is behind (catching up, or
+	// under load) takes the batches queued for it in one message and one
+	// transaction until it holds four batch sizes (so fewer than five).
+	// 1,000 caught up 2.2 times faster than 256 on PostgreSQL and 1.5
+	// times on the embedded store, with the same latency under load
+	// (docs/benchmarks.md).
 	Batch int
 	// Retries before an event goes to the poison queue.
 	Retries int
@@ -326,6 +328,15 @@ const (
 // projection's own interval may be longer.
 const maxGather = 250 * time.Millisecond
 
+// behind is how many batches' worth of events a projection that is behind
+// takes in one transaction from those already queued for it: each commit
+// waits for the read models' syncs, and a projection applies nothing
+// while its commit runs, so a catch-up that committed every batch spent
+// a quarter of its time waiting on them (docs/benchmarks.md). It only
+// takes what is queued (at most feedQueue batches, held already), and
+// gathers what has yet to arrive only up to one batch.
+const behind = 4
+
 // minGather is the least a projection gathers events for while no reader
 // waits on it: under load it then commits at most about fifty times a
 // second, each commit with the read models' syncs that the event log's
@@ -508,14 +519,16 @@ func (s *subscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.M
 }
 
 // next takes the next batch from the queue, after position at, merged
-// with the batches queued behind it up to the runner's batch size: under
-// load a projection then applies many events per transaction, as it did
-// when it read the log itself, instead of one small batch per append.
-// While no reader waits on the projection, its batch also takes what
-// arrives until as long as its last delivery took (at least minGather,
-// or its Paced interval, if longer) has passed since that delivery: under
-// load a projection commits less often and larger, as a group commit
-// does, and a reader that starts waiting ends the gathering at once.
+// with the batches queued behind it until it holds behind times the
+// runner's batch size: under load or catching up a projection then
+// applies many events per transaction, as it did when it read the log
+// itself, instead of one small batch per append. While no reader waits
+// on the projection and it holds less than one batch size, it also takes
+// what arrives until as long as its last delivery took (at least
+// minGather, or its Paced interval, if longer) has passed since that
+// delivery: under load a projection commits less often and larger, as a
+// group commit does, and a reader that starts waiting ends the gathering
+// at once.
 // open is false once the queue is closed and empty.
 func (s *subscriber) next(ctx context.Context, at eventstore.Position) (Batch, bool) {
 	first, open := <-s.queue
@@ -553,13 +566,13 @@ func (s *subscriber) next(ctx context.Context, at eventstore.Position) (Batch, b
 	if n > 0 {
 		last = taken[0].Last()
 	}
-	for n < s.runner.cfg.Batch {
+	for n < behind*s.runner.cfg.Batch {
 		var more Batch
 		var ok bool
 		select {
 		case more, ok = <-s.queue:
 		default:
-			if until == nil {
+			if until == nil || n >= s.runner.cfg.Batch {
 				return joined()
 			}
 			select {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -525,4 +526,114 @@ func TestAPacedProjectionGathersUntilItsIntervalOrAFullBatch(t *testing.T) {
 		t.Fatalf("the paced projection applied %v after a restart, want [6]", ticks)
 	}
 	f.wait(t, r, head)
+}
+
+// signalledTick is a tick that, decoded, is handed to onDecoded.
+type signalledTick tick
+
+func (signalledTick) EventType() string { return "SignalledTick" }
+func (signalledTick) EventVersion() int { return 1 }
+
+var onDecoded atomic.Pointer[func(n int)]
+
+func (s *signalledTick) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, (*tick)(s)); err != nil {
+		return err
+	}
+	if f := onDecoded.Load(); f != nil {
+		(*f)(s.N)
+	}
+	return nil
+}
+
+// sized records how many events each of its transactions (runs) held; its
+// first run waits for release before it applies anything.
+type sized struct {
+	release <-chan struct{}
+	mu      *sync.Mutex
+	runs    *[]int
+}
+
+func (sized) Name() string { return "sized" }
+
+func (sized) Apply(context.Context, projections.Tx, projections.Envelope) error {
+	return errors.New("applied outside a run")
+}
+
+func (s sized) Gather() projections.Gatherer { return &sizedRun{s: s} }
+
+type sizedRun struct {
+	s sized
+	n int
+}
+
+func (r *sizedRun) Apply(context.Context, projections.Tx, projections.Envelope) error {
+	r.s.mu.Lock()
+	first := len(*r.s.runs) == 0 && r.n == 0
+	r.s.mu.Unlock()
+	if first {
+		<-r.s.release
+	}
+	r.n++
+	return nil
+}
+
+func (r *sizedRun) Flush(context.Context, projections.Tx) error {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	*r.s.runs = append(*r.s.runs, r.n)
+	return nil
+}
+
+// A projection that is behind takes the batches already queued for it in
+// one transaction until it holds four batch sizes (16 events here), not
+// one batch (4) a transaction: held on its first transaction until the
+// log's 36 events are all decoded (and all but the last batch queued),
+// its next transaction holds 16.
+func TestAProjectionBehindTakesQueuedBatchesTogether(t *testing.T) {
+	f := newFixture(t)
+	domain.Register[signalledTick](f.reg)
+	const events = 36
+	decoded := make(chan struct{})
+	signal := func(n int) {
+		if n == events-1 {
+			close(decoded)
+		}
+	}
+	onDecoded.Store(&signal)
+	t.Cleanup(func() { onDecoded.Store(nil) })
+	evs := make([]eventstore.Event, events)
+	for i := range evs {
+		data, _ := json.Marshal(tick{N: i})
+		evs[i] = eventstore.Event{ID: uuid.NewString(), Type: "SignalledTick", Version: 1, Data: data}
+	}
+	res, err := f.events.Append(context.Background(), "signalled", eventstore.Any(), evs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var runs []int
+	r, _ := f.start(t, sized{release: release, mu: &mu, runs: &runs})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	select {
+	case <-decoded:
+	case <-ctx.Done():
+		t.Fatal("the log's events were not all decoded")
+	}
+	close(release)
+	f.wait(t, r, res.Position)
+	mu.Lock()
+	defer mu.Unlock()
+	sum := 0
+	for _, n := range runs {
+		sum += n
+		if n > 16 {
+			t.Fatalf("a transaction held %d events, more than four batches of 4: %v", n, runs)
+		}
+	}
+	if sum != events || len(runs) < 2 || runs[1] != 16 {
+		t.Fatalf("transactions held %v events, want 36 in all and 16 in the second", runs)
+	}
 }
