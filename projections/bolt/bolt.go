@@ -53,7 +53,8 @@ var checkpoints = []byte("_checkpoints")
 type Store struct {
 	db *bbolt.DB
 	// updating serializes the applying of updates and what follows
-	// them: which is each consumer's last (last), and the queue.
+	// them: which is each consumer's last (last), and the order in which
+	// groups join the queue (guarded itself by queue).
 	updating sync.Mutex
 	// last is each consumer's last update applied ahead, committing or
 	// committed, until the store is drained: the consumer's next update
