@@ -22,7 +22,8 @@ import (
 // BenchmarkReplay generates a log (SHARELEDGER_BENCH_EVENTS events,
 // default 50,000) that touches every projection, then, into each store:
 // rebuilds all projections with read models blue/green, taking snapshots
-// every 10,000 events, in transactions of SHARELEDGER_BENCH_PAGE events
+// every 10,000 events (SHARELEDGER_BENCH_SNAPEVERY, 0 for none), in
+// transactions of SHARELEDGER_BENCH_PAGE events
 // (default: the Rebuilder's), and asks point-in-time questions at random
 // moments of the log, with a cold cache (a fresh History each time) and a
 // warm one. With -v it logs the time each tenth of the log took and what
@@ -59,6 +60,9 @@ func BenchmarkReplay(b *testing.B) {
 			b.Run("rebuild all", func(b *testing.B) {
 				for range b.N {
 					rb := replay.Rebuilder{Events: es, Store: store, Registry: catalog.New(), SnapshotEvery: 10000, Snapshotted: names(pit)}
+					if v, err := strconv.Atoi(os.Getenv("SHARELEDGER_BENCH_SNAPEVERY")); err == nil {
+						rb.SnapshotEvery = v
+					}
 					if v, err := strconv.Atoi(os.Getenv("SHARELEDGER_BENCH_PAGE")); err == nil && v > 0 {
 						rb.Page = v
 					}

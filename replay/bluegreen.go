@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/shareledger/shareledger/domain"
@@ -67,6 +69,12 @@ type Rebuilder struct {
 	// events (0: none).
 	SnapshotEvery int
 	Snapshotted   []string
+	// SnapshotDocs bounds the changed documents a rebuild keeps for the
+	// next snapshot of a projection (default 200,000): with more, the
+	// snapshot is taken at the end of the page, before SnapshotEvery
+	// events, so that a rebuild's memory stays bounded however far apart
+	// its snapshots are.
+	SnapshotDocs int
 	// Page is how many events each transaction applies (default 1000).
 	Page int
 }
@@ -83,8 +91,14 @@ func (rb Rebuilder) Run(ctx context.Context, ps []Tabled) error {
 			errs = append(errs, fmt.Errorf("rebuild %s: %w", p.Name(), err))
 			continue
 		}
-		snapshotted := rb.SnapshotEvery > 0 && slices.Contains(rb.Snapshotted, p.Name())
-		jobs = append(jobs, &job{live: live, state: state, sh: newShadow(p, state.Generation, snapshotted)})
+		every, docs := 0, rb.SnapshotDocs
+		if slices.Contains(rb.Snapshotted, p.Name()) {
+			every = max(rb.SnapshotEvery, 0)
+		}
+		if docs <= 0 {
+			docs = defaultSnapshotDocs
+		}
+		jobs = append(jobs, &job{live: live, state: state, sh: newShadow(p, state.Generation, every, docs)})
 	}
 	head, err := rb.Events.Head(ctx)
 	if err != nil {
@@ -114,7 +128,6 @@ type job struct {
 	state RebuildState
 	sh    *shadow
 	err   error
-	since int // events since its last snapshot
 }
 
 // fail records that j failed and drops what it built: the live
@@ -133,42 +146,75 @@ func (rb Rebuilder) fail(ctx context.Context, j *job, err error) {
 }
 
 // shadow is a projection writing into another generation of its tables,
-// under a checkpoint of its own. If it is snapshotted, it notes which
-// documents it changed since its last snapshot, so that the next one holds
-// only those; otherwise it notes nothing (notes that no snapshot clears
-// would grow with the model, and the collector would mark them on every
-// cycle: that made a rebuild's rate fall as its models grew).
+// under a checkpoint of its own. If it is snapshotted, it keeps each
+// document it changed since its last snapshot as it now stands, and once
+// every so many events writes them as the next snapshot's versions in the
+// transaction of the page that reaches the count, with the snapshot's
+// entry and the page's checkpoint. A snapshot taken after the page
+// committed, reading those documents back, stopped the rebuild for as
+// long as that took, and its writes took transactions of their own: it
+// was half of a rebuild's time on PostgreSQL (docs/benchmarks.md). A
+// shadow that is not snapshotted keeps nothing (what no snapshot clears
+// would grow with the model).
+//
+// The pages of one shadow are applied one after the other, each after the
+// one before has been applied (not necessarily committed), so what the
+// shadow keeps is changed by one page at a time. A page that fails fails
+// the rebuild of its projection, and what the shadow kept goes with it.
 type shadow struct {
 	Tabled
-	gen     int
-	names   map[string]string
-	changed map[string]map[string]bool // nil: not snapshotted
+	gen   int
+	names map[string]string
+	every int // events between snapshots (0: not snapshotted)
+	most  int // documents kept before a snapshot is taken whatever the events
+
+	changed map[string]map[string]change // since the last snapshot: by table and key
+	noted   int                          // documents in changed
+	since   int                          // events applied since the last snapshot
 	last    *Snapshot
+	// snapshots counts the snapshots written, for the rebuild's state
+	// (read by the rebuild while the next page may be applying).
+	snapshots atomic.Int64
 }
 
-func newShadow(p Tabled, gen int, snapshotted bool) *shadow {
+// change is a document as a page left it: put, or deleted (gone).
+type change struct {
+	doc  projections.Kept
+	gone bool
+}
+
+// defaultSnapshotDocs is Rebuilder.SnapshotDocs unless set.
+const defaultSnapshotDocs = 200_000
+
+func newShadow(p Tabled, gen, every, most int) *shadow {
 	names := map[string]string{}
 	for _, t := range p.Tables() {
 		names[t] = projections.TableIn(t, gen)
 	}
-	s := &shadow{Tabled: p, gen: gen, names: names}
-	if snapshotted {
-		s.changed = map[string]map[string]bool{}
+	s := &shadow{Tabled: p, gen: gen, names: names, every: every, most: most}
+	if every > 0 {
+		s.changed = map[string]map[string]change{}
 	}
 	return s
 }
 
 func (s *shadow) Name() string { return s.Tabled.Name() + "~" + strconv.Itoa(s.gen) }
 
+// Apply is a run of one event.
 func (s *shadow) Apply(ctx context.Context, tx projections.Tx, e projections.Envelope) error {
-	return s.Tabled.Apply(ctx, s.tx(tx), e)
+	r := s.Gather()
+	if err := r.Apply(ctx, tx, e); err != nil {
+		return err
+	}
+	return r.Flush(ctx, tx)
 }
 
 // Gather implements projections.Gathering: a run of the projection's,
 // gathered as it gathers one (or applied an event at a time, as Apply
-// does, if it does not), under the shadow's table names.
+// does, if it does not), under the shadow's table names. Every run ends
+// with Flush, where a snapshot that is due is written.
 func (s *shadow) Gather() projections.Gatherer {
-	g := shadowRun{s: s}
+	g := &shadowRun{s: s}
 	if gp, ok := s.Tabled.(projections.Gathering); ok {
 		g.g = gp.Gather()
 	}
@@ -177,31 +223,80 @@ func (s *shadow) Gather() projections.Gatherer {
 
 // shadowRun is a run of a shadow's events.
 type shadowRun struct {
-	s *shadow
-	g projections.Gatherer // nil: the projection does not gather
+	s    *shadow
+	g    projections.Gatherer // nil: the projection does not gather
+	last projections.Envelope // the last event applied
 }
 
-func (r shadowRun) Apply(ctx context.Context, tx projections.Tx, e projections.Envelope) error {
+func (r *shadowRun) Apply(ctx context.Context, tx projections.Tx, e projections.Envelope) error {
+	var err error
 	if r.g == nil {
-		return r.s.Apply(ctx, tx, e)
+		err = r.s.Tabled.Apply(ctx, r.s.tx(tx), e)
+	} else {
+		err = r.g.Apply(ctx, r.s.tx(tx), e)
 	}
-	return r.g.Apply(ctx, r.s.tx(tx), e)
+	if err == nil {
+		r.last = e
+		r.s.since++
+	}
+	return err
 }
 
-func (r shadowRun) Flush(ctx context.Context, tx projections.Tx) error {
-	if r.g == nil {
-		return nil
+func (r *shadowRun) Flush(ctx context.Context, tx projections.Tx) error {
+	if r.g != nil {
+		if err := r.g.Flush(ctx, r.s.tx(tx)); err != nil {
+			return err
+		}
 	}
-	return r.g.Flush(ctx, r.s.tx(tx))
+	s := r.s
+	if s.every > 0 && (s.since >= s.every || s.noted >= s.most) {
+		return s.snapshot(ctx, tx, r.last.Record)
+	}
+	return nil
 }
 
-// tx is tx under the shadow's table names, noting what changes if the
+// snapshot writes, in tx (the store's own, which commits the page whose
+// last event is at), the documents changed since the last snapshot as
+// versions at that position, and the snapshot's entry. The first snapshot
+// of a generation, which started empty, holds every document.
+func (s *shadow) snapshot(ctx context.Context, tx projections.Tx, at eventstore.Record) error {
+	snap := Snapshot{Projection: s.Tabled.Name(), Generation: s.gen, Position: at.Position, Time: at.Meta.Time, Format: VersionedFormat, Taken: time.Now().UTC()}
+	if s.last != nil {
+		snap.Base, snap.Depth = s.last.key(), s.last.Depth+1
+	}
+	for _, t := range slices.Sorted(maps.Keys(s.changed)) {
+		vp := versionsPrefix(s.Tabled.Name(), s.gen, t)
+		docs := s.changed[t]
+		for _, k := range slices.Sorted(maps.Keys(docs)) {
+			c := docs[k]
+			doc := []byte(deleted)
+			if !c.gone {
+				var err error
+				if doc, err = c.doc.Bytes(); err != nil {
+					return fmt.Errorf("snapshot %s: encode %s/%s: %w", s.Tabled.Name(), t, k, err)
+				}
+			}
+			if err := tx.Put(ctx, VersionsTable, versionKey(vp, k, snap.Position), projections.Encoded(doc)); err != nil {
+				return err
+			}
+			snap.Documents++
+		}
+	}
+	if err := tx.Put(ctx, SnapshotsTable, snap.key(), snap); err != nil {
+		return err
+	}
+	s.last, s.changed, s.noted, s.since = &snap, map[string]map[string]change{}, 0, 0
+	s.snapshots.Add(1)
+	return nil
+}
+
+// tx is tx under the shadow's table names, keeping what changes if the
 // shadow is snapshotted.
 func (s *shadow) tx(tx projections.Tx) projections.Tx {
 	if s.changed == nil {
 		return projections.Renamed(tx, s.names)
 	}
-	return noting{Tx: projections.Renamed(tx, s.names), note: s.note}
+	return keeping{Tx: projections.Renamed(tx, s.names), s: s}
 }
 
 // Prefetch implements projections.Prefetcher: what the projection names,
@@ -221,40 +316,49 @@ func (s *shadow) Prefetch(envs []projections.Envelope) []projections.TableKeys {
 	return keys
 }
 
-func (s *shadow) note(table, key string) {
-	if s.changed[table] == nil {
-		s.changed[table] = map[string]bool{}
+// note keeps what a page did to a document, its last change winning.
+func (s *shadow) note(table, key string, c change) {
+	docs := s.changed[table]
+	if docs == nil {
+		docs = map[string]change{}
+		s.changed[table] = docs
 	}
-	s.changed[table][key] = true
+	if _, ok := docs[key]; !ok {
+		s.noted++
+	}
+	docs[key] = c
 }
 
-// plan is what the shadow's next snapshot holds: the changes since its
-// last, or everything for its first.
-func (s *shadow) plan() plan {
-	if s.last == nil {
-		return plan{}
-	}
-	return plan{base: s.last, changed: s.changed}
-}
-
-// noting is a transaction that tells note of every document it changes.
-type noting struct {
+// keeping is a transaction that tells its shadow of every document it
+// changes.
+type keeping struct {
 	projections.Tx
-	note func(table, key string)
+	s *shadow
 }
 
-func (n noting) Put(ctx context.Context, table, key string, v any) error {
-	n.note(table, key)
-	return n.Tx.Put(ctx, table, key, v)
+func (n keeping) Put(ctx context.Context, table, key string, v any) error {
+	// A copy, as the store keeps one: the caller may change v after.
+	doc, err := projections.Keep(v)
+	if err != nil {
+		return fmt.Errorf("encode %s/%s: %w", table, key, err)
+	}
+	if err := n.Tx.Put(ctx, table, key, v); err != nil {
+		return err
+	}
+	n.s.note(table, key, change{doc: doc})
+	return nil
 }
 
-func (n noting) Delete(ctx context.Context, table, key string) error {
-	n.note(table, key)
-	return n.Tx.Delete(ctx, table, key)
+func (n keeping) Delete(ctx context.Context, table, key string) error {
+	if err := n.Tx.Delete(ctx, table, key); err != nil {
+		return err
+	}
+	n.s.note(table, key, change{gone: true})
+	return nil
 }
 
 // Prefetch implements projections.Prefetching: reading changes nothing.
-func (n noting) Prefetch(ctx context.Context, keys []projections.TableKeys) error {
+func (n keeping) Prefetch(ctx context.Context, keys []projections.TableKeys) error {
 	return projections.Prefetch(ctx, n.Tx, keys)
 }
 
@@ -380,8 +484,7 @@ func (rb Rebuilder) catchUp(ctx context.Context, jobs []*job, until eventstore.P
 	start, saved := time.Now(), time.Now()
 	// A page is applied while the page before it commits, where the store
 	// can (projections.Ahead): a page's results are taken in once the next
-	// one is applied, or at once where a snapshot is due after it (a
-	// snapshot reads the committed models, which must hold the page).
+	// one is applied. Snapshots are written by the pages themselves.
 	type applied struct {
 		js      []*job
 		decoded projections.Batch
@@ -401,20 +504,7 @@ func (rb Rebuilder) catchUp(ctx context.Context, jobs []*job, until eventstore.P
 				rb.fail(ctx, j, err)
 				continue
 			}
-			j.since += len(a.decoded)
-			j.state.Done, j.state.Rate = a.dones[i].Commit, a.rate
-			if j.sh.changed != nil && j.since >= rb.SnapshotEvery {
-				when := a.decoded[len(a.decoded)-1].Record.Meta.Time
-				snap, err := takeSnapshot(ctx, rb.Store, j.sh.Tabled, j.sh.gen, j.sh.Name(), j.sh.plan(), func(eventstore.Position) (time.Time, error) { return when, nil })
-				if err != nil {
-					rb.fail(ctx, j, err)
-					continue
-				}
-				if !snap.Position.IsZero() {
-					j.sh.last, j.sh.changed, j.since = &snap, map[string]map[string]bool{}, 0
-					j.state.Snapshots++
-				}
-			}
+			j.state.Done, j.state.Rate, j.state.Snapshots = a.dones[i].Commit, a.rate, int(j.sh.snapshots.Load())
 			if save {
 				j.state.Updated = time.Now().UTC()
 				if err := rb.put(ctx, j.state); err != nil {
@@ -449,13 +539,6 @@ func (rb Rebuilder) catchUp(ctx context.Context, jobs []*job, until eventstore.P
 			finish(last)
 		}
 		last = a
-		for _, j := range js {
-			if j.err == nil && j.sh.changed != nil && j.since+len(decoded) >= rb.SnapshotEvery {
-				finish(a)
-				last = nil
-				break
-			}
-		}
 		return nil
 	})
 	if last != nil {

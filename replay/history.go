@@ -290,6 +290,27 @@ func (n noted) Apply(ctx context.Context, tx projections.Tx, e projections.Envel
 	return n.Tabled.Apply(ctx, noting{Tx: tx, note: note}, e)
 }
 
+// noting is a transaction that tells note of every document it changes.
+type noting struct {
+	projections.Tx
+	note func(table, key string)
+}
+
+func (n noting) Put(ctx context.Context, table, key string, v any) error {
+	n.note(table, key)
+	return n.Tx.Put(ctx, table, key, v)
+}
+
+func (n noting) Delete(ctx context.Context, table, key string) error {
+	n.note(table, key)
+	return n.Tx.Delete(ctx, table, key)
+}
+
+// Prefetch implements projections.Prefetching: reading changes nothing.
+func (n noting) Prefetch(ctx context.Context, keys []projections.TableKeys) error {
+	return projections.Prefetch(ctx, n.Tx, keys)
+}
+
 // note records that a live projection changed a document at a position. A
 // change noted in a transaction that then fails costs only a version
 // written twice.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/shareledger/shareledger/domain/catalog"
@@ -82,7 +83,7 @@ func TestSnapshotVersionsAnswerEveryMoment(t *testing.T) {
 	ctx := context.Background()
 	ps := []replay.Tabled{scripted{}}
 	for _, st := range stores {
-		for _, by := range []string{"snapshotter comparing", "snapshotter noting", "rebuild"} {
+		for _, by := range []string{"snapshotter comparing", "snapshotter noting", "rebuild", "rebuild bounded by documents"} {
 			t.Run(st.name+"/"+by, func(t *testing.T) {
 				f := newFixture(t, st.open)
 				snaps := &replay.Snapshotter{Events: f.es, Store: f.raw, Projections: ps, Every: 1}
@@ -99,8 +100,14 @@ func TestSnapshotVersionsAnswerEveryMoment(t *testing.T) {
 						}
 					}
 				}
-				if by == "rebuild" {
+				if strings.HasPrefix(by, "rebuild") {
 					rb := replay.Rebuilder{Events: f.es, Store: f.raw, Registry: catalog.New(), Page: 4, SnapshotEvery: 4, Snapshotted: names(ps)}
+					if by == "rebuild bounded by documents" {
+						// Never by the count of events: a snapshot is
+						// taken once three documents changed since the
+						// last one.
+						rb.SnapshotEvery, rb.SnapshotDocs = 1000, 3
+					}
 					if err := rb.Run(ctx, ps); err != nil {
 						t.Fatal(err)
 					}
