@@ -34,6 +34,9 @@ type Kept struct {
 // Keep is what a transaction holds of v, put: v is copied if it is plain,
 // or else encoded (Encode).
 func Keep(v any) (Kept, error) {
+	if f, ok := v.(Fresh); ok {
+		v = f.V
+	}
 	if _, ok := v.(Encoded); !ok && v != nil {
 		src := reflect.ValueOf(v)
 		if p := plainOf(src.Type()); p != nil {

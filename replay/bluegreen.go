@@ -276,7 +276,9 @@ func (s *shadow) snapshot(ctx context.Context, tx projections.Tx, at eventstore.
 					return fmt.Errorf("snapshot %s: encode %s/%s: %w", s.Tabled.Name(), t, k, err)
 				}
 			}
-			if err := tx.Put(ctx, VersionsTable, versionKey(vp, k, snap.Position), projections.Encoded(doc)); err != nil {
+			// Its position is this page's checkpoint: no version is there
+			// yet (projections.Fresh).
+			if err := tx.Put(ctx, VersionsTable, versionKey(vp, k, snap.Position), projections.Fresh{V: projections.Encoded(doc)}); err != nil {
 				return err
 			}
 			snap.Documents++

@@ -89,7 +89,9 @@ func (g *gathering) Apply(ctx context.Context, tx projections.Tx, env projection
 	if err != nil {
 		return err
 	}
-	if err := tx.Put(ctx, Entries, pos, entry); err != nil {
+	// Each position once, with the checkpoint that passes it: a key that
+	// holds nothing yet (projections.Fresh).
+	if err := tx.Put(ctx, Entries, pos, projections.Fresh{V: entry}); err != nil {
 		return err
 	}
 	for _, en := range entities {

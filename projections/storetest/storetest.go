@@ -34,6 +34,7 @@ type doc struct {
 // Run runs the whole suite.
 func Run(t *testing.T, h Harness) {
 	t.Run("put get delete", func(t *testing.T) { testCRUD(t, h) })
+	t.Run("documents new to their keys", func(t *testing.T) { testFresh(t, h) })
 	t.Run("changes and checkpoint commit together", func(t *testing.T) { testAtomic(t, h) })
 	t.Run("scan pages", func(t *testing.T) { testScan(t, h) })
 	t.Run("many at once", func(t *testing.T) { testMany(t, h) })
@@ -128,6 +129,80 @@ func testCRUD(t *testing.T, h Harness) {
 	}
 	if d, ok := get(t, s, "enc"); !ok || d != (doc{N: 4, Name: "as encoded"}) {
 		t.Fatalf("an encoded document reads %+v %v", d, ok)
+	}
+}
+
+// testFresh: a document put as projections.Fresh reads as one put, and so
+// does every write to a key the transaction knows to be empty or full
+// (read as absent, deleted, written and then made visible to a scan),
+// whatever the store makes of what it knows.
+func testFresh(t *testing.T, h Harness) {
+	s := open(t, h)
+	ctx := context.Background()
+	put(t, s, "c", 1, map[string]doc{"gone": {N: 1}, "there": {N: 1}, "again": {N: 1}})
+	steps := []struct {
+		name string
+		do   func(tx projections.Tx) error
+	}{
+		{"fresh", func(tx projections.Tx) error { return tx.Put(ctx, "docs", "fresh", projections.Fresh{V: doc{N: 2}}) }},
+		{"fresh, encoded", func(tx projections.Tx) error {
+			return tx.Put(ctx, "docs", "encoded", projections.Fresh{V: projections.Encoded(`{"n":2,"name":"as encoded"}`)})
+		}},
+		{"read as absent, then put", func(tx projections.Tx) error {
+			var d doc
+			if found, err := tx.Get(ctx, "docs", "absent", &d); err != nil || found {
+				return fmt.Errorf("absent read %v, %v", found, err)
+			}
+			return tx.Put(ctx, "docs", "absent", doc{N: 2})
+		}},
+		{"deleted and scanned, then put", func(tx projections.Tx) error {
+			if err := tx.Delete(ctx, "docs", "gone"); err != nil {
+				return err
+			}
+			if err := tx.Scan(ctx, "docs", projections.Page{Prefix: "gone"}, func(string, []byte) error { return nil }); err != nil {
+				return err
+			}
+			return tx.Put(ctx, "docs", "gone", doc{N: 2})
+		}},
+		{"read as there, then put as fresh", func(tx projections.Tx) error {
+			var d doc
+			if found, err := tx.Get(ctx, "docs", "there", &d); err != nil || !found {
+				return fmt.Errorf("present read %v, %v", found, err)
+			}
+			return tx.Put(ctx, "docs", "there", projections.Fresh{V: doc{N: 2}})
+		}},
+		{"put fresh, scanned, put fresh again", func(tx projections.Tx) error {
+			if err := tx.Put(ctx, "docs", "twice", projections.Fresh{V: doc{N: 1}}); err != nil {
+				return err
+			}
+			if err := tx.Scan(ctx, "docs", projections.Page{Prefix: "twice"}, func(string, []byte) error { return nil }); err != nil {
+				return err
+			}
+			return tx.Put(ctx, "docs", "twice", projections.Fresh{V: doc{N: 2}})
+		}},
+	}
+	err := s.Update(ctx, "c", func(tx projections.Tx, _ eventstore.Position) (eventstore.Position, error) {
+		for _, st := range steps {
+			if err := st.do(tx); err != nil {
+				return eventstore.Position{}, fmt.Errorf("%s: %w", st.name, err)
+			}
+		}
+		var d doc
+		if found, err := tx.Get(ctx, "docs", "fresh", &d); err != nil || !found || d.N != 2 {
+			return eventstore.Position{}, fmt.Errorf("a fresh document in its transaction: %+v %v %v", d, found, err)
+		}
+		return eventstore.At(2), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"fresh", "encoded", "absent", "gone", "there", "twice"} {
+		if d, ok := get(t, s, k); !ok || d.N != 2 {
+			t.Errorf("%s reads %+v (found %v), want n 2", k, d, ok)
+		}
+	}
+	if d, _ := get(t, s, "again"); d.N != 1 {
+		t.Errorf("a document not written changed: %+v", d)
 	}
 }
 
