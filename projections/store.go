@@ -42,7 +42,7 @@ type Encoded []byte
 // Fresh is a document put under a key that the caller knows holds none
 // (its key names a position written with the checkpoint, say): a store
 // may write it more cheaply, and PostgreSQL does, with a plain INSERT
-// where a Put is an upsert (a fifth to a third less of the server's work
+// where a Put is an upsert (nearly a third less of the server's work
 // a row, docs/benchmarks.md). Put(ctx, table, key, Fresh{V: v}) is
 // otherwise Put(ctx, table, key, v). Where the key does hold a document,
 // PostgreSQL fails the transaction; the other stores replace it.

@@ -700,7 +700,7 @@ type docKey struct{ table, key string }
 // A document put that the server does not hold (fresh: put as
 // projections.Fresh, or read as absent in this transaction, or deleted
 // and flushed) is written with a plain INSERT instead of an upsert, which
-// costs the server a fifth to a third less a row (docs/benchmarks.md). The
+// costs the server nearly a third less a row (docs/benchmarks.md). The
 // transaction holds its consumer's checkpoint row locked, and consumers
 // own distinct tables, so nothing else writes the key meanwhile; a key
 // that was there after all fails the transaction, never a silent loss.
