@@ -26,7 +26,9 @@ import (
 // any snapshot is one ordered look-up, however many snapshots came before:
 // a point-in-time answer reads the documents it needs, by key, and never
 // loads a whole snapshot, and the snapshots together hold each version of
-// a document once instead of a full copy every so often.
+// a document once instead of a full copy every so often. The live
+// snapshotter writes a snapshot after the fact (takeSnapshot); a rebuild
+// writes each in the transaction of the page that reaches it.
 const (
 	SnapshotsTable = "_snapshots"         // projection/generation/position -> Snapshot
 	VersionsTable  = "_snapshot_versions" // projection/generation/table/key 0x01 ^position. -> document, or null when deleted
@@ -62,9 +64,10 @@ type Snapshot struct {
 // deleted marks a document a snapshot deletes.
 var deleted = json.RawMessage("null")
 
-// plan says what a snapshot holds: everything (no base), the documents
-// changed since base (changed, as a rebuild knows them), or the documents
-// that differ from base's (compare, as the live snapshotter finds them).
+// plan says what a live snapshot holds: everything (no base), the
+// documents changed since base (changed, as the live projections noted
+// them), or the documents that differ from base's (compare). A rebuild
+// writes its snapshots itself, with its pages (shadow.snapshot).
 type plan struct {
 	base    *Snapshot
 	changed map[string]map[string]bool
