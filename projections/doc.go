@@ -14,20 +14,24 @@
 // that falls behind (an outage of what it talks to) is left to read the log
 // on its own, so it never holds the others back. Each projection applies a
 // batch in one transaction that also moves its checkpoint (ApplyDecoded).
-// While no reader waits on a projection (Progress.Wait), its batch also
-// takes what arrives for as long as its last commit took, or its Paced
-// interval: under load it commits less often and larger, and a reader
-// that starts waiting ends the gathering at once.
+// A projection that is behind takes the batches queued for it together,
+// up to four batch sizes. While no reader waits on a projection
+// (Progress.Wait), its batch also takes what arrives for at least 20 ms,
+// or as long as its last delivery took, or its Paced interval: under load
+// it commits less often and larger, and a reader that starts waiting ends
+// the gathering at once.
 //
 // Rebuilds and point-in-time answers (package replay) read the log
 // directly, a page at a time, decode each page once and apply it to every
 // projection they build (Pages, which reads and decodes the next page on a
 // goroutine of its own while the current one is applied): there is nothing to route, retry or quarantine in
 // a rebuild that fails as a whole, so the router would only add its cost.
-// They apply a page to all of their projections through ApplyDecodedEach,
-// which a Grouped store applies together, each projection with its own
-// checkpoint and failing alone: the embedded one commits them as one
-// transaction, PostgreSQL runs them at once, each in its own. The live
-// projections commit one by one: grouping their concurrent updates in the
-// embedded store was measured slower over HTTP.
+// They apply a page to all of their projections through ApplyDecodedEach
+// (a rebuild: ApplyDecodedEachAhead, the next page applied while one
+// commits), which a Grouped store applies together, each projection with
+// its own checkpoint and failing alone: the embedded one commits them as
+// one transaction, PostgreSQL runs them at once, each in its own. A live
+// projection's update returns once it has committed; on the embedded
+// store one writer commits every update waiting at that moment in one
+// transaction, so that the live projections share their commits' syncs.
 package projections
