@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shareledger/shareledger/eventstore"
@@ -218,4 +219,30 @@ func (t renamedTx) Prefetch(ctx context.Context, keys []TableKeys) error {
 		renamed[i] = TableKeys{Table: rename(t.names, tk.Table), Keys: tk.Keys}
 	}
 	return Prefetch(ctx, t.Tx, renamed)
+}
+
+// Version implements Versioning, under the mapped name.
+func (t renamedTx) Version(table string, v Versions) error {
+	return Version(t.Tx, rename(t.names, table), v)
+}
+
+// TableName is the name table has in the store (its live generation's).
+func (t renamedTx) TableName(table string) string { return rename(t.names, table) }
+
+// GenerationIn is the generation of table that tx writes: the live one,
+// through a Generational store's transaction (0 through any other).
+func GenerationIn(tx Tx, table string) int {
+	n, ok := tx.(interface{ TableName(string) string })
+	if !ok {
+		return 0
+	}
+	name := n.TableName(table)
+	if name == table || !strings.HasPrefix(name, table+"~") {
+		return 0
+	}
+	g, err := strconv.Atoi(name[len(table)+1:])
+	if err != nil {
+		return 0
+	}
+	return g
 }

@@ -5,10 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
-	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/shareledger/shareledger/domain"
@@ -69,12 +66,6 @@ type Rebuilder struct {
 	// events (0: none).
 	SnapshotEvery int
 	Snapshotted   []string
-	// SnapshotDocs bounds the changed documents a rebuild keeps for the
-	// next snapshot of a projection (default 200,000): with more, the
-	// snapshot is taken at the end of the page, before SnapshotEvery
-	// events, so that a rebuild's memory stays bounded however far apart
-	// its snapshots are.
-	SnapshotDocs int
 	// Page is how many events each transaction applies (default 1000).
 	Page int
 }
@@ -91,14 +82,11 @@ func (rb Rebuilder) Run(ctx context.Context, ps []Tabled) error {
 			errs = append(errs, fmt.Errorf("rebuild %s: %w", p.Name(), err))
 			continue
 		}
-		every, docs := 0, rb.SnapshotDocs
+		every := 0
 		if slices.Contains(rb.Snapshotted, p.Name()) {
 			every = max(rb.SnapshotEvery, 0)
 		}
-		if docs <= 0 {
-			docs = defaultSnapshotDocs
-		}
-		jobs = append(jobs, &job{live: live, state: state, sh: newShadow(p, state.Generation, every, docs)})
+		jobs = append(jobs, &job{live: live, state: state, sh: newShadow(p, state.Generation, every)})
 	}
 	head, err := rb.Events.Head(ctx)
 	if err != nil {
@@ -126,7 +114,7 @@ func (rb Rebuilder) Run(ctx context.Context, ps []Tabled) error {
 type job struct {
 	live  projections.Generation
 	state RebuildState
-	sh    *shadow
+	sh    *versioned
 	err   error
 }
 
@@ -143,225 +131,6 @@ func (rb Rebuilder) fail(ctx context.Context, j *job, err error) {
 		// rebuild's claim.)
 		_ = rb.dropGeneration(bg, j.sh.Tables(), j.sh.Tabled.Name(), j.sh.gen)
 	}
-}
-
-// shadow is a projection writing into another generation of its tables,
-// under a checkpoint of its own. If it is snapshotted, it keeps each
-// document it changed since its last snapshot as it now stands, and once
-// every so many events writes them as the next snapshot's versions in the
-// transaction of the page that reaches the count, with the snapshot's
-// entry and the page's checkpoint. A snapshot taken after the page
-// committed, reading those documents back, stopped the rebuild for as
-// long as that took, and its writes took transactions of their own: it
-// was half of a rebuild's time on PostgreSQL (docs/benchmarks.md). A
-// shadow that is not snapshotted keeps nothing (what no snapshot clears
-// would grow with the model).
-//
-// The pages of one shadow are applied one after the other, each after the
-// one before has been applied (not necessarily committed), so what the
-// shadow keeps is changed by one page at a time. A page that fails fails
-// the rebuild of its projection, and what the shadow kept goes with it.
-type shadow struct {
-	Tabled
-	gen   int
-	names map[string]string
-	every int // events between snapshots (0: not snapshotted)
-	most  int // documents kept before a snapshot is taken whatever the events
-
-	changed map[string]map[string]change // since the last snapshot: by table and key
-	noted   int                          // documents in changed
-	since   int                          // events applied since the last snapshot
-	last    *Snapshot
-	// snapshots counts the snapshots written, for the rebuild's state
-	// (read by the rebuild while the next page may be applying).
-	snapshots atomic.Int64
-}
-
-// change is a document as a page left it: put, or deleted (gone).
-type change struct {
-	doc  projections.Kept
-	gone bool
-}
-
-// defaultSnapshotDocs is Rebuilder.SnapshotDocs unless set.
-const defaultSnapshotDocs = 200_000
-
-func newShadow(p Tabled, gen, every, most int) *shadow {
-	names := map[string]string{}
-	for _, t := range p.Tables() {
-		names[t] = projections.TableIn(t, gen)
-	}
-	s := &shadow{Tabled: p, gen: gen, names: names, every: every, most: most}
-	if every > 0 {
-		s.changed = map[string]map[string]change{}
-	}
-	return s
-}
-
-func (s *shadow) Name() string { return s.Tabled.Name() + "~" + strconv.Itoa(s.gen) }
-
-// Apply is a run of one event.
-func (s *shadow) Apply(ctx context.Context, tx projections.Tx, e projections.Envelope) error {
-	r := s.Gather()
-	if err := r.Apply(ctx, tx, e); err != nil {
-		return err
-	}
-	return r.Flush(ctx, tx)
-}
-
-// Gather implements projections.Gathering: a run of the projection's,
-// gathered as it gathers one (or applied an event at a time, as Apply
-// does, if it does not), under the shadow's table names. Every run ends
-// with Flush, where a snapshot that is due is written.
-func (s *shadow) Gather() projections.Gatherer {
-	g := &shadowRun{s: s}
-	if gp, ok := s.Tabled.(projections.Gathering); ok {
-		g.g = gp.Gather()
-	}
-	return g
-}
-
-// shadowRun is a run of a shadow's events.
-type shadowRun struct {
-	s    *shadow
-	g    projections.Gatherer // nil: the projection does not gather
-	last projections.Envelope // the last event applied
-}
-
-func (r *shadowRun) Apply(ctx context.Context, tx projections.Tx, e projections.Envelope) error {
-	var err error
-	if r.g == nil {
-		err = r.s.Tabled.Apply(ctx, r.s.tx(tx), e)
-	} else {
-		err = r.g.Apply(ctx, r.s.tx(tx), e)
-	}
-	if err == nil {
-		r.last = e
-		r.s.since++
-	}
-	return err
-}
-
-func (r *shadowRun) Flush(ctx context.Context, tx projections.Tx) error {
-	if r.g != nil {
-		if err := r.g.Flush(ctx, r.s.tx(tx)); err != nil {
-			return err
-		}
-	}
-	s := r.s
-	if s.every > 0 && (s.since >= s.every || s.noted >= s.most) {
-		return s.snapshot(ctx, tx, r.last.Record)
-	}
-	return nil
-}
-
-// snapshot writes, in tx (the store's own, which commits the page whose
-// last event is at), the documents changed since the last snapshot as
-// versions at that position, and the snapshot's entry. The first snapshot
-// of a generation, which started empty, holds every document.
-func (s *shadow) snapshot(ctx context.Context, tx projections.Tx, at eventstore.Record) error {
-	snap := Snapshot{Projection: s.Tabled.Name(), Generation: s.gen, Position: at.Position, Time: at.Meta.Time, Format: VersionedFormat, Taken: time.Now().UTC()}
-	if s.last != nil {
-		snap.Base, snap.Depth = s.last.key(), s.last.Depth+1
-	}
-	for _, t := range slices.Sorted(maps.Keys(s.changed)) {
-		vp := versionsPrefix(s.Tabled.Name(), s.gen, t)
-		docs := s.changed[t]
-		for _, k := range slices.Sorted(maps.Keys(docs)) {
-			c := docs[k]
-			doc := []byte(deleted)
-			if !c.gone {
-				var err error
-				if doc, err = c.doc.Bytes(); err != nil {
-					return fmt.Errorf("snapshot %s: encode %s/%s: %w", s.Tabled.Name(), t, k, err)
-				}
-			}
-			// Its position is this page's checkpoint: no version is there
-			// yet (projections.Fresh).
-			if err := tx.Put(ctx, VersionsTable, versionKey(vp, k, snap.Position), projections.Fresh{V: projections.Encoded(doc)}); err != nil {
-				return err
-			}
-			snap.Documents++
-		}
-	}
-	if err := tx.Put(ctx, SnapshotsTable, snap.key(), snap); err != nil {
-		return err
-	}
-	s.last, s.changed, s.noted, s.since = &snap, map[string]map[string]change{}, 0, 0
-	s.snapshots.Add(1)
-	return nil
-}
-
-// tx is tx under the shadow's table names, keeping what changes if the
-// shadow is snapshotted.
-func (s *shadow) tx(tx projections.Tx) projections.Tx {
-	if s.changed == nil {
-		return projections.Renamed(tx, s.names)
-	}
-	return keeping{Tx: projections.Renamed(tx, s.names), s: s}
-}
-
-// Prefetch implements projections.Prefetcher: what the projection names,
-// under the shadow's table names (the transaction applying reads ahead
-// into is the store's own).
-func (s *shadow) Prefetch(envs []projections.Envelope) []projections.TableKeys {
-	pf, ok := s.Tabled.(projections.Prefetcher)
-	if !ok {
-		return nil
-	}
-	keys := pf.Prefetch(envs)
-	for i := range keys {
-		if n, ok := s.names[keys[i].Table]; ok {
-			keys[i].Table = n
-		}
-	}
-	return keys
-}
-
-// note keeps what a page did to a document, its last change winning.
-func (s *shadow) note(table, key string, c change) {
-	docs := s.changed[table]
-	if docs == nil {
-		docs = map[string]change{}
-		s.changed[table] = docs
-	}
-	if _, ok := docs[key]; !ok {
-		s.noted++
-	}
-	docs[key] = c
-}
-
-// keeping is a transaction that tells its shadow of every document it
-// changes.
-type keeping struct {
-	projections.Tx
-	s *shadow
-}
-
-func (n keeping) Put(ctx context.Context, table, key string, v any) error {
-	// A copy, as the store keeps one: the caller may change v after.
-	doc, err := projections.Keep(v)
-	if err != nil {
-		return fmt.Errorf("encode %s/%s: %w", table, key, err)
-	}
-	if err := n.Tx.Put(ctx, table, key, v); err != nil {
-		return err
-	}
-	n.s.note(table, key, change{doc: doc})
-	return nil
-}
-
-func (n keeping) Delete(ctx context.Context, table, key string) error {
-	if err := n.Tx.Delete(ctx, table, key); err != nil {
-		return err
-	}
-	n.s.note(table, key, change{gone: true})
-	return nil
-}
-
-// Prefetch implements projections.Prefetching: reading changes nothing.
-func (n keeping) Prefetch(ctx context.Context, keys []projections.TableKeys) error {
-	return projections.Prefetch(ctx, n.Tx, keys)
 }
 
 // swap catches j up with its live projection and swaps it in, in one
@@ -383,6 +152,17 @@ func (rb Rebuilder) swap(ctx context.Context, j *job) error {
 			}
 			if err := tx.Put(ctx, projections.GenerationsTable, p.Name(), projections.Generation{Number: sh.gen, Tables: p.Tables(), Since: time.Now().UTC()}); err != nil {
 				return liveAt, err
+			}
+			if sh.every > 0 {
+				// The live projection goes on from the rebuild's latest
+				// snapshot (none: a head of none, read as such).
+				head := Snapshot{Projection: p.Name(), Generation: sh.gen, Format: CopyOnWriteFormat}
+				if sh.head != nil {
+					head = *sh.head
+				}
+				if err := tx.Put(ctx, HeadsTable, p.Name(), head); err != nil {
+					return liveAt, err
+				}
 			}
 			now := time.Now().UTC()
 			st := j.state

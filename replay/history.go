@@ -2,8 +2,6 @@ package replay
 
 import (
 	"context"
-	"fmt"
-	"sync"
 	"time"
 
 	"github.com/shareledger/shareledger/domain"
@@ -66,7 +64,7 @@ func (h *History) At(ctx context.Context, m Moment) (Then, error) {
 			}
 			chosen[i] = Snapshot{Projection: p.Name(), Generation: g.Number}
 			for _, s := range all {
-				if s.Format == VersionedFormat && m.includesSnapshot(s) {
+				if s.answers() && m.includesSnapshot(s) {
 					chosen[i] = s
 				}
 			}
@@ -87,7 +85,7 @@ func (h *History) At(ctx context.Context, m Moment) (Then, error) {
 			continue
 		}
 		for _, t := range h.Projections[i].Tables() {
-			base.tables[t] = versionsAt(s.Projection, s.Generation, t, s.Position)
+			base.tables[t] = versionsOf(s, t)
 		}
 		base.checkpoints[s.Projection] = s.Position
 		if then.Position.Less(s.Position) {
@@ -158,19 +156,13 @@ func (p *past) Doc(ctx context.Context, table, key string) (doc []byte, found bo
 // Docs implements memory.ManyBase: the documents as they stood, read at
 // once for a page of events that names them ahead.
 func (p *past) Docs(ctx context.Context, keys []projections.TableKeys, fn func(table, key string, doc []byte) error) error {
-	return p.view(ctx, func(r projections.Reader) error {
-		for _, tk := range keys {
-			v, ok := p.tables[tk.Table]
-			if !ok || len(tk.Keys) == 0 {
-				continue
-			}
-			err := v.docs(ctx, r, tk.Keys, func(key string, doc []byte) error { return fn(tk.Table, key, doc) })
-			if err != nil {
-				return err
-			}
+	var reads []versionsKeys
+	for _, tk := range keys {
+		if v, ok := p.tables[tk.Table]; ok && len(tk.Keys) > 0 {
+			reads = append(reads, versionsKeys{v, tk.Table, tk.Keys})
 		}
-		return nil
-	})
+	}
+	return p.view(ctx, func(r projections.Reader) error { return readAsOf(ctx, r, reads, fn) })
 }
 
 // Remote implements memory.ManyBase: reading ahead pays where the store's
@@ -220,277 +212,22 @@ func (h *History) Snapshots(ctx context.Context) ([]Snapshot, error) {
 	return out, err
 }
 
-// Snapshotter takes a snapshot of each live projection whenever it has
-// applied Every events since the last one. It runs beside the
-// projections, on the instance that runs them. A snapshot writes the
-// documents the projection noted as changed (Note) since the last one;
-// without trustworthy notes (a projection not run through Note, the first
-// snapshot after a start) it compares every document with the last
-// snapshot's versions, which costs a read of the model and of its
-// versions.
+// Snapshotter snapshots the live projections: each one it wraps (Note)
+// keeps, copy-on-write, the versions of its documents that its snapshots
+// need, and takes a snapshot every Every events (0: none, the versions of
+// those taken are still kept), in the transaction of the run that reaches
+// the count (versioned). Wrap every live projection that History answers
+// for, whether or not Every is set: a write that keeps no versions would
+// change what the snapshots already taken answer.
 type Snapshotter struct {
-	Events      eventstore.Store
-	Store       projections.Store // the raw store
-	Projections []Tabled
-	Every       int
-	// Tick is how often it looks (default one second).
-	Tick time.Duration
-	// Taken, if set, hears of every snapshot, and Failed of every
-	// failure (the snapshotter tries again on its next tick).
-	Taken  func(Snapshot)
-	Failed func(error)
-
-	cursors map[string]*cursor
-
-	mu sync.Mutex
-	// noted holds, per projection that runs through Note, the documents
-	// it changed (table → key → the position of the latest change);
-	// trusted says which projections' notes hold every change since their
-	// last snapshot, so that the next one can write just those.
-	noted   map[string]map[string]map[string]eventstore.Position
-	noting  map[string]bool
-	trusted map[string]bool
+	Every int
+	// Taken, if set, hears of every snapshot written (its transaction may
+	// yet fail and be applied again).
+	Taken func(Snapshot)
 }
 
-// Note is p as it runs live, telling the snapshotter which documents it
-// changes, so that a snapshot writes those instead of comparing every
-// document with the snapshot before. Wrap the live projections the
-// snapshotter snapshots (not those a rebuild runs, which keep their own
-// notes). Until a snapshot has been taken since the process started (or
-// since a rebuild swapped a projection's generation), the snapshotter
-// compares: changes made before the notes began are not in them.
+// Note is p as it runs live, keeping versions and taking snapshots. Wrap
+// the live projections (not those a rebuild runs, which it wraps itself).
 func (s *Snapshotter) Note(p Tabled) Tabled {
-	if s.Every <= 0 {
-		return p // no snapshots: nothing would ever clear the notes
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.noting == nil {
-		s.noting = map[string]bool{}
-	}
-	s.noting[p.Name()] = true
-	return noted{Tabled: p, s: s}
-}
-
-type noted struct {
-	Tabled
-	s *Snapshotter
-}
-
-// Prefetch implements projections.Prefetcher: what the projection names.
-func (n noted) Prefetch(envs []projections.Envelope) []projections.TableKeys {
-	if pf, ok := n.Tabled.(projections.Prefetcher); ok {
-		return pf.Prefetch(envs)
-	}
-	return nil
-}
-
-func (n noted) Apply(ctx context.Context, tx projections.Tx, e projections.Envelope) error {
-	note := func(table, key string) { n.s.note(n.Name(), table, key, e.Record.Position) }
-	return n.Tabled.Apply(ctx, noting{Tx: tx, note: note}, e)
-}
-
-// noting is a transaction that tells note of every document it changes.
-type noting struct {
-	projections.Tx
-	note func(table, key string)
-}
-
-func (n noting) Put(ctx context.Context, table, key string, v any) error {
-	n.note(table, key)
-	return n.Tx.Put(ctx, table, key, v)
-}
-
-func (n noting) Delete(ctx context.Context, table, key string) error {
-	n.note(table, key)
-	return n.Tx.Delete(ctx, table, key)
-}
-
-// Prefetch implements projections.Prefetching: reading changes nothing.
-func (n noting) Prefetch(ctx context.Context, keys []projections.TableKeys) error {
-	return projections.Prefetch(ctx, n.Tx, keys)
-}
-
-// note records that a live projection changed a document at a position. A
-// change noted in a transaction that then fails costs only a version
-// written twice.
-func (s *Snapshotter) note(projection, table, key string, at eventstore.Position) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.noted == nil {
-		s.noted = map[string]map[string]map[string]eventstore.Position{}
-	}
-	byTable := s.noted[projection]
-	if byTable == nil {
-		byTable = map[string]map[string]eventstore.Position{}
-		s.noted[projection] = byTable
-	}
-	if byTable[table] == nil {
-		byTable[table] = map[string]eventstore.Position{}
-	}
-	byTable[table][key] = at
-}
-
-// changedSince is a copy of what a projection's notes hold, if they are to
-// be trusted.
-func (s *Snapshotter) changedSince(projection string) (map[string]map[string]bool, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.noting[projection] || !s.trusted[projection] {
-		return nil, false
-	}
-	out := map[string]map[string]bool{}
-	for t, keys := range s.noted[projection] {
-		out[t] = make(map[string]bool, len(keys))
-		for k := range keys {
-			out[t][k] = true
-		}
-	}
-	return out, true
-}
-
-// taken forgets the notes a snapshot at pos covered: those it wrote
-// (covered; nil when it compared instead, and covered every change up to
-// pos) of changes at or before pos. Notes of later changes, and notes
-// taken after the snapshot chose what to write, stay for the next one.
-// From now on the notes are trusted: every change after pos is either
-// noted or still to come.
-func (s *Snapshotter) taken(projection string, pos eventstore.Position, covered map[string]map[string]bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for t, keys := range s.noted[projection] {
-		for k, at := range keys {
-			if !pos.Less(at) && (covered == nil || covered[t][k]) {
-				delete(keys, k)
-			}
-		}
-	}
-	if s.trusted == nil {
-		s.trusted = map[string]bool{}
-	}
-	s.trusted[projection] = true
-}
-
-// distrust makes the next snapshot of a projection compare.
-func (s *Snapshotter) distrust(projection string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.trusted, projection)
-}
-
-// cursor is how far the snapshotter has counted a projection's events.
-type cursor struct {
-	gen   int
-	at    eventstore.Position
-	time  time.Time
-	count int
-}
-
-// Run takes snapshots until ctx ends. Its first snapshot of each
-// projection compares: while it did not run (another instance held the
-// projections), changes went unnoted here.
-func (s *Snapshotter) Run(ctx context.Context) {
-	s.mu.Lock()
-	s.trusted = nil
-	s.mu.Unlock()
-	tick := s.Tick
-	if tick <= 0 {
-		tick = time.Second
-	}
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	for {
-		if err := s.Once(ctx); err != nil && ctx.Err() == nil && s.Failed != nil {
-			s.Failed(err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// Once looks at every projection once and snapshots those that are due.
-func (s *Snapshotter) Once(ctx context.Context) error {
-	if s.Every <= 0 {
-		return nil
-	}
-	if s.cursors == nil {
-		s.cursors = map[string]*cursor{}
-	}
-	for _, p := range s.Projections {
-		if err := s.one(ctx, p); err != nil {
-			return fmt.Errorf("snapshot %s: %w", p.Name(), err)
-		}
-	}
-	return nil
-}
-
-func (s *Snapshotter) one(ctx context.Context, p Tabled) error {
-	var g projections.Generation
-	var last []Snapshot
-	var cp eventstore.Position
-	err := s.Store.View(ctx, func(r projections.Reader) error {
-		var err error
-		if g, last, err = liveSnapshots(ctx, r, p.Name()); err != nil {
-			return err
-		}
-		cp, err = r.Checkpoint(ctx, p.Name())
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	c := s.cursors[p.Name()]
-	if c == nil || c.gen != g.Number {
-		s.distrust(p.Name())
-		c = &cursor{gen: g.Number}
-		if len(last) > 0 {
-			c.at, c.time = last[len(last)-1].Position, last[len(last)-1].Time
-		}
-		s.cursors[p.Name()] = c
-	}
-	// A projection whose newest snapshot is of the first format (written
-	// before versioned snapshots) has none that answers: take one now.
-	legacy := len(last) > 0 && last[len(last)-1].Format != VersionedFormat
-	if err := s.count(ctx, c, cp, s.Every); err != nil || (c.count < s.Every && !legacy) {
-		return err
-	}
-	var pl plan
-	if n := len(last); n > 0 && last[n-1].Format == VersionedFormat {
-		pl = plan{base: &last[n-1], compare: true}
-		if changed, ok := s.changedSince(p.Name()); ok {
-			pl = plan{base: &last[n-1], changed: changed}
-		}
-	}
-	snap, err := takeSnapshot(ctx, s.Store, p, g.Number, p.Name(), pl, func(pos eventstore.Position) (time.Time, error) {
-		err := s.count(ctx, c, pos, 0)
-		return c.time, err
-	})
-	if err != nil || snap.Position.IsZero() {
-		return err
-	}
-	s.taken(p.Name(), snap.Position, pl.changed)
-	c.count = 0
-	if s.Taken != nil {
-		s.Taken(snap)
-	}
-	return nil
-}
-
-// count reads the log from c up to until, counting events, and stops
-// early once enough (>0) are counted.
-func (s *Snapshotter) count(ctx context.Context, c *cursor, until eventstore.Position, enough int) error {
-	if !c.at.Less(until) || (enough > 0 && c.count >= enough) {
-		return nil
-	}
-	return projections.Records(ctx, s.Events, c.at, 1000, projections.UpTo(until), func(recs []eventstore.Record) error {
-		c.at, c.time = recs[len(recs)-1].Position, recs[len(recs)-1].Meta.Time
-		c.count += len(recs)
-		if enough > 0 && c.count >= enough {
-			return projections.ErrEnough
-		}
-		return nil
-	})
+	return &versioned{Tabled: p, every: max(s.Every, 0), taken: s.Taken}
 }

@@ -6,10 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
-	"maps"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/shareledger/shareledger/eventstore"
@@ -19,29 +15,41 @@ import (
 // Snapshots of projection state live in the read-model store beside the
 // models: a list of what was taken, and the versions of the documents.
 //
-// A projection's first snapshot in a generation holds every document; each
-// later one holds only the documents that changed since the one before (a
-// deleted document as a tombstone). The versions are keyed by document
-// and then by position, newest first, so that the document as it stood at
-// any snapshot is one ordered look-up, however many snapshots came before:
-// a point-in-time answer reads the documents it needs, by key, and never
-// loads a whole snapshot, and the snapshots together hold each version of
-// a document once instead of a full copy every so often. The live
-// snapshotter writes a snapshot after the fact (takeSnapshot); a rebuild
-// writes each in the transaction of the page that reaches it.
+// A snapshot is an entry, written by the projection in the transaction of
+// the run of events that reaches it (versioned). Its documents are the
+// live ones stamped at or before its position, and, for those changed
+// since, the versions their writes kept, copy-on-write
+// (projections.Versions). The versions are keyed by document and then by
+// position, newest first, so that the document as it stood at any
+// snapshot is one ordered look-up, however many snapshots came before: a
+// point-in-time answer reads the documents it needs, by key, and never
+// loads a whole snapshot; and a document is kept once per snapshot that
+// saw it change, nothing when it is created.
+//
+// Snapshots of the format before (VersionedFormat) were copies of what
+// changed between two snapshots, written after them; they answer as they
+// did, from their versions alone, and are dropped with their generation.
 const (
 	SnapshotsTable = "_snapshots"         // projection/generation/position -> Snapshot
 	VersionsTable  = "_snapshot_versions" // projection/generation/table/key 0x01 ^position. -> document, or null when deleted
+	// HeadsTable holds, per projection, the latest snapshot of its live
+	// generation, which every live run reads (versioned).
+	HeadsTable = "_snapshot_heads"
 	// SnapshotDocsTable held the documents of snapshots of the first
 	// format (every document of a full snapshot, a full one every 16);
 	// they are no longer read, and are dropped with their generation.
 	SnapshotDocsTable = "_snapshot_docs"
 )
 
-// VersionedFormat marks the snapshots whose documents are in VersionsTable.
-// Snapshots of the first format (zero) are ignored: the next snapshot of
-// the projection is a full one.
-const VersionedFormat = 2
+// Formats of snapshots. Snapshots of the first format (zero) are ignored.
+const (
+	// VersionedFormat marks the snapshots whose documents are all in
+	// VersionsTable.
+	VersionedFormat = 2
+	// CopyOnWriteFormat marks those whose documents are the live ones
+	// stamped at or before them, and the versions kept for the others.
+	CopyOnWriteFormat = 3
+)
 
 // Snapshot says what one snapshot holds: a projection's tables in one
 // generation, as they stood at Position, whose event was recorded at Time.
@@ -50,29 +58,27 @@ type Snapshot struct {
 	Generation int                 `json:"generation"`
 	Position   eventstore.Position `json:"position"`
 	Time       time.Time           `json:"time"`
-	// Documents counts the versions the snapshot wrote.
+	// Documents counts the versions a snapshot of VersionedFormat wrote.
 	Documents int       `json:"documents"`
 	Taken     time.Time `json:"taken"`
-	// Base is the key of the snapshot this one holds the changes since
-	// (empty: it holds every document); Depth counts the snapshots of
-	// changes since the full one.
+	// Base is the key of the snapshot a VersionedFormat one holds the
+	// changes since (empty: it holds every document); Depth counts the
+	// snapshots of changes since the full one.
 	Base   string `json:"base,omitempty"`
 	Depth  int    `json:"depth"`
 	Format int    `json:"format,omitempty"`
+	// Legacy is, in a CopyOnWriteFormat snapshot, the stamp that stands for
+	// documents written without one (projections.Versions.Legacy).
+	Legacy eventstore.Position `json:"legacy,omitzero"`
+}
+
+// answers says whether a snapshot of this format answers questions.
+func (s Snapshot) answers() bool {
+	return s.Format == VersionedFormat || s.Format == CopyOnWriteFormat
 }
 
 // deleted marks a document a snapshot deletes.
-var deleted = json.RawMessage("null")
-
-// plan says what a live snapshot holds: everything (no base), the
-// documents changed since base (changed, as the live projections noted
-// them), or the documents that differ from base's (compare). A rebuild
-// writes its snapshots itself, with its pages (shadow.snapshot).
-type plan struct {
-	base    *Snapshot
-	changed map[string]map[string]bool
-	compare bool
-}
+var deleted = []byte(projections.Tombstone)
 
 func (s Snapshot) key() string {
 	return fmt.Sprintf("%s/%d/%020d.%020d", s.Projection, s.Generation, s.Position.Commit, s.Position.Prepare)
@@ -89,229 +95,241 @@ func generationOf(ctx context.Context, r projections.Reader, name string) (proje
 	return g, err
 }
 
-// Keys of VersionsTable. A document's key is escaped so that it never holds
-// the separator 0x01 (0x01 and 0x02 become 0x02 0x01 and 0x02 0x02, which
-// keeps the keys' order); the position after it is inverted, so that the
-// newest version comes first, in fixed-width hex, and ends in '.', so that
-// "after the key and position p" finds the first version at or before p.
-var (
-	escapeKey   = strings.NewReplacer("\x02", "\x02\x02", "\x01", "\x02\x01")
-	unescapeKey = strings.NewReplacer("\x02\x02", "\x02", "\x02\x01", "\x01")
-)
-
-const versionSuffix = 1 + 32 + 1 // 0x01, the inverted position, '.'
-
 func versionsPrefix(projection string, generation int, table string) string {
 	return snapshotPrefix(projection, generation) + table + "/"
 }
 
-func invertedPosition(p eventstore.Position) string {
-	return fmt.Sprintf("%016x%016x", ^p.Commit, ^p.Prepare)
-}
-
-func versionKey(tablePrefix, key string, at eventstore.Position) string {
-	return tablePrefix + escapeKey.Replace(key) + "\x01" + invertedPosition(at) + "."
-}
-
 // versions reads one table of a projection's snapshots as it stood at a
-// snapshot's position.
+// snapshot's position. At a CopyOnWriteFormat snapshot (live set), a
+// document stood as the live table holds it if it is stamped at or before
+// the position, and otherwise as its newest version at or before it; at a
+// VersionedFormat one, as that version.
 type versions struct {
 	prefix string // versionsPrefix
 	at     eventstore.Position
-	inv    string // invertedPosition(at)
+	inv    string // projections.InvertedPosition(at)
+	live   string // the table in its generation (empty: VersionedFormat)
+	legacy eventstore.Position
 }
 
-func versionsAt(projection string, generation int, table string, at eventstore.Position) versions {
-	return versions{prefix: versionsPrefix(projection, generation, table), at: at, inv: invertedPosition(at)}
+func versionsOf(s Snapshot, table string) versions {
+	v := versions{prefix: versionsPrefix(s.Projection, s.Generation, table), at: s.Position, inv: projections.InvertedPosition(s.Position)}
+	if s.Format == CopyOnWriteFormat {
+		v.live, v.legacy = projections.TableIn(table, s.Generation), s.Legacy
+	}
+	return v
 }
 
-// doc is the document at key as it stood: the first version at or before
-// the position, one ordered look-up.
-func (v versions) doc(ctx context.Context, r projections.Reader, key string) ([]byte, bool, error) {
-	head := v.prefix + escapeKey.Replace(key) + "\x01"
-	var out []byte
-	err := r.Scan(ctx, VersionsTable, projections.Page{Prefix: head, After: head + v.inv, Limit: 1}, func(_ string, d []byte) error {
-		out = append([]byte(nil), d...)
+// stood says whether a live document stamped at stood at the position.
+func (v versions) stood(at eventstore.Position) bool {
+	if at.IsZero() {
+		at = v.legacy
+	}
+	return !v.at.Less(at)
+}
+
+// doc is the document at key as it stood: one look-up of the live
+// document and one ordered look-up of its versions, at once (one round
+// trip on PostgreSQL).
+func (v versions) doc(ctx context.Context, r projections.Reader, key string) (out []byte, found bool, err error) {
+	err = readAsOf(ctx, r, []versionsKeys{{v, "", []string{key}}}, func(_, _ string, d []byte) error {
+		out, found = append([]byte(nil), d...), true
 		return nil
 	})
-	if err != nil || out == nil || bytes.Equal(out, deleted) {
-		return nil, false, err
-	}
-	return out, true, nil
+	return out, found, err
 }
 
-// docs is doc for many keys at once (projections.FirstOfEach: one query
-// on PostgreSQL): fn is called with those that stood.
-func (v versions) docs(ctx context.Context, r projections.Reader, keys []string, fn func(key string, doc []byte) error) error {
-	pages := make([]projections.Page, len(keys))
-	for i, k := range keys {
-		head := v.prefix + escapeKey.Replace(k) + "\x01"
-		pages[i] = projections.Page{Prefix: head, After: head + v.inv}
-	}
-	return projections.FirstOfEach(ctx, r, VersionsTable, pages, func(i int, _ string, d []byte) error {
-		if bytes.Equal(d, deleted) {
-			return nil
-		}
-		return fn(keys[i], d)
-	})
+// versionsKeys are keys to read of one table as it stood.
+type versionsKeys struct {
+	v     versions
+	table string // for fn
+	keys  []string
 }
+
+// readAsOf calls fn with the documents at the keys of each table that
+// stood at its snapshot, read at once: the live documents with their
+// stamps (at a CopyOnWriteFormat snapshot) and the newest version at or
+// before the snapshot of every key (projections.ReadStampedFirsts, one
+// round trip on PostgreSQL), the live one winning if it stood.
+func readAsOf(ctx context.Context, r projections.Reader, reads []versionsKeys, fn func(table, key string, doc []byte) error) error {
+	var gets []projections.TableKeys
+	var firsts []projections.TablePage
+	type keyOf struct{ read, key int }
+	var of []keyOf                              // of each first
+	liveKeys := map[string]map[string][]keyOf{} // live table -> key -> where it is read
+	for i, rd := range reads {
+		if len(rd.keys) == 0 {
+			continue
+		}
+		if rd.v.live != "" {
+			gets = append(gets, projections.TableKeys{Table: rd.v.live, Keys: rd.keys})
+			if liveKeys[rd.v.live] == nil {
+				liveKeys[rd.v.live] = map[string][]keyOf{}
+			}
+			for j, k := range rd.keys {
+				liveKeys[rd.v.live][k] = append(liveKeys[rd.v.live][k], keyOf{i, j})
+			}
+		}
+		for j, k := range rd.keys {
+			head := rd.v.prefix + projections.EscapeVersionKey(k) + "\x01"
+			firsts = append(firsts, projections.TablePage{Table: VersionsTable, Page: projections.Page{Prefix: head, After: head + rd.v.inv, Limit: 1}})
+			of = append(of, keyOf{i, j})
+		}
+	}
+	if len(firsts) == 0 {
+		return nil
+	}
+	stood := map[keyOf][]byte{}
+	err := projections.ReadStampedFirsts(ctx, r, gets, firsts,
+		func(table, key string, doc []byte, at eventstore.Position) error {
+			for _, k := range liveKeys[table][key] {
+				if reads[k.read].v.stood(at) {
+					stood[k] = doc
+				}
+			}
+			return nil
+		},
+		func(n int, _ string, doc []byte) error {
+			if _, ok := stood[of[n]]; ok {
+				return nil // the live document stood
+			}
+			stood[of[n]] = doc
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	for _, k := range of {
+		doc, ok := stood[k]
+		if !ok || bytes.Equal(doc, deleted) {
+			continue
+		}
+		if err := fn(reads[k.read].table, reads[k.read].keys[k.key], doc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachChunk is how many live documents each reads at a time.
+const eachChunk = 512
 
 // each calls fn with the documents whose keys start with prefix and sort
-// after after, as they stood, in key order. It reads every version of
-// those documents, newest first, and skips those after the position.
+// after after, as they stood, in key order. At a CopyOnWriteFormat
+// snapshot it reads the live documents a chunk at a time and, beside each
+// chunk, the versions of the keys it spans, which answer for the documents
+// changed since and those deleted since.
 func (v versions) each(ctx context.Context, r projections.Reader, prefix, after string, fn func(key string, doc []byte) error) error {
-	page := projections.Page{Prefix: v.prefix + escapeKey.Replace(prefix)}
+	if v.live == "" {
+		return v.eachVersion(ctx, r, prefix, after, "", fn)
+	}
+	sr, err := projections.StampedReader(r)
+	if err != nil {
+		return err
+	}
+	type liveDoc struct {
+		key   string
+		doc   []byte
+		stood bool
+	}
+	for {
+		var chunk []liveDoc
+		err := sr.ScanStamped(ctx, v.live, projections.Page{Prefix: prefix, After: after, Limit: eachChunk}, func(k string, d []byte, at eventstore.Position) error {
+			chunk = append(chunk, liveDoc{k, append([]byte(nil), d...), v.stood(at)})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		upto := "" // the end of the chunk's span (empty: the rest)
+		if len(chunk) == eachChunk {
+			upto = chunk[len(chunk)-1].key
+		}
+		i := 0
+		emitLive := func(before string, all bool) error {
+			for ; i < len(chunk) && (all || chunk[i].key < before); i++ {
+				if chunk[i].stood {
+					if err := fn(chunk[i].key, chunk[i].doc); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}
+		err = v.eachVersion(ctx, r, prefix, after, upto, func(k string, d []byte) error {
+			if err := emitLive(k, false); err != nil {
+				return err
+			}
+			if i < len(chunk) && chunk[i].key == k {
+				stood := chunk[i].stood
+				i++
+				if stood {
+					return fn(k, chunk[i-1].doc)
+				}
+			}
+			if d == nil {
+				return nil // deleted by then
+			}
+			return fn(k, d)
+		})
+		if err != nil {
+			return err
+		}
+		if err := emitLive("", true); err != nil {
+			return err
+		}
+		if upto == "" {
+			return nil
+		}
+		after = upto
+	}
+}
+
+// errPast stops a scan of versions past the keys it was to read.
+var errPast = errors.New("past the span")
+
+// eachVersion calls fn with the newest version at or before the position
+// of each document whose key starts with prefix, sorts after after and,
+// unless upto is empty, not after upto, in key order; doc is nil for a
+// tombstone where the snapshot is CopyOnWriteFormat (each needs them), and
+// such documents are left out at a VersionedFormat one. It reads every
+// version of those documents, newest first, and skips those after the
+// position.
+func (v versions) eachVersion(ctx context.Context, r projections.Reader, prefix, after, upto string, fn func(key string, doc []byte) error) error {
+	page := projections.Page{Prefix: v.prefix + projections.EscapeVersionKey(prefix)}
 	if after != "" {
-		page.After = v.prefix + escapeKey.Replace(after) + "\x01g" // past every version of after
+		page.After = v.prefix + projections.EscapeVersionKey(after) + "\x01g" // past every version of after
 	}
 	var done string
 	started := false
-	return r.Scan(ctx, VersionsTable, page, func(k string, d []byte) error {
+	err := r.Scan(ctx, VersionsTable, page, func(k string, d []byte) error {
 		body := k[len(v.prefix):]
-		if len(body) < versionSuffix || body[len(body)-versionSuffix] != 0x01 {
+		if len(body) < projections.VersionSuffix || body[len(body)-projections.VersionSuffix] != 0x01 {
 			return fmt.Errorf("snapshot versions: malformed key %q", k)
 		}
-		key := unescapeKey.Replace(body[:len(body)-versionSuffix])
+		key := projections.UnescapeVersionKey(body[:len(body)-projections.VersionSuffix])
 		if started && key == done {
 			return nil // an older version of a document already answered
 		}
-		if body[len(body)-versionSuffix+1:len(body)-1] < v.inv {
+		if upto != "" && key > upto {
+			return errPast
+		}
+		if body[len(body)-projections.VersionSuffix+1:len(body)-1] < v.inv {
 			return nil // a version after the position
 		}
 		done, started = key, true
 		if bytes.Equal(d, deleted) {
+			if v.live != "" {
+				return fn(key, nil)
+			}
 			return nil
 		}
 		return fn(key, d)
 	})
-}
-
-// snapshotReadChunk is how many changed documents a snapshot reads at once.
-const snapshotReadChunk = 1000
-
-// takeSnapshot copies p's tables of generation gen, as consumer's
-// checkpoint had them, into versions at the checkpoint: all of them, or
-// what changed since the plan's base. It reads one consistent view and
-// writes in chunks; the list entry goes last, so a snapshot cut short is
-// never used (its versions are at a position no listed snapshot has, and
-// a look-up at a listed one finds the versions before them). timeAt tells
-// when the event at a position was recorded.
-func takeSnapshot(ctx context.Context, store projections.Store, p Tabled, gen int, consumer string, pl plan, timeAt func(eventstore.Position) (time.Time, error)) (Snapshot, error) {
-	snap := Snapshot{Projection: p.Name(), Generation: gen, Format: VersionedFormat}
-	if pl.base != nil {
-		snap.Base, snap.Depth = pl.base.key(), pl.base.Depth+1
-	}
-	type doc struct {
-		key string
-		raw json.RawMessage
-	}
-	var docs []doc
-	err := store.View(ctx, func(r projections.Reader) error {
-		var err error
-		if snap.Position, err = r.Checkpoint(ctx, consumer); err != nil {
-			return err
-		}
-		for _, t := range p.Tables() {
-			table := projections.TableIn(t, gen)
-			vp := versionsPrefix(p.Name(), gen, t)
-			if pl.changed != nil {
-				// The changed documents, read many at once (one round
-				// trip per chunk on PostgreSQL); a key not found was
-				// deleted.
-				keys := slices.Sorted(maps.Keys(pl.changed[t]))
-				for len(keys) > 0 {
-					chunk := keys[:min(len(keys), snapshotReadChunk)]
-					keys = keys[len(chunk):]
-					found := make(map[string]bool, len(chunk))
-					err := projections.GetMany(ctx, r, table, chunk, func(k string, d []byte) error {
-						found[k] = true
-						docs = append(docs, doc{versionKey(vp, k, snap.Position), append(json.RawMessage(nil), d...)})
-						return nil
-					})
-					if err != nil {
-						return err
-					}
-					for _, k := range chunk {
-						if !found[k] {
-							docs = append(docs, doc{versionKey(vp, k, snap.Position), deleted})
-						}
-					}
-				}
-				continue
-			}
-			// What the base held, by a hash of each document: the live
-			// tables are compared with it and only what differs is kept.
-			var before map[string]uint64
-			if pl.compare && pl.base != nil {
-				before = map[string]uint64{}
-				err := versionsAt(p.Name(), gen, t, pl.base.Position).each(ctx, r, "", "", func(k string, d []byte) error {
-					before[k] = hash(d)
-					return nil
-				})
-				if err != nil {
-					return err
-				}
-			}
-			err := r.Scan(ctx, table, projections.Page{}, func(k string, d []byte) error {
-				if before != nil {
-					h, ok := before[k]
-					delete(before, k)
-					if ok && h == hash(d) {
-						return nil
-					}
-				}
-				docs = append(docs, doc{versionKey(vp, k, snap.Position), append(json.RawMessage(nil), d...)})
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			for k := range before {
-				docs = append(docs, doc{versionKey(vp, k, snap.Position), deleted})
-			}
-		}
+	if errors.Is(err, errPast) {
 		return nil
-	})
-	if err != nil || snap.Position.IsZero() {
-		return snap, err
 	}
-	if pl.base != nil && !pl.base.Position.Less(snap.Position) {
-		return Snapshot{}, nil // nothing new since the base
-	}
-	if snap.Time, err = timeAt(snap.Position); err != nil {
-		return snap, err
-	}
-	slices.SortFunc(docs, func(a, b doc) int { return strings.Compare(a.key, b.key) })
-	for len(docs) > 0 {
-		n := min(len(docs), 2000)
-		chunk := docs[:n]
-		docs = docs[n:]
-		err := store.Update(ctx, "_snapshots", func(tx projections.Tx, cp eventstore.Position) (eventstore.Position, error) {
-			for _, d := range chunk {
-				// As the store held it: JSON already, not encoded again.
-				if err := tx.Put(ctx, VersionsTable, d.key, projections.Encoded(d.raw)); err != nil {
-					return cp, err
-				}
-			}
-			return cp, nil
-		})
-		if err != nil {
-			return snap, fmt.Errorf("snapshot %s: %w", p.Name(), err)
-		}
-		snap.Documents += n
-	}
-	snap.Taken = time.Now().UTC()
-	err = store.Update(ctx, "_snapshots", func(tx projections.Tx, cp eventstore.Position) (eventstore.Position, error) {
-		return cp, tx.Put(ctx, SnapshotsTable, snap.key(), snap)
-	})
-	return snap, err
-}
-
-// hash is a document's FNV-1a hash, to compare it with its version.
-func hash(d []byte) uint64 {
-	h := fnv.New64a()
-	h.Write(d)
-	return h.Sum64()
+	return err
 }
 
 // snapshotsOf lists the snapshots of a projection's generation, oldest

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/shareledger/shareledger/domain/catalog"
@@ -76,64 +75,63 @@ func (scripted) Apply(ctx context.Context, tx projections.Tx, _ projections.Enve
 }
 
 // Every snapshot answers what the projection held at its position, whether
-// the live snapshotter took it (comparing with the one before) or a rebuild
-// did (writing what it changed), on every store: read by key and by scans
-// with prefixes and cursors.
+// the live projection took it or a rebuild did, on every store: read by
+// key and by scans with prefixes and cursors, the documents changed since
+// from their versions and the others from the live table.
 func TestSnapshotVersionsAnswerEveryMoment(t *testing.T) {
 	ctx := context.Background()
 	ps := []replay.Tabled{scripted{}}
 	for _, st := range stores {
-		for _, by := range []string{"snapshotter comparing", "snapshotter noting", "rebuild", "rebuild bounded by documents"} {
+		for _, by := range []string{"live", "rebuild"} {
 			t.Run(st.name+"/"+by, func(t *testing.T) {
 				f := newFixture(t, st.open)
-				snaps := &replay.Snapshotter{Events: f.es, Store: f.raw, Projections: ps, Every: 1}
-				live := ps
-				if by == "snapshotter noting" {
-					live = []replay.Tabled{snaps.Note(scripted{})}
-				}
+				snaps := &replay.Snapshotter{Every: 1}
+				live := snaps.Note(scripted{})
 				for p := range 4 {
 					f.pairs(t, p, 1, 1) // 26 events a pair
-					if by != "rebuild" {
-						catchUp(t, f.es, f.live, live)
-						if err := snaps.Once(ctx); err != nil {
+					if by == "live" {
+						// A run, and so a snapshot, every four events.
+						if _, err := projections.CatchUp(ctx, f.es, f.live, catalog.New(), live, eventstore.Position{}, 4); err != nil {
 							t.Fatal(err)
 						}
 					}
 				}
-				if strings.HasPrefix(by, "rebuild") {
+				if by == "rebuild" {
 					rb := replay.Rebuilder{Events: f.es, Store: f.raw, Registry: catalog.New(), Page: 4, SnapshotEvery: 4, Snapshotted: names(ps)}
-					if by == "rebuild bounded by documents" {
-						// Never by the count of events: a snapshot is
-						// taken once three documents changed since the
-						// last one.
-						rb.SnapshotEvery, rb.SnapshotDocs = 1000, 3
-					}
 					if err := rb.Run(ctx, ps); err != nil {
 						t.Fatal(err)
 					}
 				}
-				h := &replay.History{Events: f.es, Store: f.raw, Registry: catalog.New(), Projections: ps}
-				all, err := h.Snapshots(ctx)
-				if err != nil || len(all) < 4 {
-					t.Fatalf("snapshots: %+v, %v", all, err)
-				}
-				recs, err := f.es.ReadAll(ctx, eventstore.Position{}, 1000)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, s := range all {
-					n := slices.IndexFunc(recs, func(r eventstore.Record) bool { return r.Position == s.Position }) + 1
-					then, err := h.At(ctx, replay.Moment{Position: s.Position})
-					if err != nil {
-						t.Fatal(err)
-					}
-					if then.Replayed != 0 {
-						t.Errorf("at snapshot %v: replayed %d events, want none", s.Position, then.Replayed)
-					}
-					checkScripted(t, then.Store, expected(n), fmt.Sprintf("snapshot after event %d", n))
-				}
+				checkEverySnapshot(t, f, ps, 20)
 			})
 		}
+	}
+}
+
+// checkEverySnapshot checks that each of at least least snapshots of the
+// scripted projection answers what it held then, without replaying.
+func checkEverySnapshot(t *testing.T, f fixture, ps []replay.Tabled, least int) {
+	t.Helper()
+	ctx := context.Background()
+	h := &replay.History{Events: f.es, Store: f.raw, Registry: catalog.New(), Projections: ps}
+	all, err := h.Snapshots(ctx)
+	if err != nil || len(all) < least {
+		t.Fatalf("snapshots: %d, %v", len(all), err)
+	}
+	recs, err := f.es.ReadAll(ctx, eventstore.Position{}, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range all {
+		n := slices.IndexFunc(recs, func(r eventstore.Record) bool { return r.Position == s.Position }) + 1
+		then, err := h.At(ctx, replay.Moment{Position: s.Position})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if then.Replayed != 0 {
+			t.Errorf("at snapshot %v: replayed %d events, want none", s.Position, then.Replayed)
+		}
+		checkScripted(t, then.Store, expected(n), fmt.Sprintf("snapshot (format %d) after event %d", s.Format, n))
 	}
 }
 
@@ -184,8 +182,9 @@ func checkScripted(t *testing.T, s projections.Store, want map[string]string, at
 }
 
 // A projection whose newest snapshot was written in the first format (a
-// full copy, before versioned snapshots) gets a versioned one at once,
-// without waiting for Every more events: the old one answers nothing.
+// full copy, before versioned snapshots) gets a copy-on-write one at the
+// end of its next run, without waiting for Every more events: the old one
+// answers nothing.
 func TestALegacySnapshotIsReplacedAtOnce(t *testing.T) {
 	ctx := context.Background()
 	ps := []replay.Tabled{scripted{}}
@@ -200,18 +199,105 @@ func TestALegacySnapshotIsReplacedAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snaps := &replay.Snapshotter{Events: f.es, Store: f.raw, Projections: ps, Every: 1000}
-	if err := snaps.Once(ctx); err != nil {
-		t.Fatal(err)
-	}
+	f.pairs(t, 1, 1, 1)
+	snaps := &replay.Snapshotter{Every: 1000}
+	catchUp(t, f.es, f.live, []replay.Tabled{snaps.Note(scripted{})})
 	h := &replay.History{Events: f.es, Store: f.raw, Registry: catalog.New(), Projections: ps}
 	all, err := h.Snapshots(ctx)
-	if err != nil || len(all) != 1 || all[0].Format != replay.VersionedFormat {
-		t.Fatalf("snapshots after the first look: %+v, %v", all, err)
+	if err != nil || len(all) != 2 || all[1].Format != replay.CopyOnWriteFormat || all[1].Position != f.g.Head {
+		t.Fatalf("snapshots after the next run: %+v, %v", all, err)
 	}
-	then, err := h.At(ctx, replay.Moment{Position: head})
+	then, err := h.At(ctx, replay.Moment{Position: f.g.Head})
 	if err != nil || then.Replayed != 0 {
 		t.Fatalf("an answer at the snapshot replayed %d events: %v", then.Replayed, err)
 	}
-	checkScripted(t, then.Store, expected(replaytest.EventsPerPair(1)), "the new snapshot")
+	checkScripted(t, then.Store, expected(2*replaytest.EventsPerPair(1)), "the new snapshot")
+}
+
+// A store whose snapshots were written in the format before copy-on-write
+// (every document changed between two snapshots copied into versions at
+// the second, and documents written without a stamp) goes on: its old
+// snapshots answer as they did, and the new ones, taken by a live
+// projection that now changes and deletes documents that no stamp dates,
+// answer too.
+func TestSnapshotsOfTheFormatBeforeStillAnswer(t *testing.T) {
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			ctx := context.Background()
+			ps := []replay.Tabled{scripted{}}
+			f := newFixture(t, st.open)
+			// The first pair's 26 events, applied as before: a snapshot of
+			// the format before after the 12th, another at the end.
+			f.pairs(t, 0, 1, 1)
+			recs, err := f.es.ReadAll(ctx, eventstore.Position{}, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var before map[string]map[string][]byte
+			for _, n := range []int{12, len(recs)} {
+				if _, err := projections.CatchUp(ctx, f.es, f.live, catalog.New(), scripted{}, recs[n-1].Position, 1000); err != nil {
+					t.Fatal(err)
+				}
+				before = writeVersionedSnapshot(t, f, recs[n-1], before)
+			}
+			// Then live, copy-on-write, a run every four events.
+			snaps := &replay.Snapshotter{Every: 1}
+			live := snaps.Note(scripted{})
+			for p := 1; p < 4; p++ {
+				f.pairs(t, p, 1, 1)
+				if _, err := projections.CatchUp(ctx, f.es, f.live, catalog.New(), live, eventstore.Position{}, 4); err != nil {
+					t.Fatal(err)
+				}
+			}
+			checkEverySnapshot(t, f, ps, 10)
+		})
+	}
+}
+
+// writeVersionedSnapshot writes a snapshot of scripted at rec as the
+// format before copy-on-write had it: every document as a version at its
+// position, a tombstone for each one in the snapshot before (before) that
+// is gone, and its entry. It returns the documents.
+func writeVersionedSnapshot(t *testing.T, f fixture, rec eventstore.Record, before map[string]map[string][]byte) map[string]map[string][]byte {
+	t.Helper()
+	ctx := context.Background()
+	docs := map[string]map[string][]byte{}
+	err := f.raw.View(ctx, func(r projections.Reader) error {
+		for _, table := range (scripted{}).Tables() {
+			docs[table] = map[string][]byte{}
+			err := r.Scan(ctx, table, projections.Page{}, func(k string, d []byte) error {
+				docs[table][k] = append([]byte(nil), d...)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := replay.Snapshot{Projection: "scripted", Position: rec.Position, Time: rec.Meta.Time, Format: replay.VersionedFormat}
+	err = f.raw.Update(ctx, "_snapshots", func(tx projections.Tx, cp eventstore.Position) (eventstore.Position, error) {
+		for table, kv := range docs {
+			for k, d := range kv {
+				if err := tx.Put(ctx, replay.VersionsTable, projections.VersionKey("scripted/0/"+table+"/", k, rec.Position), projections.Encoded(d)); err != nil {
+					return cp, err
+				}
+			}
+			for k := range before[table] {
+				if _, ok := kv[k]; !ok {
+					if err := tx.Put(ctx, replay.VersionsTable, projections.VersionKey("scripted/0/"+table+"/", k, rec.Position), projections.Tombstone); err != nil {
+						return cp, err
+					}
+				}
+			}
+		}
+		return cp, tx.Put(ctx, replay.SnapshotsTable, fmt.Sprintf("scripted/0/%020d.%020d", rec.Position.Commit, rec.Position.Prepare), snap)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return docs
 }

@@ -95,14 +95,15 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 			return nil, err
 		}
 	}
-	a.snapshots = &replay.Snapshotter{Events: a.events, Store: a.raw, Projections: pointInTime(), Every: cfg.SnapshotEvery,
+	a.snapshots = &replay.Snapshotter{Every: cfg.SnapshotEvery,
 		Taken: func(s replay.Snapshot) {
-			log.Info("snapshot taken", "projection", s.Projection, "position", s.Position, "documents", s.Documents)
-		},
-		Failed: func(err error) { log.Warn("snapshot failed; trying again", "err", err) }}
-	// The live point-in-time projections tell the snapshotter what they
-	// change, so that a snapshot writes just that; rebuilds run the plain
-	// ones (plain), which keep their own notes.
+			log.Info("snapshot written", "projection", s.Projection, "generation", s.Generation, "position", s.Position)
+		}}
+	// The live point-in-time projections keep, copy-on-write, the versions
+	// their snapshots need, and take a snapshot every so many events,
+	// whether or not snapshots are configured (those already taken must
+	// go on answering); rebuilds run the plain ones (plain), which they
+	// wrap themselves.
 	plain := projectionList(mailer, cfg.InvitationsPerDay)
 	ps := slices.Clone(plain)
 	for i, p := range ps {
@@ -311,14 +312,11 @@ func (a *app) project(ctx context.Context) {
 		}
 		a.log.Info("this instance runs the projections")
 		a.running.Store(true)
-		snap, stop := context.WithCancel(held)
+		beside, stop := context.WithCancel(held)
 		done := make(chan struct{})
 		go func() {
-			var wg sync.WaitGroup
-			wg.Go(func() { a.snapshots.Run(snap) })
-			wg.Go(func() { _ = a.releaser.Run(snap) })
-			wg.Wait()
-			close(done)
+			defer close(done)
+			_ = a.releaser.Run(beside)
 		}()
 		if err := a.runner.Run(held); err != nil {
 			a.log.Error("projections stopped", "err", err)

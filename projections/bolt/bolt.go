@@ -421,13 +421,18 @@ func (r reader) Get(ctx context.Context, table, key string, v any) (bool, error)
 	if doc == nil {
 		return false, nil
 	}
-	if err := json.Unmarshal(doc, v); err != nil {
+	if err := json.Unmarshal(body(doc), v); err != nil {
 		return false, fmt.Errorf("decode %s/%s: %w", table, key, err)
 	}
 	return true, nil
 }
 
 func (r reader) Scan(ctx context.Context, table string, page projections.Page, fn func(string, []byte) error) error {
+	return r.scan(table, page, func(k string, v []byte) error { return fn(k, body(v)) })
+}
+
+// scan is Scan of the values as stored, stamps and all.
+func (r reader) scan(table string, page projections.Page, fn func(string, []byte) error) error {
 	b := r.btx.Bucket([]byte(table))
 	if b == nil {
 		return nil
@@ -463,7 +468,7 @@ func (r reader) GetMany(ctx context.Context, table string, keys []string, fn fun
 	}
 	for _, k := range keys {
 		if doc := b.Get([]byte(k)); doc != nil {
-			if err := fn(k, doc); err != nil {
+			if err := fn(k, body(doc)); err != nil {
 				return err
 			}
 		}
@@ -497,6 +502,8 @@ type tx struct {
 	// reads as its own (inherit); merged, a Scan's keys with base's.
 	base   *tx
 	merged map[string]mergedKeys
+	// the tables whose documents it stamps and keeps versions of
+	projections.Declared
 }
 
 type docKey struct{ table, key string }
@@ -535,7 +542,7 @@ func (t *tx) GetMany(ctx context.Context, table string, keys []string, fn func(s
 				return fmt.Errorf("encode %s/%s: %w", table, k, err)
 			}
 		} else if !ok && b != nil {
-			doc = b.Get([]byte(k))
+			doc = body(b.Get([]byte(k)))
 		}
 		if doc != nil {
 			if err := fn(k, doc); err != nil {
@@ -605,7 +612,7 @@ func (t *tx) Scan(ctx context.Context, table string, page projections.Page, fn f
 		var key string
 		var doc []byte
 		if len(mine) == 0 || (tk != nil && string(tk) < mine[0]) {
-			key, doc = string(tk), tv
+			key, doc = string(tk), body(tv)
 			tk, tv = c.Next()
 			nextTree()
 		} else {
@@ -767,14 +774,30 @@ func (t *tx) flush(btx *bbolt.Tx, appended map[string]bool) error {
 		if appended[table] {
 			b.FillPercent = 1
 		}
+		v, versioned := t.Versions(table)
+		var into *bbolt.Bucket
+		if versioned {
+			if into, err = btx.CreateBucketIfNotExists([]byte(v.Into)); err != nil {
+				return err
+			}
+		}
 		for _, key := range keys {
+			p := t.pending[docKey{table, key}]
+			if versioned {
+				if err := keepVersion(b, into, v, key, p.deleted); err != nil {
+					return err
+				}
+			}
 			var err error
-			if p := t.pending[docKey{table, key}]; p.deleted {
+			if p.deleted {
 				err = b.Delete([]byte(key))
 			} else {
 				var doc []byte
 				if doc, err = p.doc.Bytes(); err != nil {
 					return fmt.Errorf("encode %s/%s: %w", table, key, err)
+				}
+				if versioned {
+					doc = stamped(v.At, doc)
 				}
 				err = b.Put([]byte(key), doc)
 			}
@@ -784,6 +807,74 @@ func (t *tx) flush(btx *bbolt.Tx, appended map[string]bool) error {
 		}
 	}
 	return nil
+}
+
+// A stamped document (projections.Versions) is stored after a header: a
+// zero byte, which no JSON document begins with, and the stamp's
+// position, big-endian.
+const stampHeader = 1 + 16
+
+func stamped(at eventstore.Position, doc []byte) []byte {
+	out := make([]byte, 0, stampHeader+len(doc))
+	out = append(out, 0)
+	out = append(out, writePosition(at)...)
+	return append(out, doc...)
+}
+
+// body is a stored value's document, without its stamp.
+func body(v []byte) []byte {
+	if len(v) >= stampHeader && v[0] == 0 {
+		return v[stampHeader:]
+	}
+	return v
+}
+
+// stampOf is a stored value's stamp (zero: none).
+func stampOf(v []byte) eventstore.Position {
+	if len(v) >= stampHeader && v[0] == 0 {
+		return readPosition(v[1:stampHeader])
+	}
+	return eventstore.Position{}
+}
+
+// keepVersion keeps, before key is written or deleted, the document it
+// replaces as a version if a snapshot still sees it, and a tombstone if it
+// is deleted.
+func keepVersion(b, into *bbolt.Bucket, v projections.Versions, key string, deleting bool) error {
+	old := b.Get([]byte(key))
+	if old == nil {
+		return nil
+	}
+	if at, ok := v.Saves(stampOf(old)); ok {
+		if err := into.Put([]byte(projections.VersionKey(v.Prefix, key, at)), slices.Clone(body(old))); err != nil {
+			return err
+		}
+	}
+	if deleting {
+		return into.Put([]byte(projections.VersionKey(v.Prefix, key, v.At)), projections.Tombstone)
+	}
+	return nil
+}
+
+// GetStamped implements projections.Stamped.
+func (r reader) GetStamped(ctx context.Context, table string, keys []string, fn func(string, []byte, eventstore.Position) error) error {
+	b := r.btx.Bucket([]byte(table))
+	if b == nil {
+		return nil
+	}
+	for _, k := range keys {
+		if v := b.Get([]byte(k)); v != nil {
+			if err := fn(k, body(v), stampOf(v)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ScanStamped implements projections.Stamped.
+func (r reader) ScanStamped(ctx context.Context, table string, page projections.Page, fn func(string, []byte, eventstore.Position) error) error {
+	return r.scan(table, page, func(k string, v []byte) error { return fn(k, body(v), stampOf(v)) })
 }
 
 func readPosition(b []byte) eventstore.Position {

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -170,7 +171,10 @@ type Store struct {
 	// fetched are the base's documents read ahead (nil: the base has
 	// none), which never change: the base is a model as it stood.
 	fetched map[string]map[string][]byte
-	closed  bool
+	// stamps are the stamps of documents written with one
+	// (projections.Versions).
+	stamps map[string]map[string]eventstore.Position
+	closed bool
 }
 
 // New returns an empty store over base (nil: no base).
@@ -205,6 +209,31 @@ func (s *Store) Update(ctx context.Context, consumer string, fn func(projections
 			return err
 		}
 	}
+	stamps := map[string]map[string]eventstore.Position{}
+	for _, table := range slices.Collect(maps.Keys(written)) {
+		if v, ok := t.Versions(table); ok && len(written[table]) > 0 {
+			if stamps[table], err = s.keepVersions(ctx, table, v, written); err != nil {
+				return err
+			}
+		}
+	}
+	for table, kv := range written {
+		if s.stamps[table] != nil || stamps[table] != nil {
+			if s.stamps == nil {
+				s.stamps = map[string]map[string]eventstore.Position{}
+			}
+			if s.stamps[table] == nil {
+				s.stamps[table] = map[string]eventstore.Position{}
+			}
+			for k := range kv {
+				if at, ok := stamps[table][k]; ok {
+					s.stamps[table][k] = at
+				} else {
+					delete(s.stamps[table], k)
+				}
+			}
+		}
+	}
 	for table, kv := range written {
 		dst := s.tables[table]
 		if dst == nil {
@@ -217,6 +246,35 @@ func (s *Store) Update(ctx context.Context, consumer string, fn func(projections
 	}
 	s.checkpoints[consumer] = next
 	return nil
+}
+
+// keepVersions adds to written the versions that its writes to table
+// keep (projections.Versions), and says what they stamp.
+func (s *Store) keepVersions(ctx context.Context, table string, v projections.Versions, written map[string]map[string][]byte) (map[string]eventstore.Position, error) {
+	into := written[v.Into]
+	if into == nil {
+		into = map[string][]byte{}
+		written[v.Into] = into
+	}
+	stamps := map[string]eventstore.Position{}
+	for k, d := range written[table] {
+		old, found, err := view{s}.lookup(ctx, table, k)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			if at, ok := v.Saves(s.stamps[table][k]); ok {
+				into[projections.VersionKey(v.Prefix, k, at)] = old
+			}
+			if d == nil {
+				into[projections.VersionKey(v.Prefix, k, v.At)] = projections.Tombstone
+			}
+		}
+		if d != nil {
+			stamps[k] = v.At
+		}
+	}
+	return stamps, nil
 }
 
 func (s *Store) checkpoint(consumer string) eventstore.Position {
@@ -342,6 +400,29 @@ func (v view) scan(ctx context.Context, table string, page projections.Page, pen
 type tx struct {
 	view
 	pending map[string]map[string]*projections.Kept
+	// the tables whose documents it stamps and keeps versions of
+	projections.Declared
+}
+
+// GetStamped implements projections.Stamped.
+func (v view) GetStamped(ctx context.Context, table string, keys []string, fn func(string, []byte, eventstore.Position) error) error {
+	for _, k := range keys {
+		d, ok, err := v.lookup(ctx, table, k)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := fn(k, d, v.s.stamps[table][k]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ScanStamped implements projections.Stamped.
+func (v view) ScanStamped(ctx context.Context, table string, page projections.Page, fn func(string, []byte, eventstore.Position) error) error {
+	return v.Scan(ctx, table, page, func(k string, d []byte) error { return fn(k, d, v.s.stamps[table][k]) })
 }
 
 func (t *tx) Get(ctx context.Context, table, key string, out any) (bool, error) {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -689,6 +690,8 @@ var (
 type tx struct {
 	reader
 	pending map[docKey]*pending
+	// the tables whose documents it stamps and keeps versions of
+	projections.Declared
 }
 
 type docKey struct{ table, key string }
@@ -865,6 +868,9 @@ func (t *tx) Delete(ctx context.Context, table, key string) error {
 	return nil
 }
 
+// escapedKey is projections.EscapeVersionKey of d.key, in SQL.
+const escapedKey = `replace(replace(d.key, chr(2), chr(2) || chr(2)), chr(1), chr(2) || chr(1))`
+
 // flush sends every buffered write, plus whatever also queues, in one
 // pipelined batch, in key order.
 func (t *tx) flush(ctx context.Context, also func(*pgx.Batch)) error {
@@ -885,9 +891,23 @@ func (t *tx) flush(ctx context.Context, also func(*pgx.Batch)) error {
 	// not (an insert), each taking its rows as arrays: a page's writes cost
 	// three statements at most, not one each.
 	var putTables, putKeys, delTables, delKeys, newTables, newKeys []string
-	var putDocs, newDocs [][]byte
+	var putDocs, newDocs, putAts, newAts [][]byte
+	// Of each versioned table, the keys the server may hold a document
+	// at, and those of them deleted.
+	replaced, deletedKeys := map[string][]string{}, map[string][]string{}
 	for _, k := range keys {
 		p := t.pending[k]
+		v, versioned := t.Versions(k.table)
+		var at []byte // null: no stamp
+		if versioned {
+			at = projections.InvertedBytes(v.At)
+			if !p.fresh {
+				replaced[k.table] = append(replaced[k.table], k.key)
+				if p.absent {
+					deletedKeys[k.table] = append(deletedKeys[k.table], k.key)
+				}
+			}
+		}
 		if p.absent {
 			delTables, delKeys = append(delTables, k.table), append(delKeys, k.key)
 		} else {
@@ -896,26 +916,46 @@ func (t *tx) flush(ctx context.Context, also func(*pgx.Batch)) error {
 				return fmt.Errorf("encode %s/%s: %w", k.table, k.key, err)
 			}
 			if p.fresh {
-				newTables, newKeys, newDocs = append(newTables, k.table), append(newKeys, k.key), append(newDocs, doc)
+				newTables, newKeys, newDocs, newAts = append(newTables, k.table), append(newKeys, k.key), append(newDocs, doc), append(newAts, at)
 			} else {
-				putTables, putKeys, putDocs = append(putTables, k.table), append(putKeys, k.key), append(putDocs, doc)
+				putTables, putKeys, putDocs, putAts = append(putTables, k.table), append(putKeys, k.key), append(putDocs, doc), append(putAts, at)
 			}
 		}
 		p.dirty, p.fresh = false, false
 	}
 	b := &pgx.Batch{}
+	// Before the writes, the server copies what they replace where a
+	// snapshot still sees it, and leaves a tombstone where they delete:
+	// the documents do not come to this process and back.
+	for _, table := range slices.Sorted(maps.Keys(replaced)) {
+		v, _ := t.Versions(table)
+		if !v.Keep.IsZero() {
+			b.Queue(`INSERT INTO rm_documents (tbl, key, doc)
+				SELECT $1, $2 || `+escapedKey+` || chr(1) || encode(coalesce(d.at, $3), 'hex') || '.', d.doc
+				FROM rm_documents d WHERE d.tbl = $4 AND d.key = ANY($5) AND coalesce(d.at, $3) >= $6
+				ON CONFLICT (tbl, key) DO UPDATE SET doc = EXCLUDED.doc`,
+				v.Into, v.Prefix, projections.InvertedBytes(v.Legacy), table, replaced[table], projections.InvertedBytes(v.Keep))
+		}
+		if dk := deletedKeys[table]; len(dk) > 0 {
+			b.Queue(`INSERT INTO rm_documents (tbl, key, doc)
+				SELECT $1, $2 || `+escapedKey+` || chr(1) || $3 || '.', $4::bytea
+				FROM rm_documents d WHERE d.tbl = $5 AND d.key = ANY($6)
+				ON CONFLICT (tbl, key) DO NOTHING`,
+				v.Into, v.Prefix, projections.InvertedPosition(v.At), []byte(projections.Tombstone), table, dk)
+		}
+	}
 	if len(delKeys) > 0 {
 		b.Queue(`DELETE FROM rm_documents d USING unnest($1::text[], $2::text[]) AS u(tbl, key)
 			WHERE d.tbl = u.tbl AND d.key = u.key`, delTables, delKeys)
 	}
 	if len(putKeys) > 0 {
-		b.Queue(`INSERT INTO rm_documents (tbl, key, doc)
-			SELECT u.tbl, u.key, u.doc FROM unnest($1::text[], $2::text[], $3::bytea[]) AS u(tbl, key, doc)
-			ON CONFLICT (tbl, key) DO UPDATE SET doc = EXCLUDED.doc`, putTables, putKeys, putDocs)
+		b.Queue(`INSERT INTO rm_documents (tbl, key, doc, at)
+			SELECT u.tbl, u.key, u.doc, u.at FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[]) AS u(tbl, key, doc, at)
+			ON CONFLICT (tbl, key) DO UPDATE SET doc = EXCLUDED.doc, at = EXCLUDED.at`, putTables, putKeys, putDocs, putAts)
 	}
 	if len(newKeys) > 0 {
-		b.Queue(`INSERT INTO rm_documents (tbl, key, doc)
-			SELECT u.tbl, u.key, u.doc FROM unnest($1::text[], $2::text[], $3::bytea[]) AS u(tbl, key, doc)`, newTables, newKeys, newDocs)
+		b.Queue(`INSERT INTO rm_documents (tbl, key, doc, at)
+			SELECT u.tbl, u.key, u.doc, u.at FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[]) AS u(tbl, key, doc, at)`, newTables, newKeys, newDocs, newAts)
 	}
 	if also != nil {
 		also(b)
@@ -925,6 +965,124 @@ func (t *tx) flush(ctx context.Context, also func(*pgx.Batch)) error {
 	}
 	if err := t.q.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("write read-model documents: %w", err)
+	}
+	return nil
+}
+
+// GetStamped implements projections.Stamped.
+func (r reader) GetStamped(ctx context.Context, table string, keys []string, fn func(string, []byte, eventstore.Position) error) error {
+	return r.stamped(ctx, "get "+table, `SELECT key, doc, at FROM rm_documents WHERE tbl = $1 AND key = ANY($2) ORDER BY key`, []any{table, keys}, fn)
+}
+
+// ScanStamped implements projections.Stamped.
+func (r reader) ScanStamped(ctx context.Context, table string, page projections.Page, fn func(string, []byte, eventstore.Position) error) error {
+	sql, args := pageQuery(table, page)
+	sql = strings.Replace(sql, `SELECT key, doc FROM`, `SELECT key, doc, at FROM`, 1)
+	return r.stamped(ctx, "scan "+table, sql, args, fn)
+}
+
+func (r reader) stamped(ctx context.Context, what, sql string, args []any, fn func(string, []byte, eventstore.Position) error) error {
+	rows, err := r.q.Query(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	var key string
+	var doc, at []byte
+	for rows.Next() {
+		if err := rows.Scan(&key, &doc, &at); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if err := fn(key, doc, projections.FromInvertedBytes(at)); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// StampedFirsts implements projections.StampedFirsts: one batch, one round
+// trip, of a query for each table's documents (with their stamps) and one
+// for the first document of each table's pages (FirstOfEach's).
+func (r reader) StampedFirsts(ctx context.Context, gets []projections.TableKeys, firsts []projections.TablePage,
+	got func(string, string, []byte, eventstore.Position) error, first func(int, string, []byte) error) error {
+	type stampedRow struct {
+		table, key string
+		doc, at    []byte
+	}
+	type firstRow struct {
+		i   int
+		key string
+		doc []byte
+	}
+	var stamped []stampedRow
+	var found []firstRow
+	b := &pgx.Batch{}
+	for _, g := range gets {
+		if len(g.Keys) == 0 {
+			continue
+		}
+		b.Queue(`SELECT key, doc, at FROM rm_documents WHERE tbl = $1 AND key = ANY($2)`, g.Table, g.Keys).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				e := stampedRow{table: g.Table}
+				if err := rows.Scan(&e.key, &e.doc, &e.at); err != nil {
+					return err
+				}
+				stamped = append(stamped, e)
+			}
+			return rows.Err()
+		})
+	}
+	byTable := map[string][]int{}
+	var tables []string
+	for i, p := range firsts {
+		if _, ok := byTable[p.Table]; !ok {
+			tables = append(tables, p.Table)
+		}
+		byTable[p.Table] = append(byTable[p.Table], i)
+	}
+	for _, table := range tables {
+		of := byTable[table]
+		los, his, afters := make([]string, len(of)), make([]string, len(of)), make([]string, len(of))
+		for j, i := range of {
+			los[j], his[j], afters[j] = firsts[i].Prefix, bound(firsts[i].Prefix), firsts[i].After
+		}
+		b.Queue(`SELECT p.i, d.key, d.doc FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS p(lo, hi, after, i)
+			CROSS JOIN LATERAL (SELECT key, doc FROM rm_documents
+				WHERE tbl = $1 AND key >= p.lo COLLATE "C" AND key < p.hi COLLATE "C" AND key > p.after COLLATE "C"
+				ORDER BY key LIMIT 1) d`, table, los, his, afters).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var j int64
+				var f firstRow
+				if err := rows.Scan(&j, &f.key, &f.doc); err != nil {
+					return err
+				}
+				if j < 1 || int(j) > len(of) {
+					return fmt.Errorf("a first document of no page (%d)", j)
+				}
+				f.i = of[j-1]
+				found = append(found, f)
+			}
+			return rows.Err()
+		})
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	if err := r.q.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("read %d tables' documents and %d first documents: %w", len(gets), len(firsts), err)
+	}
+	for _, e := range stamped {
+		if err := got(e.table, e.key, e.doc, projections.FromInvertedBytes(e.at)); err != nil {
+			return err
+		}
+	}
+	for _, f := range found {
+		if err := first(f.i, f.key, f.doc); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -35,6 +35,7 @@ type doc struct {
 func Run(t *testing.T, h Harness) {
 	t.Run("put get delete", func(t *testing.T) { testCRUD(t, h) })
 	t.Run("documents new to their keys", func(t *testing.T) { testFresh(t, h) })
+	t.Run("versions kept copy-on-write", func(t *testing.T) { testVersions(t, h) })
 	t.Run("changes and checkpoint commit together", func(t *testing.T) { testAtomic(t, h) })
 	t.Run("scan pages", func(t *testing.T) { testScan(t, h) })
 	t.Run("many at once", func(t *testing.T) { testMany(t, h) })
@@ -1090,5 +1091,184 @@ func testAheadWaiting(t *testing.T, h Harness, waitEach bool) {
 		if got, want := holds(c), fmt.Sprintf("from 1: [%s/1=1], %s/1 true, <nil>", c, c); got != want {
 			t.Errorf("%s after the groups: %s, want %s", c, got, want)
 		}
+	}
+}
+
+// testVersions: a table declared versioned stamps what a transaction
+// writes, and keeps as a version what it replaces or deletes if a snapshot
+// still sees it (stamped at or before Keep; unstamped as Legacy), with a
+// tombstone for what it deletes, and nothing for what it creates or
+// changes again; stamps read back, and a write without a declaration
+// stamps nothing.
+func testVersions(t *testing.T, h Harness) {
+	s := open(t, h)
+	ctx := context.Background()
+	const prefix = "p/1/docs/"
+	at := func(n uint64) eventstore.Position { return eventstore.At(n) }
+	versioned := func(stamp, keep uint64) projections.Versions {
+		v := projections.Versions{At: at(stamp), Legacy: at(1), Into: "versions", Prefix: prefix}
+		if keep > 0 {
+			v.Keep = at(keep)
+		}
+		return v
+	}
+	type op struct {
+		key  string
+		n    int  // the document's n
+		del  bool // delete instead
+		scan bool // scan the table first (PostgreSQL flushes)
+		new  bool // put as projections.Fresh
+	}
+	steps := []struct {
+		name string
+		v    *projections.Versions
+		ops  []op
+	}{
+		{"unversioned", nil, []op{{key: "legacy"}, {key: "legacy2"}}},
+		{"no snapshot yet", ptr(versioned(2, 0)), []op{{key: "a", n: 1}, {key: "b\x01x", n: 1}, {key: "c", n: 1}, {key: "d", n: 1}, {key: "legacy2", del: true}}},
+		{"after a snapshot at 3", ptr(versioned(4, 3)), []op{
+			{key: "a", n: 2}, {key: "b\x01x", n: 2}, {key: "c", del: true}, {key: "legacy", n: 2}, {key: "e", n: 1}, {key: "f", n: 1, new: true},
+			{key: "d", n: 2}, {key: "d", n: 3, scan: true},
+		}},
+		{"written since the snapshot", ptr(versioned(6, 3)), []op{{key: "a", n: 3}, {key: "b\x01x", del: true}}},
+	}
+	for i, st := range steps {
+		err := s.Update(ctx, "c", func(tx projections.Tx, _ eventstore.Position) (eventstore.Position, error) {
+			if st.v != nil {
+				if err := projections.Version(tx, "docs", *st.v); err != nil {
+					return eventstore.Position{}, err
+				}
+			}
+			for _, o := range st.ops {
+				if o.scan {
+					if err := tx.Scan(ctx, "docs", projections.Page{}, func(string, []byte) error { return nil }); err != nil {
+						return eventstore.Position{}, err
+					}
+				}
+				var err error
+				switch {
+				case o.del:
+					err = tx.Delete(ctx, "docs", o.key)
+				case o.new:
+					err = tx.Put(ctx, "docs", o.key, projections.Fresh{V: doc{N: o.n}})
+				default:
+					err = tx.Put(ctx, "docs", o.key, doc{N: o.n})
+				}
+				if err != nil {
+					return eventstore.Position{}, err
+				}
+			}
+			return at(uint64(2*i + 1)), nil
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+	}
+	key := projections.VersionKey
+	want := map[string]string{
+		key(prefix, "legacy2", at(2)): "null",
+		key(prefix, "a", at(2)):       `{"n":1}`,
+		key(prefix, "b\x01x", at(2)):  `{"n":1}`,
+		key(prefix, "b\x01x", at(6)):  "null",
+		key(prefix, "c", at(2)):       `{"n":1}`,
+		key(prefix, "c", at(4)):       "null",
+		key(prefix, "d", at(2)):       `{"n":1}`,
+		key(prefix, "legacy", at(1)):  `{"n":0}`,
+	}
+	wantStamps := map[string]eventstore.Position{"a": at(6), "d": at(4), "e": at(4), "f": at(4), "legacy": at(4)}
+	err := s.View(ctx, func(r projections.Reader) error {
+		got := map[string]string{}
+		err := r.Scan(ctx, "versions", projections.Page{}, func(k string, d []byte) error {
+			got[k] = string(d)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("versions:\n got %q\nwant %q", got, want)
+		}
+		sr, err := projections.StampedReader(r)
+		if err != nil {
+			return err
+		}
+		stamps := map[string]eventstore.Position{}
+		err = sr.ScanStamped(ctx, "docs", projections.Page{}, func(k string, d []byte, at eventstore.Position) error {
+			var v doc
+			stamps[k] = at
+			return json.Unmarshal(d, &v)
+		})
+		if err != nil {
+			return err
+		}
+		if !maps.Equal(stamps, wantStamps) {
+			t.Errorf("stamps scanned: %v, want %v", stamps, wantStamps)
+		}
+		one := map[string]eventstore.Position{}
+		err = sr.GetStamped(ctx, "docs", []string{"a", "c", "legacy", "zz"}, func(k string, d []byte, at eventstore.Position) error {
+			var v doc
+			one[k] = at
+			if err := json.Unmarshal(d, &v); err != nil || (k == "a" && v.N != 3) {
+				return fmt.Errorf("%s reads %s: %v", k, d, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if w := map[string]eventstore.Position{"a": at(6), "legacy": at(4)}; !maps.Equal(one, w) {
+			t.Errorf("stamps got: %v, want %v", one, w)
+		}
+		// Stamps and the newest versions, read at once.
+		one = map[string]eventstore.Position{}
+		firsts := map[int]string{}
+		err = projections.ReadStampedFirsts(ctx, r, []projections.TableKeys{{Table: "docs", Keys: []string{"a", "c", "legacy"}}},
+			[]projections.TablePage{
+				{Table: "versions", Page: projections.Page{Prefix: prefix + "c\x01"}},
+				{Table: "versions", Page: projections.Page{Prefix: prefix + "zz\x01"}},
+				{Table: "versions", Page: projections.Page{Prefix: prefix + "b\x02\x01x\x01", After: key(prefix, "b\x01x", at(6))}},
+			},
+			func(table, k string, _ []byte, at eventstore.Position) error {
+				one[table+"/"+k] = at
+				return nil
+			},
+			func(i int, k string, d []byte) error {
+				firsts[i] = k + "=" + string(d)
+				return nil
+			})
+		if err != nil {
+			return err
+		}
+		if w := map[string]eventstore.Position{"docs/a": at(6), "docs/legacy": at(4)}; !maps.Equal(one, w) {
+			t.Errorf("stamps read with versions: %v, want %v", one, w)
+		}
+		if w := map[int]string{0: key(prefix, "c", at(4)) + "=null", 2: key(prefix, "b\x01x", at(2)) + `={"n":1}`}; !maps.Equal(firsts, w) {
+			t.Errorf("first versions: %v, want %v", firsts, w)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Read as documents, stamped ones are as put; a write without a
+	// declaration leaves none.
+	if d, ok := get(t, s, "d"); !ok || d.N != 3 {
+		t.Fatalf("d reads %+v %v", d, ok)
+	}
+	put(t, s, "c", 9, map[string]doc{"a": {N: 4}})
+	err = s.View(ctx, func(r projections.Reader) error {
+		sr, err := projections.StampedReader(r)
+		if err != nil {
+			return err
+		}
+		return sr.GetStamped(ctx, "docs", []string{"a"}, func(k string, d []byte, at eventstore.Position) error {
+			if !at.IsZero() || string(d) != `{"n":4}` {
+				t.Errorf("after a write without versions, a reads %s stamped %v", d, at)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
