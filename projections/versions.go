@@ -14,7 +14,7 @@ import (
 // At, and a document it replaces or deletes whose stamp is at or before
 // Keep (the latest snapshot) is first kept as a version under that stamp,
 // since some snapshot still sees it; a document it deletes also leaves a
-// tombstone at At. A document created, or changed again before the next
+// tombstone at At (Tombstones). A document created, or changed again before the next
 // snapshot, costs nothing more than its write: the live table is the
 // snapshots' newest state, and the versions hold only what was replaced
 // since (docs/benchmarks.md).
@@ -82,6 +82,12 @@ func (v Versions) Saves(at eventstore.Position) (eventstore.Position, bool) {
 	}
 	return at, !v.Keep.IsZero() && !v.Keep.Less(at)
 }
+
+// Tombstones says whether a document deleted leaves a tombstone: not
+// while no snapshot sees this table's documents (no Keep) and none of the
+// format before holds versions of them (no Legacy), so that a table never
+// snapshotted keeps nothing.
+func (v Versions) Tombstones() bool { return !v.Keep.IsZero() || !v.Legacy.IsZero() }
 
 // Stamped reads documents with their stamps (Versions.At; zero: written
 // without one). Every store's reader is one.

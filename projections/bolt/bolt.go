@@ -850,7 +850,7 @@ func keepVersion(b, into *bbolt.Bucket, v projections.Versions, key string, dele
 			return err
 		}
 	}
-	if deleting {
+	if deleting && v.Tombstones() {
 		return into.Put([]byte(projections.VersionKey(v.Prefix, key, v.At)), projections.Tombstone)
 	}
 	return nil

@@ -266,7 +266,7 @@ func (s *Store) keepVersions(ctx context.Context, table string, v projections.Ve
 			if at, ok := v.Saves(s.stamps[table][k]); ok {
 				into[projections.VersionKey(v.Prefix, k, at)] = old
 			}
-			if d == nil {
+			if d == nil && v.Tombstones() {
 				into[projections.VersionKey(v.Prefix, k, v.At)] = projections.Tombstone
 			}
 		}

@@ -936,7 +936,7 @@ func (t *tx) flush(ctx context.Context, also func(*pgx.Batch)) error {
 				ON CONFLICT (tbl, key) DO UPDATE SET doc = EXCLUDED.doc`,
 				v.Into, v.Prefix, projections.InvertedBytes(v.Legacy), table, replaced[table], projections.InvertedBytes(v.Keep))
 		}
-		if dk := deletedKeys[table]; len(dk) > 0 {
+		if dk := deletedKeys[table]; len(dk) > 0 && v.Tombstones() {
 			b.Queue(`INSERT INTO rm_documents (tbl, key, doc)
 				SELECT $1, $2 || `+escapedKey+` || chr(1) || $3 || '.', $4::bytea
 				FROM rm_documents d WHERE d.tbl = $5 AND d.key = ANY($6)
