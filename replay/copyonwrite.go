@@ -198,7 +198,7 @@ func (r *versionedRun) Flush(ctx context.Context, tx projections.Tx) error {
 	at := r.last.Record
 	snap := Snapshot{Projection: v.Tabled.Name(), Generation: r.gen, Position: at.Position, Time: at.Meta.Time,
 		Format: CopyOnWriteFormat, Taken: time.Now().UTC(), Legacy: r.head.Legacy}
-	if err := tx.Put(ctx, SnapshotsTable, snap.key(), snap); err != nil {
+	if err := putSnapshot(ctx, tx, snap); err != nil {
 		return err
 	}
 	if v.shadow {

@@ -41,7 +41,8 @@ type Then struct {
 }
 
 // History answers read-model questions as of a past moment: for each
-// projection it finds the newest snapshot at or before the moment, lays an
+// projection it finds the newest snapshot at or before the moment (one
+// ordered look-up, however many were taken), lays an
 // in-memory store over the snapshots' versions (read by key, as the answer
 // needs them, never loaded whole) and replays the events between the
 // snapshots and the moment into it. What a question costs is the events it
@@ -58,15 +59,20 @@ func (h *History) At(ctx context.Context, m Moment) (Then, error) {
 	chosen := make([]Snapshot, len(h.Projections))
 	err := h.Store.View(ctx, func(r projections.Reader) error {
 		for i, p := range h.Projections {
-			g, all, err := liveSnapshots(ctx, r, p.Name())
+			g, err := generationOf(ctx, r, p.Name())
 			if err != nil {
 				return err
 			}
 			chosen[i] = Snapshot{Projection: p.Name(), Generation: g.Number}
-			for _, s := range all {
-				if s.answers() && m.includesSnapshot(s) {
-					chosen[i] = s
-				}
+			s, found, err := newestAt(ctx, r, p.Name(), g.Number, m)
+			if err == nil && !found {
+				s, found, err = legacyAt(ctx, r, p.Name(), g.Number, m)
+			}
+			if err != nil {
+				return err
+			}
+			if found {
+				chosen[i] = s
 			}
 		}
 		return nil

@@ -35,6 +35,11 @@ const (
 	// HeadsTable holds, per projection, the latest snapshot of its live
 	// generation, which every live run reads (versioned).
 	HeadsTable = "_snapshot_heads"
+	// NewestFirstTable indexes the CopyOnWriteFormat snapshots newest
+	// first, by position (p/projection/generation/^position.) and by time
+	// (t/projection/generation/^time.), so that the newest one at or
+	// before a moment is one ordered look-up, however many were taken.
+	NewestFirstTable = "_snapshots_newest_first"
 	// SnapshotDocsTable held the documents of snapshots of the first
 	// format (every document of a full snapshot, a full one every 16);
 	// they are no longer read, and are dropped with their generation.
@@ -83,6 +88,91 @@ var deleted = []byte(projections.Tombstone)
 func (s Snapshot) key() string {
 	return fmt.Sprintf("%s/%d/%020d.%020d", s.Projection, s.Generation, s.Position.Commit, s.Position.Prepare)
 }
+
+// putSnapshot writes a CopyOnWriteFormat snapshot's entry and its
+// newest-first index.
+func putSnapshot(ctx context.Context, tx projections.Tx, s Snapshot) error {
+	if err := tx.Put(ctx, SnapshotsTable, s.key(), s); err != nil {
+		return err
+	}
+	if err := tx.Put(ctx, NewestFirstTable, byPosition(s.Projection, s.Generation)+projections.InvertedPosition(s.Position)+".", s); err != nil {
+		return err
+	}
+	return tx.Put(ctx, NewestFirstTable, byTime(s.Projection, s.Generation)+invertedTime(s.Time)+".", s)
+}
+
+func byPosition(projection string, generation int) string {
+	return "p/" + snapshotPrefix(projection, generation)
+}
+
+func byTime(projection string, generation int) string {
+	return "t/" + snapshotPrefix(projection, generation)
+}
+
+func invertedTime(t time.Time) string { return fmt.Sprintf("%016x", ^uint64(t.UnixNano())) }
+
+// newestAt is the newest CopyOnWriteFormat snapshot of a projection's
+// generation at or before m (found false: none): one ordered look-up in
+// NewestFirstTable by position, one by time, the older of the two (the
+// log's times follow its order).
+func newestAt(ctx context.Context, r projections.Reader, projection string, gen int, m Moment) (Snapshot, bool, error) {
+	look := func(prefix, after string) (s Snapshot, found bool, err error) {
+		err = r.Scan(ctx, NewestFirstTable, projections.Page{Prefix: prefix, After: after, Limit: 1}, func(_ string, d []byte) error {
+			found = true
+			return json.Unmarshal(d, &s)
+		})
+		return s, found, err
+	}
+	if m.Position.IsZero() && m.Time.IsZero() {
+		return look(byPosition(projection, gen), "")
+	}
+	var out Snapshot
+	found := false
+	if !m.Position.IsZero() {
+		p := byPosition(projection, gen)
+		s, ok, err := look(p, p+projections.InvertedPosition(m.Position))
+		if err != nil || !ok {
+			return Snapshot{}, false, err
+		}
+		out, found = s, true
+	}
+	if !m.Time.IsZero() {
+		t := byTime(projection, gen)
+		s, ok, err := look(t, t+invertedTime(m.Time))
+		if err != nil || !ok {
+			return Snapshot{}, false, err
+		}
+		if !found || s.Position.Less(out.Position) {
+			out, found = s, true
+		}
+	}
+	return out, found, nil
+}
+
+// legacyAt is the newest snapshot of the format before copy-on-write at or
+// before m (found false: none), read from the list, which no longer grows
+// before them: the scan stops at the first copy-on-write one.
+func legacyAt(ctx context.Context, r projections.Reader, projection string, gen int, m Moment) (out Snapshot, found bool, err error) {
+	err = r.Scan(ctx, SnapshotsTable, projections.Page{Prefix: snapshotPrefix(projection, gen)}, func(_ string, d []byte) error {
+		var s Snapshot
+		if err := json.Unmarshal(d, &s); err != nil {
+			return err
+		}
+		if s.Format == CopyOnWriteFormat {
+			return errLegacyDone
+		}
+		if s.answers() && m.includesSnapshot(s) {
+			out, found = s, true
+		}
+		return nil
+	})
+	if errors.Is(err, errLegacyDone) {
+		err = nil
+	}
+	return out, found, err
+}
+
+var errLegacyDone = errors.New("past the snapshots of the format before")
 
 func snapshotPrefix(projection string, generation int) string {
 	return fmt.Sprintf("%s/%d/", projection, generation)
@@ -361,7 +451,8 @@ func liveSnapshots(ctx context.Context, r projections.Reader, projection string)
 // dropSnapshots deletes every snapshot of a projection's generation.
 func dropSnapshots(ctx context.Context, store projections.Store, projection string, gen int) error {
 	prefix := snapshotPrefix(projection, gen)
-	return errors.Join(drop(ctx, store, SnapshotsTable, prefix), drop(ctx, store, VersionsTable, prefix), drop(ctx, store, SnapshotDocsTable, prefix))
+	return errors.Join(drop(ctx, store, SnapshotsTable, prefix), drop(ctx, store, VersionsTable, prefix), drop(ctx, store, SnapshotDocsTable, prefix),
+		drop(ctx, store, NewestFirstTable, byPosition(projection, gen)), drop(ctx, store, NewestFirstTable, byTime(projection, gen)))
 }
 
 // drop deletes the documents of table under prefix, a chunk per

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/shareledger/shareledger/domain/catalog"
 	"github.com/shareledger/shareledger/eventstore"
@@ -300,4 +302,70 @@ func writeVersionedSnapshot(t *testing.T, f fixture, rec eventstore.Record, befo
 		t.Fatal(err)
 	}
 	return docs
+}
+
+// A point-in-time answer finds its snapshot with one ordered look-up: it
+// never reads the list of snapshots, which grows with the log, whether
+// asked by position or by time.
+func TestAnAnswerFindsItsSnapshotWithoutTheList(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, stores[0].open)
+	live := (&replay.Snapshotter{Every: 1}).Note(scripted{})
+	for p := range 4 {
+		f.pairs(t, p, 1, 1)
+		if _, err := projections.CatchUp(ctx, f.es, f.live, catalog.New(), live, eventstore.Position{}, 4); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counted := &listCounting{Store: f.raw}
+	ps := []replay.Tabled{scripted{}}
+	h := &replay.History{Events: f.es, Store: counted, Registry: catalog.New(), Projections: ps}
+	all, err := (&replay.History{Events: f.es, Store: f.raw, Registry: catalog.New(), Projections: ps}).Snapshots(ctx)
+	if err != nil || len(all) < 20 {
+		t.Fatalf("snapshots: %d, %v", len(all), err)
+	}
+	for _, s := range []replay.Snapshot{all[0], all[len(all)/2], all[len(all)-1]} {
+		for _, m := range []replay.Moment{{Position: s.Position}, {Time: s.Time}, {Position: s.Position, Time: s.Time.Add(time.Hour)}} {
+			then, err := h.At(ctx, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if then.Position != s.Position || then.Replayed != 0 {
+				t.Errorf("at %+v: answered at %v after replaying %d events, want the snapshot at %v", m, then.Position, then.Replayed, s.Position)
+			}
+		}
+	}
+	if n := counted.lists.Load(); n != 0 {
+		t.Errorf("the answers read the list of snapshots %d times", n)
+	}
+}
+
+// listCounting is a store that counts the scans of the list of snapshots.
+type listCounting struct {
+	projections.Store
+	lists atomic.Int64
+}
+
+func (c *listCounting) View(ctx context.Context, fn func(projections.Reader) error) error {
+	return c.Store.View(ctx, func(r projections.Reader) error { return fn(countingReader{r, c}) })
+}
+
+type countingReader struct {
+	projections.Reader
+	c *listCounting
+}
+
+func (r countingReader) Scan(ctx context.Context, table string, page projections.Page, fn func(string, []byte) error) error {
+	if table == replay.SnapshotsTable {
+		r.c.lists.Add(1)
+	}
+	return r.Reader.Scan(ctx, table, page, fn)
+}
+
+func (r countingReader) GetStamped(ctx context.Context, table string, keys []string, fn func(string, []byte, eventstore.Position) error) error {
+	return r.Reader.(projections.Stamped).GetStamped(ctx, table, keys, fn)
+}
+
+func (r countingReader) ScanStamped(ctx context.Context, table string, page projections.Page, fn func(string, []byte, eventstore.Position) error) error {
+	return r.Reader.(projections.Stamped).ScanStamped(ctx, table, page, fn)
 }
