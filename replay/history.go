@@ -42,8 +42,9 @@ type Then struct {
 
 // History answers read-model questions as of a past moment: for each
 // projection it finds the newest snapshot at or before the moment (one
-// ordered look-up, however many were taken), lays an
-// in-memory store over the snapshots' versions (read by key, as the answer
+// ordered look-up, however many were taken), lays an in-memory store over
+// the documents as they stood then (the live ones stamped at or before
+// it, and the versions kept of the others; read by key, as the answer
 // needs them, never loaded whole) and replays the events between the
 // snapshots and the moment into it. What a question costs is the events it
 // replays and the documents it reads, not the size of the models.
