@@ -22,7 +22,8 @@ import (
 // BenchmarkReplay generates a log (SHARELEDGER_BENCH_EVENTS events,
 // default 50,000) that touches every projection, then, into each store:
 // rebuilds all projections with read models blue/green, taking snapshots
-// every 10,000 events (SHARELEDGER_BENCH_SNAPEVERY, 0 for none), in
+// every 1,000 events, as the service does (SHARELEDGER_BENCH_SNAPEVERY, 0
+// for none), in
 // transactions of SHARELEDGER_BENCH_PAGE events
 // (default: the Rebuilder's), and asks point-in-time questions at random
 // moments of the log, with a cold cache (a fresh History each time) and a
@@ -59,7 +60,7 @@ func BenchmarkReplay(b *testing.B) {
 			store := st.open(b)
 			b.Run("rebuild all", func(b *testing.B) {
 				for range b.N {
-					rb := replay.Rebuilder{Events: es, Store: store, Registry: catalog.New(), SnapshotEvery: 10000, Snapshotted: names(pit)}
+					rb := replay.Rebuilder{Events: es, Store: store, Registry: catalog.New(), SnapshotEvery: 1000, Snapshotted: names(pit)}
 					if v, err := strconv.Atoi(os.Getenv("SHARELEDGER_BENCH_SNAPEVERY")); err == nil {
 						rb.SnapshotEvery = v
 					}

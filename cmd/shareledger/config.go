@@ -145,7 +145,7 @@ func parseServe(args []string, stderr io.Writer) (config, error) {
 	f.str(&c.MailFrom, "mail-from", "SHARELEDGER_MAIL_FROM", "shareledger@localhost", "sender address of notification mails")
 	f.str(&c.SigningKeyFile, "signing-key-file", "SHARELEDGER_SIGNING_KEY_FILE", "", "file holding the token signing key (default <data>/signing.key, created on first start)")
 	f.dur(&c.WaitTimeout, "wait-timeout", "SHARELEDGER_WAIT_TIMEOUT", 5*time.Second, "how long a read waits for the position it asks for")
-	f.num(&c.SnapshotEvery, "snapshot-every", "SHARELEDGER_SNAPSHOT_EVERY", 10000, "snapshot the read models for point-in-time answers every so many events (0: never)")
+	f.num(&c.SnapshotEvery, "snapshot-every", "SHARELEDGER_SNAPSHOT_EVERY", 1000, "snapshot the read models for point-in-time answers every so many events (0: never); a snapshot is one entry, and an answer replays about this many events at most")
 	f.bytes(&c.CommandCache, "command-cache", "SHARELEDGER_COMMAND_CACHE", 64<<20, "memory kept of recently used aggregates' states for commands, evicting the least recently used")
 	f.num(&c.AggregateSnapshotEvery, "aggregate-snapshot-every", "SHARELEDGER_AGGREGATE_SNAPSHOT_EVERY", 1000, "save an aggregate's state for commands every so many events (a large state waits for one event per 256 bytes of it), so a cold load folds only the events after it (0: never)")
 	f.num(&c.FeedsPerAccount, "feeds-per-account", "SHARELEDGER_FEEDS_PER_ACCOUNT", 4, "change feeds (GET /v1/events as server-sent events) one account may stream at once; more are refused with 429")

@@ -82,7 +82,7 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		usage = rebuildUsage
 		f.str(&c.base, "url", "SHARELEDGER_URL", "http://127.0.0.1:8080", "the running service, asked to rebuild when it holds the embedded stores")
 		f.str(&c.token, "token", "SHARELEDGER_TOKEN", "", "an operator's token for --url (default: minted with the signing key in --data)")
-		f.num(&cfg.SnapshotEvery, "snapshot-every", "SHARELEDGER_SNAPSHOT_EVERY", 10000, "snapshot for point-in-time answers every so many events of a rebuild (0: never)")
+		f.num(&cfg.SnapshotEvery, "snapshot-every", "SHARELEDGER_SNAPSHOT_EVERY", 1000, "snapshot for point-in-time answers every so many events of a rebuild (0: never)")
 		f.BoolVar(&remoteOnly, "remote", false, "ask the running service at --url to rebuild, whatever the stores")
 	}
 	f.Usage = func() { fmt.Fprint(f.Output(), usage); f.PrintDefaults() }
