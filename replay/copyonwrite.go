@@ -127,46 +127,48 @@ type versionedRun struct {
 	n    int
 }
 
-// begin declares, at the run's first event, how its tables keep versions.
-func (r *versionedRun) begin(ctx context.Context, tx projections.Tx, first projections.Envelope) error {
+// begin declares, at the run's first event, how its tables keep versions;
+// the run goes on in the transaction it returns.
+func (r *versionedRun) begin(ctx context.Context, tx projections.Tx, first projections.Envelope) (projections.Tx, error) {
 	v := r.v
-	r.tx, r.gen = tx, v.gen
+	r.gen = v.gen
 	if v.shadow {
-		r.tx = projections.Renamed(tx, v.names)
+		tx = projections.Renamed(tx, v.names)
 		if !v.snapshotted() {
-			return nil
+			return tx, nil
 		}
 		r.head = Snapshot{Projection: v.Tabled.Name(), Generation: v.gen, Format: CopyOnWriteFormat}
 		if v.head != nil {
 			r.head = *v.head
 		}
 	} else {
-		tables := v.Tables()
-		if len(tables) > 0 {
+		if tables := v.Tables(); len(tables) > 0 {
 			r.gen = projections.GenerationIn(tx, tables[0])
 		}
 		var err error
 		if r.head, r.due, err = liveHead(ctx, tx, v.Tabled.Name(), r.gen); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for _, t := range v.Tables() {
-		err := projections.Version(r.tx, t, projections.Versions{
+		err := projections.Version(tx, t, projections.Versions{
 			At: first.Record.Position, Keep: r.head.Position, Legacy: r.head.Legacy,
 			Into: VersionsTable, Prefix: versionsPrefix(v.Tabled.Name(), r.gen, t),
 		})
 		if err != nil {
-			return fmt.Errorf("%s: %w", v.Name(), err)
+			return nil, fmt.Errorf("%s: %w", v.Name(), err)
 		}
 	}
-	return nil
+	return tx, nil
 }
 
 func (r *versionedRun) Apply(ctx context.Context, tx projections.Tx, e projections.Envelope) error {
 	if r.tx == nil {
-		if err := r.begin(ctx, tx, e); err != nil {
+		t, err := r.begin(ctx, tx, e)
+		if err != nil {
 			return err
 		}
+		r.tx = t
 	}
 	var err error
 	if r.g == nil {
