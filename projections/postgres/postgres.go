@@ -469,6 +469,14 @@ func (r reader) GetAndScan(ctx context.Context, keys []projections.TableKeys, sc
 	return nil
 }
 
+// firstOfEachSQL reads the first document of each page of table $1
+// (prefixes $2, their bounds $3, cursors $4), tagged with the page's
+// ordinal: an index range scan per page that stops at its first row.
+const firstOfEachSQL = `SELECT p.i, d.key, d.doc FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS p(lo, hi, after, i)
+	CROSS JOIN LATERAL (SELECT key, doc FROM rm_documents
+		WHERE tbl = $1 AND key >= p.lo COLLATE "C" AND key < p.hi COLLATE "C" AND key > p.after COLLATE "C"
+		ORDER BY key LIMIT 1) d`
+
 // FirstOfEach implements projections.Firsts in one query: an index range
 // scan per page that stops at its first row.
 func (r reader) FirstOfEach(ctx context.Context, table string, pages []projections.Page, fn func(int, string, []byte) error) error {
@@ -476,10 +484,7 @@ func (r reader) FirstOfEach(ctx context.Context, table string, pages []projectio
 	for i, p := range pages {
 		los[i], his[i], afters[i] = p.Prefix, bound(p.Prefix), p.After
 	}
-	rows, err := r.q.Query(ctx, `SELECT p.i, d.key, d.doc FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS p(lo, hi, after, i)
-		CROSS JOIN LATERAL (SELECT key, doc FROM rm_documents
-			WHERE tbl = $1 AND key >= p.lo COLLATE "C" AND key < p.hi COLLATE "C" AND key > p.after COLLATE "C"
-			ORDER BY key LIMIT 1) d`, table, los, his, afters)
+	rows, err := r.q.Query(ctx, firstOfEachSQL, table, los, his, afters)
 	if err != nil {
 		return fmt.Errorf("read the first documents of %d pages of %s: %w", len(pages), table, err)
 	}
@@ -971,7 +976,8 @@ func (t *tx) flush(ctx context.Context, also func(*pgx.Batch)) error {
 
 // GetStamped implements projections.Stamped.
 func (r reader) GetStamped(ctx context.Context, table string, keys []string, fn func(string, []byte, eventstore.Position) error) error {
-	return r.stamped(ctx, "get "+table, `SELECT key, doc, at FROM rm_documents WHERE tbl = $1 AND key = ANY($2) ORDER BY key`, []any{table, keys}, fn)
+	return r.StampedFirsts(ctx, []projections.TableKeys{{Table: table, Keys: keys}}, nil,
+		func(_, key string, doc []byte, at eventstore.Position) error { return fn(key, doc, at) }, nil)
 }
 
 // ScanStamped implements projections.Stamped.
@@ -1049,10 +1055,7 @@ func (r reader) StampedFirsts(ctx context.Context, gets []projections.TableKeys,
 		for j, i := range of {
 			los[j], his[j], afters[j] = firsts[i].Prefix, bound(firsts[i].Prefix), firsts[i].After
 		}
-		b.Queue(`SELECT p.i, d.key, d.doc FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS p(lo, hi, after, i)
-			CROSS JOIN LATERAL (SELECT key, doc FROM rm_documents
-				WHERE tbl = $1 AND key >= p.lo COLLATE "C" AND key < p.hi COLLATE "C" AND key > p.after COLLATE "C"
-				ORDER BY key LIMIT 1) d`, table, los, his, afters).Query(func(rows pgx.Rows) error {
+		b.Queue(firstOfEachSQL, table, los, his, afters).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var j int64
 				var f firstRow
