@@ -14,10 +14,10 @@ import (
 // At, and a document it replaces or deletes whose stamp is at or before
 // Keep (the latest snapshot) is first kept as a version under that stamp,
 // since some snapshot still sees it; a document it deletes also leaves a
-// tombstone at At (Tombstones). A document created, or changed again before the next
-// snapshot, costs nothing more than its write: the live table is the
-// snapshots' newest state, and the versions hold only what was replaced
-// since (docs/benchmarks.md).
+// tombstone at At (Tombstones). A document created, or changed again
+// before the next snapshot, costs nothing more than its write: the live
+// table is the snapshots' newest state, and the versions hold only what
+// was replaced since (docs/benchmarks.md).
 //
 // The document at key as it stood at a snapshot S is then the live one if
 // its stamp is at or before S, and otherwise the newest version at or

@@ -217,20 +217,23 @@ func (s *Store) Update(ctx context.Context, consumer string, fn func(projections
 			}
 		}
 	}
+	// A document written takes its stamp, or loses the one it had.
 	for table, kv := range written {
-		if s.stamps[table] != nil || stamps[table] != nil {
+		mine := stamps[table]
+		if mine == nil && s.stamps[table] == nil {
+			continue
+		}
+		if s.stamps[table] == nil {
 			if s.stamps == nil {
 				s.stamps = map[string]map[string]eventstore.Position{}
 			}
-			if s.stamps[table] == nil {
-				s.stamps[table] = map[string]eventstore.Position{}
-			}
-			for k := range kv {
-				if at, ok := stamps[table][k]; ok {
-					s.stamps[table][k] = at
-				} else {
-					delete(s.stamps[table], k)
-				}
+			s.stamps[table] = map[string]eventstore.Position{}
+		}
+		for k := range kv {
+			if at, ok := mine[k]; ok {
+				s.stamps[table][k] = at
+			} else {
+				delete(s.stamps[table], k)
 			}
 		}
 	}

@@ -299,14 +299,14 @@ func (r reader) Get(ctx context.Context, table, key string, v any) (bool, error)
 }
 
 func (r reader) Scan(ctx context.Context, table string, page projections.Page, fn func(string, []byte) error) error {
-	sql, args := pageQuery(table, page)
+	sql, args := pageQuery("key, doc", table, page)
 	return r.query(ctx, "scan "+table, sql, args, fn)
 }
 
-// pageQuery is Scan's query. Keys compare bytewise (COLLATE "C"): the
-// bounds make an index range scan.
-func pageQuery(table string, page projections.Page) (string, []any) {
-	sql := `SELECT key, doc FROM rm_documents WHERE tbl = $1 AND key >= $2 AND key > $3`
+// pageQuery is Scan's query, of the columns named. Keys compare bytewise
+// (COLLATE "C"): the bounds make an index range scan.
+func pageQuery(columns, table string, page projections.Page) (string, []any) {
+	sql := `SELECT ` + columns + ` FROM rm_documents WHERE tbl = $1 AND key >= $2 AND key > $3`
 	args := []any{table, page.Prefix, page.After}
 	if end, ok := after(page.Prefix); ok {
 		sql += ` AND key < $4`
@@ -341,7 +341,7 @@ func (r reader) ScanPages(ctx context.Context, pages []projections.TablePage, fn
 	withPage := make([]bool, len(queries))
 	for q, of := range queries {
 		if len(of) == 1 {
-			sql, args := pageQuery(pages[of[0]].Table, pages[of[0]].Page)
+			sql, args := pageQuery("key, doc", pages[of[0]].Table, pages[of[0]].Page)
 			b.Queue(sql, args...)
 			continue
 		}
@@ -982,8 +982,7 @@ func (r reader) GetStamped(ctx context.Context, table string, keys []string, fn 
 
 // ScanStamped implements projections.Stamped.
 func (r reader) ScanStamped(ctx context.Context, table string, page projections.Page, fn func(string, []byte, eventstore.Position) error) error {
-	sql, args := pageQuery(table, page)
-	sql = strings.Replace(sql, `SELECT key, doc FROM`, `SELECT key, doc, at FROM`, 1)
+	sql, args := pageQuery("key, doc, at", table, page)
 	return r.stamped(ctx, "scan "+table, sql, args, fn)
 }
 
