@@ -2,6 +2,7 @@ package replay_test
 
 import (
 	"context"
+	"encoding/json"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -50,7 +51,7 @@ func TestTheAuditIndexMeansTheSameHoweverTheLogIsCut(t *testing.T) {
 			tables := p.Tables()
 			rows := func(s projections.Store) (n int) {
 				_ = s.View(ctx, func(r projections.Reader) error {
-					return r.Scan(ctx, audit.Filed, projections.Page{}, func(string, []byte) error { n++; return nil })
+					return r.Scan(ctx, audit.FiledFor, projections.Page{}, func(string, []byte) error { n++; return nil })
 				})
 				return n
 			}
@@ -76,8 +77,8 @@ func TestTheAuditIndexMeansTheSameHoweverTheLogIsCut(t *testing.T) {
 			// Every entity the index knows, as kind and id.
 			var entities [][2]string
 			err = single.View(ctx, func(r projections.Reader) error {
-				return r.Scan(ctx, audit.Filed, projections.Page{}, func(key string, _ []byte) error {
-					kind, id, _ := strings.Cut(key[:strings.LastIndexByte(key, '/')], ":")
+				return r.Scan(ctx, audit.FiledFor, projections.Page{}, func(key string, _ []byte) error {
+					kind, id, _ := strings.Cut(key[:strings.IndexByte(key, '/')], ":")
 					if n := len(entities); n == 0 || entities[n-1] != [2]string{kind, id} {
 						entities = append(entities, [2]string{kind, id})
 					}
@@ -116,6 +117,32 @@ func TestTheAuditIndexMeansTheSameHoweverTheLogIsCut(t *testing.T) {
 				}
 				return got
 			}
+			// What an account may see of an entity, from the entries
+			// themselves: those that name it and list the account.
+			var all []audit.Entry
+			err = single.View(ctx, func(r projections.Reader) error {
+				return r.Scan(ctx, audit.Entries, projections.Page{}, func(_ string, doc []byte) error {
+					var e audit.Entry
+					err := json.Unmarshal(doc, &e)
+					all = append(all, e)
+					return err
+				})
+			})
+			if err != nil || len(all) != len(recs) {
+				t.Fatalf("%d entries of %d events: %v", len(all), len(recs), err)
+			}
+			seeing := func(kind, id string, acc domain.AccountID) (want []string) {
+				for _, e := range all {
+					payload, err := audit.PayloadOf(e.Data)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if slices.Contains(audit.EntitiesOf(e.Type, e.Stream, payload), audit.Entity{Kind: kind, ID: id}) && slices.Contains(e.Accounts, string(acc)) {
+						want = append(want, e.EventID)
+					}
+				}
+				return want
+			}
 			designs := func(e *audit.Entry) bool { return strings.Contains(e.Type, "Design") }
 			for i, en := range entities {
 				limits := []int{0, 7}
@@ -123,6 +150,9 @@ func TestTheAuditIndexMeansTheSameHoweverTheLogIsCut(t *testing.T) {
 					limits = append(limits, 1, 2)
 				}
 				for _, acc := range []domain.AccountID{"rent0", "build0", "rent1", "outsider"} {
+					if got, want := history(single, en[0], en[1], acc, 0, nil), seeing(en[0], en[1], acc); !slices.Equal(got, want) {
+						t.Fatalf("%s:%s for %s: %v, want %v", en[0], en[1], acc, got, want)
+					}
 					for _, limit := range limits {
 						for _, keep := range []func(*audit.Entry) bool{nil, designs} {
 							want := history(single, en[0], en[1], acc, 0, keep)

@@ -30,21 +30,21 @@ func (Projection) Apply(ctx context.Context, tx projections.Tx, env projections.
 }
 
 // Gather implements projections.Gathering: a run's filings are written
-// once at its end, one row for each entity the run names (Flush).
+// once at its end, one row for each entity and account the run names
+// (Flush).
 func (Projection) Gather() projections.Gatherer { return &gathering{} }
 
 // gathering is a run of events being applied: each one's entry is put as
-// it comes; its filings and Seen marks wait for the run's end.
+// it comes; its filings wait for the run's end.
 type gathering struct {
-	filed []filed  // in log order
-	marks []string // Seen keys, as often as the run named them
+	filed []filed // in log order
 }
 
-// filed is an event filed under an entity (its key part, without its '/').
+// filed is an event filed under an entity for an account: the prefix of
+// their rows in FiledFor (ForKey), and the event's position.
 type filed struct {
-	entity   string
-	at       eventstore.Position
-	accounts []string
+	prefix string
+	at     eventstore.Position
 }
 
 // Apply applies one event of the run: every check an event can fail is
@@ -94,84 +94,62 @@ func (g *gathering) Apply(ctx context.Context, tx projections.Tx, env projection
 	if err := tx.Put(ctx, Entries, pos, projections.Fresh{V: entry}); err != nil {
 		return err
 	}
+	if len(e.Accounts) == 0 {
+		return nil // no account may see it: filed under nothing
+	}
+	if g.filed == nil {
+		g.filed = make([]filed, 0, 16)
+	}
 	for _, en := range entities {
 		k := keyPart(en.Kind, en.ID) // Key(en.Kind, en.ID) is k + "/"
-		if g.filed == nil {
-			g.filed, g.marks = make([]filed, 0, 8), make([]string, 0, 16)
-		}
-		g.filed = append(g.filed, filed{k, r.Position, e.Accounts})
 		for _, a := range e.Accounts {
-			g.marks = append(g.marks, k+"/"+projections.KeyPart(a))
+			g.filed = append(g.filed, filed{k + "/" + projections.KeyPart(a) + "/", r.Position})
 		}
 	}
 	return nil
 }
 
-// Flush writes the run's filings, by entity, in rows of at most
-// maxPacked, each keyed by its last filing's position (filedRow); a row
-// of one is a Filing, as a run of one event writes it. And each Seen mark
-// once.
+// Flush writes the run's filings, by entity and account, in rows of at
+// most maxPacked, each keyed by its last filing's position (FiledFor).
 func (g *gathering) Flush(ctx context.Context, tx projections.Tx) error {
-	// By entity, each one's in log order.
-	slices.SortStableFunc(g.filed, func(a, b filed) int { return strings.Compare(a.entity, b.entity) })
-	var (
-		lastAccounts []string
-		lastFiling   any // encodeFiling(lastAccounts), boxed once: a run of one event files it under every entity
-	)
+	// By entity and account, each one's in log order.
+	slices.SortStableFunc(g.filed, func(a, b filed) int { return strings.Compare(a.prefix, b.prefix) })
 	for len(g.filed) > 0 {
-		k, n := g.filed[0].entity, 1
-		for n < len(g.filed) && n < maxPacked && g.filed[n].entity == k {
+		k, n := g.filed[0].prefix, 1
+		for n < len(g.filed) && n < maxPacked && g.filed[n].prefix == k {
 			n++
 		}
 		row := g.filed[:n]
 		g.filed = g.filed[n:]
-		key := string(appendPositionKey(append(append(make([]byte, 0, len(k)+1+positionKeyLen), k...), '/'), row[n-1].at))
-		var doc any
-		switch {
-		case n > 1:
-			doc = encodeRuns(row)
-		case lastFiling != nil && slices.Equal(row[0].accounts, lastAccounts):
-			doc = lastFiling
-		default:
-			lastAccounts, lastFiling = row[0].accounts, encodeFiling(row[0].accounts)
-			doc = lastFiling
+		key := string(appendPositionKey(append(make([]byte, 0, len(k)+positionKeyLen), k...), row[n-1].at))
+		doc := projections.Fresh{V: oneFiling}
+		if n > 1 {
+			doc.V = encodeRun(row)
 		}
-		if err := tx.Put(ctx, Filed, key, doc); err != nil {
-			return err
-		}
-	}
-	slices.Sort(g.marks)
-	for _, sk := range slices.Compact(g.marks) {
-		if err := tx.Put(ctx, Seen, sk, seen); err != nil {
+		// A row is keyed by a position its checkpoint passes: a key that
+		// holds nothing yet, as an entry's.
+		if err := tx.Put(ctx, FiledFor, key, doc); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// maxPacked is the most filings a row of Filed holds: a history's page
+// maxPacked is the most filings a row of FiledFor holds: a history's page
 // decodes at most this many beyond what it shows.
 const maxPacked = 128
 
-// encodeRuns is the filedRow of filings (two or more, of one entity, in
-// log order) as json.Marshal writes it: runs of those entitled to the
-// same accounts.
-func encodeRuns(row []filed) projections.Encoded {
-	b := append(make([]byte, 0, 32+48*len(row[0].accounts)+16*len(row)), `{"runs":[`...)
+// encodeRun is the forRow of filings (two or more, of one entity and
+// account, in log order) as json.Marshal writes it.
+func encodeRun(row []filed) projections.Encoded {
+	b := append(make([]byte, 0, 10+24*len(row)), `{"at":[`...)
 	for i, f := range row {
-		switch {
-		case i == 0:
-		case slices.Equal(f.accounts, row[i-1].accounts):
+		if i > 0 {
 			b = append(b, ',')
-			b = append(appendPosition(append(b, '"'), f.at), '"')
-			continue
-		default:
-			b = append(b, "]},"...)
 		}
-		b = appendStrings(append(b, `{"accounts":`...), f.accounts)
-		b = append(appendPosition(append(b, `,"at":["`...), f.at), '"')
+		b = append(appendPosition(append(b, '"'), f.at), '"')
 	}
-	return append(b, "]}]}"...)
+	return append(b, "]}"...)
 }
 
 // encodeFiling is Filing{Accounts: accounts} as json.Marshal writes it:

@@ -2,10 +2,10 @@
 // it, when, through which command, its correlation id, a readable summary,
 // and the accounts entitled to see it (Entries); and filed under each
 // entity it concerns (account, partnership, device, project, collection,
-// node, user, role, job, cloud project) with those accounts (Filed). The
-// event log stays the record; this index makes an entity's history one
-// ordered scan of its filings, and reads the entries of only those the
-// reading account may see.
+// node, user, role, job, cloud project) for each of those accounts
+// (FiledFor). The event log stays the record; this index makes what an
+// account may see of an entity's history one ordered scan of its own
+// filings, whatever other accounts saw of the same entity.
 package audit
 
 import (
@@ -29,10 +29,30 @@ import (
 // of entities it is filed under.
 const Entries = "audit.entries"
 
-// Filed holds entity/position -> the filings of every entity an event
-// names (filedRow: one Filing, or those of a run of events, keyed by the
-// last one's position): an entity's history is a scan of its filings, and
-// only the entries of those the reading account may see are read.
+// FiledFor holds entity/account/position -> the positions of the events
+// that name the entity and that the account may see (Entry.Accounts), in
+// log order: a row of one event is {} (its position is its key's), a row
+// of a run of events that a transaction gathered (a rebuild's page, or
+// what the live index gathered in its pacing interval) is {"at":[...]},
+// at most maxPacked of them, keyed by the last one's position. An
+// entity's rows for an account never overlap, since a projection's runs
+// follow each other in the log, so its filings after a position p are
+// those of the rows keyed after p, in their order.
+//
+// It is written from 2026-12-03 (third) on, in place of Filed and Seen: a
+// history is read without passing over what other accounts saw of the
+// entity (an account's history of a partner's device read every event of
+// the device), and whether an account knows an entity is whether it has
+// a row here, so the index writes about 0.9 rows an event where it wrote
+// 1.5 (docs/benchmarks.md). An event no account may see is filed under
+// nothing.
+const FiledFor = "audit.filedfor"
+
+// Filed held entity/position -> the filings of every entity an event
+// named (filedRow: one Filing, or those of a run of events, keyed by the
+// last one's position), written until 2026-12-03 (third): the history
+// before FiledFor's, in an index built before then, read until a rebuild
+// leaves it empty.
 const Filed = "audit.filed"
 
 // Filing is an event filed under an entity: where its entry is, and the
@@ -95,15 +115,22 @@ func unpack(key string, doc []byte, yield func(Filing) bool) (bool, error) {
 	return true, nil
 }
 
-// Unpack implements projections.Unpacker: a row of Filed means its
-// filings, each as a row of its own would hold it, whichever run wrote it
-// (a rebuild's pages and the live runs cut the log differently).
+// Unpack implements projections.Unpacker: a row of FiledFor or of Filed
+// means its filings, each as a row of its own would hold it, whichever run
+// wrote it (a rebuild's pages and the live runs cut the log differently).
 func (Projection) Unpack(table, key string, doc []byte, yield func(key string, doc []byte) error) error {
-	if table != Filed {
+	if table != Filed && table != FiledFor {
 		return yield(key, doc)
 	}
 	prefix := key[:strings.LastIndexByte(key, '/')+1]
 	var err error
+	if table == FiledFor {
+		_, uerr := unpackFor(key, doc, func(at string) bool {
+			err = yield(prefix+at, oneFiling)
+			return err == nil
+		})
+		return cmp.Or(uerr, err)
+	}
 	_, uerr := unpack(key, doc, func(f Filing) bool {
 		err = yield(prefix+f.At, encodeFiling(f.Accounts))
 		return err == nil
@@ -111,9 +138,41 @@ func (Projection) Unpack(table, key string, doc []byte, yield func(key string, d
 	return cmp.Or(uerr, err)
 }
 
-// Seen holds entity/account -> true for every account that may see some
-// of the entity's history, so a question about an entity no event showed
-// an account is answered as unknown without reading its history.
+// forRow is a row of FiledFor: the positions of a run of events, or none
+// where the row files one event, whose position is its key's.
+type forRow struct {
+	At []eventstore.Position `json:"at,omitempty"`
+}
+
+// oneFiling is a row of FiledFor that files one event.
+var oneFiling = projections.Encoded("{}")
+
+// unpackFor hands the PositionKey of each event a row of FiledFor files,
+// in log order, to yield until it says to stop.
+func unpackFor(key string, doc []byte, yield func(at string) bool) (bool, error) {
+	var row forRow
+	if !bytes.Equal(doc, oneFiling) {
+		if err := json.Unmarshal(doc, &row); err != nil {
+			return false, fmt.Errorf("audit filing %s: %w", key, err)
+		}
+	}
+	if len(row.At) == 0 {
+		return yield(key[strings.LastIndexByte(key, '/')+1:]), nil
+	}
+	for _, p := range row.At {
+		if !yield(PositionKey(p)) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// ForKey is the prefix in FiledFor of an entity (its Key) for an account.
+func ForKey(entity, account string) string { return entity + projections.KeyPart(account) + "/" }
+
+// Seen held entity/account -> true for every account that may see some
+// of the entity's history (Filed), written until 2026-12-03 (third): an
+// account has history in Filed only where it has a mark here.
 const Seen = "audit.seen"
 
 // Entry is one event in an entity's history.
@@ -315,21 +374,15 @@ const Name = "audit"
 // Name implements projections.Projection.
 func (Projection) Name() string { return Name }
 
-// seen is Seen's document, encoded once (and held as an interface once:
-// converting a slice to one allocates).
-var seen any = projections.Encoded("true")
-
-// SeenKey is the key in Seen of an entity (its Key) for an account.
-func SeenKey(entity, account string) string { return entity + projections.KeyPart(account) }
-
 // summaryFields are the fields a summary shows, in its order.
 var summaryFields = []string{"device", "devices", "partnership", "partner", "requester", "owner", "item", "kind", "name", "node", "member", "user", "email", "role", "job", "project", "design", "reason"}
 
-// Tables lists the tables the projection owns, for verification.
-// The table of versions before 2026-12-02 (a copy of each entry under each
-// entity) is listed too, empty from then on, so that the generation a
-// rebuild replaces is dropped with it.
-func (Projection) Tables() []string { return []string{Entries, Filed, Seen, retired} }
+// Tables lists the tables the projection owns, for verification. The
+// tables it no longer writes (Filed and Seen, from 2026-12-03 (third);
+// before 2026-12-02, a copy of each entry under each entity) are listed
+// too, empty from then on, so that the generation a rebuild replaces is
+// dropped with them.
+func (Projection) Tables() []string { return []string{Entries, FiledFor, Filed, Seen, retired} }
 
 // retired held entity/position -> Entry before 2026-12-02.
 const retired = "audit.entities"

@@ -20,22 +20,50 @@ type Query struct{ R projections.Reader }
 // entity of another account and an entity that does not exist are alike
 // to it.
 func (q Query) Knows(ctx context.Context, kind, id string, acc domain.AccountID) (bool, error) {
+	found := false
+	err := q.R.Scan(ctx, FiledFor, projections.Page{Prefix: ForKey(Key(kind, id), string(acc)), Limit: 1}, func(string, []byte) error {
+		found = true
+		return nil
+	})
+	if found || err != nil {
+		return found, err
+	}
+	return q.legacy(ctx, kind, id, acc)
+}
+
+// legacy says whether an index built before 2026-12-03 (third) holds some
+// of the entity's history for the account in Filed (a mark in Seen).
+func (q Query) legacy(ctx context.Context, kind, id string, acc domain.AccountID) (bool, error) {
 	var seen bool
 	return q.R.Get(ctx, Seen, SeenKey(Key(kind, id), string(acc)), &seen)
 }
+
+// SeenKey is the key in Seen of an entity (its Key) for an account.
+func SeenKey(entity, account string) string { return entity + projections.KeyPart(account) }
 
 // History is a page of the entries of an entity's history that an account
 // may see and keep accepts (nil: all), oldest first, after the cursor in
 // page.After (an entry's PositionKey), and the cursor of the next page.
 //
-// It reads the entity's filings a chunk at a time (a row of Filed holds
-// one or several, filedRow) and reads the entries of the chunk that the
-// account may see at once (one query on PostgreSQL).
+// It reads the account's filings of the entity a chunk at a time (a row
+// of FiledFor holds one or several) and their entries at once (one query
+// on PostgreSQL). In an index built before 2026-12-03 (third), the
+// filings in Filed that the account may see come first: they are all
+// older than those in FiledFor.
 func (q Query) History(ctx context.Context, kind, id string, acc domain.AccountID, page projections.Page, keep func(*Entry) bool) ([]Entry, string, error) {
-	h := history{q: q, acc: string(acc), prefix: Key(kind, id), after: page.After}
-	h.rowsAfter = h.prefix + page.After
-	if page.After == "" {
-		h.rowsAfter = ""
+	h := history{q: q, acc: string(acc), after: page.After}
+	legacy, err := q.legacy(ctx, kind, id, acc)
+	if err != nil {
+		return nil, "", err
+	}
+	if legacy {
+		h.sources = append(h.sources, &source{table: Filed, prefix: Key(kind, id)})
+	}
+	h.sources = append(h.sources, &source{table: FiledFor, prefix: ForKey(Key(kind, id), string(acc))})
+	for _, s := range h.sources {
+		if page.After != "" {
+			s.rowsAfter = s.prefix + page.After
+		}
 	}
 	entries := []Entry{}
 	want := page.Limit + 1 // the page and the filing that says a next exists
@@ -52,14 +80,8 @@ func (q Query) History(ctx context.Context, kind, id string, acc domain.AccountI
 		if len(chunk) == 0 {
 			return entries, "", nil
 		}
-		var at []string
-		for _, f := range chunk {
-			if slices.Contains(f.Accounts, h.acc) {
-				at = append(at, f.At)
-			}
-		}
-		read := make(map[string]*Entry, len(at))
-		err := projections.GetMany(ctx, q.R, Entries, at, func(key string, doc []byte) error {
+		read := make(map[string]*Entry, len(chunk))
+		err := projections.GetMany(ctx, q.R, Entries, chunk, func(key string, doc []byte) error {
 			var e Entry
 			if err := json.Unmarshal(doc, &e); err != nil {
 				return fmt.Errorf("audit entry %s: %w", key, err)
@@ -71,10 +93,10 @@ func (q Query) History(ctx context.Context, kind, id string, acc domain.AccountI
 			return nil, "", err
 		}
 		keptNow := 0
-		for _, f := range chunk {
+		for _, at := range chunk {
 			seen++
-			e, ok := read[f.At]
-			if !ok || !slices.Contains(f.Accounts, h.acc) || (keep != nil && !keep(e)) {
+			e, ok := read[at]
+			if !ok || (keep != nil && !keep(e)) {
 				continue
 			}
 			kept++
@@ -82,7 +104,7 @@ func (q Query) History(ctx context.Context, kind, id string, acc domain.AccountI
 			if page.Limit > 0 && len(entries) == page.Limit {
 				return entries, last, nil
 			}
-			entries, last = append(entries, *e), f.At
+			entries, last = append(entries, *e), at
 		}
 		want = projections.NextChunk(want, page.Limit, len(entries), seen, kept, keptNow)
 	}
@@ -91,50 +113,69 @@ func (q Query) History(ctx context.Context, kind, id string, acc domain.AccountI
 // maxChunk is the most filings a history reads the entries of at once.
 const maxChunk = 4096
 
-// history reads an entity's filings in order, the rows of Filed a chunk
-// at a time, into a queue.
+// history reads an account's filings of an entity in order, from each of
+// its sources in turn, the rows a chunk at a time, into a queue of their
+// entries' keys.
 type history struct {
-	q         Query
-	acc       string
-	prefix    string // the entity's Key
-	after     string // the cursor: filings at or before it are passed over
+	q       Query
+	acc     string
+	after   string // the cursor: filings at or before it are passed over
+	sources []*source
+	queue   []string
+}
+
+// source is a table of filings of the entity, read in key order.
+type source struct {
+	table     string // FiledFor, or Filed (where only the account's filings are kept)
+	prefix    string
 	rowsAfter string // the last row read ("": none yet, from the start)
 	done      bool   // the rows have run out
 	rows      int    // rows read so far
 	read      int    // filings queued so far
-	queue     []Filing
 }
 
-// fill reads rows until the queue holds n filings or the rows run out.
-// The first scan asks for a few rows (one may hold maxPacked filings);
-// each later one for as many as the filings still needed take at the
-// rate rows have held them so far.
+// fill reads rows until the queue holds n filings or the rows of every
+// source run out. The first scan of a source asks for a few rows (one may
+// hold maxPacked filings); each later one for as many as the filings
+// still needed take at the rate its rows have held them so far.
 func (h *history) fill(ctx context.Context, n int) error {
-	for len(h.queue) < n && !h.done {
-		limit := min(n, 16)
-		if h.rows > 0 {
-			need := n - len(h.queue)
-			limit = max(1, min(maxChunk, need*h.rows/max(1, h.read)+1))
-		}
-		scanned := 0
-		err := h.q.R.Scan(ctx, Filed, projections.Page{Prefix: h.prefix, After: h.rowsAfter, Limit: limit}, func(key string, doc []byte) error {
-			scanned++
-			h.rowsAfter = key
-			_, err := unpack(key, doc, func(f Filing) bool {
-				if f.At > h.after {
-					h.queue = append(h.queue, f)
-					h.read++
+	for _, s := range h.sources {
+		for len(h.queue) < n && !s.done {
+			limit := min(n, 16)
+			if s.rows > 0 {
+				need := n - len(h.queue)
+				limit = max(1, min(maxChunk, need*s.rows/max(1, s.read)+1))
+			}
+			scanned := 0
+			err := h.q.R.Scan(ctx, s.table, projections.Page{Prefix: s.prefix, After: s.rowsAfter, Limit: limit}, func(key string, doc []byte) error {
+				scanned++
+				s.rowsAfter = key
+				queue := func(at string) bool {
+					if at > h.after {
+						h.queue = append(h.queue, at)
+						s.read++
+					}
+					return true
 				}
-				return true
+				if s.table == FiledFor {
+					_, err := unpackFor(key, doc, queue)
+					return err
+				}
+				_, err := unpack(key, doc, func(f Filing) bool {
+					return !slices.Contains(f.Accounts, h.acc) || queue(f.At)
+				})
+				return err
 			})
-			return err
-		})
-		if err != nil {
-			return err
+			if err != nil {
+				return err
+			}
+			s.rows += scanned
+			if scanned < limit {
+				s.done = true
+			}
 		}
-		h.rows += scanned
-		if scanned < limit {
-			h.done = true
+		if len(h.queue) >= n {
+			return nil
 		}
 	}
 	return nil
