@@ -117,9 +117,22 @@ func unpack(key string, doc []byte, yield func(Filing) bool) (bool, error) {
 
 // Unpack implements projections.Unpacker: a row of FiledFor or of Filed
 // means its filings, each as a row of its own would hold it, whichever run
-// wrote it (a rebuild's pages and the live runs cut the log differently).
+// wrote it (a rebuild's pages and the live runs cut the log differently);
+// an entry means what it holds, however it is stored (Entry.encode).
 func (Projection) Unpack(table, key string, doc []byte, yield func(key string, doc []byte) error) error {
-	if table != Filed && table != FiledFor {
+	switch table {
+	case Entries:
+		var e Entry
+		if err := json.Unmarshal(doc, &e); err != nil {
+			return fmt.Errorf("audit entry %s: %w", key, err)
+		}
+		stored, err := e.encode()
+		if err != nil {
+			return err
+		}
+		return yield(key, stored)
+	case Filed, FiledFor:
+	default:
 		return yield(key, doc)
 	}
 	prefix := key[:strings.LastIndexByte(key, '/')+1]
@@ -387,45 +400,79 @@ func (Projection) Tables() []string { return []string{Entries, FiledFor, Filed, 
 // retired held entity/position -> Entry before 2026-12-02.
 const retired = "audit.entities"
 
-// encode is the entry as json.Marshal writes it (the same fields, in the
-// same order; Data as it came, which decoding its payload has shown to be
-// JSON), written without reflection: an entry is encoded for every event
-// the index is given, and reflection was the largest part of that.
+// entryFormat is the first element of an entry as the index stores it
+// since 2026-12-03 (third) (Entry.encode).
+const entryFormat = 2
+
+// encode is the entry as the index stores it: a JSON array of its fields
+// in their order, without their names and without the summary, which is
+// made again when the entry is read (UnmarshalJSON), its first element
+// entryFormat. Entries are most of what the index writes, and most of
+// what a rebuild writes on PostgreSQL, whose time follows the bytes; the
+// names and the summary were half of an entry's bytes (docs/benchmarks.md).
+// Entries stored before, as the API shows them (an object), read as they
+// did. Written without reflection: an entry is encoded for every event
+// the index is given.
 func (e *Entry) encode() (projections.Encoded, error) {
 	// A time RFC 3339 cannot hold (a year beyond 0 to 9999, a zone of a
 	// day or more, or not in whole minutes): json.Marshal, which says
 	// why it cannot.
 	if _, off := e.Time.Zone(); e.Time.Year() < 0 || e.Time.Year() > 9999 || off%60 != 0 || off <= -24*3600 || off >= 24*3600 {
 		c := *e // a copy, so that e itself stays where its caller made it
-		return json.Marshal(&c)
+		if _, err := json.Marshal(&c); err != nil {
+			return nil, err
+		}
 	}
-	b := make([]byte, 0, 320+len(e.Data)+len(e.Summary))
-	b = appendPosition(append(b, `{"position":"`...), e.Position)
-	b = appendField(b, `","eventId":`, e.EventID)
-	b = appendField(b, `,"type":`, e.Type)
-	b = append(b, `,"version":`...)
-	b = strconv.AppendInt(b, int64(e.Version), 10)
-	b = appendField(b, `,"stream":`, e.Stream)
-	b = append(b, `,"revision":`...)
-	b = strconv.AppendUint(b, e.Revision, 10)
-	b = append(b, `,"time":"`...)
-	b = e.Time.AppendFormat(b, time.RFC3339Nano)
-	b = appendField(b, `","actor":`, e.Actor)
-	b = appendField(b, `,"actorAccount":`, e.ActorAccount)
-	b = appendField(b, `,"commandId":`, e.CommandID)
-	if e.IdempotencyKey != "" {
-		b = appendField(b, `,"idempotencyKey":`, e.IdempotencyKey)
+	b := make([]byte, 0, 192+len(e.Data))
+	b = append(b, '[')
+	b = strconv.AppendInt(b, entryFormat, 10)
+	b = append(appendPosition(append(b, `,"`...), e.Position), `",`...)
+	b = append(appendString(b, e.EventID), ',')
+	b = append(appendString(b, e.Type), ',')
+	b = append(strconv.AppendInt(b, int64(e.Version), 10), ',')
+	b = append(appendString(b, e.Stream), ',')
+	b = append(strconv.AppendUint(b, e.Revision, 10), ',', '"')
+	b = append(e.Time.AppendFormat(b, time.RFC3339Nano), '"', ',')
+	for _, s := range []string{e.Actor, e.ActorAccount, e.CommandID, e.IdempotencyKey, e.CorrelationID} {
+		b = append(appendString(b, s), ',')
 	}
-	b = appendField(b, `,"correlationId":`, e.CorrelationID)
-	b = appendField(b, `,"summary":`, e.Summary)
-	b = append(b, `,"data":`...)
 	if len(e.Data) == 0 {
 		b = append(b, "null"...)
 	} else {
 		b = append(b, e.Data...)
 	}
-	b = append(b, `,"accounts":`...)
-	return append(appendStrings(b, e.Accounts), '}'), nil
+	b = append(b, ',')
+	return append(appendStrings(b, e.Accounts), ']'), nil
+}
+
+// UnmarshalJSON reads an entry as the API shows it (an object, as the
+// index also stored it before 2026-12-03 (third)) or as the index stores
+// it (encode's array), whose summary it makes as the index made it.
+func (e *Entry) UnmarshalJSON(b []byte) error {
+	if i := skipSpace(b, 0); i == len(b) || b[i] != '[' {
+		type plain Entry // without this method
+		return json.Unmarshal(b, (*plain)(e))
+	}
+	var a []json.RawMessage
+	if err := json.Unmarshal(b, &a); err != nil {
+		return err
+	}
+	into := []any{&e.Position, &e.EventID, &e.Type, &e.Version, &e.Stream, &e.Revision, &e.Time,
+		&e.Actor, &e.ActorAccount, &e.CommandID, &e.IdempotencyKey, &e.CorrelationID, &e.Data, &e.Accounts}
+	if len(a) != 1+len(into) || string(a[0]) != strconv.Itoa(entryFormat) {
+		return fmt.Errorf("audit entry: an array of %d elements, not an entry of format %d", len(a), entryFormat)
+	}
+	for i, f := range into {
+		if err := json.Unmarshal(a[1+i], f); err != nil {
+			return fmt.Errorf("audit entry, element %d: %w", 1+i, err)
+		}
+	}
+	var f fields
+	_ = f.read(e.Data) // JSON, as the index checked: an error leaves no fields
+	var r eventstore.Record
+	r.Type, r.Meta.User, r.Meta.Account = e.Type, e.Actor, e.ActorAccount
+	e.Summary = summaryOf(r, f.String, f.raw)
+	return nil
 }
 
 // appendPosition appends p as its text (eventstore.Position.MarshalText),
@@ -453,11 +500,6 @@ func appendStrings(b []byte, ss []string) []byte {
 		b = appendString(b, s)
 	}
 	return append(b, ']')
-}
-
-// appendField appends name (its quotes and colon included) and s.
-func appendField(b []byte, name, s string) []byte {
-	return appendString(append(b, name...), s)
 }
 
 // appendString appends s as a JSON string, escaped as encoding/json

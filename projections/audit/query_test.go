@@ -15,10 +15,11 @@ import (
 	"github.com/shareledger/shareledger/projections/memory"
 )
 
-// An index built before 2026-12-03 (third) filed each event under each
-// entity with the accounts that may see it (Filed: a row a filing,
-// holding its position or leaving it to its key, or a row of a run), and
-// marked each entity an account saw (Seen). A history reads those
+// An index built before 2026-12-03 (third) stored each entry as the API
+// shows it, filed each event under each entity with the accounts that may
+// see it (Filed: a row a filing, holding its position or leaving it to
+// its key, or a row of a run), and marked each entity an account saw
+// (Seen). A history reads those
 // filings, then those filed since for the account (FiledFor), as one
 // history: the same entries, in log order, across pages, for the
 // accounts entitled to them only; and an entity is known to an account
@@ -58,6 +59,14 @@ func TestHistoryReadsTheIndexBuiltBefore(t *testing.T) {
 				if err := tx.Delete(ctx, audit.FiledFor, k); err != nil {
 					return cp, err
 				}
+			}
+			// Its entry as the API shows it, summary and all.
+			var e audit.Entry
+			if _, err := tx.Get(ctx, audit.Entries, pos, &e); err != nil {
+				return cp, err
+			}
+			if err := tx.Put(ctx, audit.Entries, pos, e); err != nil {
+				return cp, err
 			}
 			device := audit.Key("device", "d1")
 			var filing any = audit.Filing{Accounts: []string{"acme", "rentco"}}
@@ -108,6 +117,9 @@ func TestHistoryReadsTheIndexBuiltBefore(t *testing.T) {
 						}
 						for _, e := range entries {
 							got = append(got, e.Position)
+							if want := "bob@rentco.test (rentco): DesignSentToDevice device=d1 project=site design=deck.dxf"; e.Summary != want || e.EventID != fmt.Sprintf("e%d", e.Position.Commit-100) {
+								t.Fatalf("entry %s: summary %q, want %q", e.EventID, e.Summary, want)
+							}
 						}
 						if next == "" {
 							return nil
