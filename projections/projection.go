@@ -214,13 +214,16 @@ type Gatherer interface {
 }
 
 // Unpacker is a projection some of whose rows hold several items, as a
-// run gathered them (Gathering): Unpack hands each item of a row to yield
-// under a key and as a document of its own, as a run of one event would
-// have written it, and hands a row of a table it does not pack as it is.
-// A comparison of read models built from differently cut runs (a rebuild
-// against the live model) compares what Unpack hands.
+// run gathered them (Gathering), or mean what it now writes otherwise (a
+// table written by an earlier version): Unpack hands each item of a row
+// to yield under a table, a key and as a document of its own, as a run
+// of one event of this version would have written it (nothing, for a row
+// that means nothing more than the others do), and hands a row it does
+// not unpack as it is. A comparison of read models built from
+// differently cut runs, or by different versions (a rebuild against the
+// live model), compares what Unpack hands.
 type Unpacker interface {
-	Unpack(table, key string, doc []byte, yield func(key string, doc []byte) error) error
+	Unpack(table, key string, doc []byte, yield func(table, key string, doc []byte) error) error
 }
 
 // flush ends a gathered run. A failure names the run's last event, as a

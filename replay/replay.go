@@ -100,21 +100,26 @@ type Difference struct {
 // Compare lists every document of the tables that differs between live
 // and rebuilt, comparing JSON by meaning (stores may order keys
 // differently), and the rows of projections that pack several items in a
-// row (unpack) by their items, as runs of one event would have written
-// them: a rebuild cuts the log into other runs than the live model did.
+// row, or that an earlier version wrote (unpack), by their items, as runs
+// of one event of this version would have written them: a rebuild cuts
+// the log into other runs than the live model did, and the live model may
+// hold what an earlier version wrote. An item is compared under the table
+// its Unpacker names, which is one of tables.
 func Compare(ctx context.Context, live, rebuilt projections.Store, tables []string, unpack ...projections.Unpacker) ([]Difference, error) {
 	dump := func(s projections.Store) (map[string]map[string]string, error) {
 		out := map[string]map[string]string{}
 		err := s.View(ctx, func(r projections.Reader) error {
 			for _, t := range tables {
-				out[t] = map[string]string{}
 				err := r.Scan(ctx, t, projections.Page{}, func(k string, doc []byte) error {
-					return unpacked(unpack, t, k, doc, func(k string, doc []byte) error {
+					return unpacked(unpack, t, k, doc, func(t, k string, doc []byte) error {
 						var v any
 						if err := json.Unmarshal(doc, &v); err != nil {
 							return err
 						}
 						canon, _ := json.Marshal(v)
+						if out[t] == nil {
+							out[t] = map[string]string{}
+						}
 						out[t][k] = string(canon)
 						return nil
 					})
@@ -160,11 +165,11 @@ func Compare(ctx context.Context, live, rebuilt projections.Store, tables []stri
 
 // unpacked hands yield the items of a row as each of us unpacks it in
 // turn (each hands on the rows of tables it does not pack).
-func unpacked(us []projections.Unpacker, table, key string, doc []byte, yield func(key string, doc []byte) error) error {
+func unpacked(us []projections.Unpacker, table, key string, doc []byte, yield func(table, key string, doc []byte) error) error {
 	if len(us) == 0 {
-		return yield(key, doc)
+		return yield(table, key, doc)
 	}
-	return us[0].Unpack(table, key, doc, func(key string, doc []byte) error {
+	return us[0].Unpack(table, key, doc, func(table, key string, doc []byte) error {
 		return unpacked(us[1:], table, key, doc, yield)
 	})
 }

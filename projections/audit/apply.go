@@ -152,14 +152,6 @@ func encodeRun(row []filed) projections.Encoded {
 	return append(b, "]}"...)
 }
 
-// encodeFiling is Filing{Accounts: accounts} as json.Marshal writes it:
-// the position is its key's (Filing.FromKey).
-func encodeFiling(accounts []string) projections.Encoded {
-	b := make([]byte, 0, 16+16*len(accounts))
-	b = appendStrings(append(b, `{"accounts":`...), accounts)
-	return append(b, '}')
-}
-
 // knownFields are the fields of an event's data the index reads: those
 // that name entities, the project, and those a summary shows.
 var knownFields = func() map[string]int {

@@ -115,11 +115,15 @@ func unpack(key string, doc []byte, yield func(Filing) bool) (bool, error) {
 	return true, nil
 }
 
-// Unpack implements projections.Unpacker: a row of FiledFor or of Filed
-// means its filings, each as a row of its own would hold it, whichever run
-// wrote it (a rebuild's pages and the live runs cut the log differently);
-// an entry means what it holds, however it is stored (Entry.encode).
-func (Projection) Unpack(table, key string, doc []byte, yield func(key string, doc []byte) error) error {
+// Unpack implements projections.Unpacker: a row of FiledFor means its
+// filings, each as a row of its own would hold it, whichever run wrote it
+// (a rebuild's pages and the live runs cut the log differently); a row
+// of Filed, which an index built before 2026-12-03 (third) wrote, means
+// the same filings for each of its accounts, and its marks in Seen
+// nothing more; an entry means what it holds, however it is stored
+// (Entry.encode).
+func (Projection) Unpack(table, key string, doc []byte, yield func(table, key string, doc []byte) error) error {
+	var err error
 	switch table {
 	case Entries:
 		var e Entry
@@ -130,25 +134,29 @@ func (Projection) Unpack(table, key string, doc []byte, yield func(key string, d
 		if err != nil {
 			return err
 		}
-		return yield(key, stored)
-	case Filed, FiledFor:
-	default:
-		return yield(key, doc)
-	}
-	prefix := key[:strings.LastIndexByte(key, '/')+1]
-	var err error
-	if table == FiledFor {
+		return yield(Entries, key, stored)
+	case FiledFor:
+		prefix := key[:strings.LastIndexByte(key, '/')+1]
 		_, uerr := unpackFor(key, doc, func(at string) bool {
-			err = yield(prefix+at, oneFiling)
+			err = yield(FiledFor, prefix+at, oneFiling)
 			return err == nil
 		})
 		return cmp.Or(uerr, err)
+	case Filed:
+		entity := key[:strings.LastIndexByte(key, '/')+1]
+		_, uerr := unpack(key, doc, func(f Filing) bool {
+			for _, a := range f.Accounts {
+				if err = yield(FiledFor, ForKey(entity, a)+f.At, oneFiling); err != nil {
+					return false
+				}
+			}
+			return true
+		})
+		return cmp.Or(uerr, err)
+	case Seen:
+		return nil
 	}
-	_, uerr := unpack(key, doc, func(f Filing) bool {
-		err = yield(prefix+f.At, encodeFiling(f.Accounts))
-		return err == nil
-	})
-	return cmp.Or(uerr, err)
+	return yield(table, key, doc)
 }
 
 // forRow is a row of FiledFor: the positions of a run of events, or none
