@@ -26,7 +26,7 @@ import (
 )
 
 // Entries holds position -> Entry: each event once, whatever the number
-// of entities it is filed under.
+// of entities it is filed under, stored as Entry.encode writes it.
 const Entries = "audit.entries"
 
 // FiledFor holds entity/account/position -> the positions of the events
