@@ -3,6 +3,7 @@ package replay
 import (
 	"context"
 	"fmt"
+	"iter"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -98,7 +99,7 @@ func (v *versioned) Gather() projections.Gatherer {
 // Prefetch implements projections.Prefetcher: what the projection names,
 // under a shadow's table names, and a live projection's latest snapshot,
 // which its run reads.
-func (v *versioned) Prefetch(envs []projections.Envelope) []projections.TableKeys {
+func (v *versioned) Prefetch(envs iter.Seq[*projections.Envelope]) []projections.TableKeys {
 	var keys []projections.TableKeys
 	if pf, ok := v.Tabled.(projections.Prefetcher); ok {
 		keys = pf.Prefetch(envs)

@@ -6,6 +6,7 @@ package devices
 import (
 	"context"
 	"errors"
+	"iter"
 	"slices"
 	"time"
 
@@ -249,9 +250,9 @@ var _ projections.Prefetcher = Projection{}
 
 // Prefetch implements projections.Prefetcher: the device pages, account
 // names, project names and deletions that applying envs reads.
-func (Projection) Prefetch(envs []projections.Envelope) []projections.TableKeys {
+func (Projection) Prefetch(envs iter.Seq[*projections.Envelope]) []projections.TableKeys {
 	var pages, names, projectNames, gone []string
-	for _, env := range envs {
+	for env := range envs {
 		switch e := env.Event.(type) {
 		case device.DeviceRegistered:
 			names = append(names, projections.KeyPart(string(e.Owner)))

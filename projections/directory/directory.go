@@ -5,6 +5,7 @@ package directory
 import (
 	"context"
 	"errors"
+	"iter"
 
 	"github.com/shareledger/shareledger/domain"
 	"github.com/shareledger/shareledger/domain/account"
@@ -118,9 +119,9 @@ var _ projections.Prefetcher = Projection{}
 
 // Prefetch implements projections.Prefetcher: the accounts, users and
 // memberships that applying envs reads.
-func (Projection) Prefetch(envs []projections.Envelope) []projections.TableKeys {
+func (Projection) Prefetch(envs iter.Seq[*projections.Envelope]) []projections.TableKeys {
 	var accounts, users, memberships []string
-	for _, env := range envs {
+	for env := range envs {
 		switch e := env.Event.(type) {
 		case account.UserAdded:
 			accounts = append(accounts, projections.KeyPart(string(e.Account)))

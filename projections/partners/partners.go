@@ -5,6 +5,7 @@ package partners
 
 import (
 	"context"
+	"iter"
 	"time"
 
 	"github.com/shareledger/shareledger/domain"
@@ -135,10 +136,10 @@ var _ projections.Prefetcher = Projection{}
 
 // Prefetch implements projections.Prefetcher: the organizations and both
 // sides' rows that applying envs reads.
-func (Projection) Prefetch(envs []projections.Envelope) []projections.TableKeys {
+func (Projection) Prefetch(envs iter.Seq[*projections.Envelope]) []projections.TableKeys {
 	var names, rows []string
 	both := func(id partnership.ID, a, b domain.AccountID) { rows = append(rows, Key(a, id), Key(b, id)) }
-	for _, env := range envs {
+	for env := range envs {
 		switch e := env.Event.(type) {
 		case partnership.PartnerRequested:
 			names = append(names, projections.KeyPart(string(e.Requester)), projections.KeyPart(string(e.Partner)))

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 
@@ -549,7 +550,7 @@ var _ projections.Prefetcher = Projection{}
 
 // Prefetch implements projections.Prefetcher: the subusers, members
 // known, items, holdings, gram counts and paths that applying envs reads.
-func (Projection) Prefetch(envs []projections.Envelope) []projections.TableKeys {
+func (Projection) Prefetch(envs iter.Seq[*projections.Envelope]) []projections.TableKeys {
 	keys := map[string][]string{}
 	add := func(table string, parts ...string) { keys[table] = append(keys[table], Key(parts...)) }
 	named := func(acc domain.AccountID, user domain.UserID, name string) {
@@ -558,7 +559,7 @@ func (Projection) Prefetch(envs []projections.Envelope) []projections.TableKeys 
 			add(GramCounts, string(acc), g)
 		}
 	}
-	for _, env := range envs {
+	for env := range envs {
 		switch e := env.Event.(type) {
 		case account.AccountOpened:
 			named(e.Account, e.Administrator, e.Name)

@@ -6,6 +6,7 @@ package team
 import (
 	"context"
 	"encoding/json"
+	"iter"
 	"slices"
 	"time"
 
@@ -301,9 +302,9 @@ var _ projections.Prefetcher = Projection{}
 // Prefetch implements projections.Prefetcher: the identities, members,
 // projects and jobs that applying envs reads (an import of invitations
 // reads each invitee's identity and membership).
-func (Projection) Prefetch(envs []projections.Envelope) []projections.TableKeys {
+func (Projection) Prefetch(envs iter.Seq[*projections.Envelope]) []projections.TableKeys {
 	var ids, members, projects, jobs []string
-	for _, env := range envs {
+	for env := range envs {
 		switch e := env.Event.(type) {
 		case team.CloudProjectCreated:
 			ids = append(ids, projections.KeyPart(string(e.By)))
