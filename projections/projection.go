@@ -127,9 +127,9 @@ func ApplyDecoded(ctx context.Context, store Store, p Projection, page Batch) (e
 
 // ApplyBatches is ApplyDecoded for the events of several batches, in one
 // transaction.
-func ApplyBatches(ctx context.Context, store Store, p Projection, pages Batches) (eventstore.Position, error) {
+func ApplyBatches(ctx context.Context, store Store, p Projection, batches Batches) (eventstore.Position, error) {
 	var at eventstore.Position
-	u := applying(ctx, p, pages, &at)
+	u := applying(ctx, p, batches, &at)
 	return at, store.Update(ctx, u.Consumer, u.Fn)
 }
 
@@ -190,15 +190,15 @@ func Prefetch(ctx context.Context, tx Tx, keys []TableKeys) error {
 	return nil
 }
 
-// applying is the update that applies pages to p, leaving in at where
+// applying is the update that applies batches to p, leaving in at where
 // p's checkpoint stands. A Prefetcher's documents are read ahead first.
-func applying(ctx context.Context, p Projection, pages Batches, at *eventstore.Position) Update {
+func applying(ctx context.Context, p Projection, batches Batches, at *eventstore.Position) Update {
 	return Update{Consumer: p.Name(), Fn: func(tx Tx, cp eventstore.Position) (eventstore.Position, error) {
 		*at = cp
 		applied := false
-		run := make(Batches, 0, len(pages))
-		for _, page := range pages {
-			if after := page.After(cp); len(after) > 0 {
+		run := make(Batches, 0, len(batches))
+		for _, b := range batches {
+			if after := b.After(cp); len(after) > 0 {
 				run = append(run, after)
 			}
 		}
@@ -214,8 +214,8 @@ func applying(ctx context.Context, p Projection, pages Batches, at *eventstore.P
 			apply = g.Apply
 		}
 		var last Decoded
-		for _, page := range run {
-			for _, d := range page {
+		for _, b := range run {
+			for _, d := range b {
 				if err := applyOne(ctx, tx, apply, d); err != nil {
 					return cp, err
 				}
