@@ -540,7 +540,7 @@ func (s *subscriber) next(ctx context.Context, at eventstore.Position) (Batches,
 		return nil, false
 	}
 	// The batches taken, as they are: batches are shared, and copying
-	// them into one was a tenth of a catch-up's work (and, growing a copy
+	// them into one was 7% of the CPU of a catch-up (and, growing a copy
 	// append by append, a tenth of the service's garbage under load).
 	var taken Batches
 	if first = first.After(at); len(first) > 0 {
