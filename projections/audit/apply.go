@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -40,11 +41,18 @@ type gathering struct {
 	filed []filed // in log order
 }
 
-// filed is an event filed under an entity for an account: the prefix of
-// their rows in FiledFor (ForKey), and the event's position.
+// filed is an event filed under an entity for an account: the entity's
+// and the account's key parts (their rows in FiledFor are under
+// entity/account/), and the event's position. The key is made once a
+// row, at Flush, not once a filing.
 type filed struct {
-	prefix string
-	at     eventstore.Position
+	entity, account string
+	at              eventstore.Position
+}
+
+// compare orders filings by entity, then account.
+func (f filed) compare(o filed) int {
+	return cmp.Or(strings.Compare(f.entity, o.entity), strings.Compare(f.account, o.account))
 }
 
 // Apply applies one event of the run: every check an event can fail is
@@ -103,7 +111,7 @@ func (g *gathering) Apply(ctx context.Context, tx projections.Tx, env projection
 	for _, en := range entities {
 		k := keyPart(en.Kind, en.ID) // Key(en.Kind, en.ID) is k + "/"
 		for _, a := range e.Accounts {
-			g.filed = append(g.filed, filed{k + "/" + projections.KeyPart(a) + "/", r.Position})
+			g.filed = append(g.filed, filed{k, projections.KeyPart(a), r.Position})
 		}
 	}
 	return nil
@@ -113,18 +121,20 @@ func (g *gathering) Apply(ctx context.Context, tx projections.Tx, env projection
 // most maxPacked, each keyed by its last filing's position (FiledFor).
 func (g *gathering) Flush(ctx context.Context, tx projections.Tx) error {
 	// By entity and account, each one's in log order.
-	slices.SortStableFunc(g.filed, func(a, b filed) int { return strings.Compare(a.prefix, b.prefix) })
+	slices.SortStableFunc(g.filed, filed.compare)
 	for len(g.filed) > 0 {
-		k, n := g.filed[0].prefix, 1
-		for n < len(g.filed) && n < maxPacked && g.filed[n].prefix == k {
+		first, n := g.filed[0], 1
+		for n < len(g.filed) && n < maxPacked && g.filed[n].compare(first) == 0 {
 			n++
 		}
 		row := g.filed[:n]
 		g.filed = g.filed[n:]
-		key := string(appendPositionKey(append(make([]byte, 0, len(k)+positionKeyLen), k...), row[n-1].at))
-		doc := projections.Fresh{V: oneFiling}
+		b := make([]byte, 0, len(first.entity)+len(first.account)+2+positionKeyLen)
+		b = append(append(append(append(b, first.entity...), '/'), first.account...), '/')
+		key := string(appendPositionKey(b, row[n-1].at))
+		doc := oneFilingFresh
 		if n > 1 {
-			doc.V = encodeRun(row)
+			doc = projections.Fresh{V: encodeRun(row)}
 		}
 		// A row is keyed by a position its checkpoint passes: a key that
 		// holds nothing yet, as an entry's.
@@ -134,6 +144,10 @@ func (g *gathering) Flush(ctx context.Context, tx projections.Tx) error {
 	}
 	return nil
 }
+
+// oneFilingFresh is the row of one event, put as Fresh, held as an
+// interface once (converting a struct to one allocates).
+var oneFilingFresh any = projections.Fresh{V: oneFiling}
 
 // maxPacked is the most filings a row of FiledFor holds: a history's page
 // decodes at most this many beyond what it shows.
