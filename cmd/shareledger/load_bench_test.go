@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -60,6 +62,7 @@ type loadFixture struct {
 	owners, partners []string // tokens
 	projects         []string
 	send             func(token, method, path string, body any) (commandResult, error)
+	operator         client // reads the service's /metrics
 }
 
 func newLoadFixture(b *testing.B, pairs, workers int) loadFixture {
@@ -79,6 +82,7 @@ func newLoadFixture(b *testing.B, pairs, workers int) loadFixture {
 		f.owners[p], f.partners[p] = o.token, q.token
 	}
 	f.send = sender(hc, s.base)
+	f.operator = s.operator()
 	return f
 }
 
@@ -148,6 +152,7 @@ func BenchmarkDesignsOverHTTP(b *testing.B) {
 	})
 	b.StopTimer()
 	report(b, took)
+	f.reportHandler(b, "SendDesign")
 }
 
 // BenchmarkHTTPCeiling is the ceiling of BenchmarkDesignsOverHTTP on the
@@ -192,6 +197,35 @@ func report(b *testing.B, took []time.Duration) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commands/s")
 	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// reportHandler reports the mean time the service's handler of a command
+// took, from decoding it to its answer (its histogram in /metrics), beside
+// the client's latency: what the rest is, is HTTP and the wait for the
+// CPU (docs/benchmarks.md, "Where the HTTP tail comes from").
+func (f loadFixture) reportHandler(b *testing.B, command string) {
+	r := f.operator.do("GET", "/metrics", nil)
+	var sum, count float64
+	for line := range strings.SplitSeq(string(r.body), "\n") {
+		name, value, ok := strings.Cut(line, "{command=\""+command+"\"} ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			b.Fatalf("metrics: %s: %v", line, err)
+		}
+		switch name {
+		case "shareledger_command_duration_seconds_sum":
+			sum = v
+		case "shareledger_command_duration_seconds_count":
+			count = v
+		}
+	}
+	if count == 0 {
+		b.Fatalf("metrics: no %s was counted:\n%s", command, r.body)
+	}
+	b.ReportMetric(sum/count*1000, "handler-mean-ms")
 }
 
 // drive runs b.N commands from concurrent workers: each worker makes its
