@@ -60,8 +60,11 @@ type Store struct {
 
 	// life guards the database against use after Close: Pebble panics
 	// when a closed database is read.
-	life   sync.RWMutex
-	closed bool
+	life sync.RWMutex
+	// release is life.RUnlock, bound once: open hands it out on every
+	// read and append, where a method value made each time is allocated.
+	release func()
+	closed  bool
 
 	snapMu sync.Mutex // orders snapshot writes: the newest revision wins
 
@@ -84,7 +87,7 @@ func (s *Store) open() (release func(), err error) {
 		s.life.RUnlock()
 		return nil, ErrClosed
 	}
-	return s.life.RUnlock, nil
+	return s.release, nil
 }
 
 func (c Config) cacheBytes() int64 {
@@ -124,6 +127,7 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("open event store %s (is another shareledger using it?): %w", cfg.Dir, err)
 	}
 	s := &Store{db: db, sync: pebble.Sync, stop: make(chan struct{}), changes: eventstore.NewSignal(), heads: newHeads(1 << 16), recent: newRecentIDs(1 << 16)}
+	s.release = s.life.RUnlock
 	if cfg.NoSync {
 		s.sync = pebble.NoSync
 	}
