@@ -985,8 +985,22 @@ func testAheadWaiting(t *testing.T, h Harness, waitEach bool) {
 		found, gerr := tx.Get(ctx, "ahead", c+"/1", &d)
 		return fmt.Sprintf("%v, %s/1 %v, %v", out, c, found, errors.Join(err, gerr))
 	}
+	// points: the same, by point reads only (Get, GetMany), which a store
+	// may answer from what the update before wrote, not yet committed.
+	points := func(tx projections.Tx) string {
+		var d doc
+		found, err := tx.Get(ctx, "ahead", "points/total", &d)
+		var many []string
+		merr := projections.GetMany(ctx, tx, "ahead", []string{"points/x", "points/y"}, func(k string, raw []byte) error {
+			var d doc
+			err := json.Unmarshal(raw, &d)
+			many = append(many, fmt.Sprintf("%s=%d", k, d.N))
+			return err
+		})
+		return fmt.Sprintf("total %v %d, %v, %v", found, d.N, many, errors.Join(err, merr))
+	}
 	boom := errors.New("boom")
-	consumers := []string{"plain", "fails", "stops"}
+	consumers := []string{"plain", "fails", "stops", "points"}
 	if ahead {
 		consumers = append(consumers, "unwritable")
 	}
@@ -994,7 +1008,12 @@ func testAheadWaiting(t *testing.T, h Harness, waitEach bool) {
 		var us []projections.Update
 		for _, c := range consumers {
 			us = append(us, projections.Update{Consumer: c, Fn: func(tx projections.Tx, cp eventstore.Position) (eventstore.Position, error) {
-				r := read(tx, c)
+				var r string
+				if c == "points" {
+					r = points(tx)
+				} else {
+					r = read(tx, c)
+				}
 				mu.Lock()
 				seen = append(seen, fmt.Sprintf("%d %s from %d: %s", n, c, cp.Commit, r))
 				mu.Unlock()
@@ -1004,6 +1023,15 @@ func testAheadWaiting(t *testing.T, h Harness, waitEach bool) {
 				case c == "stops" && n == 2:
 					// Written, then rolled back: no one reads it.
 					return cp, errors.Join(tx.Put(ctx, "ahead", "stops/1", doc{N: 99}), projections.ErrStopUpdate)
+				case c == "points":
+					err := tx.Put(ctx, "ahead", "points/total", doc{N: n})
+					switch n {
+					case 1:
+						err = errors.Join(err, tx.Put(ctx, "ahead", "points/x", doc{N: n}))
+					case 2:
+						err = errors.Join(err, tx.Delete(ctx, "ahead", "points/x"), tx.Put(ctx, "ahead", "points/y", doc{N: n}))
+					}
+					return eventstore.At(uint64(n)), err
 				case c == "unwritable" && n == 2:
 					// A key the store refuses when it commits.
 					return eventstore.At(uint64(n)), tx.Put(ctx, "ahead", "", doc{N: n})
@@ -1065,6 +1093,17 @@ func testAheadWaiting(t *testing.T, h Harness, waitEach bool) {
 	}
 	if got, want := holds("plain"), "from 4: [plain/4=4], plain/1 false, <nil>"; got != want {
 		t.Errorf("plain after the groups: %s, want %s", got, want)
+	}
+	for n, want := range []string{"total false 0, [], <nil>", "total true 1, [points/x=1], <nil>", "total true 2, [points/y=2], <nil>", "total true 3, [points/y=2], <nil>"} {
+		if want := fmt.Sprintf("%d points from %d: %s", n+1, n, want); !slices.Contains(seen, want) {
+			t.Errorf("no %q among what the fns read: %q", want, seen)
+		}
+		if errs[n]["points"] != nil {
+			t.Errorf("group %d: points failed: %v", n+1, errs[n]["points"])
+		}
+	}
+	if got, want := holds("points"), "from 4: [points/total=4 points/y=2], points/1 false, <nil>"; got != want {
+		t.Errorf("points after the groups: %s, want %s", got, want)
 	}
 	if !errors.Is(errs[1]["fails"], boom) || errs[0]["fails"] != nil {
 		t.Errorf("fails: %v", errs)
