@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -317,42 +319,52 @@ func viewValue(ctx context.Context, s projections.Store, value func(projections.
 // checkpoint and other writes with it, rather than losing either
 // document silently.
 func TestAFreshDocumentOverOneThereFailsItsTransaction(t *testing.T) {
-	ctx := context.Background()
-	s := openBench(t)
-	defer s.Close()
-	write := func(to uint64, docs map[string]any) error {
-		return s.Update(ctx, "c", func(tx projections.Tx, _ eventstore.Position) (eventstore.Position, error) {
-			for _, k := range []string{"a", "b"} {
-				if v, ok := docs[k]; ok {
-					if err := tx.Put(ctx, "docs", k, v); err != nil {
-						return eventstore.Position{}, err
+	// Among a few fresh documents (a plain INSERT) and among many (COPY).
+	for _, many := range []int{0, 200} {
+		t.Run(fmt.Sprintf("among %d more", many), func(t *testing.T) {
+			ctx := context.Background()
+			s := openBench(t)
+			defer s.Close()
+			write := func(to uint64, docs map[string]any) error {
+				return s.Update(ctx, "c", func(tx projections.Tx, _ eventstore.Position) (eventstore.Position, error) {
+					for _, k := range slices.Sorted(maps.Keys(docs)) {
+						if err := tx.Put(ctx, "docs", k, docs[k]); err != nil {
+							return eventstore.Position{}, err
+						}
 					}
-				}
+					return eventstore.At(to), nil
+				})
 			}
-			return eventstore.At(to), nil
+			if err := write(1, map[string]any{"a": 1}); err != nil {
+				t.Fatal(err)
+			}
+			docs := map[string]any{"a": projections.Fresh{V: 2}, "b": 2}
+			for i := range many {
+				docs[fmt.Sprintf("more/%03d", i)] = projections.Fresh{V: 2}
+			}
+			err := write(2, docs)
+			if err == nil || !strings.Contains(err.Error(), "duplicate key") {
+				t.Fatalf("a fresh document over one there: %v, want a duplicate key", err)
+			}
+			var a, b int
+			var foundB, foundMore bool
+			err = s.View(ctx, func(r projections.Reader) error {
+				if _, err := r.Get(ctx, "docs", "a", &a); err != nil {
+					return err
+				}
+				var err error
+				if foundB, err = r.Get(ctx, "docs", "b", &b); err != nil {
+					return err
+				}
+				foundMore, err = r.Get(ctx, "docs", "more/000", &b)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cp, err := s.Checkpoint(ctx, "c"); err != nil || a != 1 || foundB || foundMore || cp != eventstore.At(1) {
+				t.Fatalf("after the failed transaction: a %d, b found %v, more found %v, checkpoint %v (%v); want it all as before", a, foundB, foundMore, cp, err)
+			}
 		})
-	}
-	if err := write(1, map[string]any{"a": 1}); err != nil {
-		t.Fatal(err)
-	}
-	err := write(2, map[string]any{"a": projections.Fresh{V: 2}, "b": 2})
-	if err == nil || !strings.Contains(err.Error(), "duplicate key") {
-		t.Fatalf("a fresh document over one there: %v, want a duplicate key", err)
-	}
-	var a, b int
-	var foundB bool
-	err = s.View(ctx, func(r projections.Reader) error {
-		if _, err := r.Get(ctx, "docs", "a", &a); err != nil {
-			return err
-		}
-		var err error
-		foundB, err = r.Get(ctx, "docs", "b", &b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cp, err := s.Checkpoint(ctx, "c"); err != nil || a != 1 || foundB || cp != eventstore.At(1) {
-		t.Fatalf("after the failed transaction: a %d, b found %v, checkpoint %v (%v); want it all as before", a, foundB, cp, err)
 	}
 }

@@ -138,8 +138,17 @@ func testCRUD(t *testing.T, h Harness) {
 // (read as absent, deleted, written and then made visible to a scan),
 // whatever the store makes of what it knows.
 func testFresh(t *testing.T, h Harness) {
+	// A store may write many documents new to their keys another way
+	// than a few (PostgreSQL: by COPY); each is read back either way.
+	for _, many := range []int{0, 300} {
+		t.Run(fmt.Sprintf("and %d more", many), func(t *testing.T) { testFreshAmong(t, h, many) })
+	}
+}
+
+func testFreshAmong(t *testing.T, h Harness, many int) {
 	s := open(t, h)
 	ctx := context.Background()
+	bulk := func(i int) string { return fmt.Sprintf("bulk/%03d \u00e9\t'\"", i) }
 	put(t, s, "c", 1, map[string]doc{"gone": {N: 1}, "there": {N: 1}, "again": {N: 1}})
 	steps := []struct {
 		name string
@@ -181,6 +190,22 @@ func testFresh(t *testing.T, h Harness) {
 			}
 			return tx.Put(ctx, "docs", "twice", projections.Fresh{V: doc{N: 2}})
 		}},
+		{"many more, fresh or read as absent", func(tx projections.Tx) error {
+			for i := range many {
+				v := any(projections.Fresh{V: doc{N: 2, Name: bulk(i)}})
+				if i%2 == 1 {
+					var d doc
+					if found, err := tx.Get(ctx, "docs", bulk(i), &d); err != nil || found {
+						return fmt.Errorf("absent read %v, %v", found, err)
+					}
+					v = doc{N: 2, Name: bulk(i)}
+				}
+				if err := tx.Put(ctx, "docs", bulk(i), v); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
 	}
 	err := s.Update(ctx, "c", func(tx projections.Tx, _ eventstore.Position) (eventstore.Position, error) {
 		for _, st := range steps {
@@ -204,6 +229,11 @@ func testFresh(t *testing.T, h Harness) {
 	}
 	if d, _ := get(t, s, "again"); d.N != 1 {
 		t.Errorf("a document not written changed: %+v", d)
+	}
+	for i := range many {
+		if d, ok := get(t, s, bulk(i)); !ok || d.N != 2 || d.Name != bulk(i) {
+			t.Fatalf("%q reads %+v (found %v), want n 2 and its name", bulk(i), d, ok)
+		}
 	}
 }
 
