@@ -989,11 +989,12 @@ func (t *tx) flush(ctx context.Context, also func(*pgx.Batch)) error {
 }
 
 // copyAtLeast is how many documents new to their keys a flush writes by
-// COPY rather than by a plain INSERT of arrays in its batch. COPY made the
-// catch-up of the sharing projections about 30% faster
-// (docs/benchmarks.md), but costs a round trip of its own, which a few
-// dozen rows pay for.
-const copyAtLeast = 64
+// COPY rather than by a plain INSERT of arrays in its batch. Measured here
+// (BenchmarkFreshDocuments), COPY took about 10 µs a document up to 352 of
+// them a transaction and 7 from 384 on, where the insert took 8 to 12
+// throughout; the catch-up of the sharing projections, whose flushes hold
+// hundreds to thousands, was about 30% faster by COPY (docs/benchmarks.md).
+const copyAtLeast = 512
 
 // GetStamped implements projections.Stamped.
 func (r reader) GetStamped(ctx context.Context, table string, keys []string, fn func(string, []byte, eventstore.Position) error) error {

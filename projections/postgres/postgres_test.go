@@ -320,7 +320,7 @@ func viewValue(ctx context.Context, s projections.Store, value func(projections.
 // document silently.
 func TestAFreshDocumentOverOneThereFailsItsTransaction(t *testing.T) {
 	// Among a few fresh documents (a plain INSERT) and among many (COPY).
-	for _, many := range []int{0, 200} {
+	for _, many := range []int{0, 600} {
 		t.Run(fmt.Sprintf("among %d more", many), func(t *testing.T) {
 			ctx := context.Background()
 			s := openBench(t)

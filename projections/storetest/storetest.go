@@ -139,8 +139,9 @@ func testCRUD(t *testing.T, h Harness) {
 // whatever the store makes of what it knows.
 func testFresh(t *testing.T, h Harness) {
 	// A store may write many documents new to their keys another way
-	// than a few (PostgreSQL: by COPY); each is read back either way.
-	for _, many := range []int{0, 300} {
+	// than a few (PostgreSQL: 512 or more by COPY); each is read back
+	// either way.
+	for _, many := range []int{0, 600} {
 		t.Run(fmt.Sprintf("and %d more", many), func(t *testing.T) { testFreshAmong(t, h, many) })
 	}
 }
