@@ -2,6 +2,7 @@ package commands
 
 import (
 	"container/list"
+	"reflect"
 	"sync"
 )
 
@@ -17,12 +18,19 @@ type StateCache struct {
 	mu      sync.Mutex
 	budget  int64
 	size    int64
-	entries map[string]*list.Element // of *cached
-	recency *list.List               // front: most recently used
+	entries map[stateKey]*list.Element // of *cached
+	recency *list.List                 // front: most recently used
+}
+
+// stateKey names a cached state: its stream, and its aggregate's type,
+// since two aggregates may fold one stream.
+type stateKey struct {
+	stream    string
+	aggregate reflect.Type
 }
 
 type cached struct {
-	key    string
+	key    stateKey
 	state  any
 	last   uint64
 	exists bool
@@ -34,7 +42,7 @@ type cached struct {
 // estimate their footprints). A state larger than the whole budget is not
 // kept.
 func NewStateCache(budget int64) *StateCache {
-	return &StateCache{budget: budget, entries: map[string]*list.Element{}, recency: list.New()}
+	return &StateCache{budget: budget, entries: map[stateKey]*list.Element{}, recency: list.New()}
 }
 
 // Size is the estimated number of bytes the cache holds.
@@ -51,7 +59,7 @@ func (c *StateCache) Len() int {
 	return len(c.entries)
 }
 
-func (c *StateCache) get(key string) (cached, bool) {
+func (c *StateCache) get(key stateKey) (cached, bool) {
 	if c == nil {
 		return cached{}, false
 	}

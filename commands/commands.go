@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"reflect"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -51,7 +53,10 @@ var ErrIdempotencyKeyReused = domain.NewError(domain.Invalid, "idempotency-key-r
 // kind of command (scope: method and route), so nobody can replay or
 // block what someone else did with a key they guessed or reused.
 func ScopedCommandID(caller domain.Actor, scope, key string) string {
-	return uuid.NewHash(sha1.New(), namespace, fmt.Appendf(nil, "idempotency\x00%s\x00%s\x00%s\x00%s", caller.Account, caller.User, scope, key), 5).String()
+	var buf [256]byte
+	name := append(append(buf[:0], "idempotency\x00"...), caller.Account...)
+	name = append(append(append(append(name, 0), caller.User...), 0), scope...)
+	return nameID(append(append(name, 0), key...))
 }
 
 // Result is what a command did.
@@ -118,8 +123,12 @@ func WithLogging[C any](h Handler[C], log *slog.Logger, name string) Handler[C] 
 		if err != nil {
 			level = slog.LevelWarn
 		}
-		log.Log(ctx, level, "command", "name", name, "position", res.Position.String(), "replayed", res.Replayed,
-			"took", time.Since(start), "err", err)
+		// Checked first: building the attributes costs allocations
+		// that a disabled level would throw away.
+		if log.Enabled(ctx, level) {
+			log.Log(ctx, level, "command", "name", name, "position", res.Position.String(), "replayed", res.Replayed,
+				"took", time.Since(start), "err", err)
+		}
 		return res, err
 	})
 }
@@ -195,7 +204,7 @@ func LoadState[A Aggregate[A]](ctx context.Context, r Repo, stream string, m Met
 		// passes an empty Meta) is of a stream the command may change.
 		r.lockFor(ctx, stream)
 	}
-	key := fmt.Sprintf("%s\x00%T", stream, zero)
+	key := stateKey{stream, reflect.TypeFor[A]()}
 	c, ok := r.Cache.get(key)
 	state, owned := zero, false
 	if ok {
@@ -533,11 +542,27 @@ var namespace = uuid.MustParse("6f1c3c52-57d5-4c8e-9d0f-3c1c5a0e2b11")
 
 // EventID is the ID of the i-th event a command appends to a stream.
 func EventID(commandID, stream string, i int) string {
-	return uuid.NewHash(sha1.New(), namespace, fmt.Appendf(nil, "%s\x00%s\x00%d", commandID, stream, i), 5).String()
+	var buf [256]byte
+	name := append(append(append(append(buf[:0], commandID...), 0), stream...), 0)
+	return nameID(strconv.AppendInt(name, int64(i), 10))
 }
 
 // NewID derives the ID of something a command creates from the command's ID,
 // so that the command sent again names the same thing.
 func NewID(commandID, kind string) string {
-	return uuid.NewHash(sha1.New(), namespace, []byte(kind+"\x00"+commandID), 5).String()
+	var buf [256]byte
+	return nameID(append(append(append(buf[:0], kind...), 0), commandID...))
+}
+
+// nameID is the name-based UUID (RFC 9562, version 5: SHA-1) of name in
+// the commands' namespace, as uuid.NewSHA1 makes it, without its hash's
+// and buffers' allocations: every command makes one for each event.
+func nameID(name []byte) string {
+	var buf [256 + 16]byte
+	sum := sha1.Sum(append(append(buf[:0], namespace[:]...), name...))
+	var id uuid.UUID
+	copy(id[:], sum[:])
+	id[6] = id[6]&0x0f | 5<<4 // version 5
+	id[8] = id[8]&0x3f | 0x80 // the RFC's variant
+	return id.String()
 }
