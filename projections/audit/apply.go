@@ -120,8 +120,7 @@ func (g *gathering) Apply(ctx context.Context, tx projections.Tx, env projection
 // Flush writes the run's filings, by entity and account, in rows of at
 // most maxPacked, each keyed by its last filing's position (FiledFor).
 func (g *gathering) Flush(ctx context.Context, tx projections.Tx) error {
-	// By entity and account, each one's in log order.
-	slices.SortStableFunc(g.filed, filed.compare)
+	g.filed = byEntity(g.filed)
 	for len(g.filed) > 0 {
 		first, n := g.filed[0], 1
 		for n < len(g.filed) && n < maxPacked && g.filed[n].compare(first) == 0 {
@@ -143,6 +142,56 @@ func (g *gathering) Flush(ctx context.Context, tx projections.Tx) error {
 		}
 	}
 	return nil
+}
+
+// byEntity orders a run's filings by entity and account, each one's in
+// log order. A run names few entities many times (a design names its
+// device, both accounts, the project and the stream), so it counts the
+// filings of each entity and account, orders those, and places each
+// filing after the ones before it: a stable sort of the filings
+// themselves compared strings about n log² n times, a quarter of the
+// index's CPU under load (docs/benchmarks.md).
+func byEntity(fs []filed) []filed {
+	if len(fs) < 2 {
+		return fs
+	}
+	type group struct {
+		first int // the index of the group's first filing in fs
+		next  int // where its next filing goes in the result
+	}
+	index := make(map[[2]string]int32, 32)
+	var groups []group
+	ids := make([]int32, len(fs))
+	counts := make([]int, 0, 32)
+	for i, f := range fs {
+		k := [2]string{f.entity, f.account}
+		id, ok := index[k]
+		if !ok {
+			id = int32(len(groups))
+			index[k] = id
+			groups = append(groups, group{first: i})
+			counts = append(counts, 0)
+		}
+		ids[i] = id
+		counts[id]++
+	}
+	order := make([]int32, len(groups))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return fs[groups[a].first].compare(fs[groups[b].first]) })
+	at := 0
+	for _, id := range order {
+		groups[id].next = at
+		at += counts[id]
+	}
+	out := make([]filed, len(fs))
+	for i, f := range fs {
+		g := &groups[ids[i]]
+		out[g.next] = f
+		g.next++
+	}
+	return out
 }
 
 // oneFilingFresh is the row of one event, put as Fresh, held as an
