@@ -36,6 +36,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("put get delete", func(t *testing.T) { testCRUD(t, h) })
 	t.Run("documents new to their keys", func(t *testing.T) { testFresh(t, h) })
 	t.Run("versions kept copy-on-write", func(t *testing.T) { testVersions(t, h) })
+	t.Run("many versioned documents new to their keys", func(t *testing.T) { testManyVersioned(t, h) })
 	t.Run("changes and checkpoint commit together", func(t *testing.T) { testAtomic(t, h) })
 	t.Run("scan pages", func(t *testing.T) { testScan(t, h) })
 	t.Run("many at once", func(t *testing.T) { testMany(t, h) })
@@ -1161,6 +1162,84 @@ func testAheadWaiting(t *testing.T, h Harness, waitEach bool) {
 		if got, want := holds(c), fmt.Sprintf("from 1: [%s/1=1], %s/1 true, <nil>", c, c); got != want {
 			t.Errorf("%s after the groups: %s, want %s", c, got, want)
 		}
+	}
+}
+
+// testManyVersioned: a transaction that writes many documents new to
+// their keys in a versioned table (on PostgreSQL, by COPY) stamps each,
+// and a later one that replaces one of them after a snapshot keeps it as
+// a version under that stamp.
+func testManyVersioned(t *testing.T, h Harness) {
+	s := open(t, h)
+	ctx := context.Background()
+	const prefix, many = "p/1/docs/", 600
+	at := eventstore.At
+	key := func(i int) string { return fmt.Sprintf("many/%03d", i) }
+	steps := []struct {
+		v    projections.Versions
+		puts []int
+		n    int
+	}{
+		{projections.Versions{At: at(2), Into: "versions", Prefix: prefix}, nil, 1},
+		{projections.Versions{At: at(4), Keep: at(3), Legacy: at(1), Into: "versions", Prefix: prefix}, []int{7}, 2},
+	}
+	for i, st := range steps {
+		err := s.Update(ctx, "c", func(tx projections.Tx, _ eventstore.Position) (eventstore.Position, error) {
+			if err := projections.Version(tx, "docs", st.v); err != nil {
+				return eventstore.Position{}, err
+			}
+			if st.puts == nil {
+				for j := range many {
+					if err := tx.Put(ctx, "docs", key(j), projections.Fresh{V: doc{N: st.n}}); err != nil {
+						return eventstore.Position{}, err
+					}
+				}
+			}
+			for _, j := range st.puts {
+				if err := tx.Put(ctx, "docs", key(j), doc{N: st.n}); err != nil {
+					return eventstore.Position{}, err
+				}
+			}
+			return at(uint64(2*i + 1)), nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := s.View(ctx, func(r projections.Reader) error {
+		versions := map[string]string{}
+		if err := r.Scan(ctx, "versions", projections.Page{}, func(k string, d []byte) error {
+			versions[k] = string(d)
+			return nil
+		}); err != nil {
+			return err
+		}
+		if want := map[string]string{projections.VersionKey(prefix, key(7), at(2)): `{"n":1}`}; !maps.Equal(versions, want) {
+			t.Errorf("versions: %q, want %q", versions, want)
+		}
+		sr, err := projections.StampedReader(r)
+		if err != nil {
+			return err
+		}
+		stamped := 0
+		err = sr.ScanStamped(ctx, "docs", projections.Page{}, func(k string, _ []byte, stamp eventstore.Position) error {
+			want := at(2)
+			if k == key(7) {
+				want = at(4)
+			}
+			if stamp != want {
+				return fmt.Errorf("%s stamped %v, want %v", k, stamp, want)
+			}
+			stamped++
+			return nil
+		})
+		if err == nil && stamped != many {
+			err = fmt.Errorf("%d documents stamped, want %d", stamped, many)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
