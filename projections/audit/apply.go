@@ -152,7 +152,10 @@ func (g *gathering) Flush(ctx context.Context, tx projections.Tx) error {
 // themselves compared strings about n log² n times, a quarter of the
 // index's CPU under load (docs/benchmarks.md).
 func byEntity(fs []filed) []filed {
-	if len(fs) < 2 {
+	if len(fs) <= smallRun {
+		// A few events' filings: sorted in place, without the counts'
+		// allocations.
+		slices.SortStableFunc(fs, filed.compare)
 		return fs
 	}
 	type group struct {
@@ -193,6 +196,10 @@ func byEntity(fs []filed) []filed {
 	}
 	return out
 }
+
+// smallRun is the most filings byEntity sorts as they are (an insertion
+// sort, below Go's threshold for merging).
+const smallRun = 20
 
 // oneFilingFresh is the row of one event, put as Fresh, held as an
 // interface once (converting a struct to one allocates).

@@ -40,6 +40,8 @@ func TestByEntityIsAStableSortByEntityAndAccount(t *testing.T) {
 		{"one entity, two accounts, interleaved", []filed{{"d", "b", at(1)}, {"d", "a", at(2)}, {"d", "b", at(3)}, {"d", "a", at(4)}}},
 		{"names that prefix each other", []filed{{"d/1", "a", at(1)}, {"d", "a/1", at(2)}, {"d", "a", at(3)}, {"d/1", "", at(4)}, {"", "a", at(5)}}},
 		{"a design run", interleaved(1000, 64, 1)},
+		{"a small run", interleaved(3, 64, 4)},
+		{"a run just past the small ones", interleaved(4, 64, 5)},
 		{"past a row's most, one device", interleaved(700, 1, 2)},
 		{"many entities", interleaved(300, 5000, 3)},
 	}
