@@ -160,12 +160,12 @@ func byEntity(fs []filed) []filed {
 	}
 	type group struct {
 		first int // the index of the group's first filing in fs
+		n     int // its filings
 		next  int // where its next filing goes in the result
 	}
 	index := make(map[[2]string]int32, 32)
-	var groups []group
+	groups := make([]group, 0, 32)
 	ids := make([]int32, len(fs))
-	counts := make([]int, 0, 32)
 	for i, f := range fs {
 		k := [2]string{f.entity, f.account}
 		id, ok := index[k]
@@ -173,10 +173,9 @@ func byEntity(fs []filed) []filed {
 			id = int32(len(groups))
 			index[k] = id
 			groups = append(groups, group{first: i})
-			counts = append(counts, 0)
 		}
 		ids[i] = id
-		counts[id]++
+		groups[id].n++
 	}
 	order := make([]int32, len(groups))
 	for i := range order {
@@ -186,7 +185,7 @@ func byEntity(fs []filed) []filed {
 	at := 0
 	for _, id := range order {
 		groups[id].next = at
-		at += counts[id]
+		at += groups[id].n
 	}
 	out := make([]filed, len(fs))
 	for i, f := range fs {
