@@ -147,7 +147,7 @@ func (g *gathering) Flush(ctx context.Context, tx projections.Tx) error {
 // byEntity orders a run's filings by entity and account, each one's in
 // log order. A run names few entities many times (a design names its
 // device, both accounts, the project and the stream), so it counts the
-// filings of each entity and account, orders those, and places each
+// filings of each entity and account, orders those, and moves each
 // filing after the ones before it: a stable sort of the filings
 // themselves compared strings about n log² n times, a quarter of the
 // index's CPU under load (docs/benchmarks.md).
@@ -187,13 +187,20 @@ func byEntity(fs []filed) []filed {
 		groups[id].next = at
 		at += groups[id].n
 	}
-	out := make([]filed, len(fs))
-	for i, f := range fs {
+	// Each filing's place in the result, then the filings moved there
+	// in place, a swap putting one where it belongs.
+	for i := range fs {
 		g := &groups[ids[i]]
-		out[g.next] = f
+		ids[i] = int32(g.next)
 		g.next++
 	}
-	return out
+	for i := range fs {
+		for j := ids[i]; int(j) != i; j = ids[i] {
+			fs[i], fs[j] = fs[j], fs[i]
+			ids[i], ids[j] = ids[j], ids[i]
+		}
+	}
+	return fs
 }
 
 // smallRun is the most filings byEntity sorts as they are (an insertion
