@@ -547,7 +547,6 @@ func (s *subscriber) next(ctx context.Context, at eventstore.Position) (Batches,
 		taken = Batches{first}
 	}
 	n := len(first)
-	joined := func() (Batches, bool) { return taken, true }
 	// Gather more for as long as the last delivery took (or the Paced
 	// interval), unless a reader waits on the projection.
 	var until <-chan time.Time
@@ -571,28 +570,28 @@ func (s *subscriber) next(ctx context.Context, at eventstore.Position) (Batches,
 		case more, ok = <-s.queue:
 		default:
 			if until == nil || n >= s.runner.cfg.Batch {
-				return joined()
+				return taken, true
 			}
 			select {
 			case more, ok = <-s.queue:
 			case <-until:
-				return joined()
+				return taken, true
 			case <-called:
-				return joined()
+				return taken, true
 			case <-s.closed:
-				return joined()
+				return taken, true
 			case <-ctx.Done():
-				return joined()
+				return taken, true
 			}
 		}
 		if !ok {
-			return joined() // the closed queue is seen on the next call
+			return taken, true // the closed queue is seen on the next call
 		}
 		if more = more.After(last); len(more) > 0 {
 			taken, n, last = append(taken, more), n+len(more), more.Last()
 		}
 	}
-	return joined()
+	return taken, true
 }
 
 type batchKey struct{}
