@@ -53,8 +53,8 @@ var ErrIdempotencyKeyReused = domain.NewError(domain.Invalid, "idempotency-key-r
 // kind of command (scope: method and route), so nobody can replay or
 // block what someone else did with a key they guessed or reused.
 func ScopedCommandID(caller domain.Actor, scope, key string) string {
-	var buf [256]byte
-	name := append(append(buf[:0], "idempotency\x00"...), caller.Account...)
+	var buf [nameBuffer]byte
+	name := append(append(named(&buf), "idempotency\x00"...), caller.Account...)
 	name = append(append(append(append(name, 0), caller.User...), 0), scope...)
 	return nameID(append(append(name, 0), key...))
 }
@@ -542,24 +542,31 @@ var namespace = uuid.MustParse("6f1c3c52-57d5-4c8e-9d0f-3c1c5a0e2b11")
 
 // EventID is the ID of the i-th event a command appends to a stream.
 func EventID(commandID, stream string, i int) string {
-	var buf [256]byte
-	name := append(append(append(append(buf[:0], commandID...), 0), stream...), 0)
+	var buf [nameBuffer]byte
+	name := append(append(append(append(named(&buf), commandID...), 0), stream...), 0)
 	return nameID(strconv.AppendInt(name, int64(i), 10))
 }
 
 // NewID derives the ID of something a command creates from the command's ID,
 // so that the command sent again names the same thing.
 func NewID(commandID, kind string) string {
-	var buf [256]byte
-	return nameID(append(append(append(buf[:0], kind...), 0), commandID...))
+	var buf [nameBuffer]byte
+	return nameID(append(append(append(named(&buf), kind...), 0), commandID...))
 }
 
-// nameID is the name-based UUID (RFC 9562, version 5: SHA-1) of name in
-// the commands' namespace, as uuid.NewSHA1 makes it, without its hash's
-// and buffers' allocations: every command makes one for each event.
+// nameBuffer is the stack buffer a name is built in: longer names grow
+// it onto the heap.
+const nameBuffer = 256
+
+// named starts a name in buf with the commands' namespace, which the
+// hash of a name-based UUID covers first.
+func named(buf *[nameBuffer]byte) []byte { return append(buf[:0], namespace[:]...) }
+
+// nameID is the name-based UUID (RFC 9562, version 5: SHA-1) of a name
+// begun by named, as uuid.NewSHA1 makes it, without its hash's and
+// buffers' allocations: every command makes one for each event.
 func nameID(name []byte) string {
-	var buf [256 + 16]byte
-	sum := sha1.Sum(append(append(buf[:0], namespace[:]...), name...))
+	sum := sha1.Sum(name)
 	var id uuid.UUID
 	copy(id[:], sum[:])
 	id[6] = id[6]&0x0f | 5<<4 // version 5
