@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,8 +67,8 @@ type loadFixture struct {
 }
 
 func newLoadFixture(b *testing.B, pairs, workers int) loadFixture {
-	b.Cleanup(serviceMemory())
 	cfg := testConfig(b, backends[0])
+	b.Cleanup(serviceRuntime(embeddedStores(cfg)))
 	cfg.AggregateSnapshotEvery = 1000
 	s := start(b, cfg)
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * workers}, Timeout: 30 * time.Second}
@@ -86,10 +87,13 @@ func newLoadFixture(b *testing.B, pairs, workers int) loadFixture {
 	return f
 }
 
-// serviceMemory sets the garbage collector as serve does (the process
-// is the service here) and returns what undoes it.
-func serviceMemory() func() {
-	return decideMemory(os.LookupEnv, 0, cgroupMemory()).apply()
+// serviceRuntime sets the garbage collector and the processors as serve
+// does with so many embedded stores (the process is the service here) and
+// returns what undoes it.
+func serviceRuntime(embedded int) func() {
+	mem := decideMemory(os.LookupEnv, 0, cgroupMemory()).apply()
+	procs := decideProcs(os.LookupEnv, runtime.GOMAXPROCS(0), embedded).apply()
+	return func() { procs(); mem() }
 }
 
 // sender is the load's client of a service at base: one request, its
@@ -165,7 +169,9 @@ func BenchmarkDesignsOverHTTP(b *testing.B) {
 //	go test -run '^$' -bench 'DesignsOverHTTP|HTTPCeiling' -benchtime 20000x ./cmd/shareledger/
 func BenchmarkHTTPCeiling(b *testing.B) {
 	const workers = 64
-	b.Cleanup(serviceMemory())
+	// As serve sets the runtime for a service without embedded stores:
+	// the ceiling writes no files.
+	b.Cleanup(serviceRuntime(0))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body struct{ Project, Design string }
 		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {

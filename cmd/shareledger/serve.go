@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -420,6 +421,8 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 	slog.SetDefault(log)
 	mem := decideMemory(os.LookupEnv, cfg.MemoryLimit, cgroupMemory())
 	defer mem.apply()()
+	procs := decideProcs(os.LookupEnv, runtime.GOMAXPROCS(0), embeddedStores(cfg))
+	defer procs.apply()()
 	a, err := openApp(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -432,7 +435,7 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 	log.Info("shareledger listening", "addr", "http://"+ln.Addr().String(), "data", cfg.DataDir,
 		"eventstore", storeKind(cfg.EventStore),
 		"readmodels", map[bool]string{true: "embedded", false: "postgres"}[cfg.ReadModels == ""],
-		"gc", mem.String())
+		"gc", mem.String(), "procs", procs.String())
 	return a.run(ctx, ln)
 }
 
