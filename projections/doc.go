@@ -33,5 +33,7 @@
 // one transaction, PostgreSQL runs them at once, each in its own. A live
 // projection's update returns once it has committed; on the embedded
 // store one writer commits every update waiting at that moment in one
-// transaction, so that the live projections share their commits' syncs.
+// transaction, so that the live projections share their commits' syncs,
+// and under load holds a live delivery's commit back for a short window
+// to gather the others' into it, unless a reader waits (Awaited).
 package projections

@@ -63,6 +63,14 @@ func (g generational) UpdateEach(ctx context.Context, us []Update) []error {
 	return UpdateEach(ctx, g.Store, renamed)
 }
 
+// Awaited passes on to the store what Progress tells of waiting readers
+// (Awaited).
+func (g generational) Awaited(readers int) {
+	if a, ok := g.Store.(Awaited); ok {
+		a.Awaited(readers)
+	}
+}
+
 func (g generational) View(ctx context.Context, fn func(Reader) error) error {
 	return g.Store.View(ctx, func(r Reader) error {
 		live, err := LiveTables(ctx, r)

@@ -74,12 +74,17 @@ func (p *Progress) Wait(ctx context.Context, pos eventstore.Position, names ...s
 	poll := time.NewTicker(p.Poll)
 	defer poll.Stop()
 	var waiting []string
+	awaited, _ := p.store.(Awaited)
+	started := 0 // of waiting, told to the store
 	defer func() {
 		p.mu.Lock()
 		for _, n := range waiting {
 			p.awaited[n]--
 		}
 		p.mu.Unlock()
+		if awaited != nil && started > 0 {
+			awaited.Awaited(-started)
+		}
 	}()
 	for {
 		p.mu.Lock()
@@ -99,6 +104,10 @@ func (p *Progress) Wait(ctx context.Context, pos eventstore.Position, names ...s
 			}
 		}
 		p.mu.Unlock()
+		if awaited != nil && len(waiting) > started {
+			awaited.Awaited(len(waiting) - started)
+			started = len(waiting)
+		}
 		if len(behind) == 0 {
 			return nil
 		}

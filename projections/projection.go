@@ -43,6 +43,30 @@ type Paced interface {
 	CommitEvery() time.Duration
 }
 
+// Awaited is a store that may hold a live projection's commit back (an
+// Update whose context is a LiveDelivery), to share it with the updates
+// that follow, while no reader waits: Progress tells it when readers
+// start waiting on its consumers (readers > 0) and when they stop
+// (readers < 0), and it commits at once while any waits.
+type Awaited interface {
+	Awaited(readers int)
+}
+
+type liveKey struct{}
+
+// LiveDelivery marks ctx as the Runner's delivery of events to a live
+// projection, whose commit an Awaited store may hold back; nothing else
+// (a rebuild, its bookkeeping, a caller of its own) is held.
+func LiveDelivery(ctx context.Context) context.Context {
+	return context.WithValue(ctx, liveKey{}, true)
+}
+
+// IsLiveDelivery says whether ctx is a LiveDelivery.
+func IsLiveDelivery(ctx context.Context) bool {
+	live, _ := ctx.Value(liveKey{}).(bool)
+	return live
+}
+
 // Decoded is an event of a batch, decoded once for every projection that
 // applies the batch: projections read it and must not change it.
 type Decoded struct {

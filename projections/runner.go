@@ -200,7 +200,7 @@ func (r *Runner) handler(p Projection) message.NoPublishHandlerFunc {
 			return err
 		}
 		// A CPU profile names the projection each sample worked for.
-		pprof.Do(msg.Context(), labels, func(ctx context.Context) { err = r.apply(ctx, p, batches) })
+		pprof.Do(LiveDelivery(msg.Context()), labels, func(ctx context.Context) { err = r.apply(ctx, p, batches) })
 		return err
 	}
 }

@@ -114,7 +114,7 @@ func TestForgedTokensAreRefused(t *testing.T) {
 		}
 	}
 	// The scheme's name is case-insensitive (RFC 9110).
-	if r := (client{s: s}).do(http.MethodGet, "/v1/account", nil, "Authorization", "bearer "+good); r.status != http.StatusOK {
+	if r := (client{s: s}).do(http.MethodGet, "/v1/account?position="+fx.at, nil, "Authorization", "bearer "+good); r.status != http.StatusOK {
 		t.Fatalf("a valid token with the scheme in lower case: %d %s", r.status, r.body)
 	}
 	var st readapi.Page[readapi.ProjectionStatus]

@@ -296,6 +296,7 @@ func without(m map[string]any, k string) map[string]any {
 type fixtures struct {
 	device, project, cloudProject, job, item, node, role, user string
 	n                                                          int
+	at                                                         string // the last fixture's position
 }
 
 func specFixtures(s *server, alice, bob client) *fixtures {
@@ -315,7 +316,7 @@ func specFixtures(s *server, alice, bob client) *fixtures {
 	fx.cloudProject = alice.command("POST", "/v1/cloud-projects", map[string]any{"name": "Tower"}).ID
 	alice.command("POST", "/v1/cloud-projects/"+fx.cloudProject+"/invitations", map[string]any{"email": fx.user, "role": "User"})
 	fx.job = alice.command("POST", "/v1/cloud-projects/"+fx.cloudProject+"/jobs", map[string]any{"name": "Survey"}).ID
-	alice.command("POST", "/v1/cloud-projects/"+fx.cloudProject+"/stylesheets", map[string]any{"name": "s1"})
+	fx.at = alice.command("POST", "/v1/cloud-projects/"+fx.cloudProject+"/stylesheets", map[string]any{"name": "s1"}).Position
 	return fx
 }
 

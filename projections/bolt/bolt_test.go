@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"go.etcd.io/bbolt"
 
@@ -188,5 +189,82 @@ func BenchmarkRepeatedPuts(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestTheCommitWindowHoldsOnlyWhatNobodyWaitsFor: under load the store
+// holds a live projection's commit back (CommitWindow) to share it with
+// the updates that follow, but never keeps a reader waiting for the
+// window, nor a rebuild's pages, nor an update that is not a live
+// projection's delivery. The window here is an hour: each case would
+// time out if the store held its commit back.
+func TestTheCommitWindowHoldsOnlyWhatNobodyWaitsFor(t *testing.T) {
+	write := func(at uint64) func(projections.Tx, eventstore.Position) (eventstore.Position, error) {
+		return func(tx projections.Tx, _ eventstore.Position) (eventstore.Position, error) {
+			return eventstore.At(at), tx.Put(context.Background(), "docs", fmt.Sprint(at), map[string]uint64{"at": at})
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		// second commits position 2 right after position 1 committed, and
+		// returns once it has.
+		second func(t *testing.T, s *bolt.Store) error
+	}{
+		{"a reader waits on the projection", func(t *testing.T, s *bolt.Store) error {
+			done := make(chan error, 1)
+			go func() { done <- s.Update(projections.LiveDelivery(t.Context()), "live", write(2)) }()
+			// Nobody waits yet: the commit is held.
+			select {
+			case err := <-done:
+				t.Fatalf("a live delivery right after a commit committed at once (%v), without its window", err)
+			case <-time.After(50 * time.Millisecond):
+			}
+			progress := projections.NewProgress(s)
+			progress.Poll = 5 * time.Millisecond
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			if err := progress.Wait(ctx, eventstore.At(2), "live"); err != nil {
+				return err
+			}
+			return <-done
+		}},
+		{"a reader waits through the generational wrapper", func(t *testing.T, s *bolt.Store) error {
+			done := make(chan error, 1)
+			g := projections.Generational(s)
+			go func() { done <- g.Update(projections.LiveDelivery(t.Context()), "live", write(2)) }()
+			progress := projections.NewProgress(g)
+			progress.Poll = 5 * time.Millisecond
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			if err := progress.Wait(ctx, eventstore.At(2), "live"); err != nil {
+				return err
+			}
+			return <-done
+		}},
+		{"an update that is not a live delivery", func(t *testing.T, s *bolt.Store) error {
+			return s.Update(t.Context(), "live", write(2))
+		}},
+		{"a rebuild's page", func(t *testing.T, s *bolt.Store) error {
+			return s.UpdateEachAhead(t.Context(), []projections.Update{{Consumer: "live", Fn: write(2)}})()[0]
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := bolt.Open(filepath.Join(t.TempDir(), "rm.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			s.CommitWindow = time.Hour
+			// The first commit of a quiet store is not held.
+			if err := s.Update(projections.LiveDelivery(t.Context()), "live", write(1)); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.second(t, s); err != nil {
+				t.Fatal(err)
+			}
+			if cp, err := s.Checkpoint(t.Context(), "live"); err != nil || cp != eventstore.At(2) {
+				t.Fatalf("checkpoint %v (%v), want 2", cp, err)
+			}
+		})
 	}
 }
