@@ -143,7 +143,16 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	// Transient failures are not poison: the message is nacked and
 	// delivered again after a pause, until the outside world is back.
-	poison, err := middleware.PoisonQueueWithFilter(poisonSink{r}, poisonTopic, func(err error) bool { return !IsTransient(err) })
+	// Nor is a shutdown's: it cancels the delivery under way and the
+	// ones queued (the retry middleware answers those with the context's
+	// error without running them), which once went to the poison sink,
+	// where the events were applied one by one with the ended context,
+	// and a projection that talks to the outside world with it (the
+	// relay) had them all quarantined, so never published. Left
+	// unapplied, they are delivered again after the restart.
+	poison, err := middleware.PoisonQueueWithFilter(poisonSink{r}, poisonTopic, func(err error) bool {
+		return !IsTransient(err) && !errors.Is(err, context.Canceled)
+	})
 	if err != nil {
 		return err
 	}

@@ -637,3 +637,45 @@ func TestAProjectionBehindTakesQueuedBatchesTogether(t *testing.T) {
 		t.Fatalf("transactions held %v events, want 36 in all and 16 in the second", runs)
 	}
 }
+
+// publisher is a counter that talks to the outside world with the
+// delivery's context, as a relay does: once it has entered Apply
+// (entered), it waits until the delivery's context ends or released is
+// closed, and fails with the context's error if it ended.
+type publisher struct {
+	counter
+	entered  chan struct{}
+	released chan struct{}
+	once     *sync.Once
+}
+
+func (p publisher) Apply(ctx context.Context, tx projections.Tx, e projections.Envelope) error {
+	p.once.Do(func() { close(p.entered) })
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-p.released:
+	}
+	return p.counter.Apply(ctx, tx, e)
+}
+
+// A shutdown cancels what a projection was delivering: the events are not
+// the projection's fault and are not poisoned (a relay would skip them for
+// ever); they are delivered again after the restart.
+func TestAShutdownPoisonsNothing(t *testing.T) {
+	f := newFixture(t)
+	head := f.append(t, tick{N: 1}, tick{N: 2}, tick{N: 3}, tick{N: 4}, tick{N: 5}, tick{N: 6})
+	p := publisher{counter: counter{name: "publisher"}, entered: make(chan struct{}), released: make(chan struct{}), once: &sync.Once{}}
+	_, stop := f.start(t, p)
+	<-p.entered
+	stop() // while the first delivery waits on the outside world
+	if got := f.poisoned(t, "publisher"); len(got) != 0 {
+		t.Fatalf("a shutdown poisoned %d events: %+v", len(got), got)
+	}
+	close(p.released)
+	r, _ := f.start(t, p)
+	f.wait(t, r, head)
+	if got := f.ticks(t, "publisher"); fmt.Sprint(got) != "[1 2 3 4 5 6]" {
+		t.Fatalf("after the restart the publisher applied %v, want [1 2 3 4 5 6]", got)
+	}
+}
