@@ -211,35 +211,10 @@ func TestTheCommitWindowHoldsOnlyWhatNobodyWaitsFor(t *testing.T) {
 		second func(t *testing.T, s *bolt.Store) error
 	}{
 		{"a reader waits on the projection", func(t *testing.T, s *bolt.Store) error {
-			done := make(chan error, 1)
-			go func() { done <- s.Update(projections.LiveDelivery(t.Context()), "live", write(2)) }()
-			// Nobody waits yet: the commit is held.
-			select {
-			case err := <-done:
-				t.Fatalf("a live delivery right after a commit committed at once (%v), without its window", err)
-			case <-time.After(50 * time.Millisecond):
-			}
-			progress := projections.NewProgress(s)
-			progress.Poll = 5 * time.Millisecond
-			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-			defer cancel()
-			if err := progress.Wait(ctx, eventstore.At(2), "live"); err != nil {
-				return err
-			}
-			return <-done
+			return awaited(t, s, write(2))
 		}},
 		{"a reader waits through the generational wrapper", func(t *testing.T, s *bolt.Store) error {
-			done := make(chan error, 1)
-			g := projections.Generational(s)
-			go func() { done <- g.Update(projections.LiveDelivery(t.Context()), "live", write(2)) }()
-			progress := projections.NewProgress(g)
-			progress.Poll = 5 * time.Millisecond
-			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-			defer cancel()
-			if err := progress.Wait(ctx, eventstore.At(2), "live"); err != nil {
-				return err
-			}
-			return <-done
+			return awaited(t, projections.Generational(s), write(2))
 		}},
 		{"an update that is not a live delivery", func(t *testing.T, s *bolt.Store) error {
 			return s.Update(t.Context(), "live", write(2))
@@ -267,4 +242,25 @@ func TestTheCommitWindowHoldsOnlyWhatNobodyWaitsFor(t *testing.T) {
 			}
 		})
 	}
+}
+
+// awaited runs a live delivery of fn on s, right after a commit, checks
+// that the store holds its commit back while nobody waits, and then waits
+// on its position (2) as a reader does: the commit must follow at once.
+func awaited(t *testing.T, s projections.Store, fn func(projections.Tx, eventstore.Position) (eventstore.Position, error)) error {
+	done := make(chan error, 1)
+	go func() { done <- s.Update(projections.LiveDelivery(t.Context()), "live", fn) }()
+	select {
+	case err := <-done:
+		t.Fatalf("a live delivery right after a commit committed at once (%v), without its window", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	progress := projections.NewProgress(s)
+	progress.Poll = 5 * time.Millisecond
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if err := progress.Wait(ctx, eventstore.At(2), "live"); err != nil {
+		return err
+	}
+	return <-done
 }
