@@ -5,10 +5,12 @@ import (
 	"testing"
 )
 
+// lookupIn is a lookup in vars, as os.LookupEnv looks up the environment.
+func lookupIn(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
 func TestDecideMemory(t *testing.T) {
-	env := func(vars map[string]string) func(string) (string, bool) {
-		return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
-	}
 	for _, tc := range []struct {
 		name   string
 		env    map[string]string
@@ -27,7 +29,7 @@ func TestDecideMemory(t *testing.T) {
 		{name: "GOGC=off is left as set, with the container's limit", env: map[string]string{"GOGC": "off"}, cgroup: "2000", want: memoryPolicy{Percent: -1, Limit: 1800, From: "container"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := decideMemory(env(tc.env), tc.flag, []byte(tc.cgroup)); got != tc.want {
+			if got := decideMemory(lookupIn(tc.env), tc.flag, []byte(tc.cgroup)); got != tc.want {
 				t.Errorf("decideMemory = %+v, want %+v", got, tc.want)
 			}
 		})

@@ -6,9 +6,6 @@ import (
 )
 
 func TestDecideProcs(t *testing.T) {
-	env := func(vars map[string]string) func(string) (string, bool) {
-		return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
-	}
 	for _, tc := range []struct {
 		name     string
 		env      map[string]string
@@ -25,7 +22,7 @@ func TestDecideProcs(t *testing.T) {
 		{name: "GOMAXPROCS wins even when empty", env: map[string]string{"GOMAXPROCS": ""}, cfg: config{}, defaults: 2, want: procsPolicy{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := decideProcs(env(tc.env), tc.defaults, embeddedStores(tc.cfg)); got != tc.want {
+			if got := decideProcs(lookupIn(tc.env), tc.defaults, embeddedStores(tc.cfg)); got != tc.want {
 				t.Errorf("decideProcs = %+v, want %+v", got, tc.want)
 			}
 		})
