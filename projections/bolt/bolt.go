@@ -64,7 +64,9 @@ var checkpoints = []byte("_checkpoints")
 // live projection's delivery (projections.LiveDelivery), not a rebuild's
 // pages nor its bookkeeping; nothing while a reader waits on any consumer
 // (Awaited, which projections.Progress calls); and a quiet store, whose
-// last commit is further back than the window, commits at once.
+// last commit is further back than the window, commits at once. A
+// grouped update (UpdateEach) and Close, which wait for what is queued,
+// end a hold at once.
 type Store struct {
 	db *bbolt.DB
 	// updating serializes the applying of updates and what follows
@@ -157,9 +159,11 @@ func (s *Store) Close() error {
 }
 
 // drain waits for the groups applied ahead to commit (under updating):
-// what follows reads what they wrote from the tree.
+// what follows reads what they wrote from the tree. A commit held back
+// for its window goes at once: a grouped update or a Close waits on it.
 func (s *Store) drain() {
 	if s.tail != nil {
+		s.wake()
 		<-s.tail.done
 		s.tail = nil
 	}

@@ -219,6 +219,16 @@ func TestTheCommitWindowHoldsOnlyWhatNobodyWaitsFor(t *testing.T) {
 		{"an update that is not a live delivery", func(t *testing.T, s *bolt.Store) error {
 			return s.Update(t.Context(), "live", write(2))
 		}},
+		{"a grouped update waits on it (a point-in-time replay)", func(t *testing.T, s *bolt.Store) error {
+			done := held(t, s, write(2))
+			other := func(tx projections.Tx, _ eventstore.Position) (eventstore.Position, error) {
+				return eventstore.At(1), tx.Put(context.Background(), "other", "1", map[string]int{"n": 1})
+			}
+			if err := s.UpdateEach(t.Context(), []projections.Update{{Consumer: "other", Fn: other}})[0]; err != nil {
+				return err
+			}
+			return <-done
+		}},
 		{"a rebuild's page", func(t *testing.T, s *bolt.Store) error {
 			return s.UpdateEachAhead(t.Context(), []projections.Update{{Consumer: "live", Fn: write(2)}})()[0]
 		}},
@@ -244,10 +254,10 @@ func TestTheCommitWindowHoldsOnlyWhatNobodyWaitsFor(t *testing.T) {
 	}
 }
 
-// awaited runs a live delivery of fn on s, right after a commit, checks
-// that the store holds its commit back while nobody waits, and then waits
-// on its position (2) as a reader does: the commit must follow at once.
-func awaited(t *testing.T, s projections.Store, fn func(projections.Tx, eventstore.Position) (eventstore.Position, error)) error {
+// held runs a live delivery of fn on s, right after a commit, and checks
+// that the store holds its commit back while nobody waits; the channel
+// gives the update's outcome.
+func held(t *testing.T, s projections.Store, fn func(projections.Tx, eventstore.Position) (eventstore.Position, error)) <-chan error {
 	done := make(chan error, 1)
 	go func() { done <- s.Update(projections.LiveDelivery(t.Context()), "live", fn) }()
 	select {
@@ -255,6 +265,13 @@ func awaited(t *testing.T, s projections.Store, fn func(projections.Tx, eventsto
 		t.Fatalf("a live delivery right after a commit committed at once (%v), without its window", err)
 	case <-time.After(50 * time.Millisecond):
 	}
+	return done
+}
+
+// awaited holds a live delivery of fn on s (held), then waits on its
+// position (2) as a reader does: the commit must follow at once.
+func awaited(t *testing.T, s projections.Store, fn func(projections.Tx, eventstore.Position) (eventstore.Position, error)) error {
+	done := held(t, s, fn)
 	progress := projections.NewProgress(s)
 	progress.Poll = 5 * time.Millisecond
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
